@@ -1,0 +1,195 @@
+//! Command-line interface: every clap type. Doc comments here are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Migrate Lync Server 2010 / OCS 2007 R2 Group Chat into Lync 2013 Persistent Chat.
+///
+/// The pipeline: extract (legacy DB → workspace) → plan (+ mappings/) → load (per wave,
+/// into an mgc database) → verify → rollback/export. Every stage reads and writes one
+/// workspace directory and can be rerun.
+///
+/// Exit codes: 0 success, 1 finished with findings (blocking plan errors, verification
+/// mismatches), 2 bad usage or input, 3 runtime failure (database unreachable, write failed).
+#[derive(Debug, Parser)]
+#[command(name = "gcmigrate", version, after_help = "Start with: gcmigrate demo")]
+pub struct Cli {
+    /// Print no progress and no summary (errors are still printed).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read the legacy Group Chat database into the workspace snapshot.
+    #[command(after_help = "Examples:\n  gcmigrate extract --source sqlite://legacy.db --workspace work\n  \
+        gcmigrate extract --source postgres://user@host/groupchat --workspace work --delta")]
+    Extract(ExtractArgs),
+    /// Turn the snapshot into a validated migration plan and the assessment report.
+    #[command(after_help = "Examples:\n  gcmigrate plan --workspace work\n  gcmigrate plan --workspace work --mappings mappings/")]
+    Plan(PlanArgs),
+    /// Write a wave of the plan into a Persistent Chat mgc database.
+    #[command(after_help = "Examples:\n  gcmigrate load --workspace work --target sqlite://mgc.db --create-schema\n  \
+        gcmigrate load --workspace work --target postgres://user@host/mgc --wave pilot --jobs 4")]
+    Load(LoadArgs),
+    /// Reconcile a loaded wave against the snapshot: counts and checksums per room.
+    #[command(after_help = "Example:\n  gcmigrate verify --workspace work --target sqlite://mgc.db")]
+    Verify(VerifyArgs),
+    /// Render (or run) the script that removes what a wave's load wrote. [not built yet]
+    #[command(after_help = "Example:\n  gcmigrate rollback --workspace work --wave pilot --dialect tsql --out undo.sql")]
+    Rollback(NotYetArgs),
+    /// Write the plan as PowerShell configuration scripts and compliance XML. [not built yet]
+    #[command(after_help = "Example:\n  gcmigrate export --workspace work")]
+    Export(NotYetArgs),
+    /// Disable a wave's legacy rooms for the cutover (journaled). [not built yet]
+    #[command(after_help = "Example:\n  gcmigrate freeze --workspace work --wave pilot --source mssql://…")]
+    Freeze(NotYetArgs),
+    /// Run extract, plan, load and verify in one go.
+    #[command(after_help = "Example:\n  gcmigrate migrate --source sqlite://legacy.db --target sqlite://mgc.db --workspace work --create-schema")]
+    Migrate(MigrateArgs),
+    /// Run the whole pipeline on the bundled Contoso fixture, SQLite at both ends.
+    #[command(after_help = "Example:\n  gcmigrate demo --workspace /tmp/gcm-demo")]
+    Demo(DemoArgs),
+    /// Generate a realistic legacy Group Chat database for rehearsals and benchmarks.
+    #[command(after_help = "Examples:\n  gcmigrate synth --out sqlite://synth.db --messages 20000 --seed 7\n  \
+        gcmigrate synth --out postgres://user@host/synth --users 20000 --rooms 2000 --messages 1000000")]
+    Synth(SynthArgs),
+}
+
+/// The workspace directory.
+#[derive(Debug, Args)]
+pub struct WorkspaceOpts {
+    /// Workspace directory (holds staging.db, reports/, rejects/, scripts/).
+    #[arg(long, short = 'w', value_name = "DIR", default_value = "gcm-work")]
+    pub workspace: PathBuf,
+}
+
+/// `extract` arguments.
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// The legacy database: sqlite://PATH, postgres://USER@HOST/DB, mssql://USER:PASSWORD@HOST/DB
+    /// or an ADO.NET connection string. Only read, never written.
+    #[arg(long, short = 's', value_name = "URL", env = "GCMIGRATE_SOURCE")]
+    pub source: String,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub ws: WorkspaceOpts,
+    /// Refresh the configuration and read only messages past each room's watermark.
+    #[arg(long)]
+    pub delta: bool,
+}
+
+/// `plan` arguments.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub ws: WorkspaceOpts,
+    /// Mappings directory (gcmigrate.toml and CSV tables); defaults apply without it.
+    #[arg(long, short = 'm', value_name = "DIR")]
+    pub mappings: Option<PathBuf>,
+}
+
+/// `load` arguments.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub ws: WorkspaceOpts,
+    /// The target mgc database: sqlite://PATH or postgres://USER@HOST/DB.
+    #[arg(long, short = 't', value_name = "URL", env = "GCMIGRATE_TARGET")]
+    pub target: String,
+    /// Load only this wave (default: every wave).
+    #[arg(long, value_name = "WAVE")]
+    pub wave: Option<String>,
+    /// Parallel history writers (one connection each).
+    #[arg(long, short = 'j', default_value_t = 2)]
+    pub jobs: usize,
+    /// Messages per chunk; each chunk is one target transaction with its ledger row.
+    #[arg(long, default_value_t = 5000)]
+    pub chunk: usize,
+    /// Create the mgc tables when the target has none (rehearsal databases).
+    #[arg(long)]
+    pub create_schema: bool,
+}
+
+/// `verify` arguments.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub ws: WorkspaceOpts,
+    /// The target mgc database that was loaded.
+    #[arg(long, short = 't', value_name = "URL", env = "GCMIGRATE_TARGET")]
+    pub target: String,
+    /// Verify only this wave.
+    #[arg(long, value_name = "WAVE")]
+    pub wave: Option<String>,
+}
+
+/// Arguments of a command that is not built yet (accepted so that it can say so).
+#[derive(Debug, Args)]
+pub struct NotYetArgs {
+    /// Any arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub rest: Vec<String>,
+}
+
+/// `migrate` arguments.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The legacy database URL.
+    #[arg(long, short = 's', value_name = "URL", env = "GCMIGRATE_SOURCE")]
+    pub source: String,
+    /// The target mgc database URL.
+    #[arg(long, short = 't', value_name = "URL", env = "GCMIGRATE_TARGET")]
+    pub target: String,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub ws: WorkspaceOpts,
+    /// Mappings directory.
+    #[arg(long, short = 'm', value_name = "DIR")]
+    pub mappings: Option<PathBuf>,
+    /// Create the mgc tables when the target has none.
+    #[arg(long)]
+    pub create_schema: bool,
+    /// Parallel history writers.
+    #[arg(long, short = 'j', default_value_t = 2)]
+    pub jobs: usize,
+}
+
+/// `demo` arguments.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Workspace directory; the demo's legacy and target SQLite files go inside it too.
+    #[arg(long, short = 'w', value_name = "DIR", default_value = "gcm-demo")]
+    pub workspace: PathBuf,
+}
+
+/// `synth` arguments.
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Where to create the legacy database: sqlite://PATH (replaced) or postgres://… (must be empty).
+    #[arg(long, value_name = "URL")]
+    pub out: String,
+    /// Users.
+    #[arg(long, default_value_t = 200)]
+    pub users: u64,
+    /// AD groups.
+    #[arg(long, default_value_t = 20)]
+    pub groups: u64,
+    /// Rooms.
+    #[arg(long, default_value_t = 50)]
+    pub rooms: u64,
+    /// Messages (tblChat rows), exactly.
+    #[arg(long, default_value_t = 20_000)]
+    pub messages: u64,
+    /// Random seed: the same seed and sizes give the same database.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}

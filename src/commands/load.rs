@@ -1,0 +1,43 @@
+//! `gcmigrate load`: write a wave of the plan into an mgc database.
+
+use anyhow::{Context, Result};
+
+use crate::cli::LoadArgs;
+use crate::db::DbUrl;
+use crate::error::Outcome;
+use crate::load::{load, LoadOptions, LoadReport};
+use crate::plan::Plan;
+use crate::progress::Progress;
+use crate::staging::Workspace;
+
+/// Runs `load`.
+pub async fn run(args: LoadArgs, progress: Progress) -> Result<Outcome> {
+    let ws = Workspace::open(&args.ws.workspace, false).await?;
+    let target = DbUrl::parse(&args.target)?;
+    let opts = LoadOptions { wave: args.wave, jobs: args.jobs, create_schema: args.create_schema, chunk: args.chunk.max(1) };
+    stage(&ws, &target, &opts, progress).await?;
+    Ok(Outcome::Success)
+}
+
+/// The load stage with its report file.
+pub async fn stage(ws: &Workspace, target: &DbUrl, opts: &LoadOptions, progress: Progress) -> Result<LoadReport> {
+    let plan: Plan = serde_json::from_str(&ws.load_plan().await?).context("the stored plan is unreadable")?;
+    let snap = ws.load_snapshot().await?;
+    progress.note(&format!("load: writing into {target}"));
+    let report = load(ws, &plan, &snap, target, opts, &progress).await?;
+    crate::report::write_json(&ws.reports_dir(), &format!("load-{}-{}.json", report.wave, report.run_id), &report)?;
+    let h = &report.history;
+    progress.note(&format!(
+        "load ({}): configuration {} ({:.1}s); history: {} read, {} loaded, {} excluded, {} rejected in {} chunks ({:.1}s)",
+        report.wave,
+        if report.config_written { "written" } else { "already present" },
+        report.config_seconds,
+        h.read,
+        h.loaded,
+        h.excluded.values().sum::<u64>(),
+        h.rejected.values().sum::<u64>(),
+        h.chunks,
+        report.history_seconds
+    ));
+    Ok(report)
+}

@@ -1,0 +1,71 @@
+//! `gcmigrate plan`: snapshot + mappings → plan and assessment report.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::cli::PlanArgs;
+use crate::error::Outcome;
+use crate::mapping::Mappings;
+use crate::model::date_to_ticks;
+use crate::plan::{Plan, Severity};
+use crate::progress::Progress;
+use crate::staging::Workspace;
+
+/// Runs `plan`.
+pub async fn run(args: PlanArgs, progress: Progress) -> Result<Outcome> {
+    let ws = Workspace::open(&args.ws.workspace, false).await?;
+    let plan = stage(&ws, args.mappings.as_deref(), progress).await?;
+    Ok(if plan.has_errors() { Outcome::Findings } else { Outcome::Success })
+}
+
+/// Records, in `rejects/plan.csv`, the messages of rooms that are not in the plan at all
+/// (unknown or rejected rooms): no wave will ever read them, so the plan accounts for them.
+async fn record_unplanned(ws: &Workspace, plan: &Plan, snap: &crate::model::Snapshot) -> Result<()> {
+    use crate::plan::messages::{Classifier, Disposition};
+    let classifier = Classifier::new(&plan.rooms, &plan.excluded_rooms, snap, plan.options.since.as_deref());
+    let planned: std::collections::HashSet<i64> = plan.rooms.iter().map(|r| r.legacy_id).collect();
+    for room in ws.chat_counts().await?.keys().filter(|r| !planned.contains(r)) {
+        let mut rows = Vec::new();
+        ws.for_each_chat(*room, |c| rows.push(c)).await?;
+        let rejects: Vec<_> = rows
+            .iter()
+            .filter_map(|c| match classifier.classify(c.channel_id, c.user_id, c.chat_date) {
+                Disposition::Rejected(reason) => Some((c, reason)),
+                _ => None,
+            })
+            .collect();
+        ws.record_rejects("plan", &rejects).await?;
+    }
+    ws.export_rejects("plan").await?;
+    Ok(())
+}
+
+/// The plan stage: builds, stores and reports the plan.
+pub async fn stage(ws: &Workspace, mappings: Option<&Path>, progress: Progress) -> Result<Plan> {
+    let mappings = Mappings::load(mappings)?;
+    let snap = ws.load_snapshot().await?;
+    let since = mappings.options.since.as_deref().and_then(date_to_ticks);
+    let counts = ws.author_counts(since).await?;
+    let plan = crate::plan::build(&snap, &mappings, &counts);
+    ws.save_plan(&serde_json::to_string(&plan)?).await?;
+    record_unplanned(ws, &plan, &snap).await?;
+    let files = crate::report::plan::write_all(&ws.reports_dir(), &plan)?;
+    let n = |s| plan.findings.iter().filter(|f| f.severity == s).count();
+    progress.note(&format!(
+        "plan: {} categories, {} rooms ({} not migrated), {} messages to load of {} read; findings: {} error, {} warning, {} info",
+        plan.categories.len(),
+        plan.rooms.len(),
+        plan.excluded_rooms.len(),
+        plan.messages.load,
+        plan.messages.read,
+        n(Severity::Error),
+        n(Severity::Warning),
+        n(Severity::Info)
+    ));
+    for f in plan.findings.iter().filter(|f| f.severity == Severity::Error) {
+        progress.note(&format!("  error {}: {}: {}", f.code, f.subject, f.message));
+    }
+    progress.note(&format!("plan: reports in {}", files[0].parent().unwrap_or(ws.dir()).display()));
+    Ok(plan)
+}

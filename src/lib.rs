@@ -1,0 +1,56 @@
+//! gcmigrate — migrate Lync Server 2010 / OCS 2007 R2 Group Chat into Lync Server 2013
+//! Persistent Chat.
+//!
+//! The pipeline is `extract` (legacy DB → workspace snapshot) → `plan` (mapping rules,
+//! findings, reports) → `load` (journaled, resumable, per wave) → `verify`. Each stage is a
+//! module; `commands/` wires them to the command line.
+
+pub mod cli;
+pub mod commands;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod load;
+pub mod mapping;
+pub mod model;
+pub mod plan;
+pub mod progress;
+pub mod report;
+pub mod schema;
+pub mod source;
+pub mod staging;
+// SYNTH pub mod synth;
+pub mod verify;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::error::exit_code_for;
+use crate::progress::Progress;
+
+/// Parses the command line, runs the command and maps the outcome to an exit code.
+pub fn main_entry() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let progress = if cli.quiet { Progress::Quiet } else { Progress::Auto };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    match runtime.block_on(commands::run(cli.command, progress)) {
+        Ok(outcome) => outcome.into(),
+        Err(err) => {
+            eprintln!("error: {}", db::redact(&format!("{err:#}")));
+            exit_code_for(&err)
+        }
+    }
+}

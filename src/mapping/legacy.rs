@@ -1,0 +1,347 @@
+//! Legacy effective access (MAPPING.md §1–§2): the tree walks, effective scopes, member
+//! lists, accumulated managers and voiced principals, and who may read, post and manage.
+//!
+//! Principals are handled by legacy `prinID`. `u ∈* S` is [`Affiliations::within`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use crate::model::{Node, RoleRow, Snapshot, BEHAVIOR_NORMAL};
+
+/// The root `nodeID`.
+pub const ROOT: i64 = 1;
+
+/// A principal set, or "every user" (a root without scope rows).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    /// No scope row up to the root: every user.
+    Everyone,
+    /// The principals of the nearest scope list.
+    Set(BTreeSet<i64>),
+}
+
+/// Role names as matched on `tblRoleType.rtypeDesc` (never on ids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// `Member`.
+    Member,
+    /// `Manager`.
+    Manager,
+    /// `Voiced` (presenter).
+    Voiced,
+    /// `Creator` (2013 sources).
+    Creator,
+}
+
+impl Role {
+    /// Parses an `rtypeDesc`, case-insensitively.
+    pub fn from_desc(desc: &str) -> Option<Role> {
+        match desc.trim().to_ascii_lowercase().as_str() {
+            "member" => Some(Role::Member),
+            "manager" => Some(Role::Manager),
+            "voiced" | "presenter" => Some(Role::Voiced),
+            "creator" => Some(Role::Creator),
+            _ => None,
+        }
+    }
+}
+
+/// Each principal's affiliations (itself included), closed transitively.
+#[derive(Debug, Default)]
+pub struct Affiliations {
+    of: HashMap<i64, BTreeSet<i64>>,
+    /// Reverse index: affiliation → principals that have it.
+    members_of: HashMap<i64, BTreeSet<i64>>,
+}
+
+impl Affiliations {
+    /// Builds the closure from `(principal, affiliation)` pairs and the principal ids.
+    pub fn build(pairs: &[(i64, i64)], principals: impl Iterator<Item = i64>) -> Affiliations {
+        let mut direct: HashMap<i64, BTreeSet<i64>> = HashMap::new();
+        for &(p, a) in pairs {
+            direct.entry(p).or_default().insert(a);
+        }
+        let mut ids: BTreeSet<i64> = principals.collect();
+        ids.extend(direct.keys().copied());
+        let mut of = HashMap::new();
+        for &p in &ids {
+            let mut seen = BTreeSet::from([p]);
+            let mut stack = vec![p];
+            while let Some(x) = stack.pop() {
+                for &a in direct.get(&x).into_iter().flatten() {
+                    if seen.insert(a) {
+                        stack.push(a);
+                    }
+                }
+            }
+            of.insert(p, seen);
+        }
+        let mut members_of: HashMap<i64, BTreeSet<i64>> = HashMap::new();
+        for (&p, affs) in &of {
+            for &a in affs {
+                members_of.entry(a).or_default().insert(p);
+            }
+        }
+        Affiliations { of, members_of }
+    }
+
+    /// The affiliations of `p`, itself included.
+    pub fn of(&self, p: i64) -> impl Iterator<Item = i64> + '_ {
+        let set = self.of.get(&p);
+        set.into_iter().flatten().copied().chain(set.is_none().then_some(p))
+    }
+
+    /// `p ∈* set`: some affiliation of `p` is in `set`.
+    pub fn within(&self, p: i64, set: &BTreeSet<i64>) -> bool {
+        self.of(p).any(|a| set.contains(&a))
+    }
+
+    /// `p ∈* scope`.
+    pub fn in_scope(&self, p: i64, scope: &Scope) -> bool {
+        match scope {
+            Scope::Everyone => true,
+            Scope::Set(s) => self.within(p, s),
+        }
+    }
+
+    /// Principals that have `a` among their affiliations (itself included).
+    pub fn members(&self, a: i64) -> impl Iterator<Item = i64> + '_ {
+        self.members_of.get(&a).into_iter().flatten().copied()
+    }
+}
+
+/// A broken piece of the legacy tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeError {
+    /// Walking up from the node never reached the root.
+    Cycle,
+    /// A parent id that is not in `tblNode`.
+    MissingParent(i64),
+    /// A room that has children.
+    RoomWithChildren(i64),
+}
+
+impl std::fmt::Display for TreeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TreeError::Cycle => write!(f, "the parent chain loops and never reaches the root"),
+            TreeError::MissingParent(p) => write!(f, "parent node {p} does not exist"),
+            TreeError::RoomWithChildren(r) => write!(f, "ancestor {r} is a room but has children"),
+        }
+    }
+}
+
+/// The legacy model, indexed for the access rules.
+pub struct Legacy<'a> {
+    /// The snapshot read from the source.
+    pub snap: &'a Snapshot,
+    /// Affiliation closure.
+    pub affs: Affiliations,
+    scope_rows: HashMap<i64, BTreeSet<i64>>,
+    roles: HashMap<(i64, Role), Vec<RoleRow>>,
+    /// Role rows whose `rtypeDesc` is not a known role.
+    pub unknown_roles: Vec<(RoleRow, String)>,
+    users: BTreeSet<i64>,
+}
+
+/// A principal with a role row on a node, and whether that row honours scope.
+pub type Grant = (i64, bool);
+
+impl<'a> Legacy<'a> {
+    /// Indexes a snapshot.
+    pub fn new(snap: &'a Snapshot) -> Legacy<'a> {
+        let affs = Affiliations::build(&snap.affiliations, snap.principals.keys().copied());
+        let mut scope_rows: HashMap<i64, BTreeSet<i64>> = HashMap::new();
+        for s in snap.scopes.iter().filter(|s| !s.denied) {
+            scope_rows.entry(s.node_id).or_default().insert(s.prin_id);
+        }
+        let mut roles: HashMap<(i64, Role), Vec<RoleRow>> = HashMap::new();
+        let mut unknown_roles = Vec::new();
+        for r in &snap.roles {
+            let desc = snap.role_types.get(&r.role_type_id).cloned().unwrap_or_default();
+            match Role::from_desc(&desc) {
+                Some(role) => roles.entry((r.node_id, role)).or_default().push(*r),
+                None => unknown_roles.push((*r, desc)),
+            }
+        }
+        let users = snap
+            .principals
+            .values()
+            .filter(|p| snap.principal_types.get(&p.type_id).is_some_and(|t| t.is_user))
+            .map(|p| p.id)
+            .collect();
+        Legacy { snap, affs, scope_rows, roles, unknown_roles, users }
+    }
+
+    /// A node by id.
+    pub fn node(&self, id: i64) -> Option<&'a Node> {
+        self.snap.nodes.get(&id)
+    }
+
+    /// Whether principal `p` is a user type.
+    pub fn is_user(&self, p: i64) -> bool {
+        self.users.contains(&p)
+    }
+
+    /// All user principals.
+    pub fn users(&self) -> &BTreeSet<i64> {
+        &self.users
+    }
+
+    /// Whether principal `p` exists and is disabled.
+    pub fn is_disabled(&self, p: i64) -> bool {
+        self.snap.principals.get(&p).is_some_and(|x| x.disabled)
+    }
+
+    /// The chain from `id` up to the root, `id` first and the root last.
+    pub fn ancestors_or_self(&self, id: i64) -> Result<Vec<i64>, TreeError> {
+        let mut chain = vec![id];
+        let mut cur = id;
+        while cur != ROOT {
+            let node = self.node(cur).ok_or(TreeError::MissingParent(cur))?;
+            let parent = node.parent_id.unwrap_or(ROOT);
+            if parent == cur || chain.contains(&parent) {
+                return Err(TreeError::Cycle);
+            }
+            let pnode = self.node(parent).ok_or(TreeError::MissingParent(parent))?;
+            if !pnode.is_category {
+                return Err(TreeError::RoomWithChildren(parent));
+            }
+            chain.push(parent);
+            cur = parent;
+        }
+        Ok(chain)
+    }
+
+    /// `scope(n)`: the nearest scope list from `scopeDefinerId` upward; the root without
+    /// rows means every user.
+    pub fn scope(&self, id: i64) -> Result<Scope, TreeError> {
+        let start = self.node(id).and_then(|n| n.scope_definer_id).unwrap_or(id);
+        let start = if self.node(start).is_some() { start } else { id };
+        for n in self.ancestors_or_self(start)? {
+            if let Some(rows) = self.scope_rows.get(&n) {
+                return Ok(Scope::Set(rows.clone()));
+            }
+        }
+        Ok(Scope::Everyone)
+    }
+
+    /// The node where `id`'s member list was started.
+    pub fn member_definer(&self, id: i64) -> Result<i64, TreeError> {
+        if let Some(d) = self.node(id).and_then(|n| n.role_definer_id) {
+            if self.node(d).is_some() {
+                return Ok(d);
+            }
+        }
+        for n in self.ancestors_or_self(id)? {
+            if self.node(n).is_some_and(|x| x.override_member) {
+                return Ok(n);
+            }
+        }
+        Ok(ROOT)
+    }
+
+    /// Role rows of `role` placed directly on node `id`.
+    pub fn grants(&self, id: i64, role: Role) -> Vec<Grant> {
+        self.roles
+            .get(&(id, role))
+            .into_iter()
+            .flatten()
+            .map(|r| (r.prin_id, r.honors_scope))
+            .collect()
+    }
+
+    /// `members(n)`.
+    pub fn members(&self, id: i64) -> Result<Vec<Grant>, TreeError> {
+        Ok(self.grants(self.member_definer(id)?, Role::Member))
+    }
+
+    /// `managers(n)`: the union down the chain; with `skip_root`, the root's are left out.
+    pub fn managers(&self, id: i64, skip_root: bool) -> Result<Vec<Grant>, TreeError> {
+        let mut out = Vec::new();
+        for n in self.ancestors_or_self(id)? {
+            if !(skip_root && n == ROOT) {
+                out.extend(self.grants(n, Role::Manager));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// `voiced(n)`: Voiced rows on the room itself.
+    pub fn voiced(&self, id: i64) -> Vec<Grant> {
+        self.grants(id, Role::Voiced)
+    }
+
+    /// The effective value of an inheritable bit: own, else nearest ancestor, else `default`.
+    pub fn inherited(&self, id: i64, get: impl Fn(&Node) -> Option<bool>, default: bool) -> bool {
+        let chain = self.ancestors_or_self(id).unwrap_or_else(|_| vec![id]);
+        chain.iter().filter_map(|n| self.node(*n)).find_map(&get).unwrap_or(default)
+    }
+
+    /// The effective visibility: own, else nearest ancestor's, else `default`.
+    pub fn visibility(&self, id: i64, default: i64) -> i64 {
+        let chain = self.ancestors_or_self(id).unwrap_or_else(|_| vec![id]);
+        chain.iter().filter_map(|n| self.node(*n)).find_map(|n| n.visibility).unwrap_or(default)
+    }
+
+    /// Every user's rights on room `id` under MAPPING.md §2.
+    pub fn rights(&self, id: i64) -> Result<BTreeMap<i64, Rights>, TreeError> {
+        let room = match self.node(id) {
+            Some(r) => r,
+            None => return Ok(BTreeMap::new()),
+        };
+        let scope = self.scope(id)?;
+        let counts = |u: i64, g: &[Grant]| {
+            g.iter().any(|&(p, honors)| {
+                self.affs.of(u).any(|a| a == p) && (!honors || self.affs.in_scope(u, &scope))
+            })
+        };
+        let (members, managers, voiced) = (self.members(id)?, self.managers(id, false)?, self.voiced(id));
+        let mut out = BTreeMap::new();
+        for u in self.candidate_users([&members, &managers, &voiced]) {
+            if self.is_disabled(u) {
+                continue;
+            }
+            let in_scope = self.affs.in_scope(u, &scope);
+            let listed = counts(u, &members) || counts(u, &managers) || counts(u, &voiced);
+            let read = !room.disabled && in_scope && listed;
+            let post = read && (room.behavior == BEHAVIOR_NORMAL || counts(u, &voiced));
+            let manage = counts(u, &managers);
+            if read || manage {
+                out.insert(u, Rights { read, post, manage });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Users reached by any principal in the grant lists.
+    fn candidate_users<const N: usize>(&self, lists: [&Vec<Grant>; N]) -> BTreeSet<i64> {
+        let mut out = BTreeSet::new();
+        for list in lists {
+            for &(p, _) in list {
+                out.extend(self.affs.members(p).filter(|u| self.users.contains(u)));
+                if self.users.contains(&p) {
+                    out.insert(p);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// What a user may do in a room.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rights {
+    /// Read the room (join, see history).
+    pub read: bool,
+    /// Post in the room.
+    pub post: bool,
+    /// Manage the room.
+    pub manage: bool,
+}
+
+/// Principals of a grant list, without the honours-scope flag.
+pub fn principals(grants: &[Grant]) -> HashSet<i64> {
+    grants.iter().map(|g| g.0).collect()
+}

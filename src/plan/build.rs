@@ -1,0 +1,569 @@
+//! Builds a [`Plan`] from the snapshot and the mappings (MAPPING.md §4).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use super::messages::{AuthorCounts, Classifier, Disposition};
+use super::*;
+use crate::mapping::legacy::{principals, Grant, Legacy, Scope, TreeError, ROOT};
+use crate::mapping::{Mappings, Naming};
+use crate::model::{Node, Snapshot, BEHAVIOR_AUDITORIUM, VISIBILITY_PRIVATE, VISIBILITY_SCOPED};
+
+/// Persistent Chat's name limit (`nvarchar(256)`).
+pub const NAME_LIMIT: usize = 256;
+/// Access control entries (scope + role rows) a pool holds at most.
+pub const ACE_LIMIT: u64 = 2_000_000;
+/// Invitations a pool holds at most.
+pub const INVITE_LIMIT: u64 = 2_000_000;
+/// Users a pool enables at most.
+pub const USER_LIMIT: u64 = 150_000;
+
+/// Category-level properties shared by the rooms of one target category.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct ClassKey {
+    parent: i64,
+    scope: Scope,
+    logged: bool,
+    file_post: bool,
+    invite: bool,
+}
+
+struct RoomDraft<'a> {
+    node: &'a Node,
+    path: String,
+    chain: Vec<i64>,
+    key: ClassKey,
+}
+
+/// Accumulates findings.
+#[derive(Default)]
+struct Findings(Vec<Finding>);
+
+impl Findings {
+    fn add(&mut self, severity: Severity, code: &str, subject: &str, guid: Option<&str>, message: String) {
+        self.0.push(Finding {
+            severity,
+            code: code.into(),
+            subject: subject.into(),
+            guid: guid.map(str::to_string),
+            message,
+        });
+    }
+}
+
+/// Builds the plan. `counts` are the staged messages per (room, author).
+pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> Plan {
+    let opts = &mappings.options;
+    let lg = Legacy::new(snap);
+    let mut f = Findings::default();
+    let path_of = |chain: &[i64]| -> String {
+        let names: Vec<&str> =
+            chain.iter().rev().filter(|&&n| n != ROOT).filter_map(|n| lg.node(*n)).map(|n| n.name.as_str()).collect();
+        format!("/{}", names.join("/"))
+    };
+    for (row, desc) in &lg.unknown_roles {
+        let subject = lg.ancestors_or_self(row.node_id).map(|c| path_of(&c)).unwrap_or_default();
+        f.add(Severity::Warning, "UNKNOWN_ROLE", &subject, lg.node(row.node_id).map(|n| n.guid.as_str()),
+            format!("role type {} (`{desc}`) granted to principal {} is not Member, Manager or Voiced; \
+                     the grant is not migrated", row.role_type_id, row.prin_id));
+    }
+
+    // 1. Rooms: classify into drafts or exclusions.
+    let mut drafts = Vec::new();
+    let mut excluded = Vec::new();
+    let room_counts: BTreeMap<i64, u64> = counts.iter().fold(BTreeMap::new(), |mut m, c| {
+        *m.entry(c.channel_id).or_default() += c.total;
+        m
+    });
+    for node in snap.nodes.values().filter(|n| !n.is_category) {
+        let msgs = room_counts.get(&node.id).copied().unwrap_or(0);
+        let chain = match lg.ancestors_or_self(node.id).and_then(|c| lg.scope(node.id).map(|s| (c, s))) {
+            Ok(x) => x,
+            Err(e) => {
+                reject_room(&mut f, &mut excluded, node, &e, msgs);
+                continue;
+            }
+        };
+        let (chain, scope) = chain;
+        let path = path_of(&chain);
+        if node.disabled && opts.skip_disabled_rooms {
+            excluded.push(ExcludedRoom {
+                legacy_id: node.id, legacy_guid: node.guid.clone(), legacy_path: path,
+                disposition: "excluded".into(), rule: "skip_disabled_rooms".into(), message_count: msgs,
+            });
+            continue;
+        }
+        let key = ClassKey {
+            parent: key_parent(&chain),
+            scope,
+            logged: lg.inherited(node.id, |n| n.logged, true),
+            file_post: lg.inherited(node.id, |n| n.file_post, true),
+            // A room may turn invitations off under a category that has them on (2013 keeps
+            // that per room), but not the reverse: only "on below off" needs its own class.
+            invite: lg.inherited(node.id, |n| n.invite, true) || lg.inherited(key_parent(&chain), |n| n.invite, true),
+        };
+        drafts.push(RoomDraft { node, path, chain, key });
+    }
+    drafts.sort_by(|a, b| a.path.cmp(&b.path).then(a.node.id.cmp(&b.node.id)));
+
+    // 2. Categories: one per equivalence class, the parent's own class keeping the base name.
+    let mut by_parent: BTreeMap<i64, Vec<ClassKey>> = BTreeMap::new();
+    for d in &drafts {
+        let classes = by_parent.entry(d.key.parent).or_default();
+        if !classes.contains(&d.key) {
+            classes.push(d.key.clone());
+        }
+    }
+    let mut parents: Vec<(String, i64)> = by_parent
+        .keys()
+        .map(|&p| (lg.ancestors_or_self(p).map(|c| path_of(&c)).unwrap_or_default(), p))
+        .collect();
+    parents.sort();
+    let mut categories = Vec::new();
+    let mut class_to_cat: HashMap<ClassKey, String> = HashMap::new();
+    let mut used_names: HashMap<String, HashSet<String>> = HashMap::new();
+    let pool = opts.default_pool.clone();
+    let everyone = everyone_principals(snap, opts.everyone_principal.as_deref());
+    for (ppath, parent) in &parents {
+        let pnode = lg.node(*parent).expect("parent of a planned room exists");
+        let own = ClassKey {
+            parent: *parent,
+            scope: lg.scope(*parent).unwrap_or(Scope::Everyone),
+            logged: lg.inherited(*parent, |n| n.logged, true),
+            file_post: lg.inherited(*parent, |n| n.file_post, true),
+            invite: lg.inherited(*parent, |n| n.invite, true),
+        };
+        let mut classes = by_parent[parent].clone();
+        let main = classes.iter().position(|k| *k == own).unwrap_or(0);
+        let first = classes.remove(main);
+        classes.insert(0, first);
+        let chain = lg.ancestors_or_self(*parent).unwrap_or_default();
+        let depth = chain.len().saturating_sub(1);
+        let base = if *parent == ROOT {
+            pnode.name.clone()
+        } else {
+            chain.iter().rev().filter(|&&n| n != ROOT).filter_map(|n| lg.node(*n))
+                .map(|n| n.name.as_str()).collect::<Vec<_>>().join(&opts.separator)
+        };
+        if depth >= 2 {
+            f.add(Severity::Info, "FLATTENED_HIERARCHY", ppath, Some(&pnode.guid),
+                format!("nested category {ppath} becomes the top-level category `{base}`"));
+        }
+        for (i, key) in classes.iter().enumerate() {
+            let name = if i == 0 { base.clone() } else { format!("{base}{}", opts.suffix.replace("{n}", &(i + 1).to_string())) };
+            let split_reason = (i > 0 || *key != own).then(|| split_reason(&own, key, &lg));
+            if let Some(reason) = &split_reason {
+                f.add(Severity::Warning, "CATEGORY_SPLIT", ppath, Some(&pnode.guid),
+                    format!("rooms of {ppath} whose {reason} go to their own category `{name}` instead of \
+                             being widened or changed; name the category in categories.csv to choose otherwise"));
+            }
+            let cat_key = format!("c{}", categories.len() + 1);
+            let name = unique_name(&mut f, used_names.entry(pool.clone()).or_default(), &name, ppath, &opts.suffix);
+            let allowed = match &key.scope {
+                Scope::Set(s) => s.iter().copied().collect(),
+                Scope::Everyone => {
+                    if everyone.is_empty() {
+                        f.add(Severity::Error, "NO_DOMAIN_PRINCIPAL", ppath, Some(&pnode.guid),
+                            "the legacy scope is every user, but the source has no domain principal (type 8) \
+                             to stand for it; set `everyone_principal` in gcmigrate.toml".into());
+                    }
+                    everyone.clone()
+                }
+            };
+            let managers = lg.managers(*parent, opts.drop_root_managers).unwrap_or_default();
+            let (creators, _) = restrict(&lg, &managers, &key.scope, &allowed);
+            categories.push(PlanCategory {
+                key: cat_key.clone(),
+                name,
+                legacy_path: ppath.clone(),
+                legacy_id: *parent,
+                guid: if i == 0 { pnode.guid.clone() } else { derived_guid(&pnode.guid, i) },
+                split_reason,
+                pool: pool.clone(),
+                allowed,
+                denied: Vec::new(),
+                creators,
+                invite: key.invite,
+                logged: key.logged,
+                file_post: key.file_post,
+                desc: pnode.desc.clone(),
+            });
+            class_to_cat.insert(key.clone(), cat_key);
+        }
+    }
+
+    // 3. Rooms.
+    let root_managers = lg.grants(ROOT, crate::mapping::legacy::Role::Manager);
+    let mut rooms = Vec::new();
+    let mut fed_seen = BTreeSet::new();
+    let mut disabled_seen = BTreeSet::new();
+    for d in &drafts {
+        let node = d.node;
+        let cat_key = class_to_cat[&d.key].clone();
+        let cat = categories.iter().find(|c| c.key == cat_key).expect("category planned");
+        let scope = &d.key.scope;
+        let allowed = cat.allowed.clone();
+        let mut members = lg.members(node.id).unwrap_or_default();
+        let managers = lg.managers(node.id, opts.drop_root_managers).unwrap_or_default();
+        let voiced = lg.voiced(node.id);
+        let presenters_src = if node.behavior == BEHAVIOR_AUDITORIUM {
+            voiced
+        } else {
+            if !voiced.is_empty() {
+                f.add(Severity::Info, "PRESENTER_TO_MEMBER", &d.path, Some(&node.guid),
+                    format!("{} presenter(s) of this normal room become members: 2013 allows presenters \
+                             only in auditorium rooms, and a member can read and post as they could", voiced.len()));
+            }
+            members.extend(voiced);
+            Vec::new()
+        };
+        let (members, m_notes) = restrict(&lg, &members, scope, &allowed);
+        let (managers, g_notes) = restrict(&lg, &managers, scope, &allowed);
+        let (presenters, p_notes) = restrict(&lg, &presenters_src, scope, &allowed);
+        for note in m_notes.iter().chain(&g_notes).chain(&p_notes) {
+            let (sev, code) = match note {
+                Restriction::Expanded { .. } => (Severity::Info, "GROUP_EXPANDED"),
+                Restriction::Dropped { .. } => (Severity::Warning, "ACL_OUTSIDE_SCOPE_DROPPED"),
+            };
+            f.add(sev, code, &d.path, Some(&node.guid), note.describe(snap));
+        }
+        for p in members.iter().chain(&managers).chain(&presenters) {
+            note_principal(&mut f, snap, *p, &mut fed_seen, &mut disabled_seen);
+        }
+        let visibility = match lg.visibility(node.id, VISIBILITY_SCOPED) {
+            VISIBILITY_PRIVATE => VISIBILITY_PRIVATE,
+            _ => VISIBILITY_SCOPED,
+        };
+        let parent_invite = lg.inherited(d.key.parent, |n| n.invite, true);
+        if node.invite == Some(true) && !parent_invite {
+            f.add(Severity::Warning, "INVITATION_CONFLICT", &d.path, Some(&node.guid),
+                "the room turns invitations on under a category that turns them off; Microsoft's import \
+                 forces them off, this plan keeps them on by placing the room in a category with \
+                 invitations on".into());
+        }
+        let desc = fold_topic(&mut f, node, &d.path);
+        let addin = node.siop_id.clone().filter(|id| {
+            let known = snap.addins.iter().any(|a| &a.id == id);
+            if known {
+                f.add(Severity::Info, "ADDIN_REFERENCED", &d.path, Some(&node.guid),
+                    format!("add-in {id} is copied with the room"));
+            } else {
+                f.add(Severity::Warning, "ADDIN_MISSING", &d.path, Some(&node.guid),
+                    format!("add-in {id} is not in tblSiopWhiteList; the room is migrated without it"));
+            }
+            known
+        });
+        if node.disabled {
+            f.add(Severity::Info, "DISABLED_ROOM", &d.path, Some(&node.guid),
+                "the room is disabled and stays disabled; set skip_disabled_rooms = true to leave it out".into());
+        }
+        let raw_name = match opts.naming {
+            Naming::Prefix if d.chain.len() > 3 => {
+                let parent_path: Vec<&str> = d.chain[1..].iter().rev().filter(|&&n| n != ROOT)
+                    .filter_map(|n| lg.node(*n)).map(|n| n.name.as_str()).collect();
+                format!("{}{}{}", parent_path.join(&opts.separator), opts.separator, node.name)
+            }
+            _ => node.name.clone(),
+        };
+        let target_name = unique_name(&mut f, used_names.entry(pool.clone()).or_default(), &raw_name, &d.path, &opts.suffix);
+        rooms.push(PlanRoom {
+            legacy_id: node.id,
+            legacy_guid: node.guid.clone(),
+            legacy_path: d.path.clone(),
+            target_name,
+            category: cat_key,
+            pool: pool.clone(),
+            wave: opts.default_wave.clone(),
+            members,
+            managers,
+            presenters,
+            visibility,
+            behavior: node.behavior,
+            disabled: node.disabled,
+            invite: (!lg.inherited(node.id, |n| n.invite, true)).then_some(false),
+            desc,
+            addin,
+            message_count: room_counts.get(&node.id).copied().unwrap_or(0),
+        });
+    }
+    if !root_managers.is_empty() && !opts.drop_root_managers && !rooms.is_empty() {
+        f.add(Severity::Warning, "ROOT_MANAGER_FANOUT", "/", lg.node(ROOT).map(|n| n.guid.as_str()),
+            format!("{} root-category manager(s) become managers of all {} rooms (as Microsoft's import does); \
+                     set drop_root_managers = true to turn this off", root_managers.len(), rooms.len()));
+    }
+
+    // 4. Messages, principals, waves, capacity.
+    let classifier = Classifier::new(&rooms, &excluded, snap, opts.since.as_deref());
+    let mut totals = MessageTotals::default();
+    let mut orphans: BTreeMap<i64, u64> = BTreeMap::new();
+    let mut unknown_rooms: BTreeMap<i64, u64> = BTreeMap::new();
+    let mut authors = BTreeSet::new();
+    for c in counts {
+        classifier.tally(c, &mut totals);
+        if let Disposition::Rejected("author_unknown") = classifier.classify(c.channel_id, c.user_id, 0) {
+            *orphans.entry(c.channel_id).or_default() += c.total;
+        } else if snap.principals.contains_key(&c.user_id) {
+            authors.insert(c.user_id);
+        }
+        if c.bad_date > 0 {
+            let path = rooms.iter().find(|r| r.legacy_id == c.channel_id).map(|r| r.legacy_path.clone()).unwrap_or_default();
+            f.add(Severity::Warning, "REJECTED_MESSAGE", &path, None,
+                format!("{} message(s) by principal {} have a chatDate outside .NET's range and are rejected \
+                         (see rejects/)", c.bad_date, c.user_id));
+        }
+    }
+    for c in counts.iter().filter(|c| !snap.nodes.contains_key(&c.channel_id)) {
+        *unknown_rooms.entry(c.channel_id).or_default() += c.total;
+    }
+    for (room, n) in &unknown_rooms {
+        f.add(Severity::Warning, "ORPHANED_MESSAGES", &format!("channel {room}"), None,
+            format!("{n} message(s) belong to channelId {room}, which is not a node in tblNode; they are rejected \
+                     with their keys in rejects/plan.csv"));
+    }
+    for (room, n) in &orphans {
+        let path = rooms.iter().find(|r| r.legacy_id == *room).map(|r| r.legacy_path.clone()).unwrap_or_default();
+        f.add(Severity::Warning, "ORPHANED_MESSAGES", &path, None,
+            format!("{n} message(s) were posted by a principal that no longer exists in tblPrincipal; \
+                     they are rejected with their keys in rejects/"));
+    }
+    let principals_out = plan_principals(&lg, &rooms, &categories, &authors, snap);
+    for p in &principals_out {
+        note_principal(&mut f, snap, p.legacy_id, &mut fed_seen, &mut disabled_seen);
+    }
+    capacity(&mut f, &rooms, &categories, &principals_out, snap);
+    let mut waves: BTreeMap<String, PlanWave> = BTreeMap::new();
+    for r in &rooms {
+        let w = waves.entry(r.wave.clone()).or_insert_with(|| PlanWave { name: r.wave.clone(), rooms: vec![], messages: 0 });
+        w.rooms.push(r.legacy_id);
+    }
+    for (room, n) in classifier.loadable_per_room(counts) {
+        if let Some(r) = rooms.iter().find(|r| r.legacy_id == room) {
+            if let Some(w) = waves.get_mut(&r.wave) {
+                w.messages += n;
+            }
+        }
+    }
+    let addins = snap.addins.iter().filter(|a| rooms.iter().any(|r| r.addin.as_ref() == Some(&a.id))).cloned().collect();
+    let mut findings = f.0;
+    findings.sort_by(|a, b| (a.severity, &a.code, &a.subject, &a.message).cmp(&(b.severity, &b.code, &b.subject, &b.message)));
+    findings.dedup();
+    Plan {
+        source_version: snap.version.map(|v| v.label().to_string()).unwrap_or_default(),
+        options: opts.clone(),
+        categories,
+        rooms,
+        excluded_rooms: excluded,
+        principals: principals_out,
+        addins,
+        waves: waves.into_values().collect(),
+        messages: totals,
+        findings,
+    }
+}
+
+/// The legacy parent of a room, from its chain (room first, root last).
+fn key_parent(chain: &[i64]) -> i64 {
+    chain.get(1).copied().unwrap_or(ROOT)
+}
+
+fn reject_room(f: &mut Findings, out: &mut Vec<ExcludedRoom>, node: &Node, e: &TreeError, msgs: u64) {
+    let subject = format!("node {} ({})", node.id, node.name);
+    f.add(Severity::Warning, "DATA_ERROR", &subject, Some(&node.guid),
+        format!("{e}; the room and its {msgs} message(s) are rejected, the rest of the tree is migrated"));
+    out.push(ExcludedRoom {
+        legacy_id: node.id,
+        legacy_guid: node.guid.clone(),
+        legacy_path: subject,
+        disposition: "rejected".into(),
+        rule: format!("tree: {e}"),
+        message_count: msgs,
+    });
+}
+
+fn split_reason(own: &ClassKey, key: &ClassKey, lg: &Legacy<'_>) -> String {
+    let mut why = Vec::new();
+    if own.scope != key.scope {
+        let n = match &key.scope {
+            Scope::Everyone => "every user".to_string(),
+            Scope::Set(s) => format!("{} principal(s)", s.len()),
+        };
+        why.push(format!("scope differs ({n})"));
+    }
+    if own.logged != key.logged {
+        why.push(format!("chat history is {}", if key.logged { "on" } else { "off" }));
+    }
+    if own.file_post != key.file_post {
+        why.push(format!("file upload is {}", if key.file_post { "on" } else { "off" }));
+    }
+    if own.invite != key.invite {
+        why.push(format!("invitations are {}", if key.invite { "on" } else { "off" }));
+    }
+    let _ = lg;
+    if why.is_empty() { "settings differ".into() } else { why.join(", ") }
+}
+
+/// A deterministic GUID for a split category, derived from its legacy category's GUID.
+fn derived_guid(guid: &str, i: usize) -> String {
+    let h = blake3::hash(format!("{guid}/split/{i}").as_bytes());
+    let b = h.as_bytes();
+    let hex: String = b[..16].iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-4{}-8{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
+}
+
+/// Fits a name within 256 characters and makes it unique (case-insensitively) in `used`.
+fn unique_name(f: &mut Findings, used: &mut HashSet<String>, name: &str, subject: &str, suffix: &str) -> String {
+    let mut base: String = name.to_string();
+    if base.chars().count() > NAME_LIMIT {
+        base = base.chars().take(NAME_LIMIT).collect();
+        f.add(Severity::Warning, "NAME_TOO_LONG", subject, None,
+            format!("the name is {} characters after flattening; it is cut to `{base}` (limit {NAME_LIMIT}); \
+                     give it a shorter name in rooms.csv or categories.csv", name.chars().count()));
+    }
+    let mut candidate = base.clone();
+    let mut n = 2;
+    while used.contains(&candidate.to_lowercase()) {
+        let sfx = suffix.replace("{n}", &n.to_string());
+        let keep = NAME_LIMIT.saturating_sub(sfx.chars().count());
+        candidate = format!("{}{sfx}", base.chars().take(keep).collect::<String>());
+        n += 1;
+    }
+    if candidate != base {
+        f.add(Severity::Warning, "NAME_COLLISION", subject, None,
+            format!("`{base}` is already taken in the pool after flattening; this one becomes `{candidate}`"));
+    }
+    used.insert(candidate.to_lowercase());
+    candidate
+}
+
+/// How a grant list entry was changed to fit `lists ⊆ allowed`.
+enum Restriction {
+    Expanded { group: i64, users: usize },
+    Dropped { principal: i64 },
+}
+
+impl Restriction {
+    fn describe(&self, snap: &Snapshot) -> String {
+        let uri = |p: &i64| snap.principals.get(p).map_or_else(|| format!("principal {p}"), |x| x.uri.clone());
+        match self {
+            Restriction::Expanded { group, users } => format!(
+                "{} is not within the category's allowed members, but {users} of its users are; they are \
+                 listed one by one instead", uri(group)),
+            Restriction::Dropped { principal } => format!(
+                "{} is outside the category's allowed members (2013 requires room lists within them) and is \
+                 dropped; it had no access before either, unless its grant ignored scope", uri(principal)),
+        }
+    }
+}
+
+/// Keeps grants within `allowed`, expanding out-of-scope groups into their in-scope users.
+fn restrict(lg: &Legacy<'_>, grants: &[Grant], scope: &Scope, allowed: &[i64]) -> (Vec<i64>, Vec<Restriction>) {
+    let allowed: BTreeSet<i64> = allowed.iter().copied().collect();
+    let fits = |p: i64| match scope {
+        Scope::Set(_) => lg.affs.within(p, &allowed),
+        Scope::Everyone => allowed.is_empty() || lg.affs.within(p, &allowed),
+    };
+    let mut out = BTreeSet::new();
+    let mut notes = Vec::new();
+    for p in principals(grants).into_iter().collect::<BTreeSet<_>>() {
+        if fits(p) {
+            out.insert(p);
+        } else if !lg.is_user(p) {
+            let users: Vec<i64> = lg.affs.members(p).filter(|u| *u != p && lg.is_user(*u) && fits(*u)).collect();
+            if users.is_empty() {
+                notes.push(Restriction::Dropped { principal: p });
+            } else {
+                notes.push(Restriction::Expanded { group: p, users: users.len() });
+                out.extend(users);
+            }
+        } else {
+            notes.push(Restriction::Dropped { principal: p });
+        }
+    }
+    (out.into_iter().collect(), notes)
+}
+
+fn note_principal(f: &mut Findings, snap: &Snapshot, p: i64, fed: &mut BTreeSet<i64>, dis: &mut BTreeSet<i64>) {
+    let Some(pr) = snap.principals.get(&p) else { return };
+    let federated = snap.principal_types.get(&pr.type_id).is_some_and(|t| t.is_federated);
+    if federated && fed.insert(p) {
+        f.add(Severity::Warning, "FEDERATED_DISABLED", &pr.uri, Some(&pr.guid),
+            "federated principals do not exist in Persistent Chat 2013: created disabled (as Microsoft does), \
+             so it loses access to every room it had; remap it in principals.csv to keep access".into());
+    } else if pr.disabled && !federated && dis.insert(p) {
+        f.add(Severity::Info, "DISABLED_PRINCIPAL", &pr.uri, Some(&pr.guid),
+            "the principal is disabled in the source and is migrated disabled: it can do nothing on either side".into());
+    }
+}
+
+fn fold_topic(f: &mut Findings, node: &Node, path: &str) -> String {
+    let Some(topic) = &node.topic else { return node.desc.clone() };
+    let full = if node.desc.is_empty() { format!("Topic: {topic}") } else { format!("{} — Topic: {topic}", node.desc) };
+    if full.chars().count() > NAME_LIMIT {
+        let cut: String = full.chars().take(NAME_LIMIT).collect();
+        f.add(Severity::Warning, "TOPIC_TRUNCATED", path, Some(&node.guid),
+            format!("2013 rooms have no topic; folded into the description and cut at {NAME_LIMIT} characters \
+                     ({} lost)", full.chars().count() - NAME_LIMIT));
+        cut
+    } else {
+        f.add(Severity::Info, "TOPIC_FOLDED", path, Some(&node.guid),
+            "2013 rooms have no topic; it is appended to the description".into());
+        full
+    }
+}
+
+/// The principals standing for "every user": the named one, else the domain principals (type 8).
+fn everyone_principals(snap: &Snapshot, named: Option<&str>) -> Vec<i64> {
+    match named {
+        Some(uri) => snap.principals.values().filter(|p| p.uri.eq_ignore_ascii_case(uri)).map(|p| p.id).collect(),
+        None => snap.principals.values().filter(|p| p.type_id == 8).map(|p| p.id).collect(),
+    }
+}
+
+fn plan_principals(
+    lg: &Legacy<'_>,
+    rooms: &[PlanRoom],
+    cats: &[PlanCategory],
+    authors: &BTreeSet<i64>,
+    snap: &Snapshot,
+) -> Vec<PlanPrincipal> {
+    let mut ids: BTreeSet<i64> = authors.clone();
+    for r in rooms {
+        ids.extend(r.members.iter().chain(&r.managers).chain(&r.presenters));
+    }
+    for c in cats {
+        ids.extend(c.allowed.iter().chain(&c.denied).chain(&c.creators));
+    }
+    let closure: BTreeSet<i64> = ids.iter().flat_map(|&p| lg.affs.of(p).collect::<Vec<_>>()).collect();
+    closure
+        .into_iter()
+        .filter_map(|id| snap.principals.get(&id))
+        .map(|p| {
+            let federated = snap.principal_types.get(&p.type_id).is_some_and(|t| t.is_federated);
+            PlanPrincipal {
+                legacy_id: p.id,
+                guid: p.guid.clone(),
+                uri: p.uri.clone(),
+                display_name: p.name.clone(),
+                target_type: match p.type_id {
+                    6 | 7 => 5,
+                    11 => 9,
+                    t => t,
+                },
+                disabled: p.disabled || federated,
+                note: federated.then(|| "federated: created disabled".to_string()),
+            }
+        })
+        .collect()
+}
+
+fn capacity(f: &mut Findings, rooms: &[PlanRoom], cats: &[PlanCategory], prins: &[PlanPrincipal], snap: &Snapshot) {
+    let aces: u64 = cats.iter().map(|c| (c.allowed.len() + c.denied.len() + c.creators.len()) as u64).sum::<u64>()
+        + rooms.iter().map(|r| (r.members.len() + r.managers.len() + r.presenters.len()) as u64).sum::<u64>();
+    let room_ids: HashSet<i64> = rooms.iter().map(|r| r.legacy_id).collect();
+    let invites = snap.invites.iter().filter(|i| room_ids.contains(&i.node_id)).count() as u64;
+    let users = prins.iter().filter(|p| !p.disabled && snap.principal_types.get(&p.target_type).is_none_or(|t| t.is_user)).count() as u64;
+    for (what, n, limit) in [("access control entries", aces, ACE_LIMIT), ("invitations", invites, INVITE_LIMIT), ("enabled users", users, USER_LIMIT)] {
+        let sev = if n > limit { Severity::Error } else { Severity::Info };
+        f.add(sev, "CAPACITY_HEADROOM", "/", None,
+            format!("{what}: {n} of {limit} ({:.2}% used, {} left)", n as f64 * 100.0 / limit as f64, limit.saturating_sub(n)));
+    }
+}

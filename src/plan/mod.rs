@@ -1,0 +1,218 @@
+//! The migration plan: categories, rooms, principals and waves as they will exist in
+//! Persistent Chat, with every decision recorded as a [`Finding`].
+//!
+//! `build.rs` turns a snapshot and the mappings into a [`Plan`]; `messages.rs` decides
+//! what happens to each history row. The plan is data: same input, same plan, byte for byte.
+
+pub mod build;
+pub mod messages;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::mapping::Options;
+use crate::model::Addin;
+
+pub use build::build;
+
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Blocks the load.
+    Error,
+    /// Worth reading before the cutover.
+    Warning,
+    /// Recorded for completeness.
+    Info,
+}
+
+/// One decision or problem the engineer should know about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Severity.
+    pub severity: Severity,
+    /// Stable code, e.g. `CATEGORY_SPLIT`.
+    pub code: String,
+    /// Legacy path of the subject (`/Sales/EMEA/Pipeline`), or a principal URI.
+    pub subject: String,
+    /// Legacy GUID of the subject, when it has one.
+    pub guid: Option<String>,
+    /// What happened and how to change it.
+    pub message: String,
+}
+
+/// A target category.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanCategory {
+    /// Stable key within the plan (`c1`, `c2`, … in legacy path order).
+    pub key: String,
+    /// Target name.
+    pub name: String,
+    /// Legacy path of the category the rooms came from.
+    pub legacy_path: String,
+    /// Legacy `nodeID` of that category.
+    pub legacy_id: i64,
+    /// GUID for the new category node (the legacy category's for its main class).
+    pub guid: String,
+    /// Why this category was split from its legacy parent's main class, if it was.
+    pub split_reason: Option<String>,
+    /// Target pool.
+    pub pool: String,
+    /// AllowedMembers (legacy prinIDs).
+    pub allowed: Vec<i64>,
+    /// DeniedMembers (legacy prinIDs).
+    pub denied: Vec<i64>,
+    /// Creators (legacy prinIDs).
+    pub creators: Vec<i64>,
+    /// Invitations on.
+    pub invite: bool,
+    /// Chat history on.
+    pub logged: bool,
+    /// File upload on.
+    pub file_post: bool,
+    /// Description.
+    pub desc: String,
+}
+
+/// A target room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanRoom {
+    /// Legacy `nodeID`.
+    pub legacy_id: i64,
+    /// Legacy `nodeGuid` (preserved in the target).
+    pub legacy_guid: String,
+    /// Legacy path.
+    pub legacy_path: String,
+    /// Target name.
+    pub target_name: String,
+    /// Key of the target category.
+    pub category: String,
+    /// Target pool.
+    pub pool: String,
+    /// Wave.
+    pub wave: String,
+    /// Members (legacy prinIDs).
+    pub members: Vec<i64>,
+    /// Managers (legacy prinIDs).
+    pub managers: Vec<i64>,
+    /// Presenters (legacy prinIDs; auditorium rooms only).
+    pub presenters: Vec<i64>,
+    /// 2 Secret, 3 Closed.
+    pub visibility: i64,
+    /// 4 Normal, 5 Auditorium.
+    pub behavior: i64,
+    /// Disabled.
+    pub disabled: bool,
+    /// Room invitations: None inherits from the category.
+    pub invite: Option<bool>,
+    /// Description (topic folded in).
+    pub desc: String,
+    /// Add-in GUID.
+    pub addin: Option<String>,
+    /// Staged messages of the room.
+    pub message_count: u64,
+}
+
+/// A legacy room that will not become a target room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExcludedRoom {
+    /// Legacy `nodeID`.
+    pub legacy_id: i64,
+    /// Legacy `nodeGuid`.
+    pub legacy_guid: String,
+    /// Legacy path.
+    pub legacy_path: String,
+    /// `excluded` (by a named rule) or `rejected` (bad data).
+    pub disposition: String,
+    /// The rule or reason.
+    pub rule: String,
+    /// Staged messages of the room.
+    pub message_count: u64,
+}
+
+/// A principal the plan references.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanPrincipal {
+    /// Legacy `prinID`.
+    pub legacy_id: i64,
+    /// `prinGuid`.
+    pub guid: String,
+    /// `prinUri`.
+    pub uri: String,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Target `prinTypeID` (federated types become 5 or 9).
+    pub target_type: i64,
+    /// Created disabled in the target.
+    pub disabled: bool,
+    /// Why it is disabled, when the legacy principal was not.
+    pub note: Option<String>,
+}
+
+/// A wave: the unit of load, freeze, delta, verification and rollback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanWave {
+    /// Name.
+    pub name: String,
+    /// Rooms (legacy ids).
+    pub rooms: Vec<i64>,
+    /// Messages to load.
+    pub messages: u64,
+}
+
+/// Reconciled message counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageTotals {
+    /// Staged rows.
+    pub read: u64,
+    /// To be loaded.
+    pub load: u64,
+    /// Excluded by a named rule, by rule.
+    pub excluded: BTreeMap<String, u64>,
+    /// Rejected, by reason.
+    pub rejected: BTreeMap<String, u64>,
+}
+
+/// The whole plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Source product.
+    pub source_version: String,
+    /// Options in force.
+    pub options: Options,
+    /// Target categories.
+    pub categories: Vec<PlanCategory>,
+    /// Target rooms.
+    pub rooms: Vec<PlanRoom>,
+    /// Legacy rooms that are not migrated, with their rule.
+    pub excluded_rooms: Vec<ExcludedRoom>,
+    /// Principals referenced.
+    pub principals: Vec<PlanPrincipal>,
+    /// Add-ins referenced.
+    pub addins: Vec<Addin>,
+    /// Waves.
+    pub waves: Vec<PlanWave>,
+    /// Message reconciliation.
+    pub messages: MessageTotals,
+    /// Findings, most severe first.
+    pub findings: Vec<Finding>,
+}
+
+impl Plan {
+    /// Whether any finding blocks the load.
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    /// Rooms of a wave (`None`: every wave).
+    pub fn rooms_in<'a>(&'a self, wave: Option<&'a str>) -> impl Iterator<Item = &'a PlanRoom> + 'a {
+        self.rooms.iter().filter(move |r| wave.is_none_or(|w| r.wave == w))
+    }
+
+    /// A category by key.
+    pub fn category(&self, key: &str) -> Option<&PlanCategory> {
+        self.categories.iter().find(|c| c.key == key)
+    }
+}

@@ -1,0 +1,17 @@
+//! Integration tests, one binary. Each module covers one stage or scenario.
+//!
+//! PostgreSQL tests run when `GCMIGRATE_TEST_PG_URL` points at a server whose user may
+//! create databases (`.ci/run` starts one); otherwise they print that they were skipped.
+
+mod util;
+
+// The whole pipeline on the Contoso fixture (SQLite at both ends).
+mod demo;
+// Extract from SQLite and PostgreSQL; refusing databases that are not Group Chat.
+mod extract;
+// Load into SQLite and PostgreSQL targets, reruns, verification of tampering.
+mod load;
+// Bad input and runtime failures: exit codes and messages.
+mod errors;
+// The synthetic generator: exact counts, determinism.
+mod synth;

@@ -1,0 +1,84 @@
+//! Test helpers: a fresh directory per test, the binary, and scratch databases.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use assert_cmd::Command;
+
+/// A fresh directory for one test under the cargo target tmpdir.
+pub fn tmp_dir(name: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The gcmigrate binary, quiet about progress bars.
+pub fn gcm() -> Command {
+    let mut c = Command::cargo_bin("gcmigrate").unwrap();
+    c.env_remove("GCMIGRATE_SOURCE").env_remove("GCMIGRATE_TARGET");
+    c
+}
+
+/// A sqlite:// URL for a file in `dir`.
+pub fn sqlite_url(dir: &Path, file: &str) -> String {
+    format!("sqlite://{}", dir.join(file).display())
+}
+
+/// Runs an async block on a fresh runtime.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+}
+
+/// A fresh PostgreSQL database URL, or None (and a note) when no server is configured.
+pub fn pg_database(test: &str) -> Option<String> {
+    let Ok(base) = std::env::var("GCMIGRATE_TEST_PG_URL") else {
+        eprintln!("skipped {test}: GCMIGRATE_TEST_PG_URL is not set (PostgreSQL tests need a server)");
+        return None;
+    };
+    static N: AtomicU32 = AtomicU32::new(0);
+    let name = format!("gcm_{}_{}_{}", test.replace(|c: char| !c.is_ascii_alphanumeric(), "_"), std::process::id(), N.fetch_add(1, Ordering::SeqCst)).to_lowercase();
+    block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&base).await.expect("connect to GCMIGRATE_TEST_PG_URL");
+        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name}")).execute(&pool).await.unwrap();
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
+        pool.close().await;
+    });
+    let (head, _) = base.rsplit_once('/').expect("URL with a database");
+    Some(format!("{head}/{name}"))
+}
+
+/// Runs a query returning one integer against a SQLite or PostgreSQL URL.
+pub fn scalar(url: &str, sql: &str) -> i64 {
+    block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(url).await.unwrap();
+        let v: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        v
+    })
+}
+
+/// Runs statements against a SQLite or PostgreSQL URL.
+pub fn exec(url: &str, sql: &str) {
+    block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(url).await.unwrap();
+        sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    })
+}
+
+/// Builds the Contoso legacy database at a URL.
+pub fn contoso(url: &str) {
+    let url = gcmigrate::db::DbUrl::parse(url).unwrap();
+    block_on(gcmigrate::commands::demo::build_contoso(&url)).unwrap();
+}
+
+/// Reads a JSON report.
+pub fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+}
