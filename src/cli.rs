@@ -40,9 +40,10 @@ pub enum Command {
     /// Reconcile a loaded wave against the snapshot: counts and checksums per room.
     #[command(after_help = "Example:\n  gcmigrate verify --workspace work --target sqlite://mgc.db")]
     Verify(VerifyArgs),
-    /// Render (or run) the script that removes what a wave's load wrote. [not built yet]
-    #[command(after_help = "Example:\n  gcmigrate rollback --workspace work --wave pilot --dialect tsql --out undo.sql")]
-    Rollback(NotYetArgs),
+    /// Render (or run) the script that removes what a wave's load wrote.
+    #[command(after_help = "Examples:\n  gcmigrate rollback --workspace work --wave pilot --dialect tsql --out undo.sql\n  \
+        gcmigrate rollback --workspace work --wave pilot --dialect sqlite --execute --target sqlite://mgc.db")]
+    Rollback(RollbackArgs),
     /// Write the plan as PowerShell configuration scripts and compliance XML. [not built yet]
     #[command(after_help = "Example:\n  gcmigrate export --workspace work")]
     Export(NotYetArgs),
@@ -130,6 +131,33 @@ pub struct VerifyArgs {
     /// Verify only this wave.
     #[arg(long, value_name = "WAVE")]
     pub wave: Option<String>,
+}
+
+/// `rollback` arguments.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub ws: WorkspaceOpts,
+    /// The wave whose load runs are undone.
+    #[arg(long, value_name = "WAVE", default_value = "all")]
+    pub wave: String,
+    /// Script dialect: tsql (SQL Server), sqlite or postgres.
+    #[arg(long, value_name = "DIALECT", value_parser = ["tsql", "sqlite", "postgres"])]
+    pub dialect: Option<String>,
+    /// Write the script here (default: DIR/scripts/rollback-<wave>.<dialect>.sql).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Run the script against the target instead of only writing it.
+    #[arg(long, requires = "target")]
+    pub execute: bool,
+    /// The target mgc database (needed with --execute; also used to read the ledger).
+    #[arg(long, short = 't', value_name = "URL", env = "GCMIGRATE_TARGET")]
+    pub target: Option<String>,
+    /// Delete messages posted in the wave's rooms after the cutover too (otherwise the
+    /// script refuses to run when it finds any).
+    #[arg(long)]
+    pub discard_new_messages: bool,
 }
 
 /// Arguments of a command that is not built yet (accepted so that it can say so).

@@ -322,8 +322,10 @@ impl Ids {
     }
 }
 
-/// Up to `n` distinct principals from `f` (duplicates would break the role table's key).
-fn distinct(rng: &mut Rng, n: u64, mut f: impl FnMut(&mut Rng) -> i64) -> Vec<i64> {
+/// `lo..=hi` distinct principals from `f`, fewer if `f` keeps repeating itself
+/// (duplicates would break the role table's key).
+fn distinct(rng: &mut Rng, lo: u64, hi: u64, mut f: impl FnMut(&mut Rng) -> i64) -> Vec<i64> {
+    let n = rng.range(lo, hi);
     let mut out = Vec::new();
     for _ in 0..n * 4 {
         let p = f(rng);
@@ -417,8 +419,9 @@ async fn write_principals(conn: &mut AnyConnection, dialect: Dialect, ids: &Ids,
             continue;
         }
         let mut list = vec![ids.ou(ou), DOMAIN];
-        let k = rng.range(1, 4).min(ids.groups);
-        list.extend(distinct(rng, k, |r| ids.any_group(r)));
+        if ids.groups > 0 {
+            list.extend(distinct(rng, 1, ids.groups.min(4), |r| ids.any_group(r)));
+        }
         for (n, a) in list.into_iter().enumerate() {
             affs.push(conn, aff(id, a, n as i64 + 1)).await?;
         }
@@ -539,10 +542,10 @@ fn category_node(parent: &NodeSpec, i: usize, ids: &Ids, rng: &mut Rng) -> NodeS
     if rng.chance(if top { 500 } else { 250 }) {
         n.override_member = true;
         n.role_def = n.id;
-        n.members = distinct(rng, rng.range(1, 3), |r| ids.any_member(r));
+        n.members = distinct(rng, 1, 3, |r| ids.any_member(r));
     }
     if ids.users > 0 && rng.chance(150) {
-        n.managers = distinct(rng, rng.range(1, 2), |r| ids.user(r.below(ids.users)));
+        n.managers = distinct(rng, 1, 2, |r| ids.user(r.below(ids.users)));
     }
     n
 }
@@ -563,14 +566,14 @@ fn room_node(parent: &NodeSpec, id: i64, j: usize, ids: &Ids, rng: &mut Rng) -> 
     if rng.chance(250) {
         n.override_member = true;
         n.role_def = n.id;
-        n.members = distinct(rng, rng.range(1, 3), |r| ids.any_member(r));
+        n.members = distinct(rng, 1, 3, |r| ids.any_member(r));
     }
     if ids.users > 0 && rng.chance(100) {
-        n.managers = distinct(rng, rng.range(1, 2), |r| ids.user(r.below(ids.users)));
+        n.managers = distinct(rng, 1, 2, |r| ids.user(r.below(ids.users)));
     }
     if n.behavior == 5 && ids.users > 0 {
         let voiced = |r: &mut Rng| if r.chance(200) { ids.any_group(r) } else { ids.user(r.below(ids.users)) };
-        n.voiced = distinct(rng, rng.range(1, 3), voiced);
+        n.voiced = distinct(rng, 1, 3, voiced);
     }
     n
 }

@@ -6,6 +6,7 @@ pub mod extract;
 pub mod load;
 pub mod migrate;
 pub mod plan;
+pub mod rollback;
 // SYNTH pub mod synth;
 pub mod verify;
 
@@ -25,7 +26,7 @@ pub async fn run(command: Command, progress: Progress) -> Result<Outcome> {
         Command::Migrate(a) => migrate::run(a, progress).await,
         Command::Demo(a) => demo::run(a, progress).await,
         Command::Synth(_a) => not_yet("synth", "x"), // SYNTH
-        Command::Rollback(_) => not_yet("rollback", "rendering rollback scripts from the load journal"),
+        Command::Rollback(a) => rollback::run(a, progress).await,
         Command::Export(_) => not_yet("export", "PowerShell configuration scripts and compliance XML"),
         Command::Freeze(_) => not_yet("freeze", "disabling a wave's legacy rooms for the cutover"),
     }

@@ -2,6 +2,7 @@
 //!
 //! Stages return data; this module only presents it. Files go to `DIR/reports/`.
 
+pub mod html;
 pub mod plan;
 
 use std::path::{Path, PathBuf};
