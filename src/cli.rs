@@ -117,6 +117,10 @@ pub struct LoadArgs {
     /// Create the mgc tables when the target has none (rehearsal databases).
     #[arg(long)]
     pub create_schema: bool,
+    /// Run the same load against a recording target: report the rows per table that would
+    /// be written, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `verify` arguments.

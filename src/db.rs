@@ -239,24 +239,6 @@ impl Db {
     }
 }
 
-/// `($1, $2, …), (…)` for a multi-row INSERT of `rows` × `cols` values. sqlx's
-/// `QueryBuilder` emits `?` for the `Any` driver, which PostgreSQL rejects; `$n` works on both.
-pub fn values_placeholders(rows: usize, cols: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 5);
-    for r in 0..rows {
-        s.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 0..cols {
-            if c > 0 {
-                s.push_str(", ");
-            }
-            s.push('$');
-            s.push_str(&(r * cols + c + 1).to_string());
-        }
-        s.push(')');
-    }
-    s
-}
-
 /// Splits SQL text into statements at `;` outside quotes and comments.
 pub fn split_statements(script: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -332,11 +314,6 @@ mod tests {
         assert_eq!(DbUrl::parse("postgres://a@b/c").unwrap().dialect(), Dialect::Postgres);
         assert_eq!(DbUrl::parse("Server=a;Database=b").unwrap().dialect(), Dialect::Mssql);
         assert!(DbUrl::parse("mysql://x").is_err());
-    }
-
-    #[test]
-    fn numbers_placeholders_across_rows() {
-        assert_eq!(values_placeholders(2, 2), "($1, $2), ($3, $4)");
     }
 
     #[test]

@@ -1,14 +1,15 @@
 //! The configuration phase of a load: principals, affiliations, add-ins, categories,
-//! scopes, creators, rooms, role lists and invitations, written in one target
-//! transaction together with the ledger row that records every key it inserted.
+//! scopes, creators, rooms, role lists and invitations, planned as one [`Batch`] that the
+//! target applies in one transaction together with the ledger row recording every key.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
-use crate::db::{Db, Dialect};
+use super::rows::{Batch, Value, ADDIN, AFFILIATION, INVITE, NODE, PRINCIPAL, ROLE, SCOPE};
+use crate::db::Db;
 use crate::error::bad_input;
 use crate::mapping::legacy::Role;
 use crate::model::{Snapshot, BEHAVIOR_NORMAL, VISIBILITY_SCOPED};
@@ -46,57 +47,69 @@ pub struct Inserted {
     pub invites: Vec<(i64, i64)>,
 }
 
-/// Target state read before inserting.
-struct TargetState {
-    next_prin: i64,
-    next_node: i64,
-    by_guid: HashMap<String, i64>,
-    by_uri: HashMap<String, i64>,
-    roles: HashMap<Role, i64>,
+/// What the configuration phase needs to know about the target before writing.
+#[derive(Debug, Clone)]
+pub struct TargetState {
+    /// Next free `prinID`.
+    pub next_prin: i64,
+    /// Next free `nodeID`.
+    pub next_node: i64,
+    /// Existing principals by lowercase GUID.
+    pub by_guid: HashMap<String, i64>,
+    /// Existing principals by lowercase URI.
+    pub by_uri: HashMap<String, i64>,
+    /// Role type ids by role.
+    pub roles: HashMap<Role, i64>,
+    /// Existing add-ins (lowercase GUIDs).
+    pub addins: HashSet<String>,
 }
 
-async fn read_state(tx: &mut Transaction<'_, Any>) -> Result<TargetState> {
-    let next_prin: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(prinID), 0) + 1 AS BIGINT) FROM tblPrincipal")
-        .fetch_one(&mut **tx).await?;
-    let next_node: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(nodeID), 1) + 1 AS BIGINT) FROM tblNode")
-        .fetch_one(&mut **tx).await?;
-    let mut by_guid = HashMap::new();
-    let mut by_uri = HashMap::new();
-    for r in sqlx::query("SELECT CAST(prinID AS BIGINT), CAST(prinGuid AS TEXT), prinUri FROM tblPrincipal")
-        .fetch_all(&mut **tx).await?
-    {
-        let id: i64 = r.try_get(0)?;
-        by_guid.insert(r.try_get::<String, _>(1)?.to_ascii_lowercase(), id);
-        by_uri.insert(r.try_get::<String, _>(2)?.to_ascii_lowercase(), id);
+impl TargetState {
+    /// A freshly created mgc: the system principal 1, the root node 1, role types 1–4.
+    pub fn empty() -> TargetState {
+        let roles = [(Role::Member, 1), (Role::Manager, 2), (Role::Voiced, 3), (Role::Creator, 4)].into_iter().collect();
+        TargetState { next_prin: 2, next_node: 2, by_guid: HashMap::new(), by_uri: HashMap::new(), roles, addins: HashSet::new() }
     }
-    let mut roles = HashMap::new();
-    for r in sqlx::query("SELECT CAST(rtypeID AS BIGINT), rtypeDesc FROM tblRoleType").fetch_all(&mut **tx).await? {
-        if let Some(role) = Role::from_desc(&r.try_get::<String, _>(1)?) {
-            roles.insert(role, r.try_get::<i64, _>(0)?);
+
+    /// Reads the state of an existing target.
+    pub async fn read(db: &Db) -> Result<TargetState> {
+        let next_prin: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(prinID), 0) + 1 AS BIGINT) FROM tblPrincipal")
+            .fetch_one(&db.pool).await?;
+        let next_node: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(nodeID), 1) + 1 AS BIGINT) FROM tblNode")
+            .fetch_one(&db.pool).await?;
+        let mut st = TargetState { next_prin, next_node, ..TargetState::empty() };
+        st.roles.clear();
+        for r in sqlx::query("SELECT CAST(prinID AS BIGINT), CAST(prinGuid AS TEXT), prinUri FROM tblPrincipal")
+            .fetch_all(&db.pool).await?
+        {
+            let id: i64 = r.try_get(0)?;
+            st.by_guid.insert(r.try_get::<String, _>(1)?.to_ascii_lowercase(), id);
+            st.by_uri.insert(r.try_get::<String, _>(2)?.to_ascii_lowercase(), id);
         }
-    }
-    for role in [Role::Member, Role::Manager, Role::Voiced, Role::Creator] {
-        if !roles.contains_key(&role) {
-            return Err(bad_input(format!("the target's tblRoleType has no `{role:?}` row; is it an mgc database?")));
+        for r in sqlx::query("SELECT CAST(rtypeID AS BIGINT), rtypeDesc FROM tblRoleType").fetch_all(&db.pool).await? {
+            if let Some(role) = Role::from_desc(&r.try_get::<String, _>(1)?) {
+                st.roles.insert(role, r.try_get::<i64, _>(0)?);
+            }
         }
+        for role in [Role::Member, Role::Manager, Role::Voiced, Role::Creator] {
+            if !st.roles.contains_key(&role) {
+                return Err(bad_input(format!("the target's tblRoleType has no `{role:?}` row; is it an mgc database?")));
+            }
+        }
+        for r in sqlx::query("SELECT CAST(siopID AS TEXT) FROM tblSiopWhiteList").fetch_all(&db.pool).await? {
+            st.addins.insert(r.try_get::<String, _>(0)?.to_ascii_lowercase());
+        }
+        Ok(st)
     }
-    Ok(TargetState { next_prin, next_node, by_guid, by_uri, roles })
 }
 
-/// Writes the configuration of `rooms` (a wave) and returns the id map.
-/// `known` holds the maps of earlier waves, so shared objects are written once.
-pub async fn write(
-    tx: &mut Transaction<'_, Any>,
-    dialect: Dialect,
-    plan: &Plan,
-    snap: &Snapshot,
-    rooms: &[&PlanRoom],
-    known: &IdMap,
-) -> Result<IdMap> {
-    let mut st = read_state(tx).await.context("reading the target's principals, nodes and role types")?;
+/// Plans the configuration rows of `rooms` (a wave) against the target's state. `known`
+/// holds the maps of earlier waves, so shared objects are written once.
+pub fn build(plan: &Plan, snap: &Snapshot, rooms: &[&PlanRoom], known: &IdMap, st: &mut TargetState) -> (Batch, IdMap) {
+    let mut b = Batch::default();
     let mut map = IdMap { principals: known.principals.clone(), categories: known.categories.clone(), rooms: known.rooms.clone(), ..IdMap::default() };
     let now_text = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
-    let g = |n| dialect.guid_param(n);
+    let now_ticks = chrono::Utc::now().timestamp() * 10_000_000 + 621_355_968_000_000_000;
 
     // Principals: matched by GUID, then URI; inserted otherwise, with their affiliations.
     let mut new_prins = Vec::new();
@@ -104,100 +117,74 @@ pub async fn write(
         if map.principals.contains_key(&p.legacy_id) {
             continue;
         }
-        let found = st.by_guid.get(&p.guid).or_else(|| st.by_uri.get(&p.uri.to_ascii_lowercase()));
-        let id = match found {
-            Some(id) => *id,
-            None => {
-                let id = st.next_prin;
-                st.next_prin += 1;
-                new_prins.push((p, id));
-                id
-            }
-        };
+        let found = st.by_guid.get(&p.guid).or_else(|| st.by_uri.get(&p.uri.to_ascii_lowercase())).copied();
+        let id = found.unwrap_or_else(|| {
+            let id = st.next_prin;
+            st.next_prin += 1;
+            new_prins.push((p, id));
+            id
+        });
         map.principals.insert(p.legacy_id, id);
     }
-    let sql = format!(
-        "INSERT INTO tblPrincipal (prinID, prinGuid, prinUri, prinName, prinDisplayName, prinCompanyName, \
-         prinEmail, prinADPath, prinADUserPrincipalName, prinDisabled, prinTypeID, prinPoolID, prinPolicyID, \
-         prinAddedBy, prinAddedOn, prinUpdatedBy, prinUpdatedOn, prinVerifiedOn) VALUES \
-         ($1, {}, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL, 1, $12, 1, $13, {})",
-        g(2), dialect.datetime_param(14)
-    );
     for (p, id) in &new_prins {
         let src = &snap.principals[&p.legacy_id];
-        sqlx::query(&sql)
-            .bind(*id).bind(&p.guid).bind(&p.uri).bind(common_name(src.ad_path.as_deref(), p.display_name.as_deref()))
-            .bind(p.display_name.clone()).bind(src.company.clone()).bind(src.email.clone()).bind(src.ad_path.clone())
-            .bind(src.upn.clone()).bind(i16::from(p.disabled) as i32).bind(p.target_type as i32)
-            .bind(src.added_on).bind(src.updated_on).bind(&now_text)
-            .execute(&mut **tx).await.with_context(|| format!("inserting principal {}", p.uri))?;
+        b.insert(&PRINCIPAL, vec![
+            (*id).into(), p.guid.as_str().into(), p.uri.as_str().into(),
+            common_name(src.ad_path.as_deref(), p.display_name.as_deref()).into(), p.display_name.clone().into(),
+            src.company.clone().into(), src.email.clone().into(), src.ad_path.clone().into(), src.upn.clone().into(),
+            p.disabled.into(), p.target_type.into(), 1i64.into(), src.added_on.into(), 1i64.into(),
+            src.updated_on.into(), now_text.as_str().into(),
+        ]);
         map.inserted.principals.push(*id);
     }
     for (p, id) in &new_prins {
-        let mut index = 0;
         let mut pairs: Vec<(i64, i64)> = vec![(*id, -1)];
         for &(who, aff) in &snap.affiliations {
             if who == p.legacy_id && aff != who {
                 if let Some(t) = map.principals.get(&aff) {
-                    index += 1;
-                    pairs.push((*t, index));
+                    pairs.push((*t, pairs.len() as i64));
                 }
             }
         }
         for (aff, idx) in pairs {
-            sqlx::query("INSERT INTO tblPrincipalAffiliations (principalID, affiliationID, \"index\", updatedBy) VALUES ($1, $2, $3, 1)")
-                .bind(*id).bind(aff).bind(idx).execute(&mut **tx).await?;
+            b.insert(&AFFILIATION, vec![(*id).into(), aff.into(), idx.into(), 1i64.into()]);
             map.inserted.affiliations.push((*id, aff, idx));
         }
     }
 
     // Add-ins referenced by these rooms.
     for a in plan.addins.iter().filter(|a| rooms.iter().any(|r| r.addin.as_ref() == Some(&a.id))) {
-        let exists: Option<i64> = sqlx::query_scalar(&format!("SELECT CAST(1 AS BIGINT) FROM tblSiopWhiteList WHERE siopID = {}", g(1)))
-            .bind(&a.id).fetch_optional(&mut **tx).await?;
-        if exists.is_none() {
-            sqlx::query(&format!("INSERT INTO tblSiopWhiteList (siopID, siopName, siopUrl) VALUES ({}, $2, $3)", g(1)))
-                .bind(&a.id).bind(&a.name).bind(&a.url).execute(&mut **tx).await?;
+        if st.addins.insert(a.id.clone()) {
+            b.insert(&ADDIN, vec![a.id.as_str().into(), a.name.as_str().into(), a.url.as_str().into()]);
             map.inserted.addins.push(a.id.clone());
         }
     }
 
-    // Categories these rooms need, once.
-    let node_sql = format!(
-        "INSERT INTO tblNode (nodeID, nodeGuid, parentID, nodeType, nodeName, nodeDesc, invite, logged, filePost, \
-         disabled, behavior, visibility, siopID, nodeAddedBy, nodeAddedOn, nodeUpdatedBy, nodeUpdatedOn, purgedOn) \
-         VALUES ($1, {}, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, {}, $14, $15, $16, $17, NULL)",
-        g(2), g(13)
-    );
-    let now_ticks = chrono::Utc::now().timestamp() * 10_000_000 + 621_355_968_000_000_000;
+    // Categories these rooms need, once, with their scopes and creators.
     let mut cat_keys: Vec<&String> = rooms.iter().map(|r| &r.category).collect();
     cat_keys.sort();
     cat_keys.dedup();
+    let mut roles = Vec::new();
     for key in cat_keys {
-        if map.categories.contains_key(key) {
-            continue;
-        }
-        let c = plan.category(key).context("plan category missing")?;
+        let Some(c) = plan.category(key).filter(|_| !map.categories.contains_key(key)) else { continue };
         let id = st.next_node;
         st.next_node += 1;
-        let legacy = snap.nodes.get(&c.legacy_id);
-        sqlx::query(&node_sql)
-            .bind(id).bind(&c.guid).bind(1i64).bind(1i32).bind(&c.name).bind(&c.desc)
-            .bind(Some(c.invite as i32)).bind(Some(c.logged as i32)).bind(Some(c.file_post as i32))
-            .bind(0i32).bind(BEHAVIOR_NORMAL as i32).bind(VISIBILITY_SCOPED as i32).bind(None::<String>)
-            .bind(1i64).bind(legacy.map_or(now_ticks, |n| n.added_on)).bind(1i64).bind(now_ticks)
-            .execute(&mut **tx).await.with_context(|| format!("inserting category `{}`", c.name))?;
+        let added = snap.nodes.get(&c.legacy_id).map_or(now_ticks, |n| n.added_on);
+        b.insert(&NODE, vec![
+            id.into(), c.guid.as_str().into(), 1i64.into(), 1i64.into(), c.name.as_str().into(), c.desc.as_str().into(),
+            c.invite.into(), c.logged.into(), c.file_post.into(), false.into(), BEHAVIOR_NORMAL.into(),
+            VISIBILITY_SCOPED.into(), Value::Null, 1i64.into(), added.into(), 1i64.into(), now_ticks.into(),
+        ]);
         map.inserted.nodes.push(id);
         map.categories.insert(key.clone(), id);
         for (list, denied) in [(&c.allowed, false), (&c.denied, true)] {
             for p in list {
                 let pid = map.principals[p];
-                sqlx::query("INSERT INTO tblScopePrincipal (scopeNodeID, scopePrinID, scopeIsDenied, scopeUpdatedBy) VALUES ($1, $2, $3, 1)")
-                    .bind(id).bind(pid).bind(denied as i32).execute(&mut **tx).await?;
+                b.insert(&SCOPE, vec![id.into(), pid.into(), denied.into(), 1i64.into()]);
                 map.inserted.scopes.push((id, pid));
             }
         }
-        insert_roles(tx, &mut map, id, &c.creators, st.roles[&Role::Creator]).await?;
+        roles.extend(c.creators.iter().map(|p| (id, map.principals[p], st.roles[&Role::Creator])));
     }
 
     // Rooms and their role lists.
@@ -205,40 +192,34 @@ pub async fn write(
         let id = st.next_node;
         st.next_node += 1;
         let legacy = &snap.nodes[&r.legacy_id];
-        let parent = map.categories[&r.category];
-        sqlx::query(&node_sql)
-            .bind(id).bind(&r.legacy_guid).bind(parent).bind(0i32).bind(&r.target_name).bind(&r.desc)
-            .bind(r.invite.map(|b| b as i32)).bind(None::<i32>).bind(None::<i32>)
-            .bind(r.disabled as i32).bind(r.behavior as i32).bind(r.visibility as i32).bind(r.addin.clone())
-            .bind(map.principals.get(&legacy.added_by).copied().unwrap_or(1)).bind(legacy.added_on)
-            .bind(map.principals.get(&legacy.updated_by).copied().unwrap_or(1)).bind(legacy.updated_on)
-            .execute(&mut **tx).await.with_context(|| format!("inserting room `{}`", r.target_name))?;
+        let by = |p: i64| map.principals.get(&p).copied().unwrap_or(1);
+        b.insert(&NODE, vec![
+            id.into(), r.legacy_guid.as_str().into(), map.categories[&r.category].into(), 0i64.into(),
+            r.target_name.as_str().into(), r.desc.as_str().into(), r.invite.into(), Value::Null, Value::Null,
+            r.disabled.into(), r.behavior.into(), r.visibility.into(), r.addin.clone().into(),
+            by(legacy.added_by).into(), legacy.added_on.into(), by(legacy.updated_by).into(), legacy.updated_on.into(),
+        ]);
         map.inserted.nodes.push(id);
         map.rooms.insert(r.legacy_id, id);
-        insert_roles(tx, &mut map, id, &r.members, st.roles[&Role::Member]).await?;
-        insert_roles(tx, &mut map, id, &r.managers, st.roles[&Role::Manager]).await?;
-        insert_roles(tx, &mut map, id, &r.presenters, st.roles[&Role::Voiced]).await?;
+        for (list, role) in [(&r.members, Role::Member), (&r.managers, Role::Manager), (&r.presenters, Role::Voiced)] {
+            roles.extend(list.iter().map(|p| (id, map.principals[p], st.roles[&role])));
+        }
+    }
+    for (node, prin, role) in roles {
+        b.insert(&ROLE, vec![node.into(), prin.into(), role.into(), 1i64.into()]);
+        map.inserted.roles.push((node, prin, role));
     }
 
     // Invitations of these rooms, for principals that exist in the target.
-    let inv_sql = format!("INSERT INTO tblPrincipalInvites (prinID, invID, nodeID, createdOn) VALUES ($1, $2, $3, {})", dialect.datetime_param(4));
     for inv in &snap.invites {
-        let (Some(room), Some(p)) = (rooms.iter().find(|r| r.legacy_id == inv.node_id), map.principals.get(&inv.prin_id)) else { continue };
-        let node = map.rooms[&room.legacy_id];
-        sqlx::query(&inv_sql).bind(*p).bind(inv.inv_id).bind(node).bind(&inv.created_on).execute(&mut **tx).await?;
-        map.inserted.invites.push((*p, node));
+        let (Some(node), Some(p)) = (map.rooms.get(&inv.node_id), map.principals.get(&inv.prin_id)) else { continue };
+        if !rooms.iter().any(|r| r.legacy_id == inv.node_id) {
+            continue;
+        }
+        b.insert(&INVITE, vec![(*p).into(), inv.inv_id.into(), (*node).into(), inv.created_on.as_str().into()]);
+        map.inserted.invites.push((*p, *node));
     }
-    Ok(map)
-}
-
-async fn insert_roles(tx: &mut Transaction<'_, Any>, map: &mut IdMap, node: i64, prins: &[i64], role: i64) -> Result<()> {
-    for p in prins {
-        let pid = map.principals[p];
-        sqlx::query("INSERT INTO tblPrincipalRole (prinRoleNodeID, prinRolePrinID, prinRoleTypeID, prinRoleUpdatedBy) VALUES ($1, $2, $3, 1)")
-            .bind(node).bind(pid).bind(role).execute(&mut **tx).await?;
-        map.inserted.roles.push((node, pid, role));
-    }
-    Ok(())
+    (b, map)
 }
 
 /// The 2013 `prinName` (common name): the first `CN=` of the AD path, else the display name.

@@ -1,24 +1,22 @@
 //! The history phase: rooms spread over `--jobs` writers, each room read from staging in
 //! `chatId` order in chunks; every chunk, its `tblLastChatId` update and its ledger row
-//! commit in one target transaction.
+//! commit in one target transaction, so a rerun resumes after the last committed chunk.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
+use super::rows::{Batch, CHAT, LAST_CHAT_ID, LEDGER};
+use super::target::Target;
 use super::{IdMap, LoadOptions};
-use crate::db::{values_placeholders, Db};
-use crate::model::{Chat, Snapshot};
+use crate::db::Db;
+use crate::model::Snapshot;
 use crate::plan::messages::{Classifier, Disposition};
 use crate::plan::{Plan, PlanRoom};
-use crate::progress::Progress;
+use crate::progress::{Bar, Progress};
 use crate::staging::Workspace;
-
-/// Rows per multi-row INSERT into `tblChat` (6 binds each; SQLite allows 32,766).
-const ROWS_PER_INSERT: usize = 500;
 
 /// History counts of one load run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -52,39 +50,40 @@ impl HistoryStats {
     }
 }
 
-/// Loads the history of `rooms`.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn load(
-    ws: &Workspace,
-    db: &Db,
-    plan: &Plan,
-    snap: &Snapshot,
-    rooms: &[&PlanRoom],
-    map: &IdMap,
-    run_id: &str,
-    wave: &str,
-    opts: &LoadOptions,
-    progress: &Progress,
-) -> Result<HistoryStats> {
-    let classifier = Arc::new(Classifier::new(&plan.rooms, &plan.excluded_rooms, snap, plan.options.since.as_deref()));
+/// What every history worker shares.
+pub(super) struct Ctx<'a> {
+    pub(super) ws: &'a Workspace,
+    pub(super) reader: Option<&'a Db>,
+    pub(super) target: &'a Target,
+    pub(super) plan: &'a Plan,
+    pub(super) snap: &'a Snapshot,
+    pub(super) map: &'a IdMap,
+    pub(super) run_id: &'a str,
+    pub(super) wave: &'a str,
+    pub(super) opts: &'a LoadOptions,
+}
+
+/// Loads the history of `rooms` with `--jobs` workers pulling rooms from a queue.
+pub(super) async fn load(ctx: &Ctx<'_>, rooms: &[&PlanRoom], progress: &Progress) -> Result<HistoryStats> {
+    let classifier = Classifier::new(&ctx.plan.rooms, &ctx.plan.excluded_rooms, ctx.snap, ctx.plan.options.since.as_deref());
     let total: u64 = rooms.iter().map(|r| r.message_count).sum();
     let bar = progress.bar("history", total);
-    let queue: Arc<Mutex<Vec<&PlanRoom>>> = Arc::new(Mutex::new(rooms.iter().rev().copied().collect()));
-    let mut stats = HistoryStats::default();
-    let workers = (0..opts.jobs.max(1)).map(|_| {
-        let (queue, classifier, bar) = (queue.clone(), classifier.clone(), bar.clone());
-        async move {
-            let mut s = HistoryStats::default();
-            loop {
-                let Some(room) = queue.lock().await.pop() else { break };
-                let target = map.rooms[&room.legacy_id];
-                load_room(ws, db, &classifier, room.legacy_id, target, map, run_id, wave, opts.chunk, &mut s, &bar)
-                    .await
-                    .with_context(|| format!("while loading the history of {} into tblChat", room.legacy_path))?;
-            }
-            anyhow::Ok(s)
+    // Largest rooms first, so one big room does not start last and finish alone.
+    let mut order: Vec<&PlanRoom> = rooms.to_vec();
+    order.sort_by_key(|r| std::cmp::Reverse(r.message_count));
+    order.reverse();
+    let queue = Mutex::new(order);
+    let workers = (0..ctx.opts.jobs.max(1)).map(|_| async {
+        let mut s = HistoryStats::default();
+        loop {
+            let Some(room) = queue.lock().await.pop() else { break };
+            load_room(ctx, &classifier, room, &mut s, &bar)
+                .await
+                .with_context(|| format!("while loading the history of {} into tblChat", room.legacy_path))?;
         }
+        anyhow::Ok(s)
     });
+    let mut stats = HistoryStats::default();
     for r in futures_util::future::join_all(workers).await {
         stats.merge(r?);
     }
@@ -92,39 +91,39 @@ pub(super) async fn load(
     Ok(stats)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn load_room(
-    ws: &Workspace,
-    db: &Db,
-    classifier: &Classifier,
-    legacy: i64,
-    target: i64,
-    map: &IdMap,
-    run_id: &str,
-    wave: &str,
-    chunk: usize,
-    s: &mut HistoryStats,
-    bar: &crate::progress::Bar,
-) -> Result<()> {
-    let done: Option<i64> = sqlx::query_scalar(
-        "SELECT CAST(MAX(last_chat) AS BIGINT) FROM gcmigrate_ledger WHERE kind = 'chat' AND room_id = $1",
-    )
-    .bind(target)
-    .fetch_one(&db.pool)
-    .await?;
-    let mut after = done.unwrap_or(i64::MIN);
+/// The highest legacy `chatId` of a room that the target's ledger records as committed.
+async fn resume_point(reader: Option<&Db>, target_room: i64) -> Result<Option<i64>> {
+    let Some(db) = reader else { return Ok(None) };
+    Ok(sqlx::query_scalar("SELECT CAST(MAX(last_chat) AS BIGINT) FROM gcmigrate_ledger WHERE kind = 'chat' AND room_id = $1")
+        .bind(target_room)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap_or(None))
+}
+
+async fn load_room(ctx: &Ctx<'_>, classifier: &Classifier, room: &PlanRoom, s: &mut HistoryStats, bar: &Bar) -> Result<()> {
+    let target = ctx.map.rooms[&room.legacy_id];
+    let done = resume_point(ctx.reader, target).await?;
     if done.is_some() {
         s.rooms_resumed += 1;
     }
+    let mut after = done.unwrap_or(i64::MIN);
     loop {
-        let rows = ws.chats_after(legacy, after, chunk as i64).await?;
-        let Some(last) = rows.last() else { break };
-        let (first_id, last_id) = (rows[0].chat_id, last.chat_id);
-        let mut keep: Vec<(&Chat, i64)> = Vec::with_capacity(rows.len());
+        let rows = ctx.ws.chats_after(room.legacy_id, after, ctx.opts.chunk as i64).await?;
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else { break };
+        let (first_id, last_id) = (first.chat_id, last.chat_id);
+        let mut batch = Batch::default();
         let mut rejects = Vec::new();
+        let mut loaded = 0u64;
+        let mut last_loaded = None;
         for c in &rows {
             match classifier.classify(c.channel_id, c.user_id, c.chat_date) {
-                Disposition::Load => keep.push((c, map.principals[&c.user_id])),
+                Disposition::Load => {
+                    let user = ctx.map.principals[&c.user_id];
+                    batch.insert(&CHAT, vec![target.into(), c.chat_id.into(), c.chat_date.into(), user.into(), c.is_alert.into(), c.content.as_str().into()]);
+                    loaded += 1;
+                    last_loaded = Some(c.chat_id);
+                }
                 Disposition::Excluded(rule) => *s.excluded.entry(rule.into()).or_default() += 1,
                 Disposition::Rejected(reason) => {
                     *s.rejected.entry(reason.into()).or_default() += 1;
@@ -132,45 +131,17 @@ async fn load_room(
                 }
             }
         }
-        if !rejects.is_empty() {
-            ws.record_rejects("load", &rejects).await?;
+        if !rejects.is_empty() && !ctx.opts.dry_run {
+            ctx.ws.record_rejects("load", &rejects).await?;
         }
-        let mut tx = db.pool.begin().await?;
-        for part in keep.chunks(ROWS_PER_INSERT) {
-            let sql = format!(
-                "INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) VALUES {}",
-                values_placeholders(part.len(), 6)
-            );
-            let mut q = sqlx::query(&sql);
-            for (c, user) in part {
-                q = q.bind(target).bind(c.chat_id).bind(c.chat_date).bind(*user).bind(c.is_alert as i32).bind(c.content.as_str());
-            }
-            q.execute(&mut *tx).await?;
+        if let Some(max) = last_loaded {
+            batch.delete_eq(&LAST_CHAT_ID, "nodeID", target);
+            batch.insert(&LAST_CHAT_ID, vec![target.into(), max.into()]);
         }
-        if let Some((c, _)) = keep.last() {
-            sqlx::query("DELETE FROM tblLastChatId WHERE nodeID = $1").bind(target).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO tblLastChatId (nodeID, lastChatID) VALUES ($1, $2)")
-                .bind(target)
-                .bind(c.chat_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query(
-            "INSERT INTO gcmigrate_ledger (run_id, wave, kind, room_id, first_chat, last_chat, rows_written, written_at) \
-             VALUES ($1, $2, 'chat', $3, $4, $5, $6, $7)",
-        )
-        .bind(run_id)
-        .bind(wave)
-        .bind(target)
-        .bind(first_id)
-        .bind(last_id)
-        .bind(keep.len() as i64)
-        .bind(chrono::Utc::now().to_rfc3339())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        batch.insert(&LEDGER, super::ledger_row(ctx.run_id, ctx.wave, "chat", Some((target, first_id, last_id)), loaded, None));
+        ctx.target.apply(&batch).await?;
         s.read += rows.len() as u64;
-        s.loaded += keep.len() as u64;
+        s.loaded += loaded;
         s.chunks += 1;
         bar.inc(rows.len() as u64);
         after = last_id;

@@ -1,0 +1,174 @@
+//! Rows to write, independent of the backend: typed values, the target tables' column
+//! lists, and a [`Batch`] of tables that a target applies in one transaction.
+
+use std::collections::BTreeMap;
+
+/// A column's SQL type, which decides casts and encodings per backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    /// `int`, `bigint`, `smallint`, `bit` (0/1).
+    Int,
+    /// `nvarchar` text.
+    Text,
+    /// `uniqueidentifier`, as lowercase text.
+    Guid,
+    /// `datetime`, as `YYYY-MM-DD HH:MM:SS` text.
+    DateTime,
+}
+
+/// A value of a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// SQL NULL.
+    Null,
+    /// An integer (bits are 0/1).
+    Int(i64),
+    /// Text (also GUIDs and datetimes, by the column's [`Ty`]).
+    Text(String),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Int(v as i64)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// A target table and the columns the migration writes, in order.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TableSpec {
+    /// Table name (Microsoft's spelling).
+    pub name: &'static str,
+    /// Columns and their types.
+    pub cols: &'static [(&'static str, Ty)],
+}
+
+use Ty::{DateTime, Guid, Int, Text};
+
+/// `tblPrincipal`.
+pub const PRINCIPAL: TableSpec = TableSpec {
+    name: "tblPrincipal",
+    cols: &[
+        ("prinID", Int), ("prinGuid", Guid), ("prinUri", Text), ("prinName", Text), ("prinDisplayName", Text),
+        ("prinCompanyName", Text), ("prinEmail", Text), ("prinADPath", Text), ("prinADUserPrincipalName", Text),
+        ("prinDisabled", Int), ("prinTypeID", Int), ("prinAddedBy", Int), ("prinAddedOn", Int),
+        ("prinUpdatedBy", Int), ("prinUpdatedOn", Int), ("prinVerifiedOn", DateTime),
+    ],
+};
+/// `tblPrincipalAffiliations`.
+pub const AFFILIATION: TableSpec = TableSpec {
+    name: "tblPrincipalAffiliations",
+    cols: &[("principalID", Int), ("affiliationID", Int), ("\"index\"", Int), ("updatedBy", Int)],
+};
+/// `tblSiopWhiteList`.
+pub const ADDIN: TableSpec =
+    TableSpec { name: "tblSiopWhiteList", cols: &[("siopID", Guid), ("siopName", Text), ("siopUrl", Text)] };
+/// `tblNode`.
+pub const NODE: TableSpec = TableSpec {
+    name: "tblNode",
+    cols: &[
+        ("nodeID", Int), ("nodeGuid", Guid), ("parentID", Int), ("nodeType", Int), ("nodeName", Text),
+        ("nodeDesc", Text), ("invite", Int), ("logged", Int), ("filePost", Int), ("disabled", Int),
+        ("behavior", Int), ("visibility", Int), ("siopID", Guid), ("nodeAddedBy", Int), ("nodeAddedOn", Int),
+        ("nodeUpdatedBy", Int), ("nodeUpdatedOn", Int),
+    ],
+};
+/// `tblScopePrincipal`.
+pub const SCOPE: TableSpec = TableSpec {
+    name: "tblScopePrincipal",
+    cols: &[("scopeNodeID", Int), ("scopePrinID", Int), ("scopeIsDenied", Int), ("scopeUpdatedBy", Int)],
+};
+/// `tblPrincipalRole`.
+pub const ROLE: TableSpec = TableSpec {
+    name: "tblPrincipalRole",
+    cols: &[("prinRoleNodeID", Int), ("prinRolePrinID", Int), ("prinRoleTypeID", Int), ("prinRoleUpdatedBy", Int)],
+};
+/// `tblPrincipalInvites`.
+pub const INVITE: TableSpec = TableSpec {
+    name: "tblPrincipalInvites",
+    cols: &[("prinID", Int), ("invID", Int), ("nodeID", Int), ("createdOn", DateTime)],
+};
+/// `tblChat` (`rtf` is left NULL).
+pub const CHAT: TableSpec = TableSpec {
+    name: "tblChat",
+    cols: &[("channelId", Int), ("chatId", Int), ("chatDate", Int), ("userId", Int), ("isAlert", Int), ("content", Text)],
+};
+/// `tblLastChatId`.
+pub const LAST_CHAT_ID: TableSpec = TableSpec { name: "tblLastChatId", cols: &[("nodeID", Int), ("lastChatID", Int)] };
+/// The migration's own ledger in the target.
+pub const LEDGER: TableSpec = TableSpec {
+    name: "gcmigrate_ledger",
+    cols: &[
+        ("run_id", Text), ("wave", Text), ("kind", Text), ("room_id", Int), ("first_chat", Int),
+        ("last_chat", Int), ("rows_written", Int), ("body", Text), ("written_at", Text),
+    ],
+};
+
+/// One step of a batch.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Insert rows into a table.
+    Insert(&'static TableSpec, Vec<Vec<Value>>),
+    /// `DELETE FROM table WHERE col = value` (used to replace `tblLastChatId` rows).
+    DeleteEq(&'static TableSpec, &'static str, i64),
+}
+
+/// Writes that a target applies in one transaction, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    /// The steps.
+    pub ops: Vec<Op>,
+}
+
+impl Batch {
+    /// Adds rows to a table (appending to the last step when it is the same table).
+    pub fn insert(&mut self, table: &'static TableSpec, row: Vec<Value>) {
+        debug_assert_eq!(row.len(), table.cols.len(), "{}", table.name);
+        if let Some(Op::Insert(t, rows)) = self.ops.last_mut() {
+            if std::ptr::eq(*t, table) {
+                rows.push(row);
+                return;
+            }
+        }
+        self.ops.push(Op::Insert(table, vec![row]));
+    }
+
+    /// Adds a delete step.
+    pub fn delete_eq(&mut self, table: &'static TableSpec, col: &'static str, v: i64) {
+        self.ops.push(Op::DeleteEq(table, col, v));
+    }
+
+    /// Rows inserted per table.
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        for op in &self.ops {
+            if let Op::Insert(t, rows) = op {
+                *out.entry(t.name.to_string()).or_default() += rows.len() as u64;
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,304 @@
+//! Load targets behind one small surface: read the target's state and ledger, and apply a
+//! [`Batch`] in one transaction. SQLite uses multi-row prepared INSERTs; PostgreSQL uses
+//! `COPY … FROM STDIN` for history and INSERTs for the rest; the recording target of
+//! `--dry-run` counts rows and writes nothing.
+//!
+//! Whole batches are retried on transient errors (a batch is one transaction, so a retry
+//! can never half-apply it); anything else is a runtime failure (exit 3).
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use super::rows::{Batch, Op, TableSpec, Ty, Value, CHAT};
+use crate::db::{Db, DbUrl, Dialect, OpenMode};
+use crate::error::{bad_input, runtime};
+
+/// The ledger table the load keeps in the target.
+pub const LEDGER_DDL: &str = "CREATE TABLE IF NOT EXISTS gcmigrate_ledger (\
+    run_id VARCHAR(64) NOT NULL, wave VARCHAR(256) NOT NULL, kind VARCHAR(16) NOT NULL, \
+    room_id BIGINT, first_chat BIGINT, last_chat BIGINT, rows_written BIGINT NOT NULL, \
+    body TEXT, written_at VARCHAR(40) NOT NULL)";
+
+/// Rows per multi-row INSERT statement (SQLite allows 32,766 parameters).
+const ROWS_PER_INSERT: usize = 500;
+/// From this many history rows on, PostgreSQL gets them through COPY.
+const COPY_FROM: usize = 64;
+
+/// Where a load writes.
+pub enum Target {
+    /// An SQLite mgc replica.
+    Sqlite(SqlitePool),
+    /// A PostgreSQL mgc replica.
+    Postgres(PgPool),
+    /// `--dry-run`: counts what would be written.
+    Recording(Mutex<BTreeMap<String, u64>>),
+}
+
+impl Target {
+    /// Opens the writer side of a target (`None` for a dry run).
+    pub async fn open(url: &DbUrl, dry_run: bool, create: bool, conns: u32) -> Result<Target> {
+        if dry_run {
+            return Ok(Target::Recording(Mutex::new(BTreeMap::new())));
+        }
+        let target = match url.dialect() {
+            Dialect::Sqlite => {
+                let path = url.sqlite_path().unwrap_or_default();
+                let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+                    .create_if_missing(create)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(60));
+                let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await
+                    .map_err(|e| runtime(format!("cannot open {url}: {e}")))?;
+                Target::Sqlite(pool)
+            }
+            Dialect::Postgres => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(conns.max(1))
+                    .acquire_timeout(Duration::from_secs(15))
+                    .connect(url.expose())
+                    .await
+                    .map_err(|e| runtime(format!("cannot connect to {url}: {}", crate::db::redact(&e.to_string()))))?;
+                Target::Postgres(pool)
+            }
+            Dialect::Mssql => return Err(bad_input(format!("loading into SQL Server ({url}) is not built yet"))),
+        };
+        Ok(target)
+    }
+
+    /// Whether this is a dry run.
+    pub fn is_recording(&self) -> bool {
+        matches!(self, Target::Recording(_))
+    }
+
+    /// Rows recorded per table by a dry run.
+    pub fn recorded(&self) -> BTreeMap<String, u64> {
+        match self {
+            Target::Recording(m) => m.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            _ => BTreeMap::new(),
+        }
+    }
+
+    /// Applies a batch in one transaction, retrying transient failures with backoff.
+    pub async fn apply(&self, batch: &Batch) -> Result<()> {
+        let mut delay = Duration::from_millis(200);
+        for attempt in 1.. {
+            let result = match self {
+                Target::Recording(m) => {
+                    let mut m = m.lock().unwrap_or_else(|e| e.into_inner());
+                    for (t, n) in batch.counts() {
+                        *m.entry(t).or_default() += n;
+                    }
+                    Ok(())
+                }
+                Target::Sqlite(pool) => apply_sqlite(pool, batch).await,
+                Target::Postgres(pool) => apply_postgres(pool, batch).await,
+            };
+            match result {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < 5 && is_transient(&e) => {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(e) => {
+                    let what = if is_transient(&e) { "after 5 attempts" } else { "permanently" };
+                    return Err(runtime(format!(
+                        "a write to the target failed {what}: {}; nothing of this chunk was committed — \
+                         fix the cause and rerun the same `gcmigrate load`, it resumes where it stopped",
+                        crate::db::redact(&e.to_string())
+                    )));
+                }
+            }
+        }
+        unreachable!("the retry loop returns")
+    }
+
+    /// Closes the pools.
+    pub async fn close(self) {
+        match self {
+            Target::Sqlite(p) => p.close().await,
+            Target::Postgres(p) => p.close().await,
+            Target::Recording(_) => {}
+        }
+    }
+}
+
+fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => {
+            let code = d.code().map(|c| c.to_string()).unwrap_or_default();
+            // PostgreSQL serialization failure / deadlock; SQLite BUSY (5) and LOCKED (6).
+            matches!(code.as_str(), "40001" | "40P01" | "5" | "6" | "517" | "262")
+        }
+        _ => false,
+    }
+}
+
+/// `INSERT INTO t (cols) VALUES (...), (...)` with dialect casts for GUID/datetime columns.
+fn insert_sql(t: &TableSpec, rows: usize, dialect: Dialect) -> String {
+    let cols: Vec<&str> = t.cols.iter().map(|c| c.0).collect();
+    let mut values = String::with_capacity(rows * t.cols.len() * 6);
+    for r in 0..rows {
+        values.push_str(if r == 0 { "(" } else { ", (" });
+        for (c, (_, ty)) in t.cols.iter().enumerate() {
+            if c > 0 {
+                values.push_str(", ");
+            }
+            let n = r * t.cols.len() + c + 1;
+            match ty {
+                Ty::Guid => values.push_str(&dialect.guid_param(n)),
+                Ty::DateTime => values.push_str(&dialect.datetime_param(n)),
+                Ty::Int | Ty::Text => {
+                    values.push('$');
+                    values.push_str(&n.to_string());
+                }
+            }
+        }
+        values.push(')');
+    }
+    format!("INSERT INTO {} ({}) VALUES {values}", t.name, cols.join(", "))
+}
+
+macro_rules! bind_all {
+    ($q:expr, $t:expr, $rows:expr) => {{
+        let mut q = $q;
+        for row in $rows {
+            for (v, (_, ty)) in row.iter().zip($t.cols) {
+                q = match (v, ty) {
+                    (Value::Int(i), _) => q.bind(*i),
+                    (Value::Text(s), _) => q.bind(s.as_str()),
+                    (Value::Null, Ty::Int) => q.bind(None::<i64>),
+                    (Value::Null, _) => q.bind(None::<String>),
+                };
+            }
+        }
+        q
+    }};
+}
+
+async fn apply_sqlite(pool: &SqlitePool, batch: &Batch) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    for op in &batch.ops {
+        match op {
+            Op::Insert(t, rows) => {
+                for part in rows.chunks(ROWS_PER_INSERT) {
+                    let sql = insert_sql(t, part.len(), Dialect::Sqlite);
+                    bind_all!(sqlx::query(&sql), t, part).execute(&mut *tx).await?;
+                }
+            }
+            Op::DeleteEq(t, col, v) => {
+                sqlx::query(&format!("DELETE FROM {} WHERE {col} = $1", t.name)).bind(*v).execute(&mut *tx).await?;
+            }
+        }
+    }
+    tx.commit().await
+}
+
+async fn apply_postgres(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    for op in &batch.ops {
+        match op {
+            Op::Insert(t, rows) if std::ptr::eq(*t, &CHAT) && rows.len() >= COPY_FROM => {
+                let cols: Vec<&str> = t.cols.iter().map(|c| c.0).collect();
+                let mut copy = tx.copy_in_raw(&format!("COPY {} ({}) FROM STDIN", t.name, cols.join(", "))).await?;
+                let mut buf = Vec::with_capacity(64 * 1024);
+                for row in rows {
+                    copy_row(&mut buf, row);
+                    if buf.len() >= 1 << 20 {
+                        copy.send(std::mem::take(&mut buf)).await?;
+                    }
+                }
+                if !buf.is_empty() {
+                    copy.send(buf).await?;
+                }
+                copy.finish().await?;
+            }
+            Op::Insert(t, rows) => {
+                for part in rows.chunks(ROWS_PER_INSERT) {
+                    let sql = insert_sql(t, part.len(), Dialect::Postgres);
+                    bind_all!(sqlx::query(&sql), t, part).execute(&mut *tx).await?;
+                }
+            }
+            Op::DeleteEq(t, col, v) => {
+                sqlx::query(&format!("DELETE FROM {} WHERE {col} = $1", t.name)).bind(*v).execute(&mut *tx).await?;
+            }
+        }
+    }
+    tx.commit().await
+}
+
+/// Appends one row in COPY text format (tab-separated, `\N` for NULL, escapes).
+fn copy_row(buf: &mut Vec<u8>, row: &[Value]) {
+    for (i, v) in row.iter().enumerate() {
+        if i > 0 {
+            buf.push(b'\t');
+        }
+        match v {
+            Value::Null => buf.extend_from_slice(b"\\N"),
+            Value::Int(n) => buf.extend_from_slice(n.to_string().as_bytes()),
+            Value::Text(s) => {
+                for b in s.bytes() {
+                    match b {
+                        b'\\' => buf.extend_from_slice(b"\\\\"),
+                        b'\t' => buf.extend_from_slice(b"\\t"),
+                        b'\n' => buf.extend_from_slice(b"\\n"),
+                        b'\r' => buf.extend_from_slice(b"\\r"),
+                        _ => buf.push(b),
+                    }
+                }
+            }
+        }
+    }
+    buf.push(b'\n');
+}
+
+/// Opens the read side of a target: `None` when a dry run targets a database that does not
+/// exist yet (it is then planned against an empty mgc).
+pub async fn open_reader(url: &DbUrl, dry_run: bool, create: bool) -> Result<Option<Db>> {
+    if dry_run && url.sqlite_path().is_some_and(|p| !p.exists()) {
+        return Ok(None);
+    }
+    let mode = if create && !dry_run { OpenMode::Create } else { OpenMode::Existing };
+    let db = Db::connect(url, mode, 4).await?;
+    if create && !dry_run && !db.has_columns("tblNode", "nodeID").await {
+        crate::schema::create(&db, crate::schema::SchemaKind::Mgc2013).await?;
+    }
+    if dry_run && !db.has_columns("tblNode", "nodeID").await {
+        return Ok(None);
+    }
+    super::config::check_schema(&db).await?;
+    if !dry_run {
+        sqlx::query(LEDGER_DDL).execute(&db.pool).await.context("creating gcmigrate_ledger in the target")?;
+    }
+    Ok(Some(db))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::rows::{NODE, PRINCIPAL};
+
+    #[test]
+    fn postgres_inserts_cast_guid_and_datetime_columns() {
+        let sql = insert_sql(&NODE, 2, Dialect::Postgres);
+        assert!(sql.contains("($1, CAST($2 AS uuid), $3"), "{sql}");
+        assert!(sql.contains("CAST($19 AS uuid)"), "second row's GUID: {sql}");
+        let sql = insert_sql(&PRINCIPAL, 1, Dialect::Postgres);
+        assert!(sql.ends_with("CAST($16 AS timestamp))"), "{sql}");
+        assert!(!insert_sql(&NODE, 1, Dialect::Sqlite).contains("CAST"));
+    }
+
+    #[test]
+    fn copy_rows_escape_tabs_newlines_and_backslashes() {
+        let mut buf = Vec::new();
+        copy_row(&mut buf, &[Value::Int(1), Value::Null, Value::Text("a\tb\nc\\d\r".into())]);
+        assert_eq!(String::from_utf8(buf).unwrap(), "1\t\\N\ta\\tb\\nc\\\\d\\r\n");
+    }
+}
