@@ -47,9 +47,10 @@ pub enum Command {
     /// Write the plan as PowerShell configuration scripts and compliance XML. [not built yet]
     #[command(after_help = "Example:\n  gcmigrate export --workspace work")]
     Export(NotYetArgs),
-    /// Disable a wave's legacy rooms for the cutover (journaled). [not built yet]
-    #[command(after_help = "Example:\n  gcmigrate freeze --workspace work --wave pilot --source mssql://…")]
-    Freeze(NotYetArgs),
+    /// Disable a wave's legacy rooms for the cutover (journaled; --undo re-enables them).
+    #[command(after_help = "Examples:\n  gcmigrate freeze --workspace work --wave pilot --source sqlite://legacy.db\n  \
+        gcmigrate freeze --workspace work --wave pilot --source sqlite://legacy.db --undo")]
+    Freeze(FreezeArgs),
     /// Run extract, plan, load and verify in one go.
     #[command(after_help = "Example:\n  gcmigrate migrate --source sqlite://legacy.db --target sqlite://mgc.db --workspace work --create-schema")]
     Migrate(MigrateArgs),
@@ -135,6 +136,23 @@ pub struct VerifyArgs {
     /// Verify only this wave.
     #[arg(long, value_name = "WAVE")]
     pub wave: Option<String>,
+}
+
+/// `freeze` arguments.
+#[derive(Debug, Args)]
+pub struct FreezeArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub ws: WorkspaceOpts,
+    /// The wave whose legacy rooms are disabled.
+    #[arg(long, value_name = "WAVE")]
+    pub wave: String,
+    /// The legacy database (the only write gcmigrate makes to it).
+    #[arg(long, short = 's', value_name = "URL", env = "GCMIGRATE_SOURCE")]
+    pub source: String,
+    /// Re-enable the rooms that earlier freezes of this wave disabled.
+    #[arg(long)]
+    pub undo: bool,
 }
 
 /// `rollback` arguments.

@@ -54,7 +54,14 @@ pub async fn extract(ws: &Workspace, source: &DbUrl, mode: ExtractMode, progress
     let t0 = Instant::now();
     let src = SourceDb::connect(source).await?;
     let version = src.version().await?;
-    let snap = src.snapshot(version).await?;
+    let mut snap = src.snapshot(version).await?;
+    // Rooms our own cutover freeze disabled are not disabled by their owners: plan them
+    // as they were, or a frozen wave would lose its delta.
+    for id in crate::freeze::frozen_rooms(ws).await? {
+        if let Some(n) = snap.nodes.get_mut(&id) {
+            n.disabled = false;
+        }
+    }
     let after: Watermarks = match mode {
         ExtractMode::Full => Watermarks::new(),
         ExtractMode::Delta => ws.watermarks().await?,

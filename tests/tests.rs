@@ -15,3 +15,5 @@ mod load;
 mod errors;
 // The synthetic generator: exact counts, determinism.
 mod synth;
+// Staged cutover: freeze, delta extract and load, unfreeze; dry runs.
+mod cutover;

@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod extract;
+pub mod freeze;
 pub mod load;
 pub mod migrate;
 pub mod plan;
@@ -28,7 +29,7 @@ pub async fn run(command: Command, progress: Progress) -> Result<Outcome> {
         Command::Synth(_a) => not_yet("synth", "x"), // SYNTH
         Command::Rollback(a) => rollback::run(a, progress).await,
         Command::Export(_) => not_yet("export", "PowerShell configuration scripts and compliance XML"),
-        Command::Freeze(_) => not_yet("freeze", "disabling a wave's legacy rooms for the cutover"),
+        Command::Freeze(a) => freeze::run(a, progress).await,
     }
 }
 

@@ -78,28 +78,24 @@ pub(crate) fn ledger_row(run_id: &str, wave: &str, kind: &str, room: Option<(i64
     ]
 }
 
-/// The id maps of every configuration the target's ledger holds, and this wave's.
-async fn ledger_maps(reader: Option<&Db>, wave: &str) -> Result<(IdMap, Option<IdMap>)> {
+/// The merged id map of every configuration the target's ledger holds.
+async fn ledger_map(reader: Option<&Db>) -> Result<IdMap> {
     let mut known = IdMap::default();
-    let mut this_wave = None;
-    let Some(db) = reader else { return Ok((known, None)) };
-    let rows = match sqlx::query("SELECT wave, body FROM gcmigrate_ledger WHERE kind = 'config' ORDER BY written_at")
+    let Some(db) = reader else { return Ok(known) };
+    let rows = match sqlx::query("SELECT body FROM gcmigrate_ledger WHERE kind = 'config' ORDER BY written_at")
         .fetch_all(&db.pool)
         .await
     {
         Ok(rows) => rows,
-        Err(_) => return Ok((known, None)), // a dry run against a target never loaded
+        Err(_) => return Ok(known), // a dry run against a target never loaded
     };
     for r in rows {
-        let m: IdMap = serde_json::from_str(&r.try_get::<String, _>(1)?).context("unreadable gcmigrate_ledger row")?;
-        if r.try_get::<String, _>(0)? == wave {
-            this_wave = Some(m.clone());
-        }
+        let m: IdMap = serde_json::from_str(&r.try_get::<String, _>(0)?).context("unreadable gcmigrate_ledger row")?;
         known.principals.extend(m.principals);
         known.categories.extend(m.categories);
         known.rooms.extend(m.rooms);
     }
-    Ok((known, this_wave))
+    Ok(known)
 }
 
 /// Loads a wave (or all) into `target`.
@@ -122,23 +118,25 @@ pub async fn load(ws: &Workspace, plan: &Plan, snap: &Snapshot, url: &DbUrl, opt
     // Configuration, once per wave: reuse the ledger's map when it is there.
     let t0 = Instant::now();
     let rooms: Vec<_> = plan.rooms_in(opts.wave.as_deref()).collect();
-    let (known, this_wave) = ledger_maps(reader.as_ref(), &wave).await?;
-    let map = match this_wave {
-        Some(m) => m,
-        None => {
-            let mut st = match &reader {
-                Some(db) => config::TargetState::read(db).await.context("reading the target's principals, nodes and role types")?,
-                None => config::TargetState::empty(),
-            };
-            let (mut batch, map): (Batch, IdMap) = config::build(plan, snap, &rooms, &known, &mut st);
-            batch.insert(&LEDGER, ledger_row(&run_id, &wave, "config", None, map.inserted.nodes.len() as u64, Some(serde_json::to_string(&map)?)));
-            target.apply(&batch).await.context("writing the configuration")?;
-            if !opts.dry_run {
-                ws.journal(&run_id, &wave, "config", &serde_json::to_string(&map.inserted)?).await?;
-            }
-            report.config_written = true;
-            map
+    // Rooms the ledger does not know yet (all of them on a first run; new rooms after a
+    // delta and a re-plan) get their configuration now, in one transaction.
+    let known = ledger_map(reader.as_ref()).await?;
+    let missing: Vec<_> = rooms.iter().copied().filter(|r| !known.rooms.contains_key(&r.legacy_id)).collect();
+    let map = if missing.is_empty() {
+        known
+    } else {
+        let mut st = match &reader {
+            Some(db) => config::TargetState::read(db).await.context("reading the target's principals, nodes and role types")?,
+            None => config::TargetState::empty(),
+        };
+        let (mut batch, map): (Batch, IdMap) = config::build(plan, snap, &missing, &known, &mut st);
+        batch.insert(&LEDGER, ledger_row(&run_id, &wave, "config", None, map.inserted.nodes.len() as u64, Some(serde_json::to_string(&map)?)));
+        target.apply(&batch).await.context("writing the configuration")?;
+        if !opts.dry_run {
+            ws.journal(&run_id, &wave, "config", &serde_json::to_string(&map.inserted)?).await?;
         }
+        report.config_written = true;
+        map
     };
     report.config_seconds = t0.elapsed().as_secs_f64();
 
