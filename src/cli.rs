@@ -57,6 +57,10 @@ pub enum Command {
     /// Run the whole pipeline on the bundled Contoso fixture, SQLite at both ends.
     #[command(after_help = "Example:\n  gcmigrate demo --workspace /tmp/gcm-demo")]
     Demo(DemoArgs),
+    /// Benchmark the pipeline against the engine's own raw copy (throughput, peak memory).
+    #[command(after_help = "Examples:\n  gcmigrate bench\n  gcmigrate bench --messages 100000 --scale 10\n  \
+        gcmigrate bench --postgres postgres://postgres@127.0.0.1/postgres")]
+    Bench(BenchArgs),
     /// Generate a realistic legacy Group Chat database for rehearsals and benchmarks.
     #[command(after_help = "Examples:\n  gcmigrate synth --out sqlite://synth.db --messages 20000 --seed 7\n  \
         gcmigrate synth --out postgres://user@host/synth --users 20000 --rooms 2000 --messages 1000000")]
@@ -219,6 +223,36 @@ pub struct DemoArgs {
     /// Workspace directory; the demo's legacy and target SQLite files go inside it too.
     #[arg(long, short = 'w', value_name = "DIR", default_value = "gcm-demo")]
     pub workspace: PathBuf,
+}
+
+/// `bench` arguments.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Messages in the generated legacy database.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub messages: u64,
+    /// Rooms.
+    #[arg(long, default_value_t = 2_000)]
+    pub rooms: u64,
+    /// Users.
+    #[arg(long, default_value_t = 20_000)]
+    pub users: u64,
+    /// AD groups.
+    #[arg(long, default_value_t = 500)]
+    pub groups: u64,
+    /// Also run at this many times the messages and report the time and memory ratios.
+    #[arg(long, default_value_t = 1)]
+    pub scale: u64,
+    /// Working directory for the databases and workspaces.
+    #[arg(long, value_name = "DIR", default_value = "gcm-bench")]
+    pub dir: PathBuf,
+    /// A PostgreSQL server (a database URL whose user may create databases) for the
+    /// PostgreSQL → PostgreSQL run; without it only SQLite → SQLite runs.
+    #[arg(long, value_name = "URL", env = "GCMIGRATE_BENCH_PG_URL")]
+    pub postgres: Option<String>,
+    /// Parallel writers for `load`.
+    #[arg(long, short = 'j', default_value_t = 2)]
+    pub jobs: usize,
 }
 
 /// `synth` arguments.

@@ -5,6 +5,7 @@
 //! findings, reports) → `load` (journaled, resumable, per wave) → `verify`. Each stage is a
 //! module; `commands/` wires them to the command line.
 
+pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod db;
@@ -15,13 +16,16 @@ pub mod freeze;
 pub mod load;
 pub mod mapping;
 pub mod model;
+#[cfg(feature = "mssql")]
+pub mod mssql;
 pub mod plan;
 pub mod progress;
 pub mod report;
+pub mod rollback;
 pub mod schema;
 pub mod source;
 pub mod staging;
-// SYNTH pub mod synth;
+pub mod synth;
 pub mod verify;
 
 use std::process::ExitCode;

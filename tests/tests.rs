@@ -17,3 +17,9 @@ mod errors;
 mod synth;
 // Staged cutover: freeze, delta extract and load, unfreeze; dry runs.
 mod cutover;
+// A load killed with SIGKILL and rerun equals an uninterrupted one.
+mod resume;
+// Verification: history, access equivalence (gained/lost with rules), target invariants, tampering.
+mod verify;
+// Rollback scripts: round trips on SQLite and PostgreSQL, guards, wave order, hostile names, T-SQL parsing.
+mod rollback;

@@ -1,6 +1,7 @@
 //! One file per subcommand. Each turns its arguments into stage calls and prints a short
 //! summary; no SQL and no rendering lives here.
 
+pub mod bench;
 pub mod demo;
 pub mod extract;
 pub mod freeze;
@@ -8,7 +9,7 @@ pub mod load;
 pub mod migrate;
 pub mod plan;
 pub mod rollback;
-// SYNTH pub mod synth;
+pub mod synth;
 pub mod verify;
 
 use anyhow::Result;
@@ -26,7 +27,8 @@ pub async fn run(command: Command, progress: Progress) -> Result<Outcome> {
         Command::Verify(a) => verify::run(a, progress).await,
         Command::Migrate(a) => migrate::run(a, progress).await,
         Command::Demo(a) => demo::run(a, progress).await,
-        Command::Synth(_a) => not_yet("synth", "x"), // SYNTH
+        Command::Bench(a) => bench::run(a, progress).await,
+        Command::Synth(a) => synth::run(a, progress).await,
         Command::Rollback(a) => rollback::run(a, progress).await,
         Command::Export(_) => not_yet("export", "PowerShell configuration scripts and compliance XML"),
         Command::Freeze(a) => freeze::run(a, progress).await,

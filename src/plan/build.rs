@@ -532,7 +532,10 @@ fn plan_principals(
     for c in cats {
         ids.extend(c.allowed.iter().chain(&c.denied).chain(&c.creators));
     }
-    let closure: BTreeSet<i64> = ids.iter().flat_map(|&p| lg.affs.of(p).collect::<Vec<_>>()).collect();
+    // Members of a referenced group reach rooms through it: they must exist in the target
+    // with their affiliations, or they lose access. Then every affiliation of all of those.
+    let reached: BTreeSet<i64> = ids.iter().flat_map(|&p| lg.affs.members(p).chain([p]).collect::<Vec<_>>()).collect();
+    let closure: BTreeSet<i64> = reached.iter().flat_map(|&p| lg.affs.of(p).collect::<Vec<_>>()).collect();
     closure
         .into_iter()
         .filter_map(|id| snap.principals.get(&id))

@@ -1,0 +1,212 @@
+//! `gcmigrate bench`: the pipeline against the raw-copy limit, in one run on one machine.
+//!
+//! For each engine it generates a legacy database with `synth`, times the baseline — the
+//! same `tblChat` rows copied by the engine itself (SQLite: `ATTACH` + `INSERT … SELECT`;
+//! PostgreSQL: `COPY … TO` then `COPY … FROM`) — then runs `extract`, `plan`, `load` and
+//! `verify` as child processes of this binary, so that each stage's wall time and peak
+//! resident memory (from `wait4`) are measured alone. The machine is noisy: read ratios.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use futures_util::TryStreamExt;
+use serde::Serialize;
+
+use crate::db::{Db, DbUrl, Dialect, OpenMode};
+use crate::schema::{self, SchemaKind};
+
+/// Sizes and engines of a benchmark run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Messages of the base size.
+    pub messages: u64,
+    /// Rooms.
+    pub rooms: u64,
+    /// Users.
+    pub users: u64,
+    /// Groups.
+    pub groups: u64,
+    /// Also run at this multiple of the messages (1 = no scaling run).
+    pub scale: u64,
+    /// Working directory (databases and workspaces).
+    pub dir: PathBuf,
+    /// PostgreSQL server for the PostgreSQL run (`None`: SQLite only).
+    pub postgres: Option<String>,
+    /// Parallel writers for `load`.
+    pub jobs: usize,
+}
+
+/// One measured step.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// Engine.
+    pub engine: String,
+    /// Messages in the source.
+    pub messages: u64,
+    /// Step name.
+    pub step: String,
+    /// Wall seconds.
+    pub seconds: f64,
+    /// Peak resident set of the step's process, MiB (0 for in-process steps).
+    pub peak_mib: f64,
+}
+
+/// Runs a child `gcmigrate` and returns (seconds, peak RSS MiB).
+fn child(args: &[&str]) -> Result<(f64, f64)> {
+    let exe = std::env::current_exe().context("cannot find the gcmigrate binary")?;
+    let t = Instant::now();
+    let child = Command::new(exe).args(args).arg("--quiet").spawn().context("cannot start a stage")?;
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data that wait4 fills in; pid is our own child, waited once.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let secs = t.elapsed().as_secs_f64();
+    if r < 0 || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        bail!("`gcmigrate {}` failed (status {status})", args.join(" "));
+    }
+    Ok((secs, usage.ru_maxrss as f64 / 1024.0))
+}
+
+/// The engine's own copy of `tblChat` from `source` into a fresh mgc `target`.
+async fn baseline(source: &DbUrl, target: &DbUrl) -> Result<f64> {
+    let db = Db::connect(target, OpenMode::Create, 1).await?;
+    schema::create(&db, SchemaKind::Mgc2013).await?;
+    let t = Instant::now();
+    match source.dialect() {
+        Dialect::Sqlite => {
+            let mut conn = db.pool.acquire().await?;
+            let path = source.sqlite_path().unwrap_or_default();
+            sqlx::raw_sql(&format!(
+                "ATTACH DATABASE '{}' AS src; BEGIN; INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content, rtf) \
+                 SELECT channelId, chatId, chatDate, userId, isAlert, content, NULL FROM src.tblChat; COMMIT; DETACH DATABASE src;",
+                path.display().to_string().replace('\'', "''")
+            ))
+            .execute(&mut *conn)
+            .await?;
+        }
+        _ => {
+            let src = sqlx::PgPool::connect(source.expose()).await?;
+            let dst = sqlx::PgPool::connect(target.expose()).await?;
+            let mut out_conn = src.acquire().await?;
+            let mut input = out_conn
+                .copy_out_raw("COPY tblChat (channelId, chatId, chatDate, userId, isAlert, content) TO STDOUT")
+                .await?;
+            let mut in_conn = dst.acquire().await?;
+            let mut copy = in_conn
+                .copy_in_raw("COPY tblChat (channelId, chatId, chatDate, userId, isAlert, content) FROM STDIN")
+                .await?;
+            while let Some(bytes) = input.try_next().await? {
+                copy.send(bytes).await?;
+            }
+            copy.finish().await?;
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    db.pool.close().await;
+    Ok(secs)
+}
+
+/// A fresh database URL for a name: a SQLite file in `dir`, or a new PostgreSQL database.
+async fn fresh(engine: Dialect, dir: &Path, pg: Option<&str>, name: &str) -> Result<String> {
+    match engine {
+        Dialect::Sqlite => {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(dir.join(format!("{name}.db{suffix}")));
+            }
+            Ok(format!("sqlite://{}", dir.join(format!("{name}.db")).display()))
+        }
+        _ => {
+            let base = pg.context("a PostgreSQL run needs --postgres URL")?;
+            let admin = sqlx::PgPool::connect(base).await?;
+            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await?;
+            admin.close().await;
+            let (head, _) = base.rsplit_once('/').context("the PostgreSQL URL needs a database name")?;
+            Ok(format!("{head}/{name}"))
+        }
+    }
+}
+
+/// Benchmarks one engine at one size.
+pub async fn run_size(engine: Dialect, messages: u64, o: &BenchOptions) -> Result<Vec<Step>> {
+    let tag = format!("{}_{}", engine.name(), messages);
+    let dir = o.dir.join(&tag);
+    std::fs::create_dir_all(&dir)?;
+    let source = fresh(engine, &dir, o.postgres.as_deref(), &format!("gcm_bench_src_{tag}")).await?;
+    let (m, r, u, g) = (messages.to_string(), o.rooms.to_string(), o.users.to_string(), o.groups.to_string());
+    let step = |name: &str, (seconds, peak_mib): (f64, f64)| Step {
+        engine: engine.name().into(),
+        messages,
+        step: name.into(),
+        seconds,
+        peak_mib,
+    };
+    let mut steps = vec![step(
+        "synth (not timed against)",
+        child(&["synth", "--out", &source, "--messages", &m, "--rooms", &r, "--users", &u, "--groups", &g, "--seed", "1"])?,
+    )];
+    let base_target = fresh(engine, &dir, o.postgres.as_deref(), &format!("gcm_bench_base_{tag}")).await?;
+    steps.push(step("baseline copy", (baseline(&DbUrl::parse(&source)?, &DbUrl::parse(&base_target)?).await?, 0.0)));
+    let target = fresh(engine, &dir, o.postgres.as_deref(), &format!("gcm_bench_tgt_{tag}")).await?;
+    let ws = dir.join("ws");
+    let _ = std::fs::remove_dir_all(&ws);
+    let ws = ws.display().to_string();
+    let jobs = o.jobs.to_string();
+    steps.push(step("extract", child(&["extract", "--source", &source, "--workspace", &ws])?));
+    steps.push(step("plan", child(&["plan", "--workspace", &ws])?));
+    steps.push(step("load", child(&["load", "--workspace", &ws, "--target", &target, "--create-schema", "--jobs", &jobs])?));
+    steps.push(step("verify", child(&["verify", "--workspace", &ws, "--target", &target])?));
+    Ok(steps)
+}
+
+/// Renders the table: time, rate, peak memory and ratios to the baseline.
+pub fn render(steps: &[Step]) -> String {
+    let mut s = format!("{:<9} {:>10}  {:<26} {:>9} {:>12} {:>10} {:>8}\n", "engine", "messages", "step", "seconds", "msgs/s", "peak MiB", "× base");
+    let mut groups: Vec<(String, u64)> = steps.iter().map(|x| (x.engine.clone(), x.messages)).collect();
+    groups.dedup();
+    for (engine, messages) in groups {
+        let g: Vec<&Step> = steps.iter().filter(|x| x.engine == engine && x.messages == messages).collect();
+        let base = g.iter().find(|x| x.step == "baseline copy").map_or(f64::NAN, |x| x.seconds);
+        let sum = |names: &[&str]| g.iter().filter(|x| names.contains(&x.step.as_str())).map(|x| x.seconds).sum::<f64>();
+        let mut rows: Vec<(String, f64, f64)> = g.iter().map(|x| (x.step.clone(), x.seconds, x.peak_mib)).collect();
+        rows.push(("extract + load".into(), sum(&["extract", "load"]), f64::NAN));
+        rows.push(("whole pipeline".into(), sum(&["extract", "plan", "load", "verify"]), f64::NAN));
+        for (name, secs, peak) in rows {
+            let peak = if peak.is_nan() || peak == 0.0 { "-".to_string() } else { format!("{peak:.0}") };
+            s.push_str(&format!(
+                "{engine:<9} {messages:>10}  {name:<26} {secs:>9.2} {:>12.0} {peak:>10} {:>8.2}\n",
+                messages as f64 / secs.max(1e-9),
+                secs / base
+            ));
+        }
+    }
+    s
+}
+
+/// Scaling ratios between the base size and the scaled size of each engine.
+pub fn scaling(steps: &[Step], base: u64, scaled: u64) -> String {
+    const PIPELINE: [&str; 4] = ["extract", "plan", "load", "verify"];
+    let mut s = String::new();
+    for engine in ["sqlite", "postgres"] {
+        let of = |m: u64| steps.iter().filter(move |x| x.engine == engine && x.messages == m && PIPELINE.contains(&x.step.as_str()));
+        let time = |m: u64| of(m).map(|x| x.seconds).sum::<f64>();
+        let peak = |m: u64| of(m).map(|x| x.peak_mib).fold(0.0, f64::max);
+        if time(base) > 0.0 && time(scaled) > 0.0 {
+            s.push_str(&format!(
+                "{engine}: {}x the messages took {:.2}x the time (linear = {}.00) with {:.2}x the peak memory \
+                 (flat = 1.00; {:.0} -> {:.0} MiB)\n",
+                scaled / base,
+                time(scaled) / time(base),
+                scaled / base,
+                peak(scaled) / peak(base),
+                peak(base),
+                peak(scaled)
+            ));
+        }
+    }
+    s
+}

@@ -1,0 +1,48 @@
+//! `gcmigrate bench`: throughput and peak memory against the raw-copy baseline.
+
+use anyhow::Result;
+
+use crate::bench::{render, run_size, scaling, BenchOptions};
+use crate::cli::BenchArgs;
+use crate::db::Dialect;
+use crate::error::Outcome;
+use crate::progress::Progress;
+
+/// Runs `bench`.
+pub async fn run(args: BenchArgs, progress: Progress) -> Result<Outcome> {
+    let o = BenchOptions {
+        messages: args.messages,
+        rooms: args.rooms,
+        users: args.users,
+        groups: args.groups,
+        scale: args.scale.max(1),
+        dir: args.dir,
+        postgres: args.postgres,
+        jobs: args.jobs,
+    };
+    std::fs::create_dir_all(&o.dir)?;
+    let mut engines = vec![Dialect::Sqlite];
+    if o.postgres.is_some() {
+        engines.push(Dialect::Postgres);
+    } else {
+        progress.note("bench: no --postgres URL (or GCMIGRATE_BENCH_PG_URL): SQLite → SQLite only");
+    }
+    let mut sizes = vec![o.messages];
+    if o.scale > 1 {
+        sizes.push(o.messages * o.scale);
+    }
+    let mut steps = Vec::new();
+    for &m in &sizes {
+        for &e in &engines {
+            progress.note(&format!("bench: {} at {m} messages …", e.name()));
+            steps.extend(run_size(e, m, &o).await?);
+            // Print as we go: a 10x run takes a while.
+            println!("{}", render(&steps));
+        }
+    }
+    if sizes.len() > 1 {
+        println!("{}", scaling(&steps, sizes[0], sizes[1]));
+    }
+    crate::report::write_json(&o.dir, "bench.json", &steps)?;
+    Ok(Outcome::Success)
+}
