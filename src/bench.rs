@@ -121,9 +121,9 @@ async fn fresh(engine: Dialect, dir: &Path, pg: Option<&str>, name: &str) -> Res
         _ => {
             let base = pg.context("a PostgreSQL run needs --postgres URL")?;
             let admin = sqlx::PgPool::connect(base).await?;
-            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"))
-                .execute(&admin)
-                .await?;
+            // Two statements: DROP/CREATE DATABASE cannot share an implicit transaction.
+            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await?;
+            sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
             admin.close().await;
             let (head, _) = base.rsplit_once('/').context("the PostgreSQL URL needs a database name")?;
             Ok(format!("{head}/{name}"))

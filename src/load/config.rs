@@ -137,13 +137,17 @@ pub fn build(plan: &Plan, snap: &Snapshot, rooms: &[&PlanRoom], known: &IdMap, s
         ]);
         map.inserted.principals.push(*id);
     }
+    let mut affs_of: HashMap<i64, Vec<i64>> = HashMap::new();
+    for &(who, aff) in &snap.affiliations {
+        if aff != who {
+            affs_of.entry(who).or_default().push(aff);
+        }
+    }
     for (p, id) in &new_prins {
         let mut pairs: Vec<(i64, i64)> = vec![(*id, -1)];
-        for &(who, aff) in &snap.affiliations {
-            if who == p.legacy_id && aff != who {
-                if let Some(t) = map.principals.get(&aff) {
-                    pairs.push((*t, pairs.len() as i64));
-                }
+        for aff in affs_of.get(&p.legacy_id).into_iter().flatten() {
+            if let Some(t) = map.principals.get(aff) {
+                pairs.push((*t, pairs.len() as i64));
             }
         }
         for (aff, idx) in pairs {
