@@ -63,21 +63,25 @@ const VOICED: u64 = 13;
 /// 1, 2, 3: readers must match `rtypeDesc`.
 const FIXED_SQL: &[&str] = &[
     "INSERT INTO tblPrincipalType (ptypeID, ptypeDesc, ptypeIsSystemUser, ptypeIsUser, \
-     ptypeIsFederated) VALUES (1, 'Any', 0, 0, 0), (2, 'AnyUser', 0, 1, 0), (3, 'AnyGroup', 0, 0, 0), \
-     (4, 'SystemUser', 1, 0, 0), (5, 'User', 0, 1, 0), (6, 'ExternalUser', 0, 1, 0), \
+     ptypeIsFederated) VALUES (1, 'Any', 0, 0, 0), (2, 'AnyUser', 0, 1, 0), \
+     (3, 'AnyGroup', 0, 0, 0), (4, 'SystemUser', 1, 0, 0), (5, 'User', 0, 1, 0), \
+     (6, 'ExternalUser', 0, 1, 0), \
      (7, 'FederatedUser', 0, 1, 1), (8, 'DC', 0, 0, 0), (9, 'Group', 0, 0, 0), \
      (10, 'Folder', 0, 0, 0), (11, 'Federated Group', 0, 0, 1)",
-    "INSERT INTO tblEnumAttribute (attributeID, attributeName) VALUES (1, 'Visibility'), (2, 'Behavior')",
+    "INSERT INTO tblEnumAttribute (attributeID, attributeName) \
+     VALUES (1, 'Visibility'), (2, 'Behavior')",
     "INSERT INTO tblEnumValue (valueID, attributeID, attributeValue) VALUES (2, 1, 'private'), \
      (3, 1, 'scope'), (4, 2, 'normal'), (5, 2, 'auditorium')",
-    "INSERT INTO tblRoleType (rtypeID, rtypeDesc, rtypeAllowedPermSet, honorsOverride, honorsScope) \
-     VALUES (11, 'Member', 3968, 1, 1), (12, 'Manager', 12276, 0, 0), (13, 'Voiced', 8064, 0, 1)",
+    "INSERT INTO tblRoleType (rtypeID, rtypeDesc, rtypeAllowedPermSet, honorsOverride, \
+     honorsScope) VALUES (11, 'Member', 3968, 1, 1), (12, 'Manager', 12276, 0, 0), \
+     (13, 'Voiced', 8064, 0, 1)",
     "INSERT INTO tblVersion (versionId, versionedOn, description, poolId) \
      VALUES (1, '2010-11-15 08:00:00', 'Lync Server 2010 Group Chat', '{guid}')",
     "INSERT INTO tblPrincipal (prinID, prinGuid, prinUri, prinName, prinDisabled, prinTypeID, \
      prinAllowedPermSet, prinUseInheritedPerms, prinAddedBy, prinAddedOn, prinUpdatedBy, \
      prinUpdatedOn, prinVerifiedOn) VALUES (1, '{guid}', 'sip:system@groupchat.local', \
-     'Group Chat System', 0, 4, 7, 0, 1, 633948000000000000, 1, 633948000000000000, '2010-11-15 08:00:00')",
+     'Group Chat System', 0, 4, 7, 0, 1, 633948000000000000, 1, 633948000000000000, \
+     '2010-11-15 08:00:00')",
 ];
 
 // `|`-separated lists, so that they stay compact on the page.
@@ -130,6 +134,7 @@ impl Rng {
         r
     }
 
+    /// The next 64 random bits.
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -209,7 +214,7 @@ impl Batch {
         Batch { table, head: sql.len(), sql, rows: 0 }
     }
 
-    /// Adds rows, given as their parenthesised values (writing to a `String` cannot fail).
+    /// Adds a row (or a few), as parenthesised values; writing to a `String` cannot fail.
     fn add(&mut self, rows: fmt::Arguments<'_>) {
         self.sql.push_str(if self.rows > 0 { ", " } else { "" });
         let _ = self.sql.write_fmt(rows);
@@ -249,6 +254,7 @@ impl ChatBatch {
         ChatBatch { dialect, full_sql: Self::sql(dialect, ROWS_PER_STMT), rows: Vec::new() }
     }
 
+    /// The INSERT for `rows` rows.
     fn sql(dialect: Dialect, rows: usize) -> String {
         // Anonymous `?` on SQLite: sqlx looks every `$n` up by name, which is quadratic.
         let row = |r: usize| match dialect {
@@ -261,10 +267,18 @@ impl ChatBatch {
         format!("INSERT INTO tblChat ({CHAT_COLS}) VALUES {}", values.join(", "))
     }
 
-    /// Writes the pending rows (only if they fill a statement, unless `all`); returns how many.
-    async fn flush(&mut self, conn: &mut AnyConnection, all: bool) -> Result<u64> {
+    /// Writes the pending rows if they fill a statement; returns how many it wrote.
+    async fn flush_full(&mut self, conn: &mut AnyConnection) -> Result<u64> {
+        if self.rows.len() < ROWS_PER_STMT {
+            return Ok(0);
+        }
+        self.flush(conn).await
+    }
+
+    /// Writes the pending rows and returns how many there were.
+    async fn flush(&mut self, conn: &mut AnyConnection) -> Result<u64> {
         let n = self.rows.len();
-        if n == 0 || (n < ROWS_PER_STMT && !all) {
+        if n == 0 {
             return Ok(0);
         }
         let partial;
@@ -362,13 +376,17 @@ struct Prin {
     disabled: bool,
 }
 
+/// Adds `p` to `b`, with a fresh GUID and creation time.
 fn add_principal(b: &mut Batch, p: &Prin, rng: &mut Rng) {
     let (id, ptype, guid, uri) = (p.id, p.ptype, rng.guid(), q(&p.uri));
     let added = T0 - 90 * DAY + rng.below(60 * DAY);
     let [name, mail, dn] = [&p.name, &p.mail, &p.dn].map(|v| nul(v.as_deref().map(q)));
     let upn = nul(p.mail.as_deref().filter(|_| ptype == 5).map(q));
-    let company = ["NULL", "'Contoso Ltd.'", "'Fabrikam, Inc.'"]
-        [usize::from(ptype == 5) + 2 * usize::from(ptype == 7)];
+    let company = match ptype {
+        5 => "'Contoso Ltd.'",
+        7 => "'Fabrikam, Inc.'",
+        _ => "NULL",
+    };
     let (disabled, perms, inherit) =
         (u8::from(p.disabled), u8::from(ptype != 7), u8::from(p.mail.is_some()));
     b.add(format_args!(
@@ -485,9 +503,9 @@ struct NodeSpec {
 
 /// The ACL entries of a node: scopes on ~60% of the top-level categories (a group or the
 /// domain), narrowed to a group on ~20% of the sub-categories; member lists started on some
-/// nodes; managers on a few; presenters in auditoriums.
-fn node_acl(top: bool, is_cat: bool, auditorium: bool, ids: &Ids, rng: &mut Rng) -> Vec<Ace> {
-    let mut acl = Vec::new();
+/// nodes; managers on a few; presenters in auditoriums (behavior 5).
+fn node_acl(up: &NodeSpec, is_cat: bool, behavior: u8, ids: &Ids, rng: &mut Rng) -> Vec<Ace> {
+    let (top, mut acl) = (up.id == 1, Vec::new());
     if is_cat && top && rng.chance(600) {
         let first = if rng.chance(700) { ids.any_group(rng) } else { DOMAIN };
         acl.push((SCOPE, first));
@@ -503,7 +521,7 @@ fn node_acl(top: bool, is_cat: bool, auditorium: bool, ids: &Ids, rng: &mut Rng)
     if ids.users > 0 && rng.chance(if is_cat { 150 } else { 100 }) {
         acl.extend(distinct(rng, 1, 2, |r| ids.any_user(r)).into_iter().map(|p| (MANAGER, p)));
     }
-    if auditorium && ids.users > 0 {
+    if behavior == 5 && ids.users > 0 {
         let voiced = |r: &mut Rng| if r.chance(200) { ids.any_group(r) } else { ids.any_user(r) };
         acl.extend(distinct(rng, 1, 3, voiced).into_iter().map(|p| (VOICED, p)));
     }
@@ -521,13 +539,13 @@ fn make_node(up: &NodeSpec, id: u64, i: u64, is_cat: bool, ids: &Ids, rng: &mut 
         let target = rng.range(20, 120) as usize;
         fill_words(rng, &mut topic, target);
     }
-    let behavior = if !is_cat && rng.chance(50) { 5 } else { 4 };
+    let behavior: u8 = if !is_cat && rng.chance(50) { 5 } else { 4 };
     let visibility = match (is_cat, rng.below(10)) {
         (true, 0) | (false, 4 | 5) => Some(2),
         (true, 1) | (false, 0..=3) => Some(3),
         _ => None,
     };
-    let acl = node_acl(up.id == 1, is_cat, behavior == 5, ids, rng);
+    let acl = node_acl(up, is_cat, behavior, ids, rng);
     let scope_def = if acl.iter().any(|a| a.0 == SCOPE) { id } else { up.scope_def };
     let overrides = acl.iter().any(|a| a.0 == MEMBER);
     let role_def = if overrides { id } else { up.role_def };
@@ -542,9 +560,9 @@ fn make_node(up: &NodeSpec, id: u64, i: u64, is_cat: bool, ids: &Ids, rng: &mut 
     let restrict = nul(if is_cat { rng.opt_bit(100) } else { None });
     let updated = added + rng.below(200 * DAY);
     let row = format!(
-        "({id}, '{guid2}', {pid}, {cat}, {name2}, {desc}, {topic}, NULL, {inherit}, {narrow}, {ovr}, \
-         {invite}, {logged}, {files}, {disabled}, {restrict}, {behavior}, {visibility}, {scope_def}, \
-         {role_def}, NULL, {by}, {added}, {by}, {updated})"
+        "({id}, '{guid2}', {pid}, {cat}, {name2}, {desc}, {topic}, NULL, {inherit}, {narrow}, \
+         {ovr}, {invite}, {logged}, {files}, {disabled}, {restrict}, {behavior}, {visibility}, \
+         {scope_def}, {role_def}, NULL, {by}, {added}, {by}, {updated})"
     );
     let depth = up.depth + 1;
     NodeSpec { id, parent: up.id, depth, is_cat, scope_def, role_def, added, guid, row, acl }
@@ -659,18 +677,19 @@ fn content(rng: &mut Rng, room_guid: &str) -> String {
     if target >= 1000 {
         s.push_str("[STORY]");
     }
-    let word = item(CATEGORIES, rng.next()).replace(' ', "-");
-    match rng.below(1000) {
-        0..=9 => {
+    // 1% file links (which a mapping rule may rewrite), 0.5% HTML links.
+    let link = rng.below(1000);
+    if link < 15 {
+        let word = item(CATEGORIES, rng.next()).replace(' ', "-");
+        let text = if link < 10 {
             let (file, ext) = (rng.guid(), item("docx|xlsx|pdf|png", rng.next()));
-            s.push_str(&format!(
+            format!(
                 "ma-filelink://fs.contoso.example/GroupChatFiles/{room_guid}/{file}/{word}.{ext} "
-            ));
-        }
-        10..=14 => s.push_str(&format!(
-            "<a href=\"https://intranet.contoso.example/wiki/{word}\">{word}</a> "
-        )),
-        _ => {}
+            )
+        } else {
+            format!("<a href=\"https://intranet.contoso.example/wiki/{word}\">{word}</a> ")
+        };
+        s.push_str(&text);
     }
     fill_words(rng, &mut s, target);
     s
@@ -695,7 +714,7 @@ async fn write_chats(db: &Db, rooms: &[NodeSpec], opts: &SynthOptions, bar: &Bar
             let user = ids.user((base + rng.skewed(circle)) % ids.users.max(1));
             let alert = u8::from(rng.chance(5));
             chats.rows.push((id, chat_id, date, user, alert, content(&mut rng, &room.guid)));
-            let written = chats.flush(&mut tx, false).await?;
+            let written = chats.flush_full(&mut tx).await?;
             bar.inc(written);
             in_tx += written;
             if in_tx >= ROWS_PER_TX {
@@ -708,7 +727,7 @@ async fn write_chats(db: &Db, rooms: &[NodeSpec], opts: &SynthOptions, bar: &Bar
             last.add(format_args!("({id}, {count})"));
         }
     }
-    bar.inc(chats.flush(&mut tx, true).await?);
+    bar.inc(chats.flush(&mut tx).await?);
     last.flush(&mut tx).await?;
     tx.commit().await?;
     Ok(())
@@ -805,16 +824,12 @@ mod tests {
     }
 
     #[test]
-    fn placeholders_are_anonymous_on_sqlite_and_cast_on_postgres() {
-        let cols = "a g:uuid t:timestamp";
-        assert_eq!(
-            insert_sql(Dialect::Sqlite, "tblX", cols, 2),
-            "INSERT INTO tblX (a, g, t) VALUES (?, ?, ?), (?, ?, ?)"
-        );
-        assert_eq!(
-            insert_sql(Dialect::Postgres, "tblX", cols, 2),
-            "INSERT INTO tblX (a, g, t) VALUES ($1, CAST($2 AS uuid), CAST($3 AS timestamp)), \
-             ($4, CAST($5 AS uuid), CAST($6 AS timestamp))"
-        );
+    fn sql_text_is_quoted_and_placeholders_fit_the_engine() {
+        assert_eq!(q("O'Brien"), "'O''Brien'");
+        assert_eq!((nul(None::<i32>), nul(Some(3))), ("NULL".to_string(), "3".to_string()));
+        let values = " VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)";
+        assert!(ChatBatch::sql(Dialect::Sqlite, 2).ends_with(values));
+        let values = " VALUES ($1, $2, $3, $4, $5, $6), ($7, $8, $9, $10, $11, $12)";
+        assert!(ChatBatch::sql(Dialect::Postgres, 2).ends_with(values));
     }
 }
