@@ -19,6 +19,8 @@ mod synth;
 mod cutover;
 // A load killed with SIGKILL and rerun equals an uninterrupted one.
 mod resume;
+// The plan grants no access the legacy rules did not.
+mod plan_access;
 // Verification: history, access equivalence (gained/lost with rules), target invariants, tampering.
 mod verify;
 // Rollback scripts: round trips on SQLite and PostgreSQL, guards, wave order, hostile names, T-SQL parsing.

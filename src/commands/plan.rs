@@ -41,13 +41,55 @@ async fn record_unplanned(ws: &Workspace, plan: &Plan, snap: &crate::model::Snap
     Ok(())
 }
 
+/// Runs verify's access comparison on the plan itself: a right the plan would grant that
+/// the legacy side did not is a blocking finding; losses are summed up by their rule.
+fn add_access_findings(plan: &mut Plan, snap: &crate::model::Snapshot) {
+    use crate::plan::Finding;
+    let report = crate::verify::planned::check(plan, snap);
+    let mut found = Vec::new();
+    for g in &report.gained {
+        found.push(Finding {
+            severity: Severity::Error,
+            code: "ACCESS_WIDENED".into(),
+            subject: g.room_path.clone(),
+            guid: Some(g.room.clone()),
+            message: format!("{} would gain `{}` on this room, which the legacy rules did not grant ({})", g.user, g.right.as_str(), g.detail),
+        });
+    }
+    let mut by_rule: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for l in &report.lost {
+        match &l.rule {
+            Some(rule) if !l.blocking => *by_rule.entry(rule.clone()).or_default() += 1,
+            _ => found.push(Finding {
+                severity: Severity::Warning,
+                code: "ACCESS_LOST_UNEXPLAINED".into(),
+                subject: l.room_path.clone(),
+                guid: Some(l.room.clone()),
+                message: format!("{} would lose `{}` on this room and no mapping rule explains it ({})", l.user, l.right.as_str(), l.detail),
+            }),
+        }
+    }
+    for (rule, n) in by_rule {
+        found.push(Finding {
+            severity: Severity::Info,
+            code: "ACCESS_LOST".into(),
+            subject: "/".into(),
+            guid: None,
+            message: format!("{n} (user, room, right) grant(s) are lost by rule {rule}; the verification report lists each"),
+        });
+    }
+    plan.findings.extend(found);
+    plan.findings.sort_by(|a, b| (a.severity, &a.code, &a.subject, &a.message).cmp(&(b.severity, &b.code, &b.subject, &b.message)));
+}
+
 /// The plan stage: builds, stores and reports the plan.
 pub async fn stage(ws: &Workspace, mappings: Option<&Path>, progress: Progress) -> Result<Plan> {
     let mappings = Mappings::load(mappings)?;
     let snap = ws.load_snapshot().await?;
     let since = mappings.options.since.as_deref().and_then(date_to_ticks);
     let counts = ws.author_counts(since).await?;
-    let plan = crate::plan::build(&snap, &mappings, &counts);
+    let mut plan = crate::plan::build(&snap, &mappings, &counts);
+    add_access_findings(&mut plan, &snap);
     ws.save_plan(&serde_json::to_string(&plan)?).await?;
     record_unplanned(ws, &plan, &snap).await?;
     let files = crate::report::plan::write_all(&ws.reports_dir(), &plan)?;
