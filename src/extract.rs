@@ -1,9 +1,9 @@
 //! The extract stage: read the legacy database once into the workspace snapshot.
 //!
 //! A full extract replaces the snapshot; `--delta` refreshes the configuration and reads
-//! only history past each room's watermark. History is streamed: a reader task sends
-//! batches over a bounded channel to the staging writer, so memory stays flat whatever
-//! the number of messages.
+//! only history past each room's watermark. History is streamed (a reader task sends
+//! batches over a bounded channel to the staging writer) or, from a SQLite source, copied
+//! by the engine through an attached database; memory stays flat either way.
 
 use std::time::Instant;
 
@@ -42,6 +42,9 @@ pub struct ExtractReport {
     pub rooms: u64,
     /// History rows read by this run.
     pub messages: u64,
+    /// History rows that could not be read (NULL or non-integer keys, NULL content),
+    /// recorded in `rejects/extract.csv`.
+    pub rejected: u64,
     /// Wall time.
     pub seconds: f64,
 }
@@ -74,20 +77,14 @@ pub async fn extract(ws: &Workspace, source: &DbUrl, mode: ExtractMode, progress
     ws.set_meta("source_version", version.label()).await?;
     let total = src.count_chats(&after).await?;
     let bar = progress.bar("extract", total);
-    let (tx, mut rx) = mpsc::channel(4);
-    let reader = src.stream_chats(&after, BATCH, tx);
-    let writer = async {
-        let mut n = 0u64;
-        while let Some(batch) = rx.recv().await {
-            ws.insert_chats(&batch).await?;
-            n += batch.len() as u64;
-            bar.inc(batch.len() as u64);
-        }
-        anyhow::Ok(n)
+    let (messages, rejected) = match source.sqlite_path() {
+        // SQLite: the engine copies the rows itself (same snapshot, raw-copy speed).
+        Some(path) => ws.copy_chats_from_sqlite(&path, mode == ExtractMode::Delta, &bar).await?,
+        None => (stream(&src, &after, ws, &bar).await?, 0),
     };
-    let (read, written) = tokio::join!(reader, writer);
-    read?;
-    let messages = written?;
+    if rejected > 0 {
+        ws.export_rejects("extract").await?;
+    }
     bar.finish();
     ws.update_watermarks().await?;
     src.close().await;
@@ -99,6 +96,26 @@ pub async fn extract(ws: &Workspace, source: &DbUrl, mode: ExtractMode, progress
         categories: snap.nodes.values().filter(|n| n.is_category).count() as u64,
         rooms: snap.nodes.values().filter(|n| !n.is_category).count() as u64,
         messages,
+        rejected,
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// Streams history from any source into staging: a reader task sends batches over a
+/// bounded channel to the staging writer.
+async fn stream(src: &SourceDb, after: &Watermarks, ws: &Workspace, bar: &crate::progress::Bar) -> Result<u64> {
+    let (tx, mut rx) = mpsc::channel(4);
+    let reader = src.stream_chats(after, BATCH, tx);
+    let writer = async {
+        let mut n = 0u64;
+        while let Some(batch) = rx.recv().await {
+            ws.insert_chats(&batch).await?;
+            n += batch.len() as u64;
+            bar.inc(batch.len() as u64);
+        }
+        anyhow::Ok(n)
+    };
+    let (read, written) = tokio::join!(reader, writer);
+    read?;
+    written
 }

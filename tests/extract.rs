@@ -85,3 +85,21 @@ fn delta_extract_reads_only_new_messages() {
     let staging = format!("sqlite://{}", ws.join("staging.db").display());
     assert_eq!(scalar(&staging, "SELECT COUNT(*) FROM snap_chat"), scalar(&url, "SELECT COUNT(*) FROM tblChat"));
 }
+
+#[test]
+fn malformed_legacy_rows_are_rejected_with_a_reason_not_fatal() {
+    let dir = tmp_dir("malformed");
+    let url = sqlite_url(&dir, "legacy.db");
+    contoso(&url);
+    let room = scalar(&url, "SELECT MIN(nodeID) FROM tblNode WHERE nodeType = 0");
+    exec(&url, &format!("INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) VALUES \
+                         ({room}, 9001, 'yesterday', 20, 0, 'a date that is text'), ({room}, 'x', 634300000000000000, 20, 0, 'a text key')"));
+    let ws = dir.join("ws");
+    gcm().args(["extract", "-q", "--source", &url, "--workspace"]).arg(&ws).assert().success();
+    let r = json(&ws.join("reports/extract-full.json"));
+    assert_eq!(r["rejected"], 2);
+    assert_eq!(r["messages"].as_i64().unwrap() + 2, scalar(&url, "SELECT COUNT(*) FROM tblChat"));
+    let csv = std::fs::read_to_string(ws.join("rejects/extract.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(csv.contains("unreadable row"), "{csv}");
+}

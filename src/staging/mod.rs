@@ -5,6 +5,8 @@
 //! (configuration as JSON sections, history as rows), the delta watermarks, the resolved
 //! plan, the id maps and the load journal. Every stage can be rerun against it.
 
+mod attach;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
