@@ -34,6 +34,11 @@ impl Workspace {
     }
 }
 
+/// The column when it holds an integer, else -1 (the raw value goes into the reason).
+fn int_or(col: &str) -> String {
+    format!("CASE WHEN typeof({col}) = 'integer' THEN {col} ELSE -1 END")
+}
+
 async fn copy(conn: &mut sqlx::SqliteConnection, delta: bool, bar: &Bar) -> Result<(u64, u64)> {
     let past = if delta {
         "c.chatId > COALESCE((SELECT w.last_chat_id FROM main.watermark w WHERE w.channel_id = c.channelId), -9223372036854775808)"
@@ -75,10 +80,12 @@ async fn copy(conn: &mut sqlx::SqliteConnection, delta: bool, bar: &Bar) -> Resu
         .execute(&mut *tx)
         .await
         .context("copying tblChat into the workspace")?;
+        let (int_chat, int_user, int_date) = (int_or("c.chatId"), int_or("c.userId"), int_or("c.chatDate"));
         let rej = sqlx::query(&format!(
             "INSERT OR IGNORE INTO main.reject (stage, channel_id, chat_id, user_id, chat_date, reason) \
-             SELECT 'extract', c.channelId, COALESCE(c.chatId, -1), COALESCE(c.userId, -1), COALESCE(c.chatDate, -1), \
-             'unreadable row: NULL or non-integer key, or NULL content' FROM src.tblChat c \
+             SELECT 'extract', c.channelId, {int_chat}, {int_user}, {int_date}, \
+             'unreadable row (chatId, chatDate, userId, content NULL?): ' || quote(c.chatId) || ', ' || quote(c.chatDate) \
+             || ', ' || quote(c.userId) || ', ' || (c.content IS NULL) FROM src.tblChat c \
              WHERE c.channelId BETWEEN $1 AND $2 AND NOT ({VALID}) AND {past}"
         ))
         .bind(lo)
