@@ -25,3 +25,5 @@ mod plan_access;
 mod verify;
 // Rollback scripts: round trips on SQLite and PostgreSQL, guards, wave order, hostile names, T-SQL parsing.
 mod rollback;
+// SQL Server through tiberius: connection failures, T-SQL parse checks, encoding; live with GCMIGRATE_TEST_MSSQL_URL.
+mod mssql;

@@ -1,12 +1,59 @@
-//! `gcmigrate rollback`: render (and optionally run) a wave's rollback script.
+//! `gcmigrate rollback`: render (and optionally run) the script that undoes a wave's load.
 
 use anyhow::Result;
 
 use crate::cli::RollbackArgs;
+use crate::db::{DbUrl, Dialect};
 use crate::error::{bad_input, Outcome};
 use crate::progress::Progress;
+use crate::rollback::{rollback, Executed, NewMessages, RollbackOptions, RunMode};
+use crate::staging::Workspace;
 
-/// Runs `rollback`.
-pub async fn run(_args: RollbackArgs, _progress: Progress) -> Result<Outcome> {
-    Err(bad_input("`gcmigrate rollback` is not built yet in this version; nothing was done"))
+/// Runs `rollback`: prints the script's path; exits 1 when a guard refused.
+pub async fn run(args: RollbackArgs, progress: Progress) -> Result<Outcome> {
+    let ws = Workspace::open(&args.ws.workspace, false).await?;
+    let opts = options(args)?;
+    let report = rollback(&ws, &opts, &progress).await?;
+    for n in &report.notes {
+        progress.note(&format!("rollback: note: {n}"));
+    }
+    println!("{}", report.script.display());
+    let k = &report.keys;
+    let what = format!("{} nodes, {} principals, {} add-ins of load runs {}", k.nodes.len(), k.principals.len(), k.addins.len(), k.runs.join(", "));
+    match report.executed {
+        None => {
+            progress.note(&format!("rollback: script written ({what}; keys from the {})", report.keys_from));
+            Ok(Outcome::Success)
+        }
+        Some(Executed::Committed) => {
+            progress.note(&format!("rollback: done, removed {what}"));
+            Ok(Outcome::Success)
+        }
+        Some(Executed::Refused(g)) => {
+            // The outcome itself, not progress: shown even with --quiet.
+            eprintln!("{}", g.message());
+            Ok(Outcome::Findings)
+        }
+    }
+}
+
+/// Resolves the flags: the dialect comes from `--dialect`, else from the target's scheme.
+fn options(args: RollbackArgs) -> Result<RollbackOptions> {
+    let target = args.target.as_deref().map(DbUrl::parse).transpose()?;
+    let dialect = match (args.dialect.as_deref(), &target) {
+        (Some("tsql"), _) => Dialect::Mssql,
+        (Some("sqlite"), _) => Dialect::Sqlite,
+        (Some("postgres"), _) => Dialect::Postgres,
+        (Some(other), _) => return Err(bad_input(format!("unknown --dialect {other:?}: use tsql, sqlite or postgres"))),
+        (None, Some(t)) => t.dialect(),
+        (None, None) => return Err(bad_input("pass --dialect tsql|sqlite|postgres (or --target URL to take it from)")),
+    };
+    Ok(RollbackOptions {
+        wave: args.wave,
+        dialect,
+        out: args.out,
+        target,
+        mode: if args.execute { RunMode::Execute } else { RunMode::Render },
+        new_messages: if args.discard_new_messages { NewMessages::Discard } else { NewMessages::Refuse },
+    })
 }

@@ -1,4 +1,7 @@
-//! `gcmigrate verify`: reconcile a loaded wave against the snapshot.
+//! `gcmigrate verify`: reconcile a loaded wave against the snapshot — history, access and
+//! target invariants — and write `reports/verify-<wave>.{json,md,csv,html}`.
+
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 
@@ -8,9 +11,9 @@ use crate::error::Outcome;
 use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::staging::Workspace;
-use crate::verify::{verify, VerifyReport};
+use crate::verify::{verify_timed, VerifyReport};
 
-/// Runs `verify`.
+/// Runs `verify`: exit code 0 when everything reconciles, 1 otherwise.
 pub async fn run(args: VerifyArgs, progress: Progress) -> Result<Outcome> {
     let ws = Workspace::open(&args.ws.workspace, false).await?;
     let target = DbUrl::parse(&args.target)?;
@@ -18,25 +21,48 @@ pub async fn run(args: VerifyArgs, progress: Progress) -> Result<Outcome> {
     Ok(if report.ok { Outcome::Success } else { Outcome::Findings })
 }
 
-/// The verify stage with its report file.
+/// The verify stage with its report files.
 pub async fn stage(ws: &Workspace, target: &DbUrl, wave: Option<&str>, progress: Progress) -> Result<VerifyReport> {
+    let start = Instant::now();
     let plan: Plan = serde_json::from_str(&ws.load_plan().await?).context("the stored plan is unreadable")?;
     let snap = ws.load_snapshot().await?;
-    let report = verify(ws, &plan, &snap, target, wave).await?;
-    let path = crate::report::write_json(&ws.reports_dir(), &format!("verify-{}.json", report.wave), &report)?;
-    let bad: Vec<_> = report.rooms.iter().filter(|r| !r.checksum_match).collect();
+    let (report, t) = verify_timed(ws, &plan, &snap, target, wave).await?;
+    let paths = crate::report::verify::write_all(&ws.reports_dir(), &report)?;
+    let a = &report.access;
+    let lost_blocking = a.lost.iter().filter(|c| c.blocking).count();
     progress.note(&format!(
-        "verify ({}): {} — {} rooms, {} messages expected, {} found; report {}",
+        "verify ({}): {} — {} rooms, {} messages expected, {} found; access: {} pairs, {} gained, {} lost ({} unexplained); \
+         invariants {}/{} hold; {:.2}s (history {:.2}s, access {:.2}s, invariants {:.2}s)",
         report.wave,
         if report.ok { "PASS" } else { "FAIL" },
         report.rooms.len(),
         report.totals["expected"],
         report.totals["loaded"],
-        path.display()
+        a.pairs,
+        a.gained.len(),
+        a.lost.len(),
+        lost_blocking,
+        report.invariants.iter().filter(|i| i.ok).count(),
+        report.invariants.len(),
+        start.elapsed().as_secs_f64(),
+        t.history.as_secs_f64(),
+        t.access.as_secs_f64(),
+        t.invariants.as_secs_f64(),
     ));
-    for r in bad {
+    for r in report.rooms.iter().filter(|r| !r.checksum_match) {
         let m = r.first_mismatch.as_ref().map(|m| format!("chatId {}: {}", m.chat_id, m.what)).unwrap_or_default();
         progress.note(&format!("  mismatch in {} ({}): expected {}, found {}; {m}", r.legacy_path, r.legacy_guid, r.expected, r.loaded));
+    }
+    for (verb, list) in [("gained", &a.gained), ("lost", &a.lost)] {
+        for c in list.iter().filter(|c| c.blocking) {
+            progress.note(&format!("  {verb} {} on {} ({}) by {}: {}", c.right.as_str(), c.room_path, c.room, c.user, c.detail));
+        }
+    }
+    for i in report.invariants.iter().filter(|i| !i.ok) {
+        progress.note(&format!("  invariant {} fails: {}", i.name, i.details.first().map_or("", String::as_str)));
+    }
+    if let Some(html) = paths.iter().find(|p| p.extension().is_some_and(|e| e == "html")) {
+        progress.note(&format!("verify: report {}", html.display()));
     }
     Ok(report)
 }

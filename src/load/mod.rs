@@ -7,6 +7,8 @@
 
 pub mod config;
 mod history;
+#[cfg(feature = "mssql")]
+pub mod mssql;
 pub mod rows;
 pub mod target;
 

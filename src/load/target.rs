@@ -17,7 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use super::rows::{Batch, Op, TableSpec, Ty, Value, CHAT};
 use crate::db::{Db, DbUrl, Dialect, OpenMode};
-use crate::error::{bad_input, runtime};
+use crate::error::runtime;
 
 /// The ledger table the load keeps in the target.
 pub const LEDGER_DDL: &str = "CREATE TABLE IF NOT EXISTS gcmigrate_ledger (\
@@ -38,6 +38,9 @@ pub enum Target {
     Postgres(PgPool),
     /// `--dry-run`: counts what would be written.
     Recording(Mutex<BTreeMap<String, u64>>),
+    /// A real SQL Server mgc (tiberius: bulk load for history, INSERTs for the rest).
+    #[cfg(feature = "mssql")]
+    Mssql(super::mssql::MssqlTarget),
 }
 
 impl Target {
@@ -67,7 +70,12 @@ impl Target {
                     .map_err(|e| runtime(format!("cannot connect to {url}: {}", crate::db::redact(&e.to_string()))))?;
                 Target::Postgres(pool)
             }
-            Dialect::Mssql => return Err(bad_input(format!("loading into SQL Server ({url}) is not built yet"))),
+            #[cfg(feature = "mssql")]
+            Dialect::Mssql => Target::Mssql(super::mssql::open(url, conns).await?),
+            #[cfg(not(feature = "mssql"))]
+            Dialect::Mssql => {
+                return Err(crate::error::bad_input(format!("{url} is a SQL Server database, and this gcmigrate was built without the `mssql` feature")))
+            }
         };
         Ok(target)
     }
@@ -99,6 +107,9 @@ impl Target {
                 }
                 Target::Sqlite(pool) => apply_sqlite(pool, batch).await,
                 Target::Postgres(pool) => apply_postgres(pool, batch).await,
+                // SQL Server retries inside its own writer (its errors are tiberius errors).
+                #[cfg(feature = "mssql")]
+                Target::Mssql(t) => return super::mssql::apply(t, batch).await,
             };
             match result {
                 Ok(()) => return Ok(()),
@@ -125,6 +136,8 @@ impl Target {
             Target::Sqlite(p) => p.close().await,
             Target::Postgres(p) => p.close().await,
             Target::Recording(_) => {}
+            #[cfg(feature = "mssql")]
+            Target::Mssql(t) => super::mssql::close(t).await,
         }
     }
 }

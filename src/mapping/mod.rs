@@ -1,7 +1,14 @@
 //! Mapping rules: the legacy access model (`legacy.rs`) and the user's mapping files
-//! (`files.rs`: `gcmigrate.toml` and the CSV tables of MAPPING.md §5).
+//! (`files.rs`: `gcmigrate.toml` and the CSV tables of MAPPING.md §5, read by `csv.rs` and
+//! checked against the legacy snapshot by `validate.rs`).
 
+pub mod csv;
 pub mod files;
 pub mod legacy;
+pub mod validate;
 
-pub use files::{Mappings, Naming, Options};
+pub use files::{
+    CategoryRule, Mappings, Naming, OnConflict, Options, PathPattern, Pos, PrincipalAction,
+    PrincipalKey, PrincipalRule, Resolved, RoomKey, RoomRule,
+};
+pub use validate::{legacy_path, validate};

@@ -4,6 +4,8 @@
 
 pub mod html;
 pub mod plan;
+pub mod plan_html;
+pub mod verify;
 
 use std::path::{Path, PathBuf};
 

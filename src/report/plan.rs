@@ -1,4 +1,5 @@
-//! The plan report: `plan.json` (rooms with principal URIs), `plan.md` and `findings.csv`.
+//! The plan report: `plan.json` (rooms with principal URIs), `plan.md`, `findings.csv` and the
+//! stakeholder page `plan.html` (rendered by [`super::plan_html`]).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -38,7 +39,7 @@ struct JsonPlan<'a> {
     findings: &'a [crate::plan::Finding],
 }
 
-/// Writes plan.json, plan.md and findings.csv; returns their paths.
+/// Writes plan.json, plan.md, plan.html and findings.csv; returns their paths.
 pub fn write_all(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
     let uris: HashMap<i64, &str> = plan.principals.iter().map(|p| (p.legacy_id, p.uri.as_str())).collect();
     let names = |ids: &[i64]| ids.iter().map(|i| uris.get(i).copied().unwrap_or("?")).collect::<Vec<_>>();
@@ -73,6 +74,7 @@ pub fn write_all(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
     };
     let mut out = vec![super::write_json(dir, "plan.json", &json)?];
     out.push(super::write(dir, "plan.md", &markdown(plan))?);
+    out.push(super::write(dir, "plan.html", &super::plan_html::render(plan))?);
     let path = dir.join("findings.csv");
     let mut w = csv::Writer::from_path(&path)?;
     w.write_record(["severity", "code", "subject", "guid", "message"])?;

@@ -5,13 +5,14 @@
 //! `sqlx.rs`. Every query names its columns explicitly (Microsoft does not support
 //! `SELECT *` on these schemas) and the source is only ever read.
 
+#[cfg(feature = "mssql")]
+pub mod mssql;
 mod sqlx;
 
 use anyhow::Result;
 use tokio::sync::mpsc;
 
 use crate::db::{Db, DbUrl, Dialect, OpenMode};
-use crate::error::bad_input;
 use crate::model::{Chat, Snapshot, SourceVersion};
 
 pub use self::sqlx::detect_version;
@@ -20,6 +21,9 @@ pub use self::sqlx::detect_version;
 pub enum SourceDb {
     /// SQLite or PostgreSQL copy of a legacy database.
     Sqlx(Db),
+    /// The live legacy database on SQL Server (tiberius).
+    #[cfg(feature = "mssql")]
+    Mssql(self::mssql::MssqlSource),
 }
 
 impl SourceDb {
@@ -29,9 +33,11 @@ impl SourceDb {
             Dialect::Sqlite | Dialect::Postgres => {
                 Ok(SourceDb::Sqlx(Db::connect(url, OpenMode::Existing, 4).await?))
             }
-            Dialect::Mssql => Err(bad_input(format!(
-                "reading a SQL Server source ({url}) is not built yet: restore the legacy \
-                 database into SQLite or PostgreSQL for now"
+            #[cfg(feature = "mssql")]
+            Dialect::Mssql => Ok(SourceDb::Mssql(self::mssql::MssqlSource::connect(url).await?)),
+            #[cfg(not(feature = "mssql"))]
+            Dialect::Mssql => Err(crate::error::bad_input(format!(
+                "{url} is a SQL Server database, and this gcmigrate was built without the `mssql` feature"
             ))),
         }
     }
@@ -40,6 +46,8 @@ impl SourceDb {
     pub async fn version(&self) -> Result<SourceVersion> {
         match self {
             SourceDb::Sqlx(db) => detect_version(db).await,
+            #[cfg(feature = "mssql")]
+            SourceDb::Mssql(src) => src.detect_version().await,
         }
     }
 
@@ -47,6 +55,8 @@ impl SourceDb {
     pub async fn snapshot(&self, version: SourceVersion) -> Result<Snapshot> {
         match self {
             SourceDb::Sqlx(db) => self::sqlx::read_snapshot(db, version).await,
+            #[cfg(feature = "mssql")]
+            SourceDb::Mssql(src) => src.read_snapshot(version).await,
         }
     }
 
@@ -54,6 +64,8 @@ impl SourceDb {
     pub async fn count_chats(&self, after: &Watermarks) -> Result<u64> {
         match self {
             SourceDb::Sqlx(db) => self::sqlx::count_chats(db, after).await,
+            #[cfg(feature = "mssql")]
+            SourceDb::Mssql(src) => src.count_chats(after).await,
         }
     }
 
@@ -66,6 +78,8 @@ impl SourceDb {
     ) -> Result<()> {
         match self {
             SourceDb::Sqlx(db) => self::sqlx::stream_chats(db, after, batch, tx).await,
+            #[cfg(feature = "mssql")]
+            SourceDb::Mssql(src) => src.stream_chats(after, batch, tx).await,
         }
     }
 
@@ -73,6 +87,8 @@ impl SourceDb {
     pub async fn close(self) {
         match self {
             SourceDb::Sqlx(db) => db.pool.close().await,
+            #[cfg(feature = "mssql")]
+            SourceDb::Mssql(src) => src.close().await,
         }
     }
 }

@@ -1,25 +1,39 @@
-//! Verification of a loaded wave: per-room counts and an order-sensitive checksum of the
-//! history on both sides, with the first differing `chatId` when they disagree.
+//! Verification of a loaded wave: that nothing was lost and nobody gained access.
 //!
-//! The source side is the staged snapshot after the plan's message rules; the target side
-//! is read back from the target database, never from the plan.
+//! Three independent checks, all on the target as it is now (read back, never from the
+//! plan) against the staged snapshot:
+//! - `history.rs`: per-room counts and an order-sensitive checksum of the messages, with the
+//!   first differing `chatId`;
+//! - `access.rs`: effective read/post/manage rights before (MAPPING.md §2) and after (§3),
+//!   every difference explained by a mapping rule or blocking;
+//! - `invariants.rs`: rules Persistent Chat relies on (lists within scope, unique names, …).
+//!
+//! `target.rs` reads the target model the last two share.
 
-use std::collections::{BTreeMap, HashMap};
+pub mod access;
+pub mod history;
+pub mod invariants;
+pub mod planned;
+pub mod target;
 
-use anyhow::{Context, Result};
-use futures_util::TryStreamExt;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::db::{Db, DbUrl, OpenMode};
 use crate::error::bad_input;
 use crate::load::IdMap;
-use crate::model::{ticks_to_iso, Chat, Snapshot};
-use crate::plan::messages::{Classifier, Disposition};
+use crate::model::Snapshot;
 use crate::plan::Plan;
 use crate::staging::Workspace;
 
-/// Verification of one room.
+pub use access::{AccessChange, AccessReport, Right};
+pub use invariants::Invariant;
+
+/// Verification of one room's history.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RoomCheck {
     /// Legacy GUID.
@@ -28,6 +42,12 @@ pub struct RoomCheck {
     pub legacy_path: String,
     /// Target `nodeID` (None when the room is missing in the target).
     pub target_id: Option<i64>,
+    /// Target room name, as the target holds it now.
+    #[serde(default)]
+    pub target_name: Option<String>,
+    /// Target category name, as the target holds it now.
+    #[serde(default)]
+    pub category: Option<String>,
     /// Staged rows.
     pub read: u64,
     /// Rows the rules load (expected in the target).
@@ -53,14 +73,14 @@ pub struct RoomCheck {
 pub struct Mismatch {
     /// The `chatId`.
     pub chat_id: i64,
-    /// What differs: `missing in target`, `extra in target`, `content`, `chatDate`, `author`, `isAlert`.
+    /// What differs: `missing in target`, `extra in target`, `content`, `chatDate, author or isAlert`.
     pub what: String,
 }
 
 /// The verification result.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct VerifyReport {
-    /// Everything reconciles.
+    /// Everything reconciles: histories match, no blocking access change, every invariant holds.
     pub ok: bool,
     /// Wave.
     pub wave: String,
@@ -70,26 +90,24 @@ pub struct VerifyReport {
     pub rooms: Vec<RoomCheck>,
     /// Totals: read = loaded + excluded + rejected.
     pub totals: BTreeMap<String, u64>,
+    /// Access gained and lost.
+    #[serde(default)]
+    pub access: AccessReport,
+    /// Target invariants.
+    #[serde(default)]
+    pub invariants: Vec<Invariant>,
 }
 
-/// One message as both sides compare it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Key {
-    chat_id: i64,
-    date: i64,
-    author: String,
-    alert: bool,
-    content: String,
-}
-
-fn hash(h: &mut blake3::Hasher, k: &Key) {
-    h.update(&k.chat_id.to_le_bytes());
-    h.update(&k.date.to_le_bytes());
-    h.update(&(k.author.len() as u64).to_le_bytes());
-    h.update(k.author.as_bytes());
-    h.update(&[k.alert as u8]);
-    h.update(&(k.content.len() as u64).to_le_bytes());
-    h.update(k.content.as_bytes());
+/// Wall-clock time of each check, for the progress line (kept out of the report so that
+/// the same target gives the same report).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    /// Counts and checksums.
+    pub history: Duration,
+    /// Reading the target model and comparing access.
+    pub access: Duration,
+    /// Invariants.
+    pub invariants: Duration,
 }
 
 /// Reads the id map the load runs recorded in the target's ledger.
@@ -108,69 +126,44 @@ pub async fn ledger_map(db: &Db) -> Result<IdMap> {
     Ok(map)
 }
 
-/// Verifies the history of a wave (or all) against `target`.
+/// Verifies a wave (or all) against `target`.
 pub async fn verify(ws: &Workspace, plan: &Plan, snap: &Snapshot, target: &DbUrl, wave: Option<&str>) -> Result<VerifyReport> {
+    verify_timed(ws, plan, snap, target, wave).await.map(|(r, _)| r)
+}
+
+/// [`verify`], also returning how long each check took.
+pub async fn verify_timed(
+    ws: &Workspace,
+    plan: &Plan,
+    snap: &Snapshot,
+    target: &DbUrl,
+    wave: Option<&str>,
+) -> Result<(VerifyReport, Timings)> {
     let db = Db::connect(target, OpenMode::Existing, 4).await?;
     let map = ledger_map(&db).await?;
-    let uris: HashMap<i64, String> = sqlx::query("SELECT CAST(prinID AS BIGINT), prinUri FROM tblPrincipal")
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?)))
-        .collect::<Result<_>>()?;
-    let classifier = Classifier::new(&plan.rooms, &plan.excluded_rooms, snap, plan.options.since.as_deref());
-    let mut report = VerifyReport { ok: true, wave: wave.unwrap_or("all").into(), target: target.to_string(), ..Default::default() };
-    for room in plan.rooms_in(wave) {
-        let mut check = RoomCheck { legacy_guid: room.legacy_guid.clone(), legacy_path: room.legacy_path.clone(), ..Default::default() };
-        check.target_id = map.rooms.get(&room.legacy_id).copied();
-        let mut expected = Vec::new();
-        let mut src_hash = blake3::Hasher::new();
-        ws.for_each_chat(room.legacy_id, |c: Chat| {
-            check.read += 1;
-            match classifier.classify(c.channel_id, c.user_id, c.chat_date) {
-                Disposition::Load => {
-                    let author = map.principals.get(&c.user_id).and_then(|t| uris.get(t)).cloned().unwrap_or_default();
-                    let k = Key { chat_id: c.chat_id, date: c.chat_date, author, alert: c.is_alert, content: c.content };
-                    hash(&mut src_hash, &k);
-                    check.first_date.get_or_insert_with(|| ticks_to_iso(k.date).unwrap_or_default());
-                    check.last_date = ticks_to_iso(k.date);
-                    check.expected += 1;
-                    expected.push((k.chat_id, blake3::hash(k.content.as_bytes())));
-                }
-                Disposition::Excluded(_) => check.excluded += 1,
-                Disposition::Rejected(_) => check.rejected += 1,
-            }
-        })
-        .await?;
-        let mut tgt_hash = blake3::Hasher::new();
-        let mut actual = Vec::new();
-        if let Some(id) = check.target_id {
-            let mut rows = sqlx::query(
-                "SELECT CAST(c.chatId AS BIGINT), CAST(c.chatDate AS BIGINT), p.prinUri, CAST(c.isAlert AS BIGINT), c.content \
-                 FROM tblChat c LEFT JOIN tblPrincipal p ON p.prinID = c.userId WHERE c.channelId = $1 ORDER BY c.chatId",
-            )
-            .bind(id)
-            .fetch(&db.pool);
-            while let Some(r) = rows.try_next().await.context("reading tblChat from the target")? {
-                let k = Key {
-                    chat_id: r.try_get(0)?,
-                    date: r.try_get(1)?,
-                    author: r.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
-                    alert: r.try_get::<i64, _>(3)? != 0,
-                    content: r.try_get(4)?,
-                };
-                hash(&mut tgt_hash, &k);
-                check.loaded += 1;
-                actual.push((k.chat_id, blake3::hash(k.content.as_bytes())));
-            }
-        }
-        check.checksum_match = check.target_id.is_some() && check.loaded == check.expected && src_hash.finalize() == tgt_hash.finalize();
-        if !check.checksum_match {
-            report.ok = false;
-            check.first_mismatch = first_mismatch(&expected, &actual);
-        }
-        report.rooms.push(check);
+    let mut t = Timings::default();
+    let clock = Instant::now();
+    let mut report = VerifyReport { wave: wave.unwrap_or("all").into(), target: target.to_string(), ..Default::default() };
+    report.rooms = history::check(ws, plan, snap, &db, &map, wave).await?;
+    t.history = clock.elapsed();
+
+    let clock = Instant::now();
+    let rooms: BTreeSet<i64> = report.rooms.iter().filter_map(|r| r.target_id).collect();
+    let tg = target::Target::read(&db, &rooms).await?;
+    for r in &mut report.rooms {
+        let node = r.target_id.and_then(|id| tg.nodes.get(&id));
+        r.target_name = node.map(|n| n.name.clone());
+        r.category = node.and_then(|n| tg.nodes.get(&n.parent)).map(|c| c.name.clone());
     }
+    // Pure CPU on rayon; it blocks this task briefly, which is fine for a one-shot stage.
+    report.access = access::compare(plan, snap, &tg, &map, wave);
+    t.access = clock.elapsed();
+
+    let clock = Instant::now();
+    report.invariants = invariants::check(&db, &tg, &rooms.iter().copied().collect::<Vec<_>>()).await?;
+    t.invariants = clock.elapsed();
+    db.pool.close().await;
+
     for (k, v) in [
         ("read", report.rooms.iter().map(|r| r.read).sum::<u64>()),
         ("expected", report.rooms.iter().map(|r| r.expected).sum()),
@@ -180,29 +173,8 @@ pub async fn verify(ws: &Workspace, plan: &Plan, snap: &Snapshot, target: &DbUrl
     ] {
         report.totals.insert(k.into(), v);
     }
-    db.pool.close().await;
-    Ok(report)
-}
-
-/// The first chatId where the (id, content hash) sequences differ; other fields are
-/// covered by the room checksum, so a same-content mismatch is reported as `metadata`.
-fn first_mismatch(exp: &[(i64, blake3::Hash)], act: &[(i64, blake3::Hash)]) -> Option<Mismatch> {
-    let (mut i, mut j) = (0, 0);
-    while i < exp.len() || j < act.len() {
-        match (exp.get(i), act.get(j)) {
-            (Some(e), Some(a)) if e.0 == a.0 => {
-                if e.1 != a.1 {
-                    return Some(Mismatch { chat_id: e.0, what: "content".into() });
-                }
-                i += 1;
-                j += 1;
-            }
-            (Some(e), Some(a)) if e.0 < a.0 => return Some(Mismatch { chat_id: e.0, what: "missing in target".into() }),
-            (Some(_), Some(a)) => return Some(Mismatch { chat_id: a.0, what: "extra in target".into() }),
-            (Some(e), None) => return Some(Mismatch { chat_id: e.0, what: "missing in target".into() }),
-            (None, Some(a)) => return Some(Mismatch { chat_id: a.0, what: "extra in target".into() }),
-            (None, None) => break,
-        }
-    }
-    exp.first().map(|e| Mismatch { chat_id: e.0, what: "chatDate, author or isAlert".into() })
+    report.ok = report.rooms.iter().all(|r| r.checksum_match)
+        && report.access.blocking() == 0
+        && report.invariants.iter().all(|i| i.ok);
+    Ok((report, t))
 }

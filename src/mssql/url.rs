@@ -1,0 +1,575 @@
+//! Parsing a SQL Server location — `mssql://user:password@host[:port|\instance]/database?…`
+//! or an ADO.NET connection string — into a [`ConnSpec`], and a `ConnSpec` into a
+//! `tiberius::Config`.
+//!
+//! Nothing here ever echoes a password: parse errors name the key or the part of the URL
+//! that is wrong, and [`ConnSpec`]'s `Debug` prints `***`.
+
+use std::fmt;
+use std::time::Duration;
+
+use anyhow::Result;
+use tiberius::{AuthMethod, Config, EncryptionLevel};
+
+use crate::db::DbUrl;
+use crate::error::bad_input;
+
+/// The default connect timeout, as in ADO.NET.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How the login proves who it is.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// SQL Server authentication (mixed mode).
+    Sql {
+        /// Login name.
+        user: String,
+        /// Password (never printed).
+        password: String,
+    },
+    /// Kerberos through GSSAPI (`Integrated Security=SSPI`), with the `integrated-auth` feature.
+    Integrated,
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::Sql { user, .. } => write!(f, "Sql({user}, ***)"),
+            Auth::Integrated => f.write_str("Integrated"),
+        }
+    }
+}
+
+/// TLS use on the TDS connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encrypt {
+    /// Everything encrypted; fail when the server cannot (`encrypt=true`, the default).
+    Required,
+    /// Only the login packet encrypted, as ADO.NET's `Encrypt=false` (`encrypt=false`).
+    LoginOnly,
+    /// No TLS at all (`encrypt=danger_plaintext`): for servers without TLS 1.2 in a lab.
+    Plaintext,
+}
+
+/// A parsed SQL Server location.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConnSpec {
+    /// Host name or address (`localhost` for `.` and `(local)`).
+    pub host: String,
+    /// TCP port; when set it wins over the instance name (as in ADO.NET).
+    pub port: Option<u16>,
+    /// Named instance, resolved through SQL Browser (UDP 1434) when no port is given.
+    pub instance: Option<String>,
+    /// Database; the login's default database when absent.
+    pub database: Option<String>,
+    /// Credentials.
+    pub auth: Auth,
+    /// TLS use.
+    pub encrypt: Encrypt,
+    /// Accept the server certificate without validating it.
+    pub trust_server_certificate: bool,
+    /// Bounds the TCP connect and the login together.
+    pub connect_timeout: Duration,
+    /// `ApplicationIntent=ReadOnly`.
+    pub read_only: bool,
+}
+
+impl fmt::Debug for ConnSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ConnSpec({} as {}, {:?})", self.label(), self.user_label(), self.encrypt)
+    }
+}
+
+impl ConnSpec {
+    /// Parses a `DbUrl` of the SQL Server dialect.
+    pub fn parse(url: &DbUrl) -> Result<ConnSpec> {
+        Self::parse_str(url.expose())
+    }
+
+    /// Parses an `mssql://`/`sqlserver://` URL or an ADO.NET connection string.
+    pub fn parse_str(s: &str) -> Result<ConnSpec> {
+        let s = s.trim();
+        let lower = s.to_ascii_lowercase();
+        for scheme in ["mssql://", "sqlserver://"] {
+            if lower.starts_with(scheme) {
+                return parse_url(&s[scheme.len()..]);
+            }
+        }
+        parse_ado(s)
+    }
+
+    /// `host:port`, `host\instance` or `host`, for messages.
+    pub fn server_label(&self) -> String {
+        match (&self.instance, self.port) {
+            (_, Some(p)) => format!("{}:{p}", self.host),
+            (Some(i), None) => format!("{}\\{i}", self.host),
+            (None, None) => format!("{}:1433", self.host),
+        }
+    }
+
+    /// `server/database`, for messages (no credentials).
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.server_label(), self.database.as_deref().unwrap_or("(default database)"))
+    }
+
+    /// The login name, for messages.
+    pub fn user_label(&self) -> String {
+        match &self.auth {
+            Auth::Sql { user, .. } => user.clone(),
+            Auth::Integrated => "(integrated security)".into(),
+        }
+    }
+
+    /// The password, so that messages can be scrubbed of it.
+    pub fn password(&self) -> Option<&str> {
+        match &self.auth {
+            Auth::Sql { password, .. } if !password.is_empty() => Some(password),
+            _ => None,
+        }
+    }
+
+    /// The same server and login with another database (live tests create scratch databases).
+    pub fn with_database(&self, database: &str) -> ConnSpec {
+        ConnSpec { database: Some(database.to_string()), ..self.clone() }
+    }
+
+    /// The tiberius configuration; `route` overrides host and port after a redirect.
+    pub fn to_config(&self, route: Option<(&str, u16)>) -> Config {
+        let mut c = Config::new();
+        match route {
+            Some((host, port)) => {
+                c.host(host);
+                c.port(port);
+            }
+            None => {
+                c.host(&self.host);
+                match (self.port, &self.instance) {
+                    (Some(p), _) => c.port(p),
+                    // Only without a port: tiberius asks SQL Browser on the configured port.
+                    (None, Some(i)) => c.instance_name(i),
+                    (None, None) => c.port(1433),
+                }
+            }
+        }
+        if let Some(db) = &self.database {
+            c.database(db);
+        }
+        c.application_name("gcmigrate");
+        c.encryption(match self.encrypt {
+            Encrypt::Required => EncryptionLevel::Required,
+            Encrypt::LoginOnly => EncryptionLevel::Off,
+            Encrypt::Plaintext => EncryptionLevel::NotSupported,
+        });
+        if self.trust_server_certificate {
+            c.trust_cert();
+        }
+        c.readonly(self.read_only);
+        c.authentication(match &self.auth {
+            Auth::Sql { user, password } => AuthMethod::sql_server(user, password),
+            #[cfg(all(unix, feature = "integrated-auth"))]
+            Auth::Integrated => AuthMethod::Integrated,
+            // Refused while parsing (see `integrated`), so never reached.
+            #[cfg(not(all(unix, feature = "integrated-auth")))]
+            Auth::Integrated => AuthMethod::None,
+        });
+        c
+    }
+}
+
+/// Options common to both syntaxes, filled key by key.
+#[derive(Default)]
+struct Builder {
+    server: Option<String>,
+    database: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    integrated: bool,
+    encrypt: Option<Encrypt>,
+    trust: bool,
+    timeout: Option<Duration>,
+    read_only: bool,
+}
+
+impl Builder {
+    fn finish(self, host: String, port: Option<u16>, instance: Option<String>, syntax: &str) -> Result<ConnSpec> {
+        let auth = if self.integrated {
+            integrated()?
+        } else {
+            match self.user.filter(|u| !u.is_empty()) {
+                Some(user) => Auth::Sql { user, password: self.password.unwrap_or_default() },
+                None => {
+                    return Err(bad_input(format!(
+                        "the SQL Server {syntax} names no login: give {}",
+                        if syntax == "URL" {
+                            "mssql://USER:PASSWORD@HOST/DATABASE (percent-encode special characters)"
+                        } else {
+                            "User Id=…;Password=… (or Integrated Security=SSPI)"
+                        }
+                    )))
+                }
+            }
+        };
+        let host = match host.trim() {
+            "" | "." | "(local)" => "localhost".to_string(),
+            h => h.to_string(),
+        };
+        Ok(ConnSpec {
+            host,
+            port,
+            instance: instance.filter(|i| !i.is_empty()),
+            database: self.database.filter(|d| !d.is_empty()),
+            auth,
+            encrypt: self.encrypt.unwrap_or(Encrypt::Required),
+            trust_server_certificate: self.trust,
+            connect_timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            read_only: self.read_only,
+        })
+    }
+}
+
+#[cfg(all(unix, feature = "integrated-auth"))]
+fn integrated() -> Result<Auth> {
+    Ok(Auth::Integrated)
+}
+
+#[cfg(not(all(unix, feature = "integrated-auth")))]
+fn integrated() -> Result<Auth> {
+    Err(bad_input(
+        "integrated security (Kerberos) needs a gcmigrate built with `--features integrated-auth` on Linux \
+         (it links libgssapi); otherwise use SQL Server authentication (User Id=…;Password=…)",
+    ))
+}
+
+fn parse_bool(key: &str, v: &str) -> Result<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" | "sspi" => Ok(true),
+        "false" | "no" | "0" => Ok(false),
+        _ => Err(bad_input(format!("`{key}` must be true or false, not `{}`", v.trim()))),
+    }
+}
+
+fn parse_encrypt(key: &str, v: &str) -> Result<Encrypt> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "mandatory" | "required" => Ok(Encrypt::Required),
+        "false" | "no" | "optional" => Ok(Encrypt::LoginOnly),
+        "danger_plaintext" => Ok(Encrypt::Plaintext),
+        "strict" => Err(bad_input(format!(
+            "`{key}=strict` (TDS 8.0) is not supported by gcmigrate's SQL Server driver: use `{key}=true`, \
+             which SQL Server accepts unless the server forces strict encryption"
+        ))),
+        _ => Err(bad_input(format!("`{key}` must be true, false, strict or danger_plaintext, not `{}`", v.trim()))),
+    }
+}
+
+fn parse_timeout(key: &str, v: &str) -> Result<Duration> {
+    match v.trim().parse::<u64>() {
+        Ok(n) if (1..=3600).contains(&n) => Ok(Duration::from_secs(n)),
+        _ => Err(bad_input(format!("`{key}` must be a number of seconds from 1 to 3600, not `{}`", v.trim()))),
+    }
+}
+
+fn parse_port(v: &str) -> Result<u16> {
+    v.trim().parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| bad_input(format!("invalid SQL Server port `{}`", v.trim())))
+}
+
+/// Percent-decodes URL parts (`%40` → `@`); `+` stays `+`.
+pub fn percent_decode(s: &str) -> Result<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+            let Some(b) = hex else {
+                return Err(bad_input("a `%` in the SQL Server URL is not followed by two hex digits: percent-encode `%` as %25"));
+            };
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| bad_input("the SQL Server URL percent-decodes to invalid UTF-8"))
+}
+
+/// `host`, `host:port`, `[v6]:port`, `host\instance` (also `%5C`).
+fn split_server(hostpart: &str) -> Result<(String, Option<u16>, Option<String>)> {
+    let (host, instance) = match hostpart.split_once('\\') {
+        Some((h, i)) => (h.to_string(), Some(i.to_string())),
+        None => (hostpart.to_string(), None),
+    };
+    if let Some(rest) = host.strip_prefix('[') {
+        let (h, after) = rest.split_once(']').ok_or_else(|| bad_input("unclosed `[` in the SQL Server host"))?;
+        let port = after.strip_prefix(':').map(parse_port).transpose()?;
+        return Ok((h.to_string(), port, instance));
+    }
+    if let Some((i, p)) = instance.as_deref().and_then(|i| i.split_once(':')) {
+        return Ok((host, Some(parse_port(p)?), Some(i.to_string())));
+    }
+    match host.rsplit_once(':') {
+        Some((h, p)) => Ok((h.to_string(), Some(parse_port(p)?), instance)),
+        None => Ok((host, None, instance)),
+    }
+}
+
+fn parse_url(rest: &str) -> Result<ConnSpec> {
+    let mut b = Builder::default();
+    // Credentials end at the last `@`, so an unencoded `@` or `/` in a password still works.
+    let (userinfo, after) = match rest.rfind('@') {
+        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+        None => (None, rest),
+    };
+    if let Some(ui) = userinfo {
+        let (u, p) = ui.split_once(':').unwrap_or((ui, ""));
+        b.user = Some(percent_decode(u)?);
+        b.password = Some(percent_decode(p)?);
+    }
+    let (location, query) = after.split_once('?').unwrap_or((after, ""));
+    let (hostpart, db) = location.split_once('/').unwrap_or((location, ""));
+    let hostpart = percent_decode(hostpart)?;
+    if hostpart.is_empty() {
+        return Err(bad_input("the SQL Server URL has no host: mssql://USER:PASSWORD@HOST[:PORT|\\INSTANCE]/DATABASE"));
+    }
+    let (host, port, instance) = split_server(&hostpart)?;
+    b.database = Some(percent_decode(db.trim_end_matches('/'))?);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = percent_decode(k)?.to_ascii_lowercase().replace('-', "_");
+        let v = percent_decode(v)?;
+        match key.as_str() {
+            "encrypt" => b.encrypt = Some(parse_encrypt(&key, &v)?),
+            "trust_server_certificate" | "trustservercertificate" => b.trust = parse_bool(&key, &v)?,
+            "connect_timeout" | "connection_timeout" => b.timeout = Some(parse_timeout(&key, &v)?),
+            "integrated_security" => b.integrated = parse_bool(&key, &v)?,
+            "application_intent" => b.read_only = v.eq_ignore_ascii_case("readonly"),
+            "user" => b.user = Some(v),
+            "password" => b.password = Some(v),
+            _ => {
+                return Err(bad_input(format!(
+                    "unknown SQL Server URL parameter `{key}`: use encrypt=true|false|danger_plaintext, \
+                     trust_server_certificate=true|false, connect_timeout=SECONDS, integrated_security=true, \
+                     application_intent=readonly"
+                )))
+            }
+        }
+    }
+    b.finish(host, port, instance, "URL")
+}
+
+/// Splits `key=value;…` with ADO.NET quoting: `'…'`, `"…"` (quote doubled inside) or `{…}`.
+fn ado_pairs(s: &str) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut chars = s.chars().peekable();
+    loop {
+        let mut key = String::new();
+        while let Some(&c) = chars.peek() {
+            chars.next();
+            if c == '=' {
+                break;
+            }
+            if c == ';' && key.trim().is_empty() {
+                key.clear();
+                continue;
+            }
+            key.push(c);
+        }
+        let key = key.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase();
+        if key.is_empty() {
+            return Ok(out);
+        }
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut value = String::new();
+        match chars.peek().copied() {
+            Some(q @ ('\'' | '"' | '{')) => {
+                chars.next();
+                let close = if q == '{' { '}' } else { q };
+                loop {
+                    match chars.next() {
+                        Some(c) if c == close && chars.peek() == Some(&close) => {
+                            chars.next();
+                            value.push(c);
+                        }
+                        Some(c) if c == close => break,
+                        Some(c) => value.push(c),
+                        None => return Err(bad_input(format!("unterminated quoted value of `{key}` in the connection string"))),
+                    }
+                }
+                while chars.peek().is_some_and(|c| *c != ';') {
+                    chars.next();
+                }
+            }
+            _ => {
+                while let Some(&c) = chars.peek() {
+                    if c == ';' {
+                        break;
+                    }
+                    value.push(c);
+                    chars.next();
+                }
+                value = value.trim().to_string();
+            }
+        }
+        chars.next(); // the `;`
+        out.push((key, value));
+    }
+}
+
+/// An ADO.NET connection string with its password replaced by `***`, quoting honoured
+/// (`Password='a;b'` hides all of `a;b`); `None` when it does not parse.
+pub fn redact_connection_string(s: &str) -> Option<String> {
+    let pairs = ado_pairs(s).ok()?;
+    let shown: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "password" | "pwd" => format!("{k}=***"),
+            _ if v.contains([';', '\'', '"']) => format!("{k}=\"{}\"", v.replace('"', "\"\"")),
+            _ => format!("{k}={v}"),
+        })
+        .collect();
+    Some(shown.join(";"))
+}
+
+/// Keys that ADO.NET accepts and that change nothing for a one-connection batch tool.
+const IGNORED_ADO_KEYS: &[&str] = &[
+    "pooling", "min pool size", "max pool size", "multipleactiveresultsets", "multiple active result sets",
+    "persist security info", "persistsecurityinfo", "multisubnetfailover", "multi subnet failover",
+    "connection lifetime", "load balance timeout", "workstation id", "wsid", "packet size", "application name",
+    "app", "connect retry count", "connectretrycount", "connect retry interval", "connectretryinterval",
+    "current language", "language", "enlist", "transaction binding", "type system version",
+    "hostnameincertificate", "host name in certificate", "column encryption setting", "failover partner",
+];
+
+fn parse_ado(s: &str) -> Result<ConnSpec> {
+    let mut b = Builder::default();
+    for (key, v) in ado_pairs(s)? {
+        match key.as_str() {
+            "server" | "data source" | "address" | "addr" | "network address" => b.server = Some(v),
+            "database" | "initial catalog" => b.database = Some(v),
+            "user id" | "uid" | "user" | "username" | "userid" => b.user = Some(v),
+            "password" | "pwd" => b.password = Some(v),
+            "integrated security" | "integratedsecurity" | "trusted_connection" | "trusted connection" => {
+                b.integrated = parse_bool(&key, &v)?
+            }
+            "encrypt" => b.encrypt = Some(parse_encrypt(&key, &v)?),
+            "trustservercertificate" | "trust server certificate" => b.trust = parse_bool(&key, &v)?,
+            "connect timeout" | "connection timeout" | "timeout" | "connecttimeout" => {
+                b.timeout = Some(parse_timeout(&key, &v)?)
+            }
+            "applicationintent" | "application intent" => b.read_only = v.eq_ignore_ascii_case("readonly"),
+            k if IGNORED_ADO_KEYS.contains(&k) => {}
+            _ => {
+                return Err(bad_input(format!(
+                    "unsupported connection-string keyword `{key}`: gcmigrate reads Server, Database/Initial \
+                     Catalog, User Id, Password, Integrated Security, Encrypt, TrustServerCertificate, \
+                     Connect Timeout and ApplicationIntent"
+                )))
+            }
+        }
+    }
+    let server = b.server.take().filter(|s| !s.trim().is_empty()).ok_or_else(|| {
+        bad_input("the connection string has no Server= (or Data Source=): Server=HOST,PORT or Server=HOST\\INSTANCE")
+    })?;
+    let server = server.trim();
+    let lower = server.to_ascii_lowercase();
+    if ["np:", "lpc:", "admin:"].iter().any(|p| lower.starts_with(p)) || lower.starts_with("(localdb)") {
+        return Err(bad_input(format!("Server={server}: only TCP connections are supported (tcp:HOST,PORT or HOST\\INSTANCE)")));
+    }
+    let server = if lower.starts_with("tcp:") { &server[4..] } else { server };
+    let (rest, port) = match server.rsplit_once(',') {
+        Some((h, p)) => (h, Some(parse_port(p)?)),
+        None => (server, None),
+    };
+    let (host, instance) = match rest.split_once('\\') {
+        Some((h, i)) => (h.to_string(), Some(i.to_string())),
+        None => (rest.to_string(), None),
+    };
+    b.finish(host, port, instance, "connection string")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> ConnSpec {
+        ConnSpec::parse_str(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn err(s: &str) -> String {
+        format!("{:#}", ConnSpec::parse_str(s).expect_err(s))
+    }
+
+    #[test]
+    fn parses_urls_with_port_instance_and_options() {
+        let c = p("mssql://sa:p%40ss%3Aw%2Frd@db1.contoso.com:1450/GroupChat?encrypt=false&trust_server_certificate=true&connect_timeout=5");
+        assert_eq!((c.host.as_str(), c.port, c.database.as_deref()), ("db1.contoso.com", Some(1450), Some("GroupChat")));
+        assert_eq!(c.auth, Auth::Sql { user: "sa".into(), password: "p@ss:w/rd".into() });
+        assert_eq!((c.encrypt, c.trust_server_certificate, c.connect_timeout), (Encrypt::LoginOnly, true, Duration::from_secs(5)));
+        let c = p("mssql://u:pw@sql01\\GROUPCHAT/GroupChat");
+        assert_eq!((c.host.as_str(), c.port, c.instance.as_deref()), ("sql01", None, Some("GROUPCHAT")));
+        let c = p("sqlserver://u:pw@sql01%5CGC/db");
+        assert_eq!(c.instance.as_deref(), Some("GC"));
+        assert_eq!(c.encrypt, Encrypt::Required, "encrypted by default");
+        assert_eq!(c.connect_timeout, DEFAULT_TIMEOUT);
+        let c = p("mssql://u:a@b@[::1]:1433/db");
+        assert_eq!((c.host.as_str(), c.port, c.password()), ("::1", Some(1433), Some("a@b")));
+    }
+
+    #[test]
+    fn parses_ado_net_strings() {
+        let c = p("Server=tcp:sql01,1450;Initial Catalog=GroupChat;User ID=gcm;Password='se;cr''et';Encrypt=True;TrustServerCertificate=yes;Connect Timeout=7;Pooling=false");
+        assert_eq!((c.host.as_str(), c.port, c.database.as_deref()), ("sql01", Some(1450), Some("GroupChat")));
+        assert_eq!(c.password(), Some("se;cr'et"));
+        assert_eq!((c.encrypt, c.trust_server_certificate, c.connect_timeout), (Encrypt::Required, true, Duration::from_secs(7)));
+        let c = p("Data Source=sql01\\GC;Database=db;UID=u;PWD={a}}b}");
+        assert_eq!((c.instance.as_deref(), c.password()), (Some("GC"), Some("a}b")));
+        let c = p("Server=(local);Database=db;User Id=u;Password=x;Encrypt=false");
+        assert_eq!((c.host.as_str(), c.encrypt), ("localhost", Encrypt::LoginOnly));
+        assert_eq!(p("server=h\\I,1500;uid=u;pwd=x").port, Some(1500), "a port wins over the instance");
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_do_without_echoing_secrets() {
+        for (s, needle) in [
+            ("mssql://u:secret@h/db?encrypt=strict", "strict"),
+            ("mssql://u:secret@h/db?sslmode=require", "unknown SQL Server URL parameter"),
+            ("mssql://h/db", "names no login"),
+            ("mssql://u:secret@h:99999/db", "invalid SQL Server port"),
+            ("mssql://u:secret@h/db?connect_timeout=0", "connect_timeout"),
+            ("Server=np:\\\\.\\pipe\\sql;User Id=u;Password=secret", "only TCP"),
+            ("Server=h;User Id=u;Password=secret;Frobnicate=1", "frobnicate"),
+            ("Database=d;User Id=u;Password=secret", "no Server="),
+            ("Server=h;User Id=u;Password='secret", "unterminated"),
+        ] {
+            let e = err(s);
+            assert!(e.contains(needle), "{s}: {e}");
+            assert!(!e.contains("secret"), "{s}: {e}");
+        }
+        let debug = format!("{:?}", p("mssql://u:secret@h/db"));
+        assert!(!debug.contains("secret") && debug.contains("h:1433/db"), "{debug}");
+    }
+
+    #[test]
+    fn redacts_quoted_connection_string_passwords() {
+        let r = redact_connection_string("Server=h;User Id=u;Password='se;cr''et';Encrypt=true").unwrap();
+        assert_eq!(r, "server=h;user id=u;password=***;encrypt=true");
+        assert!(redact_connection_string("Server=h;Password='unterminated").is_none());
+    }
+
+    #[cfg(not(all(unix, feature = "integrated-auth")))]
+    #[test]
+    fn integrated_security_needs_the_feature() {
+        assert!(err("Server=h;Database=d;Integrated Security=SSPI").contains("--features integrated-auth"));
+        assert!(err("mssql://h/d?integrated_security=true").contains("integrated-auth"));
+    }
+
+    #[test]
+    fn config_points_at_the_port_or_the_instance() {
+        assert_eq!(p("mssql://u:x@h:1450/d").to_config(None).get_addr(), "h:1450");
+        assert_eq!(p("mssql://u:x@h/d").to_config(None).get_addr(), "h:1433");
+        assert_eq!(p("mssql://u:x@h\\I/d").to_config(None).get_addr(), "h:1434", "SQL Browser");
+        assert_eq!(p("mssql://u:x@h\\I/d").to_config(Some(("r", 1500))).get_addr(), "r:1500");
+    }
+}

@@ -1,0 +1,225 @@
+//! Which keys a wave's load inserted: read from the target's `gcmigrate_ledger` (the
+//! authority) or, offline, from the workspace journal; and whether another loaded wave
+//! still depends on them, so that rolling back wave A never pulls principals, categories
+//! or add-ins from under a later wave B.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use anyhow::{Context, Result};
+use sqlx::Row;
+
+use crate::db::Db;
+use crate::error::bad_input;
+use crate::load::config::Inserted;
+use crate::load::IdMap;
+use crate::staging::Workspace;
+
+/// Configuration loads of a wave, as the ledger or the journal records them: one run each
+/// as read, all runs of the wave once [`pick`]ed.
+#[derive(Debug, Clone)]
+pub struct LoadedWave {
+    /// The wave name the loads used.
+    pub wave: String,
+    /// The load runs that wrote the configuration.
+    pub runs: Vec<String>,
+    /// What those runs inserted.
+    pub inserted: Inserted,
+}
+
+/// Every configuration load the target's ledger holds, oldest first.
+pub async fn from_ledger(db: &Db) -> Result<Vec<LoadedWave>> {
+    let rows = sqlx::query("SELECT run_id, wave, body FROM gcmigrate_ledger WHERE kind = 'config' ORDER BY written_at")
+        .fetch_all(&db.pool)
+        .await
+        .map_err(|e| bad_input(format!("{} has no readable gcmigrate_ledger (was anything loaded into it?): {e}", db.url)))?;
+    rows.iter()
+        .map(|r| {
+            let (run_id, wave): (String, String) = (r.try_get(0)?, r.try_get(1)?);
+            let map: IdMap = serde_json::from_str(&r.try_get::<String, _>(2)?)
+                .with_context(|| format!("the ledger's configuration row of run {run_id} is unreadable"))?;
+            Ok(LoadedWave { wave, runs: vec![run_id], inserted: map.inserted })
+        })
+        .collect()
+}
+
+/// The workspace journal's configuration loads that no recorded rollback has undone,
+/// oldest first.
+pub async fn from_journal(ws: &Workspace) -> Result<Vec<LoadedWave>> {
+    let rows = sqlx::query("SELECT run_id, wave, kind, body FROM journal WHERE kind IN ('config', 'rollback') ORDER BY rowid")
+        .fetch_all(&ws.pool)
+        .await?;
+    let mut out: Vec<LoadedWave> = Vec::new();
+    for r in &rows {
+        let (run_id, wave, kind, body): (String, String, String, String) =
+            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+        if kind == "config" {
+            let inserted: Inserted = serde_json::from_str(&body)
+                .with_context(|| format!("the journal's configuration entry of run {run_id} is unreadable"))?;
+            out.push(LoadedWave { wave, runs: vec![run_id], inserted });
+        } else {
+            let undone: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            let undone: Vec<&str> = undone["load_runs"].as_array().into_iter().flatten().filter_map(|r| r.as_str()).collect();
+            out.retain(|w| !w.runs.iter().any(|r| undone.contains(&r.as_str())));
+        }
+    }
+    Ok(out)
+}
+
+/// Merges the loads of `wave` (every configuration run of it) and lists the other loads.
+pub fn pick<'a>(loaded: &'a [LoadedWave], wave: &str, from: &str) -> Result<(LoadedWave, Vec<&'a LoadedWave>)> {
+    let others = loaded.iter().filter(|w| w.wave != wave).collect();
+    let mut this = LoadedWave { wave: wave.to_string(), runs: Vec::new(), inserted: Inserted::default() };
+    for w in loaded.iter().filter(|w| w.wave == wave) {
+        let (to, from) = (&mut this.inserted, &w.inserted);
+        this.runs.extend(w.runs.iter().cloned());
+        to.principals.extend(&from.principals);
+        to.affiliations.extend(&from.affiliations);
+        to.addins.extend(from.addins.iter().cloned());
+        to.nodes.extend(&from.nodes);
+        to.scopes.extend(&from.scopes);
+        to.roles.extend(&from.roles);
+        to.invites.extend(&from.invites);
+    }
+    if this.runs.is_empty() {
+        let names: BTreeSet<String> = loaded.iter().map(|w| format!("{:?}", w.wave)).collect();
+        let names: Vec<String> = names.into_iter().collect();
+        return Err(bad_input(format!(
+            "the {from} holds no load of wave {wave:?} (loaded: {}); nothing to roll back",
+            if names.is_empty() { "none".into() } else { names.join(", ") }
+        )));
+    }
+    Ok((this, others))
+}
+
+/// Notes where the workspace journal disagrees with the target's ledger about `wave`.
+pub fn cross_check(ledger: &LoadedWave, journal: &[LoadedWave]) -> Vec<String> {
+    let Ok((j, _)) = pick(journal, &ledger.wave, "journal") else {
+        return vec!["the workspace journal holds no load of this wave (another workspace?); using the target's ledger".into()];
+    };
+    let sorted = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
+    if sorted(&j.runs) != sorted(&ledger.runs) {
+        let runs = |v: &[String]| v.join(", ");
+        return vec![format!(
+            "the workspace journal lists load runs {} of this wave, the target's ledger {}; using the ledger",
+            runs(&j.runs),
+            runs(&ledger.runs)
+        )];
+    }
+    let keys = |w: &LoadedWave| {
+        let i = &w.inserted;
+        (sorted_ints(&i.nodes), sorted_ints(&i.principals), i.addins.iter().cloned().collect::<BTreeSet<_>>())
+    };
+    if keys(&j) != keys(ledger) {
+        return vec!["the journal and the ledger list different keys for this wave; using the ledger".into()];
+    }
+    vec![]
+}
+
+fn sorted_ints(v: &[i64]) -> BTreeSet<i64> {
+    v.iter().copied().collect()
+}
+
+/// What a node refers to, for the dependency check.
+struct NodeRefs {
+    parent: Option<i64>,
+    siop: Option<String>,
+    added_by: i64,
+    updated_by: i64,
+}
+
+/// Refuses when another loaded wave uses principals, categories or add-ins `this` inserted.
+/// Without a target only the journal's role, scope, invite and affiliation keys are
+/// compared; the script's own guard checks the rest when it runs.
+pub async fn check_dependents(this: &LoadedWave, others: &[&LoadedWave], db: Option<&Db>) -> Result<()> {
+    let prins: HashSet<i64> = this.inserted.principals.iter().copied().collect();
+    let nodes: HashSet<i64> = this.inserted.nodes.iter().copied().collect();
+    let addins: HashSet<String> = this.inserted.addins.iter().map(|g| norm_guid(g)).collect();
+    let refs = match db {
+        Some(db) if !others.is_empty() => node_refs(db).await?,
+        _ => HashMap::new(),
+    };
+    for o in others {
+        let i = &o.inserted;
+        let mut uses = BTreeSet::new();
+        if i.roles.iter().any(|r| prins.contains(&r.1))
+            || i.scopes.iter().any(|s| prins.contains(&s.1))
+            || i.invites.iter().any(|v| prins.contains(&v.0))
+            || i.affiliations.iter().any(|a| prins.contains(&a.1))
+        {
+            uses.insert("principals");
+        }
+        for n in i.nodes.iter().filter_map(|n| refs.get(n)) {
+            if n.parent.is_some_and(|p| nodes.contains(&p)) {
+                uses.insert("categories");
+            }
+            if n.siop.as_deref().is_some_and(|s| addins.contains(&norm_guid(s))) {
+                uses.insert("add-ins");
+            }
+            if prins.contains(&n.added_by) || prins.contains(&n.updated_by) {
+                uses.insert("principals");
+            }
+        }
+        if !uses.is_empty() {
+            let what: Vec<&str> = uses.into_iter().collect();
+            return Err(bad_input(format!(
+                "wave {:?} (load run {}) still uses {} that wave {:?} inserted: roll back wave {:?} first",
+                o.wave,
+                o.runs.join(", "),
+                what.join(" and "),
+                this.wave,
+                o.wave
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Parent, add-in and author of every node in the target.
+async fn node_refs(db: &Db) -> Result<HashMap<i64, NodeRefs>> {
+    let rows = sqlx::query(
+        "SELECT CAST(nodeID AS BIGINT), CAST(parentID AS BIGINT), CAST(siopID AS TEXT), \
+         CAST(nodeAddedBy AS BIGINT), CAST(nodeUpdatedBy AS BIGINT) FROM tblNode",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .context("reading the target's nodes")?;
+    rows.iter()
+        .map(|r| {
+            let n = NodeRefs { parent: r.try_get(1)?, siop: r.try_get(2)?, added_by: r.try_get(3)?, updated_by: r.try_get(4)? };
+            Ok((r.try_get(0)?, n))
+        })
+        .collect()
+}
+
+/// A GUID as compared here: lower case, no braces.
+fn norm_guid(g: &str) -> String {
+    g.trim_matches(['{', '}']).to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wave(name: &str, run: &str, ins: Inserted) -> LoadedWave {
+        LoadedWave { wave: name.into(), runs: vec![run.into()], inserted: ins }
+    }
+
+    #[tokio::test]
+    async fn names_the_later_wave_that_uses_a_principal() {
+        let a = wave("a", "r1", Inserted { principals: vec![10, 11], nodes: vec![5, 6], ..Inserted::default() });
+        let b = wave("b", "r2", Inserted { nodes: vec![7], roles: vec![(7, 11, 1)], ..Inserted::default() });
+        let err = check_dependents(&a, &[&b], None).await.unwrap_err().to_string();
+        assert!(err.contains("wave \"b\"") && err.contains("principals"), "{err}");
+        assert!(check_dependents(&b, &[&a], None).await.is_ok());
+    }
+
+    #[test]
+    fn merges_every_run_of_a_wave_and_reports_missing_ones() {
+        let ins = |n: i64| Inserted { nodes: vec![n], ..Inserted::default() };
+        let all = [wave("a", "r1", ins(2)), wave("b", "r2", ins(3)), wave("b", "r3", ins(4))];
+        let (this, others) = pick(&all, "b", "ledger").unwrap();
+        assert_eq!((this.runs.len(), this.inserted.nodes.clone(), others.len()), (2, vec![3, 4], 1));
+        let err = pick(&all, "c", "ledger").unwrap_err().to_string();
+        assert!(err.contains("\"a\", \"b\""), "{err}");
+    }
+}

@@ -1,0 +1,273 @@
+//! Rollback of a loaded wave: the keys its load wrote (from the target's ledger, or the
+//! workspace journal offline) → one script per dialect → optionally run on the target.
+//!
+//! The script holds no names at all, only integer keys, GUID literals and the load's run
+//! id, so hostile wave, room or principal names cannot break it. It removes what the
+//! wave's load wrote, in dependency order, inside one transaction, after guards that
+//! refuse — before anything is deleted — when the target holds messages the migration
+//! did not write, or when objects the wave inserted are used outside it (a later wave).
+//! See: issue "Loading in waves", item 6.
+
+mod exec;
+pub mod keys;
+pub mod script;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::db::{Db, DbUrl, Dialect, OpenMode};
+use crate::error::bad_input;
+use crate::progress::Progress;
+use crate::staging::Workspace;
+
+pub use exec::Executed;
+pub use keys::LoadedWave;
+
+/// What the script does with messages posted in the wave's rooms after the cutover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NewMessages {
+    /// Refuse to run (the default): they are not ours to delete.
+    Refuse,
+    /// Delete them with the rest (`--discard-new-messages`).
+    Discard,
+}
+
+/// Whether the script is only written, or also run against the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMode {
+    /// Write the script and stop.
+    Render,
+    /// Write it, then run it on `--target`.
+    Execute,
+}
+
+/// A check the script makes before deleting anything; each aborts the whole script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Guard {
+    /// The target holds no (or no single) ledger row of the load run: rolled back already,
+    /// or the script is meant for another database.
+    NotLoaded,
+    /// Something outside the wave uses what it inserted (a later wave, or use after cutover).
+    InUse,
+    /// The wave's rooms hold messages the migration did not write.
+    NewMessages,
+}
+
+impl Guard {
+    /// Every guard, in the order the script checks them.
+    pub const ALL: [Guard; 3] = [Guard::NotLoaded, Guard::InUse, Guard::NewMessages];
+
+    /// The identifier that names the guard in every dialect's error (constraint name on
+    /// SQLite, message prefix elsewhere); executors recognise a refusal by it.
+    pub fn token(self) -> &'static str {
+        match self {
+            Guard::NotLoaded => "wave_not_loaded_in_this_target",
+            Guard::InUse => "keys_still_used_outside_this_wave",
+            Guard::NewMessages => "new_messages_posted_after_cutover",
+        }
+    }
+
+    /// The error text the script raises: plain ASCII, no quotes, `%` or `$`.
+    pub fn message(self) -> String {
+        let why = match self {
+            Guard::NotLoaded => "this target does not hold the ledger rows of exactly these load runs (rolled back already, or another database)",
+            Guard::InUse => "objects this wave inserted are used outside it (by a later wave or after the cutover): roll that back first",
+            Guard::NewMessages => {
+                "the wave rooms hold messages the migration did not write: rerun with --discard-new-messages to delete them too"
+            }
+        };
+        format!("gcmigrate rollback refused ({}): {why} (nothing was deleted)", self.token())
+    }
+}
+
+/// The keys of one wave's loads, validated for embedding in a script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaveKeys {
+    /// The load runs that configured the wave (the first load, and any that added rooms
+    /// later); the script checks and removes their configuration ledger rows.
+    pub runs: Vec<String>,
+    /// `tblNode.nodeID`s the loads inserted (categories and rooms).
+    pub nodes: Vec<i64>,
+    /// `tblPrincipal.prinID`s the loads inserted.
+    pub principals: Vec<i64>,
+    /// `tblSiopWhiteList.siopID`s the loads inserted.
+    pub addins: Vec<String>,
+}
+
+impl WaveKeys {
+    /// Takes the keys of a wave's configuration runs; refuses a run id or add-in id that
+    /// is not plainly an id (the ledger is in a database anyone may have edited).
+    pub fn new(wave: &LoadedWave) -> Result<WaveKeys> {
+        let id_ok = |r: &String| {
+            !r.is_empty() && r.len() <= 64 && r.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:+".contains(c))
+        };
+        if let Some(bad) = wave.runs.iter().find(|r| !id_ok(r)) {
+            return Err(bad_input(format!("the ledger's run id {bad:?} is not a gcmigrate run id; refusing to render")));
+        }
+        let ins = &wave.inserted;
+        if let Some(bad) = ins.addins.iter().find(|g| !is_guid(g)) {
+            return Err(bad_input(format!("the ledger's add-in id {bad:?} is not a GUID; refusing to render")));
+        }
+        // Sorted and unique: the key tables have primary keys.
+        let set = |v: &[i64]| v.iter().copied().collect::<BTreeSet<i64>>().into_iter().collect();
+        let addins: BTreeSet<String> = ins.addins.iter().cloned().collect();
+        Ok(WaveKeys {
+            runs: wave.runs.clone(),
+            nodes: set(&ins.nodes),
+            principals: set(&ins.principals),
+            addins: addins.into_iter().collect(),
+        })
+    }
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, optionally in braces.
+fn is_guid(s: &str) -> bool {
+    let s = s.strip_prefix('{').and_then(|x| x.strip_suffix('}')).unwrap_or(s);
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12]) && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Options of one rollback, resolved from the command line.
+#[derive(Debug, Clone)]
+pub struct RollbackOptions {
+    /// The wave, as the load named it.
+    pub wave: String,
+    /// Script dialect.
+    pub dialect: Dialect,
+    /// Where the script goes (None: `DIR/scripts/rollback-<wave>.<dialect>.sql`).
+    pub out: Option<PathBuf>,
+    /// The target: its ledger is read when it is SQLite or PostgreSQL.
+    pub target: Option<DbUrl>,
+    /// Render only, or render and run.
+    pub mode: RunMode,
+    /// Guard against, or delete, messages posted after the cutover.
+    pub new_messages: NewMessages,
+}
+
+/// What a rollback did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RollbackReport {
+    /// The wave.
+    pub wave: String,
+    /// The keys the script removes.
+    pub keys: WaveKeys,
+    /// Where the keys came from: the target's ledger or the workspace journal.
+    pub keys_from: &'static str,
+    /// The script file.
+    pub script: PathBuf,
+    /// Whether it ran, and how that ended (None: rendered only).
+    pub executed: Option<Executed>,
+    /// Differences between the workspace journal and the target ledger, for the user.
+    pub notes: Vec<String>,
+}
+
+/// Renders the rollback script of a wave, writes it and, in [`RunMode::Execute`], runs it.
+pub async fn rollback(ws: &Workspace, opts: &RollbackOptions, progress: &Progress) -> Result<RollbackReport> {
+    let sqlx_target = opts.target.as_ref().filter(|t| t.dialect() != Dialect::Mssql);
+    if opts.mode == RunMode::Execute {
+        let t = opts.target.as_ref().ok_or_else(|| bad_input("--execute needs --target URL"))?;
+        if t.dialect() == Dialect::Mssql {
+            return Err(bad_input("--execute runs SQLite and PostgreSQL scripts only; run the T-SQL script with `sqlcmd -b -i FILE`"));
+        }
+        if t.dialect() != opts.dialect {
+            return Err(bad_input(format!("--dialect {} does not match the target {t} ({})", opts.dialect.name(), t.dialect().name())));
+        }
+    }
+    let db = match sqlx_target {
+        Some(t) => Some(Db::connect(t, OpenMode::Existing, 2).await?),
+        None => None,
+    };
+    let journal = keys::from_journal(ws).await?;
+    let ledger = match &db {
+        Some(db) => Some(keys::from_ledger(db).await?),
+        None => None,
+    };
+    let (loaded, keys_from) = match &ledger {
+        Some(l) => (l, "target's ledger"),
+        None => (&journal, "workspace journal"),
+    };
+    let (this, others) = keys::pick(loaded, &opts.wave, keys_from)?;
+    let mut notes = if ledger.is_some() { keys::cross_check(&this, &journal) } else { Vec::new() };
+    if opts.target.as_ref().is_some_and(|t| t.dialect() == Dialect::Mssql) {
+        notes.push("a SQL Server target's ledger is not read yet: the keys come from the workspace journal".into());
+    }
+    keys::check_dependents(&this, &others, db.as_ref()).await?;
+    let keys = WaveKeys::new(&this)?;
+    let text = script::render(&keys, opts.dialect, opts.new_messages);
+    let path = match &opts.out {
+        Some(p) => p.clone(),
+        None => ws.scripts_dir().join(format!("rollback-{}.{}.sql", file_stem(&opts.wave), opts.dialect.name())),
+    };
+    std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut executed = None;
+    if let (RunMode::Execute, Some(db)) = (opts.mode, &db) {
+        progress.note(&format!("rollback: running {} on {}", path.display(), db.url));
+        let outcome = exec::execute(db, &text).await?;
+        if outcome == Executed::Committed {
+            let body = serde_json::json!({
+                "load_runs": keys.runs, "dialect": opts.dialect.name(), "script": path,
+                "new_messages": opts.new_messages, "nodes": keys.nodes.len(),
+                "principals": keys.principals.len(), "addins": keys.addins.len(),
+            });
+            let run_id = format!("rollback-{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S"), std::process::id());
+            ws.journal(&run_id, &opts.wave, "rollback", &body.to_string()).await?;
+        }
+        executed = Some(outcome);
+    }
+    if let Some(db) = db {
+        db.pool.close().await;
+    }
+    Ok(RollbackReport { wave: opts.wave.clone(), keys, keys_from, script: path, executed, notes })
+}
+
+/// A file-name-safe form of a wave name; a hash keeps altered names apart.
+fn file_stem(wave: &str) -> String {
+    let safe: String =
+        wave.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    if safe == wave && !safe.is_empty() {
+        safe
+    } else {
+        format!("{safe}-{}", &blake3::hash(wave.as_bytes()).to_hex()[..8])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::config::Inserted;
+
+    #[test]
+    fn file_stems_are_safe_and_distinct() {
+        assert_eq!(file_stem("pilot"), "pilot");
+        let a = file_stem("../x\n*/");
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'), "{a}");
+        assert_ne!(a, file_stem("../x\n/*"));
+    }
+
+    #[test]
+    fn refuses_ids_that_could_carry_sql() {
+        let wave = |run: &str, addin: &str| LoadedWave {
+            wave: "w".into(),
+            runs: vec![run.into()],
+            inserted: Inserted { addins: vec![addin.into()], nodes: vec![3, 2, 3], ..Inserted::default() },
+        };
+        let guid = "0f8fad5b-d9cb-469f-a165-70867728950e";
+        assert_eq!(WaveKeys::new(&wave("20240101T000000.123-42", guid)).unwrap().nodes, [2, 3]);
+        assert!(WaveKeys::new(&wave("x'; DROP TABLE tblNode; --", guid)).is_err());
+        assert!(WaveKeys::new(&wave("r1", &format!("{guid}'--"))).is_err());
+        assert!(is_guid("{0F8FAD5B-D9CB-469F-A165-70867728950E}"));
+    }
+
+    #[test]
+    fn guard_messages_are_safe_in_every_dialect() {
+        for g in Guard::ALL {
+            let m = g.message();
+            assert!(m.is_ascii() && !m.contains(['\'', '%', '$', '"', ';']), "{m}");
+            assert!(m.contains(g.token()));
+        }
+    }
+}

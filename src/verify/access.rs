@@ -1,0 +1,356 @@
+//! Access equivalence: who could read, post in and manage each room before (MAPPING.md §2,
+//! on the legacy snapshot) against who can now (§3, on the target as read back), for every
+//! user and every room of the wave.
+//!
+//! Users are matched through the load's id map (legacy `prinID` → target `prinID`), then —
+//! for principals the load did not write, such as users synced from AD into a live pool —
+//! by `prinGuid` and `prinUri`, as the load matches them (MAPPING.md §4 Principals). Each
+//! difference is **gained** (a security finding, blocking: no mapping rule widens access by
+//! default) or **lost**, explained by the rule whose cause holds for that user and room —
+//! a federated principal created disabled, a grant that ignored scope dropped to fit the
+//! category, a room excluded by rule — or blocking when nothing explains it. Rooms are
+//! independent, so they are compared in parallel (pure CPU once the target is read).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::target::Target;
+use crate::load::IdMap;
+use crate::mapping::legacy::{Legacy, Rights};
+use crate::model::{Snapshot, BEHAVIOR_NORMAL, VISIBILITY_OPEN};
+use crate::plan::Plan;
+
+/// The rule code for a federated principal created disabled.
+pub const FEDERATED_DISABLED: &str = "FEDERATED_DISABLED";
+/// The rule code for a grant dropped because it lies outside the category's scope.
+pub const ACL_OUTSIDE_SCOPE_DROPPED: &str = "ACL_OUTSIDE_SCOPE_DROPPED";
+
+/// One of the three rights of MAPPING.md §2/§3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Right {
+    /// Join the room and see its history.
+    Read,
+    /// Post in the room.
+    Post,
+    /// Manage the room.
+    Manage,
+}
+
+impl Right {
+    /// All rights, in report order.
+    pub const ALL: [Right; 3] = [Right::Read, Right::Post, Right::Manage];
+
+    /// Whether `r` holds this right.
+    pub fn held(self, r: &Rights) -> bool {
+        match self {
+            Right::Read => r.read,
+            Right::Post => r.post,
+            Right::Manage => r.manage,
+        }
+    }
+
+    /// The lowercase name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Right::Read => "read",
+            Right::Post => "post",
+            Right::Manage => "manage",
+        }
+    }
+}
+
+/// One right that differs between the legacy and the target side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessChange {
+    /// The user's `prinUri` (the target's, or the legacy one when it has no counterpart).
+    pub user: String,
+    /// The room's legacy GUID (preserved as the target `nodeGuid`).
+    pub room: String,
+    /// The room's legacy path.
+    pub room_path: String,
+    /// The right gained or lost.
+    pub right: Right,
+    /// The mapping rule that explains it, if any.
+    pub rule: Option<String>,
+    /// Blocks the wave: every gain, and every loss no rule explains.
+    pub blocking: bool,
+    /// The cause, as evaluated.
+    pub detail: String,
+}
+
+/// The access comparison of a wave.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AccessReport {
+    /// Rooms compared.
+    pub rooms: u64,
+    /// (user, room) pairs that either side grants something.
+    pub pairs: u64,
+    /// Of those, pairs with identical rights on both sides.
+    pub unchanged: u64,
+    /// Rights the target grants that the legacy side did not.
+    pub gained: Vec<AccessChange>,
+    /// Rights the legacy side granted that the target does not.
+    pub lost: Vec<AccessChange>,
+}
+
+impl AccessReport {
+    /// Differences that block the wave.
+    pub fn blocking(&self) -> usize {
+        self.gained.iter().chain(&self.lost).filter(|c| c.blocking).count()
+    }
+}
+
+/// A user as both sides know it: a target principal, or a legacy one with no counterpart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Who {
+    Target(i64),
+    Unmapped(i64),
+}
+
+/// One room to compare.
+struct RoomRef<'a> {
+    legacy_id: i64,
+    guid: &'a str,
+    path: &'a str,
+    target: Option<i64>,
+    /// Set for rooms the plan does not migrate: every legacy right is lost by this rule.
+    excluded: Option<&'a str>,
+}
+
+/// Everything a room comparison reads; shared by the rayon workers.
+struct Compare<'a> {
+    lg: Legacy<'a>,
+    tg: &'a Target,
+    /// Legacy prinID → target prinID, for every legacy principal that has a counterpart.
+    ids: HashMap<i64, i64>,
+    /// Rooms (legacy GUIDs) for which the plan dropped a grant outside the category scope.
+    acl_dropped: HashSet<&'a str>,
+    /// Target prinID → the legacy prinIDs mapped onto it.
+    legacy_of: HashMap<i64, Vec<i64>>,
+}
+
+#[derive(Default)]
+struct Partial {
+    pairs: u64,
+    unchanged: u64,
+    gained: Vec<AccessChange>,
+    lost: Vec<AccessChange>,
+}
+
+/// Compares legacy and target access for every room of `wave` (`None`: all, including the
+/// rooms the plan excludes by rule).
+pub fn compare(plan: &Plan, snap: &Snapshot, tg: &Target, map: &IdMap, wave: Option<&str>) -> AccessReport {
+    let ids = match_principals(snap, tg, map);
+    let mut legacy_of: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (l, t) in &ids {
+        legacy_of.entry(*t).or_default().push(*l);
+    }
+    let acl_dropped = plan
+        .findings
+        .iter()
+        .filter(|f| f.code == ACL_OUTSIDE_SCOPE_DROPPED)
+        .filter_map(|f| f.guid.as_deref())
+        .collect();
+    let cmp = Compare { lg: Legacy::new(snap), tg, ids, acl_dropped, legacy_of };
+    let mut rooms: Vec<RoomRef<'_>> = plan
+        .rooms_in(wave)
+        .map(|r| RoomRef {
+            legacy_id: r.legacy_id,
+            guid: &r.legacy_guid,
+            path: &r.legacy_path,
+            target: map.rooms.get(&r.legacy_id).copied(),
+            excluded: None,
+        })
+        .collect();
+    if wave.is_none() {
+        rooms.extend(plan.excluded_rooms.iter().map(|r| RoomRef {
+            legacy_id: r.legacy_id,
+            guid: &r.legacy_guid,
+            path: &r.legacy_path,
+            target: None,
+            excluded: Some(if r.disposition == "excluded" { r.rule.as_str() } else { "DATA_ERROR" }),
+        }));
+    }
+    let parts: Vec<Partial> = rooms.par_iter().map(|r| cmp.room(r)).collect();
+    let mut out = AccessReport { rooms: rooms.len() as u64, ..AccessReport::default() };
+    for p in parts {
+        out.pairs += p.pairs;
+        out.unchanged += p.unchanged;
+        out.gained.extend(p.gained);
+        out.lost.extend(p.lost);
+    }
+    let key = |c: &AccessChange| (c.room_path.clone(), c.room.clone(), c.user.clone(), c.right);
+    out.gained.sort_by_key(key);
+    out.lost.sort_by_key(key);
+    out
+}
+
+/// Legacy prinID → target prinID: the load's id map, then `prinGuid`, then `prinUri`.
+fn match_principals(snap: &Snapshot, tg: &Target, map: &IdMap) -> HashMap<i64, i64> {
+    snap.principals
+        .values()
+        .filter_map(|p| {
+            let t = map.principals.get(&p.id).copied().or_else(|| {
+                tg.by_guid.get(&p.guid.to_ascii_lowercase()).or_else(|| tg.by_uri.get(&p.uri.to_ascii_lowercase())).copied()
+            });
+            t.map(|t| (p.id, t))
+        })
+        .collect()
+}
+
+impl Compare<'_> {
+    /// Both sides' rights on one room, and their differences.
+    fn room(&self, room: &RoomRef<'_>) -> Partial {
+        // A broken legacy tree was rejected by the plan with a finding; it grants nothing here.
+        let legacy = self.lg.rights(room.legacy_id).unwrap_or_default();
+        let mut before: BTreeMap<Who, (Rights, Vec<i64>)> = BTreeMap::new();
+        for (l, r) in legacy {
+            let who = self.ids.get(&l).map_or(Who::Unmapped(l), |t| Who::Target(*t));
+            let e = before.entry(who).or_default();
+            e.0 = Rights { read: e.0.read || r.read, post: e.0.post || r.post, manage: e.0.manage || r.manage };
+            e.1.push(l);
+        }
+        let target_node = room.target.filter(|t| self.tg.nodes.get(t).is_some_and(|n| !n.is_category));
+        let after: BTreeMap<Who, Rights> = match (room.excluded, target_node) {
+            (None, Some(t)) => self.tg.rights(t).into_iter().map(|(u, r)| (Who::Target(u), r)).collect(),
+            _ => BTreeMap::new(),
+        };
+        let mut who: Vec<Who> = before.keys().chain(after.keys()).copied().collect();
+        who.sort_unstable();
+        who.dedup();
+        let mut part = Partial { pairs: who.len() as u64, ..Partial::default() };
+        for w in who {
+            let (b, lids) = before.get(&w).map_or((Rights::default(), &[][..]), |(r, l)| (*r, l.as_slice()));
+            let a = after.get(&w).copied().unwrap_or_default();
+            if a == b {
+                part.unchanged += 1;
+                continue;
+            }
+            for right in Right::ALL {
+                let (had, has) = (right.held(&b), right.held(&a));
+                if had && !has {
+                    let (rule, detail) = self.explain_lost(room, target_node, w, lids, right, &a);
+                    part.lost.push(self.change(room, w, lids, right, rule, detail));
+                } else if has && !had {
+                    let detail = self.explain_gained(target_node.unwrap_or_default(), w);
+                    part.gained.push(self.change(room, w, lids, right, None, detail));
+                }
+            }
+        }
+        part
+    }
+
+    fn change(&self, room: &RoomRef<'_>, w: Who, lids: &[i64], right: Right, rule: Option<String>, detail: String) -> AccessChange {
+        let legacy_uri = || lids.first().and_then(|l| self.lg.snap.principals.get(l)).map(|p| p.uri.clone());
+        let user = match w {
+            Who::Target(t) => self.tg.principals.get(&t).map(|p| p.uri.clone()).or_else(legacy_uri),
+            Who::Unmapped(_) => legacy_uri(),
+        };
+        let user = user.unwrap_or_else(|| format!("{w:?}"));
+        let blocking = rule.is_none();
+        AccessChange { user, room: room.guid.into(), room_path: room.path.into(), right, rule, blocking, detail }
+    }
+
+    /// The rule whose cause holds for a lost right, or None with what was found instead.
+    fn explain_lost(
+        &self,
+        room: &RoomRef<'_>,
+        node: Option<i64>,
+        w: Who,
+        lids: &[i64],
+        right: Right,
+        now: &Rights,
+    ) -> (Option<String>, String) {
+        if let Some(rule) = room.excluded {
+            return (Some(rule.into()), format!("the room is not migrated ({rule})"));
+        }
+        let Some(node) = node else { return (None, "the room is missing in the target".into()) };
+        let target = match w {
+            Who::Target(t) => Some(t),
+            Who::Unmapped(_) => None,
+        };
+        if let Some(t) = target {
+            let Some(p) = self.tg.principals.get(&t) else {
+                return (None, format!("target principal {t} no longer exists"));
+            };
+            if p.disabled {
+                let snap = self.lg.snap;
+                let federated = |l: &i64| {
+                    let ty = snap.principals.get(l).and_then(|p| snap.principal_types.get(&p.type_id));
+                    ty.is_some_and(|t| t.is_federated)
+                };
+                return if lids.iter().any(federated) {
+                    (Some(FEDERATED_DISABLED.into()), "federated principal, created disabled".into())
+                } else {
+                    (None, "the principal is disabled in the target".into())
+                };
+            }
+        }
+        let n = &self.tg.nodes[&node];
+        if n.disabled && right != Right::Manage {
+            return (None, "the room is disabled in the target".into());
+        }
+        // Affiliations in target ids; a principal the target lacks is judged by its legacy
+        // affiliations that do exist there.
+        let affs: Vec<i64> = match target {
+            Some(t) => self.tg.affs.of(t).collect(),
+            None => lids.iter().flat_map(|l| self.lg.affs.of(*l)).filter_map(|a| self.ids.get(&a).copied()).collect(),
+        };
+        let scope = self.tg.scope(n.parent);
+        if affs.iter().any(|a| scope.denied.contains(a)) {
+            return (None, "denied by the category's scope".into());
+        }
+        if !affs.iter().any(|a| scope.allowed.contains(a)) {
+            // The plan dropped an out-of-scope grant here, and the legacy right did not depend
+            // on the legacy scope: only a grant with honorsScope = 0 gives that.
+            let legacy_scope = self.lg.scope(room.legacy_id).ok();
+            let ignored_scope = legacy_scope.is_some_and(|s| lids.iter().all(|l| !self.lg.affs.in_scope(*l, &s)));
+            if self.acl_dropped.contains(room.guid) && ignored_scope {
+                return (
+                    Some(ACL_OUTSIDE_SCOPE_DROPPED.into()),
+                    "outside the category's allowed members; the legacy grant ignored scope (honorsScope = 0)".into(),
+                );
+            }
+            return (None, "not within the category's allowed members".into());
+        }
+        if target.is_none() {
+            return (None, "the principal is not in the target (not migrated, or not yet synced from AD)".into());
+        }
+        if right == Right::Post && now.read && n.behavior != BEHAVIOR_NORMAL {
+            return (None, "not a presenter of the auditorium room".into());
+        }
+        let role = if right == Right::Manage { "managers" } else { "members, managers or presenters" };
+        (None, format!("no longer within the room's {role}"))
+    }
+
+    /// What grants a gained right on the target side.
+    fn explain_gained(&self, node: i64, w: Who) -> String {
+        let Who::Target(t) = w else { return String::new() };
+        let legacy = self.legacy_of.get(&t);
+        let mut why = match legacy {
+            None => "a target principal with no legacy counterpart".to_string(),
+            Some(l) if l.iter().any(|l| self.lg.is_disabled(*l)) => "disabled in the source, enabled in the target".into(),
+            Some(_) => String::new(),
+        };
+        let lists = self.tg.lists(node);
+        let affs: Vec<i64> = self.tg.affs.of(t).collect();
+        let via = lists.named().into_iter().find_map(|(role, set)| {
+            affs.iter().find(|a| set.contains(a)).map(|a| {
+                let uri = self.tg.principals.get(a).map_or_else(|| a.to_string(), |p| p.uri.clone());
+                if *a == t { format!("listed as {role}") } else { format!("{role} through {uri}") }
+            })
+        });
+        let open = self.tg.nodes.get(&node).is_some_and(|n| n.visibility == VISIBILITY_OPEN);
+        let via = via.or_else(|| open.then(|| "the room is Open to the category's scope".into()));
+        if let Some(v) = via {
+            if !why.is_empty() {
+                why.push_str("; ");
+            }
+            why.push_str(&v);
+        }
+        why
+    }
+}

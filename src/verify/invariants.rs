@@ -1,0 +1,208 @@
+//! Target invariants: rules Persistent Chat itself relies on, checked on the target as it
+//! is now. Each becomes `{name, ok, details[]}` in the verification report.
+//!
+//! Room lists and presenters are checked for the wave's rooms; names and history
+//! references for the whole pool, since a clash with any other object breaks it too.
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::target::Target;
+use crate::db::Db;
+use crate::model::BEHAVIOR_NORMAL;
+use crate::plan::build::NAME_LIMIT;
+
+/// Details kept per invariant; the rest are counted, so a broken pool cannot flood the report.
+const MAX_DETAILS: usize = 200;
+
+/// One checked invariant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invariant {
+    /// Stable name, e.g. `room_lists_within_scope`.
+    pub name: String,
+    /// The invariant holds.
+    pub ok: bool,
+    /// One line per violation (capped).
+    pub details: Vec<String>,
+}
+
+impl Invariant {
+    fn new(name: &str, mut details: Vec<String>) -> Invariant {
+        if details.len() > MAX_DETAILS {
+            let more = details.len() - MAX_DETAILS;
+            details.truncate(MAX_DETAILS);
+            details.push(format!("… and {more} more"));
+        }
+        Invariant { name: name.into(), ok: details.is_empty(), details }
+    }
+}
+
+/// Checks every invariant; `rooms` are the wave's target room `nodeID`s.
+pub async fn check(db: &Db, tg: &Target, rooms: &[i64]) -> Result<Vec<Invariant>> {
+    let mut out = vec![lists_within_scope(tg, rooms), no_presenters_in_normal_rooms(tg, rooms)];
+    out.extend(names(tg));
+    out.push(last_chat_id(db, tg, rooms).await?);
+    out.push(chat_references(db).await?);
+    Ok(out)
+}
+
+/// `` `name` (guid) `` for messages.
+fn label(tg: &Target, node: i64) -> String {
+    tg.nodes.get(&node).map_or_else(|| format!("node {node}"), |n| format!("`{}` ({})", n.name, n.guid))
+}
+
+fn uri(tg: &Target, p: i64) -> String {
+    tg.principals.get(&p).map_or_else(|| format!("principal {p}"), |x| x.uri.clone())
+}
+
+/// Room lists ⊆ allowed(c) − denied(c), expanding affiliations (MAPPING.md §4 Rooms).
+fn lists_within_scope(tg: &Target, rooms: &[i64]) -> Invariant {
+    let mut details = Vec::new();
+    for &r in rooms {
+        let Some(node) = tg.nodes.get(&r) else { continue };
+        for (role, list) in tg.lists(r).named() {
+            for &p in list.iter().filter(|p| !tg.in_scope(**p, node.parent)) {
+                details.push(format!(
+                    "{}: {role} {} is not within the allowed minus denied members of category {}",
+                    label(tg, r),
+                    uri(tg, p),
+                    label(tg, node.parent)
+                ));
+            }
+        }
+    }
+    Invariant::new("room_lists_within_scope", details)
+}
+
+/// Presenters exist only in auditorium rooms.
+fn no_presenters_in_normal_rooms(tg: &Target, rooms: &[i64]) -> Invariant {
+    let mut details = Vec::new();
+    for &r in rooms {
+        if tg.nodes.get(&r).is_some_and(|n| n.behavior == BEHAVIOR_NORMAL) {
+            for &p in &tg.lists(r).presenters {
+                details.push(format!("{}: presenter {} in a normal room", label(tg, r), uri(tg, p)));
+            }
+        }
+    }
+    Invariant::new("no_presenters_in_normal_rooms", details)
+}
+
+/// Names unique per pool across rooms and categories (case-insensitive), and ≤ 256 characters.
+fn names(tg: &Target) -> [Invariant; 2] {
+    let mut by_name: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut long = Vec::new();
+    for (id, n) in &tg.nodes {
+        by_name.entry(n.name.to_lowercase()).or_default().push(*id);
+        let len = n.name.chars().count();
+        if len > NAME_LIMIT {
+            long.push(format!("{}: {len} characters (limit {NAME_LIMIT})", label(tg, *id)));
+        }
+    }
+    let dups = by_name
+        .values()
+        .filter(|ids| ids.len() > 1)
+        .map(|ids| format!("{} share one name", ids.iter().map(|i| label(tg, *i)).collect::<Vec<_>>().join(", ")))
+        .collect();
+    [Invariant::new("unique_names", dups), Invariant::new("name_length", long)]
+}
+
+/// `tblLastChatId` holds each room's highest `chatId` (no row for a room without history).
+async fn last_chat_id(db: &Db, tg: &Target, rooms: &[i64]) -> Result<Invariant> {
+    let max: HashMap<i64, i64> = sqlx::query("SELECT CAST(channelId AS BIGINT), CAST(MAX(chatId) AS BIGINT) FROM tblChat GROUP BY channelId")
+        .fetch_all(&db.pool)
+        .await
+        .context("reading the highest chatId per room")?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_>>()?;
+    let mut last: HashMap<i64, Vec<i64>> = HashMap::new();
+    for r in sqlx::query("SELECT CAST(nodeID AS BIGINT), CAST(lastChatID AS BIGINT) FROM tblLastChatId")
+        .fetch_all(&db.pool)
+        .await
+        .context("reading tblLastChatId")?
+    {
+        last.entry(r.try_get(0)?).or_default().push(r.try_get(1)?);
+    }
+    let mut details = Vec::new();
+    for &r in rooms {
+        let rows = last.get(&r).map_or(&[][..], Vec::as_slice);
+        let ok = match max.get(&r) {
+            Some(m) => rows == [*m],
+            None => rows.is_empty() || rows == [0],
+        };
+        if !ok {
+            let have = if rows.is_empty() { "no row".into() } else { format!("{rows:?}") };
+            let want = max.get(&r).map_or_else(|| "no history".into(), |m| format!("highest chatId {m}"));
+            details.push(format!("{}: tblLastChatId has {have}, the room has {want}", label(tg, r)));
+        }
+    }
+    Ok(Invariant::new("last_chat_id", details))
+}
+
+/// Every `tblChat` row points at an existing room node and an existing principal.
+async fn chat_references(db: &Db) -> Result<Invariant> {
+    let mut details = Vec::new();
+    for r in sqlx::query(
+        "SELECT CAST(c.channelId AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM tblChat c \
+         LEFT JOIN tblNode n ON n.nodeID = c.channelId AND n.nodeType = 0 WHERE n.nodeID IS NULL GROUP BY c.channelId",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .context("checking tblChat.channelId")?
+    {
+        let (room, n): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+        details.push(format!("{n} message(s) in channelId {room}, which is not a room in tblNode"));
+    }
+    for r in sqlx::query(
+        "SELECT CAST(c.channelId AS BIGINT), CAST(c.userId AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM tblChat c \
+         LEFT JOIN tblPrincipal p ON p.prinID = c.userId WHERE p.prinID IS NULL GROUP BY c.channelId, c.userId",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .context("checking tblChat.userId")?
+    {
+        let (room, user, n): (i64, i64, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+        details.push(format!("{n} message(s) in channelId {room} by userId {user}, which is not in tblPrincipal"));
+    }
+    Ok(Invariant::new("chat_references", details))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::target::{CategoryScope, RoomLists, TargetNode, TargetPrincipal};
+
+    fn node(parent: i64, name: &str, is_category: bool) -> TargetNode {
+        TargetNode { guid: format!("g-{name}"), parent, is_category, name: name.into(), disabled: false, behavior: 4, visibility: 3 }
+    }
+
+    #[test]
+    fn flags_out_of_scope_lists_presenters_and_name_clashes() {
+        let mut tg = Target::default();
+        for id in [10, 11] {
+            tg.principals.insert(id, TargetPrincipal { uri: format!("sip:{id}"), disabled: false, is_user: true });
+        }
+        tg.nodes.insert(2, node(1, "Sales", true));
+        tg.nodes.insert(5, node(2, "sales", false));
+        tg.nodes.insert(6, node(2, &"x".repeat(NAME_LIMIT + 1), false));
+        tg.scopes.insert(2, CategoryScope { allowed: [10].into(), denied: Default::default() });
+        tg.lists.insert(5, RoomLists { members: [10, 11].into(), presenters: [10].into(), ..Default::default() });
+        let lists = lists_within_scope(&tg, &[5, 6]);
+        assert_eq!(lists.details.len(), 1, "{lists:?}");
+        assert!(lists.details[0].contains("member sip:11"));
+        assert!(!no_presenters_in_normal_rooms(&tg, &[5]).ok);
+        let [unique, long] = names(&tg);
+        assert!(!unique.ok && unique.details[0].contains("`Sales`"));
+        assert_eq!(long.details.len(), 1);
+    }
+
+    #[test]
+    fn caps_details() {
+        let inv = Invariant::new("x", (0..MAX_DETAILS + 5).map(|i| i.to_string()).collect());
+        assert_eq!(inv.details.len(), MAX_DETAILS + 1);
+        assert!(inv.details.last().is_some_and(|d| d.contains("5 more")));
+    }
+}

@@ -1,0 +1,285 @@
+//! The target as it is now, read back from the `mgc` database for the access rules
+//! (MAPPING.md §3) and the invariants: principals, their affiliation closure, nodes,
+//! category scopes and the role lists of the verified rooms.
+//!
+//! Nothing here comes from the plan: a hand edit made after the load is exactly what
+//! `verify` must see. Memory is bounded by principals, nodes and the wave's role rows.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use anyhow::{Context, Result};
+use futures_util::TryStreamExt;
+use sqlx::Row;
+
+use crate::db::Db;
+use crate::mapping::legacy::{Affiliations, Rights, Role};
+use crate::model::{BEHAVIOR_NORMAL, VISIBILITY_OPEN};
+
+/// A `tblPrincipal` row, as far as access needs it.
+#[derive(Debug, Clone)]
+pub struct TargetPrincipal {
+    /// `prinUri`.
+    pub uri: String,
+    /// `prinDisabled` is not 0.
+    pub disabled: bool,
+    /// Its `tblPrincipalType.ptypeIsUser`.
+    pub is_user: bool,
+}
+
+/// A `tblNode` row.
+#[derive(Debug, Clone)]
+pub struct TargetNode {
+    /// `nodeGuid`, lowercase.
+    pub guid: String,
+    /// `parentID` (the category of a room).
+    pub parent: i64,
+    /// `nodeType` = 1.
+    pub is_category: bool,
+    /// `nodeName`.
+    pub name: String,
+    /// `disabled`.
+    pub disabled: bool,
+    /// `behavior` (4 normal, 5 auditorium).
+    pub behavior: i64,
+    /// `visibility` (2 secret, 3 closed, 6 open).
+    pub visibility: i64,
+}
+
+/// `allowed(c)` and `denied(c)` of a category.
+#[derive(Debug, Clone, Default)]
+pub struct CategoryScope {
+    /// `scopeIsDenied` = 0.
+    pub allowed: BTreeSet<i64>,
+    /// `scopeIsDenied` = 1.
+    pub denied: BTreeSet<i64>,
+}
+
+/// The role lists of one room.
+#[derive(Debug, Clone, Default)]
+pub struct RoomLists {
+    /// `Member` rows.
+    pub members: BTreeSet<i64>,
+    /// `Manager` rows.
+    pub managers: BTreeSet<i64>,
+    /// `Voiced` (presenter) rows.
+    pub presenters: BTreeSet<i64>,
+}
+
+impl RoomLists {
+    /// Every list with its role name, for messages.
+    pub fn named(&self) -> [(&'static str, &BTreeSet<i64>); 3] {
+        [("member", &self.members), ("manager", &self.managers), ("presenter", &self.presenters)]
+    }
+}
+
+/// The target model that §3 and the invariants are evaluated on.
+#[derive(Debug, Default)]
+pub struct Target {
+    /// Principals by `prinID`.
+    pub principals: HashMap<i64, TargetPrincipal>,
+    /// `prinGuid` (lowercase) → `prinID`.
+    pub by_guid: HashMap<String, i64>,
+    /// `prinUri` (lowercase) → `prinID`.
+    pub by_uri: HashMap<String, i64>,
+    /// Affiliation closure from `tblPrincipalAffiliations`.
+    pub affs: Affiliations,
+    /// Every node of the pool by `nodeID`.
+    pub nodes: BTreeMap<i64, TargetNode>,
+    /// Scope rows by node.
+    pub scopes: HashMap<i64, CategoryScope>,
+    /// Role lists of the verified rooms.
+    pub lists: HashMap<i64, RoomLists>,
+}
+
+static EMPTY_SCOPE: std::sync::LazyLock<CategoryScope> = std::sync::LazyLock::new(CategoryScope::default);
+static EMPTY_LISTS: std::sync::LazyLock<RoomLists> = std::sync::LazyLock::new(RoomLists::default);
+
+impl Target {
+    /// Reads the model; role lists only for `rooms` (target `nodeID`s).
+    pub async fn read(db: &Db, rooms: &BTreeSet<i64>) -> Result<Target> {
+        let mut t = Target::default();
+        let user_types: HashMap<i64, bool> =
+            sqlx::query("SELECT CAST(ptypeID AS BIGINT), CAST(ptypeIsUser AS BIGINT) FROM tblPrincipalType")
+                .fetch_all(&db.pool)
+                .await
+                .context("reading tblPrincipalType from the target")?
+                .iter()
+                .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)? != 0)))
+                .collect::<Result<_>>()?;
+        let mut rows = sqlx::query(
+            "SELECT CAST(prinID AS BIGINT), prinUri, CAST(prinDisabled AS BIGINT), CAST(prinTypeID AS BIGINT), \
+             CAST(prinGuid AS TEXT) FROM tblPrincipal",
+        )
+        .fetch(&db.pool);
+        while let Some(r) = rows.try_next().await.context("reading tblPrincipal from the target")? {
+            let is_user = user_types.get(&r.try_get::<i64, _>(3)?).copied().unwrap_or(false);
+            let p = TargetPrincipal { uri: r.try_get(1)?, disabled: r.try_get::<i64, _>(2)? != 0, is_user };
+            let id = r.try_get(0)?;
+            t.by_guid.insert(r.try_get::<String, _>(4)?.to_ascii_lowercase(), id);
+            t.by_uri.insert(p.uri.to_ascii_lowercase(), id);
+            t.principals.insert(id, p);
+        }
+        drop(rows);
+        let mut pairs = Vec::new();
+        let mut rows = sqlx::query("SELECT CAST(principalID AS BIGINT), CAST(affiliationID AS BIGINT) FROM tblPrincipalAffiliations")
+            .fetch(&db.pool);
+        while let Some(r) = rows.try_next().await.context("reading tblPrincipalAffiliations from the target")? {
+            pairs.push((r.try_get(0)?, r.try_get(1)?));
+        }
+        drop(rows);
+        t.affs = Affiliations::build(&pairs, t.principals.keys().copied());
+        let mut rows = sqlx::query(
+            "SELECT CAST(nodeID AS BIGINT), CAST(nodeGuid AS TEXT), CAST(parentID AS BIGINT), CAST(nodeType AS BIGINT), \
+             nodeName, CAST(disabled AS BIGINT), CAST(behavior AS BIGINT), CAST(visibility AS BIGINT) FROM tblNode",
+        )
+        .fetch(&db.pool);
+        while let Some(r) = rows.try_next().await.context("reading tblNode from the target")? {
+            let node = TargetNode {
+                guid: r.try_get::<String, _>(1)?.to_ascii_lowercase(),
+                parent: r.try_get::<Option<i64>, _>(2)?.unwrap_or(1),
+                is_category: r.try_get::<i64, _>(3)? == 1,
+                name: r.try_get(4)?,
+                disabled: r.try_get::<i64, _>(5)? != 0,
+                behavior: r.try_get(6)?,
+                visibility: r.try_get(7)?,
+            };
+            t.nodes.insert(r.try_get(0)?, node);
+        }
+        drop(rows);
+        let mut rows = sqlx::query(
+            "SELECT CAST(scopeNodeID AS BIGINT), CAST(scopePrinID AS BIGINT), CAST(scopeIsDenied AS BIGINT) FROM tblScopePrincipal",
+        )
+        .fetch(&db.pool);
+        while let Some(r) = rows.try_next().await.context("reading tblScopePrincipal from the target")? {
+            let s = t.scopes.entry(r.try_get(0)?).or_default();
+            let list = if r.try_get::<i64, _>(2)? != 0 { &mut s.denied } else { &mut s.allowed };
+            list.insert(r.try_get(1)?);
+        }
+        drop(rows);
+        // Role names, never ids (MAPPING.md §1): a target may number its role types differently.
+        let mut rows = sqlx::query(
+            "SELECT CAST(r.prinRoleNodeID AS BIGINT), CAST(r.prinRolePrinID AS BIGINT), t.rtypeDesc \
+             FROM tblPrincipalRole r JOIN tblRoleType t ON t.rtypeID = r.prinRoleTypeID",
+        )
+        .fetch(&db.pool);
+        while let Some(r) = rows.try_next().await.context("reading tblPrincipalRole from the target")? {
+            let node: i64 = r.try_get(0)?;
+            if !rooms.contains(&node) {
+                continue;
+            }
+            let lists = t.lists.entry(node).or_default();
+            let prin = r.try_get(1)?;
+            match Role::from_desc(&r.try_get::<String, _>(2)?) {
+                Some(Role::Member) => lists.members.insert(prin),
+                Some(Role::Manager) => lists.managers.insert(prin),
+                Some(Role::Voiced) => lists.presenters.insert(prin),
+                Some(Role::Creator) | None => false,
+            };
+        }
+        Ok(t)
+    }
+
+    /// The scope rows of category `c` (empty when it has none).
+    pub fn scope(&self, c: i64) -> &CategoryScope {
+        self.scopes.get(&c).unwrap_or(&EMPTY_SCOPE)
+    }
+
+    /// The role lists of room `r` (empty when it has none).
+    pub fn lists(&self, r: i64) -> &RoomLists {
+        self.lists.get(&r).unwrap_or(&EMPTY_LISTS)
+    }
+
+    /// `inscope(u, c)`: within allowed and not within denied (denied wins).
+    pub fn in_scope(&self, u: i64, c: i64) -> bool {
+        let s = self.scope(c);
+        self.affs.within(u, &s.allowed) && !self.affs.within(u, &s.denied)
+    }
+
+    /// Whether `p` is an enabled-or-not user principal.
+    pub fn is_user(&self, p: i64) -> bool {
+        self.principals.get(&p).is_some_and(|x| x.is_user)
+    }
+
+    /// Users that have some principal of `set` among their affiliations.
+    fn users_reached<'a>(&'a self, set: &'a BTreeSet<i64>) -> impl Iterator<Item = i64> + 'a {
+        set.iter().flat_map(|&p| self.affs.members(p).chain(std::iter::once(p))).filter(|u| self.is_user(*u))
+    }
+
+    /// Every user's rights on room `r` under MAPPING.md §3 (users with none are left out).
+    pub fn rights(&self, r: i64) -> BTreeMap<i64, Rights> {
+        let mut out = BTreeMap::new();
+        let Some(room) = self.nodes.get(&r).filter(|n| !n.is_category) else { return out };
+        let (lists, scope) = (self.lists(r), self.scope(room.parent));
+        let open = room.visibility == VISIBILITY_OPEN;
+        let mut candidates: BTreeSet<i64> = lists.named().iter().flat_map(|(_, l)| self.users_reached(l)).collect();
+        if open {
+            candidates.extend(self.users_reached(&scope.allowed));
+        }
+        for u in candidates {
+            if self.principals.get(&u).is_none_or(|p| p.disabled) {
+                continue;
+            }
+            let in_scope = self.in_scope(u, room.parent);
+            let within = |l: &BTreeSet<i64>| self.affs.within(u, l);
+            let listed = within(&lists.members) || within(&lists.managers) || within(&lists.presenters);
+            let read = !room.disabled && in_scope && (open || listed);
+            let post = read && (room.behavior == BEHAVIOR_NORMAL || within(&lists.presenters));
+            let manage = within(&lists.managers) && in_scope;
+            if read || manage {
+                out.insert(u, Rights { read, post, manage });
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(parent: i64, behavior: i64, visibility: i64) -> TargetNode {
+        TargetNode { guid: String::new(), parent, is_category: false, name: String::new(), disabled: false, behavior, visibility }
+    }
+
+    fn user(uri: &str, disabled: bool) -> TargetPrincipal {
+        TargetPrincipal { uri: uri.into(), disabled, is_user: true }
+    }
+
+    /// Users 10, 11 in group 20; 12 outside; 13 disabled; category 2 allows group 20 and 12, denies 11.
+    fn model(behavior: i64, visibility: i64) -> Target {
+        let mut t = Target::default();
+        for (id, dis) in [(10, false), (11, false), (12, false), (13, true)] {
+            t.principals.insert(id, user(&format!("sip:{id}"), dis));
+        }
+        t.principals.insert(20, TargetPrincipal { uri: "ma-grp:20".into(), disabled: false, is_user: false });
+        t.affs = Affiliations::build(&[(10, 20), (11, 20), (13, 20)], t.principals.keys().copied());
+        t.nodes.insert(2, TargetNode { is_category: true, ..node(1, 4, 3) });
+        t.nodes.insert(5, node(2, behavior, visibility));
+        t.scopes.insert(2, CategoryScope { allowed: [20, 12].into(), denied: [11].into() });
+        t.lists.insert(5, RoomLists { members: [20].into(), managers: [12].into(), presenters: [10].into() });
+        t
+    }
+
+    #[test]
+    fn denied_wins_and_disabled_users_get_nothing() {
+        let r = model(BEHAVIOR_NORMAL, 3).rights(5);
+        assert_eq!(r.keys().copied().collect::<Vec<_>>(), vec![10, 12]);
+        assert_eq!(r[&12], Rights { read: true, post: true, manage: true });
+    }
+
+    #[test]
+    fn auditorium_lets_only_presenters_post() {
+        let r = model(5, 3).rights(5);
+        assert!(r[&10].post);
+        assert!(r[&12].read && !r[&12].post);
+    }
+
+    #[test]
+    fn open_rooms_admit_the_whole_scope() {
+        let mut t = model(BEHAVIOR_NORMAL, VISIBILITY_OPEN);
+        t.lists.insert(5, RoomLists::default());
+        let r = t.rights(5);
+        assert_eq!(r.keys().copied().collect::<Vec<_>>(), vec![10, 12]);
+        assert!(!r[&10].manage);
+    }
+}

@@ -1,0 +1,359 @@
+//! `gcmigrate rollback`: load → rollback leaves every table as it was, guards refuse
+//! before deleting anything, hostile names cannot reach a script, T-SQL parses.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use gcmigrate::db::{split_statements, Dialect};
+use gcmigrate::schema::{ddl, SchemaKind};
+
+use crate::util::*;
+
+/// Rows a target held before gcmigrate touched it; the rollback must leave them alone.
+/// Principal 2 has a Contoso URI and the add-in a Contoso GUID, so the load reuses both.
+const PRE_EXISTING: &str = "
+INSERT INTO tblPrincipal (prinID, prinGuid, prinUri, prinName, prinDisplayName, prinCompanyName, prinEmail, prinADPath,
+  prinADUserPrincipalName, prinDisabled, prinTypeID, prinPoolID, prinPolicyID, prinAddedBy, prinAddedOn, prinUpdatedBy,
+  prinUpdatedOn, prinVerifiedOn) VALUES
+  (2, 'aaaaaaaa-0000-4000-8000-000000000002', 'sip:anna.lindqvist@contoso.com', 'Anna', 'Anna Lindqvist', NULL, NULL, NULL,
+   NULL, 0, 5, NULL, NULL, 1, 634953024000000000, 1, 634953024000000000, '2013-02-01 08:00:00'),
+  (3, 'aaaaaaaa-0000-4000-8000-000000000003', 'sip:keeper@fabrikam.com', 'Keeper', 'Kept Principal', NULL, NULL, NULL,
+   NULL, 0, 5, NULL, NULL, 1, 634953024000000000, 1, 634953024000000000, '2013-02-01 08:00:00');
+INSERT INTO tblPrincipalAffiliations (principalID, affiliationID, \"index\", updatedBy) VALUES (3, 3, -1, 1);
+INSERT INTO tblSiopWhiteList (siopID, siopName, siopUrl) VALUES
+  ('422b2ad0-0160-5c78-a937-c0a3e110b0bb', 'IT Ticket Viewer', 'https://old.example/tickets');
+INSERT INTO tblNode (nodeID, nodeGuid, parentID, nodeType, nodeName, nodeDesc, invite, logged, filePost, disabled,
+  behavior, visibility, siopID, nodeAddedBy, nodeAddedOn, nodeUpdatedBy, nodeUpdatedOn, purgedOn) VALUES
+  (2, 'bbbbbbbb-0000-4000-8000-000000000002', 1, 1, 'Kept category', 'kept', 1, 1, 1, 0, 4, 3, NULL, 1, 634953024000000000, 1, 634953024000000000, NULL),
+  (3, 'bbbbbbbb-0000-4000-8000-000000000003', 2, 0, 'Kept room', 'kept', NULL, NULL, NULL, 0, 4, 3,
+   '422b2ad0-0160-5c78-a937-c0a3e110b0bb', 3, 634953024000000000, 3, 634953024000000000, NULL);
+INSERT INTO tblScopePrincipal (scopeNodeID, scopePrinID, scopeIsDenied, scopeUpdatedBy) VALUES (2, 3, 0, 1);
+INSERT INTO tblPrincipalRole (prinRoleNodeID, prinRolePrinID, prinRoleTypeID, prinRoleUpdatedBy) VALUES (3, 2, 1, 1), (3, 3, 2, 1);
+INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content, rtf) VALUES (3, 1, 634953024000000000, 3, 0, 'kept', NULL);
+INSERT INTO tblLastChatId (nodeID, lastChatID) VALUES (3, 1);
+";
+
+/// A name that breaks any script that quotes it naively, in any of the three dialects.
+const HOSTILE: &str = "x'); DROP TABLE tblChat; --\n$$ */ \"q\" ]]";
+
+/// Extracts and plans Contoso (after `legacy_sql` runs on the legacy database).
+fn planned(dir: &Path, legacy_sql: &str) -> PathBuf {
+    let src = sqlite_url(dir, "legacy.db");
+    contoso(&src);
+    if !legacy_sql.is_empty() {
+        exec(&src, legacy_sql);
+    }
+    let ws = dir.join("ws");
+    gcm().args(["extract", "-q", "--source", &src, "--workspace"]).arg(&ws).assert().success();
+    gcm().args(["plan", "-q", "--workspace"]).arg(&ws).assert().success();
+    ws
+}
+
+/// An mgc database holding [`PRE_EXISTING`].
+fn seeded(url: &str, dialect: Dialect) {
+    let url = if dialect == Dialect::Sqlite { format!("{url}?mode=rwc") } else { url.to_string() };
+    exec(&url, ddl(SchemaKind::Mgc2013, dialect));
+    exec(&url, PRE_EXISTING);
+}
+
+fn load(ws: &Path, target: &str, wave: Option<&str>) {
+    let mut cmd = gcm();
+    cmd.args(["load", "-q", "--create-schema", "--target", target, "--workspace"]).arg(ws);
+    if let Some(w) = wave {
+        cmd.args(["--wave", w]);
+    }
+    cmd.assert().success();
+}
+
+/// `gcmigrate rollback -q --workspace WS ARGS…`, returning (exit code, stdout, stderr).
+fn rollback(ws: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = gcm().args(["rollback", "-q", "--workspace"]).arg(ws).args(args).output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+/// Every row of every table but the ledger, as text, ordered: equal fingerprints, equal data.
+fn fingerprint(url: &str) -> BTreeMap<String, Vec<String>> {
+    block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(url).await.unwrap();
+        let pg = url.starts_with("postgres");
+        let tables: Vec<String> = sqlx::query_scalar(if pg {
+            "SELECT CAST(table_name AS TEXT) FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1"
+        } else {
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1"
+        })
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let mut out = BTreeMap::new();
+        for t in tables.into_iter().filter(|t| !t.eq_ignore_ascii_case("gcmigrate_ledger")) {
+            let cols: Vec<String> = sqlx::query_scalar(&if pg {
+                format!("SELECT CAST(column_name AS TEXT) FROM information_schema.columns WHERE table_name = '{t}' \
+                         AND table_schema = current_schema() ORDER BY ordinal_position")
+            } else {
+                format!("SELECT name FROM pragma_table_info('{t}') ORDER BY cid")
+            })
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            let row: Vec<String> = cols.iter().map(|c| format!("COALESCE(CAST(\"{c}\" AS TEXT), '<null>')")).collect();
+            let sql = format!("SELECT {} FROM {t} ORDER BY 1", row.join(" || '|' || "));
+            out.insert(t.to_lowercase(), sqlx::query_scalar(&sql).fetch_all(&pool).await.unwrap());
+        }
+        pool.close().await;
+        out
+    })
+}
+
+fn ledger_rows(url: &str) -> i64 {
+    scalar(url, "SELECT COUNT(*) FROM gcmigrate_ledger")
+}
+
+/// Load, roll back, compare; then the same wave loads again on the cleaned target.
+fn round_trip(target: &str, dialect: Dialect, dir: &Path) {
+    let ws = planned(dir, "");
+    seeded(target, dialect);
+    let before = fingerprint(target);
+    load(&ws, target, None);
+    let loaded = scalar(target, "SELECT COUNT(*) FROM tblChat");
+    assert!(loaded > 1 && fingerprint(target) != before);
+
+    // Offline (journal) and online (ledger) rendering agree.
+    let file = dir.join("offline.sql");
+    let (code, _, err) = rollback(&ws, &["--dialect", dialect.name(), "--out", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = rollback(&ws, &["--execute", "--target", target]);
+    assert_eq!(code, 0, "{err}");
+    let script = PathBuf::from(out.trim());
+    assert!(script.starts_with(ws.join("scripts")), "{out}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), std::fs::read_to_string(&script).unwrap());
+
+    assert_eq!(fingerprint(target), before, "the rollback restores the pre-load state");
+    assert_eq!(ledger_rows(target), 0);
+    for args in [&["--execute", "--target", target][..], &["--dialect", dialect.name()][..]] {
+        let (code, _, err) = rollback(&ws, args);
+        assert_eq!(code, 2, "nothing left to roll back, in the ledger nor in the journal: {err}");
+        assert!(err.contains("no load of wave"), "{err}");
+    }
+
+    load(&ws, target, None);
+    assert_eq!(loaded, scalar(target, "SELECT COUNT(*) FROM tblChat"), "the wave loads again after its rollback");
+}
+
+#[test]
+fn rollback_restores_a_sqlite_target() {
+    let dir = tmp_dir("rollback-sqlite");
+    round_trip(&sqlite_url(&dir, "mgc.db"), Dialect::Sqlite, &dir);
+}
+
+#[test]
+fn rollback_restores_a_postgres_target() {
+    let Some(pg) = pg_database("rollback_pg") else { return };
+    round_trip(&pg, Dialect::Postgres, &tmp_dir("rollback-pg"));
+}
+
+/// A message posted in a migrated room after the cutover stops the rollback before it
+/// deletes anything, until `--discard-new-messages`.
+fn refuses_new_messages(target: &str, dialect: Dialect, dir: &Path) {
+    let ws = planned(dir, "");
+    seeded(target, dialect);
+    let before = fingerprint(target);
+    load(&ws, target, None);
+    let room = scalar(target, "SELECT MIN(channelId) FROM tblChat WHERE channelId > 3");
+    let next = scalar(target, &format!("SELECT MAX(chatId) + 1 FROM tblChat WHERE channelId = {room}"));
+    exec(target, &format!(
+        "INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) VALUES ({room}, {next}, 635000000000000000, 2, 0, 'after cutover')"
+    ));
+    let posted = fingerprint(target);
+    let (code, _, err) = rollback(&ws, &["--execute", "--target", target]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--discard-new-messages"), "{err}");
+    assert_eq!(fingerprint(target), posted, "nothing was deleted");
+
+    let (code, _, err) = rollback(&ws, &["--execute", "--target", target, "--discard-new-messages"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(fingerprint(target), before);
+}
+
+#[test]
+fn guard_refuses_new_messages_on_sqlite() {
+    let dir = tmp_dir("rollback-guard-sqlite");
+    refuses_new_messages(&sqlite_url(&dir, "mgc.db"), Dialect::Sqlite, &dir);
+}
+
+#[test]
+fn guard_refuses_new_messages_on_postgres() {
+    let Some(pg) = pg_database("rollback_guard_pg") else { return };
+    refuses_new_messages(&pg, Dialect::Postgres, &tmp_dir("rollback-guard-pg"));
+}
+
+#[test]
+fn sqlite_script_deletes_nothing_when_a_shell_goes_on_after_the_guard() {
+    let dir = tmp_dir("rollback-bail");
+    let target = sqlite_url(&dir, "mgc.db");
+    let ws = planned(&dir, "");
+    seeded(&target, Dialect::Sqlite);
+    load(&ws, &target, None);
+    let room = scalar(&target, "SELECT MIN(channelId) FROM tblChat WHERE channelId > 3");
+    exec(&target, &format!("INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) VALUES ({room}, 999999, 1, 2, 0, 'new')"));
+    let posted = fingerprint(&target);
+    let (code, out, err) = rollback(&ws, &["--dialect", "sqlite"]);
+    assert_eq!(code, 0, "{err}");
+    // What `sqlite3 mgc.db < FILE` does without -bail: report the error, run the rest.
+    let script = std::fs::read_to_string(out.trim()).unwrap();
+    let failed = block_on(async {
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&target).await.unwrap();
+        let mut failed = Vec::new();
+        for stmt in split_statements(&script) {
+            if let Err(e) = sqlx::raw_sql(&stmt).execute(&mut conn).await {
+                failed.push(e.to_string());
+            }
+        }
+        failed
+    });
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].contains("new_messages_posted_after_cutover"), "{failed:?}");
+    assert_eq!(fingerprint(&target), posted);
+}
+
+/// Splits the plan's rooms over waves `a` and `b` (alternately, so categories are shared).
+fn two_waves(ws: &Path) {
+    block_on(async {
+        let url = format!("sqlite://{}", ws.join("staging.db").display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let body: String = sqlx::query_scalar("SELECT body FROM plan WHERE id = 1").fetch_one(&pool).await.unwrap();
+        let mut plan: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let mut waves = [("a", vec![], 0u64), ("b", vec![], 0u64)];
+        for (i, room) in plan["rooms"].as_array_mut().unwrap().iter_mut().enumerate() {
+            let w = &mut waves[i % 2];
+            room["wave"] = w.0.into();
+            w.1.push(room["legacy_id"].clone());
+            w.2 += room["message_count"].as_u64().unwrap_or(0);
+        }
+        plan["waves"] = waves.iter().map(|(n, r, m)| serde_json::json!({"name": n, "rooms": r, "messages": m})).collect();
+        sqlx::query("UPDATE plan SET body = ?1 WHERE id = 1").bind(plan.to_string()).execute(&pool).await.unwrap();
+        pool.close().await;
+    });
+}
+
+#[test]
+fn refuses_to_pull_a_wave_from_under_a_later_one() {
+    let dir = tmp_dir("rollback-waves");
+    let target = sqlite_url(&dir, "mgc.db");
+    let ws = planned(&dir, "");
+    two_waves(&ws);
+    seeded(&target, Dialect::Sqlite);
+    let before = fingerprint(&target);
+    load(&ws, &target, Some("a"));
+    load(&ws, &target, Some("b"));
+    let both = fingerprint(&target);
+    for args in [&["--execute", "--target", target.as_str()][..], &["--dialect", "sqlite"][..]] {
+        let (code, _, err) = rollback(&ws, &[&["--wave", "a"][..], args].concat());
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("wave \"b\"") && err.contains("roll back wave \"b\" first"), "{err}");
+    }
+    assert_eq!(fingerprint(&target), both);
+    for w in ["b", "a"] {
+        let (code, _, err) = rollback(&ws, &["--wave", w, "--execute", "--target", &target]);
+        assert_eq!(code, 0, "wave {w}: {err}");
+    }
+    assert_eq!(fingerprint(&target), before);
+}
+
+/// T-SQL that sqlparser 0.52's MsSqlDialect cannot parse although SQL Server runs it;
+/// the test recognises these and parses everything else.
+const TSQL_NOT_PARSEABLE: &[(&str, &str)] = &[
+    ("SET XACT_ABORT ON", "0.52 parses SET only as `SET name = value` or `SET name TO value`"),
+    (
+        "IF EXISTS (query) THROW n, N'message', 1",
+        "0.52 has no T-SQL IF, THROW or RAISERROR statement; the query inside EXISTS is parsed on its own",
+    ),
+];
+
+/// Parses every statement of a T-SQL script; returns how many were skipped per construct.
+fn parse_tsql(script: &str) -> [usize; 2] {
+    use sqlparser::dialect::MsSqlDialect;
+    use sqlparser::parser::Parser;
+    let parse = |sql: &str| {
+        Parser::parse_sql(&MsSqlDialect {}, sql).unwrap_or_else(|e| panic!("sqlparser rejects {sql:?}: {e}"));
+    };
+    let mut skipped = [0, 0];
+    for stmt in split_statements(script) {
+        if stmt == TSQL_NOT_PARSEABLE[0].0 {
+            skipped[0] += 1;
+        } else if let Some(rest) = stmt.strip_prefix("IF EXISTS (") {
+            let (query, throw) = rest.rsplit_once(")\n  THROW ").unwrap_or_else(|| panic!("unexpected guard {stmt:?}"));
+            parse(query);
+            let (code, msg) = throw.split_once(", N'").unwrap();
+            assert!(code.parse::<u32>().is_ok_and(|c| c > 50000), "{throw}");
+            assert!(msg.ends_with("', 1") && !msg[..msg.len() - 4].contains('\''), "{throw}");
+            skipped[1] += 1;
+        } else {
+            parse(&stmt);
+        }
+    }
+    skipped
+}
+
+#[test]
+fn tsql_scripts_parse_even_with_thousands_of_keys() {
+    let dir = tmp_dir("rollback-tsql");
+    let target = sqlite_url(&dir, "mgc.db");
+    let ws = planned(&dir, "");
+    load(&ws, &target, None);
+    let (code, out, err) = rollback(&ws, &["--dialect", "tsql"]);
+    assert_eq!(code, 0, "{err}");
+    let script = std::fs::read_to_string(out.trim()).unwrap();
+    assert!(script.contains("SET XACT_ABORT ON;\nBEGIN TRANSACTION;") && script.ends_with("COMMIT TRANSACTION;\n"));
+    assert_eq!(parse_tsql(&script), [1, 3], "{TSQL_NOT_PARSEABLE:?}");
+
+    // A wave of 2,500 nodes and principals: key lists go in chunks SQL Server accepts.
+    let big = serde_json::json!({
+        "principals": (10_000..12_500).collect::<Vec<i64>>(), "affiliations": [], "nodes": (10_000..12_500).collect::<Vec<i64>>(),
+        "addins": ["0f8fad5b-d9cb-469f-a165-70867728950e"], "scopes": [], "roles": [], "invites": [],
+    });
+    exec(&sqlite_url(&ws, "staging.db"), &format!(
+        "INSERT INTO journal (run_id, wave, seq, kind, body) VALUES ('20990101T000000.000-1', 'big', 1, 'config', '{big}')"
+    ));
+    let (code, out, err) = rollback(&ws, &["--dialect", "tsql", "--wave", "big"]);
+    assert_eq!(code, 0, "{err}");
+    let script = std::fs::read_to_string(out.trim()).unwrap();
+    assert_eq!(script.matches("INSERT INTO #gcm_rb_node").count(), 3);
+    assert_eq!(parse_tsql(&script), [1, 3]);
+}
+
+#[test]
+fn hostile_wave_and_room_names_never_reach_a_script() {
+    let dir = tmp_dir("rollback-hostile");
+    let target = sqlite_url(&dir, "mgc.db");
+    let quoted = HOSTILE.replace('\'', "''");
+    let ws = planned(&dir, &format!(
+        "UPDATE tblNode SET nodeName = '{quoted}', nodeDesc = '{quoted}' WHERE nodeID = (SELECT MIN(nodeID) FROM tblNode WHERE nodeType = 0)"
+    ));
+    seeded(&target, Dialect::Sqlite);
+    let before = fingerprint(&target);
+    load(&ws, &target, None);
+    assert_eq!(1, scalar(&target, &format!("SELECT COUNT(*) FROM tblNode WHERE nodeName LIKE '%{}%'", "DROP TABLE tblChat")));
+    // The wave gets the hostile name too, in the ledger and in the journal.
+    for (url, table) in [(target.clone(), "gcmigrate_ledger"), (sqlite_url(&ws, "staging.db"), "journal")] {
+        exec(&url, &format!("UPDATE {table} SET wave = '{quoted}'"));
+    }
+    for dialect in ["tsql", "sqlite", "postgres"] {
+        let (code, out, err) = rollback(&ws, &["--dialect", dialect, "--wave", HOSTILE]);
+        assert_eq!(code, 0, "{dialect}: {err}");
+        let path = PathBuf::from(out.trim());
+        assert_eq!(path.parent(), Some(ws.join("scripts").as_path()), "{out}");
+        let script = std::fs::read_to_string(&path).unwrap();
+        for bad in ["DROP TABLE tblChat", "$$ */", "\"q\"", "]]"] {
+            assert!(!script.contains(bad), "{dialect}: {bad:?} in {script}");
+        }
+        if dialect == "tsql" {
+            parse_tsql(&script);
+        }
+    }
+    let (code, _, err) = rollback(&ws, &["--wave", HOSTILE, "--execute", "--target", &target]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(fingerprint(&target), before);
+}
