@@ -44,9 +44,10 @@ pub enum Command {
     #[command(after_help = "Examples:\n  gcmigrate rollback --workspace work --wave pilot --dialect tsql --out undo.sql\n  \
         gcmigrate rollback --workspace work --wave pilot --dialect sqlite --execute --target sqlite://mgc.db")]
     Rollback(RollbackArgs),
-    /// Write the plan as PowerShell configuration scripts and compliance XML. [not built yet]
-    #[command(after_help = "Example:\n  gcmigrate export --workspace work")]
-    Export(NotYetArgs),
+    /// Write the plan's configuration as PowerShell scripts (configure/unconfigure per wave).
+    #[command(after_help = "Example:\n  gcmigrate export --workspace work\n  \
+        then on the Lync server: .\\configure-pilot.ps1 -PoolFqdn pchat.contoso.com")]
+    Export(ExportArgs),
     /// Disable a wave's legacy rooms for the cutover (journaled; --undo re-enables them).
     #[command(after_help = "Examples:\n  gcmigrate freeze --workspace work --wave pilot --source sqlite://legacy.db\n  \
         gcmigrate freeze --workspace work --wave pilot --source sqlite://legacy.db --undo")]
@@ -142,6 +143,17 @@ pub struct VerifyArgs {
     pub wave: Option<String>,
 }
 
+/// `export` arguments.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub ws: WorkspaceOpts,
+    /// Write the scripts here instead of DIR/scripts.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
 /// `freeze` arguments.
 #[derive(Debug, Args)]
 pub struct FreezeArgs {
@@ -184,14 +196,6 @@ pub struct RollbackArgs {
     /// script refuses to run when it finds any).
     #[arg(long)]
     pub discard_new_messages: bool,
-}
-
-/// Arguments of a command that is not built yet (accepted so that it can say so).
-#[derive(Debug, Args)]
-pub struct NotYetArgs {
-    /// Any arguments.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
 }
 
 /// `migrate` arguments.

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod demo;
+pub mod export;
 pub mod extract;
 pub mod freeze;
 pub mod load;
@@ -15,7 +16,7 @@ pub mod verify;
 use anyhow::Result;
 
 use crate::cli::Command;
-use crate::error::{bad_input, Outcome};
+use crate::error::Outcome;
 use crate::progress::Progress;
 
 /// Runs a parsed command.
@@ -30,13 +31,7 @@ pub async fn run(command: Command, progress: Progress) -> Result<Outcome> {
         Command::Bench(a) => bench::run(a, progress).await,
         Command::Synth(a) => synth::run(a, progress).await,
         Command::Rollback(a) => rollback::run(a, progress).await,
-        Command::Export(_) => not_yet("export", "PowerShell configuration scripts and compliance XML"),
+        Command::Export(a) => export::run(a, progress).await,
         Command::Freeze(a) => freeze::run(a, progress).await,
     }
-}
-
-fn not_yet(name: &str, what: &str) -> Result<Outcome> {
-    Err(bad_input(format!(
-        "`gcmigrate {name}` ({what}) is not built yet in this version; nothing was done"
-    )))
 }

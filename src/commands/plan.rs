@@ -86,6 +86,7 @@ fn add_access_findings(plan: &mut Plan, snap: &crate::model::Snapshot) {
 pub async fn stage(ws: &Workspace, mappings: Option<&Path>, progress: Progress) -> Result<Plan> {
     let mappings = Mappings::load(mappings)?;
     let snap = ws.load_snapshot().await?;
+    crate::mapping::validate(&mappings, &snap)?;
     let since = mappings.options.since.as_deref().and_then(date_to_ticks);
     let counts = ws.author_counts(since).await?;
     let mut plan = crate::plan::build(&snap, &mappings, &counts);
@@ -93,6 +94,7 @@ pub async fn stage(ws: &Workspace, mappings: Option<&Path>, progress: Progress) 
     ws.save_plan(&serde_json::to_string(&plan)?).await?;
     record_unplanned(ws, &plan, &snap).await?;
     let files = crate::report::plan::write_all(&ws.reports_dir(), &plan)?;
+    let scripts = crate::export::write_scripts(&ws.scripts_dir(), &plan)?;
     let n = |s| plan.findings.iter().filter(|f| f.severity == s).count();
     progress.note(&format!(
         "plan: {} categories, {} rooms ({} not migrated), {} messages to load of {} read; findings: {} error, {} warning, {} info",
@@ -108,6 +110,11 @@ pub async fn stage(ws: &Workspace, mappings: Option<&Path>, progress: Progress) 
     for f in plan.findings.iter().filter(|f| f.severity == Severity::Error) {
         progress.note(&format!("  error {}: {}: {}", f.code, f.subject, f.message));
     }
-    progress.note(&format!("plan: reports in {}", files[0].parent().unwrap_or(ws.dir()).display()));
+    progress.note(&format!(
+        "plan: reports in {}; {} PowerShell script(s) in {}",
+        files[0].parent().unwrap_or(ws.dir()).display(),
+        scripts.len(),
+        ws.scripts_dir().display()
+    ));
     Ok(plan)
 }

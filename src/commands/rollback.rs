@@ -19,10 +19,19 @@ pub async fn run(args: RollbackArgs, progress: Progress) -> Result<Outcome> {
     }
     println!("{}", report.script.display());
     let k = &report.keys;
-    let what = format!("{} nodes, {} principals, {} add-ins of load runs {}", k.nodes.len(), k.principals.len(), k.addins.len(), k.runs.join(", "));
+    let what = format!(
+        "{} nodes, {} principals, {} add-ins of load runs {}",
+        k.nodes.len(),
+        k.principals.len(),
+        k.addins.len(),
+        k.runs.join(", ")
+    );
     match report.executed {
         None => {
-            progress.note(&format!("rollback: script written ({what}; keys from the {})", report.keys_from));
+            progress.note(&format!(
+                "rollback: script written ({what}; keys from the {})",
+                report.keys_from
+            ));
             Ok(Outcome::Success)
         }
         Some(Executed::Committed) => {
@@ -44,9 +53,17 @@ fn options(args: RollbackArgs) -> Result<RollbackOptions> {
         (Some("tsql"), _) => Dialect::Mssql,
         (Some("sqlite"), _) => Dialect::Sqlite,
         (Some("postgres"), _) => Dialect::Postgres,
-        (Some(other), _) => return Err(bad_input(format!("unknown --dialect {other:?}: use tsql, sqlite or postgres"))),
+        (Some(other), _) => {
+            return Err(bad_input(format!(
+                "unknown --dialect {other:?}: use tsql, sqlite or postgres"
+            )))
+        }
         (None, Some(t)) => t.dialect(),
-        (None, None) => return Err(bad_input("pass --dialect tsql|sqlite|postgres (or --target URL to take it from)")),
+        (None, None) => {
+            return Err(bad_input(
+                "pass --dialect tsql|sqlite|postgres (or --target URL to take it from)",
+            ))
+        }
     };
     Ok(RollbackOptions {
         wave: args.wave,
@@ -54,6 +71,10 @@ fn options(args: RollbackArgs) -> Result<RollbackOptions> {
         out: args.out,
         target,
         mode: if args.execute { RunMode::Execute } else { RunMode::Render },
-        new_messages: if args.discard_new_messages { NewMessages::Discard } else { NewMessages::Refuse },
+        new_messages: if args.discard_new_messages {
+            NewMessages::Discard
+        } else {
+            NewMessages::Refuse
+        },
     })
 }

@@ -26,9 +26,13 @@ pub fn write_scripts(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for wave in &plan.waves {
         let stem = unique_stem(&wave.name, &mut used);
-        for (kind, text) in [("configure", configure(plan, &wave.name)), ("unconfigure", unconfigure(plan, &wave.name))] {
+        for (kind, text) in [
+            ("configure", configure(plan, &wave.name)),
+            ("unconfigure", unconfigure(plan, &wave.name)),
+        ] {
             let path = dir.join(format!("{kind}-{stem}.ps1"));
-            std::fs::write(&path, for_windows(&text)).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(&path, for_windows(&text))
+                .with_context(|| format!("cannot write {}", path.display()))?;
             out.push(path);
         }
     }
@@ -44,7 +48,11 @@ pub fn file_stem(wave: &str) -> String {
         .take(64)
         .collect();
     let trimmed = mapped.trim_start_matches('.').trim_end_matches('.');
-    if trimmed.is_empty() { "wave".to_owned() } else { trimmed.to_owned() }
+    if trimmed.is_empty() {
+        "wave".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 /// [`file_stem`], numbered when two waves would share a file (Windows compares names
@@ -88,7 +96,11 @@ mod tests {
         let files = write_scripts(&dir.path().join("scripts"), &plan).expect("write");
         assert_eq!(files.len(), 2 * plan.waves.len());
         for f in &files {
-            assert!(f.starts_with(dir.path().join("scripts")), "{} escaped the folder", f.display());
+            assert!(
+                f.starts_with(dir.path().join("scripts")),
+                "{} escaped the folder",
+                f.display()
+            );
             let bytes = std::fs::read(f).expect("read");
             assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]));
             let text = String::from_utf8(bytes[3..].to_vec()).expect("utf-8");

@@ -35,7 +35,11 @@ pub fn quote(s: &str) -> String {
         }
     }
     out.push('\'');
-    if split { format!("({out})") } else { out }
+    if split {
+        format!("({out})")
+    } else {
+        out
+    }
 }
 
 fn breaks_line(c: char) -> bool {
@@ -76,19 +80,25 @@ impl<'a> Wave<'a> {
     fn new(plan: &'a Plan, name: &'a str) -> Self {
         let rooms: Vec<&PlanRoom> = plan.rooms_in(Some(name)).collect();
         let keys: BTreeSet<&str> = rooms.iter().map(|r| r.category.as_str()).collect();
-        let categories: Vec<&PlanCategory> = plan.categories.iter().filter(|c| keys.contains(c.key.as_str())).collect();
+        let categories: Vec<&PlanCategory> =
+            plan.categories.iter().filter(|c| keys.contains(c.key.as_str())).collect();
         let addins: BTreeMap<(&str, &str, &str), &Addin> = rooms
             .iter()
             .filter_map(|r| Some((r.pool.as_str(), addin(plan, r.addin.as_deref()?)?)))
             .map(|(pool, a)| ((pool, a.name.as_str(), a.id.as_str()), a))
             .collect();
-        let names: BTreeSet<&str> =
-            rooms.iter().map(|r| r.pool.as_str()).chain(categories.iter().map(|c| c.pool.as_str())).collect();
+        let names: BTreeSet<&str> = rooms
+            .iter()
+            .map(|r| r.pool.as_str())
+            .chain(categories.iter().map(|c| c.pool.as_str()))
+            .collect();
         let single = names.len() <= 1;
         let pools = names
             .into_iter()
             .enumerate()
-            .map(|(i, p)| (p, if single { "$PoolFqdn".to_owned() } else { format!("$PoolFqdn{}", i + 1) }))
+            .map(|(i, p)| {
+                (p, if single { "$PoolFqdn".to_owned() } else { format!("$PoolFqdn{}", i + 1) })
+            })
             .collect();
         Wave {
             name,
@@ -143,7 +153,8 @@ fn category(s: &mut String, w: &Wave<'_>, c: &PlanCategory) {
     let split = c.split_reason.as_deref().map(|r| format!(" (split: {r})")).unwrap_or_default();
     let _ = writeln!(s, "\n# Category from legacy {}{}", comment(&c.legacy_path), comment(&split));
     let _ = writeln!(s, "$id = {var} + {}", quote(&format!("\\{}", c.name)));
-    let desc = if c.desc.is_empty() { String::new() } else { format!(" -Description {}", quote(&c.desc)) };
+    let desc =
+        if c.desc.is_empty() { String::new() } else { format!(" -Description {}", quote(&c.desc)) };
     let _ = writeln!(
         s,
         "if (-not (Test-PcObject Category $id)) {{\n    New-CsPersistentChatCategory -Name {} -PersistentChatPoolFqdn {var}{desc} | Out-Null\n}}",
@@ -163,13 +174,22 @@ fn category(s: &mut String, w: &Wave<'_>, c: &PlanCategory) {
 fn room(s: &mut String, w: &Wave<'_>, plan: &Plan, r: &PlanRoom) {
     let var = w.pool(&r.pool);
     let cat = plan.category(&r.category).map_or(r.category.as_str(), |c| c.name.as_str());
-    let _ = writeln!(s, "\n# Room from legacy {} ({} messages in the plan)", comment(&r.legacy_path), r.message_count);
+    let _ = writeln!(
+        s,
+        "\n# Room from legacy {} ({} messages in the plan)",
+        comment(&r.legacy_path),
+        r.message_count
+    );
     let _ = writeln!(s, "$id = {var} + {}", quote(&format!("\\{}", r.target_name)));
     s.push_str("if (-not (Test-PcObject Room $id)) {\n    $p = @{\n");
     let _ = writeln!(s, "        Name                   = {}", quote(&r.target_name));
     let _ = writeln!(s, "        Category               = {}", quote(cat));
     let _ = writeln!(s, "        PersistentChatPoolFqdn = {var}");
-    let _ = writeln!(s, "        Type                   = '{}'", if r.behavior == 5 { "Auditorium" } else { "Normal" });
+    let _ = writeln!(
+        s,
+        "        Type                   = '{}'",
+        if r.behavior == 5 { "Auditorium" } else { "Normal" }
+    );
     let privacy = match r.visibility {
         2 => "Secret",
         6 => "Open",
@@ -177,7 +197,11 @@ fn room(s: &mut String, w: &Wave<'_>, plan: &Plan, r: &PlanRoom) {
     };
     let _ = writeln!(s, "        Privacy                = '{privacy}'");
     // Rooms can only inherit invitations or turn them off (ChatRoomInvitations).
-    let _ = writeln!(s, "        Invitations            = '{}'", if r.invite == Some(false) { "False" } else { "Inherit" });
+    let _ = writeln!(
+        s,
+        "        Invitations            = '{}'",
+        if r.invite == Some(false) { "False" } else { "Inherit" }
+    );
     if !r.desc.is_empty() {
         let _ = writeln!(s, "        Description            = {}", quote(&r.desc));
     }
@@ -186,7 +210,11 @@ fn room(s: &mut String, w: &Wave<'_>, plan: &Plan, r: &PlanRoom) {
             let _ = writeln!(s, "        Addin                  = {}", quote(&a.name));
         }
         Some((id, None)) => {
-            let _ = writeln!(s, "        # add-in {} is not in the plan: associate it by hand", comment(id));
+            let _ = writeln!(
+                s,
+                "        # add-in {} is not in the plan: associate it by hand",
+                comment(id)
+            );
         }
         None => {}
     }
@@ -210,7 +238,11 @@ fn count(n: usize, one: &str, many: &str) -> String {
 }
 
 fn ps_bool(b: bool) -> &'static str {
-    if b { "$true" } else { "$false" }
+    if b {
+        "$true"
+    } else {
+        "$false"
+    }
 }
 
 /// One `Key = @{ Add = @(…) }` entry of a splat. Disabled and unknown principals are left
@@ -235,7 +267,9 @@ fn list(s: &mut String, w: &Wave<'_>, key: &str, ids: &[i64]) {
                 lines.push(format!("        {}{kind}", quote(&p.uri)));
             }
             Some(_) => {}
-            None => lines.push(format!("        # left out: legacy principal {id} is not in the plan")),
+            None => {
+                lines.push(format!("        # left out: legacy principal {id} is not in the plan"))
+            }
         }
     }
     if lines.is_empty() {
@@ -258,7 +292,8 @@ pub fn unconfigure(plan: &Plan, wave: &str) -> String {
     s.push_str("\n# Rooms first: a category can only be removed once it is empty\n");
     for r in w.rooms.iter().rev() {
         let _ = writeln!(s, "\n# Room from legacy {}", comment(&r.legacy_path));
-        let _ = writeln!(s, "$id = {} + {}", w.pool(&r.pool), quote(&format!("\\{}", r.target_name)));
+        let _ =
+            writeln!(s, "$id = {} + {}", w.pool(&r.pool), quote(&format!("\\{}", r.target_name)));
         s.push_str("if (Test-PcObject Room $id) {\n    Remove-CsPersistentChatRoom -Identity $id -Confirm:$false\n}\n");
     }
     s.push_str("\n# Categories, unless rooms of another wave still use them\n");
@@ -309,7 +344,8 @@ fn header(w: &Wave<'_>, kind: &str, verb: &str) -> String {
     let args: Vec<String> = w.pools.values().map(|v| format!("-{} <pool FQDN>", &v[1..])).collect();
     let _ = writeln!(s, "#   .\\{kind}-{stem}.ps1 {}", args.join(" "));
     for (pool, var) in &w.pools {
-        let _ = writeln!(s, "#   -{} is the pool the plan calls {}", &var[1..], comment(&quote(pool)));
+        let _ =
+            writeln!(s, "#   -{} is the pool the plan calls {}", &var[1..], comment(&quote(pool)));
     }
     s.push_str("#\n# Notes\n");
     if kind == "unconfigure" {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use super::messages::{AuthorCounts, Classifier, Disposition};
 use super::*;
 use crate::mapping::legacy::{principals, Grant, Legacy, Scope, TreeError, ROOT};
-use crate::mapping::{Mappings, Naming};
+use crate::mapping::{Mappings, Naming, Resolved};
 use crate::model::{Node, Snapshot, BEHAVIOR_AUDITORIUM, VISIBILITY_PRIVATE, VISIBILITY_SCOPED};
 
 /// Persistent Chat's name limit (`nvarchar(256)`).
@@ -85,10 +85,12 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
         };
         let (chain, scope) = chain;
         let path = path_of(&chain);
-        if node.disabled && opts.skip_disabled_rooms {
+        let skip_rule = mappings.room_rule(&path, &node.guid).filter(|r| r.skip).map(|r| format!("rooms.csv:{}", r.source.line));
+        let skip_rule = skip_rule.or_else(|| (node.disabled && opts.skip_disabled_rooms).then(|| "skip_disabled_rooms".to_string()));
+        if let Some(rule) = skip_rule {
             excluded.push(ExcludedRoom {
                 legacy_id: node.id, legacy_guid: node.guid.clone(), legacy_path: path,
-                disposition: "excluded".into(), rule: "skip_disabled_rooms".into(), message_count: msgs,
+                disposition: "excluded".into(), rule, message_count: msgs,
             });
             continue;
         }
@@ -121,7 +123,6 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
     let mut categories = Vec::new();
     let mut class_to_cat: HashMap<ClassKey, String> = HashMap::new();
     let mut used_names: HashMap<String, HashSet<String>> = HashMap::new();
-    let pool = opts.default_pool.clone();
     let everyone = everyone_principals(snap, opts.everyone_principal.as_deref());
     for (ppath, parent) in &parents {
         let pnode = lg.node(*parent).expect("parent of a planned room exists");
@@ -138,11 +139,13 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
         classes.insert(0, first);
         let chain = lg.ancestors_or_self(*parent).unwrap_or_default();
         let depth = chain.len().saturating_sub(1);
-        let base = if *parent == ROOT {
-            pnode.name.clone()
-        } else {
-            chain.iter().rev().filter(|&&n| n != ROOT).filter_map(|n| lg.node(*n))
-                .map(|n| n.name.as_str()).collect::<Vec<_>>().join(&opts.separator)
+        let rule = mappings.category_rule(ppath);
+        let pool = rule.and_then(|r| r.pool.clone()).unwrap_or_else(|| opts.default_pool.clone());
+        let base = match rule.and_then(|r| r.target_name.clone()) {
+            Some(name) => name,
+            None if *parent == ROOT => pnode.name.clone(),
+            None => chain.iter().rev().filter(|&&n| n != ROOT).filter_map(|n| lg.node(*n))
+                .map(|n| n.name.as_str()).collect::<Vec<_>>().join(&opts.separator),
         };
         if depth >= 2 {
             f.add(Severity::Info, "FLATTENED_HIERARCHY", ppath, Some(&pnode.guid),
@@ -198,8 +201,22 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
     let mut disabled_seen = BTreeSet::new();
     for d in &drafts {
         let node = d.node;
-        let cat_key = class_to_cat[&d.key].clone();
+        let room_rule = mappings.room_rule(&d.path, &node.guid);
+        let mut cat_key = class_to_cat[&d.key].clone();
+        if let Some(name) = room_rule.and_then(|r| r.target_category.as_ref()) {
+            match categories.iter().find(|c| c.name.eq_ignore_ascii_case(name)) {
+                Some(c) => cat_key = c.key.clone(),
+                None => f.add(Severity::Error, "UNKNOWN_TARGET_CATEGORY", &d.path, Some(&node.guid),
+                    format!("rooms.csv line {} names target category `{name}`, which the plan does not create",
+                        room_rule.map_or(0, |r| r.source.line))),
+            }
+        }
         let cat = categories.iter().find(|c| c.key == cat_key).expect("category planned");
+        let pool = cat.pool.clone();
+        let wave = room_rule
+            .and_then(|r| r.wave.clone())
+            .or_else(|| mappings.category_rule(&path_of(&d.chain[1..])).and_then(|r| r.wave.clone()))
+            .unwrap_or_else(|| opts.default_wave.clone());
         let scope = &d.key.scope;
         let allowed = cat.allowed.clone();
         let mut members = lg.members(node.id).unwrap_or_default();
@@ -257,6 +274,7 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
                 "the room is disabled and stays disabled; set skip_disabled_rooms = true to leave it out".into());
         }
         let raw_name = match opts.naming {
+            _ if room_rule.is_some_and(|r| r.target_name.is_some()) => room_rule.and_then(|r| r.target_name.clone()).unwrap_or_default(),
             Naming::Prefix if d.chain.len() > 3 => {
                 let parent_path: Vec<&str> = d.chain[1..].iter().rev().filter(|&&n| n != ROOT)
                     .filter_map(|n| lg.node(*n)).map(|n| n.name.as_str()).collect();
@@ -272,7 +290,7 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
             target_name,
             category: cat_key,
             pool: pool.clone(),
-            wave: opts.default_wave.clone(),
+            wave,
             members,
             managers,
             presenters,
@@ -325,10 +343,19 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
             format!("{n} message(s) were posted by a principal that no longer exists in tblPrincipal; \
                      they are rejected with their keys in rejects/"));
     }
-    let principals_out = plan_principals(&lg, &rooms, &categories, &authors, snap);
+    let principals_out = plan_principals(&lg, &rooms, &categories, &authors, snap, mappings, &mut f);
     for p in &principals_out {
         note_principal(&mut f, snap, p.legacy_id, &mut fed_seen, &mut disabled_seen);
     }
+    // A remapped federated principal keeps its access: its FEDERATED_DISABLED finding goes.
+    let remapped: HashSet<&str> =
+        principals_out.iter().filter(|p| p.note.as_deref().is_some_and(|n| n.starts_with("remapped"))).map(|p| p.guid.as_str()).collect();
+    let remapped_legacy: HashSet<String> = principals_out
+        .iter()
+        .filter(|p| remapped.contains(p.guid.as_str()))
+        .filter_map(|p| snap.principals.get(&p.legacy_id).map(|l| l.guid.clone()))
+        .collect();
+    f.0.retain(|x| !(x.code == "FEDERATED_DISABLED" && x.guid.as_ref().is_some_and(|g| remapped_legacy.contains(g))));
     capacity(&mut f, &rooms, &categories, &principals_out, snap);
     let mut waves: BTreeMap<String, PlanWave> = BTreeMap::new();
     for r in &rooms {
@@ -524,6 +551,8 @@ fn plan_principals(
     cats: &[PlanCategory],
     authors: &BTreeSet<i64>,
     snap: &Snapshot,
+    mappings: &Mappings,
+    f: &mut Findings,
 ) -> Vec<PlanPrincipal> {
     let mut ids: BTreeSet<i64> = authors.clone();
     for r in rooms {
@@ -541,7 +570,7 @@ fn plan_principals(
         .filter_map(|id| snap.principals.get(&id))
         .map(|p| {
             let federated = snap.principal_types.get(&p.type_id).is_some_and(|t| t.is_federated);
-            PlanPrincipal {
+            let mut out = PlanPrincipal {
                 legacy_id: p.id,
                 guid: p.guid.clone(),
                 uri: p.uri.clone(),
@@ -553,7 +582,24 @@ fn plan_principals(
                 },
                 disabled: p.disabled || federated,
                 note: federated.then(|| "federated: created disabled".to_string()),
+            };
+            match mappings.principal_rule(&p.uri, &p.guid, p.ad_path.as_deref()) {
+                Some(Resolved::Remap { uri, guid, source }) => {
+                    out.note = Some(format!("remapped from {} by {source}", p.uri));
+                    out.uri = uri;
+                    // A new URI is a new identity unless the row names its GUID too.
+                    out.guid = guid.unwrap_or_else(|| derived_guid(&p.guid, 0));
+                    out.disabled = p.disabled;
+                }
+                Some(Resolved::Disable { source }) => {
+                    out.disabled = true;
+                    out.note = Some(format!("disabled by {source}"));
+                }
+                Some(Resolved::Required { source }) => f.add(Severity::Error, "UNMAPPED_PRINCIPAL", &p.uri, Some(&p.guid),
+                    format!("{source} says this principal must be remapped, but no principals.csv row maps it")),
+                None => {}
             }
+            out
         })
         .collect()
 }

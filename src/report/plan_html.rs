@@ -72,7 +72,11 @@ pub(crate) fn shown(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
-            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}' => {
+            '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{061C}' => {
                 let _ = write!(out, "[U+{:04X}]", c as u32);
             }
             '\u{2028}' | '\u{2029}' => out.push(' '),
@@ -104,12 +108,17 @@ fn verdict(plan: &Plan, legacy_categories: usize) -> String {
     let m = &plan.messages;
     let excluded: u64 = m.excluded.values().sum();
     let rejected: u64 = m.rejected.values().sum();
-    let pools: std::collections::BTreeSet<&str> = plan.categories.iter().map(|c| c.pool.as_str()).collect();
+    let pools: std::collections::BTreeSet<&str> =
+        plan.categories.iter().map(|c| c.pool.as_str()).collect();
     let mut text = format!(
         "The plan moves {} from {} into {} in {} and {}, carrying {} of the {} read.",
         plural(plan.rooms.len() as u64, "room", "rooms"),
         plural(legacy_categories as u64, "nested legacy category", "nested legacy categories"),
-        plural(plan.categories.len() as u64, "Persistent Chat category", "Persistent Chat categories"),
+        plural(
+            plan.categories.len() as u64,
+            "Persistent Chat category",
+            "Persistent Chat categories"
+        ),
         plural(pools.len() as u64, "pool", "pools"),
         plural(plan.waves.len() as u64, "wave", "waves"),
         fmt_num(m.load as f64),
@@ -124,24 +133,46 @@ fn verdict(plan: &Plan, legacy_categories: usize) -> String {
         );
     }
     if !plan.excluded_rooms.is_empty() {
-        let _ = write!(text, " {} not migrated.", plural(plan.excluded_rooms.len() as u64, "legacy room is", "legacy rooms are"));
+        let _ = write!(
+            text,
+            " {} not migrated.",
+            plural(plan.excluded_rooms.len() as u64, "legacy room is", "legacy rooms are")
+        );
     }
     let (class, head) = if errors > 0 {
-        let codes: std::collections::BTreeSet<&str> =
-            plan.findings.iter().filter(|f| f.severity == Severity::Error).map(|f| f.code.as_str()).collect();
+        let codes: std::collections::BTreeSet<&str> = plan
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.code.as_str())
+            .collect();
         let _ = write!(
             text,
             " Before loading, fix the blocking errors ({}) in the source data or the mapping files and run gcmigrate plan again.",
             codes.into_iter().collect::<Vec<_>>().join(", ")
         );
-        ("fail", format!("Not ready: {} must be fixed", plural(errors, "blocking error", "blocking errors")))
+        (
+            "fail",
+            format!(
+                "Not ready: {} must be fixed",
+                plural(errors, "blocking error", "blocking errors")
+            ),
+        )
     } else {
         ("pass", "Ready to load".to_owned())
     };
     if warnings > 0 {
-        let _ = write!(text, " {} worth reading before the cutover.", plural(warnings, "warning is", "warnings are"));
+        let _ = write!(
+            text,
+            " {} worth reading before the cutover.",
+            plural(warnings, "warning is", "warnings are")
+        );
     }
-    format!("<div class=\"verdict {class}\"><h2>{}</h2><p>{}</p></div>", esc(&head), esc(&shown(&text)))
+    format!(
+        "<div class=\"verdict {class}\"><h2>{}</h2><p>{}</p></div>",
+        esc(&head),
+        esc(&shown(&text))
+    )
 }
 
 /// Headline cards in three groups, then the message reconciliation.
@@ -155,7 +186,10 @@ fn summary(plan: &Plan, legacy_categories: usize) -> String {
         (
             "Structure",
             vec![
-                ("Categories, legacy → target", format!("{legacy_categories} → {}", plan.categories.len())),
+                (
+                    "Categories, legacy → target",
+                    format!("{legacy_categories} → {}", plan.categories.len()),
+                ),
                 ("Rooms to migrate", n(plan.rooms.len() as u64)),
                 ("Rooms not migrated", n(plan.excluded_rooms.len() as u64)),
                 ("Principals", n(plan.principals.len() as u64)),
@@ -183,7 +217,10 @@ fn summary(plan: &Plan, legacy_categories: usize) -> String {
     for (title, items) in &groups {
         let _ = write!(s, "<div class=\"group\"><h3>{}</h3>{}</div>", esc(title), cards(items));
     }
-    let mut rows = vec![vec!["Read from the source".to_owned(), n(m.read)], vec!["To load".to_owned(), n(m.load)]];
+    let mut rows = vec![
+        vec!["Read from the source".to_owned(), n(m.read)],
+        vec!["To load".to_owned(), n(m.load)],
+    ];
     for (rule, v) in &m.excluded {
         rows.push(vec![format!("Excluded by rule: <code>{}</code>", esc(&shown(rule))), n(*v)]);
     }
@@ -194,9 +231,19 @@ fn summary(plan: &Plan, legacy_categories: usize) -> String {
     let status = if balanced {
         badge("ok", "reconciles: read = load + excluded + rejected")
     } else {
-        badge("error", &format!("does not reconcile: {} unaccounted", m.read as i128 - (m.load + excluded + rejected) as i128))
+        badge(
+            "error",
+            &format!(
+                "does not reconcile: {} unaccounted",
+                m.read as i128 - (m.load + excluded + rejected) as i128
+            ),
+        )
     };
-    let _ = write!(s, "<h3>Message reconciliation {status}</h3>{}</section>", table(&["Messages", "#Count"], &rows));
+    let _ = write!(
+        s,
+        "<h3>Message reconciliation {status}</h3>{}</section>",
+        table(&["Messages", "#Count"], &rows)
+    );
     s
 }
 
@@ -206,7 +253,8 @@ fn history(plan: &Plan) -> String {
         .categories
         .iter()
         .map(|c| {
-            let v: u64 = plan.rooms.iter().filter(|r| r.category == c.key).map(|r| r.message_count).sum();
+            let v: u64 =
+                plan.rooms.iter().filter(|r| r.category == c.key).map(|r| r.message_count).sum();
             (shown(&c.name), v as f64)
         })
         .collect();
@@ -225,9 +273,11 @@ fn findings(plan: &Plan) -> String {
     if plan.findings.is_empty() {
         s.push_str("<p>No findings.</p>");
     }
-    for (sev, kind, title) in
-        [(Severity::Error, "error", "Blocking errors"), (Severity::Warning, "warning", "Warnings"), (Severity::Info, "info", "Info")]
-    {
+    for (sev, kind, title) in [
+        (Severity::Error, "error", "Blocking errors"),
+        (Severity::Warning, "warning", "Warnings"),
+        (Severity::Info, "info", "Info"),
+    ] {
         let group: Vec<&Finding> = plan.findings.iter().filter(|f| f.severity == sev).collect();
         if group.is_empty() {
             continue;
@@ -236,12 +286,24 @@ fn findings(plan: &Plan) -> String {
         for f in &group {
             *codes.entry(f.code.as_str()).or_default() += 1;
         }
-        let chips: String = codes.iter().map(|(c, n)| format!("<span><code>{}</code> × {n}</span>", esc(&shown(c)))).collect();
+        let chips: String = codes
+            .iter()
+            .map(|(c, n)| format!("<span><code>{}</code> × {n}</span>", esc(&shown(c))))
+            .collect();
         let rows: Vec<Vec<String>> = group
             .iter()
-            .map(|f| vec![format!("<code class=\"nw\">{}</code>", esc(&shown(&f.code))), brk(&f.subject), brk(&f.message)])
+            .map(|f| {
+                vec![
+                    format!("<code class=\"nw\">{}</code>", esc(&shown(&f.code))),
+                    brk(&f.subject),
+                    brk(&f.message),
+                ]
+            })
             .collect();
-        let inner = format!("<div class=\"codes\">{chips}</div>{}", table(&["Code", "Subject", "Message"], &rows));
+        let inner = format!(
+            "<div class=\"codes\">{chips}</div>{}",
+            table(&["Code", "Subject", "Message"], &rows)
+        );
         let head = format!("{} {}", badge(kind, &group.len().to_string()), esc(title));
         if sev == Severity::Info {
             let _ = write!(s, "<details><summary>{head}</summary>{inner}</details>");
@@ -257,7 +319,11 @@ fn findings(plan: &Plan) -> String {
 fn waves(plan: &Plan) -> String {
     let mut s = String::from("<section id=\"waves\"><h2>Waves</h2>");
     for w in &plan.waves {
-        let rooms: Vec<&PlanRoom> = w.rooms.iter().filter_map(|id| plan.rooms.iter().find(|r| r.legacy_id == *id)).collect();
+        let rooms: Vec<&PlanRoom> = w
+            .rooms
+            .iter()
+            .filter_map(|id| plan.rooms.iter().find(|r| r.legacy_id == *id))
+            .collect();
         let _ = write!(
             s,
             "<h3>Wave <code>{}</code> — {}, {} to load</h3>",
@@ -267,7 +333,16 @@ fn waves(plan: &Plan) -> String {
         );
         let rows: Vec<Vec<String>> = rooms.iter().map(|r| room_row(plan, r)).collect();
         s.push_str(&table(
-            &["Room (legacy path)", "Category", "Pool", "Kind", "#Members", "#Managers", "#Presenters", "#Messages"],
+            &[
+                "Room (legacy path)",
+                "Category",
+                "Pool",
+                "Kind",
+                "#Members",
+                "#Managers",
+                "#Presenters",
+                "#Messages",
+            ],
             &rows,
         ));
     }
@@ -277,17 +352,27 @@ fn waves(plan: &Plan) -> String {
             .iter()
             .map(|x| {
                 let kind = if x.disposition == "rejected" { "error" } else { "warning" };
-                vec![brk(&x.legacy_path), badge(kind, &x.disposition), brk(&x.rule), fmt_num(x.message_count as f64)]
+                vec![
+                    brk(&x.legacy_path),
+                    badge(kind, &x.disposition),
+                    brk(&x.rule),
+                    fmt_num(x.message_count as f64),
+                ]
             })
             .collect();
-        let _ = write!(s, "<h3>Rooms not migrated</h3>{}", table(&["Legacy room", "Disposition", "Rule", "#Messages"], &rows));
+        let _ = write!(
+            s,
+            "<h3>Rooms not migrated</h3>{}",
+            table(&["Legacy room", "Disposition", "Rule", "#Messages"], &rows)
+        );
     }
     s.push_str("</section>");
     s
 }
 
 fn room_row(plan: &Plan, r: &PlanRoom) -> Vec<String> {
-    let category = plan.category(&r.category).map_or_else(|| r.category.clone(), |c| c.name.clone());
+    let category =
+        plan.category(&r.category).map_or_else(|| r.category.clone(), |c| c.name.clone());
     let mut kind = format!(
         "{} · {}",
         if r.behavior == 5 { "auditorium" } else { "normal" },
@@ -304,7 +389,11 @@ fn room_row(plan: &Plan, r: &PlanRoom) -> Vec<String> {
     }
     let n = |v: usize| fmt_num(v as f64);
     vec![
-        format!("{}<span class=\"sub brk\">{}</span>", brk(&r.target_name), esc(&shown(&r.legacy_path))),
+        format!(
+            "{}<span class=\"sub brk\">{}</span>",
+            brk(&r.target_name),
+            esc(&shown(&r.legacy_path))
+        ),
         brk(&category),
         esc(&shown(&r.pool)),
         kind,
@@ -317,16 +406,3 @@ fn room_row(plan: &Plan, r: &PlanRoom) -> Vec<String> {
 
 #[cfg(test)]
 pub(crate) mod tests;
-
-#[cfg(test)]
-mod tmp_dump {
-    #[test]
-    fn dump() {
-        let p = super::tests::hostile_plan();
-        std::fs::write("/tmp/hostile.html", super::render(&p)).unwrap();
-        std::fs::write("/tmp/hostile-configure.ps1", crate::export::configure(&p, "all")).unwrap();
-        std::fs::write("/tmp/hostile-unconfigure.ps1", crate::export::unconfigure(&p, "all")).unwrap();
-        let c: crate::plan::Plan = serde_json::from_str(&std::fs::read_to_string("/tmp/contoso-plan.json").unwrap()).unwrap();
-        crate::export::write_scripts(std::path::Path::new("/tmp/contoso-scripts"), &c).unwrap();
-    }
-}

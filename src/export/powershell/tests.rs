@@ -95,10 +95,15 @@ fn objects(toks: &[Tok]) -> Vec<(String, String, String)> {
         if let [Tok::Code(before), Tok::Str(lit), Tok::Code(after)] = w {
             let before = before.trim_end();
             let before = before.strip_suffix('(').unwrap_or(before).trim_end();
-            let Some(var) = before.strip_suffix('+').and_then(|b| b.trim_end().rsplit("$id = ").next()) else {
+            let Some(var) =
+                before.strip_suffix('+').and_then(|b| b.trim_end().rsplit("$id = ").next())
+            else {
                 continue;
             };
-            let Some(kind) = after.split("Test-PcObject ").nth(1).and_then(|k| k.split(' ').next()) else { continue };
+            let Some(kind) = after.split("Test-PcObject ").nth(1).and_then(|k| k.split(' ').next())
+            else {
+                continue;
+            };
             if let Some(name) = lit.strip_prefix('\\') {
                 out.push((kind.to_owned(), var.trim().to_owned(), name.to_owned()));
             }
@@ -113,7 +118,10 @@ fn quoting_doubles_every_quote() {
     assert_eq!(quote("a\r\nb`$(c);"), "'a  b`$(c);'");
     assert_eq!(quote("a\u{202E}b"), "('a' + [char]0x202E + 'b')");
     let decoded = HOSTILE.replace(['\r', '\n'], " ");
-    assert_eq!(tokenize(&quote(HOSTILE)), vec![Tok::Code("(".into()), Tok::Str(decoded), Tok::Code(")".into())]);
+    assert_eq!(
+        tokenize(&quote(HOSTILE)),
+        vec![Tok::Code("(".into()), Tok::Str(decoded), Tok::Code(")".into())]
+    );
 }
 
 #[test]
@@ -126,14 +134,19 @@ fn names_never_leave_their_strings() {
             for bad in ["$(", "`", ";", "\"", "rm -rf", "alert", "<script", "O''Brien"] {
                 assert!(!code.contains(bad), "{bad:?} outside strings in:\n{script}");
             }
-            let names: Vec<&str> = toks.iter().filter_map(|t| if let Tok::Str(s) = t { Some(s.as_str()) } else { None }).collect();
+            let names: Vec<&str> = toks
+                .iter()
+                .filter_map(|t| if let Tok::Str(s) = t { Some(s.as_str()) } else { None })
+                .collect();
             assert!(names.iter().all(|n| !n.contains('\n') && !n.contains('\r')));
             assert!(!script.chars().any(is_bidi), "raw bidi control in:\n{script}");
         }
     }
     let all = configure(&plan, "all");
     assert!(all.contains(&format!("Name                   = {}", quote(HOSTILE))));
-    assert!(all.contains("'O''Brien''s \"room\"; $(rm -rf /) `backtick` <script>alert(1)</script>  line two"));
+    assert!(all.contains(
+        "'O''Brien''s \"room\"; $(rm -rf /) `backtick` <script>alert(1)</script>  line two"
+    ));
     assert!(all.contains("‘‘curly’’"));
     assert!(all.contains("Set-StrictMode -Version Latest\n$ErrorActionPreference = 'Stop'"));
     assert!(all.contains("[string]$PoolFqdn\n"), "one pool, one parameter");
@@ -151,7 +164,8 @@ fn unconfigure_removes_what_configure_creates() {
         b.sort();
         assert_eq!(a, b, "wave {wave}");
         // Rooms, then categories, then add-ins.
-        let rank = |k: &str| ["Room", "Category", "Addin"].iter().position(|x| *x == k).expect("kind");
+        let rank =
+            |k: &str| ["Room", "Category", "Addin"].iter().position(|x| *x == k).expect("kind");
         assert!(removed.windows(2).all(|p| rank(&p[0].0) <= rank(&p[1].0)), "{removed:?}");
     }
     let all = objects(&tokenize(&configure(&plan, "all")));
@@ -166,7 +180,9 @@ fn lists_leave_out_disabled_and_unknown_principals() {
     let script = configure(&hostile_plan(), "all");
     assert!(script.contains("# left out: sip:jane@fabrikam.com (federated: created disabled)"));
     assert!(script.contains("# left out: legacy principal 99 is not in the plan"));
-    assert!(script.contains("'ma-grp://contoso.com/OU=Sales$(x)`;'  # OU or container (ma-grp URI)"));
+    assert!(
+        script.contains("'ma-grp://contoso.com/OU=Sales$(x)`;'  # OU or container (ma-grp URI)")
+    );
     assert!(script.contains("Type                   = 'Auditorium'"));
     assert!(script.contains("Disabled               = $true"));
     assert_eq!(script, configure(&hostile_plan(), "all"), "reproducible");

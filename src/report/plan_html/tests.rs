@@ -6,10 +6,17 @@ use crate::model::Addin;
 use crate::plan::{ExcludedRoom, MessageTotals, PlanCategory, PlanPrincipal, PlanWave};
 
 /// A name built to break HTML, PowerShell and the layout at once.
-pub(crate) const HOSTILE: &str = "O'Brien's \"room\"; $(rm -rf /) `backtick` <script>alert(1)</script>\r\n\
+pub(crate) const HOSTILE: &str =
+    "O'Brien's \"room\"; $(rm -rf /) `backtick` <script>alert(1)</script>\r\n\
     line two \u{202E}txt.exe 🔥 ‘curly’ שלום";
 
-fn category(key: &str, name: String, legacy: String, pool: &str, split: Option<&str>) -> PlanCategory {
+fn category(
+    key: &str,
+    name: String,
+    legacy: String,
+    pool: &str,
+    split: Option<&str>,
+) -> PlanCategory {
     PlanCategory {
         key: key.into(),
         name,
@@ -97,7 +104,11 @@ pub(crate) fn hostile_plan() -> Plan {
             principal(2, "ma-grp://contoso.com/OU=Sales$(x)`;", 10, false),
             principal(3, "sip:jane@fabrikam.com", 5, true),
         ],
-        addins: vec![Addin { id: "aaaa-bbbb".into(), name: format!("Add-in {HOSTILE}"), url: "https://x/?a=1;b=$(y)".into() }],
+        addins: vec![Addin {
+            id: "aaaa-bbbb".into(),
+            name: format!("Add-in {HOSTILE}"),
+            url: "https://x/?a=1;b=$(y)".into(),
+        }],
         waves: vec![
             PlanWave { name: "all".into(), rooms: vec![10, 11], messages: 63 },
             PlanWave { name: "wave 2; $(x)".into(), rooms: vec![12], messages: 36 },
@@ -148,7 +159,13 @@ fn tree_grows_with_the_plan_and_keeps_dfs_order() {
     let mut plan = hostile_plan();
     for i in 0..50 {
         let key = format!("k{i}");
-        plan.categories.push(category(&key, format!("Cat {i}"), format!("/Deep/L{}/Cat {i}", i % 5), "p", None));
+        plan.categories.push(category(
+            &key,
+            format!("Cat {i}"),
+            format!("/Deep/L{}/Cat {i}", i % 5),
+            "p",
+            None,
+        ));
         plan.rooms.push(room(100 + i, &format!("Room {i}"), &key, "p", "all", 4));
     }
     let tree = tree::legacy_tree(&plan);
@@ -156,7 +173,12 @@ fn tree_grows_with_the_plan_and_keeps_dfs_order() {
     let deep = paths.iter().position(|p| *p == "/Deep").expect("ancestor");
     assert_eq!(paths[deep + 1], "/Deep/L0");
     let svg = tree::svg(&plan, &tree);
-    let height: f64 = svg.split("height=\"").nth(1).and_then(|h| h.split('"').next()).and_then(|h| h.parse().ok()).expect("height");
+    let height: f64 = svg
+        .split("height=\"")
+        .nth(1)
+        .and_then(|h| h.split('"').next())
+        .and_then(|h| h.parse().ok())
+        .expect("height");
     assert!(height > 50.0 * 60.0, "height {height}");
 }
 

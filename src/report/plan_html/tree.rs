@@ -52,7 +52,9 @@ pub(super) fn legacy_tree(plan: &Plan) -> Vec<Legacy> {
         touch(&mut nodes, &c.legacy_path).targets.push(i);
     }
     for r in &plan.rooms {
-        let parent = plan.category(&r.category).map_or_else(|| parent_of(&r.legacy_path), |c| c.legacy_path.as_str());
+        let parent = plan
+            .category(&r.category)
+            .map_or_else(|| parent_of(&r.legacy_path), |c| c.legacy_path.as_str());
         touch(&mut nodes, parent).rooms += 1;
     }
     for x in &plan.excluded_rooms {
@@ -114,20 +116,32 @@ fn target_h(c: &PlanCategory, rooms: usize) -> f64 {
 
 /// The whole picture.
 pub(super) fn svg(plan: &Plan, tree: &[Legacy]) -> String {
-    let rooms_of: Vec<Vec<&PlanRoom>> =
-        plan.categories.iter().map(|c| plan.rooms.iter().filter(|r| r.category == c.key).collect()).collect();
+    let rooms_of: Vec<Vec<&PlanRoom>> = plan
+        .categories
+        .iter()
+        .map(|c| plan.rooms.iter().filter(|r| r.category == c.key).collect())
+        .collect();
     let mut body = String::new();
     let mut y = TOP;
     // Bottom edge of the latest box at each depth: where a child's tree guide starts.
     let mut bottoms: Vec<f64> = Vec::new();
     let mut drawn = vec![false; plan.categories.len()];
     for node in tree {
-        let heights: Vec<f64> = node.targets.iter().map(|&i| target_h(&plan.categories[i], rooms_of[i].len())).collect();
+        let heights: Vec<f64> = node
+            .targets
+            .iter()
+            .map(|&i| target_h(&plan.categories[i], rooms_of[i].len()))
+            .collect();
         let stack = heights.iter().sum::<f64>() + GAP * heights.len().saturating_sub(1) as f64;
         left_box(&mut body, node, y, &mut bottoms);
         let mut ty = y;
         for (&i, h) in node.targets.iter().zip(&heights) {
-            connector(&mut body, y + LEFT_H / 2.0, ty + 18.0, plan.categories[i].split_reason.is_some());
+            connector(
+                &mut body,
+                y + LEFT_H / 2.0,
+                ty + 18.0,
+                plan.categories[i].split_reason.is_some(),
+            );
             target_box(&mut body, &plan.categories[i], &rooms_of[i], ty, *h);
             drawn[i] = true;
             ty += h + GAP;
@@ -162,7 +176,8 @@ fn left_box(s: &mut String, node: &Legacy, y: f64, bottoms: &mut Vec<f64>) {
         if let Some(&top) = bottoms.get(node.depth - 1) {
             let gx = x - INDENT + 9.0;
             let mid = y + LEFT_H / 2.0;
-            let _ = write!(s, "<path d=\"M{gx},{top} V{mid} H{x}\" fill=\"none\" stroke=\"#9fb3c8\"/>");
+            let _ =
+                write!(s, "<path d=\"M{gx},{top} V{mid} H{x}\" fill=\"none\" stroke=\"#9fb3c8\"/>");
         }
     }
     bottoms.truncate(node.depth);
@@ -210,7 +225,8 @@ fn connector(s: &mut String, y1: f64, y2: f64, split: bool) {
 
 fn target_box(s: &mut String, c: &PlanCategory, rooms: &[&PlanRoom], y: f64, h: f64) {
     let x = RIGHT_X;
-    let (fill, stroke) = if c.split_reason.is_some() { ("#fff8e6", "#b7791f") } else { ("#eef4ff", "#2f6fde") };
+    let (fill, stroke) =
+        if c.split_reason.is_some() { ("#fff8e6", "#b7791f") } else { ("#eef4ff", "#2f6fde") };
     let msgs: u64 = rooms.iter().map(|r| r.message_count).sum();
     let meta = format!(
         "{} · {} · pool {}",
@@ -239,7 +255,10 @@ fn target_box(s: &mut String, c: &PlanCategory, rooms: &[&PlanRoom], y: f64, h: 
     for r in rooms.iter().take(MAX_ROOMS_SHOWN) {
         ly += ROOM_LINE;
         let n = format!("{} msgs", fmt_num(r.message_count as f64));
-        let room = clip(&format!("• {}", shown(&r.target_name)), fits(RIGHT_W - 40.0 - n.len() as f64 * 6.2, CHAR_W));
+        let room = clip(
+            &format!("• {}", shown(&r.target_name)),
+            fits(RIGHT_W - 40.0 - n.len() as f64 * 6.2, CHAR_W),
+        );
         let _ = write!(
             s,
             "<text class=\"r\" x=\"{}\" y=\"{ly}\">{}</text><text class=\"m\" x=\"{}\" y=\"{ly}\" text-anchor=\"end\">{}</text>",
