@@ -21,6 +21,8 @@ mod cutover;
 mod resume;
 // The plan grants no access the legacy rules did not.
 mod plan_access;
+// Mapping files: the shipped examples and broken ones.
+mod mappings;
 // Verification: history, access equivalence (gained/lost with rules), target invariants, tampering.
 mod verify;
 // Rollback scripts: round trips on SQLite and PostgreSQL, guards, wave order, hostile names, T-SQL parsing.
