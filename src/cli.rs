@@ -100,6 +100,10 @@ pub struct PlanArgs {
     /// Mappings directory (gcmigrate.toml and CSV tables); defaults apply without it.
     #[arg(long, short = 'm', value_name = "DIR")]
     pub mappings: Option<PathBuf>,
+    /// The target mgc database: check planned names against what already exists there
+    /// (only read).
+    #[arg(long, short = 't', value_name = "URL")]
+    pub target: Option<String>,
 }
 
 /// `load` arguments.

@@ -126,6 +126,13 @@ impl fmt::Debug for DbUrl {
 /// Replaces the password of a URL (`user:secret@`) or connection string
 /// (`Password=secret;`, `Pwd=secret;`) with `***`.
 pub fn redact(s: &str) -> String {
+    // An ADO.NET connection string may quote a password that contains `;`: parse it.
+    #[cfg(feature = "mssql")]
+    if !s.contains("://") && s.contains('=') && s.contains(';') && !s.contains(": ") {
+        if let Some(r) = crate::mssql::url::redact_connection_string(s) {
+            return r;
+        }
+    }
     let mut out = s.to_string();
     if let Some(scheme_end) = out.find("://") {
         let after = scheme_end + 3;
@@ -306,6 +313,8 @@ mod tests {
         let ado = redact("Server=h;Database=d;User Id=u;Password=s3cr;et;Encrypt=true");
         assert!(!ado.contains("s3cr"), "{ado}");
         assert!(DbUrl::parse("mssql://u:pw@h/d").unwrap().to_string().contains("***"));
+        let quoted = redact("Server=h;Database=d;User Id=u;Password='se;cret';Encrypt=true");
+        assert!(!quoted.contains("cret"), "{quoted}");
     }
 
     #[test]

@@ -63,3 +63,22 @@ fn broken_mapping_files_name_file_line_and_column_and_exit_2() {
     let ok = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mappings-broken/bom-crlf");
     gcm().args(["plan", "-q", "--workspace"]).arg(&ws).arg("--mappings").arg(&ok).assert().success();
 }
+
+#[test]
+fn names_taken_in_the_target_block_or_are_renamed() {
+    let dir = tmp_dir("collide");
+    let ws = extracted(&dir);
+    let target = sqlite_url(&dir, "mgc.db");
+    exec(&format!("{target}?mode=rwc"), gcmigrate::schema::ddl(gcmigrate::schema::SchemaKind::Mgc2013, gcmigrate::db::Dialect::Sqlite));
+    exec(&target, "INSERT INTO tblNode (nodeID, nodeGuid, parentID, nodeType, nodeName, nodeDesc, invite, logged, filePost, \
+                   disabled, behavior, visibility, nodeAddedBy, nodeAddedOn, nodeUpdatedBy, nodeUpdatedOn) VALUES \
+                   (500, 'aaaaaaaa-0000-0000-0000-000000000001', 1, 1, 'company', '', 1, 1, 1, 0, 4, 3, 1, 0, 1, 0)");
+    let out = gcm().args(["plan", "--target", &target, "--workspace"]).arg(&ws).assert().code(1).get_output().clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TARGET_COLLISION"));
+    let maps = dir.join("maps");
+    std::fs::create_dir_all(&maps).unwrap();
+    std::fs::write(maps.join("categories.csv"), "legacy_path,on_conflict\n/Company,rename\n").unwrap();
+    gcm().args(["plan", "-q", "--target", &target, "--mappings"]).arg(&maps).arg("--workspace").arg(&ws).assert().success();
+    let plan = json(&ws.join("reports/plan.json"));
+    assert!(plan["categories"].as_array().unwrap().iter().any(|c| c["name"] == "Company (2)"), "renamed");
+}

@@ -97,7 +97,8 @@ fn fingerprint(url: &str) -> BTreeMap<String, Vec<String>> {
             .fetch_all(&pool)
             .await
             .unwrap();
-            let row: Vec<String> = cols.iter().map(|c| format!("COALESCE(CAST(\"{c}\" AS TEXT), '<null>')")).collect();
+            let row: Vec<String> =
+                cols.iter().map(|c| format!("COALESCE(CAST(\"{c}\" AS TEXT), '<null>')")).collect();
             let sql = format!("SELECT {} FROM {t} ORDER BY 1", row.join(" || '|' || "));
             out.insert(t.to_lowercase(), sqlx::query_scalar(&sql).fetch_all(&pool).await.unwrap());
         }
@@ -121,7 +122,8 @@ fn round_trip(target: &str, dialect: Dialect, dir: &Path) {
 
     // Offline (journal) and online (ledger) rendering agree.
     let file = dir.join("offline.sql");
-    let (code, _, err) = rollback(&ws, &["--dialect", dialect.name(), "--out", file.to_str().unwrap()]);
+    let (code, _, err) =
+        rollback(&ws, &["--dialect", dialect.name(), "--out", file.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let (code, out, err) = rollback(&ws, &["--execute", "--target", target]);
     assert_eq!(code, 0, "{err}");
@@ -138,7 +140,11 @@ fn round_trip(target: &str, dialect: Dialect, dir: &Path) {
     }
 
     load(&ws, target, None);
-    assert_eq!(loaded, scalar(target, "SELECT COUNT(*) FROM tblChat"), "the wave loads again after its rollback");
+    assert_eq!(
+        loaded,
+        scalar(target, "SELECT COUNT(*) FROM tblChat"),
+        "the wave loads again after its rollback"
+    );
 }
 
 #[test]
@@ -161,7 +167,8 @@ fn refuses_new_messages(target: &str, dialect: Dialect, dir: &Path) {
     let before = fingerprint(target);
     load(&ws, target, None);
     let room = scalar(target, "SELECT MIN(channelId) FROM tblChat WHERE channelId > 3");
-    let next = scalar(target, &format!("SELECT MAX(chatId) + 1 FROM tblChat WHERE channelId = {room}"));
+    let next =
+        scalar(target, &format!("SELECT MAX(chatId) + 1 FROM tblChat WHERE channelId = {room}"));
     exec(target, &format!(
         "INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) VALUES ({room}, {next}, 635000000000000000, 2, 0, 'after cutover')"
     ));
@@ -171,7 +178,8 @@ fn refuses_new_messages(target: &str, dialect: Dialect, dir: &Path) {
     assert!(err.contains("--discard-new-messages"), "{err}");
     assert_eq!(fingerprint(target), posted, "nothing was deleted");
 
-    let (code, _, err) = rollback(&ws, &["--execute", "--target", target, "--discard-new-messages"]);
+    let (code, _, err) =
+        rollback(&ws, &["--execute", "--target", target, "--discard-new-messages"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(fingerprint(target), before);
 }
@@ -223,7 +231,10 @@ fn two_waves(ws: &Path) {
     block_on(async {
         let url = format!("sqlite://{}", ws.join("staging.db").display());
         let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        let body: String = sqlx::query_scalar("SELECT body FROM plan WHERE id = 1").fetch_one(&pool).await.unwrap();
+        let body: String = sqlx::query_scalar("SELECT body FROM plan WHERE id = 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
         let mut plan: serde_json::Value = serde_json::from_str(&body).unwrap();
         let mut waves = [("a", vec![], 0u64), ("b", vec![], 0u64)];
         for (i, room) in plan["rooms"].as_array_mut().unwrap().iter_mut().enumerate() {
@@ -232,8 +243,15 @@ fn two_waves(ws: &Path) {
             w.1.push(room["legacy_id"].clone());
             w.2 += room["message_count"].as_u64().unwrap_or(0);
         }
-        plan["waves"] = waves.iter().map(|(n, r, m)| serde_json::json!({"name": n, "rooms": r, "messages": m})).collect();
-        sqlx::query("UPDATE plan SET body = ?1 WHERE id = 1").bind(plan.to_string()).execute(&pool).await.unwrap();
+        plan["waves"] = waves
+            .iter()
+            .map(|(n, r, m)| serde_json::json!({"name": n, "rooms": r, "messages": m}))
+            .collect();
+        sqlx::query("UPDATE plan SET body = ?1 WHERE id = 1")
+            .bind(plan.to_string())
+            .execute(&pool)
+            .await
+            .unwrap();
         pool.close().await;
     });
 }
@@ -277,14 +295,17 @@ fn parse_tsql(script: &str) -> [usize; 2] {
     use sqlparser::dialect::MsSqlDialect;
     use sqlparser::parser::Parser;
     let parse = |sql: &str| {
-        Parser::parse_sql(&MsSqlDialect {}, sql).unwrap_or_else(|e| panic!("sqlparser rejects {sql:?}: {e}"));
+        Parser::parse_sql(&MsSqlDialect {}, sql)
+            .unwrap_or_else(|e| panic!("sqlparser rejects {sql:?}: {e}"));
     };
     let mut skipped = [0, 0];
     for stmt in split_statements(script) {
         if stmt == TSQL_NOT_PARSEABLE[0].0 {
             skipped[0] += 1;
         } else if let Some(rest) = stmt.strip_prefix("IF EXISTS (") {
-            let (query, throw) = rest.rsplit_once(")\n  THROW ").unwrap_or_else(|| panic!("unexpected guard {stmt:?}"));
+            let (query, throw) = rest
+                .rsplit_once(")\n  THROW ")
+                .unwrap_or_else(|| panic!("unexpected guard {stmt:?}"));
             parse(query);
             let (code, msg) = throw.split_once(", N'").unwrap();
             assert!(code.parse::<u32>().is_ok_and(|c| c > 50000), "{throw}");
@@ -306,7 +327,10 @@ fn tsql_scripts_parse_even_with_thousands_of_keys() {
     let (code, out, err) = rollback(&ws, &["--dialect", "tsql"]);
     assert_eq!(code, 0, "{err}");
     let script = std::fs::read_to_string(out.trim()).unwrap();
-    assert!(script.contains("SET XACT_ABORT ON;\nBEGIN TRANSACTION;") && script.ends_with("COMMIT TRANSACTION;\n"));
+    assert!(
+        script.contains("SET XACT_ABORT ON;\nBEGIN TRANSACTION;")
+            && script.ends_with("COMMIT TRANSACTION;\n")
+    );
     assert_eq!(parse_tsql(&script), [1, 3], "{TSQL_NOT_PARSEABLE:?}");
 
     // A wave of 2,500 nodes and principals: key lists go in chunks SQL Server accepts.
@@ -335,9 +359,20 @@ fn hostile_wave_and_room_names_never_reach_a_script() {
     seeded(&target, Dialect::Sqlite);
     let before = fingerprint(&target);
     load(&ws, &target, None);
-    assert_eq!(1, scalar(&target, &format!("SELECT COUNT(*) FROM tblNode WHERE nodeName LIKE '%{}%'", "DROP TABLE tblChat")));
+    assert_eq!(
+        1,
+        scalar(
+            &target,
+            &format!(
+                "SELECT COUNT(*) FROM tblNode WHERE nodeName LIKE '%{}%'",
+                "DROP TABLE tblChat"
+            )
+        )
+    );
     // The wave gets the hostile name too, in the ledger and in the journal.
-    for (url, table) in [(target.clone(), "gcmigrate_ledger"), (sqlite_url(&ws, "staging.db"), "journal")] {
+    for (url, table) in
+        [(target.clone(), "gcmigrate_ledger"), (sqlite_url(&ws, "staging.db"), "journal")]
+    {
         exec(&url, &format!("UPDATE {table} SET wave = '{quoted}'"));
     }
     for dialect in ["tsql", "sqlite", "postgres"] {

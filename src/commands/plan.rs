@@ -15,7 +15,8 @@ use crate::staging::Workspace;
 /// Runs `plan`.
 pub async fn run(args: PlanArgs, progress: Progress) -> Result<Outcome> {
     let ws = Workspace::open(&args.ws.workspace, false).await?;
-    let plan = stage(&ws, args.mappings.as_deref(), progress).await?;
+    let target = args.target.as_deref().map(crate::db::DbUrl::parse).transpose()?;
+    let plan = stage_with_target(&ws, args.mappings.as_deref(), target.as_ref(), progress).await?;
     Ok(if plan.has_errors() { Outcome::Findings } else { Outcome::Success })
 }
 
@@ -84,6 +85,31 @@ fn add_access_findings(plan: &mut Plan, snap: &crate::model::Snapshot) {
 
 /// The plan stage: builds, stores and reports the plan.
 pub async fn stage(ws: &Workspace, mappings: Option<&Path>, progress: Progress) -> Result<Plan> {
+    stage_with_target(ws, mappings, None, progress).await
+}
+
+/// Reads the target's nodes and the ids an earlier load of ours created there.
+async fn target_nodes(url: &crate::db::DbUrl) -> Result<(Vec<crate::plan::collide::Existing>, std::collections::HashSet<i64>)> {
+    use sqlx::Row;
+    let db = crate::db::Db::connect(url, crate::db::OpenMode::Existing, 1).await?;
+    crate::load::config::check_schema(&db).await?;
+    let mut nodes = Vec::new();
+    for r in sqlx::query("SELECT CAST(nodeID AS BIGINT), CAST(nodeType AS BIGINT), nodeName FROM tblNode WHERE nodeID <> 1")
+        .fetch_all(&db.pool)
+        .await?
+    {
+        nodes.push((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)? == 1, r.try_get::<String, _>(2)?));
+    }
+    let ours = match crate::verify::ledger_map(&db).await {
+        Ok(m) => m.categories.values().chain(m.rooms.values()).copied().collect(),
+        Err(_) => Default::default(),
+    };
+    db.pool.close().await;
+    Ok((nodes, ours))
+}
+
+/// The plan stage, checking names against an existing target when one is given.
+pub async fn stage_with_target(ws: &Workspace, mappings: Option<&Path>, target: Option<&crate::db::DbUrl>, progress: Progress) -> Result<Plan> {
     let mappings = Mappings::load(mappings)?;
     let snap = ws.load_snapshot().await?;
     crate::mapping::validate(&mappings, &snap)?;
@@ -91,6 +117,10 @@ pub async fn stage(ws: &Workspace, mappings: Option<&Path>, progress: Progress) 
     let counts = ws.author_counts(since).await?;
     let mut plan = crate::plan::build(&snap, &mappings, &counts);
     add_access_findings(&mut plan, &snap);
+    if let Some(url) = target {
+        let (nodes, ours) = target_nodes(url).await?;
+        crate::plan::collide::apply(&mut plan, &mappings, &nodes, &ours);
+    }
     ws.save_plan(&serde_json::to_string(&plan)?).await?;
     record_unplanned(ws, &plan, &snap).await?;
     let files = crate::report::plan::write_all(&ws.reports_dir(), &plan)?;

@@ -16,15 +16,20 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tiberius::error::Error as TdsError;
-use tiberius::{TokenRow, ToSql};
+use tiberius::{ToSql, TokenRow};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::config::TargetState;
-use super::rows::{Batch, Op, TableSpec, Value, ADDIN, AFFILIATION, CHAT, INVITE, LAST_CHAT_ID, LEDGER, NODE, PRINCIPAL, ROLE, SCOPE};
+use super::rows::{
+    Batch, Op, TableSpec, Value, ADDIN, AFFILIATION, CHAT, INVITE, LAST_CHAT_ID, LEDGER, NODE,
+    PRINCIPAL, ROLE, SCOPE,
+};
 use crate::db::{split_statements, DbUrl, Dialect};
 use crate::error::{bad_input, runtime};
 use crate::mapping::legacy::Role;
-use crate::mssql::{self, encode, int, req_int, req_text, text, Cells, Client, ConnSpec, Param, SqlType};
+use crate::mssql::{
+    self, encode, int, req_int, req_text, text, Cells, Client, ConnSpec, Param, SqlType,
+};
 
 /// The ledger table, created when missing (one idempotent statement, safe under concurrency).
 pub const LEDGER_DDL_TSQL: &str = "IF OBJECT_ID(N'gcmigrate_ledger', N'U') IS NULL CREATE TABLE gcmigrate_ledger (\
@@ -47,8 +52,10 @@ const NEXT_NODE: &str = "SELECT CAST(ISNULL(MAX(nodeID), 1) + 1 AS BIGINT) FROM 
 const PRINCIPALS: &str = "SELECT prinID, prinGuid, prinUri FROM tblPrincipal";
 const ROLE_TYPES: &str = "SELECT rtypeID, rtypeDesc FROM tblRoleType";
 const ADDINS: &str = "SELECT siopID FROM tblSiopWhiteList";
-const LEDGER_CONFIGS: &str = "SELECT body FROM gcmigrate_ledger WHERE kind = N'config' ORDER BY written_at";
-const RESUME: &str = "SELECT MAX(last_chat) FROM gcmigrate_ledger WHERE kind = N'chat' AND room_id = @P1";
+const LEDGER_CONFIGS: &str =
+    "SELECT body FROM gcmigrate_ledger WHERE kind = N'config' ORDER BY written_at";
+const RESUME: &str =
+    "SELECT MAX(last_chat) FROM gcmigrate_ledger WHERE kind = N'chat' AND room_id = @P1";
 /// What `check_schema` requires, as in `config::check_schema`.
 const NEEDED: &[(&str, &str)] = &[
     ("tblPrincipal", "prinID, prinGuid, prinUri, prinDisplayName, prinDisabled"),
@@ -63,7 +70,18 @@ const NEEDED: &[(&str, &str)] = &[
     ("tblLastChatId", "nodeID, lastChatID"),
 ];
 /// Every table the load writes.
-pub const TABLES: [&TableSpec; 10] = [&PRINCIPAL, &AFFILIATION, &ADDIN, &NODE, &SCOPE, &ROLE, &INVITE, &CHAT, &LAST_CHAT_ID, &LEDGER];
+pub const TABLES: [&TableSpec; 10] = [
+    &PRINCIPAL,
+    &AFFILIATION,
+    &ADDIN,
+    &NODE,
+    &SCOPE,
+    &ROLE,
+    &INVITE,
+    &CHAT,
+    &LAST_CHAT_ID,
+    &LEDGER,
+];
 /// From this many rows a `tblChat` insert goes through bulk load.
 const BULK_FROM: usize = 128;
 /// tiberius compares an `nvarchar(max)` value's bytes with 0xFFFF in bulk load; longer
@@ -80,7 +98,12 @@ pub fn insert_sql(t: &TableSpec, rows: usize) -> String {
     let cols: Vec<String> = t.cols.iter().map(|c| quote(c.0)).collect();
     let n = t.cols.len();
     let values: Vec<String> = (0..rows)
-        .map(|r| format!("({})", (1..=n).map(|c| format!("@P{}", r * n + c)).collect::<Vec<_>>().join(", ")))
+        .map(|r| {
+            format!(
+                "({})",
+                (1..=n).map(|c| format!("@P{}", r * n + c)).collect::<Vec<_>>().join(", ")
+            )
+        })
         .collect();
     format!("INSERT INTO {} ({}) VALUES {}", quote(t.name), cols.join(", "), values.join(", "))
 }
@@ -102,11 +125,24 @@ fn probe_sql(table: &str, cols: &str) -> String {
 /// Every T-SQL statement this module can send (tiberius adds `SELECT TOP 0 * FROM [tblChat]`
 /// and `INSERT BULK` for bulk load), named, for the parse tests.
 pub fn all_statements() -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = [("begin", BEGIN), ("commit", COMMIT), ("rollback", ROLLBACK), ("layout", LAYOUT),
-        ("next prinID", NEXT_PRIN), ("next nodeID", NEXT_NODE), ("principals", PRINCIPALS), ("role types", ROLE_TYPES),
-        ("add-ins", ADDINS), ("ledger configs", LEDGER_CONFIGS), ("resume point", RESUME), ("ledger DDL", LEDGER_DDL_TSQL),
-        ("bulk metadata (tiberius)", "SELECT TOP 0 * FROM [tblChat]")]
-        .iter().map(|(n, s)| (n.to_string(), s.to_string())).collect();
+    let mut out: Vec<(String, String)> = [
+        ("begin", BEGIN),
+        ("commit", COMMIT),
+        ("rollback", ROLLBACK),
+        ("layout", LAYOUT),
+        ("next prinID", NEXT_PRIN),
+        ("next nodeID", NEXT_NODE),
+        ("principals", PRINCIPALS),
+        ("role types", ROLE_TYPES),
+        ("add-ins", ADDINS),
+        ("ledger configs", LEDGER_CONFIGS),
+        ("resume point", RESUME),
+        ("ledger DDL", LEDGER_DDL_TSQL),
+        ("bulk metadata (tiberius)", "SELECT TOP 0 * FROM [tblChat]"),
+    ]
+    .iter()
+    .map(|(n, s)| (n.to_string(), s.to_string()))
+    .collect();
     for t in TABLES {
         out.push((format!("insert {} (1 row)", t.name), insert_sql(t, 1)));
         out.push((format!("insert {} (max rows)", t.name), insert_sql(t, rows_per_insert(t))));
@@ -151,7 +187,8 @@ pub async fn open(url: &DbUrl, conns: u32) -> Result<MssqlTarget> {
 
 impl MssqlTarget {
     async fn take(&self) -> Result<(SemaphorePermit<'_>, Client)> {
-        let permit = self.slots.acquire().await.context("the SQL Server connection pool is closed")?;
+        let permit =
+            self.slots.acquire().await.context("the SQL Server connection pool is closed")?;
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let client = match idle {
             Some(c) => c,
@@ -188,7 +225,11 @@ impl MssqlTarget {
         }
     }
 
-    async fn layout(&self, c: &mut Client, t: &'static TableSpec) -> Result<Arc<Vec<DestCol>>, TdsError> {
+    async fn layout(
+        &self,
+        c: &mut Client,
+        t: &'static TableSpec,
+    ) -> Result<Arc<Vec<DestCol>>, TdsError> {
         if let Some(l) = self.layouts.lock().unwrap_or_else(|e| e.into_inner()).get(t.name) {
             return Ok(l.clone());
         }
@@ -214,7 +255,10 @@ fn positions(t: &TableSpec, layout: &[DestCol]) -> Result<Vec<usize>, TdsError> 
         .map(|(c, _)| {
             let c = c.trim_matches('"');
             layout.iter().position(|d| d.name.eq_ignore_ascii_case(c)).ok_or_else(|| {
-                TdsError::Conversion(format!("the target's {} has no column {c}: is it an mgc database?", t.name).into())
+                TdsError::Conversion(
+                    format!("the target's {} has no column {c}: is it an mgc database?", t.name)
+                        .into(),
+                )
             })
         })
         .collect()
@@ -225,20 +269,37 @@ fn conv(e: String) -> TdsError {
 }
 
 /// One bulk-load row: every writable column of the table, NULL where the spec has none.
-pub fn token_row<'v>(t: &TableSpec, layout: &[DestCol], pos: &[usize], row: &'v [Value]) -> Result<TokenRow<'v>, String> {
+pub fn token_row<'v>(
+    t: &TableSpec,
+    layout: &[DestCol],
+    pos: &[usize],
+    row: &'v [Value],
+) -> Result<TokenRow<'v>, String> {
     let mut out = TokenRow::with_capacity(layout.len());
     for (i, d) in layout.iter().enumerate() {
         let v = match pos.iter().position(|p| *p == i) {
             Some(k) => encode(&row[k], &d.ty, &format!("{}.{}", t.name, d.name))?,
-            None if d.nullable => d.ty.null().ok_or_else(|| format!("{}.{}: cannot bulk-load NULL into {:?}", t.name, d.name, d.ty))?,
-            None => return Err(format!("{}.{} is NOT NULL and gcmigrate writes no value to it", t.name, d.name)),
+            None if d.nullable => d.ty.null().ok_or_else(|| {
+                format!("{}.{}: cannot bulk-load NULL into {:?}", t.name, d.name, d.ty)
+            })?,
+            None => {
+                return Err(format!(
+                    "{}.{} is NOT NULL and gcmigrate writes no value to it",
+                    t.name, d.name
+                ))
+            }
         };
         out.push(v);
     }
     Ok(out)
 }
 
-async fn insert_rows(c: &mut Client, t: &TableSpec, layout: &[DestCol], rows: &[&Vec<Value>]) -> Result<(), TdsError> {
+async fn insert_rows(
+    c: &mut Client,
+    t: &TableSpec,
+    layout: &[DestCol],
+    rows: &[&Vec<Value>],
+) -> Result<(), TdsError> {
     let pos = positions(t, layout)?;
     for part in rows.chunks(rows_per_insert(t)) {
         let sql = insert_sql(t, part.len());
@@ -246,7 +307,9 @@ async fn insert_rows(c: &mut Client, t: &TableSpec, layout: &[DestCol], rows: &[
         for row in part {
             for (k, p) in pos.iter().enumerate() {
                 let d = &layout[*p];
-                params.push(Param(encode(&row[k], &d.ty, &format!("{}.{}", t.name, d.name)).map_err(conv)?));
+                params.push(Param(
+                    encode(&row[k], &d.ty, &format!("{}.{}", t.name, d.name)).map_err(conv)?,
+                ));
             }
         }
         mssql::execute_params(c, &sql, params).await?;
@@ -254,7 +317,12 @@ async fn insert_rows(c: &mut Client, t: &TableSpec, layout: &[DestCol], rows: &[
     Ok(())
 }
 
-async fn bulk(c: &mut Client, t: &TableSpec, layout: &[DestCol], rows: &[&Vec<Value>]) -> Result<(), TdsError> {
+async fn bulk(
+    c: &mut Client,
+    t: &TableSpec,
+    layout: &[DestCol],
+    rows: &[&Vec<Value>],
+) -> Result<(), TdsError> {
     let pos = positions(t, layout)?;
     let table = quote(t.name);
     let mut req = c.bulk_insert(&table).await?;
@@ -279,15 +347,21 @@ async fn apply_once(t: &MssqlTarget, c: &mut Client, batch: &Batch) -> Result<()
     for (op, layout) in batch.ops.iter().zip(&layouts) {
         match op {
             Op::Insert(spec, rows) if spec.name == CHAT.name && rows.len() >= BULK_FROM => {
-                let (long, short): (Vec<&Vec<Value>>, Vec<&Vec<Value>>) = rows.iter().partition(|r| too_long_for_bulk(r));
+                let (long, short): (Vec<&Vec<Value>>, Vec<&Vec<Value>>) =
+                    rows.iter().partition(|r| too_long_for_bulk(r));
                 if !short.is_empty() {
                     bulk(c, spec, layout, &short).await?;
                 }
                 insert_rows(c, spec, layout, &long).await?;
             }
-            Op::Insert(spec, rows) => insert_rows(c, spec, layout, &rows.iter().collect::<Vec<_>>()).await?,
+            Op::Insert(spec, rows) => {
+                insert_rows(c, spec, layout, &rows.iter().collect::<Vec<_>>()).await?
+            }
             Op::DeleteEq(spec, col, v) => {
-                let pos = layout.iter().position(|d| d.name.eq_ignore_ascii_case(col)).ok_or_else(|| conv(format!("{}: no column {col}", spec.name)))?;
+                let pos = layout
+                    .iter()
+                    .position(|d| d.name.eq_ignore_ascii_case(col))
+                    .ok_or_else(|| conv(format!("{}: no column {col}", spec.name)))?;
                 let value = Value::Int(*v);
                 let p = encode(&value, &layout[pos].ty, col).map_err(conv)?;
                 mssql::execute_params(c, &delete_sql(spec, col), vec![Param(p)]).await?;
@@ -301,7 +375,20 @@ async fn apply_once(t: &MssqlTarget, c: &mut Client, batch: &Batch) -> Result<()
 fn is_transient(e: &TdsError) -> bool {
     match e {
         TdsError::Io { .. } => true,
-        TdsError::Server(t) => matches!(t.code(), 1205 | 1222 | 233 | 10053 | 10054 | 10060 | 40197 | 40501 | 40613 | 49918 | 49919 | 49920),
+        TdsError::Server(t) => matches!(
+            t.code(),
+            1205 | 1222
+                | 233
+                | 10053
+                | 10054
+                | 10060
+                | 40197
+                | 40501
+                | 40613
+                | 49918
+                | 49919
+                | 49920
+        ),
         _ => false,
     }
 }
@@ -330,7 +417,10 @@ pub async fn apply(t: &MssqlTarget, batch: &Batch) -> Result<()> {
         // A server error leaves the stream usable: roll back and keep the connection.
         // Anything else (I/O, a half-sent bulk load) drops it; the server then rolls back.
         if matches!(err, TdsError::Server(_))
-            && matches!(tokio::time::timeout(Duration::from_secs(10), mssql::batch(&mut c, ROLLBACK)).await, Ok(Ok(())))
+            && matches!(
+                tokio::time::timeout(Duration::from_secs(10), mssql::batch(&mut c, ROLLBACK)).await,
+                Ok(Ok(()))
+            )
         {
             t.give_back(c);
         }
@@ -366,7 +456,8 @@ pub async fn close(t: MssqlTarget) {
 
 /// Reads what the configuration phase needs (next ids, principals, role types, add-ins).
 pub async fn read_state(t: &MssqlTarget) -> Result<TargetState> {
-    let one = |rows: Vec<Cells>| rows.first().map(|r| req_int(r, 0)).transpose().map(|v| v.unwrap_or(1));
+    let one =
+        |rows: Vec<Cells>| rows.first().map(|r| req_int(r, 0)).transpose().map(|v| v.unwrap_or(1));
     let next_prin = one(t.rows("reading tblPrincipal", NEXT_PRIN, &[]).await?)?;
     let next_node = one(t.rows("reading tblNode", NEXT_NODE, &[]).await?)?;
     let mut st = TargetState { next_prin, next_node, ..TargetState::empty() };
@@ -383,7 +474,10 @@ pub async fn read_state(t: &MssqlTarget) -> Result<TargetState> {
     }
     for role in [Role::Member, Role::Manager, Role::Voiced, Role::Creator] {
         if !st.roles.contains_key(&role) {
-            return Err(bad_input(format!("the target's tblRoleType has no `{role:?}` row; is {} an mgc database?", t.label)));
+            return Err(bad_input(format!(
+                "the target's tblRoleType has no `{role:?}` row; is {} an mgc database?",
+                t.label
+            )));
         }
     }
     for r in t.rows("reading tblSiopWhiteList", ADDINS, &[]).await? {
@@ -447,7 +541,8 @@ async fn run_in_transaction(t: &MssqlTarget, what: &str, statements: &[String]) 
             Ok(())
         }
         Err(e) => {
-            let _ = tokio::time::timeout(Duration::from_secs(10), mssql::batch(&mut c, ROLLBACK)).await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(10), mssql::batch(&mut c, ROLLBACK)).await;
             Err(mssql::statement_error(&t.label, what, &e))
         }
     }
@@ -480,4 +575,3 @@ pub async fn prepare(t: &MssqlTarget, create: bool, dry_run: bool) -> Result<boo
     }
     Ok(true)
 }
-

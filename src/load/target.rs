@@ -40,7 +40,7 @@ pub enum Target {
     Recording(Mutex<BTreeMap<String, u64>>),
     /// A real SQL Server mgc (tiberius: bulk load for history, INSERTs for the rest).
     #[cfg(feature = "mssql")]
-    Mssql(super::mssql::MssqlTarget),
+    Mssql(Box<super::mssql::MssqlTarget>),
 }
 
 impl Target {
@@ -71,7 +71,7 @@ impl Target {
                 Target::Postgres(pool)
             }
             #[cfg(feature = "mssql")]
-            Dialect::Mssql => Target::Mssql(super::mssql::open(url, conns).await?),
+            Dialect::Mssql => Target::Mssql(Box::new(super::mssql::open(url, conns).await?)),
             #[cfg(not(feature = "mssql"))]
             Dialect::Mssql => {
                 return Err(crate::error::bad_input(format!("{url} is a SQL Server database, and this gcmigrate was built without the `mssql` feature")))
@@ -137,7 +137,7 @@ impl Target {
             Target::Postgres(p) => p.close().await,
             Target::Recording(_) => {}
             #[cfg(feature = "mssql")]
-            Target::Mssql(t) => super::mssql::close(t).await,
+            Target::Mssql(t) => super::mssql::close(*t).await,
         }
     }
 }

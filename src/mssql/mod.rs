@@ -12,14 +12,14 @@ pub mod url;
 use std::borrow::Cow;
 
 use anyhow::Result;
-use tiberius::error::Error as TdsError;
+use tiberius::error::{Error as TdsError, IoErrorKind as IoKind};
 use tiberius::{ColumnData, IntoSql, Query, SqlBrowser, ToSql, Uuid};
 use tokio::net::TcpStream;
 use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 
 use crate::db::DbUrl;
-use crate::load::rows::Value;
 use crate::error::runtime;
+use crate::load::rows::Value;
 pub use url::ConnSpec;
 
 /// A connected SQL Server session.
@@ -50,7 +50,10 @@ async fn open(spec: &ConnSpec) -> Result<Client, TdsError> {
         let config = spec.to_config(route.as_ref().map(|(h, p)| (h.as_str(), *p)));
         let tcp = match (&route, &spec.instance, spec.port) {
             (None, Some(_), None) => TcpStream::connect_named(&config).await?,
-            _ => tcp_connect(&config.get_addr()).await?,
+            _ => match &route {
+                Some((h, p)) => tcp_connect(h, *p).await?,
+                None => tcp_connect(&spec.host, spec.port.unwrap_or(1433)).await?,
+            },
         };
         match tiberius::Client::connect(config, tcp.compat_write()).await {
             Err(TdsError::Routing { host, port }) => route = Some((host, port)),
@@ -61,9 +64,9 @@ async fn open(spec: &ConnSpec) -> Result<Client, TdsError> {
 }
 
 /// Resolves and connects, keeping the real I/O error (refused, unreachable) for the message.
-async fn tcp_connect(addr: &str) -> Result<TcpStream, TdsError> {
+async fn tcp_connect(host: &str, port: u16) -> Result<TcpStream, TdsError> {
     let mut last = None;
-    for a in tokio::net::lookup_host(addr).await? {
+    for a in tokio::net::lookup_host((host, port)).await? {
         match TcpStream::connect(a).await {
             Ok(s) => {
                 s.set_nodelay(true)?;
@@ -72,7 +75,14 @@ async fn tcp_connect(addr: &str) -> Result<TcpStream, TdsError> {
             Err(e) => last = Some(e),
         }
     }
-    Err(last.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "the host name resolves to no address")).into())
+    Err(last
+        .unwrap_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the host name resolves to no address",
+            )
+        })
+        .into())
 }
 
 /// What went wrong, reduced to what decides the advice.
@@ -86,6 +96,8 @@ pub enum Cause {
     Browser(String),
     /// The TLS handshake failed.
     Tls(String),
+    /// The server hung up during the handshake.
+    Closed(String),
     /// Something answered that does not speak TDS.
     Protocol(String),
     /// A server error: number and message.
@@ -97,8 +109,27 @@ pub enum Cause {
 impl From<&TdsError> for Cause {
     fn from(e: &TdsError) -> Self {
         match e {
-            TdsError::Io { message, .. } => Cause::Unreachable(message.clone()),
-            TdsError::Conversion(m) if m.contains("SQL browser") || m.contains("browser instance") => Cause::Browser(m.to_string()),
+            // tokio-rustls reports handshake failures as I/O errors.
+            TdsError::Io { kind, message } => {
+                let m = message.to_ascii_lowercase();
+                if *kind == IoKind::InvalidData
+                    || ["certificate", "tls", "handshake", "alert"].iter().any(|w| m.contains(w))
+                {
+                    Cause::Tls(message.clone())
+                } else if matches!(
+                    kind,
+                    IoKind::ConnectionReset | IoKind::ConnectionAborted | IoKind::UnexpectedEof
+                ) {
+                    Cause::Closed(message.clone())
+                } else {
+                    Cause::Unreachable(message.clone())
+                }
+            }
+            TdsError::Conversion(m)
+                if m.contains("SQL browser") || m.contains("browser instance") =>
+            {
+                Cause::Browser(m.to_string())
+            }
             TdsError::Tls(m) => Cause::Tls(m.clone()),
             TdsError::Protocol(m) => Cause::Protocol(m.to_string()),
             TdsError::Server(t) => Cause::Server(t.code(), t.message().to_string()),
@@ -138,6 +169,11 @@ pub fn connect_error(spec: &ConnSpec, cause: &Cause) -> anyhow::Error {
             "cannot connect to SQL Server {server}: the TLS handshake failed ({m}) — for a self-signed \
              certificate add trust_server_certificate=true (TrustServerCertificate=True); a server without \
              TLS 1.2 needs its TLS updates (or encrypt=danger_plaintext in a lab)"
+        ),
+        Cause::Closed(m) => format!(
+            "cannot connect to SQL Server {server}: the server closed the connection during the \
+             handshake ({m}) — a server without TLS 1.2 does this (update it, or encrypt=danger_plaintext \
+             in a lab); also check that the port is SQL Server's"
         ),
         Cause::Protocol(m) => format!(
             "cannot connect to SQL Server {server}: what answered does not speak TDS ({m}) — check that the port \
@@ -179,7 +215,9 @@ pub fn scrub(msg: &str, password: Option<&str>) -> String {
 /// A failed statement as a runtime failure; permission errors say what to GRANT.
 pub fn statement_error(label: &str, what: &str, e: &TdsError) -> anyhow::Error {
     match e {
-        TdsError::Server(t) if PERMISSION_DENIED.contains(&t.code()) => runtime(scrub(&permission_message(label, t.code(), t.message()), None)),
+        TdsError::Server(t) if PERMISSION_DENIED.contains(&t.code()) => {
+            runtime(scrub(&permission_message(label, t.code(), t.message()), None))
+        }
         _ => runtime(scrub(&format!("{what} failed on SQL Server {label}: {e}"), None)),
     }
 }
@@ -201,12 +239,20 @@ impl ToSql for Param<'_> {
 }
 
 /// Runs a statement with `@P1…` parameters; returns the rows affected.
-pub async fn execute(client: &mut Client, sql: &str, params: &[&dyn ToSql]) -> Result<u64, TdsError> {
+pub async fn execute(
+    client: &mut Client,
+    sql: &str,
+    params: &[&dyn ToSql],
+) -> Result<u64, TdsError> {
     Ok(client.execute(sql, params).await?.total())
 }
 
 /// Runs a statement with bound [`Param`]s; returns the rows affected.
-pub async fn execute_params<'a>(client: &mut Client, sql: &'a str, params: Vec<Param<'a>>) -> Result<u64, TdsError> {
+pub async fn execute_params<'a>(
+    client: &mut Client,
+    sql: &'a str,
+    params: Vec<Param<'a>>,
+) -> Result<u64, TdsError> {
     let mut q = Query::new(Cow::Borrowed(sql));
     for p in params {
         q.bind(p);
@@ -215,7 +261,11 @@ pub async fn execute_params<'a>(client: &mut Client, sql: &'a str, params: Vec<P
 }
 
 /// Runs a query with `@P1…` parameters; returns the first result set as cells.
-pub async fn query(client: &mut Client, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<Cells>, TdsError> {
+pub async fn query(
+    client: &mut Client,
+    sql: &str,
+    params: &[&dyn ToSql],
+) -> Result<Vec<Cells>, TdsError> {
     let rows = client.query(sql, params).await?.into_first_result().await?;
     Ok(rows.into_iter().map(|r| r.into_iter().collect()).collect())
 }
@@ -234,7 +284,9 @@ pub fn int(cells: &[ColumnData<'_>], i: usize) -> Result<Option<i64>> {
         Some(ColumnData::I32(v)) => v.map(i64::from),
         Some(ColumnData::I64(v)) => *v,
         Some(ColumnData::Bit(v)) => v.map(i64::from),
-        Some(ColumnData::String(None) | ColumnData::Guid(None) | ColumnData::DateTime(None)) => None,
+        Some(ColumnData::String(None) | ColumnData::Guid(None) | ColumnData::DateTime(None)) => {
+            None
+        }
         other => anyhow::bail!("column {} is not an integer ({})", i + 1, kind(other)),
     })
 }
@@ -254,7 +306,12 @@ pub fn text(cells: &[ColumnData<'_>], i: usize) -> Result<Option<String>> {
     Ok(match cells.get(i) {
         Some(ColumnData::String(v)) => v.as_ref().map(|s| s.to_string()),
         Some(ColumnData::Guid(v)) => v.map(|g| g.hyphenated().to_string().to_ascii_lowercase()),
-        Some(ColumnData::I32(None) | ColumnData::I64(None) | ColumnData::I16(None) | ColumnData::U8(None)) => None,
+        Some(
+            ColumnData::I32(None)
+            | ColumnData::I64(None)
+            | ColumnData::I16(None)
+            | ColumnData::U8(None),
+        ) => None,
         other => anyhow::bail!("column {} is not text ({})", i + 1, kind(other)),
     })
 }
@@ -333,10 +390,13 @@ pub fn parse_datetime(s: &str) -> Option<tiberius::time::DateTime> {
         .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f"))
         .ok()
         .or_else(|| chrono::DateTime::parse_from_rfc3339(s).ok().map(|d| d.naive_utc()))
-        .or_else(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))?;
+        .or_else(|| {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0))
+        })?;
     let base = NaiveDate::from_ymd_opt(1900, 1, 1)?;
     let mut days = (dt.date() - base).num_days();
-    let nanos = u64::from(dt.num_seconds_from_midnight()) * 1_000_000_000 + u64::from(dt.nanosecond() % 1_000_000_000);
+    let nanos = u64::from(dt.num_seconds_from_midnight()) * 1_000_000_000
+        + u64::from(dt.nanosecond() % 1_000_000_000);
     let mut frags = (nanos * 300 + 500_000_000) / 1_000_000_000;
     if frags >= 300 * 86_400 {
         days += 1;
@@ -353,20 +413,28 @@ pub fn parse_datetime(s: &str) -> Option<tiberius::time::DateTime> {
 pub fn encode<'v>(v: &'v Value, ty: &SqlType, col: &str) -> Result<ColumnData<'v>, String> {
     let range = |what: &str| format!("{col}: {v:?} does not fit in {what}");
     Ok(match (ty, v) {
-        (t, Value::Null) => t.null().ok_or_else(|| format!("{col}: cannot write NULL into a {t:?} column"))?,
+        (t, Value::Null) => {
+            t.null().ok_or_else(|| format!("{col}: cannot write NULL into a {t:?} column"))?
+        }
         (SqlType::Bit, Value::Int(i)) => ColumnData::Bit(Some(*i != 0)),
-        (SqlType::TinyInt, Value::Int(i)) => ColumnData::U8(Some(u8::try_from(*i).map_err(|_| range("tinyint"))?)),
-        (SqlType::SmallInt, Value::Int(i)) => ColumnData::I16(Some(i16::try_from(*i).map_err(|_| range("smallint"))?)),
-        (SqlType::Int, Value::Int(i)) => ColumnData::I32(Some(i32::try_from(*i).map_err(|_| range("int"))?)),
+        (SqlType::TinyInt, Value::Int(i)) => {
+            ColumnData::U8(Some(u8::try_from(*i).map_err(|_| range("tinyint"))?))
+        }
+        (SqlType::SmallInt, Value::Int(i)) => {
+            ColumnData::I16(Some(i16::try_from(*i).map_err(|_| range("smallint"))?))
+        }
+        (SqlType::Int, Value::Int(i)) => {
+            ColumnData::I32(Some(i32::try_from(*i).map_err(|_| range("int"))?))
+        }
         (SqlType::BigInt, Value::Int(i)) => ColumnData::I64(Some(*i)),
         (SqlType::Text, Value::Text(s)) => ColumnData::String(Some(Cow::Borrowed(s.as_str()))),
         (SqlType::Text, Value::Int(i)) => ColumnData::String(Some(Cow::Owned(i.to_string()))),
-        (SqlType::Guid, Value::Text(s)) => {
-            ColumnData::Guid(Some(Uuid::parse_str(s.trim()).map_err(|_| format!("{col}: `{s}` is not a GUID"))?))
-        }
-        (SqlType::DateTime, Value::Text(s)) => {
-            ColumnData::DateTime(Some(parse_datetime(s).ok_or_else(|| format!("{col}: `{s}` is not a datetime"))?))
-        }
+        (SqlType::Guid, Value::Text(s)) => ColumnData::Guid(Some(
+            Uuid::parse_str(s.trim()).map_err(|_| format!("{col}: `{s}` is not a GUID"))?,
+        )),
+        (SqlType::DateTime, Value::Text(s)) => ColumnData::DateTime(Some(
+            parse_datetime(s).ok_or_else(|| format!("{col}: `{s}` is not a datetime"))?,
+        )),
         (t, v) => return Err(format!("{col}: cannot write {v:?} into a {t:?} column")),
     })
 }
@@ -386,10 +454,20 @@ mod tests {
             (Cause::Timeout, "no answer within 15s"),
             (Cause::Unreachable("Connection refused (os error 111)".into()), "firewall"),
             (Cause::Browser("SQL browser timeout".into()), "UDP 1434"),
-            (Cause::Tls("invalid peer certificate: UnknownIssuer".into()), "trust_server_certificate=true"),
+            (
+                Cause::Tls("invalid peer certificate: UnknownIssuer".into()),
+                "trust_server_certificate=true",
+            ),
             (Cause::Protocol("header: invalid packet type: 72".into()), "does not speak TDS"),
-            (Cause::Server(18456, "Login failed for user 'gcm'.".into()), "check the user name and password"),
-            (Cause::Server(4060, "Cannot open database \"GroupChat\"".into()), "cannot open database `GroupChat`"),
+            (Cause::Closed("Connection reset by peer".into()), "TLS 1.2"),
+            (
+                Cause::Server(18456, "Login failed for user 'gcm'.".into()),
+                "check the user name and password",
+            ),
+            (
+                Cause::Server(4060, "Cannot open database \"GroupChat\"".into()),
+                "cannot open database `GroupChat`",
+            ),
             (Cause::Server(229, "The SELECT permission was denied".into()), "db_datareader"),
             (Cause::Other("password secret was wrong\nsecond line".into()), "***"),
         ] {
@@ -405,10 +483,21 @@ mod tests {
 
     #[test]
     fn tiberius_errors_map_to_causes() {
-        let io: TdsError = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused").into();
+        let io: TdsError =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused").into();
         assert!(matches!(Cause::from(&io), Cause::Unreachable(_)));
+        let tls: TdsError = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "invalid peer certificate: UnknownIssuer",
+        )
+        .into();
+        assert!(matches!(Cause::from(&tls), Cause::Tls(_)));
+        let reset: TdsError =
+            std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer").into();
+        assert!(matches!(Cause::from(&reset), Cause::Closed(_)));
         assert!(matches!(Cause::from(&TdsError::Tls("bad cert".into())), Cause::Tls(_)));
-        let browser = TdsError::Conversion("SQL browser timeout during resolving instance X".into());
+        let browser =
+            TdsError::Conversion("SQL browser timeout during resolving instance X".into());
         assert!(matches!(Cause::from(&browser), Cause::Browser(_)));
     }
 
@@ -416,8 +505,11 @@ mod tests {
     fn cells_read_any_integer_width_and_guids_lowercase() {
         let g = tiberius::Uuid::parse_str("459C34BD-FA4E-50B0-8A7B-F1164310920C").unwrap();
         let row: Vec<ColumnData<'static>> = vec![
-            ColumnData::Bit(Some(true)), ColumnData::I16(Some(-3)), ColumnData::I32(None),
-            ColumnData::Guid(Some(g)), ColumnData::String(Some("x".into())),
+            ColumnData::Bit(Some(true)),
+            ColumnData::I16(Some(-3)),
+            ColumnData::I32(None),
+            ColumnData::Guid(Some(g)),
+            ColumnData::String(Some("x".into())),
         ];
         assert_eq!(int(&row, 0).unwrap(), Some(1));
         assert_eq!(req_int(&row, 1).unwrap(), -3);
@@ -437,9 +529,11 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_secs(30)).await;
             drop(sock);
         });
-        let s = spec(&format!("Server=127.0.0.1,{port};Database=d;User Id=u;Password=secret;Connect Timeout=1"));
+        let s = spec(&format!(
+            "Server=127.0.0.1,{port};Database=d;User Id=u;Password=secret;Connect Timeout=1"
+        ));
         let t0 = std::time::Instant::now();
-        let m = format!("{:#}", connect_spec(&s).await.err().expect("times out"));
+        let m = format!("{:#}", connect_spec(&s).await.expect_err("times out"));
         assert!(t0.elapsed() < std::time::Duration::from_secs(3), "{:?}", t0.elapsed());
         assert!(m.contains("no answer within 1s") && !m.contains("secret"), "{m}");
         hold.abort();
@@ -449,7 +543,7 @@ mod tests {
     async fn nothing_listening_fails_fast_with_exit_3() {
         let s = spec("mssql://u:secret@127.0.0.1:1/GroupChat?connect_timeout=5");
         let t0 = std::time::Instant::now();
-        let e = connect_spec(&s).await.err().expect("port 1 refuses");
+        let e = connect_spec(&s).await.expect_err("port 1 refuses");
         assert!(t0.elapsed() < std::time::Duration::from_secs(6));
         let m = format!("{e:#}");
         assert!(m.contains("127.0.0.1:1") && !m.contains("secret"), "{m}");

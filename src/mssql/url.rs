@@ -109,7 +109,11 @@ impl ConnSpec {
 
     /// `server/database`, for messages (no credentials).
     pub fn label(&self) -> String {
-        format!("{}/{}", self.server_label(), self.database.as_deref().unwrap_or("(default database)"))
+        format!(
+            "{}/{}",
+            self.server_label(),
+            self.database.as_deref().unwrap_or("(default database)")
+        )
     }
 
     /// The login name, for messages.
@@ -191,7 +195,13 @@ struct Builder {
 }
 
 impl Builder {
-    fn finish(self, host: String, port: Option<u16>, instance: Option<String>, syntax: &str) -> Result<ConnSpec> {
+    /// `server` is (host, port, instance).
+    fn finish(
+        self,
+        server: (String, Option<u16>, Option<String>),
+        syntax: &str,
+    ) -> Result<ConnSpec> {
+        let (host, port, instance) = server;
         let auth = if self.integrated {
             integrated()?
         } else {
@@ -264,12 +274,19 @@ fn parse_encrypt(key: &str, v: &str) -> Result<Encrypt> {
 fn parse_timeout(key: &str, v: &str) -> Result<Duration> {
     match v.trim().parse::<u64>() {
         Ok(n) if (1..=3600).contains(&n) => Ok(Duration::from_secs(n)),
-        _ => Err(bad_input(format!("`{key}` must be a number of seconds from 1 to 3600, not `{}`", v.trim()))),
+        _ => Err(bad_input(format!(
+            "`{key}` must be a number of seconds from 1 to 3600, not `{}`",
+            v.trim()
+        ))),
     }
 }
 
 fn parse_port(v: &str) -> Result<u16> {
-    v.trim().parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| bad_input(format!("invalid SQL Server port `{}`", v.trim())))
+    v.trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| bad_input(format!("invalid SQL Server port `{}`", v.trim())))
 }
 
 /// Percent-decodes URL parts (`%40` → `@`); `+` stays `+`.
@@ -290,7 +307,8 @@ pub fn percent_decode(s: &str) -> Result<String> {
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| bad_input("the SQL Server URL percent-decodes to invalid UTF-8"))
+    String::from_utf8(out)
+        .map_err(|_| bad_input("the SQL Server URL percent-decodes to invalid UTF-8"))
 }
 
 /// `host`, `host:port`, `[v6]:port`, `host\instance` (also `%5C`).
@@ -300,7 +318,8 @@ fn split_server(hostpart: &str) -> Result<(String, Option<u16>, Option<String>)>
         None => (hostpart.to_string(), None),
     };
     if let Some(rest) = host.strip_prefix('[') {
-        let (h, after) = rest.split_once(']').ok_or_else(|| bad_input("unclosed `[` in the SQL Server host"))?;
+        let (h, after) =
+            rest.split_once(']').ok_or_else(|| bad_input("unclosed `[` in the SQL Server host"))?;
         let port = after.strip_prefix(':').map(parse_port).transpose()?;
         return Ok((h.to_string(), port, instance));
     }
@@ -329,7 +348,9 @@ fn parse_url(rest: &str) -> Result<ConnSpec> {
     let (hostpart, db) = location.split_once('/').unwrap_or((location, ""));
     let hostpart = percent_decode(hostpart)?;
     if hostpart.is_empty() {
-        return Err(bad_input("the SQL Server URL has no host: mssql://USER:PASSWORD@HOST[:PORT|\\INSTANCE]/DATABASE"));
+        return Err(bad_input(
+            "the SQL Server URL has no host: mssql://USER:PASSWORD@HOST[:PORT|\\INSTANCE]/DATABASE",
+        ));
     }
     let (host, port, instance) = split_server(&hostpart)?;
     b.database = Some(percent_decode(db.trim_end_matches('/'))?);
@@ -354,7 +375,7 @@ fn parse_url(rest: &str) -> Result<ConnSpec> {
             }
         }
     }
-    b.finish(host, port, instance, "URL")
+    b.finish((host, port, instance), "URL")
 }
 
 /// Splits `key=value;…` with ADO.NET quoting: `'…'`, `"…"` (quote doubled inside) or `{…}`.
@@ -394,7 +415,11 @@ fn ado_pairs(s: &str) -> Result<Vec<(String, String)>> {
                         }
                         Some(c) if c == close => break,
                         Some(c) => value.push(c),
-                        None => return Err(bad_input(format!("unterminated quoted value of `{key}` in the connection string"))),
+                        None => {
+                            return Err(bad_input(format!(
+                                "unterminated quoted value of `{key}` in the connection string"
+                            )))
+                        }
                     }
                 }
                 while chars.peek().is_some_and(|c| *c != ';') {
@@ -433,14 +458,13 @@ pub fn redact_connection_string(s: &str) -> Option<String> {
 }
 
 /// Keys that ADO.NET accepts and that change nothing for a one-connection batch tool.
-const IGNORED_ADO_KEYS: &[&str] = &[
-    "pooling", "min pool size", "max pool size", "multipleactiveresultsets", "multiple active result sets",
-    "persist security info", "persistsecurityinfo", "multisubnetfailover", "multi subnet failover",
-    "connection lifetime", "load balance timeout", "workstation id", "wsid", "packet size", "application name",
-    "app", "connect retry count", "connectretrycount", "connect retry interval", "connectretryinterval",
-    "current language", "language", "enlist", "transaction binding", "type system version",
-    "hostnameincertificate", "host name in certificate", "column encryption setting", "failover partner",
-];
+const IGNORED_ADO_KEYS: &str = "pooling|min pool size|max pool size|multipleactiveresultsets|\
+    multiple active result sets|persist security info|persistsecurityinfo|\
+    multisubnetfailover|multi subnet failover|connection lifetime|load balance timeout|\
+    workstation id|wsid|packet size|application name|app|connect retry count|\
+    connectretrycount|connect retry interval|connectretryinterval|current language|\
+    language|enlist|transaction binding|type system version|hostnameincertificate|\
+    host name in certificate|column encryption setting|failover partner";
 
 fn parse_ado(s: &str) -> Result<ConnSpec> {
     let mut b = Builder::default();
@@ -459,7 +483,7 @@ fn parse_ado(s: &str) -> Result<ConnSpec> {
                 b.timeout = Some(parse_timeout(&key, &v)?)
             }
             "applicationintent" | "application intent" => b.read_only = v.eq_ignore_ascii_case("readonly"),
-            k if IGNORED_ADO_KEYS.contains(&k) => {}
+            k if IGNORED_ADO_KEYS.split('|').any(|i| i == k) => {}
             _ => {
                 return Err(bad_input(format!(
                     "unsupported connection-string keyword `{key}`: gcmigrate reads Server, Database/Initial \
@@ -474,8 +498,12 @@ fn parse_ado(s: &str) -> Result<ConnSpec> {
     })?;
     let server = server.trim();
     let lower = server.to_ascii_lowercase();
-    if ["np:", "lpc:", "admin:"].iter().any(|p| lower.starts_with(p)) || lower.starts_with("(localdb)") {
-        return Err(bad_input(format!("Server={server}: only TCP connections are supported (tcp:HOST,PORT or HOST\\INSTANCE)")));
+    if ["np:", "lpc:", "admin:"].iter().any(|p| lower.starts_with(p))
+        || lower.starts_with("(localdb)")
+    {
+        return Err(bad_input(format!(
+            "Server={server}: only TCP connections are supported (tcp:HOST,PORT or HOST\\INSTANCE)"
+        )));
     }
     let server = if lower.starts_with("tcp:") { &server[4..] } else { server };
     let (rest, port) = match server.rsplit_once(',') {
@@ -486,7 +514,7 @@ fn parse_ado(s: &str) -> Result<ConnSpec> {
         Some((h, i)) => (h.to_string(), Some(i.to_string())),
         None => (rest.to_string(), None),
     };
-    b.finish(host, port, instance, "connection string")
+    b.finish((host, port, instance), "connection string")
 }
 
 #[cfg(test)]
@@ -504,11 +532,20 @@ mod tests {
     #[test]
     fn parses_urls_with_port_instance_and_options() {
         let c = p("mssql://sa:p%40ss%3Aw%2Frd@db1.contoso.com:1450/GroupChat?encrypt=false&trust_server_certificate=true&connect_timeout=5");
-        assert_eq!((c.host.as_str(), c.port, c.database.as_deref()), ("db1.contoso.com", Some(1450), Some("GroupChat")));
+        assert_eq!(
+            (c.host.as_str(), c.port, c.database.as_deref()),
+            ("db1.contoso.com", Some(1450), Some("GroupChat"))
+        );
         assert_eq!(c.auth, Auth::Sql { user: "sa".into(), password: "p@ss:w/rd".into() });
-        assert_eq!((c.encrypt, c.trust_server_certificate, c.connect_timeout), (Encrypt::LoginOnly, true, Duration::from_secs(5)));
+        assert_eq!(
+            (c.encrypt, c.trust_server_certificate, c.connect_timeout),
+            (Encrypt::LoginOnly, true, Duration::from_secs(5))
+        );
         let c = p("mssql://u:pw@sql01\\GROUPCHAT/GroupChat");
-        assert_eq!((c.host.as_str(), c.port, c.instance.as_deref()), ("sql01", None, Some("GROUPCHAT")));
+        assert_eq!(
+            (c.host.as_str(), c.port, c.instance.as_deref()),
+            ("sql01", None, Some("GROUPCHAT"))
+        );
         let c = p("sqlserver://u:pw@sql01%5CGC/db");
         assert_eq!(c.instance.as_deref(), Some("GC"));
         assert_eq!(c.encrypt, Encrypt::Required, "encrypted by default");
@@ -520,14 +557,24 @@ mod tests {
     #[test]
     fn parses_ado_net_strings() {
         let c = p("Server=tcp:sql01,1450;Initial Catalog=GroupChat;User ID=gcm;Password='se;cr''et';Encrypt=True;TrustServerCertificate=yes;Connect Timeout=7;Pooling=false");
-        assert_eq!((c.host.as_str(), c.port, c.database.as_deref()), ("sql01", Some(1450), Some("GroupChat")));
+        assert_eq!(
+            (c.host.as_str(), c.port, c.database.as_deref()),
+            ("sql01", Some(1450), Some("GroupChat"))
+        );
         assert_eq!(c.password(), Some("se;cr'et"));
-        assert_eq!((c.encrypt, c.trust_server_certificate, c.connect_timeout), (Encrypt::Required, true, Duration::from_secs(7)));
+        assert_eq!(
+            (c.encrypt, c.trust_server_certificate, c.connect_timeout),
+            (Encrypt::Required, true, Duration::from_secs(7))
+        );
         let c = p("Data Source=sql01\\GC;Database=db;UID=u;PWD={a}}b}");
         assert_eq!((c.instance.as_deref(), c.password()), (Some("GC"), Some("a}b")));
         let c = p("Server=(local);Database=db;User Id=u;Password=x;Encrypt=false");
         assert_eq!((c.host.as_str(), c.encrypt), ("localhost", Encrypt::LoginOnly));
-        assert_eq!(p("server=h\\I,1500;uid=u;pwd=x").port, Some(1500), "a port wins over the instance");
+        assert_eq!(
+            p("server=h\\I,1500;uid=u;pwd=x").port,
+            Some(1500),
+            "a port wins over the instance"
+        );
     }
 
     #[test]
@@ -553,7 +600,8 @@ mod tests {
 
     #[test]
     fn redacts_quoted_connection_string_passwords() {
-        let r = redact_connection_string("Server=h;User Id=u;Password='se;cr''et';Encrypt=true").unwrap();
+        let r = redact_connection_string("Server=h;User Id=u;Password='se;cr''et';Encrypt=true")
+            .unwrap();
         assert_eq!(r, "server=h;user id=u;password=***;encrypt=true");
         assert!(redact_connection_string("Server=h;Password='unterminated").is_none());
     }
@@ -561,7 +609,8 @@ mod tests {
     #[cfg(not(all(unix, feature = "integrated-auth")))]
     #[test]
     fn integrated_security_needs_the_feature() {
-        assert!(err("Server=h;Database=d;Integrated Security=SSPI").contains("--features integrated-auth"));
+        assert!(err("Server=h;Database=d;Integrated Security=SSPI")
+            .contains("--features integrated-auth"));
         assert!(err("mssql://h/d?integrated_security=true").contains("integrated-auth"));
     }
 

@@ -5,6 +5,7 @@
 //! what happens to each history row. The plan is data: same input, same plan, byte for byte.
 
 pub mod build;
+pub mod collide;
 pub mod messages;
 
 use std::collections::BTreeMap;

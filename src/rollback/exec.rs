@@ -39,5 +39,9 @@ pub(super) async fn execute(db: &Db, script: &str) -> Result<Executed> {
         return Ok(Executed::Refused(g));
     }
     let state = if rolled_back.is_ok() { "rolled back" } else { "left to the server to roll back" };
-    Err(runtime(format!("the rollback script failed on {} and was {state}: {}", db.url, redact(&text))))
+    Err(runtime(format!(
+        "the rollback script failed on {} and was {state}: {}",
+        db.url,
+        redact(&text)
+    )))
 }

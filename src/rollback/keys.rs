@@ -28,15 +28,24 @@ pub struct LoadedWave {
 
 /// Every configuration load the target's ledger holds, oldest first.
 pub async fn from_ledger(db: &Db) -> Result<Vec<LoadedWave>> {
-    let rows = sqlx::query("SELECT run_id, wave, body FROM gcmigrate_ledger WHERE kind = 'config' ORDER BY written_at")
-        .fetch_all(&db.pool)
-        .await
-        .map_err(|e| bad_input(format!("{} has no readable gcmigrate_ledger (was anything loaded into it?): {e}", db.url)))?;
+    let rows = sqlx::query(
+        "SELECT run_id, wave, body FROM gcmigrate_ledger WHERE kind = 'config' ORDER BY written_at",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .map_err(|e| {
+        bad_input(format!(
+            "{} has no readable gcmigrate_ledger (was anything loaded into it?): {e}",
+            db.url
+        ))
+    })?;
     rows.iter()
         .map(|r| {
             let (run_id, wave): (String, String) = (r.try_get(0)?, r.try_get(1)?);
-            let map: IdMap = serde_json::from_str(&r.try_get::<String, _>(2)?)
-                .with_context(|| format!("the ledger's configuration row of run {run_id} is unreadable"))?;
+            let map: IdMap =
+                serde_json::from_str(&r.try_get::<String, _>(2)?).with_context(|| {
+                    format!("the ledger's configuration row of run {run_id} is unreadable")
+                })?;
             Ok(LoadedWave { wave, runs: vec![run_id], inserted: map.inserted })
         })
         .collect()
@@ -53,12 +62,18 @@ pub async fn from_journal(ws: &Workspace) -> Result<Vec<LoadedWave>> {
         let (run_id, wave, kind, body): (String, String, String, String) =
             (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
         if kind == "config" {
-            let inserted: Inserted = serde_json::from_str(&body)
-                .with_context(|| format!("the journal's configuration entry of run {run_id} is unreadable"))?;
+            let inserted: Inserted = serde_json::from_str(&body).with_context(|| {
+                format!("the journal's configuration entry of run {run_id} is unreadable")
+            })?;
             out.push(LoadedWave { wave, runs: vec![run_id], inserted });
         } else {
             let undone: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-            let undone: Vec<&str> = undone["load_runs"].as_array().into_iter().flatten().filter_map(|r| r.as_str()).collect();
+            let undone: Vec<&str> = undone["load_runs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.as_str())
+                .collect();
             out.retain(|w| !w.runs.iter().any(|r| undone.contains(&r.as_str())));
         }
     }
@@ -66,9 +81,14 @@ pub async fn from_journal(ws: &Workspace) -> Result<Vec<LoadedWave>> {
 }
 
 /// Merges the loads of `wave` (every configuration run of it) and lists the other loads.
-pub fn pick<'a>(loaded: &'a [LoadedWave], wave: &str, from: &str) -> Result<(LoadedWave, Vec<&'a LoadedWave>)> {
+pub fn pick<'a>(
+    loaded: &'a [LoadedWave],
+    wave: &str,
+    from: &str,
+) -> Result<(LoadedWave, Vec<&'a LoadedWave>)> {
     let others = loaded.iter().filter(|w| w.wave != wave).collect();
-    let mut this = LoadedWave { wave: wave.to_string(), runs: Vec::new(), inserted: Inserted::default() };
+    let mut this =
+        LoadedWave { wave: wave.to_string(), runs: Vec::new(), inserted: Inserted::default() };
     for w in loaded.iter().filter(|w| w.wave == wave) {
         let (to, from) = (&mut this.inserted, &w.inserted);
         this.runs.extend(w.runs.iter().cloned());
@@ -107,10 +127,16 @@ pub fn cross_check(ledger: &LoadedWave, journal: &[LoadedWave]) -> Vec<String> {
     }
     let keys = |w: &LoadedWave| {
         let i = &w.inserted;
-        (sorted_ints(&i.nodes), sorted_ints(&i.principals), i.addins.iter().cloned().collect::<BTreeSet<_>>())
+        (
+            sorted_ints(&i.nodes),
+            sorted_ints(&i.principals),
+            i.addins.iter().cloned().collect::<BTreeSet<_>>(),
+        )
     };
     if keys(&j) != keys(ledger) {
-        return vec!["the journal and the ledger list different keys for this wave; using the ledger".into()];
+        return vec![
+            "the journal and the ledger list different keys for this wave; using the ledger".into(),
+        ];
     }
     vec![]
 }
@@ -130,7 +156,11 @@ struct NodeRefs {
 /// Refuses when another loaded wave uses principals, categories or add-ins `this` inserted.
 /// Without a target only the journal's role, scope, invite and affiliation keys are
 /// compared; the script's own guard checks the rest when it runs.
-pub async fn check_dependents(this: &LoadedWave, others: &[&LoadedWave], db: Option<&Db>) -> Result<()> {
+pub async fn check_dependents(
+    this: &LoadedWave,
+    others: &[&LoadedWave],
+    db: Option<&Db>,
+) -> Result<()> {
     let prins: HashSet<i64> = this.inserted.principals.iter().copied().collect();
     let nodes: HashSet<i64> = this.inserted.nodes.iter().copied().collect();
     let addins: HashSet<String> = this.inserted.addins.iter().map(|g| norm_guid(g)).collect();
@@ -185,7 +215,12 @@ async fn node_refs(db: &Db) -> Result<HashMap<i64, NodeRefs>> {
     .context("reading the target's nodes")?;
     rows.iter()
         .map(|r| {
-            let n = NodeRefs { parent: r.try_get(1)?, siop: r.try_get(2)?, added_by: r.try_get(3)?, updated_by: r.try_get(4)? };
+            let n = NodeRefs {
+                parent: r.try_get(1)?,
+                siop: r.try_get(2)?,
+                added_by: r.try_get(3)?,
+                updated_by: r.try_get(4)?,
+            };
             Ok((r.try_get(0)?, n))
         })
         .collect()
@@ -206,8 +241,16 @@ mod tests {
 
     #[tokio::test]
     async fn names_the_later_wave_that_uses_a_principal() {
-        let a = wave("a", "r1", Inserted { principals: vec![10, 11], nodes: vec![5, 6], ..Inserted::default() });
-        let b = wave("b", "r2", Inserted { nodes: vec![7], roles: vec![(7, 11, 1)], ..Inserted::default() });
+        let a = wave(
+            "a",
+            "r1",
+            Inserted { principals: vec![10, 11], nodes: vec![5, 6], ..Inserted::default() },
+        );
+        let b = wave(
+            "b",
+            "r2",
+            Inserted { nodes: vec![7], roles: vec![(7, 11, 1)], ..Inserted::default() },
+        );
         let err = check_dependents(&a, &[&b], None).await.unwrap_err().to_string();
         assert!(err.contains("wave \"b\"") && err.contains("principals"), "{err}");
         assert!(check_dependents(&b, &[&a], None).await.is_ok());
@@ -218,7 +261,10 @@ mod tests {
         let ins = |n: i64| Inserted { nodes: vec![n], ..Inserted::default() };
         let all = [wave("a", "r1", ins(2)), wave("b", "r2", ins(3)), wave("b", "r3", ins(4))];
         let (this, others) = pick(&all, "b", "ledger").unwrap();
-        assert_eq!((this.runs.len(), this.inserted.nodes.clone(), others.len()), (2, vec![3, 4], 1));
+        assert_eq!(
+            (this.runs.len(), this.inserted.nodes, others.len()),
+            (2, vec![3, 4], 1)
+        );
         let err = pick(&all, "c", "ledger").unwrap_err().to_string();
         assert!(err.contains("\"a\", \"b\""), "{err}");
     }

@@ -103,14 +103,20 @@ impl WaveKeys {
     /// is not plainly an id (the ledger is in a database anyone may have edited).
     pub fn new(wave: &LoadedWave) -> Result<WaveKeys> {
         let id_ok = |r: &String| {
-            !r.is_empty() && r.len() <= 64 && r.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:+".contains(c))
+            !r.is_empty()
+                && r.len() <= 64
+                && r.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:+".contains(c))
         };
         if let Some(bad) = wave.runs.iter().find(|r| !id_ok(r)) {
-            return Err(bad_input(format!("the ledger's run id {bad:?} is not a gcmigrate run id; refusing to render")));
+            return Err(bad_input(format!(
+                "the ledger's run id {bad:?} is not a gcmigrate run id; refusing to render"
+            )));
         }
         let ins = &wave.inserted;
         if let Some(bad) = ins.addins.iter().find(|g| !is_guid(g)) {
-            return Err(bad_input(format!("the ledger's add-in id {bad:?} is not a GUID; refusing to render")));
+            return Err(bad_input(format!(
+                "the ledger's add-in id {bad:?} is not a GUID; refusing to render"
+            )));
         }
         // Sorted and unique: the key tables have primary keys.
         let set = |v: &[i64]| v.iter().copied().collect::<BTreeSet<i64>>().into_iter().collect();
@@ -128,7 +134,8 @@ impl WaveKeys {
 fn is_guid(s: &str) -> bool {
     let s = s.strip_prefix('{').and_then(|x| x.strip_suffix('}')).unwrap_or(s);
     let groups: Vec<&str> = s.split('-').collect();
-    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12]) && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_hexdigit()))
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// Options of one rollback, resolved from the command line.
@@ -166,7 +173,11 @@ pub struct RollbackReport {
 }
 
 /// Renders the rollback script of a wave, writes it and, in [`RunMode::Execute`], runs it.
-pub async fn rollback(ws: &Workspace, opts: &RollbackOptions, progress: &Progress) -> Result<RollbackReport> {
+pub async fn rollback(
+    ws: &Workspace,
+    opts: &RollbackOptions,
+    progress: &Progress,
+) -> Result<RollbackReport> {
     let sqlx_target = opts.target.as_ref().filter(|t| t.dialect() != Dialect::Mssql);
     if opts.mode == RunMode::Execute {
         let t = opts.target.as_ref().ok_or_else(|| bad_input("--execute needs --target URL"))?;
@@ -174,7 +185,11 @@ pub async fn rollback(ws: &Workspace, opts: &RollbackOptions, progress: &Progres
             return Err(bad_input("--execute runs SQLite and PostgreSQL scripts only; run the T-SQL script with `sqlcmd -b -i FILE`"));
         }
         if t.dialect() != opts.dialect {
-            return Err(bad_input(format!("--dialect {} does not match the target {t} ({})", opts.dialect.name(), t.dialect().name())));
+            return Err(bad_input(format!(
+                "--dialect {} does not match the target {t} ({})",
+                opts.dialect.name(),
+                t.dialect().name()
+            )));
         }
     }
     let db = match sqlx_target {
@@ -200,7 +215,11 @@ pub async fn rollback(ws: &Workspace, opts: &RollbackOptions, progress: &Progres
     let text = script::render(&keys, opts.dialect, opts.new_messages);
     let path = match &opts.out {
         Some(p) => p.clone(),
-        None => ws.scripts_dir().join(format!("rollback-{}.{}.sql", file_stem(&opts.wave), opts.dialect.name())),
+        None => ws.scripts_dir().join(format!(
+            "rollback-{}.{}.sql",
+            file_stem(&opts.wave),
+            opts.dialect.name()
+        )),
     };
     std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
     let mut executed = None;
@@ -213,7 +232,11 @@ pub async fn rollback(ws: &Workspace, opts: &RollbackOptions, progress: &Progres
                 "new_messages": opts.new_messages, "nodes": keys.nodes.len(),
                 "principals": keys.principals.len(), "addins": keys.addins.len(),
             });
-            let run_id = format!("rollback-{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S"), std::process::id());
+            let run_id = format!(
+                "rollback-{}-{}",
+                chrono::Utc::now().format("%Y%m%dT%H%M%S"),
+                std::process::id()
+            );
             ws.journal(&run_id, &opts.wave, "rollback", &body.to_string()).await?;
         }
         executed = Some(outcome);
@@ -226,8 +249,10 @@ pub async fn rollback(ws: &Workspace, opts: &RollbackOptions, progress: &Progres
 
 /// A file-name-safe form of a wave name; a hash keeps altered names apart.
 fn file_stem(wave: &str) -> String {
-    let safe: String =
-        wave.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    let safe: String = wave
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect();
     if safe == wave && !safe.is_empty() {
         safe
     } else {
@@ -253,7 +278,11 @@ mod tests {
         let wave = |run: &str, addin: &str| LoadedWave {
             wave: "w".into(),
             runs: vec![run.into()],
-            inserted: Inserted { addins: vec![addin.into()], nodes: vec![3, 2, 3], ..Inserted::default() },
+            inserted: Inserted {
+                addins: vec![addin.into()],
+                nodes: vec![3, 2, 3],
+                ..Inserted::default()
+            },
         };
         let guid = "0f8fad5b-d9cb-469f-a165-70867728950e";
         assert_eq!(WaveKeys::new(&wave("20240101T000000.123-42", guid)).unwrap().nodes, [2, 3]);

@@ -32,7 +32,11 @@ impl KeyTable {
             KeyTable::Addin => "gcm_rb_addin",
         };
         // SQL Server: a #local temporary table, private to the session.
-        if d == Dialect::Mssql { format!("#{base}") } else { base.to_string() }
+        if d == Dialect::Mssql {
+            format!("#{base}")
+        } else {
+            base.to_string()
+        }
     }
 
     fn create(self, d: Dialect) -> String {
@@ -70,7 +74,13 @@ impl Script {
         for chunk in values.chunks(ROWS_PER_INSERT) {
             let mut sql = format!("INSERT INTO {} (id) VALUES", t.name(self.d));
             for (i, v) in chunk.iter().enumerate() {
-                let sep = if i == 0 { "\n  " } else if i % 16 == 0 { ",\n  " } else { ", " };
+                let sep = if i == 0 {
+                    "\n  "
+                } else if i % 16 == 0 {
+                    ",\n  "
+                } else {
+                    ", "
+                };
                 let _ = write!(sql, "{sep}({v})");
             }
             self.stmt(&sql);
@@ -88,7 +98,9 @@ impl Script {
                 format!("DO $$ BEGIN\n  IF EXISTS (\n{violations}) THEN\n    RAISE EXCEPTION '{}';\n  END IF;\nEND $$", g.message())
             }
             // The guard column's CHECK fails the INSERT, and names the guard in the error.
-            Dialect::Sqlite => format!("INSERT INTO gcm_guard ({}) SELECT EXISTS (\n{violations})", g.token()),
+            Dialect::Sqlite => {
+                format!("INSERT INTO gcm_guard ({}) SELECT EXISTS (\n{violations})", g.token())
+            }
         };
         self.stmt(&sql);
     }
@@ -101,8 +113,10 @@ impl Script {
 
 /// Renders the rollback script of `keys` in dialect `d`.
 pub fn render(keys: &WaveKeys, d: Dialect, new_messages: NewMessages) -> String {
-    let guards: Vec<Guard> =
-        Guard::ALL.into_iter().filter(|g| *g != Guard::NewMessages || new_messages == NewMessages::Refuse).collect();
+    let guards: Vec<Guard> = Guard::ALL
+        .into_iter()
+        .filter(|g| *g != Guard::NewMessages || new_messages == NewMessages::Refuse)
+        .collect();
     let mut s = Script { d, text: String::new(), gate: String::new() };
     header(&mut s, keys, &guards);
     match d {
@@ -126,12 +140,18 @@ pub fn render(keys: &WaveKeys, d: Dialect, new_messages: NewMessages) -> String 
     let ints = |v: &[i64]| v.iter().map(i64::to_string).collect::<Vec<_>>();
     s.insert_keys(KeyTable::Node, &ints(&keys.nodes));
     s.insert_keys(KeyTable::Prin, &ints(&keys.principals));
-    s.insert_keys(KeyTable::Addin, &keys.addins.iter().map(|g| format!("'{g}'")).collect::<Vec<_>>());
+    s.insert_keys(
+        KeyTable::Addin,
+        &keys.addins.iter().map(|g| format!("'{g}'")).collect::<Vec<_>>(),
+    );
 
     s.comment("Guards: each aborts the whole script before anything is deleted.");
     let (n, p, a) = (KeyTable::Node.name(d), KeyTable::Prin.name(d), KeyTable::Addin.name(d));
     if d == Dialect::Sqlite {
-        let cols: Vec<String> = guards.iter().map(|g| format!("{0} INTEGER CONSTRAINT {0} CHECK ({0} = 0)", g.token())).collect();
+        let cols: Vec<String> = guards
+            .iter()
+            .map(|g| format!("{0} INTEGER CONSTRAINT {0} CHECK ({0} = 0)", g.token()))
+            .collect();
         s.stmt(&format!("CREATE TEMP TABLE gcm_guard ({})", cols.join(", ")));
     }
     let runs: Vec<String> = keys.runs.iter().map(|r| format!("'{r}'")).collect();
@@ -149,7 +169,9 @@ pub fn render(keys: &WaveKeys, d: Dialect, new_messages: NewMessages) -> String 
     }
     match new_messages {
         NewMessages::Refuse => {}
-        NewMessages::Discard => s.comment("--discard-new-messages: messages posted after the cutover are deleted too."),
+        NewMessages::Discard => {
+            s.comment("--discard-new-messages: messages posted after the cutover are deleted too.")
+        }
     }
     if d == Dialect::Sqlite {
         // The sqlite3 shell goes on after a failed statement unless run with -bail: every
@@ -188,7 +210,11 @@ pub fn render(keys: &WaveKeys, d: Dialect, new_messages: NewMessages) -> String 
 }
 
 fn header(s: &mut Script, keys: &WaveKeys, guards: &[Guard]) {
-    s.comment(&format!("gcmigrate rollback script ({}) of load runs {}.", s.d.name(), keys.runs.join(", ")));
+    s.comment(&format!(
+        "gcmigrate rollback script ({}) of load runs {}.",
+        s.d.name(),
+        keys.runs.join(", ")
+    ));
     s.comment(&format!(
         "Removes, in one transaction, the {} nodes (categories and rooms) with their history, roles, scopes and",
         keys.nodes.len()
@@ -266,9 +292,14 @@ mod tests {
         for d in [Dialect::Mssql, Dialect::Postgres, Dialect::Sqlite] {
             let refuse = render(&keys(3), d, NewMessages::Refuse);
             let discard = render(&keys(3), d, NewMessages::Discard);
-            assert!(refuse.contains(Guard::NewMessages.token()) && refuse.contains("HAVING COUNT(*)"));
+            assert!(
+                refuse.contains(Guard::NewMessages.token()) && refuse.contains("HAVING COUNT(*)")
+            );
             assert!(!discard.contains("HAVING COUNT(*)"));
-            assert!(discard.contains(Guard::InUse.token()) && discard.contains(Guard::NotLoaded.token()));
+            assert!(
+                discard.contains(Guard::InUse.token())
+                    && discard.contains(Guard::NotLoaded.token())
+            );
         }
     }
 

@@ -23,7 +23,7 @@ pub enum SourceDb {
     Sqlx(Db),
     /// The live legacy database on SQL Server (tiberius).
     #[cfg(feature = "mssql")]
-    Mssql(self::mssql::MssqlSource),
+    Mssql(Box<self::mssql::MssqlSource>),
 }
 
 impl SourceDb {
@@ -34,7 +34,7 @@ impl SourceDb {
                 Ok(SourceDb::Sqlx(Db::connect(url, OpenMode::Existing, 4).await?))
             }
             #[cfg(feature = "mssql")]
-            Dialect::Mssql => Ok(SourceDb::Mssql(self::mssql::MssqlSource::connect(url).await?)),
+            Dialect::Mssql => Ok(SourceDb::Mssql(Box::new(self::mssql::MssqlSource::connect(url).await?))),
             #[cfg(not(feature = "mssql"))]
             Dialect::Mssql => Err(crate::error::bad_input(format!(
                 "{url} is a SQL Server database, and this gcmigrate was built without the `mssql` feature"
@@ -88,7 +88,7 @@ impl SourceDb {
         match self {
             SourceDb::Sqlx(db) => db.pool.close().await,
             #[cfg(feature = "mssql")]
-            SourceDb::Mssql(src) => src.close().await,
+            SourceDb::Mssql(src) => (*src).close().await,
         }
     }
 }

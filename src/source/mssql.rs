@@ -38,11 +38,13 @@ const CHAT_COLS: &str = "channelId, chatId, chatDate, userId, isAlert, content";
 /// All history rows, for progress totals.
 pub const COUNT_ALL: &str = "SELECT COUNT_BIG(*) FROM tblChat";
 /// History rows of a room at or below its watermark.
-pub const COUNT_SEEN: &str = "SELECT COUNT_BIG(*) FROM tblChat WHERE channelId = @P1 AND chatId <= @P2";
+pub const COUNT_SEEN: &str =
+    "SELECT COUNT_BIG(*) FROM tblChat WHERE channelId = @P1 AND chatId <= @P2";
 /// The first room id in `tblChat`.
 pub const FIRST_ROOM: &str = "SELECT TOP (1) channelId FROM tblChat ORDER BY channelId";
 /// The next room id in `tblChat` after `@P1` (a skip-scan of the primary key).
-pub const NEXT_ROOM: &str = "SELECT TOP (1) channelId FROM tblChat WHERE channelId > @P1 ORDER BY channelId";
+pub const NEXT_ROOM: &str =
+    "SELECT TOP (1) channelId FROM tblChat WHERE channelId > @P1 ORDER BY channelId";
 
 /// One chunk of a room's history past `@P3`.
 pub fn chunk_sql() -> String {
@@ -69,16 +71,26 @@ pub struct Present {
     pub node: [bool; 5],
 }
 
-const NODE_OPTIONAL: [(&str, &str); 5] =
-    [("topic", "NULL"), ("overrideMember", "0"), ("scopeDefinerId", "NULL"), ("roleDefinerId", "NULL"), ("siopID", "NULL")];
+const NODE_OPTIONAL: [(&str, &str); 5] = [
+    ("topic", "NULL"),
+    ("overrideMember", "0"),
+    ("scopeDefinerId", "NULL"),
+    ("roleDefinerId", "NULL"),
+    ("siopID", "NULL"),
+];
 
 fn pick(present: bool, expr: &str, fallback: &str) -> String {
-    if present { expr.to_string() } else { fallback.to_string() }
+    if present {
+        expr.to_string()
+    } else {
+        fallback.to_string()
+    }
 }
 
 /// The snapshot queries for the columns present, by table.
 pub fn snapshot_sql(p: &Present) -> Vec<(&'static str, String)> {
-    let node: Vec<String> = NODE_OPTIONAL.iter().zip(p.node).map(|((c, f), on)| pick(on, c, f)).collect();
+    let node: Vec<String> =
+        NODE_OPTIONAL.iter().zip(p.node).map(|((c, f), on)| pick(on, c, f)).collect();
     vec![
         ("tblPrincipalType", format!(
             "SELECT ptypeID, ptypeDesc, ptypeIsSystemUser, ptypeIsUser, {} FROM tblPrincipalType ORDER BY ptypeID",
@@ -111,9 +123,13 @@ pub fn snapshot_sql(p: &Present) -> Vec<(&'static str, String)> {
 /// Every T-SQL statement this reader can send, named, for the parse tests.
 pub fn all_statements() -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = vec![
-        ("isolation".into(), ISOLATION.into()), ("list tables".into(), LIST_TABLES.into()),
-        ("count all".into(), COUNT_ALL.into()), ("count seen".into(), COUNT_SEEN.into()),
-        ("first room".into(), FIRST_ROOM.into()), ("next room".into(), NEXT_ROOM.into()), ("chunk".into(), chunk_sql()),
+        ("isolation".into(), ISOLATION.into()),
+        ("list tables".into(), LIST_TABLES.into()),
+        ("count all".into(), COUNT_ALL.into()),
+        ("count seen".into(), COUNT_SEEN.into()),
+        ("first room".into(), FIRST_ROOM.into()),
+        ("next room".into(), NEXT_ROOM.into()),
+        ("chunk".into(), chunk_sql()),
     ];
     for (t, c) in CORE.iter().chain(OPTIONAL_PROBES) {
         out.push((format!("probe {t}"), probe_sql(t, c)));
@@ -127,11 +143,19 @@ pub fn all_statements() -> Vec<(String, String)> {
 
 /// Columns whose presence tells the versions apart or changes a select list.
 const OPTIONAL_PROBES: &[(&str, &str)] = &[
-    ("tblScopePrincipal", "scopeIsDenied"), ("tblChat", "rtf"), ("tblNode", "scopeDefinerId, roleDefinerId"),
-    ("tblPrincipalType", "ptypeIsFederated"), ("tblPrincipal", "prinDisplayName"),
-    ("tblPrincipalRole", "honorsScope"), ("tblNode", "topic"), ("tblNode", "overrideMember"),
-    ("tblNode", "scopeDefinerId"), ("tblNode", "roleDefinerId"), ("tblNode", "siopID"),
-    ("tblSiopWhiteList", "siopId, siopName, siopUrl"), ("tblPrincipalInvites", "prinID, invID, nodeID, createdOn"),
+    ("tblScopePrincipal", "scopeIsDenied"),
+    ("tblChat", "rtf"),
+    ("tblNode", "scopeDefinerId, roleDefinerId"),
+    ("tblPrincipalType", "ptypeIsFederated"),
+    ("tblPrincipal", "prinDisplayName"),
+    ("tblPrincipalRole", "honorsScope"),
+    ("tblNode", "topic"),
+    ("tblNode", "overrideMember"),
+    ("tblNode", "scopeDefinerId"),
+    ("tblNode", "roleDefinerId"),
+    ("tblNode", "siopID"),
+    ("tblSiopWhiteList", "siopId, siopName, siopUrl"),
+    ("tblPrincipalInvites", "prinID, invID, nodeID, createdOn"),
 ];
 
 /// A legacy Group Chat database on SQL Server.
@@ -146,13 +170,22 @@ impl MssqlSource {
         let spec = ConnSpec::parse(url)?;
         let mut client = mssql::connect_spec(&spec).await?;
         let label = spec.label();
-        mssql::batch(&mut client, ISOLATION).await.map_err(|e| mssql::statement_error(&label, "setting the isolation level", &e))?;
+        mssql::batch(&mut client, ISOLATION)
+            .await
+            .map_err(|e| mssql::statement_error(&label, "setting the isolation level", &e))?;
         Ok(MssqlSource { client: Mutex::new(client), label })
     }
 
-    async fn rows(&self, what: &str, sql: &str, params: &[&dyn tiberius::ToSql]) -> Result<Vec<Cells>> {
+    async fn rows(
+        &self,
+        what: &str,
+        sql: &str,
+        params: &[&dyn tiberius::ToSql],
+    ) -> Result<Vec<Cells>> {
         let mut c = self.client.lock().await;
-        mssql::query(&mut c, sql, params).await.map_err(|e| mssql::statement_error(&self.label, what, &e))
+        mssql::query(&mut c, sql, params)
+            .await
+            .map_err(|e| mssql::statement_error(&self.label, what, &e))
     }
 
     /// Whether `SELECT cols FROM table` compiles; a permission error is an error, not "absent".
@@ -175,15 +208,23 @@ impl MssqlSource {
             }
         }
         if !missing.is_empty() {
-            let found: Vec<String> = self.rows("listing tables", LIST_TABLES, &[]).await.unwrap_or_default()
-                .iter().filter_map(|r| text(r, 0).ok().flatten()).collect();
+            let found: Vec<String> = self
+                .rows("listing tables", LIST_TABLES, &[])
+                .await
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|r| text(r, 0).ok().flatten())
+                .collect();
             let found = if found.is_empty() { "no tables".to_string() } else { found.join(", ") };
             return Err(bad_input(format!(
                 "SQL Server {} is not a Group Chat database: missing {} (found: {found})",
-                self.label, missing.join(", ")
+                self.label,
+                missing.join(", ")
             )));
         }
-        if self.has_columns("tblScopePrincipal", "scopeIsDenied").await? || self.has_columns("tblChat", "rtf").await? {
+        if self.has_columns("tblScopePrincipal", "scopeIsDenied").await?
+            || self.has_columns("tblChat", "rtf").await?
+        {
             return Ok(SourceVersion::Mgc2013);
         }
         if self.has_columns("tblNode", "scopeDefinerId, roleDefinerId").await? {
@@ -210,14 +251,19 @@ impl MssqlSource {
     pub async fn read_snapshot(&self, version: SourceVersion) -> Result<Snapshot> {
         let mut s = Snapshot { version: Some(version), ..Snapshot::default() };
         let addins = self.has_columns("tblSiopWhiteList", "siopId, siopName, siopUrl").await?;
-        let invites = self.has_columns("tblPrincipalInvites", "prinID, invID, nodeID, createdOn").await?;
+        let invites =
+            self.has_columns("tblPrincipalInvites", "prinID, invID, nodeID, createdOn").await?;
         for (table, sql) in snapshot_sql(&self.present().await?) {
-            if (table == "tblSiopWhiteList" && !addins) || (table == "tblPrincipalInvites" && !invites) {
+            if (table == "tblSiopWhiteList" && !addins)
+                || (table == "tblPrincipalInvites" && !invites)
+            {
                 continue;
             }
             let rows = self.rows(&format!("reading {table}"), &sql, &[]).await?;
             for (n, r) in rows.iter().enumerate() {
-                add_row(&mut s, table, r).with_context(|| format!("{table} row {} on SQL Server {}", n + 1, self.label))?;
+                add_row(&mut s, table, r).with_context(|| {
+                    format!("{table} row {} on SQL Server {}", n + 1, self.label)
+                })?;
             }
         }
         // SQL Server orders uniqueidentifiers by byte groups; sort as the other backends do.
@@ -227,17 +273,34 @@ impl MssqlSource {
 
     /// Counts history rows past the watermarks.
     pub async fn count_chats(&self, after: &Watermarks) -> Result<u64> {
-        let total = self.rows("counting tblChat", COUNT_ALL, &[]).await?.first().map(|r| req_int(r, 0)).transpose()?.unwrap_or(0);
+        let total = self
+            .rows("counting tblChat", COUNT_ALL, &[])
+            .await?
+            .first()
+            .map(|r| req_int(r, 0))
+            .transpose()?
+            .unwrap_or(0);
         let mut seen = 0i64;
         for (room, mark) in after {
             let (room, mark) = (to_i32(*room)?, *mark);
-            seen += self.rows("counting tblChat", COUNT_SEEN, &[&room, &mark]).await?.first().map(|r| req_int(r, 0)).transpose()?.unwrap_or(0);
+            seen += self
+                .rows("counting tblChat", COUNT_SEEN, &[&room, &mark])
+                .await?
+                .first()
+                .map(|r| req_int(r, 0))
+                .transpose()?
+                .unwrap_or(0);
         }
         Ok((total - seen).max(0) as u64)
     }
 
     /// Streams history past the watermarks to `tx` in (room, chatId) order, `batch` rows at a time.
-    pub async fn stream_chats(&self, after: &Watermarks, batch: usize, tx: mpsc::Sender<Vec<Chat>>) -> Result<()> {
+    pub async fn stream_chats(
+        &self,
+        after: &Watermarks,
+        batch: usize,
+        tx: mpsc::Sender<Vec<Chat>>,
+    ) -> Result<()> {
         let batch = batch.max(1);
         let top = i32::try_from(batch).unwrap_or(i32::MAX);
         let chunk = chunk_sql();
@@ -256,7 +319,9 @@ impl MssqlSource {
                 let rows = self.rows("reading tblChat", &chunk, &[&top, &room32, &mark]).await?;
                 let n = rows.len();
                 for r in &rows {
-                    buf.push(chat_from(r).with_context(|| format!("tblChat room {room} on SQL Server {}", self.label))?);
+                    buf.push(chat_from(r).with_context(|| {
+                        format!("tblChat room {room} on SQL Server {}", self.label)
+                    })?);
                 }
                 if let Some(last) = rows.last() {
                     mark = req_int(last, 1)?;
@@ -284,7 +349,8 @@ impl MssqlSource {
 
 /// `tblChat.channelId` is `int`: a watermark key outside it cannot match any row.
 fn to_i32(v: i64) -> Result<i32> {
-    i32::try_from(v).map_err(|_| anyhow::anyhow!("room id {v} is outside the range of tblChat.channelId (int)"))
+    i32::try_from(v)
+        .map_err(|_| anyhow::anyhow!("room id {v} is outside the range of tblChat.channelId (int)"))
 }
 
 fn chat_from(r: &[ColumnData<'_>]) -> Result<Chat> {
@@ -363,7 +429,11 @@ fn add_row(s: &mut Snapshot, table: &str, r: &[ColumnData<'_>]) -> Result<()> {
         "tblRoleType" => {
             s.role_types.insert(req_int(r, 0)?, req_text(r, 1)?);
         }
-        "tblScopePrincipal" => s.scopes.push(ScopeRow { node_id: req_int(r, 0)?, prin_id: req_int(r, 1)?, denied: b(r, 2)? }),
+        "tblScopePrincipal" => s.scopes.push(ScopeRow {
+            node_id: req_int(r, 0)?,
+            prin_id: req_int(r, 1)?,
+            denied: b(r, 2)?,
+        }),
         "tblPrincipalRole" => s.roles.push(RoleRow {
             node_id: req_int(r, 0)?,
             prin_id: req_int(r, 1)?,
@@ -395,32 +465,71 @@ mod tests {
         let mut s = Snapshot::default();
         let g = tiberius::Uuid::parse_str("70B3427B-2A75-5EEF-805F-02CE5DD28DFE").unwrap();
         let node: Vec<ColumnData<'static>> = vec![
-            ColumnData::I32(Some(7)), ColumnData::Guid(Some(g)), ColumnData::I32(Some(1)), ColumnData::Bit(Some(false)),
-            ColumnData::String(Some("Sales".into())), ColumnData::String(Some("d".into())), ColumnData::String(Some("  ".into())),
-            ColumnData::Bit(Some(true)), ColumnData::Bit(None), ColumnData::Bit(Some(true)), ColumnData::Bit(None),
-            ColumnData::Bit(Some(false)), ColumnData::I16(Some(5)), ColumnData::I16(None), ColumnData::I32(Some(1)),
-            ColumnData::I32(Some(1)), ColumnData::Guid(None), ColumnData::I32(Some(2)), ColumnData::I64(Some(634294368000000000)),
-            ColumnData::I32(Some(2)), ColumnData::I64(Some(634294368000000001)),
+            ColumnData::I32(Some(7)),
+            ColumnData::Guid(Some(g)),
+            ColumnData::I32(Some(1)),
+            ColumnData::Bit(Some(false)),
+            ColumnData::String(Some("Sales".into())),
+            ColumnData::String(Some("d".into())),
+            ColumnData::String(Some("  ".into())),
+            ColumnData::Bit(Some(true)),
+            ColumnData::Bit(None),
+            ColumnData::Bit(Some(true)),
+            ColumnData::Bit(None),
+            ColumnData::Bit(Some(false)),
+            ColumnData::I16(Some(5)),
+            ColumnData::I16(None),
+            ColumnData::I32(Some(1)),
+            ColumnData::I32(Some(1)),
+            ColumnData::Guid(None),
+            ColumnData::I32(Some(2)),
+            ColumnData::I64(Some(634294368000000000)),
+            ColumnData::I32(Some(2)),
+            ColumnData::I64(Some(634294368000000001)),
         ];
         add_row(&mut s, "tblNode", &node).unwrap();
         let n = &s.nodes[&7];
         assert_eq!(n.guid, "70b3427b-2a75-5eef-805f-02ce5dd28dfe");
-        assert_eq!((n.is_category, n.topic.clone(), n.override_member, n.invite, n.logged), (false, None, true, None, Some(true)));
-        assert_eq!((n.behavior, n.visibility, n.siop_id.clone(), n.updated_on), (5, None, None, 634294368000000001));
+        assert_eq!(
+            (n.is_category, n.topic.clone(), n.override_member, n.invite, n.logged),
+            (false, None, true, None, Some(true))
+        );
+        assert_eq!(
+            (n.behavior, n.visibility, n.siop_id.clone(), n.updated_on),
+            (5, None, None, 634294368000000001)
+        );
         let chat = chat_from(&[
-            ColumnData::I32(Some(7)), ColumnData::I64(Some(3)), ColumnData::I64(Some(9)), ColumnData::I32(Some(2)),
-            ColumnData::Bit(Some(true)), ColumnData::String(Some("héllo\n😀".into())),
-        ]).unwrap();
-        assert_eq!((chat.channel_id, chat.chat_id, chat.is_alert, chat.content.as_str()), (7, 3, true, "héllo\n😀"));
-        assert!(add_row(&mut s, "tblRoleType", &[ColumnData::I32(None), ColumnData::String(None)]).is_err());
+            ColumnData::I32(Some(7)),
+            ColumnData::I64(Some(3)),
+            ColumnData::I64(Some(9)),
+            ColumnData::I32(Some(2)),
+            ColumnData::Bit(Some(true)),
+            ColumnData::String(Some("héllo\n😀".into())),
+        ])
+        .unwrap();
+        assert_eq!(
+            (chat.channel_id, chat.chat_id, chat.is_alert, chat.content.as_str()),
+            (7, 3, true, "héllo\n😀")
+        );
+        assert!(add_row(&mut s, "tblRoleType", &[ColumnData::I32(None), ColumnData::String(None)])
+            .is_err());
     }
 
     #[test]
     fn select_lists_are_explicit_with_fallbacks() {
-        let all = snapshot_sql(&Present { federated: true, display_name: true, denied: true, honors: true, node: [true; 5] });
+        let all = snapshot_sql(&Present {
+            federated: true,
+            display_name: true,
+            denied: true,
+            honors: true,
+            node: [true; 5],
+        });
         let none = snapshot_sql(&Present::default());
         assert_eq!(all.len(), none.len());
-        assert!(all.iter().chain(&none).all(|(_, s)| !s.contains('*')), "explicit column lists only");
+        assert!(
+            all.iter().chain(&none).all(|(_, s)| !s.contains('*')),
+            "explicit column lists only"
+        );
         assert!(none.iter().any(|(_, s)| s.contains("SELECT scopeNodeID, scopePrinID, 0 FROM")));
     }
 }

@@ -104,7 +104,7 @@ impl AccessReport {
 }
 
 /// A user as both sides know it: a target principal, or a legacy one with no counterpart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Who {
     Target(i64),
     Unmapped(i64),
@@ -206,37 +206,39 @@ impl Compare<'_> {
     fn room(&self, room: &RoomRef<'_>) -> Partial {
         // A broken legacy tree was rejected by the plan with a finding; it grants nothing here.
         let legacy = self.lg.rights(room.legacy_id).unwrap_or_default();
-        let mut before: BTreeMap<Who, (Rights, Vec<i64>)> = BTreeMap::new();
-        for (l, r) in legacy {
-            let who = self.ids.get(&l).map_or(Who::Unmapped(l), |t| Who::Target(*t));
-            let e = before.entry(who).or_default();
-            e.0 = Rights { read: e.0.read || r.read, post: e.0.post || r.post, manage: e.0.manage || r.manage };
-            e.1.push(l);
+        // Several legacy principals may map onto one target principal (remaps): OR their rights.
+        let mut before: HashMap<Who, Rights> = HashMap::with_capacity(legacy.len());
+        for (l, r) in &legacy {
+            let e = before.entry(self.ids.get(l).map_or(Who::Unmapped(*l), |t| Who::Target(*t))).or_default();
+            *e = Rights { read: e.read || r.read, post: e.post || r.post, manage: e.manage || r.manage };
         }
         let target_node = room.target.filter(|t| self.tg.nodes.get(t).is_some_and(|n| !n.is_category));
-        let after: BTreeMap<Who, Rights> = match (room.excluded, target_node) {
+        let after: HashMap<Who, Rights> = match (room.excluded, target_node) {
             (None, Some(t)) => self.tg.rights(t).into_iter().map(|(u, r)| (Who::Target(u), r)).collect(),
-            _ => BTreeMap::new(),
+            _ => HashMap::new(),
         };
-        let mut who: Vec<Who> = before.keys().chain(after.keys()).copied().collect();
-        who.sort_unstable();
-        who.dedup();
-        let mut part = Partial { pairs: who.len() as u64, ..Partial::default() };
-        for w in who {
-            let (b, lids) = before.get(&w).map_or((Rights::default(), &[][..]), |(r, l)| (*r, l.as_slice()));
-            let a = after.get(&w).copied().unwrap_or_default();
+        let mut part = Partial::default();
+        let only_after = after.iter().filter(|(w, _)| !before.contains_key(w)).map(|(w, a)| (*w, Rights::default(), *a));
+        let both = before.iter().map(|(w, b)| (*w, *b, after.get(w).copied().unwrap_or_default()));
+        for (w, b, a) in both.chain(only_after) {
+            part.pairs += 1;
             if a == b {
                 part.unchanged += 1;
                 continue;
             }
+            // The legacy principals behind `w` that had rights here (only needed for a difference).
+            let lids: Vec<i64> = match w {
+                Who::Unmapped(l) => vec![l],
+                Who::Target(t) => self.legacy_of.get(&t).into_iter().flatten().copied().filter(|l| legacy.contains_key(l)).collect(),
+            };
             for right in Right::ALL {
                 let (had, has) = (right.held(&b), right.held(&a));
                 if had && !has {
-                    let (rule, detail) = self.explain_lost(room, target_node, w, lids, right, &a);
-                    part.lost.push(self.change(room, w, lids, right, rule, detail));
+                    let (rule, detail) = self.explain_lost(room, target_node, w, &lids, right, &a);
+                    part.lost.push(self.change(room, w, &lids, right, rule, detail));
                 } else if has && !had {
                     let detail = self.explain_gained(target_node.unwrap_or_default(), w);
-                    part.gained.push(self.change(room, w, lids, right, None, detail));
+                    part.gained.push(self.change(room, w, &lids, right, None, detail));
                 }
             }
         }

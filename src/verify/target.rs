@@ -6,6 +6,7 @@
 //! `verify` must see. Memory is bounded by principals, nodes and the wave's role rows.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use futures_util::TryStreamExt;
@@ -89,6 +90,44 @@ pub struct Target {
     pub scopes: HashMap<i64, CategoryScope>,
     /// Role lists of the verified rooms.
     pub lists: HashMap<i64, RoomLists>,
+    /// User classes, built on the first [`Target::rights`] call (fill the fields first).
+    classes: OnceLock<Classes>,
+}
+
+/// Enabled users grouped by their affiliations other than themselves. Users of one class
+/// have the same rights in every room that does not name them directly, so §3 runs once
+/// per class and room instead of once per user and room.
+#[derive(Debug, Default)]
+struct Classes {
+    /// Each class's affiliations (self excluded), sorted.
+    affs: Vec<Vec<i64>>,
+    /// Each class's users.
+    users: Vec<Vec<i64>>,
+    /// Affiliation → classes that have it.
+    by_aff: HashMap<i64, Vec<usize>>,
+}
+
+impl Classes {
+    fn build(principals: &HashMap<i64, TargetPrincipal>, affs: &Affiliations) -> Classes {
+        let mut index: HashMap<Vec<i64>, usize> = HashMap::new();
+        let mut c = Classes::default();
+        let mut ids: Vec<i64> = principals.iter().filter(|(_, p)| p.is_user && !p.disabled).map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        for u in ids {
+            let mut key: Vec<i64> = affs.of(u).filter(|a| *a != u).collect();
+            key.sort_unstable();
+            let n = *index.entry(key).or_insert_with_key(|k| {
+                for a in k {
+                    c.by_aff.entry(*a).or_default().push(c.affs.len());
+                }
+                c.affs.push(k.clone());
+                c.users.push(Vec::new());
+                c.affs.len() - 1
+            });
+            c.users[n].push(u);
+        }
+        c
+    }
 }
 
 static EMPTY_SCOPE: std::sync::LazyLock<CategoryScope> = std::sync::LazyLock::new(CategoryScope::default);
@@ -200,33 +239,40 @@ impl Target {
         self.principals.get(&p).is_some_and(|x| x.is_user)
     }
 
-    /// Users that have some principal of `set` among their affiliations.
-    fn users_reached<'a>(&'a self, set: &'a BTreeSet<i64>) -> impl Iterator<Item = i64> + 'a {
-        set.iter().flat_map(|&p| self.affs.members(p).chain(std::iter::once(p))).filter(|u| self.is_user(*u))
-    }
-
     /// Every user's rights on room `r` under MAPPING.md §3 (users with none are left out).
     pub fn rights(&self, r: i64) -> BTreeMap<i64, Rights> {
         let mut out = BTreeMap::new();
         let Some(room) = self.nodes.get(&r).filter(|n| !n.is_category) else { return out };
         let (lists, scope) = (self.lists(r), self.scope(room.parent));
         let open = room.visibility == VISIBILITY_OPEN;
-        let mut candidates: BTreeSet<i64> = lists.named().iter().flat_map(|(_, l)| self.users_reached(l)).collect();
-        if open {
-            candidates.extend(self.users_reached(&scope.allowed));
-        }
-        for u in candidates {
-            if self.principals.get(&u).is_none_or(|p| p.disabled) {
-                continue;
-            }
-            let in_scope = self.in_scope(u, room.parent);
-            let within = |l: &BTreeSet<i64>| self.affs.within(u, l);
+        let eval = |within: &dyn Fn(&BTreeSet<i64>) -> bool| {
+            let in_scope = within(&scope.allowed) && !within(&scope.denied);
             let listed = within(&lists.members) || within(&lists.managers) || within(&lists.presenters);
             let read = !room.disabled && in_scope && (open || listed);
             let post = read && (room.behavior == BEHAVIOR_NORMAL || within(&lists.presenters));
             let manage = within(&lists.managers) && in_scope;
-            if read || manage {
-                out.insert(u, Rights { read, post, manage });
+            (read || manage).then_some(Rights { read, post, manage })
+        };
+        // Users named in a list or the scope are judged one by one (their own id counts).
+        let sets = [&lists.members, &lists.managers, &lists.presenters, &scope.allowed, &scope.denied];
+        let direct: BTreeSet<i64> = sets.iter().flat_map(|s| s.iter().copied()).filter(|p| self.is_user(*p)).collect();
+        for &u in &direct {
+            if self.principals.get(&u).is_some_and(|p| !p.disabled) {
+                if let Some(x) = eval(&|set| self.affs.within(u, set)) {
+                    out.insert(u, x);
+                }
+            }
+        }
+        let reach: &[&BTreeSet<i64>] = if open { &sets[..4] } else { &sets[..3] };
+        let cls = self.classes.get_or_init(|| Classes::build(&self.principals, &self.affs));
+        let mut classes: Vec<usize> =
+            reach.iter().flat_map(|s| s.iter()).filter_map(|p| cls.by_aff.get(p)).flatten().copied().collect();
+        classes.sort_unstable();
+        classes.dedup();
+        for c in classes {
+            let affs = &cls.affs[c];
+            if let Some(x) = eval(&|set| affs.iter().any(|a| set.contains(a))) {
+                out.extend(cls.users[c].iter().filter(|u| !direct.contains(u)).map(|u| (*u, x)));
             }
         }
         out
@@ -272,6 +318,62 @@ mod tests {
         let r = model(5, 3).rights(5);
         assert!(r[&10].post);
         assert!(r[&12].read && !r[&12].post);
+    }
+
+    /// §3 evaluated naively, user by user, for checking the class shortcut.
+    fn naive(t: &Target, r: i64) -> BTreeMap<i64, Rights> {
+        let room = &t.nodes[&r];
+        let (lists, open) = (t.lists(r), room.visibility == VISIBILITY_OPEN);
+        let mut out = BTreeMap::new();
+        for (&u, p) in &t.principals {
+            if !p.is_user || p.disabled {
+                continue;
+            }
+            let within = |s: &BTreeSet<i64>| t.affs.within(u, s);
+            let in_scope = t.in_scope(u, room.parent);
+            let listed = within(&lists.members) || within(&lists.managers) || within(&lists.presenters);
+            let read = !room.disabled && in_scope && (open || listed);
+            let post = read && (room.behavior == BEHAVIOR_NORMAL || within(&lists.presenters));
+            let manage = within(&lists.managers) && in_scope;
+            if read || manage {
+                out.insert(u, Rights { read, post, manage });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn class_evaluation_matches_per_user_evaluation() {
+        // Deterministic pseudo-random pools: users 100.., groups 10..16 (nested), lists and
+        // scopes mixing groups and users.
+        let mut seed = 7u64;
+        let mut next = |n: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        for round in 0..40 {
+            let mut t = Target::default();
+            let mut pairs = vec![(11, 10), (13, 12)];
+            for g in 10..16 {
+                t.principals.insert(g, TargetPrincipal { uri: format!("g{g}"), disabled: false, is_user: false });
+            }
+            for u in 100..130 {
+                t.principals.insert(u, user(&format!("u{u}"), next(10) == 0));
+                for _ in 0..next(3) {
+                    pairs.push((u, 10 + next(6) as i64));
+                }
+            }
+            t.affs = Affiliations::build(&pairs, t.principals.keys().copied());
+            let mut pick = |k: u64| -> BTreeSet<i64> {
+                (0..k).map(|_| if next(2) == 0 { 10 + next(6) as i64 } else { 100 + next(30) as i64 }).collect()
+            };
+            t.scopes.insert(2, CategoryScope { allowed: pick(4), denied: pick(1) });
+            t.lists.insert(5, RoomLists { members: pick(4), managers: pick(2), presenters: pick(2) });
+            let visibility = if round % 3 == 0 { VISIBILITY_OPEN } else { 3 };
+            t.nodes.insert(2, TargetNode { is_category: true, ..node(1, 4, 3) });
+            t.nodes.insert(5, node(2, 4 + (round % 2), visibility));
+            assert_eq!(t.rights(5), naive(&t, 5), "round {round}");
+        }
     }
 
     #[test]
