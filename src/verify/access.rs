@@ -11,7 +11,7 @@
 //! category, a room excluded by rule — or blocking when nothing explains it. Rooms are
 //! independent, so they are compared in parallel (pure CPU once the target is read).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
