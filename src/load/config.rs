@@ -235,20 +235,23 @@ fn common_name(ad_path: Option<&str>, display: Option<&str>) -> Option<String> {
         .or_else(|| display.map(str::to_string))
 }
 
+/// The mgc tables and columns the load needs (every backend checks the same list).
+pub const NEEDED: &[(&str, &str)] = &[
+    ("tblPrincipal", "prinID, prinGuid, prinUri, prinDisplayName, prinDisabled"),
+    ("tblPrincipalAffiliations", "principalID, affiliationID"),
+    ("tblNode", "nodeID, nodeGuid, parentID, nodeType, nodeName, visibility, siopID"),
+    ("tblRoleType", "rtypeID, rtypeDesc"),
+    ("tblScopePrincipal", "scopeNodeID, scopePrinID, scopeIsDenied"),
+    ("tblPrincipalRole", "prinRoleNodeID, prinRolePrinID, prinRoleTypeID"),
+    ("tblSiopWhiteList", "siopID, siopName, siopUrl"),
+    ("tblPrincipalInvites", "prinID, invID, nodeID, createdOn"),
+    ("tblChat", "channelId, chatId, chatDate, userId, isAlert, content, rtf"),
+    ("tblLastChatId", "nodeID, lastChatID"),
+];
+
 /// Checks the target has the mgc tables the load writes.
 pub async fn check_schema(db: &Db) -> Result<()> {
-    let needed = [
-        ("tblPrincipal", "prinID, prinGuid, prinUri, prinDisplayName, prinDisabled"),
-        ("tblPrincipalAffiliations", "principalID, affiliationID"),
-        ("tblNode", "nodeID, nodeGuid, parentID, nodeType, nodeName, visibility, siopID"),
-        ("tblRoleType", "rtypeID, rtypeDesc"),
-        ("tblScopePrincipal", "scopeNodeID, scopePrinID, scopeIsDenied"),
-        ("tblPrincipalRole", "prinRoleNodeID, prinRolePrinID, prinRoleTypeID"),
-        ("tblSiopWhiteList", "siopID, siopName, siopUrl"),
-        ("tblPrincipalInvites", "prinID, invID, nodeID, createdOn"),
-        ("tblChat", "channelId, chatId, chatDate, userId, isAlert, content, rtf"),
-        ("tblLastChatId", "nodeID, lastChatID"),
-    ];
+    let needed = NEEDED.iter().copied();
     let mut missing = Vec::new();
     for (t, c) in needed {
         if !db.has_columns(t, c).await {

@@ -56,19 +56,7 @@ const LEDGER_CONFIGS: &str =
     "SELECT body FROM gcmigrate_ledger WHERE kind = N'config' ORDER BY written_at";
 const RESUME: &str =
     "SELECT MAX(last_chat) FROM gcmigrate_ledger WHERE kind = N'chat' AND room_id = @P1";
-/// What `check_schema` requires, as in `config::check_schema`.
-const NEEDED: &[(&str, &str)] = &[
-    ("tblPrincipal", "prinID, prinGuid, prinUri, prinDisplayName, prinDisabled"),
-    ("tblPrincipalAffiliations", "principalID, affiliationID"),
-    ("tblNode", "nodeID, nodeGuid, parentID, nodeType, nodeName, visibility, siopID"),
-    ("tblRoleType", "rtypeID, rtypeDesc"),
-    ("tblScopePrincipal", "scopeNodeID, scopePrinID, scopeIsDenied"),
-    ("tblPrincipalRole", "prinRoleNodeID, prinRolePrinID, prinRoleTypeID"),
-    ("tblSiopWhiteList", "siopID, siopName, siopUrl"),
-    ("tblPrincipalInvites", "prinID, invID, nodeID, createdOn"),
-    ("tblChat", "channelId, chatId, chatDate, userId, isAlert, content, rtf"),
-    ("tblLastChatId", "nodeID, lastChatID"),
-];
+use super::config::NEEDED;
 /// Every table the load writes.
 pub const TABLES: [&TableSpec; 10] = [
     &PRINCIPAL,
