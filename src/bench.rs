@@ -57,7 +57,8 @@ pub struct Step {
 fn child(args: &[&str]) -> Result<(f64, f64)> {
     let exe = std::env::current_exe().context("cannot find the gcmigrate binary")?;
     let t = Instant::now();
-    let child = Command::new(exe).args(args).arg("--quiet").spawn().context("cannot start a stage")?;
+    let child =
+        Command::new(exe).args(args).arg("--quiet").spawn().context("cannot start a stage")?;
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: rusage is plain data that wait4 fills in; pid is our own child, waited once.
@@ -122,10 +123,13 @@ async fn fresh(engine: Dialect, dir: &Path, pg: Option<&str>, name: &str) -> Res
             let base = pg.context("a PostgreSQL run needs --postgres URL")?;
             let admin = sqlx::PgPool::connect(base).await?;
             // Two statements: DROP/CREATE DATABASE cannot share an implicit transaction.
-            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await?;
+            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&admin)
+                .await?;
             sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
             admin.close().await;
-            let (head, _) = base.rsplit_once('/').context("the PostgreSQL URL needs a database name")?;
+            let (head, _) =
+                base.rsplit_once('/').context("the PostgreSQL URL needs a database name")?;
             Ok(format!("{head}/{name}"))
         }
     }
@@ -136,8 +140,10 @@ pub async fn run_size(engine: Dialect, messages: u64, o: &BenchOptions) -> Resul
     let tag = format!("{}_{}", engine.name(), messages);
     let dir = o.dir.join(&tag);
     std::fs::create_dir_all(&dir)?;
-    let source = fresh(engine, &dir, o.postgres.as_deref(), &format!("gcm_bench_src_{tag}")).await?;
-    let (m, r, u, g) = (messages.to_string(), o.rooms.to_string(), o.users.to_string(), o.groups.to_string());
+    let source =
+        fresh(engine, &dir, o.postgres.as_deref(), &format!("gcm_bench_src_{tag}")).await?;
+    let (m, r, u, g) =
+        (messages.to_string(), o.rooms.to_string(), o.users.to_string(), o.groups.to_string());
     let step = |name: &str, (seconds, peak_mib): (f64, f64)| Step {
         engine: engine.name().into(),
         messages,
@@ -147,36 +153,76 @@ pub async fn run_size(engine: Dialect, messages: u64, o: &BenchOptions) -> Resul
     };
     let mut steps = vec![step(
         "synth (not timed against)",
-        child(&["synth", "--out", &source, "--messages", &m, "--rooms", &r, "--users", &u, "--groups", &g, "--seed", "1"])?,
+        child(&[
+            "synth",
+            "--out",
+            &source,
+            "--messages",
+            &m,
+            "--rooms",
+            &r,
+            "--users",
+            &u,
+            "--groups",
+            &g,
+            "--seed",
+            "1",
+        ])?,
     )];
-    let base_target = fresh(engine, &dir, o.postgres.as_deref(), &format!("gcm_bench_base_{tag}")).await?;
-    steps.push(step("baseline copy", (baseline(&DbUrl::parse(&source)?, &DbUrl::parse(&base_target)?).await?, 0.0)));
-    let target = fresh(engine, &dir, o.postgres.as_deref(), &format!("gcm_bench_tgt_{tag}")).await?;
+    let base_target =
+        fresh(engine, &dir, o.postgres.as_deref(), &format!("gcm_bench_base_{tag}")).await?;
+    steps.push(step(
+        "baseline copy",
+        (baseline(&DbUrl::parse(&source)?, &DbUrl::parse(&base_target)?).await?, 0.0),
+    ));
+    let target =
+        fresh(engine, &dir, o.postgres.as_deref(), &format!("gcm_bench_tgt_{tag}")).await?;
     let ws = dir.join("ws");
     let _ = std::fs::remove_dir_all(&ws);
     let ws = ws.display().to_string();
     let jobs = o.jobs.to_string();
     steps.push(step("extract", child(&["extract", "--source", &source, "--workspace", &ws])?));
     steps.push(step("plan", child(&["plan", "--workspace", &ws])?));
-    steps.push(step("load", child(&["load", "--workspace", &ws, "--target", &target, "--create-schema", "--jobs", &jobs])?));
+    steps.push(step(
+        "load",
+        child(&[
+            "load",
+            "--workspace",
+            &ws,
+            "--target",
+            &target,
+            "--create-schema",
+            "--jobs",
+            &jobs,
+        ])?,
+    ));
     steps.push(step("verify", child(&["verify", "--workspace", &ws, "--target", &target])?));
     Ok(steps)
 }
 
 /// Renders the table: time, rate, peak memory and ratios to the baseline.
 pub fn render(steps: &[Step]) -> String {
-    let mut s = format!("{:<9} {:>10}  {:<26} {:>9} {:>12} {:>10} {:>8}\n", "engine", "messages", "step", "seconds", "msgs/s", "peak MiB", "× base");
-    let mut groups: Vec<(String, u64)> = steps.iter().map(|x| (x.engine.clone(), x.messages)).collect();
+    let mut s = format!(
+        "{:<9} {:>10}  {:<26} {:>9} {:>12} {:>10} {:>8}\n",
+        "engine", "messages", "step", "seconds", "msgs/s", "peak MiB", "× base"
+    );
+    let mut groups: Vec<(String, u64)> =
+        steps.iter().map(|x| (x.engine.clone(), x.messages)).collect();
     groups.dedup();
     for (engine, messages) in groups {
-        let g: Vec<&Step> = steps.iter().filter(|x| x.engine == engine && x.messages == messages).collect();
+        let g: Vec<&Step> =
+            steps.iter().filter(|x| x.engine == engine && x.messages == messages).collect();
         let base = g.iter().find(|x| x.step == "baseline copy").map_or(f64::NAN, |x| x.seconds);
-        let sum = |names: &[&str]| g.iter().filter(|x| names.contains(&x.step.as_str())).map(|x| x.seconds).sum::<f64>();
-        let mut rows: Vec<(String, f64, f64)> = g.iter().map(|x| (x.step.clone(), x.seconds, x.peak_mib)).collect();
+        let sum = |names: &[&str]| {
+            g.iter().filter(|x| names.contains(&x.step.as_str())).map(|x| x.seconds).sum::<f64>()
+        };
+        let mut rows: Vec<(String, f64, f64)> =
+            g.iter().map(|x| (x.step.clone(), x.seconds, x.peak_mib)).collect();
         rows.push(("extract + load".into(), sum(&["extract", "load"]), f64::NAN));
         rows.push(("whole pipeline".into(), sum(&["extract", "plan", "load", "verify"]), f64::NAN));
         for (name, secs, peak) in rows {
-            let peak = if peak.is_nan() || peak == 0.0 { "-".to_string() } else { format!("{peak:.0}") };
+            let peak =
+                if peak.is_nan() || peak == 0.0 { "-".to_string() } else { format!("{peak:.0}") };
             s.push_str(&format!(
                 "{engine:<9} {messages:>10}  {name:<26} {secs:>9.2} {:>12.0} {peak:>10} {:>8.2}\n",
                 messages as f64 / secs.max(1e-9),
@@ -192,7 +238,11 @@ pub fn scaling(steps: &[Step], base: u64, scaled: u64) -> String {
     const PIPELINE: [&str; 4] = ["extract", "plan", "load", "verify"];
     let mut s = String::new();
     for engine in ["sqlite", "postgres"] {
-        let of = |m: u64| steps.iter().filter(move |x| x.engine == engine && x.messages == m && PIPELINE.contains(&x.step.as_str()));
+        let of = |m: u64| {
+            steps.iter().filter(move |x| {
+                x.engine == engine && x.messages == m && PIPELINE.contains(&x.step.as_str())
+            })
+        };
         let time = |m: u64| of(m).map(|x| x.seconds).sum::<f64>();
         let peak = |m: u64| of(m).map(|x| x.peak_mib).fold(0.0, f64::max);
         if time(base) > 0.0 && time(scaled) > 0.0 {

@@ -27,44 +27,62 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read the legacy Group Chat database into the workspace snapshot.
-    #[command(after_help = "Examples:\n  gcmigrate extract --source sqlite://legacy.db --workspace work\n  \
-        gcmigrate extract --source postgres://user@host/groupchat --workspace work --delta")]
+    #[command(
+        after_help = "Examples:\n  gcmigrate extract --source sqlite://legacy.db --workspace work\n  \
+        gcmigrate extract --source postgres://user@host/groupchat --workspace work --delta"
+    )]
     Extract(ExtractArgs),
     /// Turn the snapshot into a validated migration plan and the assessment report.
-    #[command(after_help = "Examples:\n  gcmigrate plan --workspace work\n  gcmigrate plan --workspace work --mappings mappings/")]
+    #[command(
+        after_help = "Examples:\n  gcmigrate plan --workspace work\n  gcmigrate plan --workspace work --mappings mappings/"
+    )]
     Plan(PlanArgs),
     /// Write a wave of the plan into a Persistent Chat mgc database.
-    #[command(after_help = "Examples:\n  gcmigrate load --workspace work --target sqlite://mgc.db --create-schema\n  \
-        gcmigrate load --workspace work --target postgres://user@host/mgc --wave pilot --jobs 4")]
+    #[command(
+        after_help = "Examples:\n  gcmigrate load --workspace work --target sqlite://mgc.db --create-schema\n  \
+        gcmigrate load --workspace work --target postgres://user@host/mgc --wave pilot --jobs 4"
+    )]
     Load(LoadArgs),
     /// Reconcile a loaded wave against the snapshot: counts and checksums per room.
-    #[command(after_help = "Example:\n  gcmigrate verify --workspace work --target sqlite://mgc.db")]
+    #[command(
+        after_help = "Example:\n  gcmigrate verify --workspace work --target sqlite://mgc.db"
+    )]
     Verify(VerifyArgs),
     /// Render (or run) the script that removes what a wave's load wrote.
-    #[command(after_help = "Examples:\n  gcmigrate rollback --workspace work --wave pilot --dialect tsql --out undo.sql\n  \
-        gcmigrate rollback --workspace work --wave pilot --dialect sqlite --execute --target sqlite://mgc.db")]
+    #[command(
+        after_help = "Examples:\n  gcmigrate rollback --workspace work --wave pilot --dialect tsql --out undo.sql\n  \
+        gcmigrate rollback --workspace work --wave pilot --dialect sqlite --execute --target sqlite://mgc.db"
+    )]
     Rollback(RollbackArgs),
     /// Write the plan's configuration as PowerShell scripts (configure/unconfigure per wave).
     #[command(after_help = "Example:\n  gcmigrate export --workspace work\n  \
         then on the Lync server: .\\configure-pilot.ps1 -PoolFqdn pchat.contoso.com")]
     Export(ExportArgs),
     /// Disable a wave's legacy rooms for the cutover (journaled; --undo re-enables them).
-    #[command(after_help = "Examples:\n  gcmigrate freeze --workspace work --wave pilot --source sqlite://legacy.db\n  \
-        gcmigrate freeze --workspace work --wave pilot --source sqlite://legacy.db --undo")]
+    #[command(
+        after_help = "Examples:\n  gcmigrate freeze --workspace work --wave pilot --source sqlite://legacy.db\n  \
+        gcmigrate freeze --workspace work --wave pilot --source sqlite://legacy.db --undo"
+    )]
     Freeze(FreezeArgs),
     /// Run extract, plan, load and verify in one go.
-    #[command(after_help = "Example:\n  gcmigrate migrate --source sqlite://legacy.db --target sqlite://mgc.db --workspace work --create-schema")]
+    #[command(
+        after_help = "Example:\n  gcmigrate migrate --source sqlite://legacy.db --target sqlite://mgc.db --workspace work --create-schema"
+    )]
     Migrate(MigrateArgs),
     /// Run the whole pipeline on the bundled Contoso fixture, SQLite at both ends.
     #[command(after_help = "Example:\n  gcmigrate demo --workspace /tmp/gcm-demo")]
     Demo(DemoArgs),
     /// Benchmark the pipeline against the engine's own raw copy (throughput, peak memory).
-    #[command(after_help = "Examples:\n  gcmigrate bench\n  gcmigrate bench --messages 100000 --scale 10\n  \
-        gcmigrate bench --postgres postgres://postgres@127.0.0.1/postgres")]
+    #[command(
+        after_help = "Examples:\n  gcmigrate bench\n  gcmigrate bench --messages 100000 --scale 10\n  \
+        gcmigrate bench --postgres postgres://postgres@127.0.0.1/postgres"
+    )]
     Bench(BenchArgs),
     /// Generate a realistic legacy Group Chat database for rehearsals and benchmarks.
-    #[command(after_help = "Examples:\n  gcmigrate synth --out sqlite://synth.db --messages 20000 --seed 7\n  \
-        gcmigrate synth --out postgres://user@host/synth --users 20000 --rooms 2000 --messages 1000000")]
+    #[command(
+        after_help = "Examples:\n  gcmigrate synth --out sqlite://synth.db --messages 20000 --seed 7\n  \
+        gcmigrate synth --out postgres://user@host/synth --users 20000 --rooms 2000 --messages 1000000"
+    )]
     Synth(SynthArgs),
 }
 

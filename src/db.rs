@@ -105,7 +105,8 @@ impl DbUrl {
         if self.dialect != Dialect::Sqlite {
             return None;
         }
-        let rest = self.raw.strip_prefix("sqlite://").or_else(|| self.raw.strip_prefix("sqlite:"))?;
+        let rest =
+            self.raw.strip_prefix("sqlite://").or_else(|| self.raw.strip_prefix("sqlite:"))?;
         let path = rest.split('?').next().unwrap_or(rest);
         Some(std::path::PathBuf::from(path))
     }
@@ -309,7 +310,10 @@ mod tests {
     #[test]
     fn redacts_url_and_connection_string_passwords() {
         assert_eq!(redact("mssql://u:secret@host:1/db"), "mssql://u:***@host:1/db");
-        assert_eq!(redact("postgres://u@h/db?password=x&a=b"), "postgres://u@h/db?password=***&a=b");
+        assert_eq!(
+            redact("postgres://u@h/db?password=x&a=b"),
+            "postgres://u@h/db?password=***&a=b"
+        );
         let ado = redact("Server=h;Database=d;User Id=u;Password=s3cr;et;Encrypt=true");
         assert!(!ado.contains("s3cr"), "{ado}");
         assert!(DbUrl::parse("mssql://u:pw@h/d").unwrap().to_string().contains("***"));

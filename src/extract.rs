@@ -53,7 +53,12 @@ pub struct ExtractReport {
 const BATCH: usize = 5_000;
 
 /// Extracts `source` into the workspace.
-pub async fn extract(ws: &Workspace, source: &DbUrl, mode: ExtractMode, progress: &Progress) -> Result<ExtractReport> {
+pub async fn extract(
+    ws: &Workspace,
+    source: &DbUrl,
+    mode: ExtractMode,
+    progress: &Progress,
+) -> Result<ExtractReport> {
     let t0 = Instant::now();
     let src = SourceDb::connect(source).await?;
     let version = src.version().await?;
@@ -103,7 +108,12 @@ pub async fn extract(ws: &Workspace, source: &DbUrl, mode: ExtractMode, progress
 
 /// Streams history from any source into staging: a reader task sends batches over a
 /// bounded channel to the staging writer.
-async fn stream(src: &SourceDb, after: &Watermarks, ws: &Workspace, bar: &crate::progress::Bar) -> Result<u64> {
+async fn stream(
+    src: &SourceDb,
+    after: &Watermarks,
+    ws: &Workspace,
+    bar: &crate::progress::Bar,
+) -> Result<u64> {
     let (tx, mut rx) = mpsc::channel(4);
     let reader = src.stream_chats(after, BATCH, tx);
     let writer = async {

@@ -23,7 +23,12 @@ pub struct FreezeRecord {
 }
 
 /// Disables the wave's legacy rooms that are enabled; returns what it changed.
-pub async fn freeze(ws: &Workspace, plan: &Plan, wave: &str, source: &DbUrl) -> Result<FreezeRecord> {
+pub async fn freeze(
+    ws: &Workspace,
+    plan: &Plan,
+    wave: &str,
+    source: &DbUrl,
+) -> Result<FreezeRecord> {
     let rooms: Vec<i64> = plan.rooms_in(Some(wave)).map(|r| r.legacy_id).collect();
     if rooms.is_empty() {
         return Err(bad_input(format!("wave `{wave}` has no rooms in the plan")));
@@ -32,21 +37,30 @@ pub async fn freeze(ws: &Workspace, plan: &Plan, wave: &str, source: &DbUrl) -> 
     let mut tx = db.pool.begin().await?;
     let mut disabled = Vec::new();
     for id in rooms {
-        let was: Option<i64> = sqlx::query("SELECT CAST(disabled AS BIGINT) FROM tblNode WHERE nodeID = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.get(0));
+        let was: Option<i64> =
+            sqlx::query("SELECT CAST(disabled AS BIGINT) FROM tblNode WHERE nodeID = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.get(0));
         if was == Some(0) {
-            sqlx::query("UPDATE tblNode SET disabled = 1 WHERE nodeID = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE tblNode SET disabled = 1 WHERE nodeID = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             disabled.push(id);
         }
     }
     let record = FreezeRecord { wave: wave.to_string(), disabled, undone: false };
     // Journal before commit: a journal entry whose freeze did not commit is harmless to
     // undo (it re-enables rooms that are enabled), a commit without a journal entry is not.
-    ws.journal(&format!("freeze-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f")), wave, "freeze", &serde_json::to_string(&record)?)
-        .await?;
+    ws.journal(
+        &format!("freeze-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f")),
+        wave,
+        "freeze",
+        &serde_json::to_string(&record)?,
+    )
+    .await?;
     tx.commit().await.context("committing the freeze")?;
     db.pool.close().await;
     Ok(record)
@@ -54,7 +68,8 @@ pub async fn freeze(ws: &Workspace, plan: &Plan, wave: &str, source: &DbUrl) -> 
 
 /// Legacy rooms that a freeze disabled and no `--undo` re-enabled yet.
 pub async fn frozen_rooms(ws: &Workspace) -> Result<Vec<i64>> {
-    let rows = sqlx::query("SELECT body FROM journal WHERE kind = 'freeze'").fetch_all(&ws.pool).await?;
+    let rows =
+        sqlx::query("SELECT body FROM journal WHERE kind = 'freeze'").fetch_all(&ws.pool).await?;
     let mut out = Vec::new();
     for r in rows {
         let rec: FreezeRecord = serde_json::from_str(&r.get::<String, _>(0))?;
@@ -67,10 +82,12 @@ pub async fn frozen_rooms(ws: &Workspace) -> Result<Vec<i64>> {
 
 /// Re-enables the rooms that earlier freezes of the wave disabled; returns how many.
 pub async fn unfreeze(ws: &Workspace, wave: &str, source: &DbUrl) -> Result<u64> {
-    let rows = sqlx::query("SELECT run_id, seq, body FROM journal WHERE kind = 'freeze' AND wave = ?1 ORDER BY run_id")
-        .bind(wave)
-        .fetch_all(&ws.pool)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT run_id, seq, body FROM journal WHERE kind = 'freeze' AND wave = ?1 ORDER BY run_id",
+    )
+    .bind(wave)
+    .fetch_all(&ws.pool)
+    .await?;
     let db = Db::connect(source, OpenMode::Existing, 1).await?;
     let mut n = 0;
     for r in rows {
@@ -80,7 +97,11 @@ pub async fn unfreeze(ws: &Workspace, wave: &str, source: &DbUrl) -> Result<u64>
         }
         let mut tx = db.pool.begin().await?;
         for id in &rec.disabled {
-            n += sqlx::query("UPDATE tblNode SET disabled = 0 WHERE nodeID = $1").bind(*id).execute(&mut *tx).await?.rows_affected();
+            n += sqlx::query("UPDATE tblNode SET disabled = 0 WHERE nodeID = $1")
+                .bind(*id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         }
         tx.commit().await?;
         rec.undone = true;

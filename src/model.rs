@@ -251,7 +251,10 @@ mod tests {
     fn ticks_round_trip_microsofts_example() {
         // The compliance XML example: long="633418086426127374" is 2008-03-22T18:50:42.6127374Z.
         assert_eq!(ticks_to_iso(633_418_086_426_127_374).unwrap(), "2008-03-22T18:50:42Z");
-        assert_eq!(ticks_to_iso(date_to_ticks("2011-01-01").unwrap()).unwrap(), "2011-01-01T00:00:00Z");
+        assert_eq!(
+            ticks_to_iso(date_to_ticks("2011-01-01").unwrap()).unwrap(),
+            "2011-01-01T00:00:00Z"
+        );
         assert!(ticks_to_iso(-1).is_none());
     }
 }

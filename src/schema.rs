@@ -17,12 +17,24 @@ pub enum SchemaKind {
 /// The DDL text of a schema in a dialect.
 pub fn ddl(kind: SchemaKind, dialect: Dialect) -> &'static str {
     match (kind, dialect) {
-        (SchemaKind::Legacy2010, Dialect::Sqlite) => include_str!("../fixtures/schema/legacy2010.sqlite.sql"),
-        (SchemaKind::Legacy2010, Dialect::Postgres) => include_str!("../fixtures/schema/legacy2010.postgres.sql"),
-        (SchemaKind::Legacy2010, Dialect::Mssql) => include_str!("../fixtures/schema/legacy2010.tsql.sql"),
-        (SchemaKind::Mgc2013, Dialect::Sqlite) => include_str!("../fixtures/schema/mgc2013.sqlite.sql"),
-        (SchemaKind::Mgc2013, Dialect::Postgres) => include_str!("../fixtures/schema/mgc2013.postgres.sql"),
-        (SchemaKind::Mgc2013, Dialect::Mssql) => include_str!("../fixtures/schema/mgc2013.tsql.sql"),
+        (SchemaKind::Legacy2010, Dialect::Sqlite) => {
+            include_str!("../fixtures/schema/legacy2010.sqlite.sql")
+        }
+        (SchemaKind::Legacy2010, Dialect::Postgres) => {
+            include_str!("../fixtures/schema/legacy2010.postgres.sql")
+        }
+        (SchemaKind::Legacy2010, Dialect::Mssql) => {
+            include_str!("../fixtures/schema/legacy2010.tsql.sql")
+        }
+        (SchemaKind::Mgc2013, Dialect::Sqlite) => {
+            include_str!("../fixtures/schema/mgc2013.sqlite.sql")
+        }
+        (SchemaKind::Mgc2013, Dialect::Postgres) => {
+            include_str!("../fixtures/schema/mgc2013.postgres.sql")
+        }
+        (SchemaKind::Mgc2013, Dialect::Mssql) => {
+            include_str!("../fixtures/schema/mgc2013.tsql.sql")
+        }
     }
 }
 

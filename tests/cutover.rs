@@ -21,11 +21,19 @@ fn cutover(target: &str) {
 
     // Messages posted before the freeze took effect, in two rooms.
     let rooms: Vec<i64> = (0..2)
-        .map(|i| scalar(&src, &format!("SELECT channelId FROM tblChat c JOIN tblNode n ON n.nodeID = c.channelId \
-                                         GROUP BY channelId ORDER BY channelId LIMIT 1 OFFSET {i}")))
+        .map(|i| {
+            scalar(
+                &src,
+                &format!(
+                    "SELECT channelId FROM tblChat c JOIN tblNode n ON n.nodeID = c.channelId \
+                                         GROUP BY channelId ORDER BY channelId LIMIT 1 OFFSET {i}"
+                ),
+            )
+        })
         .collect();
     for room in &rooms {
-        let next = scalar(&src, &format!("SELECT MAX(chatId) + 1 FROM tblChat WHERE channelId = {room}"));
+        let next =
+            scalar(&src, &format!("SELECT MAX(chatId) + 1 FROM tblChat WHERE channelId = {room}"));
         exec(&src, &format!(
             "INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) VALUES \
              ({room}, {next}, 634600000000000000, 20, 0, 'late news'), ({room}, {}, 634600000000000001, 21, 0, 'later')",
@@ -33,16 +41,29 @@ fn cutover(target: &str) {
         ));
     }
     run(&["extract", "-q", "--delta", "--source", &src]);
-    assert_eq!(json(&ws.join("reports/extract-delta.json"))["messages"], 4, "only the delta is read");
+    assert_eq!(
+        json(&ws.join("reports/extract-delta.json"))["messages"],
+        4,
+        "only the delta is read"
+    );
     run(&["plan", "-q"]);
-    let out = gcm().args(["load", "--target", target, "--workspace"]).arg(&ws).assert().success().get_output().clone();
+    let out = gcm()
+        .args(["load", "--target", target, "--workspace"])
+        .arg(&ws)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("4 read, 4 loaded"), "only the delta is written: {err}");
     assert_eq!(before + 4, scalar(target, "SELECT COUNT(*) FROM tblChat"));
     gcm().args(["verify", "-q", "--target", target, "--workspace"]).arg(&ws).assert().success();
 
     run(&["freeze", "-q", "--wave", "all", "--source", &src, "--undo"]);
-    assert_eq!(enabled, scalar(&src, "SELECT COUNT(*) FROM tblNode WHERE nodeType = 0 AND disabled = 0"));
+    assert_eq!(
+        enabled,
+        scalar(&src, "SELECT COUNT(*) FROM tblNode WHERE nodeType = 0 AND disabled = 0")
+    );
 }
 
 #[test]
@@ -66,11 +87,29 @@ fn dry_run_reports_rows_and_writes_nothing() {
     gcm().args(["extract", "-q", "--source", &src, "--workspace"]).arg(&ws).assert().success();
     gcm().args(["plan", "-q", "--workspace"]).arg(&ws).assert().success();
     let target = dir.join("mgc.db");
-    let out = gcm().args(["load", "--dry-run", "--create-schema", "--target", &sqlite_url(&dir, "mgc.db"), "--workspace"])
-        .arg(&ws).assert().success().get_output().clone();
+    let out = gcm()
+        .args([
+            "load",
+            "--dry-run",
+            "--create-schema",
+            "--target",
+            &sqlite_url(&dir, "mgc.db"),
+            "--workspace",
+        ])
+        .arg(&ws)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     assert!(!target.exists(), "a dry run creates nothing");
     let plan = json(&ws.join("reports/plan.json"));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("tblChat {}", plan["messages"]["load"])), "{err}");
-    assert!(err.contains(&format!("tblNode {}", plan["rooms"].as_array().unwrap().len() + plan["categories"].as_array().unwrap().len())), "{err}");
+    assert!(
+        err.contains(&format!(
+            "tblNode {}",
+            plan["rooms"].as_array().unwrap().len() + plan["categories"].as_array().unwrap().len()
+        )),
+        "{err}"
+    );
 }

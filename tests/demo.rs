@@ -18,11 +18,15 @@ fn demo_loads_every_kept_message_and_verifies() {
     assert_eq!(read as i64, scalar(&legacy, "SELECT COUNT(*) FROM tblChat"));
     assert_eq!(to_load as i64, scalar(&target, "SELECT COUNT(*) FROM tblChat"));
     // Nothing lost, nothing invented: loaded + excluded + rejected = read.
-    let sum = |k: &str| plan["messages"][k].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum::<u64>();
+    let sum = |k: &str| {
+        plan["messages"][k].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum::<u64>()
+    };
     assert_eq!(to_load + sum("excluded") + sum("rejected"), read);
     // Every rejected row is on file with its reason.
-    let rejects = std::fs::read_to_string(dir.join("rejects/load.csv")).unwrap().lines().count() - 1
-        + std::fs::read_to_string(dir.join("rejects/plan.csv")).unwrap().lines().count() - 1;
+    let rejects = std::fs::read_to_string(dir.join("rejects/load.csv")).unwrap().lines().count()
+        - 1
+        + std::fs::read_to_string(dir.join("rejects/plan.csv")).unwrap().lines().count()
+        - 1;
     assert_eq!(rejects as u64, sum("rejected"));
 
     // Rooms and categories are there, flat: every room's parent is a category under the root.
@@ -32,12 +36,22 @@ fn demo_loads_every_kept_message_and_verifies() {
         plan["categories"].as_array().unwrap().len() as i64,
         scalar(&target, "SELECT COUNT(*) FROM tblNode WHERE nodeType = 1 AND nodeID <> 1")
     );
-    assert_eq!(0, scalar(&target, "SELECT COUNT(*) FROM tblNode r JOIN tblNode c ON c.nodeID = r.parentID \
-                                   WHERE r.nodeType = 0 AND (c.nodeType <> 1 OR c.parentID <> 1)"));
+    assert_eq!(
+        0,
+        scalar(
+            &target,
+            "SELECT COUNT(*) FROM tblNode r JOIN tblNode c ON c.nodeID = r.parentID \
+                                   WHERE r.nodeType = 0 AND (c.nodeType <> 1 OR c.parentID <> 1)"
+        )
+    );
     // GUIDs of rooms are preserved.
     for r in plan["rooms"].as_array().unwrap() {
         let guid = r["legacy_guid"].as_str().unwrap();
-        assert_eq!(1, scalar(&target, &format!("SELECT COUNT(*) FROM tblNode WHERE nodeGuid = '{guid}'")), "{guid}");
+        assert_eq!(
+            1,
+            scalar(&target, &format!("SELECT COUNT(*) FROM tblNode WHERE nodeGuid = '{guid}'")),
+            "{guid}"
+        );
     }
     // tblLastChatId holds each loaded room's highest chatId.
     assert_eq!(0, scalar(&target, "SELECT COUNT(*) FROM (SELECT channelId, MAX(chatId) m FROM tblChat GROUP BY channelId) x \
@@ -70,16 +84,26 @@ fn plan_produces_every_finding_the_fixture_readme_lists() {
     gcm().args(["extract", "-q", "--source", &src, "--workspace"]).arg(&ws).assert().success();
     gcm().args(["plan", "-q", "--workspace"]).arg(&ws).assert().success();
     let readme = include_str!("../fixtures/README.md");
-    let block = readme.split("```expected-findings").nth(1).expect("expected-findings block").split("```").next().unwrap();
+    let block = readme
+        .split("```expected-findings")
+        .nth(1)
+        .expect("expected-findings block")
+        .split("```")
+        .next()
+        .unwrap();
     let plan = json(&ws.join("reports/plan.json"));
-    let codes: Vec<&str> = plan["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> =
+        plan["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
     let expected: Vec<&str> = block.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     assert!(expected.len() >= 15);
     for code in expected {
         assert!(codes.contains(&code), "the plan has no {code} finding; it has {codes:?}");
     }
     // Every legacy room appears exactly once: as a room or as excluded with its rule.
-    let mut guids: Vec<&str> = plan["rooms"].as_array().unwrap().iter()
+    let mut guids: Vec<&str> = plan["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
         .chain(plan["excluded_rooms"].as_array().unwrap())
         .map(|r| r["legacy_guid"].as_str().unwrap())
         .collect();

@@ -13,7 +13,8 @@ fn unreachable_postgres_is_exit_3_and_hides_the_password() {
         .code(3)
         .get_output()
         .clone();
-    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let all =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(all.contains("cannot connect"), "{all}");
     assert!(!all.contains("s3cret"), "{all}");
 }
@@ -21,14 +22,26 @@ fn unreachable_postgres_is_exit_3_and_hides_the_password() {
 #[test]
 fn missing_sqlite_source_is_bad_input() {
     let dir = tmp_dir("missing");
-    let out = gcm().args(["extract", "--source", "sqlite:///nonexistent/x.db", "--workspace"]).arg(&dir).assert().code(2).get_output().clone();
+    let out = gcm()
+        .args(["extract", "--source", "sqlite:///nonexistent/x.db", "--workspace"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
 }
 
 #[test]
 fn plan_without_extract_says_what_to_run() {
     let dir = tmp_dir("noextract");
-    let out = gcm().args(["plan", "--workspace"]).arg(dir.join("nothing")).assert().code(2).get_output().clone();
+    let out = gcm()
+        .args(["plan", "--workspace"])
+        .arg(dir.join("nothing"))
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
     assert!(String::from_utf8_lossy(&out.stderr).contains("gcmigrate extract"));
 }
 
@@ -41,8 +54,17 @@ fn broken_mapping_option_names_file_line_and_column() {
     gcm().args(["extract", "-q", "--source", &src, "--workspace"]).arg(&ws).assert().success();
     let maps = dir.join("maps");
     std::fs::create_dir_all(&maps).unwrap();
-    std::fs::write(maps.join("gcmigrate.toml"), "separator = \"-\"\ndrop_root_manager = true\n").unwrap();
-    let out = gcm().args(["plan", "--workspace"]).arg(&ws).arg("--mappings").arg(&maps).assert().code(2).get_output().clone();
+    std::fs::write(maps.join("gcmigrate.toml"), "separator = \"-\"\ndrop_root_manager = true\n")
+        .unwrap();
+    let out = gcm()
+        .args(["plan", "--workspace"])
+        .arg(&ws)
+        .arg("--mappings")
+        .arg(&maps)
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("gcmigrate.toml:2:1:"), "{err}");
     assert!(!ws.join("reports/plan.json").exists(), "no plan is written on a mapping error");
@@ -50,8 +72,14 @@ fn broken_mapping_option_names_file_line_and_column() {
 
 #[test]
 fn every_subcommand_has_help_with_an_example() {
-    for cmd in ["extract", "plan", "load", "verify", "rollback", "export", "freeze", "migrate", "demo", "synth", "bench"] {
+    for cmd in [
+        "extract", "plan", "load", "verify", "rollback", "export", "freeze", "migrate", "demo",
+        "synth", "bench",
+    ] {
         let out = gcm().args([cmd, "--help"]).assert().success().get_output().clone();
-        assert!(String::from_utf8_lossy(&out.stdout).contains("gcmigrate "), "{cmd} --help has an example");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("gcmigrate "),
+            "{cmd} --help has an example"
+        );
     }
 }

@@ -7,7 +7,10 @@ fn extract_counts(source: &str) -> serde_json::Value {
     gcm().args(["extract", "-q", "--source", source, "--workspace"]).arg(&dir).assert().success();
     assert!(dir.join("staging.db").exists());
     let r = json(&dir.join("reports/extract-full.json"));
-    let staged = scalar(&format!("sqlite://{}", dir.join("staging.db").display()), "SELECT COUNT(*) FROM snap_chat");
+    let staged = scalar(
+        &format!("sqlite://{}", dir.join("staging.db").display()),
+        "SELECT COUNT(*) FROM snap_chat",
+    );
     assert_eq!(staged, r["messages"].as_i64().unwrap());
     r
 }
@@ -20,8 +23,14 @@ fn extracts_contoso_from_sqlite() {
     let r = extract_counts(&url);
     assert_eq!(r["version"], "Lync Server 2010 Group Chat");
     assert_eq!(r["messages"].as_i64().unwrap(), scalar(&url, "SELECT COUNT(*) FROM tblChat"));
-    assert_eq!(r["rooms"].as_i64().unwrap(), scalar(&url, "SELECT COUNT(*) FROM tblNode WHERE nodeType = 0"));
-    assert_eq!(r["principals"].as_i64().unwrap(), scalar(&url, "SELECT COUNT(*) FROM tblPrincipal"));
+    assert_eq!(
+        r["rooms"].as_i64().unwrap(),
+        scalar(&url, "SELECT COUNT(*) FROM tblNode WHERE nodeType = 0")
+    );
+    assert_eq!(
+        r["principals"].as_i64().unwrap(),
+        scalar(&url, "SELECT COUNT(*) FROM tblPrincipal")
+    );
 }
 
 #[test]
@@ -52,7 +61,13 @@ fn refuses_a_database_that_is_not_group_chat() {
     let dir = tmp_dir("not-gc");
     let url = sqlite_url(&dir, "northwind.db");
     exec(&format!("{url}?mode=rwc"), include_str!("../fixtures/not-groupchat/northwind.sql"));
-    let out = gcm().args(["extract", "--source", &url, "--workspace"]).arg(dir.join("ws")).assert().code(2).get_output().clone();
+    let out = gcm()
+        .args(["extract", "--source", &url, "--workspace"])
+        .arg(dir.join("ws"))
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is not a Group Chat database"), "{err}");
     assert!(err.contains("missing tblNode"), "{err}");
@@ -64,7 +79,13 @@ fn refuses_a_postgres_database_that_is_not_group_chat() {
     let Some(pg) = pg_database("not_gc_pg") else { return };
     exec(&pg, include_str!("../fixtures/not-groupchat/northwind.sql"));
     let dir = tmp_dir("not-gc-pg");
-    let out = gcm().args(["extract", "--source", &pg, "--workspace"]).arg(&dir).assert().code(2).get_output().clone();
+    let out = gcm()
+        .args(["extract", "--source", &pg, "--workspace"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a Group Chat database"));
 }
 
@@ -75,15 +96,31 @@ fn delta_extract_reads_only_new_messages() {
     contoso(&url);
     let ws = dir.join("ws");
     gcm().args(["extract", "-q", "--source", &url, "--workspace"]).arg(&ws).assert().success();
-    let room = scalar(&url, "SELECT MIN(channelId) FROM tblChat c JOIN tblNode n ON n.nodeID = c.channelId");
-    let next = scalar(&url, &format!("SELECT MAX(chatId) + 1 FROM tblChat WHERE channelId = {room}"));
-    exec(&url, &format!("INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) VALUES \
-                         ({room}, {next}, 634500000000000000, 2, 0, 'after the snapshot')"));
-    gcm().args(["extract", "-q", "--delta", "--source", &url, "--workspace"]).arg(&ws).assert().success();
+    let room = scalar(
+        &url,
+        "SELECT MIN(channelId) FROM tblChat c JOIN tblNode n ON n.nodeID = c.channelId",
+    );
+    let next =
+        scalar(&url, &format!("SELECT MAX(chatId) + 1 FROM tblChat WHERE channelId = {room}"));
+    exec(
+        &url,
+        &format!(
+            "INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) VALUES \
+                         ({room}, {next}, 634500000000000000, 2, 0, 'after the snapshot')"
+        ),
+    );
+    gcm()
+        .args(["extract", "-q", "--delta", "--source", &url, "--workspace"])
+        .arg(&ws)
+        .assert()
+        .success();
     let r = json(&ws.join("reports/extract-delta.json"));
     assert_eq!(r["messages"], 1);
     let staging = format!("sqlite://{}", ws.join("staging.db").display());
-    assert_eq!(scalar(&staging, "SELECT COUNT(*) FROM snap_chat"), scalar(&url, "SELECT COUNT(*) FROM tblChat"));
+    assert_eq!(
+        scalar(&staging, "SELECT COUNT(*) FROM snap_chat"),
+        scalar(&url, "SELECT COUNT(*) FROM tblChat")
+    );
 }
 
 #[test]

@@ -15,7 +15,11 @@ fn planned(dir: &Path) -> std::path::PathBuf {
 }
 
 fn load(ws: &Path, target: &str) {
-    gcm().args(["load", "-q", "--create-schema", "--target", target, "--workspace"]).arg(ws).assert().success();
+    gcm()
+        .args(["load", "-q", "--create-schema", "--target", target, "--workspace"])
+        .arg(ws)
+        .assert()
+        .success();
 }
 
 fn check_load_and_rerun(target: &str, dir: &Path) {
@@ -52,7 +56,13 @@ fn verify_names_the_room_and_message_that_differ() {
     load(&ws, &target);
     let (room, chat) = {
         let room = scalar(&target, "SELECT MIN(channelId) FROM tblChat");
-        (room, scalar(&target, &format!("SELECT MIN(chatId) + 1 FROM tblChat WHERE channelId = {room}")))
+        (
+            room,
+            scalar(
+                &target,
+                &format!("SELECT MIN(chatId) + 1 FROM tblChat WHERE channelId = {room}"),
+            ),
+        )
     };
     exec(&target, &format!("UPDATE tblChat SET content = content || '!' WHERE channelId = {room} AND chatId = {chat}"));
     gcm().args(["verify", "-q", "--target", &target, "--workspace"]).arg(&ws).assert().code(1);
@@ -61,12 +71,21 @@ fn verify_names_the_room_and_message_that_differ() {
         let g = block_on(async {
             sqlx::any::install_default_drivers();
             let pool = sqlx::AnyPool::connect(&target).await.unwrap();
-            let g: String = sqlx::query_scalar(&format!("SELECT nodeGuid FROM tblNode WHERE nodeID = {room}")).fetch_one(&pool).await.unwrap();
+            let g: String =
+                sqlx::query_scalar(&format!("SELECT nodeGuid FROM tblNode WHERE nodeID = {room}"))
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
             g
         });
         g
     };
-    let bad: Vec<_> = report["rooms"].as_array().unwrap().iter().filter(|r| r["checksum_match"] == false).collect();
+    let bad: Vec<_> = report["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["checksum_match"] == false)
+        .collect();
     assert_eq!(bad.len(), 1, "{report}");
     assert_eq!(bad[0]["legacy_guid"], guid.as_str());
     assert_eq!(bad[0]["first_mismatch"]["chat_id"], chat);
@@ -75,6 +94,11 @@ fn verify_names_the_room_and_message_that_differ() {
     exec(&target, &format!("DELETE FROM tblChat WHERE channelId = {room} AND chatId = {chat}"));
     gcm().args(["verify", "-q", "--target", &target, "--workspace"]).arg(&ws).assert().code(1);
     let report = json(&ws.join("reports/verify-all.json"));
-    let bad: Vec<_> = report["rooms"].as_array().unwrap().iter().filter(|r| r["checksum_match"] == false).collect();
+    let bad: Vec<_> = report["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["checksum_match"] == false)
+        .collect();
     assert_eq!(bad[0]["first_mismatch"]["what"], "missing in target");
 }

@@ -18,21 +18,56 @@ fn shipped_mappings_apply_to_contoso() {
     let dir = tmp_dir("mappings-shipped");
     let ws = extracted(&dir);
     let maps = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
-    gcm().args(["plan", "-q", "--workspace"]).arg(&ws).arg("--mappings").arg(&maps).assert().success();
+    gcm()
+        .args(["plan", "-q", "--workspace"])
+        .arg(&ws)
+        .arg("--mappings")
+        .arg(&maps)
+        .assert()
+        .success();
     let plan = json(&ws.join("reports/plan.json"));
-    let waves: Vec<&str> = plan["waves"].as_array().unwrap().iter().map(|w| w["name"].as_str().unwrap()).collect();
+    let waves: Vec<&str> =
+        plan["waves"].as_array().unwrap().iter().map(|w| w["name"].as_str().unwrap()).collect();
     assert!(waves.contains(&"pilot") && waves.contains(&"wave2"), "{waves:?}");
-    let pools: Vec<&str> = plan["categories"].as_array().unwrap().iter().map(|c| c["pool"].as_str().unwrap()).collect();
+    let pools: Vec<&str> = plan["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["pool"].as_str().unwrap())
+        .collect();
     assert!(pools.contains(&"pc-eng"));
     let excluded = plan["excluded_rooms"].as_array().unwrap();
-    assert!(excluded.iter().any(|e| e["legacy_path"] == "/Company/Old Water Cooler" && e["rule"].as_str().unwrap().starts_with("rooms.csv:")));
-    let jane = plan["principals"].as_array().unwrap().iter().find(|p| p["uri"] == "sip:jane.doe@contoso.com").expect("Jane remapped");
+    assert!(excluded.iter().any(|e| e["legacy_path"] == "/Company/Old Water Cooler"
+        && e["rule"].as_str().unwrap().starts_with("rooms.csv:")));
+    let jane = plan["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["uri"] == "sip:jane.doe@contoso.com")
+        .expect("Jane remapped");
     assert_eq!(jane["disabled"], false);
     // Every wave can be loaded on its own, then verified.
     let target = sqlite_url(&dir, "mgc.db");
     for w in waves {
-        gcm().args(["load", "-q", "--create-schema", "--wave", w, "--target", &target, "--workspace"]).arg(&ws).assert().success();
-        gcm().args(["verify", "-q", "--wave", w, "--target", &target, "--workspace"]).arg(&ws).assert().success();
+        gcm()
+            .args([
+                "load",
+                "-q",
+                "--create-schema",
+                "--wave",
+                w,
+                "--target",
+                &target,
+                "--workspace",
+            ])
+            .arg(&ws)
+            .assert()
+            .success();
+        gcm()
+            .args(["verify", "-q", "--wave", w, "--target", &target, "--workspace"])
+            .arg(&ws)
+            .assert()
+            .success();
     }
 }
 
@@ -54,14 +89,29 @@ fn broken_mapping_files_name_file_line_and_column_and_exit_2() {
     ];
     for (case, expected) in cases {
         let _ = std::fs::remove_file(ws.join("reports/plan.json"));
-        let maps = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mappings-broken").join(case);
-        let out = gcm().args(["plan", "--workspace"]).arg(&ws).arg("--mappings").arg(&maps).assert().code(2).get_output().clone();
+        let maps =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mappings-broken").join(case);
+        let out = gcm()
+            .args(["plan", "--workspace"])
+            .arg(&ws)
+            .arg("--mappings")
+            .arg(&maps)
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(expected), "{case}: expected `{expected}` in: {err}");
         assert!(!ws.join("reports/plan.json").exists(), "{case}: no plan is written");
     }
     let ok = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mappings-broken/bom-crlf");
-    gcm().args(["plan", "-q", "--workspace"]).arg(&ws).arg("--mappings").arg(&ok).assert().success();
+    gcm()
+        .args(["plan", "-q", "--workspace"])
+        .arg(&ws)
+        .arg("--mappings")
+        .arg(&ok)
+        .assert()
+        .success();
 }
 
 #[test]
@@ -69,16 +119,38 @@ fn names_taken_in_the_target_block_or_are_renamed() {
     let dir = tmp_dir("collide");
     let ws = extracted(&dir);
     let target = sqlite_url(&dir, "mgc.db");
-    exec(&format!("{target}?mode=rwc"), gcmigrate::schema::ddl(gcmigrate::schema::SchemaKind::Mgc2013, gcmigrate::db::Dialect::Sqlite));
+    exec(
+        &format!("{target}?mode=rwc"),
+        gcmigrate::schema::ddl(
+            gcmigrate::schema::SchemaKind::Mgc2013,
+            gcmigrate::db::Dialect::Sqlite,
+        ),
+    );
     exec(&target, "INSERT INTO tblNode (nodeID, nodeGuid, parentID, nodeType, nodeName, nodeDesc, invite, logged, filePost, \
                    disabled, behavior, visibility, nodeAddedBy, nodeAddedOn, nodeUpdatedBy, nodeUpdatedOn) VALUES \
                    (500, 'aaaaaaaa-0000-0000-0000-000000000001', 1, 1, 'company', '', 1, 1, 1, 0, 4, 3, 1, 0, 1, 0)");
-    let out = gcm().args(["plan", "--target", &target, "--workspace"]).arg(&ws).assert().code(1).get_output().clone();
+    let out = gcm()
+        .args(["plan", "--target", &target, "--workspace"])
+        .arg(&ws)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
     assert!(String::from_utf8_lossy(&out.stderr).contains("TARGET_COLLISION"));
     let maps = dir.join("maps");
     std::fs::create_dir_all(&maps).unwrap();
-    std::fs::write(maps.join("categories.csv"), "legacy_path,on_conflict\n/Company,rename\n").unwrap();
-    gcm().args(["plan", "-q", "--target", &target, "--mappings"]).arg(&maps).arg("--workspace").arg(&ws).assert().success();
+    std::fs::write(maps.join("categories.csv"), "legacy_path,on_conflict\n/Company,rename\n")
+        .unwrap();
+    gcm()
+        .args(["plan", "-q", "--target", &target, "--mappings"])
+        .arg(&maps)
+        .arg("--workspace")
+        .arg(&ws)
+        .assert()
+        .success();
     let plan = json(&ws.join("reports/plan.json"));
-    assert!(plan["categories"].as_array().unwrap().iter().any(|c| c["name"] == "Company (2)"), "renamed");
+    assert!(
+        plan["categories"].as_array().unwrap().iter().any(|c| c["name"] == "Company (2)"),
+        "renamed"
+    );
 }

@@ -28,7 +28,11 @@ fn assert_no_widening(ws: &Path) {
     let report = gcmigrate::verify::planned::check(&plan, &snap);
     assert!(report.pairs > 0);
     assert!(report.gained.is_empty(), "gained: {:#?}", report.gained);
-    assert!(report.lost.iter().all(|l| l.rule.is_some() && !l.blocking), "unexplained: {:#?}", report.lost);
+    assert!(
+        report.lost.iter().all(|l| l.rule.is_some() && !l.blocking),
+        "unexplained: {:#?}",
+        report.lost
+    );
     let codes: Vec<&str> = plan.findings.iter().map(|f| f.code.as_str()).collect();
     assert!(!codes.contains(&"ACCESS_WIDENED") && !codes.contains(&"ACCESS_LOST_UNEXPLAINED"));
 }
@@ -43,8 +47,11 @@ fn contoso_plan_grants_nothing_the_legacy_rules_did_not() {
 
     // The check does catch a widening: a principal added to a Secret room's members.
     let (mut plan, snap) = plan_and_snapshot(&ws);
-    let secret = plan.rooms.iter().position(|r| r.visibility == 2).expect("Contoso has a Secret room");
-    let had = gcmigrate::mapping::legacy::Legacy::new(&snap).rights(plan.rooms[secret].legacy_id).unwrap();
+    let secret =
+        plan.rooms.iter().position(|r| r.visibility == 2).expect("Contoso has a Secret room");
+    let had = gcmigrate::mapping::legacy::Legacy::new(&snap)
+        .rights(plan.rooms[secret].legacy_id)
+        .unwrap();
     let outsider = plan
         .principals
         .iter()
@@ -56,7 +63,10 @@ fn contoso_plan_grants_nothing_the_legacy_rules_did_not() {
     plan.categories.iter_mut().find(|c| c.key == cat).unwrap().allowed.push(outsider);
     let report = gcmigrate::verify::planned::check(&plan, &snap);
     assert!(
-        report.gained.iter().any(|g| g.room == plan.rooms[secret].legacy_guid && g.right.as_str() == "read"),
+        report
+            .gained
+            .iter()
+            .any(|g| g.room == plan.rooms[secret].legacy_guid && g.right.as_str() == "read"),
         "{:#?}",
         report.gained
     );
@@ -66,6 +76,22 @@ fn contoso_plan_grants_nothing_the_legacy_rules_did_not() {
 fn synthetic_plan_grants_nothing_the_legacy_rules_did_not() {
     let dir = tmp_dir("plan-access-synth");
     let src = sqlite_url(&dir, "legacy.db");
-    gcm().args(["synth", "-q", "--out", &src, "--messages", "2000", "--users", "300", "--rooms", "60", "--seed", "11"]).assert().success();
+    gcm()
+        .args([
+            "synth",
+            "-q",
+            "--out",
+            &src,
+            "--messages",
+            "2000",
+            "--users",
+            "300",
+            "--rooms",
+            "60",
+            "--seed",
+            "11",
+        ])
+        .assert()
+        .success();
     assert_no_widening(&planned(&src, &dir));
 }

@@ -22,7 +22,8 @@ fn fingerprint(url: &str) -> Vec<(String, i64, String)> {
         let pool = sqlx::AnyPool::connect(url).await.unwrap();
         let mut out = Vec::new();
         for (t, cols, key) in tables {
-            let exprs: Vec<String> = cols.split(", ").map(|c| format!("COALESCE(CAST({c} AS TEXT), '~')")).collect();
+            let exprs: Vec<String> =
+                cols.split(", ").map(|c| format!("COALESCE(CAST({c} AS TEXT), '~')")).collect();
             let sql = format!("SELECT {} FROM {t} ORDER BY {key}", exprs.join(" || '|' || "));
             let mut rows = sqlx::query(&sql).fetch(&pool);
             let (mut h, mut n) = (blake3::Hasher::new(), 0);
@@ -41,22 +42,41 @@ fn fingerprint(url: &str) -> Vec<(String, i64, String)> {
 fn killed_then_rerun(reference: &str, victim: &str) {
     let dir = tmp_dir("resume");
     let src = sqlite_url(&dir, "legacy.db");
-    gcm().args(["synth", "-q", "--out", &src, "--messages", "20000", "--rooms", "40", "--seed", "3"]).assert().success();
+    gcm()
+        .args(["synth", "-q", "--out", &src, "--messages", "20000", "--rooms", "40", "--seed", "3"])
+        .assert()
+        .success();
     let ws = dir.join("ws");
     gcm().args(["extract", "-q", "--source", &src, "--workspace"]).arg(&ws).assert().success();
     gcm().args(["plan", "-q", "--workspace"]).arg(&ws).assert().success();
     let load = |target: &str| {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_gcmigrate"));
-        c.args(["load", "-q", "--create-schema", "--chunk", "50", "--jobs", "2", "--target", target, "--workspace"]).arg(&ws);
+        c.args([
+            "load",
+            "-q",
+            "--create-schema",
+            "--chunk",
+            "50",
+            "--jobs",
+            "2",
+            "--target",
+            target,
+            "--workspace",
+        ])
+        .arg(&ws);
         c
     };
     assert!(load(reference).status().unwrap().success());
 
     // Kill the load three times at pseudo-random moments, then let it finish.
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
+    let seed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+            as u64;
     let mut kills = 0;
     for i in 0..3u64 {
-        let delay = 40 + (seed.wrapping_mul(6364136223846793005).wrapping_add(i * 1442695040888963407) >> 33) % 400;
+        let delay = 40
+            + (seed.wrapping_mul(6364136223846793005).wrapping_add(i * 1442695040888963407) >> 33)
+                % 400;
         let mut child = load(victim).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(delay));
         if child.try_wait().unwrap().is_none() {
@@ -80,6 +100,8 @@ fn sqlite_load_killed_and_rerun_equals_uninterrupted() {
 
 #[test]
 fn postgres_load_killed_and_rerun_equals_uninterrupted() {
-    let (Some(a), Some(b)) = (pg_database("resume_ref"), pg_database("resume_victim")) else { return };
+    let (Some(a), Some(b)) = (pg_database("resume_ref"), pg_database("resume_victim")) else {
+        return;
+    };
     killed_then_rerun(&a, &b);
 }

@@ -21,11 +21,17 @@ fn fingerprint(url: &str) -> String {
         let pool = sqlx::SqlitePool::connect(url).await.unwrap();
         let mut h = blake3::Hasher::new();
         for (t, key) in tables {
-            let cols: Vec<String> = sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{t}') ORDER BY cid"))
-                .fetch_all(&pool)
-                .await
-                .unwrap();
-            let expr = cols.iter().map(|c| format!("quote(\"{c}\")")).collect::<Vec<_>>().join(" || '|' || ");
+            let cols: Vec<String> = sqlx::query_scalar(&format!(
+                "SELECT name FROM pragma_table_info('{t}') ORDER BY cid"
+            ))
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            let expr = cols
+                .iter()
+                .map(|c| format!("quote(\"{c}\")"))
+                .collect::<Vec<_>>()
+                .join(" || '|' || ");
             let sql = format!("SELECT {expr} FROM {t} ORDER BY {key}");
             let mut rows = sqlx::query(&sql).fetch(&pool);
             while let Some(r) = rows.try_next().await.unwrap() {
@@ -43,14 +49,27 @@ fn synth_makes_exactly_the_messages_asked_for_and_repeats_itself() {
     let dir = tmp_dir("synth");
     let (a, b, c) = (sqlite_url(&dir, "a.db"), sqlite_url(&dir, "b.db"), sqlite_url(&dir, "c.db"));
     for (url, seed) in [(&a, "7"), (&b, "7"), (&c, "8")] {
-        gcm().args(["synth", "-q", "--out", url, "--messages", "20000", "--seed", seed]).assert().success();
+        gcm()
+            .args(["synth", "-q", "--out", url, "--messages", "20000", "--seed", seed])
+            .assert()
+            .success();
     }
     assert_eq!(20_000, scalar(&a, "SELECT COUNT(*) FROM tblChat"));
     assert_eq!(fingerprint(&a), fingerprint(&b));
     assert_ne!(fingerprint(&a), fingerprint(&c));
     // A synthetic database goes through the pipeline.
     let ws = dir.join("ws");
-    gcm().args(["migrate", "-q", "--create-schema", "--source", &a, "--target", &sqlite_url(&dir, "t.db"), "--workspace"])
+    gcm()
+        .args([
+            "migrate",
+            "-q",
+            "--create-schema",
+            "--source",
+            &a,
+            "--target",
+            &sqlite_url(&dir, "t.db"),
+            "--workspace",
+        ])
         .arg(&ws)
         .assert()
         .success();

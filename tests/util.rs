@@ -8,8 +8,11 @@ use assert_cmd::Command;
 /// A fresh directory for one test under the cargo target tmpdir.
 pub fn tmp_dir(name: &str) -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -35,11 +38,19 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
 /// A fresh PostgreSQL database URL, or None (and a note) when no server is configured.
 pub fn pg_database(test: &str) -> Option<String> {
     let Ok(base) = std::env::var("GCMIGRATE_TEST_PG_URL") else {
-        eprintln!("skipped {test}: GCMIGRATE_TEST_PG_URL is not set (PostgreSQL tests need a server)");
+        eprintln!(
+            "skipped {test}: GCMIGRATE_TEST_PG_URL is not set (PostgreSQL tests need a server)"
+        );
         return None;
     };
     static N: AtomicU32 = AtomicU32::new(0);
-    let name = format!("gcm_{}_{}_{}", test.replace(|c: char| !c.is_ascii_alphanumeric(), "_"), std::process::id(), N.fetch_add(1, Ordering::SeqCst)).to_lowercase();
+    let name = format!(
+        "gcm_{}_{}_{}",
+        test.replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+    .to_lowercase();
     block_on(async {
         sqlx::any::install_default_drivers();
         let pool = sqlx::AnyPool::connect(&base).await.expect("connect to GCMIGRATE_TEST_PG_URL");
@@ -80,5 +91,8 @@ pub fn contoso(url: &str) {
 
 /// Reads a JSON report.
 pub fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
 }

@@ -26,7 +26,11 @@ fn load_contoso(dir: &Path, target: &str) -> PathBuf {
     let ws = dir.join("ws");
     gcm().args(["extract", "-q", "--source", &src, "--workspace"]).arg(&ws).assert().success();
     gcm().args(["plan", "-q", "--workspace"]).arg(&ws).assert().success();
-    gcm().args(["load", "-q", "--create-schema", "--target", target, "--workspace"]).arg(&ws).assert().success();
+    gcm()
+        .args(["load", "-q", "--create-schema", "--target", target, "--workspace"])
+        .arg(&ws)
+        .assert()
+        .success();
     ws
 }
 
@@ -57,7 +61,11 @@ fn fresh(name: &str) -> Loaded {
 
 /// Runs verify; returns its exit code and the JSON report.
 fn verify(l: &Loaded) -> (i32, Value) {
-    let out = gcm().args(["verify", "-q", "--target", &l.target, "--workspace"]).arg(&l.ws).output().unwrap();
+    let out = gcm()
+        .args(["verify", "-q", "--target", &l.target, "--workspace"])
+        .arg(&l.ws)
+        .output()
+        .unwrap();
     let code = out.status.code().unwrap();
     assert!(code <= 1, "verify failed: {}", String::from_utf8_lossy(&out.stderr));
     (code, json(&l.ws.join("reports/verify-all.json")))
@@ -93,7 +101,13 @@ fn blocking(report: &Value, list: &str) -> BTreeSet<(String, String, String)> {
         .unwrap()
         .iter()
         .filter(|c| c["blocking"] == true)
-        .map(|c| (c["user"].as_str().unwrap().into(), c["room"].as_str().unwrap().into(), c["right"].as_str().unwrap().into()))
+        .map(|c| {
+            (
+                c["user"].as_str().unwrap().into(),
+                c["room"].as_str().unwrap().into(),
+                c["right"].as_str().unwrap().into(),
+            )
+        })
         .collect()
 }
 
@@ -114,11 +128,20 @@ fn assert_contoso_reconciles(report: &Value, target: &str) {
     assert_eq!(report["ok"], true, "{report:#}");
     assert!(mismatched(report).is_empty());
     assert!(failing_invariants(report).is_empty(), "{:#}", report["invariants"]);
-    assert_eq!(report["access"]["gained"].as_array().unwrap().len(), 0, "{:#}", report["access"]["gained"]);
+    assert_eq!(
+        report["access"]["gained"].as_array().unwrap().len(),
+        0,
+        "{:#}",
+        report["access"]["gained"]
+    );
     assert!(blocking(report, "lost").is_empty());
     let guid = |path: &str| {
-        let room = report["rooms"].as_array().unwrap().iter().find(|r| r["legacy_path"] == path).unwrap();
-        assert_eq!(room["legacy_guid"].as_str().unwrap(), guid_of(target, room["target_id"].as_i64().unwrap()));
+        let room =
+            report["rooms"].as_array().unwrap().iter().find(|r| r["legacy_path"] == path).unwrap();
+        assert_eq!(
+            room["legacy_guid"].as_str().unwrap(),
+            guid_of(target, room["target_id"].as_i64().unwrap())
+        );
         room["legacy_guid"].as_str().unwrap().to_string()
     };
     let (partners, pipeline) = (guid("/Company/Partners"), guid("/Sales_EMEA/Pipeline"));
@@ -127,16 +150,31 @@ fn assert_contoso_reconciles(report: &Value, target: &str) {
         .unwrap()
         .iter()
         .filter(|c| c["rule"] == "FEDERATED_DISABLED")
-        .map(|c| (c["user"].as_str().unwrap().to_string(), c["room"].as_str().unwrap().to_string(), c["right"].as_str().unwrap().to_string()))
+        .map(|c| {
+            (
+                c["user"].as_str().unwrap().to_string(),
+                c["room"].as_str().unwrap().to_string(),
+                c["right"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     let (jane, lucas) = ("sip:jane.doe@fabrikam.com", "sip:lucas.moreau@adatum.com");
     let expected = set(&[
-        (jane, &partners, "read"), (jane, &partners, "post"), (jane, &pipeline, "read"), (jane, &pipeline, "post"),
-        (lucas, &partners, "read"), (lucas, &partners, "post"),
+        (jane, &partners, "read"),
+        (jane, &partners, "post"),
+        (jane, &pipeline, "read"),
+        (jane, &pipeline, "post"),
+        (lucas, &partners, "read"),
+        (lucas, &partners, "post"),
     ]);
     assert_eq!(federated, expected);
     // The root manager lost manage wherever the category scope excludes him (fixture case 9).
-    let sam: Vec<_> = report["access"]["lost"].as_array().unwrap().iter().filter(|c| c["user"] == "sip:sam.taylor@contoso.com").collect();
+    let sam: Vec<_> = report["access"]["lost"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["user"] == "sip:sam.taylor@contoso.com")
+        .collect();
     assert_eq!(sam.len(), 15);
     assert!(sam.iter().all(|c| c["right"] == "manage" && c["rule"] == "ACL_OUTSIDE_SCOPE_DROPPED"));
 }
@@ -151,7 +189,9 @@ fn contoso_reconciles_and_explains_every_loss() {
     let reports = l.ws.join("reports");
     let html = std::fs::read_to_string(reports.join("verify-all.html")).unwrap();
     assert!(html.contains("banner pass") && html.contains("FEDERATED_DISABLED"));
-    assert!(std::fs::read_to_string(reports.join("verify-all.md")).unwrap().contains("sip:jane.doe@fabrikam.com"));
+    assert!(std::fs::read_to_string(reports.join("verify-all.md"))
+        .unwrap()
+        .contains("sip:jane.doe@fabrikam.com"));
     let csv = std::fs::read_to_string(reports.join("verify-all.csv")).unwrap();
     assert_eq!(csv.lines().filter(|l| l.starts_with("room,")).count(), 22);
     assert_eq!(csv.lines().filter(|l| l.starts_with("lost,explained,")).count(), 21);
@@ -161,7 +201,8 @@ fn contoso_reconciles_and_explains_every_loss() {
 fn deleted_message_is_named_by_room_and_chat_id() {
     let l = fresh("verify-delete");
     let room = scalar(&l.target, "SELECT MIN(channelId) FROM tblChat");
-    let chat = scalar(&l.target, &format!("SELECT MIN(chatId) + 1 FROM tblChat WHERE channelId = {room}"));
+    let chat =
+        scalar(&l.target, &format!("SELECT MIN(chatId) + 1 FROM tblChat WHERE channelId = {room}"));
     exec(&l.target, &format!("DELETE FROM tblChat WHERE channelId = {room} AND chatId = {chat}"));
     let (code, report) = verify(&l);
     assert_eq!(code, 1);
@@ -179,7 +220,8 @@ fn deleted_message_is_named_by_room_and_chat_id() {
 fn edited_message_is_named_by_room_and_chat_id() {
     let l = fresh("verify-edit");
     let room = scalar(&l.target, "SELECT MAX(channelId) FROM tblChat");
-    let chat = scalar(&l.target, &format!("SELECT MAX(chatId) FROM tblChat WHERE channelId = {room}"));
+    let chat =
+        scalar(&l.target, &format!("SELECT MAX(chatId) FROM tblChat WHERE channelId = {room}"));
     exec(&l.target, &format!("UPDATE tblChat SET content = content || ' (edited)' WHERE channelId = {room} AND chatId = {chat}"));
     let (code, report) = verify(&l);
     assert_eq!(code, 1);
@@ -230,7 +272,8 @@ fn group_granted_through_a_category_scope_is_gained_by_its_users() {
     let l = fresh("verify-group");
     let falcon = "ma-grp://contoso.com/GC-Project-Falcon";
     let room = scalar(&l.target, "SELECT nodeID FROM tblNode WHERE nodeName = 'Board Prep'");
-    let category = scalar(&l.target, &format!("SELECT parentID FROM tblNode WHERE nodeID = {room}"));
+    let category =
+        scalar(&l.target, &format!("SELECT parentID FROM tblNode WHERE nodeID = {room}"));
     // Widening a category scope alone grants nothing: room lists decide who is in.
     exec(&l.target, &format!(
         "INSERT INTO tblScopePrincipal (scopeNodeID, scopePrinID, scopeIsDenied, scopeUpdatedBy) VALUES ({category}, {}, 0, 1)",
@@ -254,7 +297,12 @@ fn group_granted_through_a_category_scope_is_gained_by_its_users() {
         }
     }
     assert_eq!(blocking(&report, "gained"), expected);
-    let eva = report["access"]["gained"].as_array().unwrap().iter().find(|c| c["user"] == "sip:eva.novak@contoso.com").unwrap();
+    let eva = report["access"]["gained"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["user"] == "sip:eva.novak@contoso.com")
+        .unwrap();
     assert_eq!(eva["detail"], format!("member through {falcon}"));
     assert!(failing_invariants(&report).is_empty() && blocking(&report, "lost").is_empty());
 }
@@ -282,14 +330,19 @@ fn group_listed_outside_its_category_scope_fails_an_invariant() {
 /// Removes Raj Patel's manager row (Falcon) and checks it is a blocking, unexplained loss.
 fn assert_removed_manager_blocks(l: &Loaded) {
     let raj = "sip:raj.patel@contoso.com";
-    let cond = format!("prinRolePrinID = {} AND prinRoleTypeID = {}", prin_id(raj), role_id("Manager"));
-    let room = scalar(&l.target, &format!("SELECT CAST(MIN(prinRoleNodeID) AS BIGINT) FROM tblPrincipalRole WHERE {cond}"));
+    let cond =
+        format!("prinRolePrinID = {} AND prinRoleTypeID = {}", prin_id(raj), role_id("Manager"));
+    let room = scalar(
+        &l.target,
+        &format!("SELECT CAST(MIN(prinRoleNodeID) AS BIGINT) FROM tblPrincipalRole WHERE {cond}"),
+    );
     exec(&l.target, &format!("DELETE FROM tblPrincipalRole WHERE {cond}"));
     let (code, report) = verify(l);
     assert_eq!(code, 1);
     let guid = guid_of(&l.target, room);
     assert_eq!(blocking(&report, "lost"), set(&[(raj, &guid, "manage")]));
-    let lost = report["access"]["lost"].as_array().unwrap().iter().find(|c| c["user"] == raj).unwrap();
+    let lost =
+        report["access"]["lost"].as_array().unwrap().iter().find(|c| c["user"] == raj).unwrap();
     assert_eq!(lost["rule"], Value::Null);
     assert!(blocking(&report, "gained").is_empty() && mismatched(&report).is_empty());
 }

@@ -20,10 +20,19 @@ pub async fn run(args: ExtractArgs, progress: Progress) -> Result<Outcome> {
 }
 
 /// The extract stage with its report file.
-pub async fn stage(ws: &Workspace, source: &DbUrl, mode: ExtractMode, progress: Progress) -> Result<ExtractReport> {
+pub async fn stage(
+    ws: &Workspace,
+    source: &DbUrl,
+    mode: ExtractMode,
+    progress: Progress,
+) -> Result<ExtractReport> {
     progress.note(&format!("extract: reading {source}"));
     let report = extract(ws, source, mode, &progress).await?;
-    crate::report::write_json(&ws.reports_dir(), &format!("extract-{}.json", report.mode), &report)?;
+    crate::report::write_json(
+        &ws.reports_dir(),
+        &format!("extract-{}.json", report.mode),
+        &report,
+    )?;
     Ok(report)
 }
 

@@ -15,10 +15,14 @@ pub async fn run(args: FreezeArgs, progress: Progress) -> Result<Outcome> {
     let source = DbUrl::parse(&args.source)?;
     if args.undo {
         let n = crate::freeze::unfreeze(&ws, &args.wave, &source).await?;
-        progress.note(&format!("freeze --undo ({}): re-enabled {n} legacy room(s) in {source}", args.wave));
+        progress.note(&format!(
+            "freeze --undo ({}): re-enabled {n} legacy room(s) in {source}",
+            args.wave
+        ));
         return Ok(Outcome::Success);
     }
-    let plan: Plan = serde_json::from_str(&ws.load_plan().await?).context("the stored plan is unreadable")?;
+    let plan: Plan =
+        serde_json::from_str(&ws.load_plan().await?).context("the stored plan is unreadable")?;
     let rec = crate::freeze::freeze(&ws, &plan, &args.wave, &source).await?;
     progress.note(&format!(
         "freeze ({}): disabled {} legacy room(s) in {source} (journaled; `gcmigrate freeze --undo` re-enables them). \

@@ -14,22 +14,50 @@ use crate::staging::Workspace;
 pub async fn run(args: LoadArgs, progress: Progress) -> Result<Outcome> {
     let ws = Workspace::open(&args.ws.workspace, false).await?;
     let target = DbUrl::parse(&args.target)?;
-    let opts = LoadOptions { wave: args.wave, jobs: args.jobs, create_schema: args.create_schema, chunk: args.chunk.max(1), dry_run: args.dry_run };
+    let opts = LoadOptions {
+        wave: args.wave,
+        jobs: args.jobs,
+        create_schema: args.create_schema,
+        chunk: args.chunk.max(1),
+        dry_run: args.dry_run,
+    };
     stage(&ws, &target, &opts, progress).await?;
     Ok(Outcome::Success)
 }
 
 /// The load stage with its report file.
-pub async fn stage(ws: &Workspace, target: &DbUrl, opts: &LoadOptions, progress: Progress) -> Result<LoadReport> {
-    let plan: Plan = serde_json::from_str(&ws.load_plan().await?).context("the stored plan is unreadable")?;
+pub async fn stage(
+    ws: &Workspace,
+    target: &DbUrl,
+    opts: &LoadOptions,
+    progress: Progress,
+) -> Result<LoadReport> {
+    let plan: Plan =
+        serde_json::from_str(&ws.load_plan().await?).context("the stored plan is unreadable")?;
     let snap = ws.load_snapshot().await?;
-    progress.note(&format!("load: {} {target}", if opts.dry_run { "dry run against" } else { "writing into" }));
+    progress.note(&format!(
+        "load: {} {target}",
+        if opts.dry_run { "dry run against" } else { "writing into" }
+    ));
     let report = load(ws, &plan, &snap, target, opts, &progress).await?;
-    crate::report::write_json(&ws.reports_dir(), &format!("load-{}{}-{}.json", report.wave, if report.dry_run { "-dry-run" } else { "" }, report.run_id), &report)?;
+    crate::report::write_json(
+        &ws.reports_dir(),
+        &format!(
+            "load-{}{}-{}.json",
+            report.wave,
+            if report.dry_run { "-dry-run" } else { "" },
+            report.run_id
+        ),
+        &report,
+    )?;
     let h = &report.history;
     if report.dry_run {
         let rows: Vec<String> = report.rows.iter().map(|(t, n)| format!("{t} {n}")).collect();
-        progress.note(&format!("load (dry run, {}): would write {}; nothing was written", report.wave, rows.join(", ")));
+        progress.note(&format!(
+            "load (dry run, {}): would write {}; nothing was written",
+            report.wave,
+            rows.join(", ")
+        ));
     }
     progress.note(&format!(
         "load ({}): configuration {} ({:.1}s); history: {} read, {} loaded, {} excluded, {} rejected in {} chunks ({:.1}s)",

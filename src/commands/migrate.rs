@@ -15,7 +15,13 @@ pub async fn run(args: MigrateArgs, progress: Progress) -> Result<Outcome> {
     let source = DbUrl::parse(&args.source)?;
     let target = DbUrl::parse(&args.target)?;
     let ws = Workspace::open(&args.ws.workspace, true).await?;
-    let opts = LoadOptions { wave: None, jobs: args.jobs, create_schema: args.create_schema, chunk: 5000, dry_run: false };
+    let opts = LoadOptions {
+        wave: None,
+        jobs: args.jobs,
+        create_schema: args.create_schema,
+        chunk: 5000,
+        dry_run: false,
+    };
     pipeline(&ws, &source, &target, args.mappings.as_deref(), &opts, progress).await
 }
 

@@ -22,9 +22,14 @@ pub async fn run(args: PlanArgs, progress: Progress) -> Result<Outcome> {
 
 /// Records, in `rejects/plan.csv`, the messages of rooms that are not in the plan at all
 /// (unknown or rejected rooms): no wave will ever read them, so the plan accounts for them.
-async fn record_unplanned(ws: &Workspace, plan: &Plan, snap: &crate::model::Snapshot) -> Result<()> {
+async fn record_unplanned(
+    ws: &Workspace,
+    plan: &Plan,
+    snap: &crate::model::Snapshot,
+) -> Result<()> {
     use crate::plan::messages::{Classifier, Disposition};
-    let classifier = Classifier::new(&plan.rooms, &plan.excluded_rooms, snap, plan.options.since.as_deref());
+    let classifier =
+        Classifier::new(&plan.rooms, &plan.excluded_rooms, snap, plan.options.since.as_deref());
     let planned: std::collections::HashSet<i64> = plan.rooms.iter().map(|r| r.legacy_id).collect();
     for room in ws.chat_counts().await?.keys().filter(|r| !planned.contains(r)) {
         let mut rows = Vec::new();
@@ -54,7 +59,12 @@ fn add_access_findings(plan: &mut Plan, snap: &crate::model::Snapshot) {
             code: "ACCESS_WIDENED".into(),
             subject: g.room_path.clone(),
             guid: Some(g.room.clone()),
-            message: format!("{} would gain `{}` on this room, which the legacy rules did not grant ({})", g.user, g.right.as_str(), g.detail),
+            message: format!(
+                "{} would gain `{}` on this room, which the legacy rules did not grant ({})",
+                g.user,
+                g.right.as_str(),
+                g.detail
+            ),
         });
     }
     let mut by_rule: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
@@ -66,7 +76,12 @@ fn add_access_findings(plan: &mut Plan, snap: &crate::model::Snapshot) {
                 code: "ACCESS_LOST_UNEXPLAINED".into(),
                 subject: l.room_path.clone(),
                 guid: Some(l.room.clone()),
-                message: format!("{} would lose `{}` on this room and no mapping rule explains it ({})", l.user, l.right.as_str(), l.detail),
+                message: format!(
+                    "{} would lose `{}` on this room and no mapping rule explains it ({})",
+                    l.user,
+                    l.right.as_str(),
+                    l.detail
+                ),
             }),
         }
     }
@@ -80,7 +95,10 @@ fn add_access_findings(plan: &mut Plan, snap: &crate::model::Snapshot) {
         });
     }
     plan.findings.extend(found);
-    plan.findings.sort_by(|a, b| (a.severity, &a.code, &a.subject, &a.message).cmp(&(b.severity, &b.code, &b.subject, &b.message)));
+    plan.findings.sort_by(|a, b| {
+        (a.severity, &a.code, &a.subject, &a.message)
+            .cmp(&(b.severity, &b.code, &b.subject, &b.message))
+    });
 }
 
 /// The plan stage: builds, stores and reports the plan.
@@ -89,7 +107,9 @@ pub async fn stage(ws: &Workspace, mappings: Option<&Path>, progress: Progress) 
 }
 
 /// Reads the target's nodes and the ids an earlier load of ours created there.
-async fn target_nodes(url: &crate::db::DbUrl) -> Result<(Vec<crate::plan::collide::Existing>, std::collections::HashSet<i64>)> {
+async fn target_nodes(
+    url: &crate::db::DbUrl,
+) -> Result<(Vec<crate::plan::collide::Existing>, std::collections::HashSet<i64>)> {
     use sqlx::Row;
     let db = crate::db::Db::connect(url, crate::db::OpenMode::Existing, 1).await?;
     crate::load::config::check_schema(&db).await?;
@@ -109,7 +129,12 @@ async fn target_nodes(url: &crate::db::DbUrl) -> Result<(Vec<crate::plan::collid
 }
 
 /// The plan stage, checking names against an existing target when one is given.
-pub async fn stage_with_target(ws: &Workspace, mappings: Option<&Path>, target: Option<&crate::db::DbUrl>, progress: Progress) -> Result<Plan> {
+pub async fn stage_with_target(
+    ws: &Workspace,
+    mappings: Option<&Path>,
+    target: Option<&crate::db::DbUrl>,
+    progress: Progress,
+) -> Result<Plan> {
     let mappings = Mappings::load(mappings)?;
     let snap = ws.load_snapshot().await?;
     crate::mapping::validate(&mappings, &snap)?;

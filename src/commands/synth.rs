@@ -22,16 +22,29 @@ pub async fn run(args: SynthArgs, progress: Progress) -> Result<Outcome> {
     }
     let db = Db::connect(&url, OpenMode::Create, 2).await?;
     if db.has_columns("tblNode", "nodeID").await {
-        return Err(bad_input(format!("{url} already holds a tblNode table: synth needs an empty database")));
+        return Err(bad_input(format!(
+            "{url} already holds a tblNode table: synth needs an empty database"
+        )));
     }
     schema::create(&db, SchemaKind::Legacy2010).await?;
-    let opts = SynthOptions { users: args.users, groups: args.groups, rooms: args.rooms, messages: args.messages, seed: args.seed };
+    let opts = SynthOptions {
+        users: args.users,
+        groups: args.groups,
+        rooms: args.rooms,
+        messages: args.messages,
+        seed: args.seed,
+    };
     let started = std::time::Instant::now();
     let s = generate(&db, &opts, &progress).await?;
     db.pool.close().await;
     progress.note(&format!(
         "synth: {url}: {} users, {} groups, {} categories, {} rooms, {} messages in {:.1}s",
-        s.users, s.groups, s.categories, s.rooms, s.messages, started.elapsed().as_secs_f64()
+        s.users,
+        s.groups,
+        s.categories,
+        s.rooms,
+        s.messages,
+        started.elapsed().as_secs_f64()
     ));
     Ok(Outcome::Success)
 }

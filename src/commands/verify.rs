@@ -22,9 +22,15 @@ pub async fn run(args: VerifyArgs, progress: Progress) -> Result<Outcome> {
 }
 
 /// The verify stage with its report files.
-pub async fn stage(ws: &Workspace, target: &DbUrl, wave: Option<&str>, progress: Progress) -> Result<VerifyReport> {
+pub async fn stage(
+    ws: &Workspace,
+    target: &DbUrl,
+    wave: Option<&str>,
+    progress: Progress,
+) -> Result<VerifyReport> {
     let start = Instant::now();
-    let plan: Plan = serde_json::from_str(&ws.load_plan().await?).context("the stored plan is unreadable")?;
+    let plan: Plan =
+        serde_json::from_str(&ws.load_plan().await?).context("the stored plan is unreadable")?;
     let snap = ws.load_snapshot().await?;
     let (report, t) = verify_timed(ws, &plan, &snap, target, wave).await?;
     let paths = crate::report::verify::write_all(&ws.reports_dir(), &report)?;
@@ -50,16 +56,34 @@ pub async fn stage(ws: &Workspace, target: &DbUrl, wave: Option<&str>, progress:
         t.invariants.as_secs_f64(),
     ));
     for r in report.rooms.iter().filter(|r| !r.checksum_match) {
-        let m = r.first_mismatch.as_ref().map(|m| format!("chatId {}: {}", m.chat_id, m.what)).unwrap_or_default();
-        progress.note(&format!("  mismatch in {} ({}): expected {}, found {}; {m}", r.legacy_path, r.legacy_guid, r.expected, r.loaded));
+        let m = r
+            .first_mismatch
+            .as_ref()
+            .map(|m| format!("chatId {}: {}", m.chat_id, m.what))
+            .unwrap_or_default();
+        progress.note(&format!(
+            "  mismatch in {} ({}): expected {}, found {}; {m}",
+            r.legacy_path, r.legacy_guid, r.expected, r.loaded
+        ));
     }
     for (verb, list) in [("gained", &a.gained), ("lost", &a.lost)] {
         for c in list.iter().filter(|c| c.blocking) {
-            progress.note(&format!("  {verb} {} on {} ({}) by {}: {}", c.right.as_str(), c.room_path, c.room, c.user, c.detail));
+            progress.note(&format!(
+                "  {verb} {} on {} ({}) by {}: {}",
+                c.right.as_str(),
+                c.room_path,
+                c.room,
+                c.user,
+                c.detail
+            ));
         }
     }
     for i in report.invariants.iter().filter(|i| !i.ok) {
-        progress.note(&format!("  invariant {} fails: {}", i.name, i.details.first().map_or("", String::as_str)));
+        progress.note(&format!(
+            "  invariant {} fails: {}",
+            i.name,
+            i.details.first().map_or("", String::as_str)
+        ));
     }
     if let Some(html) = paths.iter().find(|p| p.extension().is_some_and(|e| e == "html")) {
         progress.note(&format!("verify: report {}", html.display()));

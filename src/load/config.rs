@@ -67,36 +67,61 @@ pub struct TargetState {
 impl TargetState {
     /// A freshly created mgc: the system principal 1, the root node 1, role types 1–4.
     pub fn empty() -> TargetState {
-        let roles = [(Role::Member, 1), (Role::Manager, 2), (Role::Voiced, 3), (Role::Creator, 4)].into_iter().collect();
-        TargetState { next_prin: 2, next_node: 2, by_guid: HashMap::new(), by_uri: HashMap::new(), roles, addins: HashSet::new() }
+        let roles = [(Role::Member, 1), (Role::Manager, 2), (Role::Voiced, 3), (Role::Creator, 4)]
+            .into_iter()
+            .collect();
+        TargetState {
+            next_prin: 2,
+            next_node: 2,
+            by_guid: HashMap::new(),
+            by_uri: HashMap::new(),
+            roles,
+            addins: HashSet::new(),
+        }
     }
 
     /// Reads the state of an existing target.
     pub async fn read(db: &Db) -> Result<TargetState> {
-        let next_prin: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(prinID), 0) + 1 AS BIGINT) FROM tblPrincipal")
-            .fetch_one(&db.pool).await?;
-        let next_node: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(nodeID), 1) + 1 AS BIGINT) FROM tblNode")
-            .fetch_one(&db.pool).await?;
+        let next_prin: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(MAX(prinID), 0) + 1 AS BIGINT) FROM tblPrincipal",
+        )
+        .fetch_one(&db.pool)
+        .await?;
+        let next_node: i64 =
+            sqlx::query_scalar("SELECT CAST(COALESCE(MAX(nodeID), 1) + 1 AS BIGINT) FROM tblNode")
+                .fetch_one(&db.pool)
+                .await?;
         let mut st = TargetState { next_prin, next_node, ..TargetState::empty() };
         st.roles.clear();
-        for r in sqlx::query("SELECT CAST(prinID AS BIGINT), CAST(prinGuid AS TEXT), prinUri FROM tblPrincipal")
-            .fetch_all(&db.pool).await?
+        for r in sqlx::query(
+            "SELECT CAST(prinID AS BIGINT), CAST(prinGuid AS TEXT), prinUri FROM tblPrincipal",
+        )
+        .fetch_all(&db.pool)
+        .await?
         {
             let id: i64 = r.try_get(0)?;
             st.by_guid.insert(r.try_get::<String, _>(1)?.to_ascii_lowercase(), id);
             st.by_uri.insert(r.try_get::<String, _>(2)?.to_ascii_lowercase(), id);
         }
-        for r in sqlx::query("SELECT CAST(rtypeID AS BIGINT), rtypeDesc FROM tblRoleType").fetch_all(&db.pool).await? {
+        for r in sqlx::query("SELECT CAST(rtypeID AS BIGINT), rtypeDesc FROM tblRoleType")
+            .fetch_all(&db.pool)
+            .await?
+        {
             if let Some(role) = Role::from_desc(&r.try_get::<String, _>(1)?) {
                 st.roles.insert(role, r.try_get::<i64, _>(0)?);
             }
         }
         for role in [Role::Member, Role::Manager, Role::Voiced, Role::Creator] {
             if !st.roles.contains_key(&role) {
-                return Err(bad_input(format!("the target's tblRoleType has no `{role:?}` row; is it an mgc database?")));
+                return Err(bad_input(format!(
+                    "the target's tblRoleType has no `{role:?}` row; is it an mgc database?"
+                )));
             }
         }
-        for r in sqlx::query("SELECT CAST(siopID AS TEXT) FROM tblSiopWhiteList").fetch_all(&db.pool).await? {
+        for r in sqlx::query("SELECT CAST(siopID AS TEXT) FROM tblSiopWhiteList")
+            .fetch_all(&db.pool)
+            .await?
+        {
             st.addins.insert(r.try_get::<String, _>(0)?.to_ascii_lowercase());
         }
         Ok(st)
@@ -105,9 +130,20 @@ impl TargetState {
 
 /// Plans the configuration rows of `rooms` (a wave) against the target's state. `known`
 /// holds the maps of earlier waves, so shared objects are written once.
-pub fn build(plan: &Plan, snap: &Snapshot, rooms: &[&PlanRoom], known: &IdMap, st: &mut TargetState) -> (Batch, IdMap) {
+pub fn build(
+    plan: &Plan,
+    snap: &Snapshot,
+    rooms: &[&PlanRoom],
+    known: &IdMap,
+    st: &mut TargetState,
+) -> (Batch, IdMap) {
     let mut b = Batch::default();
-    let mut map = IdMap { principals: known.principals.clone(), categories: known.categories.clone(), rooms: known.rooms.clone(), ..IdMap::default() };
+    let mut map = IdMap {
+        principals: known.principals.clone(),
+        categories: known.categories.clone(),
+        rooms: known.rooms.clone(),
+        ..IdMap::default()
+    };
     let now_text = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
     let now_ticks = chrono::Utc::now().timestamp() * 10_000_000 + 621_355_968_000_000_000;
 
@@ -117,7 +153,8 @@ pub fn build(plan: &Plan, snap: &Snapshot, rooms: &[&PlanRoom], known: &IdMap, s
         if map.principals.contains_key(&p.legacy_id) {
             continue;
         }
-        let found = st.by_guid.get(&p.guid).or_else(|| st.by_uri.get(&p.uri.to_ascii_lowercase())).copied();
+        let found =
+            st.by_guid.get(&p.guid).or_else(|| st.by_uri.get(&p.uri.to_ascii_lowercase())).copied();
         let id = found.unwrap_or_else(|| {
             let id = st.next_prin;
             st.next_prin += 1;
@@ -128,13 +165,27 @@ pub fn build(plan: &Plan, snap: &Snapshot, rooms: &[&PlanRoom], known: &IdMap, s
     }
     for (p, id) in &new_prins {
         let src = &snap.principals[&p.legacy_id];
-        b.insert(&PRINCIPAL, vec![
-            (*id).into(), p.guid.as_str().into(), p.uri.as_str().into(),
-            common_name(src.ad_path.as_deref(), p.display_name.as_deref()).into(), p.display_name.clone().into(),
-            src.company.clone().into(), src.email.clone().into(), src.ad_path.clone().into(), src.upn.clone().into(),
-            p.disabled.into(), p.target_type.into(), 1i64.into(), src.added_on.into(), 1i64.into(),
-            src.updated_on.into(), now_text.as_str().into(),
-        ]);
+        b.insert(
+            &PRINCIPAL,
+            vec![
+                (*id).into(),
+                p.guid.as_str().into(),
+                p.uri.as_str().into(),
+                common_name(src.ad_path.as_deref(), p.display_name.as_deref()).into(),
+                p.display_name.clone().into(),
+                src.company.clone().into(),
+                src.email.clone().into(),
+                src.ad_path.clone().into(),
+                src.upn.clone().into(),
+                p.disabled.into(),
+                p.target_type.into(),
+                1i64.into(),
+                src.added_on.into(),
+                1i64.into(),
+                src.updated_on.into(),
+                now_text.as_str().into(),
+            ],
+        );
         map.inserted.principals.push(*id);
     }
     let mut affs_of: HashMap<i64, Vec<i64>> = HashMap::new();
@@ -159,7 +210,10 @@ pub fn build(plan: &Plan, snap: &Snapshot, rooms: &[&PlanRoom], known: &IdMap, s
     // Add-ins referenced by these rooms.
     for a in plan.addins.iter().filter(|a| rooms.iter().any(|r| r.addin.as_ref() == Some(&a.id))) {
         if st.addins.insert(a.id.clone()) {
-            b.insert(&ADDIN, vec![a.id.as_str().into(), a.name.as_str().into(), a.url.as_str().into()]);
+            b.insert(
+                &ADDIN,
+                vec![a.id.as_str().into(), a.name.as_str().into(), a.url.as_str().into()],
+            );
             map.inserted.addins.push(a.id.clone());
         }
     }
@@ -170,15 +224,34 @@ pub fn build(plan: &Plan, snap: &Snapshot, rooms: &[&PlanRoom], known: &IdMap, s
     cat_keys.dedup();
     let mut roles = Vec::new();
     for key in cat_keys {
-        let Some(c) = plan.category(key).filter(|_| !map.categories.contains_key(key)) else { continue };
+        let Some(c) = plan.category(key).filter(|_| !map.categories.contains_key(key)) else {
+            continue;
+        };
         let id = st.next_node;
         st.next_node += 1;
         let added = snap.nodes.get(&c.legacy_id).map_or(now_ticks, |n| n.added_on);
-        b.insert(&NODE, vec![
-            id.into(), c.guid.as_str().into(), 1i64.into(), 1i64.into(), c.name.as_str().into(), c.desc.as_str().into(),
-            c.invite.into(), c.logged.into(), c.file_post.into(), false.into(), BEHAVIOR_NORMAL.into(),
-            VISIBILITY_SCOPED.into(), Value::Null, 1i64.into(), added.into(), 1i64.into(), now_ticks.into(),
-        ]);
+        b.insert(
+            &NODE,
+            vec![
+                id.into(),
+                c.guid.as_str().into(),
+                1i64.into(),
+                1i64.into(),
+                c.name.as_str().into(),
+                c.desc.as_str().into(),
+                c.invite.into(),
+                c.logged.into(),
+                c.file_post.into(),
+                false.into(),
+                BEHAVIOR_NORMAL.into(),
+                VISIBILITY_SCOPED.into(),
+                Value::Null,
+                1i64.into(),
+                added.into(),
+                1i64.into(),
+                now_ticks.into(),
+            ],
+        );
         map.inserted.nodes.push(id);
         map.categories.insert(key.clone(), id);
         for (list, denied) in [(&c.allowed, false), (&c.denied, true)] {
@@ -197,15 +270,35 @@ pub fn build(plan: &Plan, snap: &Snapshot, rooms: &[&PlanRoom], known: &IdMap, s
         st.next_node += 1;
         let legacy = &snap.nodes[&r.legacy_id];
         let by = |p: i64| map.principals.get(&p).copied().unwrap_or(1);
-        b.insert(&NODE, vec![
-            id.into(), r.legacy_guid.as_str().into(), map.categories[&r.category].into(), 0i64.into(),
-            r.target_name.as_str().into(), r.desc.as_str().into(), r.invite.into(), Value::Null, Value::Null,
-            r.disabled.into(), r.behavior.into(), r.visibility.into(), r.addin.clone().into(),
-            by(legacy.added_by).into(), legacy.added_on.into(), by(legacy.updated_by).into(), legacy.updated_on.into(),
-        ]);
+        b.insert(
+            &NODE,
+            vec![
+                id.into(),
+                r.legacy_guid.as_str().into(),
+                map.categories[&r.category].into(),
+                0i64.into(),
+                r.target_name.as_str().into(),
+                r.desc.as_str().into(),
+                r.invite.into(),
+                Value::Null,
+                Value::Null,
+                r.disabled.into(),
+                r.behavior.into(),
+                r.visibility.into(),
+                r.addin.clone().into(),
+                by(legacy.added_by).into(),
+                legacy.added_on.into(),
+                by(legacy.updated_by).into(),
+                legacy.updated_on.into(),
+            ],
+        );
         map.inserted.nodes.push(id);
         map.rooms.insert(r.legacy_id, id);
-        for (list, role) in [(&r.members, Role::Member), (&r.managers, Role::Manager), (&r.presenters, Role::Voiced)] {
+        for (list, role) in [
+            (&r.members, Role::Member),
+            (&r.managers, Role::Manager),
+            (&r.presenters, Role::Voiced),
+        ] {
             roles.extend(list.iter().map(|p| (id, map.principals[p], st.roles[&role])));
         }
     }
@@ -216,11 +309,17 @@ pub fn build(plan: &Plan, snap: &Snapshot, rooms: &[&PlanRoom], known: &IdMap, s
 
     // Invitations of these rooms, for principals that exist in the target.
     for inv in &snap.invites {
-        let (Some(node), Some(p)) = (map.rooms.get(&inv.node_id), map.principals.get(&inv.prin_id)) else { continue };
+        let (Some(node), Some(p)) = (map.rooms.get(&inv.node_id), map.principals.get(&inv.prin_id))
+        else {
+            continue;
+        };
         if !rooms.iter().any(|r| r.legacy_id == inv.node_id) {
             continue;
         }
-        b.insert(&INVITE, vec![(*p).into(), inv.inv_id.into(), (*node).into(), inv.created_on.as_str().into()]);
+        b.insert(
+            &INVITE,
+            vec![(*p).into(), inv.inv_id.into(), (*node).into(), inv.created_on.as_str().into()],
+        );
         map.inserted.invites.push((*p, *node));
     }
     (b, map)

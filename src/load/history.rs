@@ -64,8 +64,17 @@ pub(super) struct Ctx<'a> {
 }
 
 /// Loads the history of `rooms` with `--jobs` workers pulling rooms from a queue.
-pub(super) async fn load(ctx: &Ctx<'_>, rooms: &[&PlanRoom], progress: &Progress) -> Result<HistoryStats> {
-    let classifier = Classifier::new(&ctx.plan.rooms, &ctx.plan.excluded_rooms, ctx.snap, ctx.plan.options.since.as_deref());
+pub(super) async fn load(
+    ctx: &Ctx<'_>,
+    rooms: &[&PlanRoom],
+    progress: &Progress,
+) -> Result<HistoryStats> {
+    let classifier = Classifier::new(
+        &ctx.plan.rooms,
+        &ctx.plan.excluded_rooms,
+        ctx.snap,
+        ctx.plan.options.since.as_deref(),
+    );
     let total: u64 = rooms.iter().map(|r| r.message_count).sum();
     let bar = progress.bar("history", total);
     // Largest rooms first, so one big room does not start last and finish alone.
@@ -77,9 +86,9 @@ pub(super) async fn load(ctx: &Ctx<'_>, rooms: &[&PlanRoom], progress: &Progress
         let mut s = HistoryStats::default();
         loop {
             let Some(room) = queue.lock().await.pop() else { break };
-            load_room(ctx, &classifier, room, &mut s, &bar)
-                .await
-                .with_context(|| format!("while loading the history of {} into tblChat", room.legacy_path))?;
+            load_room(ctx, &classifier, room, &mut s, &bar).await.with_context(|| {
+                format!("while loading the history of {} into tblChat", room.legacy_path)
+            })?;
         }
         anyhow::Ok(s)
     });
@@ -101,7 +110,13 @@ async fn resume_point(reader: Option<&Db>, target_room: i64) -> Result<Option<i6
         .unwrap_or(None))
 }
 
-async fn load_room(ctx: &Ctx<'_>, classifier: &Classifier, room: &PlanRoom, s: &mut HistoryStats, bar: &Bar) -> Result<()> {
+async fn load_room(
+    ctx: &Ctx<'_>,
+    classifier: &Classifier,
+    room: &PlanRoom,
+    s: &mut HistoryStats,
+    bar: &Bar,
+) -> Result<()> {
     let target = ctx.map.rooms[&room.legacy_id];
     let done = resume_point(ctx.reader, target).await?;
     if done.is_some() {
@@ -120,7 +135,17 @@ async fn load_room(ctx: &Ctx<'_>, classifier: &Classifier, room: &PlanRoom, s: &
             match classifier.classify(c.channel_id, c.user_id, c.chat_date) {
                 Disposition::Load => {
                     let user = ctx.map.principals[&c.user_id];
-                    batch.insert(&CHAT, vec![target.into(), c.chat_id.into(), c.chat_date.into(), user.into(), c.is_alert.into(), c.content.as_str().into()]);
+                    batch.insert(
+                        &CHAT,
+                        vec![
+                            target.into(),
+                            c.chat_id.into(),
+                            c.chat_date.into(),
+                            user.into(),
+                            c.is_alert.into(),
+                            c.content.as_str().into(),
+                        ],
+                    );
                     loaded += 1;
                     last_loaded = Some(c.chat_id);
                 }
@@ -138,7 +163,17 @@ async fn load_room(ctx: &Ctx<'_>, classifier: &Classifier, room: &PlanRoom, s: &
             batch.delete_eq(&LAST_CHAT_ID, "nodeID", target);
             batch.insert(&LAST_CHAT_ID, vec![target.into(), max.into()]);
         }
-        batch.insert(&LEDGER, super::ledger_row(ctx.run_id, ctx.wave, "chat", Some((target, first_id, last_id)), loaded, None));
+        batch.insert(
+            &LEDGER,
+            super::ledger_row(
+                ctx.run_id,
+                ctx.wave,
+                "chat",
+                Some((target, first_id, last_id)),
+                loaded,
+                None,
+            ),
+        );
         ctx.target.apply(&batch).await?;
         s.read += rows.len() as u64;
         s.loaded += loaded;

@@ -69,13 +69,27 @@ pub struct LoadReport {
 }
 
 /// A ledger row as the batches carry it.
-pub(crate) fn ledger_row(run_id: &str, wave: &str, kind: &str, room: Option<(i64, i64, i64)>, rows: u64, body: Option<String>) -> Vec<rows::Value> {
+pub(crate) fn ledger_row(
+    run_id: &str,
+    wave: &str,
+    kind: &str,
+    room: Option<(i64, i64, i64)>,
+    rows: u64,
+    body: Option<String>,
+) -> Vec<rows::Value> {
     let (room_id, first, last) = match room {
         Some((r, f, l)) => (r.into(), f.into(), l.into()),
         None => (rows::Value::Null, rows::Value::Null, rows::Value::Null),
     };
     vec![
-        run_id.into(), wave.into(), kind.into(), room_id, first, last, (rows as i64).into(), body.into(),
+        run_id.into(),
+        wave.into(),
+        kind.into(),
+        room_id,
+        first,
+        last,
+        (rows as i64).into(),
+        body.into(),
         chrono::Utc::now().to_rfc3339().into(),
     ]
 }
@@ -84,15 +98,18 @@ pub(crate) fn ledger_row(run_id: &str, wave: &str, kind: &str, room: Option<(i64
 async fn ledger_map(reader: Option<&Db>) -> Result<IdMap> {
     let mut known = IdMap::default();
     let Some(db) = reader else { return Ok(known) };
-    let rows = match sqlx::query("SELECT body FROM gcmigrate_ledger WHERE kind = 'config' ORDER BY written_at")
-        .fetch_all(&db.pool)
-        .await
+    let rows = match sqlx::query(
+        "SELECT body FROM gcmigrate_ledger WHERE kind = 'config' ORDER BY written_at",
+    )
+    .fetch_all(&db.pool)
+    .await
     {
         Ok(rows) => rows,
         Err(_) => return Ok(known), // a dry run against a target never loaded
     };
     for r in rows {
-        let m: IdMap = serde_json::from_str(&r.try_get::<String, _>(0)?).context("unreadable gcmigrate_ledger row")?;
+        let m: IdMap = serde_json::from_str(&r.try_get::<String, _>(0)?)
+            .context("unreadable gcmigrate_ledger row")?;
         known.principals.extend(m.principals);
         known.categories.extend(m.categories);
         known.rooms.extend(m.rooms);
@@ -101,7 +118,14 @@ async fn ledger_map(reader: Option<&Db>) -> Result<IdMap> {
 }
 
 /// Loads a wave (or all) into `target`.
-pub async fn load(ws: &Workspace, plan: &Plan, snap: &Snapshot, url: &DbUrl, opts: &LoadOptions, progress: &Progress) -> Result<LoadReport> {
+pub async fn load(
+    ws: &Workspace,
+    plan: &Plan,
+    snap: &Snapshot,
+    url: &DbUrl,
+    opts: &LoadOptions,
+    progress: &Progress,
+) -> Result<LoadReport> {
     if plan.has_errors() {
         return Err(bad_input("the plan has blocking findings (severity error): fix them and rerun `gcmigrate plan` first"));
     }
@@ -109,13 +133,24 @@ pub async fn load(ws: &Workspace, plan: &Plan, snap: &Snapshot, url: &DbUrl, opt
     if let Some(w) = &opts.wave {
         if !plan.waves.iter().any(|x| &x.name == w) {
             let names: Vec<&str> = plan.waves.iter().map(|w| w.name.as_str()).collect();
-            return Err(bad_input(format!("no wave `{w}` in the plan (waves: {})", names.join(", "))));
+            return Err(bad_input(format!(
+                "no wave `{w}` in the plan (waves: {})",
+                names.join(", ")
+            )));
         }
     }
     let reader = open_reader(url, opts.dry_run, opts.create_schema).await?;
-    let target = Target::open(url, opts.dry_run, opts.create_schema, opts.jobs.max(1) as u32).await?;
-    let run_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"), std::process::id());
-    let mut report = LoadReport { run_id: run_id.clone(), wave: wave.clone(), target: url.to_string(), dry_run: opts.dry_run, ..LoadReport::default() };
+    let target =
+        Target::open(url, opts.dry_run, opts.create_schema, opts.jobs.max(1) as u32).await?;
+    let run_id =
+        format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"), std::process::id());
+    let mut report = LoadReport {
+        run_id: run_id.clone(),
+        wave: wave.clone(),
+        target: url.to_string(),
+        dry_run: opts.dry_run,
+        ..LoadReport::default()
+    };
 
     // Configuration, once per wave: reuse the ledger's map when it is there.
     let t0 = Instant::now();
@@ -123,16 +158,29 @@ pub async fn load(ws: &Workspace, plan: &Plan, snap: &Snapshot, url: &DbUrl, opt
     // Rooms the ledger does not know yet (all of them on a first run; new rooms after a
     // delta and a re-plan) get their configuration now, in one transaction.
     let known = ledger_map(reader.as_ref()).await?;
-    let missing: Vec<_> = rooms.iter().copied().filter(|r| !known.rooms.contains_key(&r.legacy_id)).collect();
+    let missing: Vec<_> =
+        rooms.iter().copied().filter(|r| !known.rooms.contains_key(&r.legacy_id)).collect();
     let map = if missing.is_empty() {
         known
     } else {
         let mut st = match &reader {
-            Some(db) => config::TargetState::read(db).await.context("reading the target's principals, nodes and role types")?,
+            Some(db) => config::TargetState::read(db)
+                .await
+                .context("reading the target's principals, nodes and role types")?,
             None => config::TargetState::empty(),
         };
         let (mut batch, map): (Batch, IdMap) = config::build(plan, snap, &missing, &known, &mut st);
-        batch.insert(&LEDGER, ledger_row(&run_id, &wave, "config", None, map.inserted.nodes.len() as u64, Some(serde_json::to_string(&map)?)));
+        batch.insert(
+            &LEDGER,
+            ledger_row(
+                &run_id,
+                &wave,
+                "config",
+                None,
+                map.inserted.nodes.len() as u64,
+                Some(serde_json::to_string(&map)?),
+            ),
+        );
         target.apply(&batch).await.context("writing the configuration")?;
         if !opts.dry_run {
             ws.journal(&run_id, &wave, "config", &serde_json::to_string(&map.inserted)?).await?;
@@ -143,7 +191,17 @@ pub async fn load(ws: &Workspace, plan: &Plan, snap: &Snapshot, url: &DbUrl, opt
     report.config_seconds = t0.elapsed().as_secs_f64();
 
     let t1 = Instant::now();
-    let ctx = history::Ctx { ws, reader: reader.as_ref(), target: &target, plan, snap, map: &map, run_id: &run_id, wave: &wave, opts };
+    let ctx = history::Ctx {
+        ws,
+        reader: reader.as_ref(),
+        target: &target,
+        plan,
+        snap,
+        map: &map,
+        run_id: &run_id,
+        wave: &wave,
+        opts,
+    };
     report.history = history::load(&ctx, &rooms, progress).await?;
     report.history_seconds = t1.elapsed().as_secs_f64();
     report.rows = target.recorded();
@@ -151,9 +209,15 @@ pub async fn load(ws: &Workspace, plan: &Plan, snap: &Snapshot, url: &DbUrl, opt
         ws.export_rejects("load").await?;
         let ins = &map.inserted;
         if report.config_written {
-            for (t, n) in [("tblPrincipal", ins.principals.len()), ("tblPrincipalAffiliations", ins.affiliations.len()),
-                ("tblSiopWhiteList", ins.addins.len()), ("tblNode", ins.nodes.len()), ("tblScopePrincipal", ins.scopes.len()),
-                ("tblPrincipalRole", ins.roles.len()), ("tblPrincipalInvites", ins.invites.len())] {
+            for (t, n) in [
+                ("tblPrincipal", ins.principals.len()),
+                ("tblPrincipalAffiliations", ins.affiliations.len()),
+                ("tblSiopWhiteList", ins.addins.len()),
+                ("tblNode", ins.nodes.len()),
+                ("tblScopePrincipal", ins.scopes.len()),
+                ("tblPrincipalRole", ins.roles.len()),
+                ("tblPrincipalInvites", ins.invites.len()),
+            ] {
                 report.rows.insert(t.into(), n as u64);
             }
         }

@@ -72,10 +72,22 @@ use Ty::{DateTime, Guid, Int, Text};
 pub const PRINCIPAL: TableSpec = TableSpec {
     name: "tblPrincipal",
     cols: &[
-        ("prinID", Int), ("prinGuid", Guid), ("prinUri", Text), ("prinName", Text), ("prinDisplayName", Text),
-        ("prinCompanyName", Text), ("prinEmail", Text), ("prinADPath", Text), ("prinADUserPrincipalName", Text),
-        ("prinDisabled", Int), ("prinTypeID", Int), ("prinAddedBy", Int), ("prinAddedOn", Int),
-        ("prinUpdatedBy", Int), ("prinUpdatedOn", Int), ("prinVerifiedOn", DateTime),
+        ("prinID", Int),
+        ("prinGuid", Guid),
+        ("prinUri", Text),
+        ("prinName", Text),
+        ("prinDisplayName", Text),
+        ("prinCompanyName", Text),
+        ("prinEmail", Text),
+        ("prinADPath", Text),
+        ("prinADUserPrincipalName", Text),
+        ("prinDisabled", Int),
+        ("prinTypeID", Int),
+        ("prinAddedBy", Int),
+        ("prinAddedOn", Int),
+        ("prinUpdatedBy", Int),
+        ("prinUpdatedOn", Int),
+        ("prinVerifiedOn", DateTime),
     ],
 };
 /// `tblPrincipalAffiliations`.
@@ -84,27 +96,52 @@ pub const AFFILIATION: TableSpec = TableSpec {
     cols: &[("principalID", Int), ("affiliationID", Int), ("\"index\"", Int), ("updatedBy", Int)],
 };
 /// `tblSiopWhiteList`.
-pub const ADDIN: TableSpec =
-    TableSpec { name: "tblSiopWhiteList", cols: &[("siopID", Guid), ("siopName", Text), ("siopUrl", Text)] };
+pub const ADDIN: TableSpec = TableSpec {
+    name: "tblSiopWhiteList",
+    cols: &[("siopID", Guid), ("siopName", Text), ("siopUrl", Text)],
+};
 /// `tblNode`.
 pub const NODE: TableSpec = TableSpec {
     name: "tblNode",
     cols: &[
-        ("nodeID", Int), ("nodeGuid", Guid), ("parentID", Int), ("nodeType", Int), ("nodeName", Text),
-        ("nodeDesc", Text), ("invite", Int), ("logged", Int), ("filePost", Int), ("disabled", Int),
-        ("behavior", Int), ("visibility", Int), ("siopID", Guid), ("nodeAddedBy", Int), ("nodeAddedOn", Int),
-        ("nodeUpdatedBy", Int), ("nodeUpdatedOn", Int),
+        ("nodeID", Int),
+        ("nodeGuid", Guid),
+        ("parentID", Int),
+        ("nodeType", Int),
+        ("nodeName", Text),
+        ("nodeDesc", Text),
+        ("invite", Int),
+        ("logged", Int),
+        ("filePost", Int),
+        ("disabled", Int),
+        ("behavior", Int),
+        ("visibility", Int),
+        ("siopID", Guid),
+        ("nodeAddedBy", Int),
+        ("nodeAddedOn", Int),
+        ("nodeUpdatedBy", Int),
+        ("nodeUpdatedOn", Int),
     ],
 };
 /// `tblScopePrincipal`.
 pub const SCOPE: TableSpec = TableSpec {
     name: "tblScopePrincipal",
-    cols: &[("scopeNodeID", Int), ("scopePrinID", Int), ("scopeIsDenied", Int), ("scopeUpdatedBy", Int)],
+    cols: &[
+        ("scopeNodeID", Int),
+        ("scopePrinID", Int),
+        ("scopeIsDenied", Int),
+        ("scopeUpdatedBy", Int),
+    ],
 };
 /// `tblPrincipalRole`.
 pub const ROLE: TableSpec = TableSpec {
     name: "tblPrincipalRole",
-    cols: &[("prinRoleNodeID", Int), ("prinRolePrinID", Int), ("prinRoleTypeID", Int), ("prinRoleUpdatedBy", Int)],
+    cols: &[
+        ("prinRoleNodeID", Int),
+        ("prinRolePrinID", Int),
+        ("prinRoleTypeID", Int),
+        ("prinRoleUpdatedBy", Int),
+    ],
 };
 /// `tblPrincipalInvites`.
 pub const INVITE: TableSpec = TableSpec {
@@ -114,16 +151,31 @@ pub const INVITE: TableSpec = TableSpec {
 /// `tblChat` (`rtf` is left NULL).
 pub const CHAT: TableSpec = TableSpec {
     name: "tblChat",
-    cols: &[("channelId", Int), ("chatId", Int), ("chatDate", Int), ("userId", Int), ("isAlert", Int), ("content", Text)],
+    cols: &[
+        ("channelId", Int),
+        ("chatId", Int),
+        ("chatDate", Int),
+        ("userId", Int),
+        ("isAlert", Int),
+        ("content", Text),
+    ],
 };
 /// `tblLastChatId`.
-pub const LAST_CHAT_ID: TableSpec = TableSpec { name: "tblLastChatId", cols: &[("nodeID", Int), ("lastChatID", Int)] };
+pub const LAST_CHAT_ID: TableSpec =
+    TableSpec { name: "tblLastChatId", cols: &[("nodeID", Int), ("lastChatID", Int)] };
 /// The migration's own ledger in the target.
 pub const LEDGER: TableSpec = TableSpec {
     name: "gcmigrate_ledger",
     cols: &[
-        ("run_id", Text), ("wave", Text), ("kind", Text), ("room_id", Int), ("first_chat", Int),
-        ("last_chat", Int), ("rows_written", Int), ("body", Text), ("written_at", Text),
+        ("run_id", Text),
+        ("wave", Text),
+        ("kind", Text),
+        ("room_id", Int),
+        ("first_chat", Int),
+        ("last_chat", Int),
+        ("rows_written", Int),
+        ("body", Text),
+        ("written_at", Text),
     ],
 };
 

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use super::rows::{Batch, Op, TableSpec, Ty, Value, CHAT};
 use crate::db::{Db, DbUrl, Dialect, OpenMode};
@@ -144,7 +146,10 @@ impl Target {
 
 fn is_transient(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(d) => {
             let code = d.code().map(|c| c.to_string()).unwrap_or_default();
             // PostgreSQL serialization failure / deadlock; SQLite BUSY (5) and LOCKED (6).
@@ -211,7 +216,10 @@ async fn apply_sqlite(pool: &SqlitePool, batch: &Batch) -> Result<(), sqlx::Erro
                 }
             }
             Op::DeleteEq(t, col, v) => {
-                sqlx::query(&format!("DELETE FROM {} WHERE {col} = $1", t.name)).bind(*v).execute(&mut *tx).await?;
+                sqlx::query(&format!("DELETE FROM {} WHERE {col} = $1", t.name))
+                    .bind(*v)
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
     }
@@ -224,7 +232,9 @@ async fn apply_postgres(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error>
         match op {
             Op::Insert(t, rows) if std::ptr::eq(*t, &CHAT) && rows.len() >= COPY_FROM => {
                 let cols: Vec<&str> = t.cols.iter().map(|c| c.0).collect();
-                let mut copy = tx.copy_in_raw(&format!("COPY {} ({}) FROM STDIN", t.name, cols.join(", "))).await?;
+                let mut copy = tx
+                    .copy_in_raw(&format!("COPY {} ({}) FROM STDIN", t.name, cols.join(", ")))
+                    .await?;
                 let mut buf = Vec::with_capacity(64 * 1024);
                 for row in rows {
                     copy_row(&mut buf, row);
@@ -244,7 +254,10 @@ async fn apply_postgres(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error>
                 }
             }
             Op::DeleteEq(t, col, v) => {
-                sqlx::query(&format!("DELETE FROM {} WHERE {col} = $1", t.name)).bind(*v).execute(&mut *tx).await?;
+                sqlx::query(&format!("DELETE FROM {} WHERE {col} = $1", t.name))
+                    .bind(*v)
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
     }
@@ -292,7 +305,10 @@ pub async fn open_reader(url: &DbUrl, dry_run: bool, create: bool) -> Result<Opt
     }
     super::config::check_schema(&db).await?;
     if !dry_run {
-        sqlx::query(LEDGER_DDL).execute(&db.pool).await.context("creating gcmigrate_ledger in the target")?;
+        sqlx::query(LEDGER_DDL)
+            .execute(&db.pool)
+            .await
+            .context("creating gcmigrate_ledger in the target")?;
     }
     Ok(Some(db))
 }

@@ -297,7 +297,8 @@ impl<'a> Legacy<'a> {
                 self.affs.of(u).any(|a| a == p) && (!honors || self.affs.in_scope(u, &scope))
             })
         };
-        let (members, managers, voiced) = (self.members(id)?, self.managers(id, false)?, self.voiced(id));
+        let (members, managers, voiced) =
+            (self.members(id)?, self.managers(id, false)?, self.voiced(id));
         let mut out = BTreeMap::new();
         for u in self.candidate_users([&members, &managers, &voiced]) {
             if self.is_disabled(u) {

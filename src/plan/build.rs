@@ -39,7 +39,14 @@ struct RoomDraft<'a> {
 struct Findings(Vec<Finding>);
 
 impl Findings {
-    fn add(&mut self, severity: Severity, code: &str, subject: &str, guid: Option<&str>, message: String) {
+    fn add(
+        &mut self,
+        severity: Severity,
+        code: &str,
+        subject: &str,
+        guid: Option<&str>,
+        message: String,
+    ) {
         self.0.push(Finding {
             severity,
             code: code.into(),
@@ -56,8 +63,13 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
     let lg = Legacy::new(snap);
     let mut f = Findings::default();
     let path_of = |chain: &[i64]| -> String {
-        let names: Vec<&str> =
-            chain.iter().rev().filter(|&&n| n != ROOT).filter_map(|n| lg.node(*n)).map(|n| n.name.as_str()).collect();
+        let names: Vec<&str> = chain
+            .iter()
+            .rev()
+            .filter(|&&n| n != ROOT)
+            .filter_map(|n| lg.node(*n))
+            .map(|n| n.name.as_str())
+            .collect();
         format!("/{}", names.join("/"))
     };
     for (row, desc) in &lg.unknown_roles {
@@ -76,21 +88,31 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
     });
     for node in snap.nodes.values().filter(|n| !n.is_category) {
         let msgs = room_counts.get(&node.id).copied().unwrap_or(0);
-        let chain = match lg.ancestors_or_self(node.id).and_then(|c| lg.scope(node.id).map(|s| (c, s))) {
-            Ok(x) => x,
-            Err(e) => {
-                reject_room(&mut f, &mut excluded, node, &e, msgs);
-                continue;
-            }
-        };
+        let chain =
+            match lg.ancestors_or_self(node.id).and_then(|c| lg.scope(node.id).map(|s| (c, s))) {
+                Ok(x) => x,
+                Err(e) => {
+                    reject_room(&mut f, &mut excluded, node, &e, msgs);
+                    continue;
+                }
+            };
         let (chain, scope) = chain;
         let path = path_of(&chain);
-        let skip_rule = mappings.room_rule(&path, &node.guid).filter(|r| r.skip).map(|r| format!("rooms.csv:{}", r.source.line));
-        let skip_rule = skip_rule.or_else(|| (node.disabled && opts.skip_disabled_rooms).then(|| "skip_disabled_rooms".to_string()));
+        let skip_rule = mappings
+            .room_rule(&path, &node.guid)
+            .filter(|r| r.skip)
+            .map(|r| format!("rooms.csv:{}", r.source.line));
+        let skip_rule = skip_rule.or_else(|| {
+            (node.disabled && opts.skip_disabled_rooms).then(|| "skip_disabled_rooms".to_string())
+        });
         if let Some(rule) = skip_rule {
             excluded.push(ExcludedRoom {
-                legacy_id: node.id, legacy_guid: node.guid.clone(), legacy_path: path,
-                disposition: "excluded".into(), rule, message_count: msgs,
+                legacy_id: node.id,
+                legacy_guid: node.guid.clone(),
+                legacy_path: path,
+                disposition: "excluded".into(),
+                rule,
+                message_count: msgs,
             });
             continue;
         }
@@ -101,7 +123,8 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
             file_post: lg.inherited(node.id, |n| n.file_post, true),
             // A room may turn invitations off under a category that has them on (2013 keeps
             // that per room), but not the reverse: only "on below off" needs its own class.
-            invite: lg.inherited(node.id, |n| n.invite, true) || lg.inherited(key_parent(&chain), |n| n.invite, true),
+            invite: lg.inherited(node.id, |n| n.invite, true)
+                || lg.inherited(key_parent(&chain), |n| n.invite, true),
         };
         drafts.push(RoomDraft { node, path, chain, key });
     }
@@ -144,15 +167,30 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
         let base = match rule.and_then(|r| r.target_name.clone()) {
             Some(name) => name,
             None if *parent == ROOT => pnode.name.clone(),
-            None => chain.iter().rev().filter(|&&n| n != ROOT).filter_map(|n| lg.node(*n))
-                .map(|n| n.name.as_str()).collect::<Vec<_>>().join(&opts.separator),
+            None => chain
+                .iter()
+                .rev()
+                .filter(|&&n| n != ROOT)
+                .filter_map(|n| lg.node(*n))
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(&opts.separator),
         };
         if depth >= 2 {
-            f.add(Severity::Info, "FLATTENED_HIERARCHY", ppath, Some(&pnode.guid),
-                format!("nested category {ppath} becomes the top-level category `{base}`"));
+            f.add(
+                Severity::Info,
+                "FLATTENED_HIERARCHY",
+                ppath,
+                Some(&pnode.guid),
+                format!("nested category {ppath} becomes the top-level category `{base}`"),
+            );
         }
         for (i, key) in classes.iter().enumerate() {
-            let name = if i == 0 { base.clone() } else { format!("{base}{}", opts.suffix.replace("{n}", &(i + 1).to_string())) };
+            let name = if i == 0 {
+                base.clone()
+            } else {
+                format!("{base}{}", opts.suffix.replace("{n}", &(i + 1).to_string()))
+            };
             let split_reason = (i > 0 || *key != own).then(|| split_reason(&own, key, &lg));
             if let Some(reason) = &split_reason {
                 f.add(Severity::Warning, "CATEGORY_SPLIT", ppath, Some(&pnode.guid),
@@ -160,7 +198,13 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
                              being widened or changed; name the category in categories.csv to choose otherwise"));
             }
             let cat_key = format!("c{}", categories.len() + 1);
-            let name = unique_name(&mut f, used_names.entry(pool.clone()).or_default(), &name, ppath, &opts.suffix);
+            let name = unique_name(
+                &mut f,
+                used_names.entry(pool.clone()).or_default(),
+                &name,
+                ppath,
+                &opts.suffix,
+            );
             let allowed = match &key.scope {
                 Scope::Set(s) => s.iter().copied().collect(),
                 Scope::Everyone => {
@@ -215,7 +259,9 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
         let pool = cat.pool.clone();
         let wave = room_rule
             .and_then(|r| r.wave.clone())
-            .or_else(|| mappings.category_rule(&path_of(&d.chain[1..])).and_then(|r| r.wave.clone()))
+            .or_else(|| {
+                mappings.category_rule(&path_of(&d.chain[1..])).and_then(|r| r.wave.clone())
+            })
             .unwrap_or_else(|| opts.default_wave.clone());
         let scope = &d.key.scope;
         let allowed = cat.allowed.clone();
@@ -261,11 +307,23 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
         let addin = node.siop_id.clone().filter(|id| {
             let known = snap.addins.iter().any(|a| &a.id == id);
             if known {
-                f.add(Severity::Info, "ADDIN_REFERENCED", &d.path, Some(&node.guid),
-                    format!("add-in {id} is copied with the room"));
+                f.add(
+                    Severity::Info,
+                    "ADDIN_REFERENCED",
+                    &d.path,
+                    Some(&node.guid),
+                    format!("add-in {id} is copied with the room"),
+                );
             } else {
-                f.add(Severity::Warning, "ADDIN_MISSING", &d.path, Some(&node.guid),
-                    format!("add-in {id} is not in tblSiopWhiteList; the room is migrated without it"));
+                f.add(
+                    Severity::Warning,
+                    "ADDIN_MISSING",
+                    &d.path,
+                    Some(&node.guid),
+                    format!(
+                        "add-in {id} is not in tblSiopWhiteList; the room is migrated without it"
+                    ),
+                );
             }
             known
         });
@@ -274,15 +332,28 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
                 "the room is disabled and stays disabled; set skip_disabled_rooms = true to leave it out".into());
         }
         let raw_name = match opts.naming {
-            _ if room_rule.is_some_and(|r| r.target_name.is_some()) => room_rule.and_then(|r| r.target_name.clone()).unwrap_or_default(),
+            _ if room_rule.is_some_and(|r| r.target_name.is_some()) => {
+                room_rule.and_then(|r| r.target_name.clone()).unwrap_or_default()
+            }
             Naming::Prefix if d.chain.len() > 3 => {
-                let parent_path: Vec<&str> = d.chain[1..].iter().rev().filter(|&&n| n != ROOT)
-                    .filter_map(|n| lg.node(*n)).map(|n| n.name.as_str()).collect();
+                let parent_path: Vec<&str> = d.chain[1..]
+                    .iter()
+                    .rev()
+                    .filter(|&&n| n != ROOT)
+                    .filter_map(|n| lg.node(*n))
+                    .map(|n| n.name.as_str())
+                    .collect();
                 format!("{}{}{}", parent_path.join(&opts.separator), opts.separator, node.name)
             }
             _ => node.name.clone(),
         };
-        let target_name = unique_name(&mut f, used_names.entry(pool.clone()).or_default(), &raw_name, &d.path, &opts.suffix);
+        let target_name = unique_name(
+            &mut f,
+            used_names.entry(pool.clone()).or_default(),
+            &raw_name,
+            &d.path,
+            &opts.suffix,
+        );
         rooms.push(PlanRoom {
             legacy_id: node.id,
             legacy_guid: node.guid.clone(),
@@ -317,13 +388,19 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
     let mut authors = BTreeSet::new();
     for c in counts {
         classifier.tally(c, &mut totals);
-        if let Disposition::Rejected("author_unknown") = classifier.classify(c.channel_id, c.user_id, 0) {
+        if let Disposition::Rejected("author_unknown") =
+            classifier.classify(c.channel_id, c.user_id, 0)
+        {
             *orphans.entry(c.channel_id).or_default() += c.total;
         } else if snap.principals.contains_key(&c.user_id) {
             authors.insert(c.user_id);
         }
         if c.bad_date > 0 {
-            let path = rooms.iter().find(|r| r.legacy_id == c.channel_id).map(|r| r.legacy_path.clone()).unwrap_or_default();
+            let path = rooms
+                .iter()
+                .find(|r| r.legacy_id == c.channel_id)
+                .map(|r| r.legacy_path.clone())
+                .unwrap_or_default();
             f.add(Severity::Warning, "REJECTED_MESSAGE", &path, None,
                 format!("{} message(s) by principal {} have a chatDate outside .NET's range and are rejected \
                          (see rejects/)", c.bad_date, c.user_id));
@@ -338,28 +415,50 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
                      with their keys in rejects/plan.csv"));
     }
     for (room, n) in &orphans {
-        let path = rooms.iter().find(|r| r.legacy_id == *room).map(|r| r.legacy_path.clone()).unwrap_or_default();
-        f.add(Severity::Warning, "ORPHANED_MESSAGES", &path, None,
-            format!("{n} message(s) were posted by a principal that no longer exists in tblPrincipal; \
-                     they are rejected with their keys in rejects/"));
+        let path = rooms
+            .iter()
+            .find(|r| r.legacy_id == *room)
+            .map(|r| r.legacy_path.clone())
+            .unwrap_or_default();
+        f.add(
+            Severity::Warning,
+            "ORPHANED_MESSAGES",
+            &path,
+            None,
+            format!(
+                "{n} message(s) were posted by a principal that no longer exists in tblPrincipal; \
+                     they are rejected with their keys in rejects/"
+            ),
+        );
     }
-    let principals_out = plan_principals(&lg, &rooms, &categories, &authors, snap, mappings, &mut f);
+    let principals_out =
+        plan_principals(&lg, &rooms, &categories, &authors, snap, mappings, &mut f);
     for p in &principals_out {
         note_principal(&mut f, snap, p.legacy_id, &mut fed_seen, &mut disabled_seen);
     }
     // A remapped federated principal keeps its access: its FEDERATED_DISABLED finding goes.
-    let remapped: HashSet<&str> =
-        principals_out.iter().filter(|p| p.note.as_deref().is_some_and(|n| n.starts_with("remapped"))).map(|p| p.guid.as_str()).collect();
+    let remapped: HashSet<&str> = principals_out
+        .iter()
+        .filter(|p| p.note.as_deref().is_some_and(|n| n.starts_with("remapped")))
+        .map(|p| p.guid.as_str())
+        .collect();
     let remapped_legacy: HashSet<String> = principals_out
         .iter()
         .filter(|p| remapped.contains(p.guid.as_str()))
         .filter_map(|p| snap.principals.get(&p.legacy_id).map(|l| l.guid.clone()))
         .collect();
-    f.0.retain(|x| !(x.code == "FEDERATED_DISABLED" && x.guid.as_ref().is_some_and(|g| remapped_legacy.contains(g))));
+    f.0.retain(|x| {
+        !(x.code == "FEDERATED_DISABLED"
+            && x.guid.as_ref().is_some_and(|g| remapped_legacy.contains(g)))
+    });
     capacity(&mut f, &rooms, &categories, &principals_out, snap);
     let mut waves: BTreeMap<String, PlanWave> = BTreeMap::new();
     for r in &rooms {
-        let w = waves.entry(r.wave.clone()).or_insert_with(|| PlanWave { name: r.wave.clone(), rooms: vec![], messages: 0 });
+        let w = waves.entry(r.wave.clone()).or_insert_with(|| PlanWave {
+            name: r.wave.clone(),
+            rooms: vec![],
+            messages: 0,
+        });
         w.rooms.push(r.legacy_id);
     }
     for (room, n) in classifier.loadable_per_room(counts) {
@@ -369,9 +468,17 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
             }
         }
     }
-    let addins = snap.addins.iter().filter(|a| rooms.iter().any(|r| r.addin.as_ref() == Some(&a.id))).cloned().collect();
+    let addins = snap
+        .addins
+        .iter()
+        .filter(|a| rooms.iter().any(|r| r.addin.as_ref() == Some(&a.id)))
+        .cloned()
+        .collect();
     let mut findings = f.0;
-    findings.sort_by(|a, b| (a.severity, &a.code, &a.subject, &a.message).cmp(&(b.severity, &b.code, &b.subject, &b.message)));
+    findings.sort_by(|a, b| {
+        (a.severity, &a.code, &a.subject, &a.message)
+            .cmp(&(b.severity, &b.code, &b.subject, &b.message))
+    });
     findings.dedup();
     Plan {
         source_version: snap.version.map(|v| v.label().to_string()).unwrap_or_default(),
@@ -392,7 +499,13 @@ fn key_parent(chain: &[i64]) -> i64 {
     chain.get(1).copied().unwrap_or(ROOT)
 }
 
-fn reject_room(f: &mut Findings, out: &mut Vec<ExcludedRoom>, node: &Node, e: &TreeError, msgs: u64) {
+fn reject_room(
+    f: &mut Findings,
+    out: &mut Vec<ExcludedRoom>,
+    node: &Node,
+    e: &TreeError,
+    msgs: u64,
+) {
     let subject = format!("node {} ({})", node.id, node.name);
     f.add(Severity::Warning, "DATA_ERROR", &subject, Some(&node.guid),
         format!("{e}; the room and its {msgs} message(s) are rejected, the rest of the tree is migrated"));
@@ -425,7 +538,11 @@ fn split_reason(own: &ClassKey, key: &ClassKey, lg: &Legacy<'_>) -> String {
         why.push(format!("invitations are {}", if key.invite { "on" } else { "off" }));
     }
     let _ = lg;
-    if why.is_empty() { "settings differ".into() } else { why.join(", ") }
+    if why.is_empty() {
+        "settings differ".into()
+    } else {
+        why.join(", ")
+    }
 }
 
 /// A deterministic GUID for a split category, derived from its legacy category's GUID.
@@ -437,7 +554,13 @@ fn derived_guid(guid: &str, i: usize) -> String {
 }
 
 /// Fits a name within 256 characters and makes it unique (case-insensitively) in `used`.
-fn unique_name(f: &mut Findings, used: &mut HashSet<String>, name: &str, subject: &str, suffix: &str) -> String {
+fn unique_name(
+    f: &mut Findings,
+    used: &mut HashSet<String>,
+    name: &str,
+    subject: &str,
+    suffix: &str,
+) -> String {
     let mut base: String = name.to_string();
     if base.chars().count() > NAME_LIMIT {
         base = base.chars().take(NAME_LIMIT).collect();
@@ -469,7 +592,9 @@ enum Restriction {
 
 impl Restriction {
     fn describe(&self, snap: &Snapshot) -> String {
-        let uri = |p: &i64| snap.principals.get(p).map_or_else(|| format!("principal {p}"), |x| x.uri.clone());
+        let uri = |p: &i64| {
+            snap.principals.get(p).map_or_else(|| format!("principal {p}"), |x| x.uri.clone())
+        };
         match self {
             Restriction::Expanded { group, users } => format!(
                 "{} is not within the category's allowed members, but {users} of its users are; they are \
@@ -482,7 +607,12 @@ impl Restriction {
 }
 
 /// Keeps grants within `allowed`, expanding out-of-scope groups into their in-scope users.
-fn restrict(lg: &Legacy<'_>, grants: &[Grant], scope: &Scope, allowed: &[i64]) -> (Vec<i64>, Vec<Restriction>) {
+fn restrict(
+    lg: &Legacy<'_>,
+    grants: &[Grant],
+    scope: &Scope,
+    allowed: &[i64],
+) -> (Vec<i64>, Vec<Restriction>) {
     let allowed: BTreeSet<i64> = allowed.iter().copied().collect();
     let fits = |p: i64| match scope {
         Scope::Set(_) => lg.affs.within(p, &allowed),
@@ -494,7 +624,8 @@ fn restrict(lg: &Legacy<'_>, grants: &[Grant], scope: &Scope, allowed: &[i64]) -
         if fits(p) {
             out.insert(p);
         } else if !lg.is_user(p) {
-            let users: Vec<i64> = lg.affs.members(p).filter(|u| *u != p && lg.is_user(*u) && fits(*u)).collect();
+            let users: Vec<i64> =
+                lg.affs.members(p).filter(|u| *u != p && lg.is_user(*u) && fits(*u)).collect();
             if users.is_empty() {
                 notes.push(Restriction::Dropped { principal: p });
             } else {
@@ -508,7 +639,13 @@ fn restrict(lg: &Legacy<'_>, grants: &[Grant], scope: &Scope, allowed: &[i64]) -
     (out.into_iter().collect(), notes)
 }
 
-fn note_principal(f: &mut Findings, snap: &Snapshot, p: i64, fed: &mut BTreeSet<i64>, dis: &mut BTreeSet<i64>) {
+fn note_principal(
+    f: &mut Findings,
+    snap: &Snapshot,
+    p: i64,
+    fed: &mut BTreeSet<i64>,
+    dis: &mut BTreeSet<i64>,
+) {
     let Some(pr) = snap.principals.get(&p) else { return };
     let federated = snap.principal_types.get(&pr.type_id).is_some_and(|t| t.is_federated);
     if federated && fed.insert(p) {
@@ -523,7 +660,11 @@ fn note_principal(f: &mut Findings, snap: &Snapshot, p: i64, fed: &mut BTreeSet<
 
 fn fold_topic(f: &mut Findings, node: &Node, path: &str) -> String {
     let Some(topic) = &node.topic else { return node.desc.clone() };
-    let full = if node.desc.is_empty() { format!("Topic: {topic}") } else { format!("{} — Topic: {topic}", node.desc) };
+    let full = if node.desc.is_empty() {
+        format!("Topic: {topic}")
+    } else {
+        format!("{} — Topic: {topic}", node.desc)
+    };
     if full.chars().count() > NAME_LIMIT {
         let cut: String = full.chars().take(NAME_LIMIT).collect();
         f.add(Severity::Warning, "TOPIC_TRUNCATED", path, Some(&node.guid),
@@ -531,8 +672,13 @@ fn fold_topic(f: &mut Findings, node: &Node, path: &str) -> String {
                      ({} lost)", full.chars().count() - NAME_LIMIT));
         cut
     } else {
-        f.add(Severity::Info, "TOPIC_FOLDED", path, Some(&node.guid),
-            "2013 rooms have no topic; it is appended to the description".into());
+        f.add(
+            Severity::Info,
+            "TOPIC_FOLDED",
+            path,
+            Some(&node.guid),
+            "2013 rooms have no topic; it is appended to the description".into(),
+        );
         full
     }
 }
@@ -540,7 +686,12 @@ fn fold_topic(f: &mut Findings, node: &Node, path: &str) -> String {
 /// The principals standing for "every user": the named one, else the domain principals (type 8).
 fn everyone_principals(snap: &Snapshot, named: Option<&str>) -> Vec<i64> {
     match named {
-        Some(uri) => snap.principals.values().filter(|p| p.uri.eq_ignore_ascii_case(uri)).map(|p| p.id).collect(),
+        Some(uri) => snap
+            .principals
+            .values()
+            .filter(|p| p.uri.eq_ignore_ascii_case(uri))
+            .map(|p| p.id)
+            .collect(),
         None => snap.principals.values().filter(|p| p.type_id == 8).map(|p| p.id).collect(),
     }
 }
@@ -563,8 +714,10 @@ fn plan_principals(
     }
     // Members of a referenced group reach rooms through it: they must exist in the target
     // with their affiliations, or they lose access. Then every affiliation of all of those.
-    let reached: BTreeSet<i64> = ids.iter().flat_map(|&p| lg.affs.members(p).chain([p]).collect::<Vec<_>>()).collect();
-    let closure: BTreeSet<i64> = reached.iter().flat_map(|&p| lg.affs.of(p).collect::<Vec<_>>()).collect();
+    let reached: BTreeSet<i64> =
+        ids.iter().flat_map(|&p| lg.affs.members(p).chain([p]).collect::<Vec<_>>()).collect();
+    let closure: BTreeSet<i64> =
+        reached.iter().flat_map(|&p| lg.affs.of(p).collect::<Vec<_>>()).collect();
     closure
         .into_iter()
         .filter_map(|id| snap.principals.get(&id))
@@ -604,15 +757,45 @@ fn plan_principals(
         .collect()
 }
 
-fn capacity(f: &mut Findings, rooms: &[PlanRoom], cats: &[PlanCategory], prins: &[PlanPrincipal], snap: &Snapshot) {
-    let aces: u64 = cats.iter().map(|c| (c.allowed.len() + c.denied.len() + c.creators.len()) as u64).sum::<u64>()
-        + rooms.iter().map(|r| (r.members.len() + r.managers.len() + r.presenters.len()) as u64).sum::<u64>();
+fn capacity(
+    f: &mut Findings,
+    rooms: &[PlanRoom],
+    cats: &[PlanCategory],
+    prins: &[PlanPrincipal],
+    snap: &Snapshot,
+) {
+    let aces: u64 = cats
+        .iter()
+        .map(|c| (c.allowed.len() + c.denied.len() + c.creators.len()) as u64)
+        .sum::<u64>()
+        + rooms
+            .iter()
+            .map(|r| (r.members.len() + r.managers.len() + r.presenters.len()) as u64)
+            .sum::<u64>();
     let room_ids: HashSet<i64> = rooms.iter().map(|r| r.legacy_id).collect();
     let invites = snap.invites.iter().filter(|i| room_ids.contains(&i.node_id)).count() as u64;
-    let users = prins.iter().filter(|p| !p.disabled && snap.principal_types.get(&p.target_type).is_none_or(|t| t.is_user)).count() as u64;
-    for (what, n, limit) in [("access control entries", aces, ACE_LIMIT), ("invitations", invites, INVITE_LIMIT), ("enabled users", users, USER_LIMIT)] {
+    let users = prins
+        .iter()
+        .filter(|p| {
+            !p.disabled && snap.principal_types.get(&p.target_type).is_none_or(|t| t.is_user)
+        })
+        .count() as u64;
+    for (what, n, limit) in [
+        ("access control entries", aces, ACE_LIMIT),
+        ("invitations", invites, INVITE_LIMIT),
+        ("enabled users", users, USER_LIMIT),
+    ] {
         let sev = if n > limit { Severity::Error } else { Severity::Info };
-        f.add(sev, "CAPACITY_HEADROOM", "/", None,
-            format!("{what}: {n} of {limit} ({:.2}% used, {} left)", n as f64 * 100.0 / limit as f64, limit.saturating_sub(n)));
+        f.add(
+            sev,
+            "CAPACITY_HEADROOM",
+            "/",
+            None,
+            format!(
+                "{what}: {n} of {limit} ({:.2}% used, {} left)",
+                n as f64 * 100.0 / limit as f64,
+                limit.saturating_sub(n)
+            ),
+        );
     }
 }

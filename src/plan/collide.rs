@@ -16,8 +16,11 @@ pub type Existing = (i64, bool, String);
 
 /// Applies the collision rules to the plan's names, adding findings.
 pub fn apply(plan: &mut Plan, mappings: &Mappings, existing: &[Existing], ours: &HashSet<i64>) {
-    let taken: HashSet<String> =
-        existing.iter().filter(|(id, _, _)| !ours.contains(id)).map(|(_, _, n)| n.to_lowercase()).collect();
+    let taken: HashSet<String> = existing
+        .iter()
+        .filter(|(id, _, _)| !ours.contains(id))
+        .map(|(_, _, n)| n.to_lowercase())
+        .collect();
     let mut used: HashSet<String> = taken.clone();
     used.extend(plan.categories.iter().map(|c| c.name.to_lowercase()));
     used.extend(plan.rooms.iter().map(|r| r.target_name.to_lowercase()));
@@ -58,9 +61,18 @@ pub fn apply(plan: &mut Plan, mappings: &Mappings, existing: &[Existing], ours: 
         }
     }
     plan.findings.extend(found);
-    plan.findings.sort_by(|a, b| (a.severity, &a.code, &a.subject, &a.message).cmp(&(b.severity, &b.code, &b.subject, &b.message)));
+    plan.findings.sort_by(|a, b| {
+        (a.severity, &a.code, &a.subject, &a.message)
+            .cmp(&(b.severity, &b.code, &b.subject, &b.message))
+    });
 }
 
 fn finding(severity: Severity, code: &str, subject: &str, guid: &str, message: String) -> Finding {
-    Finding { severity, code: code.into(), subject: subject.into(), guid: Some(guid.into()), message }
+    Finding {
+        severity,
+        code: code.into(),
+        subject: subject.into(),
+        guid: Some(guid.into()),
+        message,
+    }
 }

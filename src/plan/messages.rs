@@ -50,11 +50,21 @@ pub struct Classifier {
 
 impl Classifier {
     /// Builds the classifier for a plan.
-    pub fn new(rooms: &[PlanRoom], excluded: &[ExcludedRoom], snap: &Snapshot, since: Option<&str>) -> Classifier {
-        let mut map: HashMap<i64, RoomState> = rooms.iter().map(|r| (r.legacy_id, RoomState::Planned)).collect();
+    pub fn new(
+        rooms: &[PlanRoom],
+        excluded: &[ExcludedRoom],
+        snap: &Snapshot,
+        since: Option<&str>,
+    ) -> Classifier {
+        let mut map: HashMap<i64, RoomState> =
+            rooms.iter().map(|r| (r.legacy_id, RoomState::Planned)).collect();
         for e in excluded {
             let state = if e.disposition == "excluded" {
-                RoomState::Excluded(if e.rule == "skip_disabled_rooms" { "skip_disabled_rooms" } else { "room_skipped" })
+                RoomState::Excluded(if e.rule == "skip_disabled_rooms" {
+                    "skip_disabled_rooms"
+                } else {
+                    "room_skipped"
+                })
             } else {
                 RoomState::Rejected
             };
@@ -111,7 +121,10 @@ impl Classifier {
         vec![
             (Disposition::Rejected("chat_date_out_of_range"), c.bad_date),
             (Disposition::Excluded("before_since"), c.before_since),
-            (if author_ok { Disposition::Load } else { Disposition::Rejected("author_unknown") }, after),
+            (
+                if author_ok { Disposition::Load } else { Disposition::Rejected("author_unknown") },
+                after,
+            ),
         ]
         .into_iter()
         .filter(|(_, n)| *n > 0)

@@ -208,7 +208,10 @@ impl Plan {
     }
 
     /// Rooms of a wave (`None`: every wave).
-    pub fn rooms_in<'a>(&'a self, wave: Option<&'a str>) -> impl Iterator<Item = &'a PlanRoom> + 'a {
+    pub fn rooms_in<'a>(
+        &'a self,
+        wave: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a PlanRoom> + 'a {
         self.rooms.iter().filter(move |r| wave.is_none_or(|w| r.wave == w))
     }
 

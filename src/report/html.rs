@@ -55,7 +55,12 @@ pub fn page(title: &str, subtitle: &str, body: &str) -> String {
 pub fn cards(items: &[(&str, String)]) -> String {
     let mut s = String::from("<div class=\"cards\">");
     for (label, value) in items {
-        let _ = write!(s, "<div class=\"card\"><div class=\"n\">{}</div><div class=\"l\">{}</div></div>", esc(value), esc(label));
+        let _ = write!(
+            s,
+            "<div class=\"card\"><div class=\"n\">{}</div><div class=\"l\">{}</div></div>",
+            esc(value),
+            esc(label)
+        );
     }
     s.push_str("</div>");
     s
@@ -72,13 +77,22 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let num: Vec<bool> = headers.iter().map(|h| h.starts_with('#')).collect();
     let mut s = String::from("<table><thead><tr>");
     for (h, n) in headers.iter().zip(&num) {
-        let _ = write!(s, "<th{}>{}</th>", if *n { " class=\"num\"" } else { "" }, esc(h.trim_start_matches('#')));
+        let _ = write!(
+            s,
+            "<th{}>{}</th>",
+            if *n { " class=\"num\"" } else { "" },
+            esc(h.trim_start_matches('#'))
+        );
     }
     s.push_str("</tr></thead><tbody>");
     for row in rows {
         s.push_str("<tr>");
         for (i, cell) in row.iter().enumerate() {
-            let _ = write!(s, "<td{}>{cell}</td>", if num.get(i).copied().unwrap_or(false) { " class=\"num\"" } else { "" });
+            let _ = write!(
+                s,
+                "<td{}>{cell}</td>",
+                if num.get(i).copied().unwrap_or(false) { " class=\"num\"" } else { "" }
+            );
         }
         s.push_str("</tr>");
     }
@@ -99,7 +113,11 @@ pub fn bar_chart(items: &[(String, f64)], unit: &str) -> String {
         let y = i as f64 * row_h + 4.0;
         let w = (v / max * bar_w).max(if *v > 0.0 { 2.0 } else { 0.0 });
         let short: String = label.chars().take(44).collect();
-        let short = if short.chars().count() < label.chars().count() { format!("{short}…") } else { short };
+        let short = if short.chars().count() < label.chars().count() {
+            format!("{short}…")
+        } else {
+            short
+        };
         let _ = write!(
             s,
             "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\
@@ -131,7 +149,11 @@ pub fn fmt_num(v: f64) -> String {
         }
         out.push(c);
     }
-    if n < 0 { format!("-{out}") } else { out }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
 }
 
 #[cfg(test)]
@@ -140,7 +162,10 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_quotes() {
-        assert_eq!(esc("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            esc("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
     }
 
     #[test]

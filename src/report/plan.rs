@@ -41,8 +41,10 @@ struct JsonPlan<'a> {
 
 /// Writes plan.json, plan.md, plan.html and findings.csv; returns their paths.
 pub fn write_all(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
-    let uris: HashMap<i64, &str> = plan.principals.iter().map(|p| (p.legacy_id, p.uri.as_str())).collect();
-    let names = |ids: &[i64]| ids.iter().map(|i| uris.get(i).copied().unwrap_or("?")).collect::<Vec<_>>();
+    let uris: HashMap<i64, &str> =
+        plan.principals.iter().map(|p| (p.legacy_id, p.uri.as_str())).collect();
+    let names =
+        |ids: &[i64]| ids.iter().map(|i| uris.get(i).copied().unwrap_or("?")).collect::<Vec<_>>();
     let rooms = plan
         .rooms
         .iter()
@@ -80,7 +82,13 @@ pub fn write_all(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
     w.write_record(["severity", "code", "subject", "guid", "message"])?;
     for f in &plan.findings {
         let sev = format!("{:?}", f.severity).to_lowercase();
-        w.write_record([sev.as_str(), &f.code, &f.subject, f.guid.as_deref().unwrap_or(""), &f.message])?;
+        w.write_record([
+            sev.as_str(),
+            &f.code,
+            &f.subject,
+            f.guid.as_deref().unwrap_or(""),
+            &f.message,
+        ])?;
     }
     w.flush()?;
     out.push(path);
@@ -112,11 +120,25 @@ pub fn markdown(plan: &Plan) -> String {
     let _ = writeln!(s, "## Categories\n\n| Category | From | Rooms | Split |\n|---|---|---|---|");
     for c in &plan.categories {
         let n = plan.rooms.iter().filter(|r| r.category == c.key).count();
-        let _ = writeln!(s, "| {} | {} | {n} | {} |", md(&c.name), md(&c.legacy_path), md(c.split_reason.as_deref().unwrap_or("")));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {n} | {} |",
+            md(&c.name),
+            md(&c.legacy_path),
+            md(c.split_reason.as_deref().unwrap_or(""))
+        );
     }
-    let _ = writeln!(s, "\n## Findings\n\n| Severity | Code | Subject | Message |\n|---|---|---|---|");
+    let _ =
+        writeln!(s, "\n## Findings\n\n| Severity | Code | Subject | Message |\n|---|---|---|---|");
     for f in &plan.findings {
-        let _ = writeln!(s, "| {:?} | {} | {} | {} |", f.severity, f.code, md(&f.subject), md(&f.message));
+        let _ = writeln!(
+            s,
+            "| {:?} | {} | {} | {} |",
+            f.severity,
+            f.code,
+            md(&f.subject),
+            md(&f.message)
+        );
     }
     s
 }

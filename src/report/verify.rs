@@ -81,7 +81,11 @@ impl Failures {
 }
 
 fn status(c: &AccessChange) -> &'static str {
-    if c.blocking { "blocking" } else { "explained" }
+    if c.blocking {
+        "blocking"
+    } else {
+        "explained"
+    }
 }
 
 pub(crate) fn room_label(c: &RoomCheck) -> String {
@@ -91,7 +95,12 @@ pub(crate) fn room_label(c: &RoomCheck) -> String {
 /// The Markdown report.
 pub fn markdown(r: &VerifyReport) -> String {
     let f = Failures::of(r);
-    let mut s = format!("# Verification — wave `{}`\n\nTarget: {}\n\n**{}**\n\n", r.wave, r.target, f.verdict(r.ok));
+    let mut s = format!(
+        "# Verification — wave `{}`\n\nTarget: {}\n\n**{}**\n\n",
+        r.wave,
+        r.target,
+        f.verdict(r.ok)
+    );
     let t = |k: &str| r.totals.get(k).copied().unwrap_or(0);
     let _ = writeln!(
         s,
@@ -109,8 +118,17 @@ pub fn markdown(r: &VerifyReport) -> String {
             (Some(m), false) => format!("**mismatch** at chatId {}: {}", m.chat_id, m.what),
             (None, false) => "**mismatch**".into(),
         };
-        let _ = writeln!(s, "| {} <br>`{}` | {} | {} | {} | {} | {} | {hist} |", md(&c.legacy_path), c.legacy_guid,
-            md(c.category.as_deref().unwrap_or("—")), c.expected, c.loaded, c.excluded, c.rejected);
+        let _ = writeln!(
+            s,
+            "| {} <br>`{}` | {} | {} | {} | {} | {} | {hist} |",
+            md(&c.legacy_path),
+            c.legacy_guid,
+            md(c.category.as_deref().unwrap_or("—")),
+            c.expected,
+            c.loaded,
+            c.excluded,
+            c.rejected
+        );
     }
     for (title, list) in [("Access gained", &r.access.gained), ("Access lost", &r.access.lost)] {
         let _ = writeln!(s, "\n## {title}\n");
@@ -118,16 +136,34 @@ pub fn markdown(r: &VerifyReport) -> String {
             let _ = writeln!(s, "None.");
             continue;
         }
-        let _ = writeln!(s, "| Status | User | Room | Right | Rule | Cause |\n|---|---|---|---|---|---|");
+        let _ = writeln!(
+            s,
+            "| Status | User | Room | Right | Rule | Cause |\n|---|---|---|---|---|---|"
+        );
         for c in list {
-            let _ = writeln!(s, "| {} | {} | {} <br>`{}` | {} | {} | {} |", status(c), md(&c.user), md(&c.room_path), c.room,
-                c.right.as_str(), c.rule.as_deref().unwrap_or("—"), md(&c.detail));
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} <br>`{}` | {} | {} | {} |",
+                status(c),
+                md(&c.user),
+                md(&c.room_path),
+                c.room,
+                c.right.as_str(),
+                c.rule.as_deref().unwrap_or("—"),
+                md(&c.detail)
+            );
         }
     }
     let _ = writeln!(s, "\n## Invariants\n\n| Invariant | Holds | Details |\n|---|---|---|");
     for i in &r.invariants {
-        let _ = writeln!(s, "| `{}` — {} | {} | {} |", i.name, describe(&i.name), if i.ok { "yes" } else { "**no**" },
-            md(&i.details.join("; ")));
+        let _ = writeln!(
+            s,
+            "| `{}` — {} | {} | {} |",
+            i.name,
+            describe(&i.name),
+            if i.ok { "yes" } else { "**no**" },
+            md(&i.details.join("; "))
+        );
     }
     s
 }
@@ -139,29 +175,88 @@ fn md(s: &str) -> String {
 fn write_csv(path: &Path, r: &VerifyReport) -> Result<()> {
     let mut w = csv::Writer::from_path(path)?;
     w.write_record([
-        "record", "status", "room", "room_path", "category", "target_id", "read", "expected", "loaded", "excluded",
-        "rejected", "first_mismatch", "user", "right", "rule", "detail",
+        "record",
+        "status",
+        "room",
+        "room_path",
+        "category",
+        "target_id",
+        "read",
+        "expected",
+        "loaded",
+        "excluded",
+        "rejected",
+        "first_mismatch",
+        "user",
+        "right",
+        "rule",
+        "detail",
     ])?;
     for c in &r.rooms {
-        let mismatch = c.first_mismatch.as_ref().map(|m| format!("{}: {}", m.chat_id, m.what)).unwrap_or_default();
+        let mismatch = c
+            .first_mismatch
+            .as_ref()
+            .map(|m| format!("{}: {}", m.chat_id, m.what))
+            .unwrap_or_default();
         let n = |v: u64| v.to_string();
         w.write_record([
-            "room", if c.checksum_match { "match" } else { "mismatch" }, &c.legacy_guid, &c.legacy_path,
-            c.category.as_deref().unwrap_or(""), &c.target_id.map(|t| t.to_string()).unwrap_or_default(), &n(c.read),
-            &n(c.expected), &n(c.loaded), &n(c.excluded), &n(c.rejected), &mismatch, "", "", "", "",
+            "room",
+            if c.checksum_match { "match" } else { "mismatch" },
+            &c.legacy_guid,
+            &c.legacy_path,
+            c.category.as_deref().unwrap_or(""),
+            &c.target_id.map(|t| t.to_string()).unwrap_or_default(),
+            &n(c.read),
+            &n(c.expected),
+            &n(c.loaded),
+            &n(c.excluded),
+            &n(c.rejected),
+            &mismatch,
+            "",
+            "",
+            "",
+            "",
         ])?;
     }
     for (kind, list) in [("gained", &r.access.gained), ("lost", &r.access.lost)] {
         for c in list {
             w.write_record([
-                kind, status(c), &c.room, &c.room_path, "", "", "", "", "", "", "", "", &c.user, c.right.as_str(),
-                c.rule.as_deref().unwrap_or(""), &c.detail,
+                kind,
+                status(c),
+                &c.room,
+                &c.room_path,
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                &c.user,
+                c.right.as_str(),
+                c.rule.as_deref().unwrap_or(""),
+                &c.detail,
             ])?;
         }
     }
     for i in &r.invariants {
         w.write_record([
-            "invariant", if i.ok { "ok" } else { "fail" }, "", "", "", "", "", "", "", "", "", "", "", "", &i.name,
+            "invariant",
+            if i.ok { "ok" } else { "fail" },
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            &i.name,
             &i.details.join("; "),
         ])?;
     }
@@ -176,12 +271,22 @@ mod tests {
 
     fn report() -> VerifyReport {
         let change = AccessChange {
-            user: "sip:a@x".into(), room: "g1".into(), room_path: "/A|B".into(), right: Right::Read,
-            rule: None, blocking: true, detail: "<b>".into(),
+            user: "sip:a@x".into(),
+            room: "g1".into(),
+            room_path: "/A|B".into(),
+            right: Right::Read,
+            rule: None,
+            blocking: true,
+            detail: "<b>".into(),
         };
         VerifyReport {
             wave: "all".into(),
-            rooms: vec![RoomCheck { legacy_guid: "g1".into(), legacy_path: "/A|B".into(), checksum_match: true, ..Default::default() }],
+            rooms: vec![RoomCheck {
+                legacy_guid: "g1".into(),
+                legacy_path: "/A|B".into(),
+                checksum_match: true,
+                ..Default::default()
+            }],
             access: AccessReport { gained: vec![change], ..Default::default() },
             invariants: vec![Invariant { name: "unique_names".into(), ok: true, details: vec![] }],
             ..Default::default()

@@ -261,10 +261,7 @@ mod tests {
         let ins = |n: i64| Inserted { nodes: vec![n], ..Inserted::default() };
         let all = [wave("a", "r1", ins(2)), wave("b", "r2", ins(3)), wave("b", "r3", ins(4))];
         let (this, others) = pick(&all, "b", "ledger").unwrap();
-        assert_eq!(
-            (this.runs.len(), this.inserted.nodes, others.len()),
-            (2, vec![3, 4], 1)
-        );
+        assert_eq!((this.runs.len(), this.inserted.nodes, others.len()), (2, vec![3, 4], 1));
         let err = pick(&all, "c", "ledger").unwrap_err().to_string();
         assert!(err.contains("\"a\", \"b\""), "{err}");
     }

@@ -54,8 +54,10 @@ pub async fn detect_version(db: &Db) -> Result<SourceVersion> {
 async fn list_tables(db: &Db) -> Result<Vec<String>> {
     let sql = match db.dialect {
         Dialect::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
-        _ => "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
-              WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
+        _ => {
+            "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
+              WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
+        }
     };
     let rows = sqlx::query(sql).fetch_all(&db.pool).await?;
     Ok(rows.iter().filter_map(|r| r.try_get::<String, _>(0).ok()).collect())
@@ -63,7 +65,11 @@ async fn list_tables(db: &Db) -> Result<Vec<String>> {
 
 /// `expr` when `table.col` exists, else `fallback` — for columns that differ by version.
 async fn col_or(db: &Db, table: &str, col: &str, expr: &str, fallback: &str) -> String {
-    if db.has_columns(table, col).await { expr.to_string() } else { fallback.to_string() }
+    if db.has_columns(table, col).await {
+        expr.to_string()
+    } else {
+        fallback.to_string()
+    }
 }
 
 fn b(row: &AnyRow, i: usize) -> Result<bool> {
@@ -81,7 +87,9 @@ fn guid(row: &AnyRow, i: usize) -> Result<String> {
 /// Reads every table but `tblChat` into memory.
 pub(super) async fn read_snapshot(db: &Db, version: SourceVersion) -> Result<Snapshot> {
     let mut s = Snapshot { version: Some(version), ..Snapshot::default() };
-    let fed = col_or(db, "tblPrincipalType", "ptypeIsFederated", "CAST(ptypeIsFederated AS BIGINT)", "0").await;
+    let fed =
+        col_or(db, "tblPrincipalType", "ptypeIsFederated", "CAST(ptypeIsFederated AS BIGINT)", "0")
+            .await;
     let sql = format!(
         "SELECT CAST(ptypeID AS BIGINT), ptypeDesc, CAST(ptypeIsSystemUser AS BIGINT), \
          CAST(ptypeIsUser AS BIGINT), {fed} FROM tblPrincipalType"
@@ -96,7 +104,14 @@ pub(super) async fn read_snapshot(db: &Db, version: SourceVersion) -> Result<Sna
         };
         s.principal_types.insert(t.id, t);
     }
-    let name = col_or(db, "tblPrincipal", "prinDisplayName", "COALESCE(prinDisplayName, prinName)", "prinName").await;
+    let name = col_or(
+        db,
+        "tblPrincipal",
+        "prinDisplayName",
+        "COALESCE(prinDisplayName, prinName)",
+        "prinName",
+    )
+    .await;
     let sql = format!(
         "SELECT CAST(prinID AS BIGINT), CAST(prinGuid AS TEXT), prinUri, {name}, prinCompanyName, \
          prinEmail, prinADPath, prinADUserPrincipalName, CAST(prinDisabled AS BIGINT), \
@@ -122,7 +137,9 @@ pub(super) async fn read_snapshot(db: &Db, version: SourceVersion) -> Result<Sna
     }
     let sql = "SELECT CAST(principalID AS BIGINT), CAST(affiliationID AS BIGINT) \
                FROM tblPrincipalAffiliations ORDER BY 1, 2";
-    for r in sqlx::query(sql).fetch_all(&db.pool).await.context("reading tblPrincipalAffiliations")? {
+    for r in
+        sqlx::query(sql).fetch_all(&db.pool).await.context("reading tblPrincipalAffiliations")?
+    {
         s.affiliations.push((r.try_get(0)?, r.try_get(1)?));
     }
     read_nodes(db, &mut s).await?;
@@ -133,15 +150,22 @@ pub(super) async fn read_snapshot(db: &Db, version: SourceVersion) -> Result<Sna
     {
         s.role_types.insert(r.try_get(0)?, r.try_get(1)?);
     }
-    let denied = col_or(db, "tblScopePrincipal", "scopeIsDenied", "CAST(scopeIsDenied AS BIGINT)", "0").await;
+    let denied =
+        col_or(db, "tblScopePrincipal", "scopeIsDenied", "CAST(scopeIsDenied AS BIGINT)", "0")
+            .await;
     let sql = format!(
         "SELECT CAST(scopeNodeID AS BIGINT), CAST(scopePrinID AS BIGINT), {denied} \
          FROM tblScopePrincipal ORDER BY 1, 2"
     );
     for r in sqlx::query(&sql).fetch_all(&db.pool).await.context("reading tblScopePrincipal")? {
-        s.scopes.push(ScopeRow { node_id: r.try_get(0)?, prin_id: r.try_get(1)?, denied: b(&r, 2)? });
+        s.scopes.push(ScopeRow {
+            node_id: r.try_get(0)?,
+            prin_id: r.try_get(1)?,
+            denied: b(&r, 2)?,
+        });
     }
-    let honors = col_or(db, "tblPrincipalRole", "honorsScope", "CAST(honorsScope AS BIGINT)", "1").await;
+    let honors =
+        col_or(db, "tblPrincipalRole", "honorsScope", "CAST(honorsScope AS BIGINT)", "1").await;
     let sql = format!(
         "SELECT CAST(prinRoleNodeID AS BIGINT), CAST(prinRolePrinID AS BIGINT), \
          CAST(prinRoleTypeID AS BIGINT), {honors} FROM tblPrincipalRole ORDER BY 1, 2, 3"
@@ -163,7 +187,9 @@ pub(super) async fn read_snapshot(db: &Db, version: SourceVersion) -> Result<Sna
     if db.has_columns("tblPrincipalInvites", "prinID, invID, nodeID, createdOn").await {
         let sql = "SELECT CAST(prinID AS BIGINT), CAST(invID AS BIGINT), CAST(nodeID AS BIGINT), \
                    CAST(createdOn AS TEXT) FROM tblPrincipalInvites ORDER BY 1, 3";
-        for r in sqlx::query(sql).fetch_all(&db.pool).await.context("reading tblPrincipalInvites")? {
+        for r in
+            sqlx::query(sql).fetch_all(&db.pool).await.context("reading tblPrincipalInvites")?
+        {
             s.invites.push(Invite {
                 prin_id: r.try_get(0)?,
                 inv_id: r.try_get(1)?,
@@ -219,7 +245,8 @@ async fn read_nodes(db: &Db, s: &mut Snapshot) -> Result<()> {
     Ok(())
 }
 
-const CHAT_COLS: &str = "CAST(channelId AS BIGINT), CAST(chatId AS BIGINT), CAST(chatDate AS BIGINT), \
+const CHAT_COLS: &str =
+    "CAST(channelId AS BIGINT), CAST(chatId AS BIGINT), CAST(chatDate AS BIGINT), \
                          CAST(userId AS BIGINT), CAST(isAlert AS BIGINT), content";
 
 fn chat_from(r: &AnyRow) -> Result<Chat> {
@@ -271,11 +298,10 @@ pub(super) async fn stream_chats(
         }
     } else {
         // Delta: every room seen in tblChat, each read past its own watermark.
-        let rooms: Vec<i64> = sqlx::query_scalar(
-            "SELECT DISTINCT CAST(channelId AS BIGINT) FROM tblChat ORDER BY 1",
-        )
-        .fetch_all(&db.pool)
-        .await?;
+        let rooms: Vec<i64> =
+            sqlx::query_scalar("SELECT DISTINCT CAST(channelId AS BIGINT) FROM tblChat ORDER BY 1")
+                .fetch_all(&db.pool)
+                .await?;
         let sql = format!(
             "SELECT {CHAT_COLS} FROM tblChat WHERE channelId = $1 AND chatId > $2 ORDER BY chatId"
         );

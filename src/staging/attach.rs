@@ -23,10 +23,17 @@ const VALID: &str = "typeof(c.channelId) = 'integer' AND typeof(c.chatId) = 'int
 impl Workspace {
     /// Copies `tblChat` of the SQLite database at `source` past the watermarks (all of it
     /// when `delta` is false); returns (rows copied, rows rejected).
-    pub async fn copy_chats_from_sqlite(&self, source: &Path, delta: bool, bar: &Bar) -> Result<(u64, u64)> {
+    pub async fn copy_chats_from_sqlite(
+        &self,
+        source: &Path,
+        delta: bool,
+        bar: &Bar,
+    ) -> Result<(u64, u64)> {
         let mut conn = self.pool.acquire().await?;
         let path = source.display().to_string().replace('\'', "''");
-        sqlx::raw_sql(&format!("ATTACH DATABASE 'file:{path}?mode=ro' AS src")).execute(&mut *conn).await
+        sqlx::raw_sql(&format!("ATTACH DATABASE 'file:{path}?mode=ro' AS src"))
+            .execute(&mut *conn)
+            .await
             .with_context(|| format!("cannot attach {} read-only", source.display()))?;
         let result = copy(&mut conn, delta, bar).await;
         sqlx::raw_sql("DETACH DATABASE src").execute(&mut *conn).await?;
@@ -80,7 +87,8 @@ async fn copy(conn: &mut sqlx::SqliteConnection, delta: bool, bar: &Bar) -> Resu
         .execute(&mut *tx)
         .await
         .context("copying tblChat into the workspace")?;
-        let (int_chat, int_user, int_date) = (int_or("c.chatId"), int_or("c.userId"), int_or("c.chatDate"));
+        let (int_chat, int_user, int_date) =
+            (int_or("c.chatId"), int_or("c.userId"), int_or("c.chatDate"));
         let rej = sqlx::query(&format!(
             "INSERT OR IGNORE INTO main.reject (stage, channel_id, chat_id, user_id, chat_date, reason) \
              SELECT 'extract', c.channelId, {int_chat}, {int_user}, {int_date}, \

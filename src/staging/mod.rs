@@ -318,7 +318,8 @@ impl Workspace {
         .fetch_all(&self.pool)
         .await?;
         let path = self.rejects_dir().join(format!("{stage}.csv"));
-        let mut w = csv::Writer::from_path(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        let mut w = csv::Writer::from_path(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
         w.write_record(["channelId", "chatId", "userId", "chatDate", "reason"])?;
         for r in &rows {
             w.write_record([

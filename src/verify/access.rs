@@ -142,7 +142,13 @@ struct Partial {
 
 /// Compares legacy and target access for every room of `wave` (`None`: all, including the
 /// rooms the plan excludes by rule).
-pub fn compare(plan: &Plan, snap: &Snapshot, tg: &Target, map: &IdMap, wave: Option<&str>) -> AccessReport {
+pub fn compare(
+    plan: &Plan,
+    snap: &Snapshot,
+    tg: &Target,
+    map: &IdMap,
+    wave: Option<&str>,
+) -> AccessReport {
     let ids = match_principals(snap, tg, map);
     let mut legacy_of: HashMap<i64, Vec<i64>> = HashMap::new();
     for (l, t) in &ids {
@@ -171,7 +177,11 @@ pub fn compare(plan: &Plan, snap: &Snapshot, tg: &Target, map: &IdMap, wave: Opt
             guid: &r.legacy_guid,
             path: &r.legacy_path,
             target: None,
-            excluded: Some(if r.disposition == "excluded" { r.rule.as_str() } else { "DATA_ERROR" }),
+            excluded: Some(if r.disposition == "excluded" {
+                r.rule.as_str()
+            } else {
+                "DATA_ERROR"
+            }),
         }));
     }
     let parts: Vec<Partial> = rooms.par_iter().map(|r| cmp.room(r)).collect();
@@ -194,7 +204,10 @@ fn match_principals(snap: &Snapshot, tg: &Target, map: &IdMap) -> HashMap<i64, i
         .values()
         .filter_map(|p| {
             let t = map.principals.get(&p.id).copied().or_else(|| {
-                tg.by_guid.get(&p.guid.to_ascii_lowercase()).or_else(|| tg.by_uri.get(&p.uri.to_ascii_lowercase())).copied()
+                tg.by_guid
+                    .get(&p.guid.to_ascii_lowercase())
+                    .or_else(|| tg.by_uri.get(&p.uri.to_ascii_lowercase()))
+                    .copied()
             });
             t.map(|t| (p.id, t))
         })
@@ -209,16 +222,28 @@ impl Compare<'_> {
         // Several legacy principals may map onto one target principal (remaps): OR their rights.
         let mut before: HashMap<Who, Rights> = HashMap::with_capacity(legacy.len());
         for (l, r) in &legacy {
-            let e = before.entry(self.ids.get(l).map_or(Who::Unmapped(*l), |t| Who::Target(*t))).or_default();
-            *e = Rights { read: e.read || r.read, post: e.post || r.post, manage: e.manage || r.manage };
+            let e = before
+                .entry(self.ids.get(l).map_or(Who::Unmapped(*l), |t| Who::Target(*t)))
+                .or_default();
+            *e = Rights {
+                read: e.read || r.read,
+                post: e.post || r.post,
+                manage: e.manage || r.manage,
+            };
         }
-        let target_node = room.target.filter(|t| self.tg.nodes.get(t).is_some_and(|n| !n.is_category));
+        let target_node =
+            room.target.filter(|t| self.tg.nodes.get(t).is_some_and(|n| !n.is_category));
         let after: HashMap<Who, Rights> = match (room.excluded, target_node) {
-            (None, Some(t)) => self.tg.rights(t).into_iter().map(|(u, r)| (Who::Target(u), r)).collect(),
+            (None, Some(t)) => {
+                self.tg.rights(t).into_iter().map(|(u, r)| (Who::Target(u), r)).collect()
+            }
             _ => HashMap::new(),
         };
         let mut part = Partial::default();
-        let only_after = after.iter().filter(|(w, _)| !before.contains_key(w)).map(|(w, a)| (*w, Rights::default(), *a));
+        let only_after = after
+            .iter()
+            .filter(|(w, _)| !before.contains_key(w))
+            .map(|(w, a)| (*w, Rights::default(), *a));
         let both = before.iter().map(|(w, b)| (*w, *b, after.get(w).copied().unwrap_or_default()));
         for (w, b, a) in both.chain(only_after) {
             part.pairs += 1;
@@ -229,7 +254,14 @@ impl Compare<'_> {
             // The legacy principals behind `w` that had rights here (only needed for a difference).
             let lids: Vec<i64> = match w {
                 Who::Unmapped(l) => vec![l],
-                Who::Target(t) => self.legacy_of.get(&t).into_iter().flatten().copied().filter(|l| legacy.contains_key(l)).collect(),
+                Who::Target(t) => self
+                    .legacy_of
+                    .get(&t)
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter(|l| legacy.contains_key(l))
+                    .collect(),
             };
             for right in Right::ALL {
                 let (had, has) = (right.held(&b), right.held(&a));
@@ -245,15 +277,32 @@ impl Compare<'_> {
         part
     }
 
-    fn change(&self, room: &RoomRef<'_>, w: Who, lids: &[i64], right: Right, rule: Option<String>, detail: String) -> AccessChange {
-        let legacy_uri = || lids.first().and_then(|l| self.lg.snap.principals.get(l)).map(|p| p.uri.clone());
+    fn change(
+        &self,
+        room: &RoomRef<'_>,
+        w: Who,
+        lids: &[i64],
+        right: Right,
+        rule: Option<String>,
+        detail: String,
+    ) -> AccessChange {
+        let legacy_uri =
+            || lids.first().and_then(|l| self.lg.snap.principals.get(l)).map(|p| p.uri.clone());
         let user = match w {
             Who::Target(t) => self.tg.principals.get(&t).map(|p| p.uri.clone()).or_else(legacy_uri),
             Who::Unmapped(_) => legacy_uri(),
         };
         let user = user.unwrap_or_else(|| format!("{w:?}"));
         let blocking = rule.is_none();
-        AccessChange { user, room: room.guid.into(), room_path: room.path.into(), right, rule, blocking, detail }
+        AccessChange {
+            user,
+            room: room.guid.into(),
+            room_path: room.path.into(),
+            right,
+            rule,
+            blocking,
+            detail,
+        }
     }
 
     /// The rule whose cause holds for a lost right, or None with what was found instead.
@@ -281,11 +330,15 @@ impl Compare<'_> {
             if p.disabled {
                 let snap = self.lg.snap;
                 let federated = |l: &i64| {
-                    let ty = snap.principals.get(l).and_then(|p| snap.principal_types.get(&p.type_id));
+                    let ty =
+                        snap.principals.get(l).and_then(|p| snap.principal_types.get(&p.type_id));
                     ty.is_some_and(|t| t.is_federated)
                 };
                 return if lids.iter().any(federated) {
-                    (Some(FEDERATED_DISABLED.into()), "federated principal, created disabled".into())
+                    (
+                        Some(FEDERATED_DISABLED.into()),
+                        "federated principal, created disabled".into(),
+                    )
                 } else {
                     (None, "the principal is disabled in the target".into())
                 };
@@ -299,7 +352,11 @@ impl Compare<'_> {
         // affiliations that do exist there.
         let affs: Vec<i64> = match target {
             Some(t) => self.tg.affs.of(t).collect(),
-            None => lids.iter().flat_map(|l| self.lg.affs.of(*l)).filter_map(|a| self.ids.get(&a).copied()).collect(),
+            None => lids
+                .iter()
+                .flat_map(|l| self.lg.affs.of(*l))
+                .filter_map(|a| self.ids.get(&a).copied())
+                .collect(),
         };
         let scope = self.tg.scope(n.parent);
         if affs.iter().any(|a| scope.denied.contains(a)) {
@@ -309,7 +366,8 @@ impl Compare<'_> {
             // The plan dropped an out-of-scope grant here, and the legacy right did not depend
             // on the legacy scope: only a grant with honorsScope = 0 gives that.
             let legacy_scope = self.lg.scope(room.legacy_id).ok();
-            let ignored_scope = legacy_scope.is_some_and(|s| lids.iter().all(|l| !self.lg.affs.in_scope(*l, &s)));
+            let ignored_scope =
+                legacy_scope.is_some_and(|s| lids.iter().all(|l| !self.lg.affs.in_scope(*l, &s)));
             if self.acl_dropped.contains(room.guid) && ignored_scope {
                 return (
                     Some(ACL_OUTSIDE_SCOPE_DROPPED.into()),
@@ -319,12 +377,17 @@ impl Compare<'_> {
             return (None, "not within the category's allowed members".into());
         }
         if target.is_none() {
-            return (None, "the principal is not in the target (not migrated, or not yet synced from AD)".into());
+            return (
+                None,
+                "the principal is not in the target (not migrated, or not yet synced from AD)"
+                    .into(),
+            );
         }
         if right == Right::Post && now.read && n.behavior != BEHAVIOR_NORMAL {
             return (None, "not a presenter of the auditorium room".into());
         }
-        let role = if right == Right::Manage { "managers" } else { "members, managers or presenters" };
+        let role =
+            if right == Right::Manage { "managers" } else { "members, managers or presenters" };
         (None, format!("no longer within the room's {role}"))
     }
 
@@ -334,15 +397,22 @@ impl Compare<'_> {
         let legacy = self.legacy_of.get(&t);
         let mut why = match legacy {
             None => "a target principal with no legacy counterpart".to_string(),
-            Some(l) if l.iter().any(|l| self.lg.is_disabled(*l)) => "disabled in the source, enabled in the target".into(),
+            Some(l) if l.iter().any(|l| self.lg.is_disabled(*l)) => {
+                "disabled in the source, enabled in the target".into()
+            }
             Some(_) => String::new(),
         };
         let lists = self.tg.lists(node);
         let affs: Vec<i64> = self.tg.affs.of(t).collect();
         let via = lists.named().into_iter().find_map(|(role, set)| {
             affs.iter().find(|a| set.contains(a)).map(|a| {
-                let uri = self.tg.principals.get(a).map_or_else(|| a.to_string(), |p| p.uri.clone());
-                if *a == t { format!("listed as {role}") } else { format!("{role} through {uri}") }
+                let uri =
+                    self.tg.principals.get(a).map_or_else(|| a.to_string(), |p| p.uri.clone());
+                if *a == t {
+                    format!("listed as {role}")
+                } else {
+                    format!("{role} through {uri}")
+                }
             })
         });
         let open = self.tg.nodes.get(&node).is_some_and(|n| n.visibility == VISIBILITY_OPEN);

@@ -2,7 +2,8 @@
 //! on both sides, with the first differing `chatId` when they disagree.
 //!
 //! The source side is the staged snapshot after the plan's message rules; the target side
-//! is streamed back from `tblChat`. Memory is bounded by one room's (chatId, hash) pairs.
+//! is streamed back from `tblChat`. A passing room keeps only two running checksums; only
+//! a room that disagrees is read a second time keeping its (chatId, hash) pairs.
 
 use std::collections::HashMap;
 
@@ -19,64 +20,106 @@ use crate::plan::Plan;
 use crate::staging::Workspace;
 
 /// Checks the history of every room of `wave`, one [`RoomCheck`] per room.
-pub async fn check(ws: &Workspace, plan: &Plan, snap: &Snapshot, db: &Db, map: &IdMap, wave: Option<&str>) -> Result<Vec<RoomCheck>> {
-    let uris: HashMap<i64, String> = sqlx::query("SELECT CAST(prinID AS BIGINT), prinUri FROM tblPrincipal")
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?)))
-        .collect::<Result<_>>()?;
-    let classifier = Classifier::new(&plan.rooms, &plan.excluded_rooms, snap, plan.options.since.as_deref());
+pub async fn check(
+    ws: &Workspace,
+    plan: &Plan,
+    snap: &Snapshot,
+    db: &Db,
+    map: &IdMap,
+    wave: Option<&str>,
+) -> Result<Vec<RoomCheck>> {
+    let uris: HashMap<i64, String> =
+        sqlx::query("SELECT CAST(prinID AS BIGINT), prinUri FROM tblPrincipal")
+            .fetch_all(&db.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?)))
+            .collect::<Result<_>>()?;
+    let classifier =
+        Classifier::new(&plan.rooms, &plan.excluded_rooms, snap, plan.options.since.as_deref());
     let mut out = Vec::new();
     for room in plan.rooms_in(wave) {
-        let mut check = RoomCheck { legacy_guid: room.legacy_guid.clone(), legacy_path: room.legacy_path.clone(), ..Default::default() };
-        check.target_id = map.rooms.get(&room.legacy_id).copied();
-        let mut expected = Vec::new();
-        let mut src_hash = blake3::Hasher::new();
-        ws.for_each_chat(room.legacy_id, |c: Chat| {
-            check.read += 1;
-            match classifier.classify(c.channel_id, c.user_id, c.chat_date) {
-                Disposition::Load => {
-                    let author = map.principals.get(&c.user_id).and_then(|t| uris.get(t)).cloned().unwrap_or_default();
-                    let k = Key { chat_id: c.chat_id, date: c.chat_date, author, alert: c.is_alert, content: c.content };
-                    hash(&mut src_hash, &k);
-                    check.first_date.get_or_insert_with(|| ticks_to_iso(k.date).unwrap_or_default());
-                    check.last_date = ticks_to_iso(k.date);
-                    check.expected += 1;
-                    expected.push((k.chat_id, blake3::hash(k.content.as_bytes())));
+        // Pass 1 keeps only the checksums (memory flat in the messages); a room that
+        // disagrees is read again, keeping its (chatId, hash) pairs to name the first mismatch.
+        for collect in [false, true] {
+            let mut check = RoomCheck {
+                legacy_guid: room.legacy_guid.clone(),
+                legacy_path: room.legacy_path.clone(),
+                ..Default::default()
+            };
+            check.target_id = map.rooms.get(&room.legacy_id).copied();
+            let mut expected = Vec::new();
+            let mut src_hash = blake3::Hasher::new();
+            ws.for_each_chat(room.legacy_id, |c: Chat| {
+                check.read += 1;
+                match classifier.classify(c.channel_id, c.user_id, c.chat_date) {
+                    Disposition::Load => {
+                        let author = map
+                            .principals
+                            .get(&c.user_id)
+                            .and_then(|t| uris.get(t))
+                            .cloned()
+                            .unwrap_or_default();
+                        let k = Key {
+                            chat_id: c.chat_id,
+                            date: c.chat_date,
+                            author,
+                            alert: c.is_alert,
+                            content: c.content,
+                        };
+                        hash(&mut src_hash, &k);
+                        check
+                            .first_date
+                            .get_or_insert_with(|| ticks_to_iso(k.date).unwrap_or_default());
+                        check.last_date = ticks_to_iso(k.date);
+                        check.expected += 1;
+                        if collect {
+                            expected.push((k.chat_id, blake3::hash(k.content.as_bytes())));
+                        }
+                    }
+                    Disposition::Excluded(_) => check.excluded += 1,
+                    Disposition::Rejected(_) => check.rejected += 1,
                 }
-                Disposition::Excluded(_) => check.excluded += 1,
-                Disposition::Rejected(_) => check.rejected += 1,
-            }
-        })
-        .await?;
-        let mut tgt_hash = blake3::Hasher::new();
-        let mut actual = Vec::new();
-        if let Some(id) = check.target_id {
-            let mut rows = sqlx::query(
+            })
+            .await?;
+            let mut tgt_hash = blake3::Hasher::new();
+            let mut actual = Vec::new();
+            if let Some(id) = check.target_id {
+                let mut rows = sqlx::query(
                 "SELECT CAST(c.chatId AS BIGINT), CAST(c.chatDate AS BIGINT), p.prinUri, CAST(c.isAlert AS BIGINT), c.content \
                  FROM tblChat c LEFT JOIN tblPrincipal p ON p.prinID = c.userId WHERE c.channelId = $1 ORDER BY c.chatId",
             )
             .bind(id)
             .fetch(&db.pool);
-            while let Some(r) = rows.try_next().await.context("reading tblChat from the target")? {
-                let k = Key {
-                    chat_id: r.try_get(0)?,
-                    date: r.try_get(1)?,
-                    author: r.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
-                    alert: r.try_get::<i64, _>(3)? != 0,
-                    content: r.try_get(4)?,
-                };
-                hash(&mut tgt_hash, &k);
-                check.loaded += 1;
-                actual.push((k.chat_id, blake3::hash(k.content.as_bytes())));
+                while let Some(r) =
+                    rows.try_next().await.context("reading tblChat from the target")?
+                {
+                    let k = Key {
+                        chat_id: r.try_get(0)?,
+                        date: r.try_get(1)?,
+                        author: r.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
+                        alert: r.try_get::<i64, _>(3)? != 0,
+                        content: r.try_get(4)?,
+                    };
+                    hash(&mut tgt_hash, &k);
+                    check.loaded += 1;
+                    if collect {
+                        actual.push((k.chat_id, blake3::hash(k.content.as_bytes())));
+                    }
+                }
             }
+            check.checksum_match = check.target_id.is_some()
+                && check.loaded == check.expected
+                && src_hash.finalize() == tgt_hash.finalize();
+            if !check.checksum_match && !collect {
+                continue;
+            }
+            if !check.checksum_match {
+                check.first_mismatch = first_mismatch(&expected, &actual);
+            }
+            out.push(check);
+            break;
         }
-        check.checksum_match = check.target_id.is_some() && check.loaded == check.expected && src_hash.finalize() == tgt_hash.finalize();
-        if !check.checksum_match {
-            check.first_mismatch = first_mismatch(&expected, &actual);
-        }
-        out.push(check);
     }
     Ok(out)
 }
@@ -114,10 +157,18 @@ fn first_mismatch(exp: &[(i64, blake3::Hash)], act: &[(i64, blake3::Hash)]) -> O
                 i += 1;
                 j += 1;
             }
-            (Some(e), Some(a)) if e.0 < a.0 => return Some(Mismatch { chat_id: e.0, what: "missing in target".into() }),
-            (Some(_), Some(a)) => return Some(Mismatch { chat_id: a.0, what: "extra in target".into() }),
-            (Some(e), None) => return Some(Mismatch { chat_id: e.0, what: "missing in target".into() }),
-            (None, Some(a)) => return Some(Mismatch { chat_id: a.0, what: "extra in target".into() }),
+            (Some(e), Some(a)) if e.0 < a.0 => {
+                return Some(Mismatch { chat_id: e.0, what: "missing in target".into() })
+            }
+            (Some(_), Some(a)) => {
+                return Some(Mismatch { chat_id: a.0, what: "extra in target".into() })
+            }
+            (Some(e), None) => {
+                return Some(Mismatch { chat_id: e.0, what: "missing in target".into() })
+            }
+            (None, Some(a)) => {
+                return Some(Mismatch { chat_id: a.0, what: "extra in target".into() })
+            }
             (None, None) => break,
         }
     }
@@ -135,10 +186,17 @@ mod tests {
     #[test]
     fn names_the_first_differing_chat_id() {
         let exp = seq(&[(1, "a"), (2, "b"), (3, "c")]);
-        let what = |act: &[(i64, &str)]| first_mismatch(&exp, &seq(act)).map(|m| (m.chat_id, m.what));
+        let what =
+            |act: &[(i64, &str)]| first_mismatch(&exp, &seq(act)).map(|m| (m.chat_id, m.what));
         assert_eq!(what(&[(1, "a"), (3, "c")]), Some((2, "missing in target".into())));
         assert_eq!(what(&[(1, "a"), (2, "B"), (3, "c")]), Some((2, "content".into())));
-        assert_eq!(what(&[(1, "a"), (2, "b"), (3, "c"), (4, "d")]), Some((4, "extra in target".into())));
-        assert_eq!(what(&[(1, "a"), (2, "b"), (3, "c")]), Some((1, "chatDate, author or isAlert".into())));
+        assert_eq!(
+            what(&[(1, "a"), (2, "b"), (3, "c"), (4, "d")]),
+            Some((4, "extra in target".into()))
+        );
+        assert_eq!(
+            what(&[(1, "a"), (2, "b"), (3, "c")]),
+            Some((1, "chatDate, author or isAlert".into()))
+        );
     }
 }

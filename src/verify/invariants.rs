@@ -51,7 +51,9 @@ pub async fn check(db: &Db, tg: &Target, rooms: &[i64]) -> Result<Vec<Invariant>
 
 /// `` `name` (guid) `` for messages.
 fn label(tg: &Target, node: i64) -> String {
-    tg.nodes.get(&node).map_or_else(|| format!("node {node}"), |n| format!("`{}` ({})", n.name, n.guid))
+    tg.nodes
+        .get(&node)
+        .map_or_else(|| format!("node {node}"), |n| format!("`{}` ({})", n.name, n.guid))
 }
 
 fn uri(tg: &Target, p: i64) -> String {
@@ -83,7 +85,11 @@ fn no_presenters_in_normal_rooms(tg: &Target, rooms: &[i64]) -> Invariant {
     for &r in rooms {
         if tg.nodes.get(&r).is_some_and(|n| n.behavior == BEHAVIOR_NORMAL) {
             for &p in &tg.lists(r).presenters {
-                details.push(format!("{}: presenter {} in a normal room", label(tg, r), uri(tg, p)));
+                details.push(format!(
+                    "{}: presenter {} in a normal room",
+                    label(tg, r),
+                    uri(tg, p)
+                ));
             }
         }
     }
@@ -104,7 +110,12 @@ fn names(tg: &Target) -> [Invariant; 2] {
     let dups = by_name
         .values()
         .filter(|ids| ids.len() > 1)
-        .map(|ids| format!("{} share one name", ids.iter().map(|i| label(tg, *i)).collect::<Vec<_>>().join(", ")))
+        .map(|ids| {
+            format!(
+                "{} share one name",
+                ids.iter().map(|i| label(tg, *i)).collect::<Vec<_>>().join(", ")
+            )
+        })
         .collect();
     [Invariant::new("unique_names", dups), Invariant::new("name_length", long)]
 }
@@ -119,10 +130,11 @@ async fn last_chat_id(db: &Db, tg: &Target, rooms: &[i64]) -> Result<Invariant> 
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect::<Result<_>>()?;
     let mut last: HashMap<i64, Vec<i64>> = HashMap::new();
-    for r in sqlx::query("SELECT CAST(nodeID AS BIGINT), CAST(lastChatID AS BIGINT) FROM tblLastChatId")
-        .fetch_all(&db.pool)
-        .await
-        .context("reading tblLastChatId")?
+    for r in
+        sqlx::query("SELECT CAST(nodeID AS BIGINT), CAST(lastChatID AS BIGINT) FROM tblLastChatId")
+            .fetch_all(&db.pool)
+            .await
+            .context("reading tblLastChatId")?
     {
         last.entry(r.try_get(0)?).or_default().push(r.try_get(1)?);
     }
@@ -135,8 +147,10 @@ async fn last_chat_id(db: &Db, tg: &Target, rooms: &[i64]) -> Result<Invariant> 
         };
         if !ok {
             let have = if rows.is_empty() { "no row".into() } else { format!("{rows:?}") };
-            let want = max.get(&r).map_or_else(|| "no history".into(), |m| format!("highest chatId {m}"));
-            details.push(format!("{}: tblLastChatId has {have}, the room has {want}", label(tg, r)));
+            let want =
+                max.get(&r).map_or_else(|| "no history".into(), |m| format!("highest chatId {m}"));
+            details
+                .push(format!("{}: tblLastChatId has {have}, the room has {want}", label(tg, r)));
         }
     }
     Ok(Invariant::new("last_chat_id", details))
@@ -176,20 +190,34 @@ mod tests {
     use crate::verify::target::{CategoryScope, RoomLists, TargetNode, TargetPrincipal};
 
     fn node(parent: i64, name: &str, is_category: bool) -> TargetNode {
-        TargetNode { guid: format!("g-{name}"), parent, is_category, name: name.into(), disabled: false, behavior: 4, visibility: 3 }
+        TargetNode {
+            guid: format!("g-{name}"),
+            parent,
+            is_category,
+            name: name.into(),
+            disabled: false,
+            behavior: 4,
+            visibility: 3,
+        }
     }
 
     #[test]
     fn flags_out_of_scope_lists_presenters_and_name_clashes() {
         let mut tg = Target::default();
         for id in [10, 11] {
-            tg.principals.insert(id, TargetPrincipal { uri: format!("sip:{id}"), disabled: false, is_user: true });
+            tg.principals.insert(
+                id,
+                TargetPrincipal { uri: format!("sip:{id}"), disabled: false, is_user: true },
+            );
         }
         tg.nodes.insert(2, node(1, "Sales", true));
         tg.nodes.insert(5, node(2, "sales", false));
         tg.nodes.insert(6, node(2, &"x".repeat(NAME_LIMIT + 1), false));
         tg.scopes.insert(2, CategoryScope { allowed: [10].into(), denied: Default::default() });
-        tg.lists.insert(5, RoomLists { members: [10, 11].into(), presenters: [10].into(), ..Default::default() });
+        tg.lists.insert(
+            5,
+            RoomLists { members: [10, 11].into(), presenters: [10].into(), ..Default::default() },
+        );
         let lists = lists_within_scope(&tg, &[5, 6]);
         assert_eq!(lists.details.len(), 1, "{lists:?}");
         assert!(lists.details[0].contains("member sip:11"));

@@ -112,10 +112,16 @@ pub struct Timings {
 
 /// Reads the id map the load runs recorded in the target's ledger.
 pub async fn ledger_map(db: &Db) -> Result<IdMap> {
-    let rows = sqlx::query("SELECT body FROM gcmigrate_ledger WHERE kind = 'config' ORDER BY written_at")
-        .fetch_all(&db.pool)
-        .await
-        .map_err(|_| bad_input(format!("{} holds no gcmigrate ledger: nothing was loaded into it", db.url)))?;
+    let rows =
+        sqlx::query("SELECT body FROM gcmigrate_ledger WHERE kind = 'config' ORDER BY written_at")
+            .fetch_all(&db.pool)
+            .await
+            .map_err(|_| {
+                bad_input(format!(
+                    "{} holds no gcmigrate ledger: nothing was loaded into it",
+                    db.url
+                ))
+            })?;
     let mut map = IdMap::default();
     for r in rows {
         let m: IdMap = serde_json::from_str(&r.try_get::<String, _>(0)?)?;
@@ -127,7 +133,13 @@ pub async fn ledger_map(db: &Db) -> Result<IdMap> {
 }
 
 /// Verifies a wave (or all) against `target`.
-pub async fn verify(ws: &Workspace, plan: &Plan, snap: &Snapshot, target: &DbUrl, wave: Option<&str>) -> Result<VerifyReport> {
+pub async fn verify(
+    ws: &Workspace,
+    plan: &Plan,
+    snap: &Snapshot,
+    target: &DbUrl,
+    wave: Option<&str>,
+) -> Result<VerifyReport> {
     verify_timed(ws, plan, snap, target, wave).await.map(|(r, _)| r)
 }
 
@@ -143,7 +155,11 @@ pub async fn verify_timed(
     let map = ledger_map(&db).await?;
     let mut t = Timings::default();
     let clock = Instant::now();
-    let mut report = VerifyReport { wave: wave.unwrap_or("all").into(), target: target.to_string(), ..Default::default() };
+    let mut report = VerifyReport {
+        wave: wave.unwrap_or("all").into(),
+        target: target.to_string(),
+        ..Default::default()
+    };
     report.rooms = history::check(ws, plan, snap, &db, &map, wave).await?;
     t.history = clock.elapsed();
 
@@ -160,7 +176,8 @@ pub async fn verify_timed(
     t.access = clock.elapsed();
 
     let clock = Instant::now();
-    report.invariants = invariants::check(&db, &tg, &rooms.iter().copied().collect::<Vec<_>>()).await?;
+    report.invariants =
+        invariants::check(&db, &tg, &rooms.iter().copied().collect::<Vec<_>>()).await?;
     t.invariants = clock.elapsed();
     db.pool.close().await;
 

@@ -19,43 +19,64 @@ pub fn planned_target(plan: &Plan, snap: &Snapshot) -> (Target, IdMap) {
     let mut t = Target::default();
     let mut map = IdMap::default();
     for p in &plan.principals {
-        let is_user = snap.principal_types.get(&p.target_type).is_some_and(|ty| ty.is_user) || matches!(p.target_type, 2 | 5);
-        t.principals.insert(p.legacy_id, TargetPrincipal { uri: p.uri.clone(), disabled: p.disabled, is_user });
+        let is_user = snap.principal_types.get(&p.target_type).is_some_and(|ty| ty.is_user)
+            || matches!(p.target_type, 2 | 5);
+        t.principals.insert(
+            p.legacy_id,
+            TargetPrincipal { uri: p.uri.clone(), disabled: p.disabled, is_user },
+        );
         map.principals.insert(p.legacy_id, p.legacy_id);
     }
-    let pairs: Vec<(i64, i64)> =
-        snap.affiliations.iter().copied().filter(|(p, a)| t.principals.contains_key(p) && t.principals.contains_key(a)).collect();
+    let pairs: Vec<(i64, i64)> = snap
+        .affiliations
+        .iter()
+        .copied()
+        .filter(|(p, a)| t.principals.contains_key(p) && t.principals.contains_key(a))
+        .collect();
     t.affs = Affiliations::build(&pairs, t.principals.keys().copied());
     let mut cat_ids = BTreeMap::new();
     for (i, c) in plan.categories.iter().enumerate() {
         let id = -(i as i64) - 2;
         cat_ids.insert(c.key.clone(), id);
         map.categories.insert(c.key.clone(), id);
-        t.nodes.insert(id, TargetNode {
-            guid: c.guid.clone(),
-            parent: 1,
-            is_category: true,
-            name: c.name.clone(),
-            disabled: false,
-            behavior: BEHAVIOR_NORMAL,
-            visibility: VISIBILITY_SCOPED,
-        });
+        t.nodes.insert(
+            id,
+            TargetNode {
+                guid: c.guid.clone(),
+                parent: 1,
+                is_category: true,
+                name: c.name.clone(),
+                disabled: false,
+                behavior: BEHAVIOR_NORMAL,
+                visibility: VISIBILITY_SCOPED,
+            },
+        );
         let set = |v: &[i64]| v.iter().copied().collect::<BTreeSet<i64>>();
         t.scopes.insert(id, CategoryScope { allowed: set(&c.allowed), denied: set(&c.denied) });
     }
     for r in &plan.rooms {
         map.rooms.insert(r.legacy_id, r.legacy_id);
-        t.nodes.insert(r.legacy_id, TargetNode {
-            guid: r.legacy_guid.clone(),
-            parent: cat_ids[&r.category],
-            is_category: false,
-            name: r.target_name.clone(),
-            disabled: r.disabled,
-            behavior: r.behavior,
-            visibility: r.visibility,
-        });
+        t.nodes.insert(
+            r.legacy_id,
+            TargetNode {
+                guid: r.legacy_guid.clone(),
+                parent: cat_ids[&r.category],
+                is_category: false,
+                name: r.target_name.clone(),
+                disabled: r.disabled,
+                behavior: r.behavior,
+                visibility: r.visibility,
+            },
+        );
         let set = |v: &[i64]| v.iter().copied().collect::<BTreeSet<i64>>();
-        t.lists.insert(r.legacy_id, RoomLists { members: set(&r.members), managers: set(&r.managers), presenters: set(&r.presenters) });
+        t.lists.insert(
+            r.legacy_id,
+            RoomLists {
+                members: set(&r.members),
+                managers: set(&r.managers),
+                presenters: set(&r.presenters),
+            },
+        );
     }
     (t, map)
 }

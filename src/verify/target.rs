@@ -111,7 +111,11 @@ impl Classes {
     fn build(principals: &HashMap<i64, TargetPrincipal>, affs: &Affiliations) -> Classes {
         let mut index: HashMap<Vec<i64>, usize> = HashMap::new();
         let mut c = Classes::default();
-        let mut ids: Vec<i64> = principals.iter().filter(|(_, p)| p.is_user && !p.disabled).map(|(id, _)| *id).collect();
+        let mut ids: Vec<i64> = principals
+            .iter()
+            .filter(|(_, p)| p.is_user && !p.disabled)
+            .map(|(id, _)| *id)
+            .collect();
         ids.sort_unstable();
         for u in ids {
             let mut key: Vec<i64> = affs.of(u).filter(|a| *a != u).collect();
@@ -130,21 +134,23 @@ impl Classes {
     }
 }
 
-static EMPTY_SCOPE: std::sync::LazyLock<CategoryScope> = std::sync::LazyLock::new(CategoryScope::default);
+static EMPTY_SCOPE: std::sync::LazyLock<CategoryScope> =
+    std::sync::LazyLock::new(CategoryScope::default);
 static EMPTY_LISTS: std::sync::LazyLock<RoomLists> = std::sync::LazyLock::new(RoomLists::default);
 
 impl Target {
     /// Reads the model; role lists only for `rooms` (target `nodeID`s).
     pub async fn read(db: &Db, rooms: &BTreeSet<i64>) -> Result<Target> {
         let mut t = Target::default();
-        let user_types: HashMap<i64, bool> =
-            sqlx::query("SELECT CAST(ptypeID AS BIGINT), CAST(ptypeIsUser AS BIGINT) FROM tblPrincipalType")
-                .fetch_all(&db.pool)
-                .await
-                .context("reading tblPrincipalType from the target")?
-                .iter()
-                .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)? != 0)))
-                .collect::<Result<_>>()?;
+        let user_types: HashMap<i64, bool> = sqlx::query(
+            "SELECT CAST(ptypeID AS BIGINT), CAST(ptypeIsUser AS BIGINT) FROM tblPrincipalType",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .context("reading tblPrincipalType from the target")?
+        .iter()
+        .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)? != 0)))
+        .collect::<Result<_>>()?;
         let mut rows = sqlx::query(
             "SELECT CAST(prinID AS BIGINT), prinUri, CAST(prinDisabled AS BIGINT), CAST(prinTypeID AS BIGINT), \
              CAST(prinGuid AS TEXT) FROM tblPrincipal",
@@ -152,7 +158,11 @@ impl Target {
         .fetch(&db.pool);
         while let Some(r) = rows.try_next().await.context("reading tblPrincipal from the target")? {
             let is_user = user_types.get(&r.try_get::<i64, _>(3)?).copied().unwrap_or(false);
-            let p = TargetPrincipal { uri: r.try_get(1)?, disabled: r.try_get::<i64, _>(2)? != 0, is_user };
+            let p = TargetPrincipal {
+                uri: r.try_get(1)?,
+                disabled: r.try_get::<i64, _>(2)? != 0,
+                is_user,
+            };
             let id = r.try_get(0)?;
             t.by_guid.insert(r.try_get::<String, _>(4)?.to_ascii_lowercase(), id);
             t.by_uri.insert(p.uri.to_ascii_lowercase(), id);
@@ -162,7 +172,9 @@ impl Target {
         let mut pairs = Vec::new();
         let mut rows = sqlx::query("SELECT CAST(principalID AS BIGINT), CAST(affiliationID AS BIGINT) FROM tblPrincipalAffiliations")
             .fetch(&db.pool);
-        while let Some(r) = rows.try_next().await.context("reading tblPrincipalAffiliations from the target")? {
+        while let Some(r) =
+            rows.try_next().await.context("reading tblPrincipalAffiliations from the target")?
+        {
             pairs.push((r.try_get(0)?, r.try_get(1)?));
         }
         drop(rows);
@@ -189,7 +201,9 @@ impl Target {
             "SELECT CAST(scopeNodeID AS BIGINT), CAST(scopePrinID AS BIGINT), CAST(scopeIsDenied AS BIGINT) FROM tblScopePrincipal",
         )
         .fetch(&db.pool);
-        while let Some(r) = rows.try_next().await.context("reading tblScopePrincipal from the target")? {
+        while let Some(r) =
+            rows.try_next().await.context("reading tblScopePrincipal from the target")?
+        {
             let s = t.scopes.entry(r.try_get(0)?).or_default();
             let list = if r.try_get::<i64, _>(2)? != 0 { &mut s.denied } else { &mut s.allowed };
             list.insert(r.try_get(1)?);
@@ -201,7 +215,9 @@ impl Target {
              FROM tblPrincipalRole r JOIN tblRoleType t ON t.rtypeID = r.prinRoleTypeID",
         )
         .fetch(&db.pool);
-        while let Some(r) = rows.try_next().await.context("reading tblPrincipalRole from the target")? {
+        while let Some(r) =
+            rows.try_next().await.context("reading tblPrincipalRole from the target")?
+        {
             let node: i64 = r.try_get(0)?;
             if !rooms.contains(&node) {
                 continue;
@@ -247,15 +263,18 @@ impl Target {
         let open = room.visibility == VISIBILITY_OPEN;
         let eval = |within: &dyn Fn(&BTreeSet<i64>) -> bool| {
             let in_scope = within(&scope.allowed) && !within(&scope.denied);
-            let listed = within(&lists.members) || within(&lists.managers) || within(&lists.presenters);
+            let listed =
+                within(&lists.members) || within(&lists.managers) || within(&lists.presenters);
             let read = !room.disabled && in_scope && (open || listed);
             let post = read && (room.behavior == BEHAVIOR_NORMAL || within(&lists.presenters));
             let manage = within(&lists.managers) && in_scope;
             (read || manage).then_some(Rights { read, post, manage })
         };
         // Users named in a list or the scope are judged one by one (their own id counts).
-        let sets = [&lists.members, &lists.managers, &lists.presenters, &scope.allowed, &scope.denied];
-        let direct: BTreeSet<i64> = sets.iter().flat_map(|s| s.iter().copied()).filter(|p| self.is_user(*p)).collect();
+        let sets =
+            [&lists.members, &lists.managers, &lists.presenters, &scope.allowed, &scope.denied];
+        let direct: BTreeSet<i64> =
+            sets.iter().flat_map(|s| s.iter().copied()).filter(|p| self.is_user(*p)).collect();
         for &u in &direct {
             if self.principals.get(&u).is_some_and(|p| !p.disabled) {
                 if let Some(x) = eval(&|set| self.affs.within(u, set)) {
@@ -265,8 +284,13 @@ impl Target {
         }
         let reach: &[&BTreeSet<i64>] = if open { &sets[..4] } else { &sets[..3] };
         let cls = self.classes.get_or_init(|| Classes::build(&self.principals, &self.affs));
-        let mut classes: Vec<usize> =
-            reach.iter().flat_map(|s| s.iter()).filter_map(|p| cls.by_aff.get(p)).flatten().copied().collect();
+        let mut classes: Vec<usize> = reach
+            .iter()
+            .flat_map(|s| s.iter())
+            .filter_map(|p| cls.by_aff.get(p))
+            .flatten()
+            .copied()
+            .collect();
         classes.sort_unstable();
         classes.dedup();
         for c in classes {
@@ -284,7 +308,15 @@ mod tests {
     use super::*;
 
     fn node(parent: i64, behavior: i64, visibility: i64) -> TargetNode {
-        TargetNode { guid: String::new(), parent, is_category: false, name: String::new(), disabled: false, behavior, visibility }
+        TargetNode {
+            guid: String::new(),
+            parent,
+            is_category: false,
+            name: String::new(),
+            disabled: false,
+            behavior,
+            visibility,
+        }
     }
 
     fn user(uri: &str, disabled: bool) -> TargetPrincipal {
@@ -297,12 +329,18 @@ mod tests {
         for (id, dis) in [(10, false), (11, false), (12, false), (13, true)] {
             t.principals.insert(id, user(&format!("sip:{id}"), dis));
         }
-        t.principals.insert(20, TargetPrincipal { uri: "ma-grp:20".into(), disabled: false, is_user: false });
+        t.principals.insert(
+            20,
+            TargetPrincipal { uri: "ma-grp:20".into(), disabled: false, is_user: false },
+        );
         t.affs = Affiliations::build(&[(10, 20), (11, 20), (13, 20)], t.principals.keys().copied());
         t.nodes.insert(2, TargetNode { is_category: true, ..node(1, 4, 3) });
         t.nodes.insert(5, node(2, behavior, visibility));
         t.scopes.insert(2, CategoryScope { allowed: [20, 12].into(), denied: [11].into() });
-        t.lists.insert(5, RoomLists { members: [20].into(), managers: [12].into(), presenters: [10].into() });
+        t.lists.insert(
+            5,
+            RoomLists { members: [20].into(), managers: [12].into(), presenters: [10].into() },
+        );
         t
     }
 
@@ -331,7 +369,8 @@ mod tests {
             }
             let within = |s: &BTreeSet<i64>| t.affs.within(u, s);
             let in_scope = t.in_scope(u, room.parent);
-            let listed = within(&lists.members) || within(&lists.managers) || within(&lists.presenters);
+            let listed =
+                within(&lists.members) || within(&lists.managers) || within(&lists.presenters);
             let read = !room.disabled && in_scope && (open || listed);
             let post = read && (room.behavior == BEHAVIOR_NORMAL || within(&lists.presenters));
             let manage = within(&lists.managers) && in_scope;
@@ -355,7 +394,10 @@ mod tests {
             let mut t = Target::default();
             let mut pairs = vec![(11, 10), (13, 12)];
             for g in 10..16 {
-                t.principals.insert(g, TargetPrincipal { uri: format!("g{g}"), disabled: false, is_user: false });
+                t.principals.insert(
+                    g,
+                    TargetPrincipal { uri: format!("g{g}"), disabled: false, is_user: false },
+                );
             }
             for u in 100..130 {
                 t.principals.insert(u, user(&format!("u{u}"), next(10) == 0));
@@ -365,10 +407,13 @@ mod tests {
             }
             t.affs = Affiliations::build(&pairs, t.principals.keys().copied());
             let mut pick = |k: u64| -> BTreeSet<i64> {
-                (0..k).map(|_| if next(2) == 0 { 10 + next(6) as i64 } else { 100 + next(30) as i64 }).collect()
+                (0..k)
+                    .map(|_| if next(2) == 0 { 10 + next(6) as i64 } else { 100 + next(30) as i64 })
+                    .collect()
             };
             t.scopes.insert(2, CategoryScope { allowed: pick(4), denied: pick(1) });
-            t.lists.insert(5, RoomLists { members: pick(4), managers: pick(2), presenters: pick(2) });
+            t.lists
+                .insert(5, RoomLists { members: pick(4), managers: pick(2), presenters: pick(2) });
             let visibility = if round % 3 == 0 { VISIBILITY_OPEN } else { 3 };
             t.nodes.insert(2, TargetNode { is_category: true, ..node(1, 4, 3) });
             t.nodes.insert(5, node(2, 4 + (round % 2), visibility));

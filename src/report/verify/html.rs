@@ -15,7 +15,11 @@ use crate::verify::{AccessChange, Invariant, VerifyReport};
 fn shown(s: &str) -> String {
     s.chars()
         .map(|c| match c {
-            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}' => {
+            '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{061C}' => {
                 format!("[U+{:04X}]", c as u32)
             }
             c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => " ".into(),
@@ -53,20 +57,30 @@ pub fn render_html(r: &VerifyReport) -> String {
     let mut b = String::from(STYLE);
     let (cls, word) = if r.ok { ("pass", "PASS") } else { ("fail", "FAIL") };
     let verdict = f.verdict(r.ok);
-    let _ = write!(b, "<div class=\"banner {cls}\">{word}<small>{}</small></div>", esc(verdict.split_once(" — ").map_or("", |x| x.1)));
-    b.push_str("<nav class=\"toc\"><a href=\"#categories\">Categories</a><a href=\"#rooms\">Rooms</a>\
-        <a href=\"#access\">Access</a><a href=\"#invariants\">Invariants</a></nav>");
+    let _ = write!(
+        b,
+        "<div class=\"banner {cls}\">{word}<small>{}</small></div>",
+        esc(verdict.split_once(" — ").map_or("", |x| x.1))
+    );
+    b.push_str(
+        "<nav class=\"toc\"><a href=\"#categories\">Categories</a><a href=\"#rooms\">Rooms</a>\
+        <a href=\"#access\">Access</a><a href=\"#invariants\">Invariants</a></nav>",
+    );
     let ok_inv = r.invariants.len() - f.invariants;
     let found_label = format!("messages found, of {} expected", fmt_num(t("expected")));
-    let _ = write!(b, "<section><h2>Summary</h2>{}</section>", cards(&[
-        ("rooms verified", fmt_num(r.rooms.len() as f64)),
-        (&found_label, fmt_num(t("loaded"))),
-        ("rooms mismatched", fmt_num(f.mismatched as f64)),
-        ("access gained", fmt_num(f.gained as f64)),
-        ("lost, explained", fmt_num(f.lost_explained as f64)),
-        ("lost, blocking", fmt_num(f.lost_blocking as f64)),
-        ("invariants holding", format!("{ok_inv} / {}", r.invariants.len())),
-    ]));
+    let _ = write!(
+        b,
+        "<section><h2>Summary</h2>{}</section>",
+        cards(&[
+            ("rooms verified", fmt_num(r.rooms.len() as f64)),
+            (&found_label, fmt_num(t("loaded"))),
+            ("rooms mismatched", fmt_num(f.mismatched as f64)),
+            ("access gained", fmt_num(f.gained as f64)),
+            ("lost, explained", fmt_num(f.lost_explained as f64)),
+            ("lost, blocking", fmt_num(f.lost_blocking as f64)),
+            ("invariants holding", format!("{ok_inv} / {}", r.invariants.len())),
+        ])
+    );
     if !r.ok {
         b.push_str(&attention(r));
     }
@@ -74,8 +88,14 @@ pub fn render_html(r: &VerifyReport) -> String {
     b.push_str(&rooms(r));
     b.push_str(&access(r));
     b.push_str(&invariants(&r.invariants));
-    let sub = format!("Wave {} · target {} · {} messages read, {} excluded by rule, {} rejected", r.wave, r.target,
-        fmt_num(t("read")), fmt_num(t("excluded")), fmt_num(t("rejected")));
+    let sub = format!(
+        "Wave {} · target {} · {} messages read, {} excluded by rule, {} rejected",
+        r.wave,
+        r.target,
+        fmt_num(t("read")),
+        fmt_num(t("excluded")),
+        fmt_num(t("rejected"))
+    );
     html::page("Migration verification", &sub, &b)
 }
 
@@ -84,34 +104,78 @@ fn attention(r: &VerifyReport) -> String {
     const MAX: usize = 50;
     let mut rows: Vec<Vec<String>> = Vec::new();
     for c in r.rooms.iter().filter(|c| !c.checksum_match) {
-        let what = c.first_mismatch.as_ref().map_or_else(|| "history differs".into(), |m| format!("chatId {}: {}", m.chat_id, m.what));
-        rows.push(vec![badge("error", "history"), format!("{}<span class=\"sub\">{}</span>", cut(&c.legacy_path, 80), esc(&c.legacy_guid)), esc(&what)]);
+        let what = c.first_mismatch.as_ref().map_or_else(
+            || "history differs".into(),
+            |m| format!("chatId {}: {}", m.chat_id, m.what),
+        );
+        rows.push(vec![
+            badge("error", "history"),
+            format!(
+                "{}<span class=\"sub\">{}</span>",
+                cut(&c.legacy_path, 80),
+                esc(&c.legacy_guid)
+            ),
+            esc(&what),
+        ]);
     }
     for (kind, list) in [("gained", &r.access.gained), ("lost", &r.access.lost)] {
         for c in list.iter().filter(|c| c.blocking) {
             rows.push(vec![
-                format!("<span class=\"nw\">{}</span>", badge("error", &format!("{} {}", kind, c.right.as_str()))),
-                format!("{} in {}<span class=\"sub\">{}</span>", e(&c.user), cut(&c.room_path, 80), esc(&c.room)),
+                format!(
+                    "<span class=\"nw\">{}</span>",
+                    badge("error", &format!("{} {}", kind, c.right.as_str()))
+                ),
+                format!(
+                    "{} in {}<span class=\"sub\">{}</span>",
+                    e(&c.user),
+                    cut(&c.room_path, 80),
+                    esc(&c.room)
+                ),
                 e(&c.detail),
             ]);
         }
     }
     for i in r.invariants.iter().filter(|i| !i.ok) {
-        let more = if i.details.len() > 1 { format!(" (and {} more below)", i.details.len() - 1) } else { String::new() };
-        rows.push(vec![badge("error", "invariant"), format!("<code>{}</code>", esc(&i.name)),
-            format!("{}{more}", e(i.details.first().map_or("", String::as_str)))]);
+        let more = if i.details.len() > 1 {
+            format!(" (and {} more below)", i.details.len() - 1)
+        } else {
+            String::new()
+        };
+        rows.push(vec![
+            badge("error", "invariant"),
+            format!("<code>{}</code>", esc(&i.name)),
+            format!("{}{more}", e(i.details.first().map_or("", String::as_str))),
+        ]);
     }
     let total = rows.len();
     rows.truncate(MAX);
-    let note = if total > MAX { format!("<p class=\"muted\">… and {} more in the sections below.</p>", total - MAX) } else { String::new() };
-    format!("<section id=\"attention\"><h2>What blocks this wave</h2>{}{note}</section>", table(&["", "Where", "What"], &rows))
+    let note = if total > MAX {
+        format!("<p class=\"muted\">… and {} more in the sections below.</p>", total - MAX)
+    } else {
+        String::new()
+    };
+    format!(
+        "<section id=\"attention\"><h2>What blocks this wave</h2>{}{note}</section>",
+        table(&["", "Where", "What"], &rows)
+    )
 }
 
 fn categories(r: &VerifyReport) -> String {
     #[derive(Default)]
-    struct Cat { rooms: usize, expected: u64, loaded: u64, bad: usize, gained: usize, lost: usize, blocking: usize }
-    let cat_of: BTreeMap<&str, &str> =
-        r.rooms.iter().map(|c| (c.legacy_guid.as_str(), c.category.as_deref().unwrap_or("(missing in target)"))).collect();
+    struct Cat {
+        rooms: usize,
+        expected: u64,
+        loaded: u64,
+        bad: usize,
+        gained: usize,
+        lost: usize,
+        blocking: usize,
+    }
+    let cat_of: BTreeMap<&str, &str> = r
+        .rooms
+        .iter()
+        .map(|c| (c.legacy_guid.as_str(), c.category.as_deref().unwrap_or("(missing in target)")))
+        .collect();
     let mut cats: BTreeMap<&str, Cat> = BTreeMap::new();
     for c in &r.rooms {
         let x = cats.entry(cat_of[c.legacy_guid.as_str()]).or_default();
@@ -122,8 +186,14 @@ fn categories(r: &VerifyReport) -> String {
     }
     for (list, gained) in [(&r.access.gained, true), (&r.access.lost, false)] {
         for c in list {
-            let x = cats.entry(cat_of.get(c.room.as_str()).copied().unwrap_or("(not migrated)")).or_default();
-            if gained { x.gained += 1 } else { x.lost += 1 }
+            let x = cats
+                .entry(cat_of.get(c.room.as_str()).copied().unwrap_or("(not migrated)"))
+                .or_default();
+            if gained {
+                x.gained += 1
+            } else {
+                x.lost += 1
+            }
             x.blocking += usize::from(c.blocking);
         }
     }
@@ -132,9 +202,15 @@ fn categories(r: &VerifyReport) -> String {
         .map(|(name, x)| {
             let ok = x.bad == 0 && x.blocking == 0;
             vec![
-                if ok { badge("ok", "PASS") } else { badge("error", "FAIL") }, cut(name, 90), x.rooms.to_string(),
-                fmt_num(x.expected as f64), fmt_num(x.loaded as f64), x.bad.to_string(), x.gained.to_string(),
-                x.lost.to_string(), x.blocking.to_string(),
+                if ok { badge("ok", "PASS") } else { badge("error", "FAIL") },
+                cut(name, 90),
+                x.rooms.to_string(),
+                fmt_num(x.expected as f64),
+                fmt_num(x.loaded as f64),
+                x.bad.to_string(),
+                x.gained.to_string(),
+                x.lost.to_string(),
+                x.blocking.to_string(),
             ]
         })
         .collect();
@@ -148,7 +224,9 @@ fn categories(r: &VerifyReport) -> String {
 
 /// The date part of an ISO timestamp, the full value in a tooltip.
 fn day(iso: Option<&str>) -> String {
-    iso.map_or_else(String::new, |d| format!("<span class=\"nw\" title=\"{}\">{}</span>", esc(d), esc(d.get(..10).unwrap_or(d))))
+    iso.map_or_else(String::new, |d| {
+        format!("<span class=\"nw\" title=\"{}\">{}</span>", esc(d), esc(d.get(..10).unwrap_or(d)))
+    })
 }
 
 fn rooms(r: &VerifyReport) -> String {
@@ -158,14 +236,27 @@ fn rooms(r: &VerifyReport) -> String {
         .map(|c| {
             let hist = match &c.first_mismatch {
                 _ if c.checksum_match => badge("ok", "match"),
-                Some(m) => format!("{} chatId {}: {}", badge("error", "mismatch"), m.chat_id, esc(&m.what)),
+                Some(m) => {
+                    format!("{} chatId {}: {}", badge("error", "mismatch"), m.chat_id, esc(&m.what))
+                }
                 None => badge("error", "mismatch"),
             };
             vec![
-                format!("{}<span class=\"sub\">{} · {}</span>", cut(&room_label(c), 70), cut(&c.legacy_path, 70), esc(&c.legacy_guid)),
-                cut(c.category.as_deref().unwrap_or("—"), 50), fmt_num(c.read as f64), fmt_num(c.expected as f64),
-                fmt_num(c.loaded as f64), fmt_num(c.excluded as f64), fmt_num(c.rejected as f64),
-                day(c.first_date.as_deref()), day(c.last_date.as_deref()), hist,
+                format!(
+                    "{}<span class=\"sub\">{} · {}</span>",
+                    cut(&room_label(c), 70),
+                    cut(&c.legacy_path, 70),
+                    esc(&c.legacy_guid)
+                ),
+                cut(c.category.as_deref().unwrap_or("—"), 50),
+                fmt_num(c.read as f64),
+                fmt_num(c.expected as f64),
+                fmt_num(c.loaded as f64),
+                fmt_num(c.excluded as f64),
+                fmt_num(c.rejected as f64),
+                day(c.first_date.as_deref()),
+                day(c.last_date.as_deref()),
+                hist,
             ]
         })
         .collect();
@@ -183,7 +274,14 @@ type RowKey<'a> = (bool, &'a str, &'a str, &'a str, Option<&'a str>, &'a str);
 fn change_rows(list: &[AccessChange]) -> Vec<Vec<String>> {
     let mut groups: BTreeMap<RowKey<'_>, Vec<&str>> = BTreeMap::new();
     for c in list {
-        let key = (!c.blocking, c.room_path.as_str(), c.room.as_str(), c.user.as_str(), c.rule.as_deref(), c.detail.as_str());
+        let key = (
+            !c.blocking,
+            c.room_path.as_str(),
+            c.room.as_str(),
+            c.user.as_str(),
+            c.rule.as_deref(),
+            c.detail.as_str(),
+        );
         groups.entry(key).or_default().push(c.right.as_str());
     }
     groups
@@ -226,7 +324,8 @@ fn access(r: &VerifyReport) -> String {
         if list.is_empty() {
             s.push_str("<p class=\"muted\">None.</p>");
         } else {
-            let _ = write!(s, "<div class=\"scroll\">{}</div>", table(&headers, &change_rows(list)));
+            let _ =
+                write!(s, "<div class=\"scroll\">{}</div>", table(&headers, &change_rows(list)));
         }
     }
     s.push_str("</section>");
@@ -240,16 +339,26 @@ fn invariants(list: &[Invariant]) -> String {
             let details = if i.details.is_empty() {
                 String::new()
             } else {
-                format!("<ul class=\"d\">{}</ul>", i.details.iter().map(|d| format!("<li>{}</li>", e(d))).collect::<String>())
+                format!(
+                    "<ul class=\"d\">{}</ul>",
+                    i.details.iter().map(|d| format!("<li>{}</li>", e(d))).collect::<String>()
+                )
             };
             vec![
                 if i.ok { badge("ok", "holds") } else { badge("error", "fails") },
-                format!("<code>{}</code><span class=\"sub\">{}</span>", esc(&i.name), esc(describe(&i.name))),
+                format!(
+                    "<code>{}</code><span class=\"sub\">{}</span>",
+                    esc(&i.name),
+                    esc(describe(&i.name))
+                ),
                 details,
             ]
         })
         .collect();
-    format!("<section id=\"invariants\"><h2>Target invariants</h2>{}</section>", table(&["", "Invariant", "Violations"], &rows))
+    format!(
+        "<section id=\"invariants\"><h2>Target invariants</h2>{}</section>",
+        table(&["", "Invariant", "Violations"], &rows)
+    )
 }
 
 #[cfg(test)]
