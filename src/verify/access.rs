@@ -344,6 +344,15 @@ impl Compare<'_> {
                 };
             }
         }
+        // A federated principal the plan left out entirely (e.g. outside every allowed list
+        // once "every user" became the domain) loses its rooms by the same rule.
+        let snap = self.lg.snap;
+        let federated = |l: &i64| {
+            snap.principals.get(l).and_then(|p| snap.principal_types.get(&p.type_id)).is_some_and(|t| t.is_federated)
+        };
+        if target.is_none() && lids.iter().any(federated) {
+            return (Some(FEDERATED_DISABLED.into()), "federated principal, not created in the target".into());
+        }
         let n = &self.tg.nodes[&node];
         if n.disabled && right != Right::Manage {
             return (None, "the room is disabled in the target".into());
