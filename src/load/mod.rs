@@ -95,7 +95,7 @@ pub(crate) fn ledger_row(
 }
 
 /// The merged id map of every configuration the target's ledger holds.
-async fn ledger_map(reader: Option<&Db>) -> Result<IdMap> {
+pub(crate) async fn ledger_map(reader: Option<&Db>) -> Result<IdMap> {
     let mut known = IdMap::default();
     let Some(db) = reader else { return Ok(known) };
     let rows = match sqlx::query(

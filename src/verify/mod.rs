@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 use crate::db::{Db, DbUrl, OpenMode};
 use crate::error::bad_input;
@@ -112,24 +111,10 @@ pub struct Timings {
 
 /// Reads the id map the load runs recorded in the target's ledger.
 pub async fn ledger_map(db: &Db) -> Result<IdMap> {
-    let rows =
-        sqlx::query("SELECT body FROM gcmigrate_ledger WHERE kind = 'config' ORDER BY written_at")
-            .fetch_all(&db.pool)
-            .await
-            .map_err(|_| {
-                bad_input(format!(
-                    "{} holds no gcmigrate ledger: nothing was loaded into it",
-                    db.url
-                ))
-            })?;
-    let mut map = IdMap::default();
-    for r in rows {
-        let m: IdMap = serde_json::from_str(&r.try_get::<String, _>(0)?)?;
-        map.principals.extend(m.principals);
-        map.categories.extend(m.categories);
-        map.rooms.extend(m.rooms);
-    }
-    Ok(map)
+    sqlx::query("SELECT kind FROM gcmigrate_ledger WHERE 1 = 0").fetch_optional(&db.pool).await.map_err(|_| {
+        bad_input(format!("{} holds no gcmigrate ledger: nothing was loaded into it", db.url))
+    })?;
+    crate::load::ledger_map(Some(db)).await
 }
 
 /// Verifies a wave (or all) against `target`.
