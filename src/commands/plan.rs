@@ -94,11 +94,7 @@ fn add_access_findings(plan: &mut Plan, snap: &crate::model::Snapshot) {
             message: format!("{n} (user, room, right) grant(s) are lost by rule {rule}; the verification report lists each"),
         });
     }
-    plan.findings.extend(found);
-    plan.findings.sort_by(|a, b| {
-        (a.severity, &a.code, &a.subject, &a.message)
-            .cmp(&(b.severity, &b.code, &b.subject, &b.message))
-    });
+    plan.add_findings(found);
 }
 
 /// The plan stage: builds, stores and reports the plan.

@@ -475,10 +475,7 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
         .cloned()
         .collect();
     let mut findings = f.0;
-    findings.sort_by(|a, b| {
-        (a.severity, &a.code, &a.subject, &a.message)
-            .cmp(&(b.severity, &b.code, &b.subject, &b.message))
-    });
+    sort_findings(&mut findings);
     findings.dedup();
     Plan {
         source_version: snap.version.map(|v| v.label().to_string()).unwrap_or_default(),

@@ -60,11 +60,7 @@ pub fn apply(plan: &mut Plan, mappings: &Mappings, existing: &[Existing], ours: 
                          target_name in rooms.csv", r.target_name)));
         }
     }
-    plan.findings.extend(found);
-    plan.findings.sort_by(|a, b| {
-        (a.severity, &a.code, &a.subject, &a.message)
-            .cmp(&(b.severity, &b.code, &b.subject, &b.message))
-    });
+    plan.add_findings(found);
 }
 
 fn finding(severity: Severity, code: &str, subject: &str, guid: &str, message: String) -> Finding {

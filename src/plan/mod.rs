@@ -44,6 +44,14 @@ pub struct Finding {
     pub message: String,
 }
 
+/// Orders findings most severe first, then by code, subject and message (stable reports).
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        (a.severity, &a.code, &a.subject, &a.message)
+            .cmp(&(b.severity, &b.code, &b.subject, &b.message))
+    });
+}
+
 /// A target category.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanCategory {
@@ -202,6 +210,12 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Adds findings made after the plan was built, keeping the report order.
+    pub fn add_findings(&mut self, found: Vec<Finding>) {
+        self.findings.extend(found);
+        sort_findings(&mut self.findings);
+    }
+
     /// Whether any finding blocks the load.
     pub fn has_errors(&self) -> bool {
         self.findings.iter().any(|f| f.severity == Severity::Error)

@@ -348,10 +348,16 @@ impl Compare<'_> {
         // once "every user" became the domain) loses its rooms by the same rule.
         let snap = self.lg.snap;
         let federated = |l: &i64| {
-            snap.principals.get(l).and_then(|p| snap.principal_types.get(&p.type_id)).is_some_and(|t| t.is_federated)
+            snap.principals
+                .get(l)
+                .and_then(|p| snap.principal_types.get(&p.type_id))
+                .is_some_and(|t| t.is_federated)
         };
         if target.is_none() && lids.iter().any(federated) {
-            return (Some(FEDERATED_DISABLED.into()), "federated principal, not created in the target".into());
+            return (
+                Some(FEDERATED_DISABLED.into()),
+                "federated principal, not created in the target".into(),
+            );
         }
         let n = &self.tg.nodes[&node];
         if n.disabled && right != Right::Manage {

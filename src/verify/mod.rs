@@ -111,9 +111,12 @@ pub struct Timings {
 
 /// Reads the id map the load runs recorded in the target's ledger.
 pub async fn ledger_map(db: &Db) -> Result<IdMap> {
-    sqlx::query("SELECT kind FROM gcmigrate_ledger WHERE 1 = 0").fetch_optional(&db.pool).await.map_err(|_| {
-        bad_input(format!("{} holds no gcmigrate ledger: nothing was loaded into it", db.url))
-    })?;
+    sqlx::query("SELECT kind FROM gcmigrate_ledger WHERE 1 = 0")
+        .fetch_optional(&db.pool)
+        .await
+        .map_err(|_| {
+            bad_input(format!("{} holds no gcmigrate ledger: nothing was loaded into it", db.url))
+        })?;
     crate::load::ledger_map(Some(db)).await
 }
 
