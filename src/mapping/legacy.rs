@@ -4,6 +4,9 @@
 //! Principals are handled by legacy `prinID`. `u ∈* S` is [`Affiliations::within`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::OnceLock;
+
+use super::dense::{Dense, Marks};
 
 use crate::model::{Node, RoleRow, Snapshot, BEHAVIOR_NORMAL};
 
@@ -141,6 +144,7 @@ pub struct Legacy<'a> {
     /// Role rows whose `rtypeDesc` is not a known role.
     pub unknown_roles: Vec<(RoleRow, String)>,
     users: BTreeSet<i64>,
+    dense: OnceLock<Dense>,
 }
 
 /// A principal with a role row on a node, and whether that row honours scope.
@@ -169,7 +173,7 @@ impl<'a> Legacy<'a> {
             .filter(|p| snap.principal_types.get(&p.type_id).is_some_and(|t| t.is_user))
             .map(|p| p.id)
             .collect();
-        Legacy { snap, affs, scope_rows, roles, unknown_roles, users }
+        Legacy { snap, affs, scope_rows, roles, unknown_roles, users, dense: OnceLock::new() }
     }
 
     /// A node by id.
@@ -287,10 +291,72 @@ impl<'a> Legacy<'a> {
 
     /// Every user's rights on room `id` under MAPPING.md §2.
     pub fn rights(&self, id: i64) -> Result<BTreeMap<i64, Rights>, TreeError> {
-        let room = match self.node(id) {
-            Some(r) => r,
-            None => return Ok(BTreeMap::new()),
+        let mut marks = self.marks();
+        let mut out = Vec::new();
+        self.rights_dense(id, &mut marks, &mut out)?;
+        let d = self.dense();
+        Ok(out.into_iter().map(|(u, r)| (d.id(u), r)).collect())
+    }
+
+    /// The dense principal index (built on first use).
+    pub fn dense(&self) -> &Dense {
+        self.dense.get_or_init(|| {
+            Dense::build(&self.affs, self.snap.principals.keys().copied(), |p| {
+                self.is_user(p) && !self.is_disabled(p)
+            })
+        })
+    }
+
+    /// Scratch space for [`Legacy::rights_dense`] (one per thread).
+    pub fn marks(&self) -> Marks {
+        Marks::new(self.dense().len())
+    }
+
+    /// [`Legacy::rights`] into `out` as (dense user index, rights), in index order: each
+    /// room marks its scope and grant lists once, each user ORs the marks of its closure.
+    pub fn rights_dense(
+        &self,
+        id: i64,
+        marks: &mut Marks,
+        out: &mut Vec<(u32, Rights)>,
+    ) -> Result<(), TreeError> {
+        const SCOPE: u8 = 1 << 6;
+        out.clear();
+        let Some(room) = self.node(id) else { return Ok(()) };
+        let d = self.dense();
+        let everyone = match self.scope(id)? {
+            Scope::Everyone => true,
+            Scope::Set(s) => {
+                s.iter().for_each(|p| marks.set(d, *p, SCOPE));
+                false
+            }
         };
+        // Bits 0/1: members honouring scope / not; 2/3 managers; 4/5 voiced.
+        let lists = [self.members(id)?, self.managers(id, false)?, self.voiced(id)];
+        for (k, list) in lists.iter().enumerate() {
+            for &(p, honors) in list {
+                marks.set(d, p, 1 << (2 * k + usize::from(!honors)));
+                marks.reach(d, p);
+            }
+        }
+        marks.evaluate(d, |u, m| {
+            let in_scope = everyone || m & SCOPE != 0;
+            let counts = |k: u32| m & (2 << (2 * k)) != 0 || (m & (1 << (2 * k)) != 0 && in_scope);
+            let read = !room.disabled && in_scope && (counts(0) || counts(1) || counts(2));
+            let post = read && (room.behavior == BEHAVIOR_NORMAL || counts(2));
+            let manage = counts(1);
+            if read || manage {
+                out.push((u, Rights { read, post, manage }));
+            }
+        });
+        Ok(())
+    }
+
+    /// §2 evaluated user by user, as the specification words it (tests check the dense
+    /// evaluation against it).
+    #[cfg(test)]
+    pub fn rights_naive(&self, id: i64) -> Result<BTreeMap<i64, Rights>, TreeError> {
+        let Some(room) = self.node(id) else { return Ok(BTreeMap::new()) };
         let scope = self.scope(id)?;
         let counts = |u: i64, g: &[Grant]| {
             g.iter().any(|&(p, honors)| {
@@ -300,7 +366,7 @@ impl<'a> Legacy<'a> {
         let (members, managers, voiced) =
             (self.members(id)?, self.managers(id, false)?, self.voiced(id));
         let mut out = BTreeMap::new();
-        for u in self.candidate_users([&members, &managers, &voiced]) {
+        for &u in &self.users {
             if self.is_disabled(u) {
                 continue;
             }
@@ -314,20 +380,6 @@ impl<'a> Legacy<'a> {
             }
         }
         Ok(out)
-    }
-
-    /// Users reached by any principal in the grant lists.
-    fn candidate_users<const N: usize>(&self, lists: [&Vec<Grant>; N]) -> BTreeSet<i64> {
-        let mut out = BTreeSet::new();
-        for list in lists {
-            for &(p, _) in list {
-                out.extend(self.affs.members(p).filter(|u| self.users.contains(u)));
-                if self.users.contains(&p) {
-                    out.insert(p);
-                }
-            }
-        }
-        out
     }
 }
 
@@ -346,3 +398,7 @@ pub struct Rights {
 pub fn principals(grants: &[Grant]) -> HashSet<i64> {
     grants.iter().map(|g| g.0).collect()
 }
+
+#[cfg(test)]
+#[path = "legacy_tests.rs"]
+mod tests;

@@ -3,6 +3,7 @@
 //! checked against the legacy snapshot by `validate.rs`).
 
 pub mod csv;
+pub mod dense;
 pub mod files;
 pub mod legacy;
 pub mod validate;

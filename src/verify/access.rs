@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::target::Target;
 use crate::load::IdMap;
+use crate::mapping::dense::{pack, unpack, Marks};
 use crate::mapping::legacy::{Legacy, Rights};
 use crate::model::{Snapshot, BEHAVIOR_NORMAL, VISIBILITY_OPEN};
 use crate::plan::Plan;
@@ -130,6 +131,8 @@ struct Compare<'a> {
     acl_dropped: HashSet<&'a str>,
     /// Target prinID → the legacy prinIDs mapped onto it.
     legacy_of: HashMap<i64, Vec<i64>>,
+    /// Legacy dense index → target dense index, for users mapped onto an indexed principal.
+    l2t: Vec<Option<u32>>,
 }
 
 #[derive(Default)]
@@ -160,7 +163,10 @@ pub fn compare(
         .filter(|f| f.code == ACL_OUTSIDE_SCOPE_DROPPED)
         .filter_map(|f| f.guid.as_deref())
         .collect();
-    let cmp = Compare { lg: Legacy::new(snap), tg, ids, acl_dropped, legacy_of };
+    let lg = Legacy::new(snap);
+    let (ld, td) = (lg.dense(), tg.dense());
+    let l2t = (0..ld.len() as u32).map(|l| ids.get(&ld.id(l)).and_then(|t| td.idx(*t))).collect();
+    let cmp = Compare { lg, tg, ids, acl_dropped, legacy_of, l2t };
     let mut rooms: Vec<RoomRef<'_>> = plan
         .rooms_in(wave)
         .map(|r| RoomRef {
@@ -184,7 +190,8 @@ pub fn compare(
             }),
         }));
     }
-    let parts: Vec<Partial> = rooms.par_iter().map(|r| cmp.room(r)).collect();
+    let parts: Vec<Partial> =
+        rooms.par_iter().map_init(|| cmp.scratch(), |s, r| cmp.room(r, s)).collect();
     let mut out = AccessReport { rooms: rooms.len() as u64, ..AccessReport::default() };
     for p in parts {
         out.pairs += p.pairs;
@@ -214,67 +221,119 @@ fn match_principals(snap: &Snapshot, tg: &Target, map: &IdMap) -> HashMap<i64, i
         .collect()
 }
 
+/// One rayon worker's scratch space: marks for both models and a byte per target user
+/// holding the packed legacy rights while a room is compared.
+struct Scratch {
+    legacy: Marks,
+    target: Marks,
+    acc: Vec<u8>,
+    touched: Vec<u32>,
+    before: Vec<(u32, Rights)>,
+    after: Vec<(u32, Rights)>,
+}
+
 impl Compare<'_> {
-    /// Both sides' rights on one room, and their differences.
-    fn room(&self, room: &RoomRef<'_>) -> Partial {
-        // A broken legacy tree was rejected by the plan with a finding; it grants nothing here.
-        let legacy = self.lg.rights(room.legacy_id).unwrap_or_default();
-        // Several legacy principals may map onto one target principal (remaps): OR their rights.
-        let mut before: HashMap<Who, Rights> = HashMap::with_capacity(legacy.len());
-        for (l, r) in &legacy {
-            let e = before
-                .entry(self.ids.get(l).map_or(Who::Unmapped(*l), |t| Who::Target(*t)))
-                .or_default();
-            *e = Rights {
-                read: e.read || r.read,
-                post: e.post || r.post,
-                manage: e.manage || r.manage,
-            };
+    fn scratch(&self) -> Scratch {
+        Scratch {
+            legacy: self.lg.marks(),
+            target: self.tg.marks(),
+            acc: vec![0; self.tg.dense().len()],
+            touched: Vec::new(),
+            before: Vec::new(),
+            after: Vec::new(),
         }
-        let target_node =
-            room.target.filter(|t| self.tg.nodes.get(t).is_some_and(|n| !n.is_category));
-        let after: HashMap<Who, Rights> = match (room.excluded, target_node) {
-            (None, Some(t)) => {
-                self.tg.rights(t).into_iter().map(|(u, r)| (Who::Target(u), r)).collect()
-            }
-            _ => HashMap::new(),
-        };
-        let mut part = Partial::default();
-        let only_after = after
-            .iter()
-            .filter(|(w, _)| !before.contains_key(w))
-            .map(|(w, a)| (*w, Rights::default(), *a));
-        let both = before.iter().map(|(w, b)| (*w, *b, after.get(w).copied().unwrap_or_default()));
-        for (w, b, a) in both.chain(only_after) {
-            part.pairs += 1;
-            if a == b {
-                part.unchanged += 1;
-                continue;
-            }
-            // The legacy principals behind `w` that had rights here (only needed for a difference).
-            let lids: Vec<i64> = match w {
-                Who::Unmapped(l) => vec![l],
-                Who::Target(t) => self
-                    .legacy_of
-                    .get(&t)
-                    .into_iter()
-                    .flatten()
-                    .copied()
-                    .filter(|l| legacy.contains_key(l))
-                    .collect(),
-            };
-            for right in Right::ALL {
-                let (had, has) = (right.held(&b), right.held(&a));
-                if had && !has {
-                    let (rule, detail) = self.explain_lost(room, target_node, w, &lids, right, &a);
-                    part.lost.push(self.change(room, w, &lids, right, rule, detail));
-                } else if has && !had {
-                    let detail = self.explain_gained(target_node.unwrap_or_default(), w);
-                    part.gained.push(self.change(room, w, &lids, right, None, detail));
+    }
+
+    /// Both sides' rights on one room, and their differences. Legacy rights are folded
+    /// onto target users in `acc` (several legacy principals may map onto one target
+    /// principal: their rights are OR-ed), then the target's rights are walked against them.
+    fn room(&self, room: &RoomRef<'_>, s: &mut Scratch) -> Partial {
+        // A broken legacy tree was rejected by the plan with a finding; it grants nothing here.
+        if self.lg.rights_dense(room.legacy_id, &mut s.legacy, &mut s.before).is_err() {
+            s.before.clear();
+        }
+        let (ld, td) = (self.lg.dense(), self.tg.dense());
+        // Legacy users with no target user in the index: compared against "no rights".
+        let mut odd: HashMap<Who, Rights> = HashMap::new();
+        for &(l, r) in &s.before {
+            match self.l2t[l as usize] {
+                Some(t) => {
+                    if s.acc[t as usize] == 0 {
+                        s.touched.push(t);
+                    }
+                    s.acc[t as usize] |= pack(r);
+                }
+                None => {
+                    let lid = ld.id(l);
+                    let who = self.ids.get(&lid).map_or(Who::Unmapped(lid), |t| Who::Target(*t));
+                    let e = odd.entry(who).or_default();
+                    *e = unpack(pack(*e) | pack(r));
                 }
             }
         }
+        let target_node =
+            room.target.filter(|t| self.tg.nodes.get(t).is_some_and(|n| !n.is_category));
+        s.after.clear();
+        if let (None, Some(t)) = (room.excluded, target_node) {
+            self.tg.rights_dense(t, &mut s.target, &mut s.after);
+        }
+        let mut part = Partial::default();
+        let diff = |w: Who, b: Rights, a: Rights, part: &mut Partial| {
+            part.pairs += 1;
+            if a == b {
+                part.unchanged += 1;
+            } else {
+                self.record(room, target_node, w, b, a, &s.before, part);
+            }
+        };
+        for &(t, a) in &s.after {
+            let b = unpack(std::mem::take(&mut s.acc[t as usize]));
+            diff(Who::Target(td.id(t)), b, a, &mut part);
+        }
+        for t in s.touched.drain(..) {
+            let b = std::mem::take(&mut s.acc[t as usize]);
+            if b != 0 {
+                diff(Who::Target(td.id(t)), unpack(b), Rights::default(), &mut part);
+            }
+        }
+        for (w, b) in odd {
+            diff(w, b, Rights::default(), &mut part);
+        }
         part
+    }
+
+    /// Records the gained and lost rights of one (user, room) pair whose rights differ.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        room: &RoomRef<'_>,
+        target_node: Option<i64>,
+        w: Who,
+        b: Rights,
+        a: Rights,
+        before: &[(u32, Rights)],
+        part: &mut Partial,
+    ) {
+        // The legacy principals behind `w` that had rights here.
+        let ld = self.lg.dense();
+        let had_rights =
+            |l: &i64| ld.idx(*l).is_some_and(|i| before.binary_search_by_key(&i, |e| e.0).is_ok());
+        let lids: Vec<i64> = match w {
+            Who::Unmapped(l) => vec![l],
+            Who::Target(t) => {
+                self.legacy_of.get(&t).into_iter().flatten().copied().filter(had_rights).collect()
+            }
+        };
+        for right in Right::ALL {
+            let (had, has) = (right.held(&b), right.held(&a));
+            if had && !has {
+                let (rule, detail) = self.explain_lost(room, target_node, w, &lids, right, &a);
+                part.lost.push(self.change(room, w, &lids, right, rule, detail));
+            } else if has && !had {
+                let detail = self.explain_gained(target_node.unwrap_or_default(), w);
+                part.gained.push(self.change(room, w, &lids, right, None, detail));
+            }
+        }
     }
 
     fn change(

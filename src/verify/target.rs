@@ -13,6 +13,7 @@ use futures_util::TryStreamExt;
 use sqlx::Row;
 
 use crate::db::Db;
+use crate::mapping::dense::{Dense, Marks};
 use crate::mapping::legacy::{Affiliations, Rights, Role};
 use crate::model::{BEHAVIOR_NORMAL, VISIBILITY_OPEN};
 
@@ -90,48 +91,8 @@ pub struct Target {
     pub scopes: HashMap<i64, CategoryScope>,
     /// Role lists of the verified rooms.
     pub lists: HashMap<i64, RoomLists>,
-    /// User classes, built on the first [`Target::rights`] call (fill the fields first).
-    classes: OnceLock<Classes>,
-}
-
-/// Enabled users grouped by their affiliations other than themselves. Users of one class
-/// have the same rights in every room that does not name them directly, so §3 runs once
-/// per class and room instead of once per user and room.
-#[derive(Debug, Default)]
-struct Classes {
-    /// Each class's affiliations (self excluded), sorted.
-    affs: Vec<Vec<i64>>,
-    /// Each class's users.
-    users: Vec<Vec<i64>>,
-    /// Affiliation → classes that have it.
-    by_aff: HashMap<i64, Vec<usize>>,
-}
-
-impl Classes {
-    fn build(principals: &HashMap<i64, TargetPrincipal>, affs: &Affiliations) -> Classes {
-        let mut index: HashMap<Vec<i64>, usize> = HashMap::new();
-        let mut c = Classes::default();
-        let mut ids: Vec<i64> = principals
-            .iter()
-            .filter(|(_, p)| p.is_user && !p.disabled)
-            .map(|(id, _)| *id)
-            .collect();
-        ids.sort_unstable();
-        for u in ids {
-            let mut key: Vec<i64> = affs.of(u).filter(|a| *a != u).collect();
-            key.sort_unstable();
-            let n = *index.entry(key).or_insert_with_key(|k| {
-                for a in k {
-                    c.by_aff.entry(*a).or_default().push(c.affs.len());
-                }
-                c.affs.push(k.clone());
-                c.users.push(Vec::new());
-                c.affs.len() - 1
-            });
-            c.users[n].push(u);
-        }
-        c
-    }
+    /// Dense principal index, built on the first [`Target::rights`] call (fill the fields first).
+    dense: OnceLock<Dense>,
 }
 
 static EMPTY_SCOPE: std::sync::LazyLock<CategoryScope> =
@@ -257,49 +218,64 @@ impl Target {
 
     /// Every user's rights on room `r` under MAPPING.md §3 (users with none are left out).
     pub fn rights(&self, r: i64) -> BTreeMap<i64, Rights> {
-        let mut out = BTreeMap::new();
-        let Some(room) = self.nodes.get(&r).filter(|n| !n.is_category) else { return out };
+        let mut out = Vec::new();
+        self.rights_dense(r, &mut self.marks(), &mut out);
+        let d = self.dense();
+        out.into_iter().map(|(u, x)| (d.id(u), x)).collect()
+    }
+
+    /// The dense principal index (built on first use; the fields must be filled by then).
+    pub fn dense(&self) -> &Dense {
+        self.dense.get_or_init(|| {
+            Dense::build(&self.affs, self.principals.keys().copied(), |p| {
+                self.principals.get(&p).is_some_and(|x| x.is_user && !x.disabled)
+            })
+        })
+    }
+
+    /// Scratch space for [`Target::rights_dense`] (one per thread).
+    pub fn marks(&self) -> Marks {
+        Marks::new(self.dense().len())
+    }
+
+    /// [`Target::rights`] into `out` as (dense user index, rights), in index order. The
+    /// room marks its lists and its category's scope once; a user's mask is the OR of the
+    /// marks over its closure (its own id included, as `∈*` counts it).
+    pub fn rights_dense(&self, r: i64, marks: &mut Marks, out: &mut Vec<(u32, Rights)>) {
+        const MEMBER: u8 = 1;
+        const MANAGER: u8 = 2;
+        const PRESENTER: u8 = 4;
+        const ALLOWED: u8 = 8;
+        const DENIED: u8 = 16;
+        out.clear();
+        let Some(room) = self.nodes.get(&r).filter(|n| !n.is_category) else { return };
         let (lists, scope) = (self.lists(r), self.scope(room.parent));
         let open = room.visibility == VISIBILITY_OPEN;
-        let eval = |within: &dyn Fn(&BTreeSet<i64>) -> bool| {
-            let in_scope = within(&scope.allowed) && !within(&scope.denied);
-            let listed =
-                within(&lists.members) || within(&lists.managers) || within(&lists.presenters);
-            let read = !room.disabled && in_scope && (open || listed);
-            let post = read && (room.behavior == BEHAVIOR_NORMAL || within(&lists.presenters));
-            let manage = within(&lists.managers) && in_scope;
-            (read || manage).then_some(Rights { read, post, manage })
-        };
-        // Users named in a list or the scope are judged one by one (their own id counts).
-        let sets =
-            [&lists.members, &lists.managers, &lists.presenters, &scope.allowed, &scope.denied];
-        let direct: BTreeSet<i64> =
-            sets.iter().flat_map(|s| s.iter().copied()).filter(|p| self.is_user(*p)).collect();
-        for &u in &direct {
-            if self.principals.get(&u).is_some_and(|p| !p.disabled) {
-                if let Some(x) = eval(&|set| self.affs.within(u, set)) {
-                    out.insert(u, x);
+        let d = self.dense();
+        for (set, bit, reaches) in [
+            (&lists.members, MEMBER, true),
+            (&lists.managers, MANAGER, true),
+            (&lists.presenters, PRESENTER, true),
+            (&scope.allowed, ALLOWED, open),
+            (&scope.denied, DENIED, false),
+        ] {
+            for &p in set {
+                marks.set(d, p, bit);
+                if reaches {
+                    marks.reach(d, p);
                 }
             }
         }
-        let reach: &[&BTreeSet<i64>] = if open { &sets[..4] } else { &sets[..3] };
-        let cls = self.classes.get_or_init(|| Classes::build(&self.principals, &self.affs));
-        let mut classes: Vec<usize> = reach
-            .iter()
-            .flat_map(|s| s.iter())
-            .filter_map(|p| cls.by_aff.get(p))
-            .flatten()
-            .copied()
-            .collect();
-        classes.sort_unstable();
-        classes.dedup();
-        for c in classes {
-            let affs = &cls.affs[c];
-            if let Some(x) = eval(&|set| affs.iter().any(|a| set.contains(a))) {
-                out.extend(cls.users[c].iter().filter(|u| !direct.contains(u)).map(|u| (*u, x)));
+        marks.evaluate(d, |u, m| {
+            let in_scope = m & ALLOWED != 0 && m & DENIED == 0;
+            let listed = m & (MEMBER | MANAGER | PRESENTER) != 0;
+            let read = !room.disabled && in_scope && (open || listed);
+            let post = read && (room.behavior == BEHAVIOR_NORMAL || m & PRESENTER != 0);
+            let manage = m & MANAGER != 0 && in_scope;
+            if read || manage {
+                out.push((u, Rights { read, post, manage }));
             }
-        }
-        out
+        });
     }
 }
 
@@ -358,7 +334,7 @@ mod tests {
         assert!(r[&12].read && !r[&12].post);
     }
 
-    /// §3 evaluated naively, user by user, for checking the class shortcut.
+    /// §3 evaluated naively, user by user, for checking the dense evaluation.
     fn naive(t: &Target, r: i64) -> BTreeMap<i64, Rights> {
         let room = &t.nodes[&r];
         let (lists, open) = (t.lists(r), room.visibility == VISIBILITY_OPEN);
@@ -382,7 +358,7 @@ mod tests {
     }
 
     #[test]
-    fn class_evaluation_matches_per_user_evaluation() {
+    fn dense_evaluation_matches_per_user_evaluation() {
         // Deterministic pseudo-random pools: users 100.., groups 10..16 (nested), lists and
         // scopes mixing groups and users.
         let mut seed = 7u64;

@@ -1,0 +1,199 @@
+//! Dense principal indexes for evaluating access over millions of (user, room) pairs.
+//!
+//! Both access models (§2 on the legacy side, §3 on the target side) ask the same question
+//! for every user a room's lists reach: which of the room's sets (members, managers, scope…)
+//! hold one of the user's affiliations? Asked through hash sets per pair that costs
+//! microseconds; here principals get dense `u32` indexes, a room marks its sets once in a
+//! byte array (one bit per set), and a user's answer is the OR of the marks over its
+//! closure — a handful of array reads. At 20,000 users and 2,000 rooms this is what keeps
+//! `plan` and `verify` near the speed of reading the data.
+
+use std::collections::HashMap;
+
+use super::legacy::{Affiliations, Rights};
+
+/// Principals by dense index, their affiliation closures and the reverse index.
+#[derive(Debug, Default)]
+pub struct Dense {
+    ids: Vec<i64>,
+    index: HashMap<i64, u32>,
+    /// Closure of each principal (itself included), as CSR offsets into `aff`.
+    aff_off: Vec<u32>,
+    aff: Vec<u32>,
+    /// For each principal, the *enabled users* whose closure contains it.
+    rev_off: Vec<u32>,
+    rev: Vec<u32>,
+}
+
+impl Dense {
+    /// Indexes `ids` with their closures from `affs`; `enabled_user` picks the principals
+    /// whose rights are evaluated (users that are not disabled).
+    pub fn build(
+        affs: &Affiliations,
+        ids: impl Iterator<Item = i64>,
+        enabled_user: impl Fn(i64) -> bool,
+    ) -> Dense {
+        let mut d = Dense { ids: ids.collect(), ..Dense::default() };
+        d.ids.sort_unstable();
+        d.ids.dedup();
+        d.index = d.ids.iter().enumerate().map(|(i, p)| (*p, i as u32)).collect();
+        let mut rev: Vec<Vec<u32>> = vec![Vec::new(); d.ids.len()];
+        d.aff_off.push(0);
+        for (i, &p) in d.ids.iter().enumerate() {
+            let user = enabled_user(p);
+            for a in affs.of(p) {
+                // An affiliation that is not a principal of this side cannot be listed anywhere.
+                if let Some(&ai) = d.index.get(&a) {
+                    d.aff.push(ai);
+                    if user {
+                        rev[ai as usize].push(i as u32);
+                    }
+                }
+            }
+            d.aff_off.push(d.aff.len() as u32);
+        }
+        d.rev_off.push(0);
+        for list in rev {
+            d.rev.extend(list);
+            d.rev_off.push(d.rev.len() as u32);
+        }
+        d
+    }
+
+    /// Principals indexed.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether nothing is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The dense index of `prinID` `p`.
+    pub fn idx(&self, p: i64) -> Option<u32> {
+        self.index.get(&p).copied()
+    }
+
+    /// The `prinID` of dense index `i`.
+    pub fn id(&self, i: u32) -> i64 {
+        self.ids[i as usize]
+    }
+
+    fn closure(&self, i: u32) -> &[u32] {
+        &self.aff[self.aff_off[i as usize] as usize..self.aff_off[i as usize + 1] as usize]
+    }
+
+    fn reached(&self, i: u32) -> &[u32] {
+        &self.rev[self.rev_off[i as usize] as usize..self.rev_off[i as usize + 1] as usize]
+    }
+}
+
+/// One thread's scratch space for evaluating rooms: a mark byte per principal, and the
+/// candidate users of the room being evaluated. Reset after each room in O(marks set).
+#[derive(Debug, Default)]
+pub struct Marks {
+    mark: Vec<u8>,
+    touched: Vec<u32>,
+    seen: Vec<u32>,
+    epoch: u32,
+    cand: Vec<u32>,
+}
+
+impl Marks {
+    /// Scratch space for a [`Dense`] of `n` principals.
+    pub fn new(n: usize) -> Marks {
+        Marks { mark: vec![0; n], seen: vec![0; n], epoch: 1, ..Marks::default() }
+    }
+
+    /// Adds `bit` to principal `p`'s mark (a principal the index lacks is ignored: nobody
+    /// can be affiliated with it).
+    pub fn set(&mut self, d: &Dense, p: i64, bit: u8) {
+        if let Some(i) = d.idx(p) {
+            let m = &mut self.mark[i as usize];
+            if *m == 0 {
+                self.touched.push(i);
+            }
+            *m |= bit;
+        }
+    }
+
+    /// Makes every enabled user affiliated with `p` a candidate of the room.
+    pub fn reach(&mut self, d: &Dense, p: i64) {
+        let Some(i) = d.idx(p) else { return };
+        for &u in d.reached(i) {
+            if self.seen[u as usize] != self.epoch {
+                self.seen[u as usize] = self.epoch;
+                self.cand.push(u);
+            }
+        }
+    }
+
+    /// Calls `f(user, mask)` for each candidate in index order, where `mask` is the OR of
+    /// the marks over the user's closure; then clears the room.
+    pub fn evaluate(&mut self, d: &Dense, mut f: impl FnMut(u32, u8)) {
+        self.cand.sort_unstable();
+        for &u in &self.cand {
+            let mask = d.closure(u).iter().fold(0u8, |m, a| m | self.mark[*a as usize]);
+            f(u, mask);
+        }
+        for &i in &self.touched {
+            self.mark[i as usize] = 0;
+        }
+        self.touched.clear();
+        self.cand.clear();
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.seen.fill(0);
+            self.epoch = 1;
+        }
+    }
+}
+
+/// [`Rights`] packed in a byte: read, post, manage, and a "present" bit so that an entry
+/// with no rights is told apart from no entry.
+pub fn pack(r: Rights) -> u8 {
+    8 | r.read as u8 | (r.post as u8) << 1 | (r.manage as u8) << 2
+}
+
+/// The inverse of [`pack`].
+pub fn unpack(b: u8) -> Rights {
+    Rights { read: b & 1 != 0, post: b & 2 != 0, manage: b & 4 != 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_are_the_or_over_the_closure_and_rooms_reset() {
+        // 10 and 11 in group 20, 20 in 30; 12 disabled.
+        let affs = Affiliations::build(
+            &[(10, 20), (11, 20), (20, 30), (12, 30)],
+            [10, 11, 12].into_iter(),
+        );
+        let d = Dense::build(&affs, [10, 11, 12, 20, 30].into_iter(), |p| p == 10 || p == 11);
+        let mut m = Marks::new(d.len());
+        m.set(&d, 30, 1);
+        m.set(&d, 11, 2);
+        m.set(&d, 99, 4); // unknown: ignored
+        m.reach(&d, 30);
+        m.reach(&d, 11);
+        let mut got = Vec::new();
+        m.evaluate(&d, |u, mask| got.push((d.id(u), mask)));
+        assert_eq!(got, vec![(10, 1), (11, 3)]);
+        m.reach(&d, 10);
+        let mut again = Vec::new();
+        m.evaluate(&d, |u, mask| again.push((d.id(u), mask)));
+        assert_eq!(again, vec![(10, 0)], "marks and candidates of the last room are gone");
+    }
+
+    #[test]
+    fn packing_round_trips() {
+        for b in 0..8u8 {
+            let r = Rights { read: b & 1 != 0, post: b & 2 != 0, manage: b & 4 != 0 };
+            assert_eq!(unpack(pack(r)), r);
+            assert_ne!(pack(r), 0);
+        }
+    }
+}
