@@ -129,13 +129,29 @@ impl Marks {
         }
     }
 
+    /// The OR of the marks over `p`'s closure (0 for a principal the index lacks).
+    pub fn mask_of(&self, d: &Dense, p: i64) -> u8 {
+        d.idx(p).map_or(0, |i| d.closure(i).iter().fold(0u8, |m, a| m | self.mark[*a as usize]))
+    }
+
+    /// Clears the marks (and candidates) without evaluating.
+    pub fn clear(&mut self) {
+        self.evaluate_with(None, |_, _| {});
+    }
+
     /// Calls `f(user, mask)` for each candidate in index order, where `mask` is the OR of
     /// the marks over the user's closure; then clears the room.
-    pub fn evaluate(&mut self, d: &Dense, mut f: impl FnMut(u32, u8)) {
-        self.cand.sort_unstable();
-        for &u in &self.cand {
-            let mask = d.closure(u).iter().fold(0u8, |m, a| m | self.mark[*a as usize]);
-            f(u, mask);
+    pub fn evaluate(&mut self, d: &Dense, f: impl FnMut(u32, u8)) {
+        self.evaluate_with(Some(d), f);
+    }
+
+    fn evaluate_with(&mut self, d: Option<&Dense>, mut f: impl FnMut(u32, u8)) {
+        if let Some(d) = d {
+            self.cand.sort_unstable();
+            for &u in &self.cand {
+                let mask = d.closure(u).iter().fold(0u8, |m, a| m | self.mark[*a as usize]);
+                f(u, mask);
+            }
         }
         for &i in &self.touched {
             self.mark[i as usize] = 0;

@@ -106,6 +106,16 @@ impl Affiliations {
         }
     }
 
+    /// How many principals have `a` among their affiliations (itself included).
+    pub fn member_count(&self, a: i64) -> usize {
+        self.members_of.get(&a).map_or(0, |s| s.len())
+    }
+
+    /// Whether `a` is among `p`'s affiliations (itself included).
+    pub fn has(&self, p: i64, a: i64) -> bool {
+        self.of.get(&p).map_or(p == a, |s| s.contains(&a))
+    }
+
     /// Principals that have `a` among their affiliations (itself included).
     pub fn members(&self, a: i64) -> impl Iterator<Item = i64> + '_ {
         self.members_of.get(&a).into_iter().flatten().copied()
@@ -301,7 +311,8 @@ impl<'a> Legacy<'a> {
     /// The dense principal index (built on first use).
     pub fn dense(&self) -> &Dense {
         self.dense.get_or_init(|| {
-            Dense::build(&self.affs, self.snap.principals.keys().copied(), |p| {
+            let listed = self.snap.affiliations.iter().flat_map(|(p, a)| [*p, *a]);
+            Dense::build(&self.affs, self.snap.principals.keys().copied().chain(listed), |p| {
                 self.is_user(p) && !self.is_disabled(p)
             })
         })

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::messages::{AuthorCounts, Classifier, Disposition};
 use super::*;
+use crate::mapping::dense::Marks;
 use crate::mapping::legacy::{principals, Grant, Legacy, Scope, TreeError, ROOT};
 use crate::mapping::{Mappings, Naming, Resolved};
 use crate::model::{Node, Snapshot, BEHAVIOR_AUDITORIUM, VISIBILITY_PRIVATE, VISIBILITY_SCOPED};
@@ -61,6 +62,7 @@ impl Findings {
 pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> Plan {
     let opts = &mappings.options;
     let lg = Legacy::new(snap);
+    let mut marks = lg.marks();
     let mut f = Findings::default();
     let path_of = |chain: &[i64]| -> String {
         let names: Vec<&str> = chain
@@ -217,7 +219,7 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
                 }
             };
             let managers = lg.managers(*parent, opts.drop_root_managers).unwrap_or_default();
-            let (creators, _) = restrict(&lg, &managers, &key.scope, &allowed);
+            let (creators, _) = restrict(&lg, &mut marks, &managers, &key.scope, &allowed);
             categories.push(PlanCategory {
                 key: cat_key.clone(),
                 name,
@@ -279,9 +281,9 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
             members.extend(voiced);
             Vec::new()
         };
-        let (members, m_notes) = restrict(&lg, &members, scope, &allowed);
-        let (managers, g_notes) = restrict(&lg, &managers, scope, &allowed);
-        let (presenters, p_notes) = restrict(&lg, &presenters_src, scope, &allowed);
+        let (members, m_notes) = restrict(&lg, &mut marks, &members, scope, &allowed);
+        let (managers, g_notes) = restrict(&lg, &mut marks, &managers, scope, &allowed);
+        let (presenters, p_notes) = restrict(&lg, &mut marks, &presenters_src, scope, &allowed);
         for note in m_notes.iter().chain(&g_notes).chain(&p_notes) {
             let (sev, code) = match note {
                 Restriction::Expanded { .. } => (Severity::Info, "GROUP_EXPANDED"),
@@ -604,25 +606,36 @@ impl Restriction {
 }
 
 /// Keeps grants within `allowed`, expanding out-of-scope groups into their in-scope users.
+/// `marks` is scratch space: `allowed` is marked once, so "p is within allowed" is a few
+/// array reads, and an expansion walks the smaller of the group and the allowed lists.
 fn restrict(
     lg: &Legacy<'_>,
+    marks: &mut Marks,
     grants: &[Grant],
     scope: &Scope,
     allowed: &[i64],
 ) -> (Vec<i64>, Vec<Restriction>) {
-    let allowed: BTreeSet<i64> = allowed.iter().copied().collect();
-    let fits = |p: i64| match scope {
-        Scope::Set(_) => lg.affs.within(p, &allowed),
-        Scope::Everyone => allowed.is_empty() || lg.affs.within(p, &allowed),
+    let d = lg.dense();
+    allowed.iter().for_each(|a| marks.set(d, *a, 1));
+    let everyone = matches!(scope, Scope::Everyone) && allowed.is_empty();
+    // A principal outside the index has only itself as affiliation.
+    let fits = |p: i64| {
+        everyone || marks.mask_of(d, p) != 0 || (d.idx(p).is_none() && allowed.contains(&p))
     };
+    let via_allowed: usize = allowed.iter().map(|a| lg.affs.member_count(*a)).sum();
     let mut out = BTreeSet::new();
     let mut notes = Vec::new();
     for p in principals(grants).into_iter().collect::<BTreeSet<_>>() {
         if fits(p) {
             out.insert(p);
         } else if !lg.is_user(p) {
-            let users: Vec<i64> =
-                lg.affs.members(p).filter(|u| *u != p && lg.is_user(*u) && fits(*u)).collect();
+            let user = |u: &i64| *u != p && lg.is_user(*u);
+            let users: BTreeSet<i64> = if lg.affs.member_count(p) <= via_allowed {
+                lg.affs.members(p).filter(|u| user(u) && fits(*u)).collect()
+            } else {
+                let within = allowed.iter().flat_map(|a| lg.affs.members(*a));
+                within.filter(|u| user(u) && lg.affs.has(*u, p)).collect()
+            };
             if users.is_empty() {
                 notes.push(Restriction::Dropped { principal: p });
             } else {
@@ -633,6 +646,7 @@ fn restrict(
             notes.push(Restriction::Dropped { principal: p });
         }
     }
+    marks.clear();
     (out.into_iter().collect(), notes)
 }
 
