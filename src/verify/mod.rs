@@ -117,7 +117,7 @@ pub async fn ledger_map(db: &Db) -> Result<IdMap> {
         .map_err(|_| {
             bad_input(format!("{} holds no gcmigrate ledger: nothing was loaded into it", db.url))
         })?;
-    crate::load::ledger_map(Some(db)).await
+    crate::load::ledger_map(Some(&crate::load::Reader::Sql(db.clone()))).await
 }
 
 /// Verifies a wave (or all) against `target`.
