@@ -69,7 +69,8 @@ fn every_stage_fails_fast_on_an_unreachable_sql_server_without_the_password() {
     let ws = planned_workspace();
     let url = "mssql://u:secret@127.0.0.1:1/mgc?connect_timeout=5";
     for args in [
-        &["load", "--target", url][..],
+        &["plan", "--target", url][..],
+        &["load", "--target", url],
         &["load", "--dry-run", "--target", url],
         &["verify", "--target", url],
         &["freeze", "--wave", "all", "--source", url],

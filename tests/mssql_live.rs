@@ -271,7 +271,8 @@ fn live_migrates_contoso_into_a_sql_server_mgc_and_rolls_it_back() {
     tsql(&mgc.url, &[mgc_ddl.join(";\n"), target::LEDGER_DDL_TSQL.to_string()]);
     let before = mgc_counts(&mgc.url);
     let ws = tmp_dir("mssql-migrate");
-    for args in [&["extract", "-q", "--source", &src.url][..], &["plan", "-q"]] {
+    let plan = ["plan", "-q", "--target", &mgc.url];
+    for args in [&["extract", "-q", "--source", &src.url][..], &plan] {
         let (code, all) = run(&ws, args);
         assert_eq!(code, 0, "{args:?}: {all}");
     }
@@ -355,6 +356,7 @@ fn live_failures_say_what_to_check() {
     // Wrong kind of database: exit 2.
     for (args, needle) in [
         (vec!["load", "--target", &empty.url], "is not a Persistent Chat mgc database"),
+        (vec!["plan", "--target", &empty.url], "is not a Persistent Chat mgc database"),
         (vec!["verify", "--target", &src.url], "holds no gcmigrate ledger"),
         (vec!["freeze", "--wave", "all", "--source", &empty.url], "is not a Group Chat database"),
         (vec!["rollback", "--wave", "all", "--target", &src.url], "no readable gcmigrate_ledger"),

@@ -39,6 +39,7 @@ const URIS: &str = "SELECT prinID, prinUri FROM tblPrincipal";
 const ROOM_HISTORY: &str = "SELECT c.chatId, c.chatDate, p.prinUri, c.isAlert, c.content \
     FROM tblChat AS c LEFT JOIN tblPrincipal AS p ON p.prinID = c.userId \
     WHERE c.channelId = @P1 ORDER BY c.chatId";
+const EXISTING_NODES: &str = "SELECT nodeID, nodeType, nodeName FROM tblNode WHERE nodeID <> 1";
 const MAX_CHAT: &str = "SELECT channelId, MAX(chatId) FROM tblChat GROUP BY channelId";
 const LAST_CHAT: &str = "SELECT nodeID, lastChatID FROM tblLastChatId";
 const ORPHAN_CHANNELS: &str = "SELECT c.channelId, COUNT_BIG(*) FROM tblChat AS c \
@@ -61,6 +62,7 @@ pub fn all_statements() -> Vec<(String, String)> {
         ("verify: roles", ROLES),
         ("verify: principal URIs", URIS),
         ("verify: room history", ROOM_HISTORY),
+        ("plan --target: existing nodes", EXISTING_NODES),
         ("verify: highest chatId", MAX_CHAT),
         ("verify: tblLastChatId", LAST_CHAT),
         ("verify: orphan channels", ORPHAN_CHANNELS),
@@ -98,6 +100,26 @@ impl Mgc {
         let rows = self.s.rows("reading gcmigrate_ledger", LEDGER_CONFIGS, &[]).await?;
         let bodies = rows.iter().map(|r| req_text(r, 0)).collect::<Result<Vec<_>>>()?;
         crate::load::merge_configs(&bodies)
+    }
+
+    /// Every node but the root, as (nodeID, is a category, name), for `plan --target`;
+    /// bad input (exit 2) when the database is not an mgc.
+    pub async fn existing_nodes(&mut self) -> Result<Vec<(i64, bool, String)>> {
+        let mut missing = Vec::new();
+        for (table, cols) in crate::load::config::NEEDED {
+            if !self.s.has_columns(table, cols).await? {
+                missing.push(*table);
+            }
+        }
+        if !missing.is_empty() {
+            return Err(bad_input(format!(
+                "SQL Server {} is not a Persistent Chat mgc database: missing or incomplete {}",
+                self.s.label(),
+                missing.join(", ")
+            )));
+        }
+        let rows = self.s.rows("reading tblNode", EXISTING_NODES, &[]).await?;
+        rows.iter().map(|r| Ok((req_int(r, 0)?, req_int(r, 1)? == 1, req_text(r, 2)?))).collect()
     }
 
     /// The target model (MAPPING.md §3); role lists only for `rooms`.
