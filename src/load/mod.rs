@@ -227,3 +227,23 @@ pub async fn load(
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ledger_configs_merge_oldest_first_and_bad_rows_are_errors() {
+        let body = |room: i64, target: i64| {
+            let mut m = IdMap::default();
+            m.rooms.insert(room, target);
+            m.principals.insert(1, 2);
+            serde_json::to_string(&m).unwrap()
+        };
+        let m = merge_configs(&[body(10, 5), body(11, 6), body(10, 7)]).unwrap();
+        assert_eq!(m.rooms.into_iter().collect::<Vec<_>>(), [(10, 7), (11, 6)]);
+        assert!(merge_configs(&[]).unwrap().rooms.is_empty());
+        let err = merge_configs(&["{not json".into()]).unwrap_err();
+        assert!(format!("{err:#}").contains("unreadable gcmigrate_ledger row"), "{err:#}");
+    }
+}

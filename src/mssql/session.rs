@@ -32,9 +32,7 @@ impl Session {
 
     /// A failed statement as a runtime failure (permission errors say what to GRANT).
     pub fn error(&self, what: &str, e: &TdsError) -> anyhow::Error {
-        // A server message may echo a connection property: keep the password out of it.
-        let msg = format!("{:#}", statement_error(&self.label, what, e));
-        crate::error::runtime(scrub(&msg, self.password.as_deref()))
+        session_error(&self.label, self.password.as_deref(), what, e)
     }
 
     /// Runs a query, keeping the server's error for the caller to classify.
@@ -105,5 +103,28 @@ impl Session {
     /// Ends the session.
     pub async fn close(self) {
         let _ = self.client.close().await;
+    }
+}
+
+/// A statement failure on `label` as one runtime line, scrubbed of `password`: a server
+/// message may echo a connection property.
+fn session_error(label: &str, password: Option<&str>, what: &str, e: &TdsError) -> anyhow::Error {
+    let msg = format!("{:#}", statement_error(label, what, e));
+    crate::error::runtime(scrub(&msg, password))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statement_failures_are_one_runtime_line_without_the_password() {
+        let e = TdsError::Protocol("login property Pa55w0rd!x echoed\nover two lines".into());
+        let err = session_error("sql01:1433/mgc", Some("Pa55w0rd!x"), "reading tblNode", &e);
+        let f = err.downcast_ref::<crate::error::Failure>().expect("a Failure");
+        assert_eq!(f.kind, crate::error::FailureKind::Runtime);
+        let m = format!("{err:#}");
+        assert!(m.contains("reading tblNode failed on SQL Server sql01:1433/mgc"), "{m}");
+        assert!(!m.contains("Pa55w0rd!x") && !m.contains('\n'), "{m}");
     }
 }
