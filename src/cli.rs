@@ -40,7 +40,8 @@ pub enum Command {
     /// Write a wave of the plan into a Persistent Chat mgc database.
     #[command(
         after_help = "Examples:\n  gcmigrate load --workspace work --target sqlite://mgc.db --create-schema\n  \
-        gcmigrate load --workspace work --target postgres://user@host/mgc --wave pilot --jobs 4"
+        gcmigrate load --workspace work --target postgres://user@host/mgc --wave pilot --jobs 4\n  \
+        gcmigrate load --workspace work --target 'mssql://gcm:PASSWORD@sql01/mgc' --wave pilot"
     )]
     Load(LoadArgs),
     /// Reconcile a loaded wave against the snapshot: counts and checksums per room.
@@ -130,7 +131,8 @@ pub struct LoadArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub ws: WorkspaceOpts,
-    /// The target mgc database: sqlite://PATH or postgres://USER@HOST/DB.
+    /// The target mgc database: mssql://USER:PASSWORD@HOST[:PORT]/DB (or an ADO.NET
+    /// connection string), sqlite://PATH or postgres://USER@HOST/DB.
     #[arg(long, short = 't', value_name = "URL", env = "GCMIGRATE_TARGET")]
     pub target: String,
     /// Load only this wave (default: every wave).

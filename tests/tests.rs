@@ -29,3 +29,5 @@ mod verify;
 mod rollback;
 // SQL Server through tiberius: connection failures, T-SQL parse checks, encoding; live with GCMIGRATE_TEST_MSSQL_URL.
 mod mssql;
+// SQL Server live: the whole pipeline, freeze, failures (GCMIGRATE_TEST_MSSQL_URL; SKIPPED otherwise).
+mod mssql_live;

@@ -107,6 +107,17 @@ async fn target_nodes(
     url: &crate::db::DbUrl,
 ) -> Result<(Vec<crate::plan::collide::Existing>, std::collections::HashSet<i64>)> {
     use sqlx::Row;
+    let ids =
+        |m: crate::load::IdMap| m.categories.values().chain(m.rooms.values()).copied().collect();
+    #[cfg(feature = "mssql")]
+    if url.dialect() == crate::db::Dialect::Mssql {
+        let mut m = crate::verify::mssql::Mgc::open(url).await?;
+        let nodes = m.existing_nodes().await?;
+        // No ledger: nothing of ours is there yet.
+        let ours = m.ledger_map().await.map(ids).unwrap_or_default();
+        m.close().await;
+        return Ok((nodes, ours));
+    }
     let db = crate::db::Db::connect(url, crate::db::OpenMode::Existing, 1).await?;
     crate::load::config::check_schema(&db).await?;
     let mut nodes = Vec::new();
@@ -116,10 +127,7 @@ async fn target_nodes(
     {
         nodes.push((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)? == 1, r.try_get::<String, _>(2)?));
     }
-    let ours = match crate::verify::ledger_map(&db).await {
-        Ok(m) => m.categories.values().chain(m.rooms.values()).copied().collect(),
-        Err(_) => Default::default(),
-    };
+    let ours = crate::verify::ledger_map(&db).await.map(ids).unwrap_or_default();
     db.pool.close().await;
     Ok((nodes, ours))
 }

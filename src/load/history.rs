@@ -8,10 +8,10 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
+use super::reader::Reader;
 use super::rows::{Batch, CHAT, LAST_CHAT_ID, LEDGER};
 use super::target::Target;
 use super::{IdMap, LoadOptions};
-use crate::db::Db;
 use crate::model::Snapshot;
 use crate::plan::messages::{Classifier, Disposition};
 use crate::plan::{Plan, PlanRoom};
@@ -53,7 +53,7 @@ impl HistoryStats {
 /// What every history worker shares.
 pub(super) struct Ctx<'a> {
     pub(super) ws: &'a Workspace,
-    pub(super) reader: Option<&'a Db>,
+    pub(super) reader: Option<&'a Reader>,
     pub(super) target: &'a Target,
     pub(super) plan: &'a Plan,
     pub(super) snap: &'a Snapshot,
@@ -101,13 +101,11 @@ pub(super) async fn load(
 }
 
 /// The highest legacy `chatId` of a room that the target's ledger records as committed.
-async fn resume_point(reader: Option<&Db>, target_room: i64) -> Result<Option<i64>> {
-    let Some(db) = reader else { return Ok(None) };
-    Ok(sqlx::query_scalar("SELECT CAST(MAX(last_chat) AS BIGINT) FROM gcmigrate_ledger WHERE kind = 'chat' AND room_id = $1")
-        .bind(target_room)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap_or(None))
+async fn resume_point(reader: Option<&Reader>, target_room: i64) -> Result<Option<i64>> {
+    match reader {
+        Some(r) => r.resume_point(target_room).await,
+        None => Ok(None),
+    }
 }
 
 async fn load_room(

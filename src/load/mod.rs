@@ -9,26 +9,26 @@ pub mod config;
 mod history;
 #[cfg(feature = "mssql")]
 pub mod mssql;
+pub mod reader;
 pub mod rows;
 pub mod target;
 
 use std::time::Instant;
 
-use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
-use sqlx::Row;
-
-use crate::db::{Db, DbUrl};
+use crate::db::DbUrl;
 use crate::error::bad_input;
 use crate::model::Snapshot;
 use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::staging::Workspace;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
 
 pub use config::IdMap;
 pub use history::HistoryStats;
+pub use reader::{open_reader, Reader};
 use rows::{Batch, LEDGER};
-use target::{open_reader, Target};
+use target::Target;
 
 /// Options of one load run.
 #[derive(Debug, Clone)]
@@ -95,21 +95,18 @@ pub(crate) fn ledger_row(
 }
 
 /// The merged id map of every configuration the target's ledger holds.
-pub(crate) async fn ledger_map(reader: Option<&Db>) -> Result<IdMap> {
+pub(crate) async fn ledger_map(reader: Option<&Reader>) -> Result<IdMap> {
+    match reader {
+        Some(r) => merge_configs(&r.ledger_configs().await?),
+        None => Ok(IdMap::default()),
+    }
+}
+
+/// Merges the ledger's configuration bodies (JSON [`IdMap`]s), oldest first.
+pub(crate) fn merge_configs(bodies: &[String]) -> Result<IdMap> {
     let mut known = IdMap::default();
-    let Some(db) = reader else { return Ok(known) };
-    let rows = match sqlx::query(
-        "SELECT body FROM gcmigrate_ledger WHERE kind = 'config' ORDER BY written_at",
-    )
-    .fetch_all(&db.pool)
-    .await
-    {
-        Ok(rows) => rows,
-        Err(_) => return Ok(known), // a dry run against a target never loaded
-    };
-    for r in rows {
-        let m: IdMap = serde_json::from_str(&r.try_get::<String, _>(0)?)
-            .context("unreadable gcmigrate_ledger row")?;
+    for body in bodies {
+        let m: IdMap = serde_json::from_str(body).context("unreadable gcmigrate_ledger row")?;
         known.principals.extend(m.principals);
         known.categories.extend(m.categories);
         known.rooms.extend(m.rooms);
@@ -164,9 +161,9 @@ pub async fn load(
         known
     } else {
         let mut st = match &reader {
-            Some(db) => config::TargetState::read(db)
-                .await
-                .context("reading the target's principals, nodes and role types")?,
+            Some(r) => {
+                r.state().await.context("reading the target's principals, nodes and role types")?
+            }
             None => config::TargetState::empty(),
         };
         let (mut batch, map): (Batch, IdMap) = config::build(plan, snap, &missing, &known, &mut st);
@@ -225,8 +222,28 @@ pub async fn load(
     }
     report.rows.remove("gcmigrate_ledger");
     target.close().await;
-    if let Some(db) = reader {
-        db.pool.close().await;
+    if let Some(r) = reader {
+        r.close().await;
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ledger_configs_merge_oldest_first_and_bad_rows_are_errors() {
+        let body = |room: i64, target: i64| {
+            let mut m = IdMap::default();
+            m.rooms.insert(room, target);
+            m.principals.insert(1, 2);
+            serde_json::to_string(&m).unwrap()
+        };
+        let m = merge_configs(&[body(10, 5), body(11, 6), body(10, 7)]).unwrap();
+        assert_eq!(m.rooms.into_iter().collect::<Vec<_>>(), [(10, 7), (11, 6)]);
+        assert!(merge_configs(&[]).unwrap().rooms.is_empty());
+        let err = merge_configs(&["{not json".into()]).unwrap_err();
+        assert!(format!("{err:#}").contains("unreadable gcmigrate_ledger row"), "{err:#}");
+    }
 }

@@ -11,14 +11,14 @@ use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
 use super::rows::{Batch, Op, TableSpec, Ty, Value, CHAT};
-use crate::db::{Db, DbUrl, Dialect, OpenMode};
+use crate::db::{DbUrl, Dialect};
 use crate::error::runtime;
 
 /// The ledger table the load keeps in the target.
@@ -287,30 +287,6 @@ fn copy_row(buf: &mut Vec<u8>, row: &[Value]) {
         }
     }
     buf.push(b'\n');
-}
-
-/// Opens the read side of a target: `None` when a dry run targets a database that does not
-/// exist yet (it is then planned against an empty mgc).
-pub async fn open_reader(url: &DbUrl, dry_run: bool, create: bool) -> Result<Option<Db>> {
-    if dry_run && url.sqlite_path().is_some_and(|p| !p.exists()) {
-        return Ok(None);
-    }
-    let mode = if create && !dry_run { OpenMode::Create } else { OpenMode::Existing };
-    let db = Db::connect(url, mode, 4).await?;
-    if create && !dry_run && !db.has_columns("tblNode", "nodeID").await {
-        crate::schema::create(&db, crate::schema::SchemaKind::Mgc2013).await?;
-    }
-    if dry_run && !db.has_columns("tblNode", "nodeID").await {
-        return Ok(None);
-    }
-    super::config::check_schema(&db).await?;
-    if !dry_run {
-        sqlx::query(LEDGER_DDL)
-            .execute(&db.pool)
-            .await
-            .context("creating gcmigrate_ledger in the target")?;
-    }
-    Ok(Some(db))
 }
 
 #[cfg(test)]

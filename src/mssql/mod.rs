@@ -7,6 +7,7 @@
 //! Every message here is built from [`ConnSpec::label`] (no credentials) and scrubbed of
 //! the password, so no secret reaches a log, a report or the terminal.
 
+pub mod session;
 pub mod url;
 
 use std::borrow::Cow;
@@ -20,6 +21,7 @@ use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 use crate::db::DbUrl;
 use crate::error::runtime;
 use crate::load::rows::Value;
+pub use session::Session;
 pub use url::ConnSpec;
 
 /// A connected SQL Server session.

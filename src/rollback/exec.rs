@@ -1,4 +1,4 @@
-//! Running a rendered rollback script on a SQLite or PostgreSQL target.
+//! Running a rendered rollback script on a SQLite or PostgreSQL target (SQL Server: `mssql.rs`).
 //!
 //! The script carries its own `BEGIN`/`COMMIT`, and the PostgreSQL one a `DO $$ … $$`
 //! block with `;` inside, so it is neither split on `;` nor wrapped in a second

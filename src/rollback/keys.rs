@@ -146,26 +146,26 @@ fn sorted_ints(v: &[i64]) -> BTreeSet<i64> {
 }
 
 /// What a node refers to, for the dependency check.
-struct NodeRefs {
-    parent: Option<i64>,
-    siop: Option<String>,
-    added_by: i64,
-    updated_by: i64,
+pub(super) struct NodeRefs {
+    pub(super) parent: Option<i64>,
+    pub(super) siop: Option<String>,
+    pub(super) added_by: i64,
+    pub(super) updated_by: i64,
 }
 
 /// Refuses when another loaded wave uses principals, categories or add-ins `this` inserted.
 /// Without a target only the journal's role, scope, invite and affiliation keys are
 /// compared; the script's own guard checks the rest when it runs.
-pub async fn check_dependents(
+pub(super) async fn check_dependents(
     this: &LoadedWave,
     others: &[&LoadedWave],
-    db: Option<&Db>,
+    target: Option<&mut super::conn::Conn>,
 ) -> Result<()> {
     let prins: HashSet<i64> = this.inserted.principals.iter().copied().collect();
     let nodes: HashSet<i64> = this.inserted.nodes.iter().copied().collect();
     let addins: HashSet<String> = this.inserted.addins.iter().map(|g| norm_guid(g)).collect();
-    let refs = match db {
-        Some(db) if !others.is_empty() => node_refs(db).await?,
+    let refs = match target {
+        Some(t) if !others.is_empty() => t.node_refs().await?,
         _ => HashMap::new(),
     };
     for o in others {
@@ -205,7 +205,7 @@ pub async fn check_dependents(
 }
 
 /// Parent, add-in and author of every node in the target.
-async fn node_refs(db: &Db) -> Result<HashMap<i64, NodeRefs>> {
+pub(super) async fn node_refs(db: &Db) -> Result<HashMap<i64, NodeRefs>> {
     let rows = sqlx::query(
         "SELECT CAST(nodeID AS BIGINT), CAST(parentID AS BIGINT), CAST(siopID AS TEXT), \
          CAST(nodeAddedBy AS BIGINT), CAST(nodeUpdatedBy AS BIGINT) FROM tblNode",

@@ -6,10 +6,15 @@
 //! wave's load wrote, in dependency order, inside one transaction, after guards that
 //! refuse — before anything is deleted — when the target holds messages the migration
 //! did not write, or when objects the wave inserted are used outside it (a later wave).
+//! SQL Server targets are read and run through tiberius (`mssql.rs`), the others through
+//! sqlx (`keys.rs`, `exec.rs`); `conn.rs` dispatches.
 //! See: issue "Loading in waves", item 6.
 
+mod conn;
 mod exec;
 pub mod keys;
+#[cfg(feature = "mssql")]
+pub mod mssql;
 pub mod script;
 
 use std::collections::BTreeSet;
@@ -18,7 +23,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::db::{Db, DbUrl, Dialect, OpenMode};
+use crate::db::{DbUrl, Dialect};
 use crate::error::bad_input;
 use crate::progress::Progress;
 use crate::staging::Workspace;
@@ -147,7 +152,7 @@ pub struct RollbackOptions {
     pub dialect: Dialect,
     /// Where the script goes (None: `DIR/scripts/rollback-<wave>.<dialect>.sql`).
     pub out: Option<PathBuf>,
-    /// The target: its ledger is read when it is SQLite or PostgreSQL.
+    /// The target: its ledger is the authority for the keys when given.
     pub target: Option<DbUrl>,
     /// Render only, or render and run.
     pub mode: RunMode,
@@ -178,12 +183,8 @@ pub async fn rollback(
     opts: &RollbackOptions,
     progress: &Progress,
 ) -> Result<RollbackReport> {
-    let sqlx_target = opts.target.as_ref().filter(|t| t.dialect() != Dialect::Mssql);
     if opts.mode == RunMode::Execute {
         let t = opts.target.as_ref().ok_or_else(|| bad_input("--execute needs --target URL"))?;
-        if t.dialect() == Dialect::Mssql {
-            return Err(bad_input("--execute runs SQLite and PostgreSQL scripts only; run the T-SQL script with `sqlcmd -b -i FILE`"));
-        }
         if t.dialect() != opts.dialect {
             return Err(bad_input(format!(
                 "--dialect {} does not match the target {t} ({})",
@@ -192,13 +193,13 @@ pub async fn rollback(
             )));
         }
     }
-    let db = match sqlx_target {
-        Some(t) => Some(Db::connect(t, OpenMode::Existing, 2).await?),
+    let mut conn = match &opts.target {
+        Some(t) => Some(conn::Conn::open(t).await?),
         None => None,
     };
     let journal = keys::from_journal(ws).await?;
-    let ledger = match &db {
-        Some(db) => Some(keys::from_ledger(db).await?),
+    let ledger = match &mut conn {
+        Some(c) => Some(c.ledger().await?),
         None => None,
     };
     let (loaded, keys_from) = match &ledger {
@@ -206,11 +207,8 @@ pub async fn rollback(
         None => (&journal, "workspace journal"),
     };
     let (this, others) = keys::pick(loaded, &opts.wave, keys_from)?;
-    let mut notes = if ledger.is_some() { keys::cross_check(&this, &journal) } else { Vec::new() };
-    if opts.target.as_ref().is_some_and(|t| t.dialect() == Dialect::Mssql) {
-        notes.push("a SQL Server target's ledger is not read yet: the keys come from the workspace journal".into());
-    }
-    keys::check_dependents(&this, &others, db.as_ref()).await?;
+    let notes = if ledger.is_some() { keys::cross_check(&this, &journal) } else { Vec::new() };
+    keys::check_dependents(&this, &others, conn.as_mut()).await?;
     let keys = WaveKeys::new(&this)?;
     let text = script::render(&keys, opts.dialect, opts.new_messages);
     let path = match &opts.out {
@@ -223,9 +221,9 @@ pub async fn rollback(
     };
     std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
     let mut executed = None;
-    if let (RunMode::Execute, Some(db)) = (opts.mode, &db) {
-        progress.note(&format!("rollback: running {} on {}", path.display(), db.url));
-        let outcome = exec::execute(db, &text).await?;
+    if let (RunMode::Execute, Some(c)) = (opts.mode, &mut conn) {
+        progress.note(&format!("rollback: running {} on {}", path.display(), c.label()));
+        let outcome = c.execute(&text).await?;
         if outcome == Executed::Committed {
             let body = serde_json::json!({
                 "load_runs": keys.runs, "dialect": opts.dialect.name(), "script": path,
@@ -241,8 +239,8 @@ pub async fn rollback(
         }
         executed = Some(outcome);
     }
-    if let Some(db) = db {
-        db.pool.close().await;
+    if let Some(c) = conn {
+        c.close().await;
     }
     Ok(RollbackReport { wave: opts.wave.clone(), keys, keys_from, script: path, executed, notes })
 }

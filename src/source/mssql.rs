@@ -132,7 +132,7 @@ pub fn all_statements() -> Vec<(String, String)> {
         ("chunk".into(), chunk_sql()),
     ];
     for (t, c) in CORE.iter().chain(OPTIONAL_PROBES) {
-        out.push((format!("probe {t}"), probe_sql(t, c)));
+        out.push((format!("probe {t} ({c})"), probe_sql(t, c)));
     }
     for (on, tag) in [(true, "all columns"), (false, "fallbacks")] {
         let p = Present { federated: on, display_name: on, denied: on, honors: on, node: [on; 5] };

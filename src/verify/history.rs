@@ -126,15 +126,15 @@ pub async fn check(
 
 /// One message as both sides compare it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Key {
-    chat_id: i64,
-    date: i64,
-    author: String,
-    alert: bool,
-    content: String,
+pub(super) struct Key {
+    pub(super) chat_id: i64,
+    pub(super) date: i64,
+    pub(super) author: String,
+    pub(super) alert: bool,
+    pub(super) content: String,
 }
 
-fn hash(h: &mut blake3::Hasher, k: &Key) {
+pub(super) fn hash(h: &mut blake3::Hasher, k: &Key) {
     h.update(&k.chat_id.to_le_bytes());
     h.update(&k.date.to_le_bytes());
     h.update(&(k.author.len() as u64).to_le_bytes());
@@ -146,7 +146,10 @@ fn hash(h: &mut blake3::Hasher, k: &Key) {
 
 /// The first chatId where the (id, content hash) sequences differ; other fields are
 /// covered by the room checksum, so a same-content mismatch is reported as `metadata`.
-fn first_mismatch(exp: &[(i64, blake3::Hash)], act: &[(i64, blake3::Hash)]) -> Option<Mismatch> {
+pub(super) fn first_mismatch(
+    exp: &[(i64, blake3::Hash)],
+    act: &[(i64, blake3::Hash)],
+) -> Option<Mismatch> {
     let (mut i, mut j) = (0, 0);
     while i < exp.len() || j < act.len() {
         match (exp.get(i), act.get(j)) {

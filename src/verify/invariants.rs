@@ -40,13 +40,72 @@ impl Invariant {
     }
 }
 
+/// What the history invariants need from `tblChat` and `tblLastChatId`, read by each
+/// backend with its own SQL.
+#[derive(Debug, Clone, Default)]
+pub struct ChatFacts {
+    /// Highest `chatId` per `channelId`.
+    pub max_chat: HashMap<i64, i64>,
+    /// `tblLastChatId.lastChatID` rows per `nodeID`.
+    pub last_rows: HashMap<i64, Vec<i64>>,
+    /// (channelId, messages) of channels that are not a room in `tblNode`.
+    pub orphan_channels: Vec<(i64, i64)>,
+    /// (channelId, userId, messages) of authors missing from `tblPrincipal`.
+    pub orphan_authors: Vec<(i64, i64, i64)>,
+}
+
 /// Checks every invariant; `rooms` are the wave's target room `nodeID`s.
 pub async fn check(db: &Db, tg: &Target, rooms: &[i64]) -> Result<Vec<Invariant>> {
+    Ok(check_facts(tg, rooms, &read_facts(db).await?))
+}
+
+/// Every invariant, on the target model and the chat facts read from the target.
+pub fn check_facts(tg: &Target, rooms: &[i64], facts: &ChatFacts) -> Vec<Invariant> {
     let mut out = vec![lists_within_scope(tg, rooms), no_presenters_in_normal_rooms(tg, rooms)];
     out.extend(names(tg));
-    out.push(last_chat_id(db, tg, rooms).await?);
-    out.push(chat_references(db).await?);
-    Ok(out)
+    out.push(last_chat_id(facts, tg, rooms));
+    out.push(chat_references(facts));
+    out
+}
+
+async fn read_facts(db: &Db) -> Result<ChatFacts> {
+    let mut f = ChatFacts::default();
+    for r in sqlx::query("SELECT CAST(channelId AS BIGINT), CAST(MAX(chatId) AS BIGINT) FROM tblChat GROUP BY channelId")
+        .fetch_all(&db.pool)
+        .await
+        .context("reading the highest chatId per room")?
+    {
+        f.max_chat.insert(r.try_get(0)?, r.try_get(1)?);
+    }
+    for r in
+        sqlx::query("SELECT CAST(nodeID AS BIGINT), CAST(lastChatID AS BIGINT) FROM tblLastChatId")
+            .fetch_all(&db.pool)
+            .await
+            .context("reading tblLastChatId")?
+    {
+        f.last_rows.entry(r.try_get(0)?).or_default().push(r.try_get(1)?);
+    }
+    for r in sqlx::query(
+        "SELECT CAST(c.channelId AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM tblChat c \
+         LEFT JOIN tblNode n ON n.nodeID = c.channelId AND n.nodeType = 0 WHERE n.nodeID IS NULL GROUP BY c.channelId",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .context("checking tblChat.channelId")?
+    {
+        f.orphan_channels.push((r.try_get(0)?, r.try_get(1)?));
+    }
+    for r in sqlx::query(
+        "SELECT CAST(c.channelId AS BIGINT), CAST(c.userId AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM tblChat c \
+         LEFT JOIN tblPrincipal p ON p.prinID = c.userId WHERE p.prinID IS NULL GROUP BY c.channelId, c.userId",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .context("checking tblChat.userId")?
+    {
+        f.orphan_authors.push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
+    }
+    Ok(f)
 }
 
 /// `` `name` (guid) `` for messages.
@@ -121,67 +180,39 @@ fn names(tg: &Target) -> [Invariant; 2] {
 }
 
 /// `tblLastChatId` holds each room's highest `chatId` (no row for a room without history).
-async fn last_chat_id(db: &Db, tg: &Target, rooms: &[i64]) -> Result<Invariant> {
-    let max: HashMap<i64, i64> = sqlx::query("SELECT CAST(channelId AS BIGINT), CAST(MAX(chatId) AS BIGINT) FROM tblChat GROUP BY channelId")
-        .fetch_all(&db.pool)
-        .await
-        .context("reading the highest chatId per room")?
-        .iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-        .collect::<Result<_>>()?;
-    let mut last: HashMap<i64, Vec<i64>> = HashMap::new();
-    for r in
-        sqlx::query("SELECT CAST(nodeID AS BIGINT), CAST(lastChatID AS BIGINT) FROM tblLastChatId")
-            .fetch_all(&db.pool)
-            .await
-            .context("reading tblLastChatId")?
-    {
-        last.entry(r.try_get(0)?).or_default().push(r.try_get(1)?);
-    }
+fn last_chat_id(f: &ChatFacts, tg: &Target, rooms: &[i64]) -> Invariant {
     let mut details = Vec::new();
     for &r in rooms {
-        let rows = last.get(&r).map_or(&[][..], Vec::as_slice);
-        let ok = match max.get(&r) {
+        let rows = f.last_rows.get(&r).map_or(&[][..], Vec::as_slice);
+        let ok = match f.max_chat.get(&r) {
             Some(m) => rows == [*m],
             None => rows.is_empty() || rows == [0],
         };
         if !ok {
             let have = if rows.is_empty() { "no row".into() } else { format!("{rows:?}") };
-            let want =
-                max.get(&r).map_or_else(|| "no history".into(), |m| format!("highest chatId {m}"));
+            let want = f
+                .max_chat
+                .get(&r)
+                .map_or_else(|| "no history".into(), |m| format!("highest chatId {m}"));
             details
                 .push(format!("{}: tblLastChatId has {have}, the room has {want}", label(tg, r)));
         }
     }
-    Ok(Invariant::new("last_chat_id", details))
+    Invariant::new("last_chat_id", details)
 }
 
 /// Every `tblChat` row points at an existing room node and an existing principal.
-async fn chat_references(db: &Db) -> Result<Invariant> {
+fn chat_references(f: &ChatFacts) -> Invariant {
     let mut details = Vec::new();
-    for r in sqlx::query(
-        "SELECT CAST(c.channelId AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM tblChat c \
-         LEFT JOIN tblNode n ON n.nodeID = c.channelId AND n.nodeType = 0 WHERE n.nodeID IS NULL GROUP BY c.channelId",
-    )
-    .fetch_all(&db.pool)
-    .await
-    .context("checking tblChat.channelId")?
-    {
-        let (room, n): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+    for (room, n) in &f.orphan_channels {
         details.push(format!("{n} message(s) in channelId {room}, which is not a room in tblNode"));
     }
-    for r in sqlx::query(
-        "SELECT CAST(c.channelId AS BIGINT), CAST(c.userId AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM tblChat c \
-         LEFT JOIN tblPrincipal p ON p.prinID = c.userId WHERE p.prinID IS NULL GROUP BY c.channelId, c.userId",
-    )
-    .fetch_all(&db.pool)
-    .await
-    .context("checking tblChat.userId")?
-    {
-        let (room, user, n): (i64, i64, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-        details.push(format!("{n} message(s) in channelId {room} by userId {user}, which is not in tblPrincipal"));
+    for (room, user, n) in &f.orphan_authors {
+        details.push(format!(
+            "{n} message(s) in channelId {room} by userId {user}, which is not in tblPrincipal"
+        ));
     }
-    Ok(Invariant::new("chat_references", details))
+    Invariant::new("chat_references", details)
 }
 
 #[cfg(test)]
@@ -225,6 +256,28 @@ mod tests {
         let [unique, long] = names(&tg);
         assert!(!unique.ok && unique.details[0].contains("`Sales`"));
         assert_eq!(long.details.len(), 1);
+    }
+
+    #[test]
+    fn chat_facts_flag_stale_last_chat_ids_and_dangling_references() {
+        let mut tg = Target::default();
+        for (id, name) in [(5, "a"), (6, "b"), (7, "c")] {
+            tg.nodes.insert(id, node(2, name, false));
+        }
+        let facts = ChatFacts {
+            max_chat: [(5, 10), (6, 3)].into(),
+            last_rows: [(5, vec![10]), (6, vec![2]), (7, vec![0])].into(),
+            orphan_channels: vec![(9, 4)],
+            orphan_authors: vec![(5, 77, 2)],
+        };
+        let all = check_facts(&tg, &[5, 6, 7], &facts);
+        let get = |n: &str| all.iter().find(|i| i.name == n).unwrap();
+        let last = get("last_chat_id");
+        assert_eq!(last.details.len(), 1, "{last:?}");
+        assert!(last.details[0].contains("`b`") && last.details[0].contains("highest chatId 3"));
+        let refs = get("chat_references");
+        assert!(!refs.ok && refs.details.len() == 2, "{refs:?}");
+        assert!(refs.details[0].contains("channelId 9") && refs.details[1].contains("userId 77"));
     }
 
     #[test]

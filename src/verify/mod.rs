@@ -8,11 +8,14 @@
 //!   every difference explained by a mapping rule or blocking;
 //! - `invariants.rs`: rules Persistent Chat relies on (lists within scope, unique names, …).
 //!
-//! `target.rs` reads the target model the last two share.
+//! `target.rs` reads the target model the last two share; `mssql.rs` reads the same
+//! things from a SQL Server target.
 
 pub mod access;
 pub mod history;
 pub mod invariants;
+#[cfg(feature = "mssql")]
+pub mod mssql;
 pub mod planned;
 pub mod target;
 
@@ -117,7 +120,72 @@ pub async fn ledger_map(db: &Db) -> Result<IdMap> {
         .map_err(|_| {
             bad_input(format!("{} holds no gcmigrate ledger: nothing was loaded into it", db.url))
         })?;
-    crate::load::ledger_map(Some(db)).await
+    crate::load::ledger_map(Some(&crate::load::Reader::Sql(db.clone()))).await
+}
+
+/// The target, read through sqlx or tiberius.
+enum Conn {
+    Sql(Db),
+    #[cfg(feature = "mssql")]
+    Mssql(Box<mssql::Mgc>),
+}
+
+impl Conn {
+    async fn open(url: &DbUrl) -> Result<Conn> {
+        match url.dialect() {
+            #[cfg(feature = "mssql")]
+            crate::db::Dialect::Mssql => Ok(Conn::Mssql(Box::new(mssql::Mgc::open(url).await?))),
+            // Without the feature, Db::connect refuses SQL Server with a clear message.
+            _ => Ok(Conn::Sql(Db::connect(url, OpenMode::Existing, 4).await?)),
+        }
+    }
+
+    async fn ledger_map(&mut self) -> Result<IdMap> {
+        match self {
+            Conn::Sql(db) => ledger_map(db).await,
+            #[cfg(feature = "mssql")]
+            Conn::Mssql(m) => m.ledger_map().await,
+        }
+    }
+
+    async fn history(
+        &mut self,
+        ws: &Workspace,
+        plan: &Plan,
+        snap: &Snapshot,
+        map: &IdMap,
+        wave: Option<&str>,
+    ) -> Result<Vec<RoomCheck>> {
+        match self {
+            Conn::Sql(db) => history::check(ws, plan, snap, db, map, wave).await,
+            #[cfg(feature = "mssql")]
+            Conn::Mssql(m) => m.history(ws, plan, snap, map, wave).await,
+        }
+    }
+
+    async fn target(&mut self, rooms: &BTreeSet<i64>) -> Result<target::Target> {
+        match self {
+            Conn::Sql(db) => target::Target::read(db, rooms).await,
+            #[cfg(feature = "mssql")]
+            Conn::Mssql(m) => m.target(rooms).await,
+        }
+    }
+
+    async fn invariants(&mut self, tg: &target::Target, rooms: &[i64]) -> Result<Vec<Invariant>> {
+        match self {
+            Conn::Sql(db) => invariants::check(db, tg, rooms).await,
+            #[cfg(feature = "mssql")]
+            Conn::Mssql(m) => Ok(invariants::check_facts(tg, rooms, &m.chat_facts().await?)),
+        }
+    }
+
+    async fn close(self) {
+        match self {
+            Conn::Sql(db) => db.pool.close().await,
+            #[cfg(feature = "mssql")]
+            Conn::Mssql(m) => m.close().await,
+        }
+    }
 }
 
 /// Verifies a wave (or all) against `target`.
@@ -139,8 +207,8 @@ pub async fn verify_timed(
     target: &DbUrl,
     wave: Option<&str>,
 ) -> Result<(VerifyReport, Timings)> {
-    let db = Db::connect(target, OpenMode::Existing, 4).await?;
-    let map = ledger_map(&db).await?;
+    let mut conn = Conn::open(target).await?;
+    let map = conn.ledger_map().await?;
     let mut t = Timings::default();
     let clock = Instant::now();
     let mut report = VerifyReport {
@@ -148,12 +216,12 @@ pub async fn verify_timed(
         target: target.to_string(),
         ..Default::default()
     };
-    report.rooms = history::check(ws, plan, snap, &db, &map, wave).await?;
+    report.rooms = conn.history(ws, plan, snap, &map, wave).await?;
     t.history = clock.elapsed();
 
     let clock = Instant::now();
     let rooms: BTreeSet<i64> = report.rooms.iter().filter_map(|r| r.target_id).collect();
-    let tg = target::Target::read(&db, &rooms).await?;
+    let tg = conn.target(&rooms).await?;
     for r in &mut report.rooms {
         let node = r.target_id.and_then(|id| tg.nodes.get(&id));
         r.target_name = node.map(|n| n.name.clone());
@@ -164,10 +232,9 @@ pub async fn verify_timed(
     t.access = clock.elapsed();
 
     let clock = Instant::now();
-    report.invariants =
-        invariants::check(&db, &tg, &rooms.iter().copied().collect::<Vec<_>>()).await?;
+    report.invariants = conn.invariants(&tg, &rooms.iter().copied().collect::<Vec<_>>()).await?;
     t.invariants = clock.elapsed();
-    db.pool.close().await;
+    conn.close().await;
 
     for (k, v) in [
         ("read", report.rooms.iter().map(|r| r.read).sum::<u64>()),

@@ -1,12 +1,17 @@
 //! The cutover freeze: disable a wave's legacy rooms so nobody posts in them while the
 //! delta is extracted and loaded. The only write the tool ever makes to the source; it is
 //! journaled in the workspace and `--undo` re-enables exactly the rooms it disabled.
+//! SQLite and PostgreSQL sources are written through sqlx, SQL Server through tiberius
+//! (`mssql.rs`); both journal the same way.
+
+#[cfg(feature = "mssql")]
+pub mod mssql;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::db::{Db, DbUrl, OpenMode};
+use crate::db::{Db, DbUrl, Dialect, OpenMode};
 use crate::error::bad_input;
 use crate::plan::Plan;
 use crate::staging::Workspace;
@@ -33,6 +38,10 @@ pub async fn freeze(
     if rooms.is_empty() {
         return Err(bad_input(format!("wave `{wave}` has no rooms in the plan")));
     }
+    if source.dialect() == Dialect::Mssql {
+        #[cfg(feature = "mssql")]
+        return mssql::freeze(ws, wave, &rooms, source).await;
+    }
     let db = Db::connect(source, OpenMode::Existing, 1).await?;
     let mut tx = db.pool.begin().await?;
     let mut disabled = Vec::new();
@@ -52,18 +61,53 @@ pub async fn freeze(
         }
     }
     let record = FreezeRecord { wave: wave.to_string(), disabled, undone: false };
-    // Journal before commit: a journal entry whose freeze did not commit is harmless to
-    // undo (it re-enables rooms that are enabled), a commit without a journal entry is not.
-    ws.journal(
-        &format!("freeze-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f")),
-        wave,
-        "freeze",
-        &serde_json::to_string(&record)?,
-    )
-    .await?;
+    journal(ws, &record).await?;
     tx.commit().await.context("committing the freeze")?;
     db.pool.close().await;
     Ok(record)
+}
+
+/// Journals a freeze. Called before the source commits: a journal entry whose freeze did
+/// not commit is harmless to undo (it re-enables rooms that are enabled), a commit without
+/// a journal entry is not.
+async fn journal(ws: &Workspace, record: &FreezeRecord) -> Result<()> {
+    ws.journal(
+        &format!("freeze-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f")),
+        &record.wave,
+        "freeze",
+        &serde_json::to_string(record)?,
+    )
+    .await
+}
+
+/// Freezes of a wave not undone yet: (run id, seq, record), oldest first.
+async fn pending(ws: &Workspace, wave: &str) -> Result<Vec<(String, i64, FreezeRecord)>> {
+    let rows = sqlx::query(
+        "SELECT run_id, seq, body FROM journal WHERE kind = 'freeze' AND wave = ?1 ORDER BY run_id",
+    )
+    .bind(wave)
+    .fetch_all(&ws.pool)
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let rec: FreezeRecord = serde_json::from_str(&r.get::<String, _>(2))?;
+        if !rec.undone {
+            out.push((r.get(0), r.get(1), rec));
+        }
+    }
+    Ok(out)
+}
+
+/// Marks a journaled freeze as undone (after the source committed the re-enable).
+async fn mark_undone(ws: &Workspace, run_id: &str, seq: i64, mut rec: FreezeRecord) -> Result<()> {
+    rec.undone = true;
+    sqlx::query("UPDATE journal SET body = ?1 WHERE run_id = ?2 AND seq = ?3")
+        .bind(serde_json::to_string(&rec)?)
+        .bind(run_id)
+        .bind(seq)
+        .execute(&ws.pool)
+        .await?;
+    Ok(())
 }
 
 /// Legacy rooms that a freeze disabled and no `--undo` re-enabled yet.
@@ -82,19 +126,14 @@ pub async fn frozen_rooms(ws: &Workspace) -> Result<Vec<i64>> {
 
 /// Re-enables the rooms that earlier freezes of the wave disabled; returns how many.
 pub async fn unfreeze(ws: &Workspace, wave: &str, source: &DbUrl) -> Result<u64> {
-    let rows = sqlx::query(
-        "SELECT run_id, seq, body FROM journal WHERE kind = 'freeze' AND wave = ?1 ORDER BY run_id",
-    )
-    .bind(wave)
-    .fetch_all(&ws.pool)
-    .await?;
+    let todo = pending(ws, wave).await?;
+    if source.dialect() == Dialect::Mssql {
+        #[cfg(feature = "mssql")]
+        return mssql::unfreeze(ws, todo, source).await;
+    }
     let db = Db::connect(source, OpenMode::Existing, 1).await?;
     let mut n = 0;
-    for r in rows {
-        let mut rec: FreezeRecord = serde_json::from_str(&r.get::<String, _>(2))?;
-        if rec.undone {
-            continue;
-        }
+    for (run_id, seq, rec) in todo {
         let mut tx = db.pool.begin().await?;
         for id in &rec.disabled {
             n += sqlx::query("UPDATE tblNode SET disabled = 0 WHERE nodeID = $1")
@@ -104,13 +143,7 @@ pub async fn unfreeze(ws: &Workspace, wave: &str, source: &DbUrl) -> Result<u64>
                 .rows_affected();
         }
         tx.commit().await?;
-        rec.undone = true;
-        sqlx::query("UPDATE journal SET body = ?1 WHERE run_id = ?2 AND seq = ?3")
-            .bind(serde_json::to_string(&rec)?)
-            .bind(r.get::<String, _>(0))
-            .bind(r.get::<i64, _>(1))
-            .execute(&ws.pool)
-            .await?;
+        mark_undone(ws, &run_id, seq, rec).await?;
     }
     db.pool.close().await;
     Ok(n)

@@ -1,0 +1,397 @@
+//! Live SQL Server tests: they run when `GCMIGRATE_TEST_MSSQL_URL` names a login that may
+//! create databases (see the README, "Live SQL Server tests"), each in fresh scratch
+//! databases `gcm_<name>_<pid>` dropped at the end, and print a `SKIPPED` line otherwise.
+//! The whole pipeline (extract → plan → load → verify → rollback --execute → verify),
+//! freeze and its undo, the writer's resume, and the failures that must say what to check.
+//! Also, without a server: the Contoso data they load is valid T-SQL once converted.
+#![cfg(feature = "mssql")]
+
+use std::io::Write;
+
+use gcmigrate::db::{split_statements, DbUrl};
+use gcmigrate::load::mssql as target;
+use gcmigrate::load::rows::{Batch, Value, CHAT, LAST_CHAT_ID, LEDGER};
+use gcmigrate::mssql as ms;
+
+use crate::mssql::{extract_failing, parse};
+use crate::util::*;
+
+/// The live server URL, or None after a visible `SKIPPED` line.
+fn live(test: &str) -> Option<String> {
+    match std::env::var("GCMIGRATE_TEST_MSSQL_URL") {
+        Ok(u) if !u.trim().is_empty() => Some(u),
+        _ => {
+            // Straight to stderr: the harness captures eprintln! of passing tests.
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "SKIPPED {test}: set GCMIGRATE_TEST_MSSQL_URL=mssql://USER:PASSWORD@HOST:1433/master?trust_server_certificate=true \
+                 to run it against a SQL Server"
+            );
+            None
+        }
+    }
+}
+
+/// The same location with another database.
+fn with_db(base: &str, db: &str) -> String {
+    let lower = base.to_ascii_lowercase();
+    if lower.starts_with("mssql://") || lower.starts_with("sqlserver://") {
+        let at = base.rfind('@').unwrap_or(0);
+        let (head, tail) = base.split_at(at);
+        let (loc, query) =
+            tail.split_once('?').map_or((tail, String::new()), |(l, q)| (l, format!("?{q}")));
+        let host = loc.split('/').next().unwrap_or(loc);
+        format!("{head}{host}/{db}{query}")
+    } else {
+        format!("{};Database={db}", base.trim_end_matches(';'))
+    }
+}
+
+/// Runs T-SQL batches against a location.
+fn tsql(url: &str, batches: &[String]) {
+    block_on(async {
+        let mut c = ms::connect(&DbUrl::parse(url).unwrap()).await.unwrap();
+        for b in batches {
+            ms::batch(&mut c, b)
+                .await
+                .unwrap_or_else(|e| panic!("{e}\n{}", b.chars().take(300).collect::<String>()));
+        }
+    })
+}
+
+/// A scratch database, dropped at the end of the test.
+struct Scratch {
+    url: String,
+    master: String,
+    name: String,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let sql = drop_sql(&self.name);
+        let master = self.master.clone();
+        // Best effort: a failed drop must not hide the test's own result.
+        let _ = std::thread::spawn(move || {
+            block_on(async {
+                if let Ok(mut c) = ms::connect(&DbUrl::parse(&master)?).await {
+                    let _ = ms::batch(&mut c, &sql).await;
+                }
+                anyhow::Ok(())
+            })
+        })
+        .join();
+    }
+}
+
+fn drop_sql(db: &str) -> String {
+    format!(
+        "IF DB_ID(N'{db}') IS NOT NULL BEGIN ALTER DATABASE [{db}] SET SINGLE_USER WITH ROLLBACK \
+         IMMEDIATE; DROP DATABASE [{db}] END"
+    )
+}
+
+/// A fresh scratch database; dropped first if a previous run left it.
+fn scratch(base: &str, name: &str) -> Scratch {
+    // Tests run in parallel in one process: a counter keeps their databases apart.
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let db = format!("gcm_{name}_{}_{n}", std::process::id());
+    let master = with_db(base, "master");
+    tsql(&master, &[format!("{}; CREATE DATABASE [{db}]", drop_sql(&db))]);
+    Scratch { url: with_db(base, &db), master, name: db }
+}
+
+/// Standard SQL string literals as `N'…'`, so SQL Server keeps their Unicode text.
+fn n_literals(sql: &str) -> String {
+    let (mut out, mut in_str, mut prev) = (String::with_capacity(sql.len() + 64), false, ' ');
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            if in_str && chars.peek() == Some(&'\'') {
+                out.push_str("''");
+                chars.next();
+                continue;
+            }
+            if !in_str && !prev.is_ascii_alphanumeric() {
+                out.push('N');
+            }
+            in_str = !in_str;
+        }
+        out.push(c);
+        prev = c;
+    }
+    out
+}
+
+#[test]
+fn contoso_literals_become_unicode_for_sql_server() {
+    assert_eq!(
+        n_literals("VALUES (1, 'it''s', 'é', NULL, '')"),
+        "VALUES (1, N'it''s', N'é', NULL, N'')"
+    );
+}
+
+/// Contoso for T-SQL: `N'…'` literals for its Unicode text, `[index]`, and `ymd` dates.
+fn contoso_tsql() -> Vec<String> {
+    let mut out = vec!["SET DATEFORMAT ymd".to_string()];
+    for stmt in split_statements(gcmigrate::schema::CONTOSO) {
+        out.push(n_literals(&stmt.replace("\"index\"", "[index]")));
+    }
+    out
+}
+
+#[test]
+fn contoso_converted_for_sql_server_is_valid_tsql() {
+    let stmts = contoso_tsql();
+    assert!(stmts.len() > 20, "{}", stmts.len());
+    // `SET DATEFORMAT ymd`: sqlparser 0.52 parses SET only as `SET name = value`.
+    assert_eq!(stmts[0], "SET DATEFORMAT ymd");
+    assert!(parse(&stmts[0]).is_err(), "SET DATEFORMAT parses now: check it like the rest");
+    for s in &stmts[1..] {
+        assert!(parse(s).is_ok(), "{s}\n{:?}", parse(s));
+        // SQL Server accepts at most 1000 rows in one VALUES list.
+        assert!(s.matches("\n  (").count() <= 1000, "{}", &s[..80.min(s.len())]);
+    }
+}
+
+fn legacy_contoso(base: &str) -> Scratch {
+    let db = scratch(base, "legacy");
+    let mut script = split_statements(include_str!("../fixtures/schema/legacy2010.tsql.sql"));
+    script.extend(contoso_tsql());
+    // One session, so SET DATEFORMAT holds for the INSERTs.
+    tsql(&db.url, &[script.join(";\n")]);
+    db
+}
+
+fn extract_plan(src: &str) -> (serde_json::Value, serde_json::Value) {
+    let d = tmp_dir("mssql-plan");
+    gcm().args(["extract", "-q", "--source", src, "--workspace"]).arg(&d).assert().success();
+    gcm().args(["plan", "-q", "--workspace"]).arg(&d).assert().success();
+    let mut p = json(&d.join("reports/plan.json"));
+    p["source_version"] = serde_json::Value::Null;
+    (json(&d.join("reports/extract-full.json")), p)
+}
+
+/// One integer from a query against a SQL Server location.
+fn ms_scalar(url: &str, sql: &str) -> i64 {
+    block_on(async {
+        let mut c = ms::connect(&DbUrl::parse(url).unwrap()).await.unwrap();
+        ms::req_int(&ms::query(&mut c, sql, &[]).await.unwrap()[0], 0).unwrap()
+    })
+}
+
+#[test]
+fn live_extracts_contoso_from_sql_server_like_sqlite() {
+    let Some(base) = live("live_extracts_contoso_from_sql_server_like_sqlite") else { return };
+    let src = legacy_contoso(&base);
+    let lite = sqlite_url(&tmp_dir("mssql-ref"), "legacy.db");
+    contoso(&lite);
+    let ((ra, pa), (rb, pb)) = (extract_plan(&src.url), extract_plan(&lite));
+    for k in ["version", "principals", "categories", "rooms", "messages"] {
+        assert_eq!(ra[k], rb[k], "{k}");
+    }
+    assert_eq!(pa, pb, "the same plan from SQL Server and SQLite");
+    let empty = scratch(&base, "empty");
+    let (code, all, _) = extract_failing(&empty.url);
+    assert!(code == 2 && all.contains("is not a Group Chat database"), "{all}");
+}
+
+/// A history chunk of room 1 with its `tblLastChatId` row and ledger row.
+fn chunk(first: i64, n: i64, long: bool) -> Batch {
+    let mut b = Batch::default();
+    for id in first..first + n {
+        let text =
+            if long && id == first { "é".repeat(40_000) } else { format!("message {id} — ✓") };
+        let row: Vec<Value> =
+            vec![1.into(), id.into(), 634294368000000000.into(), 1.into(), false.into()];
+        b.insert(&CHAT, row.into_iter().chain([text.into()]).collect());
+    }
+    let last = first + n - 1;
+    b.delete_eq(&LAST_CHAT_ID, "nodeID", 1);
+    b.insert(&LAST_CHAT_ID, vec![1.into(), last.into()]);
+    let ledger: Vec<Value> = vec!["r".into(), "w".into(), "chat".into(), 1.into(), first.into()];
+    let tail: Vec<Value> = vec![last.into(), n.into(), Value::Null, "2024-01-01T00:00:00Z".into()];
+    b.insert(&LEDGER, ledger.into_iter().chain(tail).collect());
+    b
+}
+
+#[test]
+fn live_writer_commits_chunks_with_their_ledger_row_and_resumes() {
+    let Some(base) = live("live_writer_commits_chunks_with_their_ledger_row_and_resumes") else {
+        return;
+    };
+    let db = scratch(&base, "mgc");
+    let url = DbUrl::parse(&db.url).unwrap();
+    block_on(async {
+        let t = target::open(&url, 2).await.unwrap();
+        assert!(target::prepare(&t, true, false).await.unwrap());
+        target::prepare(&t, false, false).await.unwrap(); // idempotent: schema and ledger exist
+        let st = target::read_state(&t).await.unwrap();
+        assert_eq!((st.next_prin, st.next_node), (2, 2));
+        // Bulk load, plus one row too long for tiberius' bulk encoder.
+        target::apply(&t, &chunk(1, 300, true)).await.unwrap();
+        assert_eq!(target::resume_point(&t, 1).await.unwrap(), Some(300));
+        // A duplicate chatId fails the whole chunk: neither its rows nor its ledger row stay.
+        let e = target::apply(&t, &chunk(300, 200, false)).await.unwrap_err();
+        assert!(format!("{e:#}").contains("nothing of this chunk was committed"), "{e:#}");
+        assert_eq!(target::resume_point(&t, 1).await.unwrap(), Some(300));
+        target::close(t).await;
+    });
+    assert_eq!(ms_scalar(&db.url, "SELECT COUNT_BIG(*) FROM tblChat"), 300);
+    assert_eq!(ms_scalar(&db.url, "SELECT MAX(LEN(content)) FROM tblChat"), 40_000);
+    assert_eq!(ms_scalar(&db.url, "SELECT MAX(lastChatID) FROM tblLastChatId"), 300);
+}
+
+/// Rows per mgc table the load writes, and the ledger's.
+fn mgc_counts(url: &str) -> Vec<(String, i64)> {
+    let tables =
+        gcmigrate::load::config::NEEDED.iter().map(|(t, _)| *t).filter(|t| *t != "tblRoleType");
+    tables
+        .chain(["gcmigrate_ledger"])
+        .map(|t| (t.to_string(), ms_scalar(url, &format!("SELECT COUNT_BIG(*) FROM {t}"))))
+        .collect()
+}
+
+/// `gcmigrate ARGS… --workspace WS`: (exit code, stdout + stderr).
+fn run(ws: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let out = gcm().args(args).arg("--workspace").arg(ws).output().unwrap();
+    let all =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), all)
+}
+
+#[test]
+fn live_migrates_contoso_into_a_sql_server_mgc_and_rolls_it_back() {
+    let Some(base) = live("live_migrates_contoso_into_a_sql_server_mgc_and_rolls_it_back") else {
+        return;
+    };
+    let (src, mgc) = (legacy_contoso(&base), scratch(&base, "target"));
+    let mgc_ddl = split_statements(include_str!("../fixtures/schema/mgc2013.tsql.sql"));
+    // The schema and an empty ledger, so that the counts before cover every table.
+    tsql(&mgc.url, &[mgc_ddl.join(";\n"), target::LEDGER_DDL_TSQL.to_string()]);
+    let before = mgc_counts(&mgc.url);
+    let ws = tmp_dir("mssql-migrate");
+    let plan = ["plan", "-q", "--target", &mgc.url];
+    for args in [&["extract", "-q", "--source", &src.url][..], &plan] {
+        let (code, all) = run(&ws, args);
+        assert_eq!(code, 0, "{args:?}: {all}");
+    }
+    // Twice: the second run finds every chunk in the ledger and writes nothing.
+    for _ in 0..2 {
+        let (code, all) = run(&ws, &["load", "-q", "--target", &mgc.url]);
+        assert_eq!(code, 0, "load: {all}");
+    }
+    let expected = json(&ws.join("reports/plan.json"))["messages"]["load"].as_i64().unwrap();
+    assert_eq!(ms_scalar(&mgc.url, "SELECT COUNT_BIG(*) FROM tblChat"), expected, "loaded once");
+    let (code, all) = run(&ws, &["verify", "-q", "--target", &mgc.url]);
+    assert_eq!(code, 0, "verify: {all}");
+    let report = json(&ws.join("reports/verify-all.json"));
+    assert_eq!(report["totals"]["loaded"].as_i64(), Some(expected), "{report}");
+    assert!(report["invariants"].as_array().is_some_and(|v| v.len() > 4), "{report}");
+
+    // A message posted after the cutover: the guard refuses and nothing is deleted.
+    let room = ms_scalar(&mgc.url, "SELECT MAX(channelId) FROM tblChat");
+    let late = format!(
+        "INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) \
+         SELECT {room}, MAX(chatId) + 1, MAX(chatDate), MIN(userId), 0, N'late' FROM tblChat WHERE channelId = {room}"
+    );
+    tsql(&mgc.url, &[late]);
+    let (code, all) =
+        run(&ws, &["rollback", "-q", "--wave", "all", "--execute", "--target", &mgc.url]);
+    assert_eq!(code, 1, "refused: {all}");
+    assert!(all.contains("new_messages_posted_after_cutover"), "{all}");
+    assert_eq!(ms_scalar(&mgc.url, "SELECT COUNT_BIG(*) FROM tblChat"), expected + 1);
+
+    let args = ["rollback", "-q", "--wave", "all", "--execute", "--discard-new-messages"];
+    let (code, all) = run(&ws, &[&args[..], &["--target", &mgc.url]].concat());
+    assert_eq!(code, 0, "rollback: {all}");
+    assert_eq!(mgc_counts(&mgc.url), before, "the rollback restores the pre-load state");
+    let (code, all) = run(&ws, &["verify", "-q", "--target", &mgc.url]);
+    assert_eq!(code, 1, "nothing of the wave is left to verify: {all}");
+    let report = json(&ws.join("reports/verify-all.json"));
+    assert_eq!(report["totals"]["loaded"].as_i64(), Some(0), "{report}");
+    let (code, all) =
+        run(&ws, &["rollback", "-q", "--wave", "all", "--execute", "--target", &mgc.url]);
+    assert!(code == 2 && all.contains("no load of wave"), "nothing left to roll back: {all}");
+}
+
+#[test]
+fn live_freezes_and_unfreezes_a_sql_server_source() {
+    let Some(base) = live("live_freezes_and_unfreezes_a_sql_server_source") else { return };
+    let src = legacy_contoso(&base);
+    let enabled = "SELECT COUNT_BIG(*) FROM tblNode WHERE nodeType = 0 AND disabled = 0";
+    let disabled_before =
+        ms_scalar(&src.url, "SELECT COUNT_BIG(*) FROM tblNode WHERE disabled = 1");
+    let open_rooms = ms_scalar(&src.url, enabled);
+    assert!(open_rooms > 1);
+    let ws = tmp_dir("mssql-freeze");
+    for args in [&["extract", "-q", "--source", &src.url][..], &["plan", "-q"]] {
+        assert_eq!(run(&ws, args).0, 0, "{args:?}");
+    }
+    let (code, all) = run(&ws, &["freeze", "--wave", "all", "--source", &src.url]);
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(ms_scalar(&src.url, enabled), 0, "every room of the wave is disabled");
+    let (code, all) = run(&ws, &["freeze", "--wave", "all", "--undo", "--source", &src.url]);
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(ms_scalar(&src.url, enabled), open_rooms);
+    let after = ms_scalar(&src.url, "SELECT COUNT_BIG(*) FROM tblNode WHERE disabled = 1");
+    assert_eq!(after, disabled_before, "rooms disabled before the freeze stay disabled");
+}
+
+/// The same `mssql://` location with another login (None for an ADO.NET string).
+fn with_login(base: &str, user: &str, password: &str) -> Option<String> {
+    let (scheme, rest) = base.split_once("://")?;
+    let at = rest.find('/').unwrap_or(rest.len());
+    let auth_end = rest[..at].rfind('@')?;
+    Some(format!("{scheme}://{user}:{password}@{}", &rest[auth_end + 1..]))
+}
+
+#[test]
+fn live_failures_say_what_to_check() {
+    let Some(base) = live("live_failures_say_what_to_check") else { return };
+    let (src, empty) = (legacy_contoso(&base), scratch(&base, "notmgc"));
+    let ws = tmp_dir("mssql-failures");
+    assert_eq!(run(&ws, &["extract", "-q", "--source", &src.url]).0, 0);
+    assert_eq!(run(&ws, &["plan", "-q"]).0, 0);
+    // Wrong kind of database: exit 2.
+    for (args, needle) in [
+        (vec!["load", "--target", &empty.url], "is not a Persistent Chat mgc database"),
+        (vec!["plan", "--target", &empty.url], "is not a Persistent Chat mgc database"),
+        (vec!["verify", "--target", &src.url], "holds no gcmigrate ledger"),
+        (vec!["freeze", "--wave", "all", "--source", &empty.url], "is not a Group Chat database"),
+        (vec!["rollback", "--wave", "all", "--target", &src.url], "no readable gcmigrate_ledger"),
+    ] {
+        let (code, all) = run(&ws, &args);
+        assert!(code == 2 && all.contains(needle), "{args:?}: {all}");
+    }
+    let missing = with_db(&base, "gcm_no_such_database");
+    let (code, all, _) = extract_failing(&missing);
+    assert!(code == 3 && all.contains("cannot open database"), "{all}");
+    let Some(bad_login) = with_login(&src.url, "gcm_nobody", "WrongSecret9") else {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "SKIPPED the login checks: they need an mssql:// URL"
+        );
+        return;
+    };
+    let (code, all, _) = extract_failing(&bad_login);
+    assert!(code == 3 && all.contains("login failed") && !all.contains("WrongSecret9"), "{all}");
+
+    // A login with a user in the database and no permission at all.
+    let login = format!("gcm_noperm_{}", std::process::id());
+    let pw = "NoPerm_Secret_42";
+    let master = with_db(&base, "master");
+    let drop_login = format!("IF SUSER_ID(N'{login}') IS NOT NULL DROP LOGIN [{login}]");
+    tsql(
+        &master,
+        &[
+            drop_login.clone(),
+            format!("CREATE LOGIN [{login}] WITH PASSWORD = N'{pw}', CHECK_POLICY = OFF"),
+        ],
+    );
+    tsql(&src.url, &[format!("CREATE USER [{login}] FOR LOGIN [{login}]")]);
+    let (code, all, _) = extract_failing(&with_login(&src.url, &login, pw).unwrap());
+    tsql(&src.url, &[format!("DROP USER [{login}]")]);
+    tsql(&master, &[drop_login]);
+    assert!(code == 3 && all.contains("permission denied") && !all.contains(pw), "{all}");
+}
