@@ -13,6 +13,7 @@ pub mod error;
 pub mod export;
 pub mod extract;
 pub mod freeze;
+pub mod lite;
 pub mod load;
 pub mod mapping;
 pub mod model;

@@ -66,7 +66,10 @@ fn killed_then_rerun(reference: &str, victim: &str) {
         .arg(&ws);
         c
     };
+    let started = std::time::Instant::now();
     assert!(load(reference).status().unwrap().success());
+    // Kill moments fall inside the time an uninterrupted load takes on this machine.
+    let span = started.elapsed().as_millis().max(20) as u64;
 
     // Kill the load three times at pseudo-random moments, then let it finish.
     let seed =
@@ -74,9 +77,9 @@ fn killed_then_rerun(reference: &str, victim: &str) {
             as u64;
     let mut kills = 0;
     for i in 0..3u64 {
-        let delay = 40
+        let delay = span / 10
             + (seed.wrapping_mul(6364136223846793005).wrapping_add(i * 1442695040888963407) >> 33)
-                % 400;
+                % (span * 8 / 10);
         let mut child = load(victim).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(delay));
         if child.try_wait().unwrap().is_none() {

@@ -11,6 +11,7 @@ mod history;
 pub mod mssql;
 pub mod reader;
 pub mod rows;
+pub mod sqlite;
 pub mod target;
 
 use std::time::Instant;

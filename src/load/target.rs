@@ -7,15 +7,11 @@
 //! can never half-apply it); anything else is a runtime failure (exit 3).
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Result;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
 
 use super::rows::{Batch, Op, TableSpec, Ty, Value, CHAT};
 use crate::db::{DbUrl, Dialect};
@@ -34,8 +30,8 @@ const COPY_FROM: usize = 64;
 
 /// Where a load writes.
 pub enum Target {
-    /// An SQLite mgc replica.
-    Sqlite(SqlitePool),
+    /// An SQLite mgc replica (written through rusqlite, see `sqlite.rs`).
+    Sqlite(super::sqlite::SqliteTarget),
     /// A PostgreSQL mgc replica.
     Postgres(PgPool),
     /// `--dry-run`: counts what would be written.
@@ -54,14 +50,9 @@ impl Target {
         let target = match url.dialect() {
             Dialect::Sqlite => {
                 let path = url.sqlite_path().unwrap_or_default();
-                let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-                    .create_if_missing(create)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(60));
-                let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await
+                let t = super::sqlite::SqliteTarget::open(&path, create)
                     .map_err(|e| runtime(format!("cannot open {url}: {e}")))?;
-                Target::Sqlite(pool)
+                Target::Sqlite(t)
             }
             Dialect::Postgres => {
                 let pool = PgPoolOptions::new()
@@ -107,24 +98,27 @@ impl Target {
                     }
                     Ok(())
                 }
-                Target::Sqlite(pool) => apply_sqlite(pool, batch).await,
-                Target::Postgres(pool) => apply_postgres(pool, batch).await,
+                Target::Sqlite(t) => crate::lite::blocking(|| t.apply(batch))
+                    .map_err(|e| (super::sqlite::is_transient(&e), e.to_string())),
+                Target::Postgres(pool) => {
+                    apply_postgres(pool, batch).await.map_err(|e| (is_transient(&e), e.to_string()))
+                }
                 // SQL Server retries inside its own writer (its errors are tiberius errors).
                 #[cfg(feature = "mssql")]
                 Target::Mssql(t) => return super::mssql::apply(t, batch).await,
             };
             match result {
                 Ok(()) => return Ok(()),
-                Err(e) if attempt < 5 && is_transient(&e) => {
+                Err((transient, _)) if attempt < 5 && transient => {
                     tokio::time::sleep(delay).await;
                     delay *= 2;
                 }
-                Err(e) => {
-                    let what = if is_transient(&e) { "after 5 attempts" } else { "permanently" };
+                Err((transient, e)) => {
+                    let what = if transient { "after 5 attempts" } else { "permanently" };
                     return Err(runtime(format!(
                         "a write to the target failed {what}: {}; nothing of this chunk was committed — \
                          fix the cause and rerun the same `gcmigrate load`, it resumes where it stopped",
-                        crate::db::redact(&e.to_string())
+                        crate::db::redact(&e)
                     )));
                 }
             }
@@ -135,7 +129,7 @@ impl Target {
     /// Closes the pools.
     pub async fn close(self) {
         match self {
-            Target::Sqlite(p) => p.close().await,
+            Target::Sqlite(_) => {}
             Target::Postgres(p) => p.close().await,
             Target::Recording(_) => {}
             #[cfg(feature = "mssql")]
@@ -203,27 +197,6 @@ macro_rules! bind_all {
         }
         q
     }};
-}
-
-async fn apply_sqlite(pool: &SqlitePool, batch: &Batch) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    for op in &batch.ops {
-        match op {
-            Op::Insert(t, rows) => {
-                for part in rows.chunks(ROWS_PER_INSERT) {
-                    let sql = insert_sql(t, part.len(), Dialect::Sqlite);
-                    bind_all!(sqlx::query(&sql), t, part).execute(&mut *tx).await?;
-                }
-            }
-            Op::DeleteEq(t, col, v) => {
-                sqlx::query(&format!("DELETE FROM {} WHERE {col} = $1", t.name))
-                    .bind(*v)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-    }
-    tx.commit().await
 }
 
 async fn apply_postgres(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error> {

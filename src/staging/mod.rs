@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::{Context, Result};
-use futures_util::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
@@ -50,6 +49,8 @@ pub struct Workspace {
     dir: PathBuf,
     /// The `staging.db` pool.
     pub pool: SqlitePool,
+    /// Direct readers of `staging.db` for the history (see [`crate::lite`]).
+    readers: crate::lite::Readers,
 }
 
 impl Workspace {
@@ -78,7 +79,7 @@ impl Workspace {
             .await
             .with_context(|| format!("cannot open {}", db_path.display()))?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await.context("creating the staging schema")?;
-        Ok(Workspace { dir: dir.to_path_buf(), pool })
+        Ok(Workspace { dir: dir.to_path_buf(), pool, readers: crate::lite::Readers::new(db_path) })
     }
 
     /// The workspace directory.
@@ -203,30 +204,35 @@ impl Workspace {
 
     /// Staged history of one room with `chatId` in (`after`, ...], at most `limit` rows.
     pub async fn chats_after(&self, room: i64, after: i64, limit: i64) -> Result<Vec<Chat>> {
-        let rows = sqlx::query(
-            "SELECT channel_id, chat_id, chat_date, user_id, is_alert, content FROM snap_chat \
-             WHERE channel_id = ?1 AND chat_id > ?2 ORDER BY chat_id LIMIT ?3",
-        )
-        .bind(room)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(chat_from_row).collect()
+        crate::lite::blocking(|| {
+            self.readers.with(|c| {
+                let mut st = c.prepare_cached(
+                    "SELECT channel_id, chat_id, chat_date, user_id, is_alert, content FROM snap_chat \
+                     WHERE channel_id = ?1 AND chat_id > ?2 ORDER BY chat_id LIMIT ?3",
+                )?;
+                let rows = st.query_map((room, after, limit), crate::lite::chat)?;
+                Ok(rows.collect::<rusqlite::Result<Vec<Chat>>>()?)
+            })
+        })
+        .context("reading the staged history")
     }
 
     /// Streams the staged history of one room in `chatId` order to `f`.
     pub async fn for_each_chat(&self, room: i64, mut f: impl FnMut(Chat)) -> Result<()> {
-        let mut rows = sqlx::query(
-            "SELECT channel_id, chat_id, chat_date, user_id, is_alert, content FROM snap_chat \
-             WHERE channel_id = ?1 ORDER BY chat_id",
-        )
-        .bind(room)
-        .fetch(&self.pool);
-        while let Some(r) = rows.try_next().await? {
-            f(chat_from_row(&r)?);
-        }
-        Ok(())
+        crate::lite::blocking(|| {
+            self.readers.with(|c| {
+                let mut st = c.prepare_cached(
+                    "SELECT channel_id, chat_id, chat_date, user_id, is_alert, content FROM snap_chat \
+                     WHERE channel_id = ?1 ORDER BY chat_id",
+                )?;
+                let mut rows = st.query([room])?;
+                while let Some(r) = rows.next()? {
+                    f(crate::lite::chat(r)?);
+                }
+                Ok(())
+            })
+        })
+        .context("reading the staged history")
     }
 
     /// Staged messages per (room, author) with the counts the message rules need.
@@ -333,15 +339,4 @@ impl Workspace {
         w.flush()?;
         Ok(rows.len() as u64)
     }
-}
-
-fn chat_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Chat> {
-    Ok(Chat {
-        channel_id: r.try_get(0)?,
-        chat_id: r.try_get(1)?,
-        chat_date: r.try_get(2)?,
-        user_id: r.try_get(3)?,
-        is_alert: r.try_get(4)?,
-        content: r.try_get(5)?,
-    })
 }

@@ -37,6 +37,7 @@ pub async fn check(
             .collect::<Result<_>>()?;
     let classifier =
         Classifier::new(&plan.rooms, &plan.excluded_rooms, snap, plan.options.since.as_deref());
+    let lite = db.url.sqlite_path().map(crate::lite::Readers::new);
     let mut out = Vec::new();
     for room in plan.rooms_in(wave) {
         // Pass 1 keeps only the checksums (memory flat in the messages); a room that
@@ -85,28 +86,14 @@ pub async fn check(
             let mut tgt_hash = blake3::Hasher::new();
             let mut actual = Vec::new();
             if let Some(id) = check.target_id {
-                let mut rows = sqlx::query(
-                "SELECT CAST(c.chatId AS BIGINT), CAST(c.chatDate AS BIGINT), p.prinUri, CAST(c.isAlert AS BIGINT), c.content \
-                 FROM tblChat c LEFT JOIN tblPrincipal p ON p.prinID = c.userId WHERE c.channelId = $1 ORDER BY c.chatId",
-            )
-            .bind(id)
-            .fetch(&db.pool);
-                while let Some(r) =
-                    rows.try_next().await.context("reading tblChat from the target")?
-                {
-                    let k = Key {
-                        chat_id: r.try_get(0)?,
-                        date: r.try_get(1)?,
-                        author: r.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
-                        alert: r.try_get::<i64, _>(3)? != 0,
-                        content: r.try_get(4)?,
-                    };
+                target_chats(db, lite.as_ref(), id, |k| {
                     hash(&mut tgt_hash, &k);
                     check.loaded += 1;
                     if collect {
                         actual.push((k.chat_id, blake3::hash(k.content.as_bytes())));
                     }
-                }
+                })
+                .await?;
             }
             check.checksum_match = check.target_id.is_some()
                 && check.loaded == check.expected
@@ -122,6 +109,50 @@ pub async fn check(
         }
     }
     Ok(out)
+}
+
+const TARGET_CHATS: &str = "SELECT CAST(c.chatId AS BIGINT), CAST(c.chatDate AS BIGINT), p.prinUri, \
+    CAST(c.isAlert AS BIGINT), c.content FROM tblChat c LEFT JOIN tblPrincipal p ON p.prinID = c.userId \
+    WHERE c.channelId = $1 ORDER BY c.chatId";
+
+/// Streams the target's messages of room `id` in `chatId` order to `f` (an SQLite target
+/// directly, see [`crate::lite`]; PostgreSQL through sqlx).
+async fn target_chats(
+    db: &Db,
+    lite: Option<&crate::lite::Readers>,
+    id: i64,
+    mut f: impl FnMut(Key),
+) -> Result<()> {
+    if let Some(lite) = lite {
+        return crate::lite::blocking(|| {
+            lite.with(|c| {
+                let mut rows = c.prepare_cached(TARGET_CHATS)?;
+                let mut rows = rows.query([id])?;
+                while let Some(r) = rows.next()? {
+                    f(Key {
+                        chat_id: r.get(0)?,
+                        date: r.get(1)?,
+                        author: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                        alert: r.get::<_, i64>(3)? != 0,
+                        content: r.get(4)?,
+                    });
+                }
+                Ok(())
+            })
+        })
+        .context("reading tblChat from the target");
+    }
+    let mut rows = sqlx::query(TARGET_CHATS).bind(id).fetch(&db.pool);
+    while let Some(r) = rows.try_next().await.context("reading tblChat from the target")? {
+        f(Key {
+            chat_id: r.try_get(0)?,
+            date: r.try_get(1)?,
+            author: r.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
+            alert: r.try_get::<i64, _>(3)? != 0,
+            content: r.try_get(4)?,
+        });
+    }
+    Ok(())
 }
 
 /// One message as both sides compare it.

@@ -1,0 +1,82 @@
+//! Direct SQLite (rusqlite) for the bulk paths: copying history into an SQLite target,
+//! reading the staged history back, and checksumming an SQLite target. Everything else
+//! goes through sqlx; these paths move every message, and sqlx-sqlite hands each row
+//! through a worker thread and a channel, which costs more than SQLite itself.
+//!
+//! Calls are synchronous; [`blocking`] runs them without stalling the async runtime.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::model::Chat;
+
+/// Opens an SQLite file: read-only, or read-write (created when `create`) in WAL mode
+/// with `synchronous = NORMAL`, as the sqlx connections open it.
+pub fn open(path: &Path, write: bool, create: bool) -> rusqlite::Result<Connection> {
+    let flags = match (write, create) {
+        (false, _) => OpenFlags::SQLITE_OPEN_READ_ONLY,
+        (true, false) => OpenFlags::SQLITE_OPEN_READ_WRITE,
+        (true, true) => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+    } | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(Duration::from_secs(60))?;
+    if write {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+    }
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// Runs synchronous SQLite work from async code: on a multi-threaded runtime the worker
+/// hands its other tasks away first; elsewhere (a current-thread test runtime) it just runs.
+pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+/// A few read-only connections to one file, opened on demand and reused.
+#[derive(Debug)]
+pub struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    /// Readers of the SQLite file at `path`.
+    pub fn new(path: PathBuf) -> Readers {
+        Readers { path, idle: Mutex::new(Vec::new()) }
+    }
+
+    /// Runs `f` on an idle connection (opening one when none is idle).
+    pub fn with<R>(&self, f: impl FnOnce(&Connection) -> anyhow::Result<R>) -> anyhow::Result<R> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => open(&self.path, false, false)?,
+        };
+        let out = f(&conn);
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+        out
+    }
+}
+
+/// A staged message from `SELECT channel_id, chat_id, chat_date, user_id, is_alert, content`.
+pub fn chat(r: &rusqlite::Row<'_>) -> rusqlite::Result<Chat> {
+    Ok(Chat {
+        channel_id: r.get(0)?,
+        chat_id: r.get(1)?,
+        chat_date: r.get(2)?,
+        user_id: r.get(3)?,
+        is_alert: r.get::<_, i64>(4)? != 0,
+        content: r.get(5)?,
+    })
+}

@@ -1,0 +1,111 @@
+//! The SQLite target writer: one connection (SQLite has one writer), a transaction per
+//! batch, and one cached single-row INSERT per table executed row by row — cheaper than
+//! building multi-row statements, since a prepared statement costs only the binding.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params_from_iter, Connection};
+
+use super::rows::{Batch, Op, TableSpec, Value};
+use crate::lite;
+
+/// An SQLite `mgc` replica, open for writing.
+pub struct SqliteTarget {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteTarget {
+    /// Opens the file at `path` (creating it when `create`).
+    pub fn open(path: &Path, create: bool) -> rusqlite::Result<SqliteTarget> {
+        Ok(SqliteTarget { conn: Mutex::new(lite::open(path, true, create)?) })
+    }
+
+    /// Applies `batch` in one transaction.
+    pub fn apply(&self, batch: &Batch) -> rusqlite::Result<()> {
+        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction()?;
+        for op in &batch.ops {
+            match op {
+                Op::Insert(t, rows) => {
+                    let mut st = tx.prepare_cached(&insert_sql(t))?;
+                    for row in rows {
+                        st.execute(params_from_iter(row.iter()))?;
+                    }
+                }
+                Op::DeleteEq(t, col, v) => {
+                    tx.prepare_cached(&format!("DELETE FROM {} WHERE {col} = ?1", t.name))?
+                        .execute([*v])?;
+                }
+            }
+        }
+        tx.commit()
+    }
+}
+
+fn insert_sql(t: &TableSpec) -> String {
+    let cols: Vec<&str> = t.cols.iter().map(|c| c.0).collect();
+    let marks = vec!["?"; cols.len()].join(", ");
+    format!("INSERT INTO {} ({}) VALUES ({marks})", t.name, cols.join(", "))
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Null => ValueRef::Null,
+            Value::Int(i) => ValueRef::Integer(*i),
+            Value::Text(s) => ValueRef::Text(s.as_bytes()),
+        }))
+    }
+}
+
+/// SQLITE_BUSY and SQLITE_LOCKED (another writer holds the file): worth a retry.
+pub fn is_transient(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::rows::{CHAT, LAST_CHAT_ID};
+
+    #[test]
+    fn a_batch_commits_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let t = SqliteTarget::open(&path, true).unwrap();
+        t.conn
+            .lock()
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE tblChat (channelId INT, chatId INT, chatDate INT, userId INT, isAlert INT, \
+                 content TEXT, rtf TEXT, PRIMARY KEY (channelId, chatId)); \
+                 CREATE TABLE tblLastChatId (nodeID INT PRIMARY KEY, lastChatID INT);",
+            )
+            .unwrap();
+        let row = |id: i64, text: &str| {
+            vec![7.into(), id.into(), 1.into(), 2.into(), false.into(), text.into()]
+        };
+        let mut ok = Batch::default();
+        ok.insert(&CHAT, row(1, "a"));
+        ok.insert(&CHAT, row(2, "tab\tand 'quote'"));
+        ok.delete_eq(&LAST_CHAT_ID, "nodeID", 7);
+        ok.insert(&LAST_CHAT_ID, vec![7.into(), 2.into()]);
+        t.apply(&ok).unwrap();
+        let mut dup = Batch::default();
+        dup.insert(&CHAT, row(3, "c"));
+        dup.insert(&CHAT, row(2, "duplicate key"));
+        let err = t.apply(&dup).unwrap_err();
+        assert!(!is_transient(&err), "{err}");
+        let conn = t.conn.lock().unwrap();
+        let n: i64 = conn.query_row("SELECT COUNT(*) FROM tblChat", [], |r| r.get(0)).unwrap();
+        let text: String = conn
+            .query_row("SELECT content FROM tblChat WHERE chatId = 2", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!((n, text.as_str()), (2, "tab\tand 'quote'"), "the failed batch left nothing");
+    }
+}
