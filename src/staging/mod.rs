@@ -218,9 +218,14 @@ impl Workspace {
     }
 
     /// Streams the staged history of one room in `chatId` order to `f`.
-    pub async fn for_each_chat(&self, room: i64, mut f: impl FnMut(Chat)) -> Result<()> {
-        crate::lite::blocking(|| {
-            self.readers.with(|c| {
+    pub async fn for_each_chat(&self, room: i64, f: impl FnMut(Chat)) -> Result<()> {
+        crate::lite::blocking(|| self.for_each_chat_sync(room, f))
+    }
+
+    /// [`Workspace::for_each_chat`] for synchronous callers (e.g. rayon workers).
+    pub fn for_each_chat_sync(&self, room: i64, mut f: impl FnMut(Chat)) -> Result<()> {
+        self.readers
+            .with(|c| {
                 let mut st = c.prepare_cached(
                     "SELECT channel_id, chat_id, chat_date, user_id, is_alert, content FROM snap_chat \
                      WHERE channel_id = ?1 ORDER BY chat_id",
@@ -231,8 +236,7 @@ impl Workspace {
                 }
                 Ok(())
             })
-        })
-        .context("reading the staged history")
+            .context("reading the staged history")
     }
 
     /// Staged messages per (room, author) with the counts the message rules need.

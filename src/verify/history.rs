@@ -4,11 +4,16 @@
 //! The source side is the staged snapshot after the plan's message rules; the target side
 //! is streamed back from `tblChat`. A passing room keeps only two running checksums; only
 //! a room that disagrees is read a second time keeping its (chatId, hash) pairs.
+//!
+//! A room check is a [`Pass`]: the source side first ([`Rooms::source_pass`]), then each
+//! target row folded in ([`Pass::target_row`]), then [`Pass::finish`]. Every backend drives
+//! the same passes; an SQLite target is read directly and its rooms checked in parallel.
 
 use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 use futures_util::TryStreamExt;
+use rayon::prelude::*;
 use sqlx::Row;
 
 use super::{Mismatch, RoomCheck};
@@ -16,8 +21,118 @@ use crate::db::Db;
 use crate::load::IdMap;
 use crate::model::{ticks_to_iso, Chat, Snapshot};
 use crate::plan::messages::{Classifier, Disposition};
-use crate::plan::Plan;
+use crate::plan::{Plan, PlanRoom};
 use crate::staging::Workspace;
+
+/// What every room check reads: the staged history, the message rules, the id map and the
+/// target's `prinUri` per `prinID` (authors are compared by URI).
+pub(super) struct Rooms<'a> {
+    ws: &'a Workspace,
+    classifier: Classifier,
+    map: &'a IdMap,
+    uris: HashMap<i64, String>,
+}
+
+/// One check of one room in progress.
+pub(super) struct Pass {
+    check: RoomCheck,
+    collect: bool,
+    src: blake3::Hash,
+    tgt: blake3::Hasher,
+    expected: Vec<(i64, blake3::Hash)>,
+    actual: Vec<(i64, blake3::Hash)>,
+}
+
+impl<'a> Rooms<'a> {
+    /// The shared state of a history check; `uris` are the target's principals.
+    pub(super) fn new(
+        ws: &'a Workspace,
+        plan: &Plan,
+        snap: &Snapshot,
+        map: &'a IdMap,
+        uris: HashMap<i64, String>,
+    ) -> Rooms<'a> {
+        let since = plan.options.since.as_deref();
+        let classifier = Classifier::new(&plan.rooms, &plan.excluded_rooms, snap, since);
+        Rooms { ws, classifier, map, uris }
+    }
+
+    /// Reads and hashes the source side of `room` (synchronously). With `collect`, keeps
+    /// the (chatId, content hash) pairs to name the first mismatch.
+    pub(super) fn source_pass(&self, room: &PlanRoom, collect: bool) -> Result<Pass> {
+        let mut check = RoomCheck {
+            legacy_guid: room.legacy_guid.clone(),
+            legacy_path: room.legacy_path.clone(),
+            target_id: self.map.rooms.get(&room.legacy_id).copied(),
+            ..Default::default()
+        };
+        let mut expected = Vec::new();
+        let mut src = blake3::Hasher::new();
+        let mut dates = None;
+        self.ws.for_each_chat_sync(room.legacy_id, |c: Chat| {
+            check.read += 1;
+            match self.classifier.classify(c.channel_id, c.user_id, c.chat_date) {
+                Disposition::Load => {
+                    let author = self.map.principals.get(&c.user_id).and_then(|t| self.uris.get(t));
+                    let k = Key {
+                        chat_id: c.chat_id,
+                        date: c.chat_date,
+                        author: author.cloned().unwrap_or_default(),
+                        alert: c.is_alert,
+                        content: c.content,
+                    };
+                    hash(&mut src, &k);
+                    // Dates are formatted once per room, after the pass.
+                    dates.get_or_insert((k.date, k.date)).1 = k.date;
+                    check.expected += 1;
+                    if collect {
+                        expected.push((k.chat_id, blake3::hash(k.content.as_bytes())));
+                    }
+                }
+                Disposition::Excluded(_) => check.excluded += 1,
+                Disposition::Rejected(_) => check.rejected += 1,
+            }
+        })?;
+        if let Some((first, last)) = dates {
+            check.first_date = ticks_to_iso(first);
+            check.last_date = ticks_to_iso(last);
+        }
+        let src = src.finalize();
+        Ok(Pass { check, collect, src, tgt: blake3::Hasher::new(), expected, actual: Vec::new() })
+    }
+}
+
+impl Pass {
+    /// The target room to read (`None`: the room is not in the target).
+    pub(super) fn target_id(&self) -> Option<i64> {
+        self.check.target_id
+    }
+
+    /// Folds one target message in (rows must come in `chatId` order).
+    pub(super) fn target_row(&mut self, k: Key) {
+        hash(&mut self.tgt, &k);
+        self.check.loaded += 1;
+        if self.collect {
+            self.actual.push((k.chat_id, blake3::hash(k.content.as_bytes())));
+        }
+    }
+
+    /// The room's result; `None` when it disagrees and this pass did not collect the pairs
+    /// that name the first mismatch (run it again with `collect`).
+    pub(super) fn finish(self) -> Option<RoomCheck> {
+        let mut check = self.check;
+        check.checksum_match = check.target_id.is_some()
+            && check.loaded == check.expected
+            && self.src == self.tgt.finalize();
+        if !check.checksum_match {
+            if !self.collect {
+                return None;
+            }
+            check.first_mismatch = first_mismatch(&self.expected, &self.actual);
+        }
+        Some(check)
+    }
+}
 
 /// Checks the history of every room of `wave`, one [`RoomCheck`] per room.
 pub async fn check(
@@ -35,77 +150,51 @@ pub async fn check(
             .iter()
             .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?)))
             .collect::<Result<_>>()?;
-    let classifier =
-        Classifier::new(&plan.rooms, &plan.excluded_rooms, snap, plan.options.since.as_deref());
-    let lite = db.url.sqlite_path().map(crate::lite::Readers::new);
-    let mut out = Vec::new();
-    for room in plan.rooms_in(wave) {
-        // Pass 1 keeps only the checksums (memory flat in the messages); a room that
-        // disagrees is read again, keeping its (chatId, hash) pairs to name the first mismatch.
-        for collect in [false, true] {
-            let mut check = RoomCheck {
-                legacy_guid: room.legacy_guid.clone(),
-                legacy_path: room.legacy_path.clone(),
-                ..Default::default()
-            };
-            check.target_id = map.rooms.get(&room.legacy_id).copied();
-            let mut expected = Vec::new();
-            let mut src_hash = blake3::Hasher::new();
-            ws.for_each_chat(room.legacy_id, |c: Chat| {
-                check.read += 1;
-                match classifier.classify(c.channel_id, c.user_id, c.chat_date) {
-                    Disposition::Load => {
-                        let author = map
-                            .principals
-                            .get(&c.user_id)
-                            .and_then(|t| uris.get(t))
-                            .cloned()
-                            .unwrap_or_default();
-                        let k = Key {
-                            chat_id: c.chat_id,
-                            date: c.chat_date,
-                            author,
-                            alert: c.is_alert,
-                            content: c.content,
-                        };
-                        hash(&mut src_hash, &k);
-                        check
-                            .first_date
-                            .get_or_insert_with(|| ticks_to_iso(k.date).unwrap_or_default());
-                        check.last_date = ticks_to_iso(k.date);
-                        check.expected += 1;
-                        if collect {
-                            expected.push((k.chat_id, blake3::hash(k.content.as_bytes())));
+    let rooms = Rooms::new(ws, plan, snap, map, uris);
+    let list: Vec<&PlanRoom> = plan.rooms_in(wave).collect();
+    if let Some(path) = db.url.sqlite_path() {
+        // Both sides are local files read synchronously: rooms in parallel, one reader of
+        // each file per worker.
+        let target = crate::lite::Readers::new(path);
+        return crate::lite::blocking(|| {
+            list.par_iter()
+                .map(|room| {
+                    for collect in [false, true] {
+                        let mut pass = rooms.source_pass(room, collect)?;
+                        if let Some(id) = pass.target_id() {
+                            sqlite_chats(&target, id, |k| pass.target_row(k))?;
+                        }
+                        if let Some(c) = pass.finish() {
+                            return Ok(c);
                         }
                     }
-                    Disposition::Excluded(_) => check.excluded += 1,
-                    Disposition::Rejected(_) => check.rejected += 1,
-                }
-            })
-            .await?;
-            let mut tgt_hash = blake3::Hasher::new();
-            let mut actual = Vec::new();
-            if let Some(id) = check.target_id {
-                target_chats(db, lite.as_ref(), id, |k| {
-                    hash(&mut tgt_hash, &k);
-                    check.loaded += 1;
-                    if collect {
-                        actual.push((k.chat_id, blake3::hash(k.content.as_bytes())));
-                    }
+                    unreachable!("a collecting pass always finishes")
                 })
-                .await?;
+                .collect()
+        });
+    }
+    let mut out = Vec::new();
+    for room in list {
+        for collect in [false, true] {
+            let mut pass = crate::lite::blocking(|| rooms.source_pass(room, collect))?;
+            if let Some(id) = pass.target_id() {
+                let mut rows = sqlx::query(TARGET_CHATS).bind(id).fetch(&db.pool);
+                while let Some(r) =
+                    rows.try_next().await.context("reading tblChat from the target")?
+                {
+                    pass.target_row(Key {
+                        chat_id: r.try_get(0)?,
+                        date: r.try_get(1)?,
+                        author: r.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
+                        alert: r.try_get::<i64, _>(3)? != 0,
+                        content: r.try_get(4)?,
+                    });
+                }
             }
-            check.checksum_match = check.target_id.is_some()
-                && check.loaded == check.expected
-                && src_hash.finalize() == tgt_hash.finalize();
-            if !check.checksum_match && !collect {
-                continue;
+            if let Some(c) = pass.finish() {
+                out.push(c);
+                break;
             }
-            if !check.checksum_match {
-                check.first_mismatch = first_mismatch(&expected, &actual);
-            }
-            out.push(check);
-            break;
         }
     }
     Ok(out)
@@ -115,44 +204,24 @@ const TARGET_CHATS: &str = "SELECT CAST(c.chatId AS BIGINT), CAST(c.chatDate AS 
     CAST(c.isAlert AS BIGINT), c.content FROM tblChat c LEFT JOIN tblPrincipal p ON p.prinID = c.userId \
     WHERE c.channelId = $1 ORDER BY c.chatId";
 
-/// Streams the target's messages of room `id` in `chatId` order to `f` (an SQLite target
-/// directly, see [`crate::lite`]; PostgreSQL through sqlx).
-async fn target_chats(
-    db: &Db,
-    lite: Option<&crate::lite::Readers>,
-    id: i64,
-    mut f: impl FnMut(Key),
-) -> Result<()> {
-    if let Some(lite) = lite {
-        return crate::lite::blocking(|| {
-            lite.with(|c| {
-                let mut rows = c.prepare_cached(TARGET_CHATS)?;
-                let mut rows = rows.query([id])?;
-                while let Some(r) = rows.next()? {
-                    f(Key {
-                        chat_id: r.get(0)?,
-                        date: r.get(1)?,
-                        author: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                        alert: r.get::<_, i64>(3)? != 0,
-                        content: r.get(4)?,
-                    });
-                }
-                Ok(())
-            })
+/// Streams an SQLite target's messages of room `id` in `chatId` order to `f`.
+fn sqlite_chats(target: &crate::lite::Readers, id: i64, mut f: impl FnMut(Key)) -> Result<()> {
+    target
+        .with(|c| {
+            let mut rows = c.prepare_cached(TARGET_CHATS)?;
+            let mut rows = rows.query([id])?;
+            while let Some(r) = rows.next()? {
+                f(Key {
+                    chat_id: r.get(0)?,
+                    date: r.get(1)?,
+                    author: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    alert: r.get::<_, i64>(3)? != 0,
+                    content: r.get(4)?,
+                });
+            }
+            Ok(())
         })
-        .context("reading tblChat from the target");
-    }
-    let mut rows = sqlx::query(TARGET_CHATS).bind(id).fetch(&db.pool);
-    while let Some(r) = rows.try_next().await.context("reading tblChat from the target")? {
-        f(Key {
-            chat_id: r.try_get(0)?,
-            date: r.try_get(1)?,
-            author: r.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
-            alert: r.try_get::<i64, _>(3)? != 0,
-            content: r.try_get(4)?,
-        });
-    }
-    Ok(())
+        .context("reading tblChat from the target")
 }
 
 /// One message as both sides compare it.

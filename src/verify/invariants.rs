@@ -56,7 +56,41 @@ pub struct ChatFacts {
 
 /// Checks every invariant; `rooms` are the wave's target room `nodeID`s.
 pub async fn check(db: &Db, tg: &Target, rooms: &[i64]) -> Result<Vec<Invariant>> {
-    Ok(check_facts(tg, rooms, &read_facts(db).await?))
+    let facts = match db.url.sqlite_path() {
+        Some(path) => crate::lite::blocking(|| scan_facts(&path, tg))?,
+        None => read_facts(db).await?,
+    };
+    Ok(check_facts(tg, rooms, &facts))
+}
+
+/// [`ChatFacts`] of an SQLite target in one pass over `tblChat` (instead of three
+/// queries), judging references against the target model, which holds every node and
+/// principal of the pool.
+fn scan_facts(path: &std::path::Path, tg: &Target) -> Result<ChatFacts> {
+    let conn = crate::lite::open(path, false, false)?;
+    let mut f = ChatFacts::default();
+    let mut orphans: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+    let mut per_channel: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut st = conn.prepare("SELECT channelId, chatId, userId FROM tblChat")?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next().context("reading tblChat")? {
+        let (channel, chat, user): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        let max = f.max_chat.entry(channel).or_insert(chat);
+        *max = (*max).max(chat);
+        *per_channel.entry(channel).or_default() += 1;
+        if !tg.principals.contains_key(&user) {
+            *orphans.entry((channel, user)).or_default() += 1;
+        }
+    }
+    f.orphan_authors = orphans.into_iter().map(|((c, u), n)| (c, u, n)).collect();
+    let is_room = |c: &i64| tg.nodes.get(c).is_some_and(|n| !n.is_category);
+    f.orphan_channels = per_channel.into_iter().filter(|(c, _)| !is_room(c)).collect();
+    let mut st = conn.prepare("SELECT nodeID, lastChatID FROM tblLastChatId")?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        f.last_rows.entry(r.get(0)?).or_default().push(r.get(1)?);
+    }
+    Ok(f)
 }
 
 /// Every invariant, on the target model and the chat facts read from the target.

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use anyhow::{Context, Result};
 use tiberius::error::Error as TdsError;
 
-use super::history::{first_mismatch, hash, Key};
+use super::history::{Key, Rooms};
 use super::invariants::ChatFacts;
 use super::target::{Target, TargetNode, TargetPrincipal};
 use super::RoomCheck;
@@ -16,9 +16,8 @@ use crate::db::DbUrl;
 use crate::error::bad_input;
 use crate::load::IdMap;
 use crate::mapping::legacy::{Affiliations, Role};
-use crate::model::{ticks_to_iso, Chat, Snapshot};
+use crate::model::Snapshot;
 use crate::mssql::{flag, int, req_int, req_text, text, Session};
-use crate::plan::messages::{Classifier, Disposition};
 use crate::plan::Plan;
 use crate::staging::Workspace;
 
@@ -225,83 +224,33 @@ impl Mgc {
                 Ok(())
             })
             .await?;
-        let classifier =
-            Classifier::new(&plan.rooms, &plan.excluded_rooms, snap, plan.options.since.as_deref());
+        let rooms = Rooms::new(ws, plan, snap, map, uris);
         let mut out = Vec::new();
         for room in plan.rooms_in(wave) {
             // As in history.rs: checksums only, and a second pass keeping (chatId, hash)
             // pairs for a room that disagrees.
             for collect in [false, true] {
-                let mut check = RoomCheck {
-                    legacy_guid: room.legacy_guid.clone(),
-                    legacy_path: room.legacy_path.clone(),
-                    target_id: map.rooms.get(&room.legacy_id).copied(),
-                    ..Default::default()
-                };
-                let mut expected = Vec::new();
-                let mut src_hash = blake3::Hasher::new();
-                ws.for_each_chat(room.legacy_id, |c: Chat| {
-                    check.read += 1;
-                    match classifier.classify(c.channel_id, c.user_id, c.chat_date) {
-                        Disposition::Load => {
-                            let author = map.principals.get(&c.user_id).and_then(|t| uris.get(t));
-                            let k = Key {
-                                chat_id: c.chat_id,
-                                date: c.chat_date,
-                                author: author.cloned().unwrap_or_default(),
-                                alert: c.is_alert,
-                                content: c.content,
-                            };
-                            hash(&mut src_hash, &k);
-                            check
-                                .first_date
-                                .get_or_insert_with(|| ticks_to_iso(k.date).unwrap_or_default());
-                            check.last_date = ticks_to_iso(k.date);
-                            check.expected += 1;
-                            if collect {
-                                expected.push((k.chat_id, blake3::hash(k.content.as_bytes())));
-                            }
-                        }
-                        Disposition::Excluded(_) => check.excluded += 1,
-                        Disposition::Rejected(_) => check.rejected += 1,
-                    }
-                })
-                .await?;
-                let mut tgt_hash = blake3::Hasher::new();
-                let mut actual = Vec::new();
-                if let Some(id) = check.target_id {
+                let mut pass = crate::lite::blocking(|| rooms.source_pass(room, collect))?;
+                if let Some(id) = pass.target_id() {
                     // channelId is an int column: an int parameter keeps the index seek.
                     let id = i32::try_from(id).context("a target nodeID beyond int")?;
-                    let loaded = &mut check.loaded;
                     self.s
                         .for_each("reading tblChat", ROOM_HISTORY, &[&id], |r| {
-                            let k = Key {
+                            pass.target_row(Key {
                                 chat_id: req_int(&r, 0)?,
                                 date: req_int(&r, 1)?,
                                 author: text(&r, 2)?.unwrap_or_default(),
                                 alert: flag(&r, 3)?.unwrap_or(false),
                                 content: text(&r, 4)?.unwrap_or_default(),
-                            };
-                            hash(&mut tgt_hash, &k);
-                            *loaded += 1;
-                            if collect {
-                                actual.push((k.chat_id, blake3::hash(k.content.as_bytes())));
-                            }
+                            });
                             Ok(())
                         })
                         .await?;
                 }
-                check.checksum_match = check.target_id.is_some()
-                    && check.loaded == check.expected
-                    && src_hash.finalize() == tgt_hash.finalize();
-                if !check.checksum_match && !collect {
-                    continue;
+                if let Some(c) = pass.finish() {
+                    out.push(c);
+                    break;
                 }
-                if !check.checksum_match {
-                    check.first_mismatch = first_mismatch(&expected, &actual);
-                }
-                out.push(check);
-                break;
             }
         }
         Ok(out)
