@@ -10,9 +10,10 @@ use tokio::sync::Mutex;
 
 use super::reader::Reader;
 use super::rows::{Batch, CHAT, LAST_CHAT_ID, LEDGER};
+use super::sqlite::{Chunk, SqliteTarget};
 use super::target::Target;
 use super::{IdMap, LoadOptions};
-use crate::model::Snapshot;
+use crate::model::{Chat, Snapshot};
 use crate::plan::messages::{Classifier, Disposition};
 use crate::plan::{Plan, PlanRoom};
 use crate::progress::{Bar, Progress};
@@ -75,6 +76,17 @@ pub(super) async fn load(
         ctx.snap,
         ctx.plan.options.since.as_deref(),
     );
+    // SQLite → SQLite: chunks are copied by the engine (see `sqlite.rs`).
+    let engine = match ctx.target {
+        Target::Sqlite(t) => {
+            let authors = ctx.map.principals.iter().filter(|(l, _)| classifier.is_author(**l));
+            let staging = ctx.ws.dir().join("staging.db");
+            crate::lite::blocking(|| t.attach_staging(&staging, authors.map(|(l, t)| (*l, *t))))
+                .context("attaching the workspace to the SQLite target")?;
+            Some(t)
+        }
+        _ => None,
+    };
     let total: u64 = rooms.iter().map(|r| r.message_count).sum();
     let bar = progress.bar("history", total);
     // Largest rooms first, so one big room does not start last and finish alone.
@@ -86,7 +98,7 @@ pub(super) async fn load(
         let mut s = HistoryStats::default();
         loop {
             let Some(room) = queue.lock().await.pop() else { break };
-            load_room(ctx, &classifier, room, &mut s, &bar).await.with_context(|| {
+            load_room(ctx, &classifier, engine, room, &mut s, &bar).await.with_context(|| {
                 format!("while loading the history of {} into tblChat", room.legacy_path)
             })?;
         }
@@ -111,6 +123,7 @@ async fn resume_point(reader: Option<&Reader>, target_room: i64) -> Result<Optio
 async fn load_room(
     ctx: &Ctx<'_>,
     classifier: &Classifier,
+    engine: Option<&SqliteTarget>,
     room: &PlanRoom,
     s: &mut HistoryStats,
     bar: &Bar,
@@ -122,6 +135,37 @@ async fn load_room(
     }
     let mut after = done.unwrap_or(i64::MIN);
     loop {
+        if let Some(engine) = engine {
+            let chunk = Chunk {
+                room: room.legacy_id,
+                target_room: target,
+                after,
+                limit: ctx.opts.chunk as i64,
+                since: classifier.since(),
+            };
+            let tail = |first: i64, last: i64, rows: u64| {
+                let mut b = Batch::default();
+                b.delete_eq(&LAST_CHAT_ID, "nodeID", target);
+                b.insert(&LAST_CHAT_ID, vec![target.into(), last.into()]);
+                let ledger = Some((target, first, last));
+                b.insert(
+                    &LEDGER,
+                    super::ledger_row(ctx.run_id, ctx.wave, "chat", ledger, rows, None),
+                );
+                b
+            };
+            match crate::lite::blocking(|| engine.copy_chunk(&chunk, tail))? {
+                Some(c) if c.rows == 0 => break,
+                Some(c) => {
+                    (s.read, s.loaded, s.chunks) =
+                        (s.read + c.rows, s.loaded + c.rows, s.chunks + 1);
+                    bar.inc(c.rows);
+                    after = c.last;
+                    continue;
+                }
+                None => {} // the chunk has rows the rules leave out: row by row below
+            }
+        }
         let rows = ctx.ws.chats_after(room.legacy_id, after, ctx.opts.chunk as i64).await?;
         let (Some(first), Some(last)) = (rows.first(), rows.last()) else { break };
         let (first_id, last_id) = (first.chat_id, last.chat_id);
@@ -129,7 +173,9 @@ async fn load_room(
         let mut rejects = Vec::new();
         let mut loaded = 0u64;
         let mut last_loaded = None;
-        for c in &rows {
+        let read = rows.len() as u64;
+        // Rows are consumed: the content moves into the batch instead of being copied.
+        for c in rows {
             match classifier.classify(c.channel_id, c.user_id, c.chat_date) {
                 Disposition::Load => {
                     let user = ctx.map.principals[&c.user_id];
@@ -141,7 +187,7 @@ async fn load_room(
                             c.chat_date.into(),
                             user.into(),
                             c.is_alert.into(),
-                            c.content.as_str().into(),
+                            c.content.into(),
                         ],
                     );
                     loaded += 1;
@@ -155,6 +201,7 @@ async fn load_room(
             }
         }
         if !rejects.is_empty() && !ctx.opts.dry_run {
+            let rejects: Vec<(&Chat, &str)> = rejects.iter().map(|(c, r)| (c, *r)).collect();
             ctx.ws.record_rejects("load", &rejects).await?;
         }
         if let Some(max) = last_loaded {
@@ -173,10 +220,10 @@ async fn load_room(
             ),
         );
         ctx.target.apply(&batch).await?;
-        s.read += rows.len() as u64;
+        s.read += read;
         s.loaded += loaded;
         s.chunks += 1;
-        bar.inc(rows.len() as u64);
+        bar.inc(read);
         after = last_id;
     }
     Ok(())

@@ -77,6 +77,16 @@ impl Classifier {
         }
     }
 
+    /// The `since` option in ticks: older messages are excluded.
+    pub fn since(&self) -> Option<i64> {
+        self.since
+    }
+
+    /// Whether messages by `p` may be loaded (an author the snapshot knows).
+    pub fn is_author(&self, p: i64) -> bool {
+        self.authors.contains(&p)
+    }
+
     /// The fate of a message of `room` by `author` at `date` (ticks).
     pub fn classify(&self, room: i64, author: i64, date: i64) -> Disposition {
         match self.rooms.get(&room) {

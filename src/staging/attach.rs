@@ -61,21 +61,22 @@ async fn copy(conn: &mut sqlx::SqliteConnection, delta: bool, bar: &Bar) -> Resu
     .iter()
     .map(|r| (r.get(0), r.get(1)))
     .collect();
+    // (first room, last room, rows) per transaction.
     let mut ranges = Vec::new();
     let (mut start, mut acc) = (None, 0);
     for (room, n) in &counts {
         start.get_or_insert(*room);
         acc += n;
         if acc >= ROWS_PER_TX {
-            ranges.push((start.take().unwrap_or(*room), *room));
+            ranges.push((start.take().unwrap_or(*room), *room, acc));
             acc = 0;
         }
     }
     if let (Some(s), Some((last, _))) = (start, counts.last()) {
-        ranges.push((s, *last));
+        ranges.push((s, *last, acc));
     }
     let (mut copied, mut rejected) = (0u64, 0u64);
-    for (lo, hi) in ranges {
+    for (lo, hi, rows) in ranges {
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let ins = sqlx::query(&format!(
             "INSERT OR IGNORE INTO main.snap_chat (channel_id, chat_id, chat_date, user_id, is_alert, content) \
@@ -87,9 +88,30 @@ async fn copy(conn: &mut sqlx::SqliteConnection, delta: bool, bar: &Bar) -> Resu
         .execute(&mut *tx)
         .await
         .context("copying tblChat into the workspace")?;
-        let (int_chat, int_user, int_date) =
-            (int_or("c.chatId"), int_or("c.userId"), int_or("c.chatDate"));
-        let rej = sqlx::query(&format!(
+        // Every row of the range copied: nothing to reject, skip the second scan.
+        let rej = if ins.rows_affected() as i64 == rows {
+            0
+        } else {
+            reject_range(&mut tx, lo, hi, past).await?
+        };
+        tx.commit().await?;
+        copied += ins.rows_affected();
+        rejected += rej;
+        bar.inc(ins.rows_affected() + rej);
+    }
+    Ok((copied, rejected))
+}
+
+/// Records the unreadable rows of rooms `lo..=hi` as extract rejects, with their raw values.
+async fn reject_range(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    lo: i64,
+    hi: i64,
+    past: &str,
+) -> Result<u64> {
+    let (int_chat, int_user, int_date) =
+        (int_or("c.chatId"), int_or("c.userId"), int_or("c.chatDate"));
+    let rej = sqlx::query(&format!(
             "INSERT OR IGNORE INTO main.reject (stage, channel_id, chat_id, user_id, chat_date, reason) \
              SELECT 'extract', c.channelId, {int_chat}, {int_user}, {int_date}, \
              'unreadable row (chatId, chatDate, userId, content NULL?): ' || quote(c.chatId) || ', ' || quote(c.chatDate) \
@@ -98,12 +120,7 @@ async fn copy(conn: &mut sqlx::SqliteConnection, delta: bool, bar: &Bar) -> Resu
         ))
         .bind(lo)
         .bind(hi)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-        tx.commit().await?;
-        copied += ins.rows_affected();
-        rejected += rej.rows_affected();
-        bar.inc(ins.rows_affected() + rej.rows_affected());
-    }
-    Ok((copied, rejected))
+    Ok(rej.rows_affected())
 }

@@ -57,6 +57,11 @@ impl<'a> Rooms<'a> {
         Rooms { ws, classifier, map, uris }
     }
 
+    /// The target `prinUri` of target principal `id` (empty when it does not exist).
+    pub(super) fn uri(&self, id: i64) -> String {
+        self.uris.get(&id).cloned().unwrap_or_default()
+    }
+
     /// Reads and hashes the source side of `room` (synchronously). With `collect`, keeps
     /// the (chatId, content hash) pairs to name the first mismatch.
     pub(super) fn source_pass(&self, room: &PlanRoom, collect: bool) -> Result<Pass> {
@@ -162,7 +167,7 @@ pub async fn check(
                     for collect in [false, true] {
                         let mut pass = rooms.source_pass(room, collect)?;
                         if let Some(id) = pass.target_id() {
-                            sqlite_chats(&target, id, |k| pass.target_row(k))?;
+                            sqlite_chats(&target, id, |k| pass.target_row(k), &rooms)?;
                         }
                         if let Some(c) = pass.finish() {
                             return Ok(c);
@@ -185,7 +190,7 @@ pub async fn check(
                     pass.target_row(Key {
                         chat_id: r.try_get(0)?,
                         date: r.try_get(1)?,
-                        author: r.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
+                        author: rooms.uri(r.try_get(2)?),
                         alert: r.try_get::<i64, _>(3)? != 0,
                         content: r.try_get(4)?,
                     });
@@ -200,12 +205,19 @@ pub async fn check(
     Ok(out)
 }
 
-const TARGET_CHATS: &str = "SELECT CAST(c.chatId AS BIGINT), CAST(c.chatDate AS BIGINT), p.prinUri, \
-    CAST(c.isAlert AS BIGINT), c.content FROM tblChat c LEFT JOIN tblPrincipal p ON p.prinID = c.userId \
-    WHERE c.channelId = $1 ORDER BY c.chatId";
+/// A room's messages; authors are turned into URIs through [`Rooms`]'s map rather than a
+/// join, which PostgreSQL would answer with a scan of `tblPrincipal` per room.
+const TARGET_CHATS: &str = "SELECT CAST(chatId AS BIGINT), CAST(chatDate AS BIGINT), \
+    CAST(userId AS BIGINT), CAST(isAlert AS BIGINT), content FROM tblChat \
+    WHERE channelId = $1 ORDER BY chatId";
 
 /// Streams an SQLite target's messages of room `id` in `chatId` order to `f`.
-fn sqlite_chats(target: &crate::lite::Readers, id: i64, mut f: impl FnMut(Key)) -> Result<()> {
+fn sqlite_chats(
+    target: &crate::lite::Readers,
+    id: i64,
+    mut f: impl FnMut(Key),
+    rooms: &Rooms<'_>,
+) -> Result<()> {
     target
         .with(|c| {
             let mut rows = c.prepare_cached(TARGET_CHATS)?;
@@ -214,7 +226,7 @@ fn sqlite_chats(target: &crate::lite::Readers, id: i64, mut f: impl FnMut(Key)) 
                 f(Key {
                     chat_id: r.get(0)?,
                     date: r.get(1)?,
-                    author: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    author: rooms.uri(r.get(2)?),
                     alert: r.get::<_, i64>(3)? != 0,
                     content: r.get(4)?,
                 });

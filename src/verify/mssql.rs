@@ -35,9 +35,9 @@ const SCOPES: &str = "SELECT scopeNodeID, scopePrinID, scopeIsDenied FROM tblSco
 const ROLES: &str = "SELECT r.prinRoleNodeID, r.prinRolePrinID, t.rtypeDesc \
     FROM tblPrincipalRole AS r JOIN tblRoleType AS t ON t.rtypeID = r.prinRoleTypeID";
 const URIS: &str = "SELECT prinID, prinUri FROM tblPrincipal";
-const ROOM_HISTORY: &str = "SELECT c.chatId, c.chatDate, p.prinUri, c.isAlert, c.content \
-    FROM tblChat AS c LEFT JOIN tblPrincipal AS p ON p.prinID = c.userId \
-    WHERE c.channelId = @P1 ORDER BY c.chatId";
+// Authors become URIs through the map read with URIS, as in history.rs.
+const ROOM_HISTORY: &str = "SELECT chatId, chatDate, userId, isAlert, content FROM tblChat \
+    WHERE channelId = @P1 ORDER BY chatId";
 const EXISTING_NODES: &str = "SELECT nodeID, nodeType, nodeName FROM tblNode WHERE nodeID <> 1";
 const MAX_CHAT: &str = "SELECT channelId, MAX(chatId) FROM tblChat GROUP BY channelId";
 const LAST_CHAT: &str = "SELECT nodeID, lastChatID FROM tblLastChatId";
@@ -239,7 +239,7 @@ impl Mgc {
                             pass.target_row(Key {
                                 chat_id: req_int(&r, 0)?,
                                 date: req_int(&r, 1)?,
-                                author: text(&r, 2)?.unwrap_or_default(),
+                                author: rooms.uri(req_int(&r, 2)?),
                                 alert: flag(&r, 3)?.unwrap_or(false),
                                 content: text(&r, 4)?.unwrap_or_default(),
                             });
