@@ -258,3 +258,33 @@ mod tests {
         assert!(ticks_to_iso(-1).is_none());
     }
 }
+
+#[cfg(test)]
+impl Node {
+    /// A node with every optional column empty and a GUID derived from its id, for tests.
+    pub fn blank(id: i64, parent_id: Option<i64>, is_category: bool, name: &str) -> Node {
+        Node {
+            id,
+            guid: format!("00000000-0000-0000-0000-{id:012}"),
+            parent_id,
+            is_category,
+            name: name.into(),
+            desc: String::new(),
+            topic: None,
+            override_member: false,
+            invite: None,
+            logged: None,
+            file_post: None,
+            disabled: false,
+            behavior: BEHAVIOR_NORMAL,
+            visibility: None,
+            scope_definer_id: None,
+            role_definer_id: None,
+            siop_id: None,
+            added_by: 1,
+            added_on: 0,
+            updated_by: 1,
+            updated_on: 0,
+        }
+    }
+}

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use assert_cmd::Command;
 
 /// A fresh directory for one test under the cargo target tmpdir.
-pub fn tmp_dir(name: &str) -> PathBuf {
+pub(crate) fn tmp_dir(name: &str) -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "{name}-{}-{}",
@@ -19,24 +19,24 @@ pub fn tmp_dir(name: &str) -> PathBuf {
 }
 
 /// The gcmigrate binary, quiet about progress bars.
-pub fn gcm() -> Command {
+pub(crate) fn gcm() -> Command {
     let mut c = Command::cargo_bin("gcmigrate").unwrap();
     c.env_remove("GCMIGRATE_SOURCE").env_remove("GCMIGRATE_TARGET");
     c
 }
 
 /// A sqlite:// URL for a file in `dir`.
-pub fn sqlite_url(dir: &Path, file: &str) -> String {
+pub(crate) fn sqlite_url(dir: &Path, file: &str) -> String {
     format!("sqlite://{}", dir.join(file).display())
 }
 
 /// Runs an async block on a fresh runtime.
-pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
 }
 
 /// A fresh PostgreSQL database URL, or None (and a note) when no server is configured.
-pub fn pg_database(test: &str) -> Option<String> {
+pub(crate) fn pg_database(test: &str) -> Option<String> {
     let Ok(base) = std::env::var("GCMIGRATE_TEST_PG_URL") else {
         eprintln!(
             "skipped {test}: GCMIGRATE_TEST_PG_URL is not set (PostgreSQL tests need a server)"
@@ -63,7 +63,7 @@ pub fn pg_database(test: &str) -> Option<String> {
 }
 
 /// Runs a query returning one integer against a SQLite or PostgreSQL URL.
-pub fn scalar(url: &str, sql: &str) -> i64 {
+pub(crate) fn scalar(url: &str, sql: &str) -> i64 {
     block_on(async {
         sqlx::any::install_default_drivers();
         let pool = sqlx::AnyPool::connect(url).await.unwrap();
@@ -74,7 +74,7 @@ pub fn scalar(url: &str, sql: &str) -> i64 {
 }
 
 /// Runs statements against a SQLite or PostgreSQL URL.
-pub fn exec(url: &str, sql: &str) {
+pub(crate) fn exec(url: &str, sql: &str) {
     block_on(async {
         sqlx::any::install_default_drivers();
         let pool = sqlx::AnyPool::connect(url).await.unwrap();
@@ -84,13 +84,13 @@ pub fn exec(url: &str, sql: &str) {
 }
 
 /// Builds the Contoso legacy database at a URL.
-pub fn contoso(url: &str) {
+pub(crate) fn contoso(url: &str) {
     let url = gcmigrate::db::DbUrl::parse(url).unwrap();
     block_on(gcmigrate::commands::demo::build_contoso(&url)).unwrap();
 }
 
 /// Reads a JSON report.
-pub fn json(path: &Path) -> serde_json::Value {
+pub(crate) fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(
         &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
     )

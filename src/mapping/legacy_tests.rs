@@ -21,29 +21,7 @@ fn principal(id: i64, type_id: i64, disabled: bool) -> Principal {
 }
 
 fn node(id: i64, parent: Option<i64>, is_category: bool) -> Node {
-    Node {
-        id,
-        guid: format!("{id:032x}"),
-        parent_id: parent,
-        is_category,
-        name: format!("n{id}"),
-        desc: String::new(),
-        topic: None,
-        override_member: false,
-        invite: None,
-        logged: None,
-        file_post: None,
-        disabled: false,
-        behavior: BEHAVIOR_NORMAL,
-        visibility: None,
-        scope_definer_id: None,
-        role_definer_id: None,
-        siop_id: None,
-        added_by: 1,
-        added_on: 0,
-        updated_by: 1,
-        updated_on: 0,
-    }
+    Node::blank(id, parent, is_category, &format!("n{id}"))
 }
 
 /// A tree root(1) → categories 2, 3 (3 under 2) → rooms 10..16; users 100..140 in nested

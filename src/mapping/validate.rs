@@ -145,29 +145,7 @@ mod tests {
     use crate::model::{Node, Principal};
 
     fn node(id: i64, parent: i64, is_category: bool, name: &str) -> Node {
-        Node {
-            id,
-            guid: format!("00000000-0000-0000-0000-{id:012}"),
-            parent_id: Some(parent),
-            is_category,
-            name: name.into(),
-            desc: String::new(),
-            topic: None,
-            override_member: false,
-            invite: None,
-            logged: None,
-            file_post: None,
-            disabled: false,
-            behavior: 4,
-            visibility: None,
-            scope_definer_id: None,
-            role_definer_id: None,
-            siop_id: None,
-            added_by: 1,
-            added_on: 0,
-            updated_by: 1,
-            updated_on: 0,
-        }
+        Node::blank(id, Some(parent), is_category, name)
     }
 
     /// Root 1 > Sales 2 > Pipeline 3 (room); node 4 has a missing parent; 5 ↔ 6 loop.
