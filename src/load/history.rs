@@ -8,9 +8,10 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
+use super::engine::Chunk;
 use super::reader::Reader;
 use super::rows::{Batch, CHAT, LAST_CHAT_ID, LEDGER};
-use super::sqlite::{Chunk, SqliteTarget};
+use super::sqlite::SqliteTarget;
 use super::target::Target;
 use super::{IdMap, LoadOptions};
 use crate::model::{Chat, Snapshot};
@@ -82,8 +83,8 @@ pub(super) async fn load(
             let authors = ctx.map.principals.iter().filter(|(l, _)| classifier.is_author(**l));
             let staging = ctx.ws.dir().join("staging.db");
             crate::lite::blocking(|| t.attach_staging(&staging, authors.map(|(l, t)| (*l, *t))))
-                .context("attaching the workspace to the SQLite target")?;
-            Some(t)
+                .context("attaching the workspace to the SQLite target")?
+                .then_some(t)
         }
         _ => None,
     };
@@ -93,6 +94,28 @@ pub(super) async fn load(
     let mut order: Vec<&PlanRoom> = rooms.to_vec();
     order.sort_by_key(|r| std::cmp::Reverse(r.message_count));
     order.reverse();
+    let mut stats = HistoryStats::default();
+    if let Some(engine) = engine {
+        // Whole rooms by the engine, small ones sharing a transaction; rooms it hands back
+        // (a chunk with rows the message rules leave out) go through the workers below.
+        let ids: Vec<(i64, i64)> =
+            order.iter().rev().map(|r| (r.legacy_id, ctx.map.rooms[&r.legacy_id])).collect();
+        let tail = |target: i64, first: i64, last: i64, rows: u64| {
+            let mut b = Batch::default();
+            b.delete_eq(&LAST_CHAT_ID, "nodeID", target);
+            b.insert(&LAST_CHAT_ID, vec![target.into(), last.into()]);
+            let ledger = Some((target, first, last));
+            b.insert(&LEDGER, super::ledger_row(ctx.run_id, ctx.wave, "chat", ledger, rows, None));
+            b
+        };
+        let (limit, since) = (ctx.opts.chunk as i64, classifier.since());
+        let bulk =
+            crate::lite::blocking(|| engine.copy_rooms(&ids, limit, since, &tail, &|n| bar.inc(n)))
+                .context("copying the history into the SQLite target")?;
+        (stats.read, stats.loaded, stats.chunks) = (bulk.rows, bulk.rows, bulk.chunks);
+        stats.rooms_resumed = bulk.resumed;
+        order.retain(|r| bulk.left.contains(&r.legacy_id));
+    }
     let queue = Mutex::new(order);
     let workers = (0..ctx.opts.jobs.max(1)).map(|_| async {
         let mut s = HistoryStats::default();
@@ -104,7 +127,6 @@ pub(super) async fn load(
         }
         anyhow::Ok(s)
     });
-    let mut stats = HistoryStats::default();
     for r in futures_util::future::join_all(workers).await {
         stats.merge(r?);
     }

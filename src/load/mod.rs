@@ -6,6 +6,7 @@
 //! last chunk its ledger holds.
 
 pub mod config;
+pub mod engine;
 mod history;
 #[cfg(feature = "mssql")]
 pub mod mssql;
