@@ -65,6 +65,33 @@ pub(super) struct Ctx<'a> {
     pub(super) opts: &'a LoadOptions,
 }
 
+impl Ctx<'_> {
+    /// What every history chunk commits with, whichever path copied it: the room's
+    /// `tblLastChatId` (when the chunk loaded a message) and the chunk's ledger row.
+    fn chunk_tail(
+        &self,
+        batch: &mut Batch,
+        target: i64,
+        (first, last): (i64, i64),
+        last_loaded: Option<i64>,
+        loaded: u64,
+    ) {
+        if let Some(max) = last_loaded {
+            batch.delete_eq(&LAST_CHAT_ID, "nodeID", target);
+            batch.insert(&LAST_CHAT_ID, vec![target.into(), max.into()]);
+        }
+        let ledger = super::ledger_row(
+            self.run_id,
+            self.wave,
+            "chat",
+            Some((target, first, last)),
+            loaded,
+            None,
+        );
+        batch.insert(&LEDGER, ledger);
+    }
+}
+
 /// Loads the history of `rooms` with `--jobs` workers pulling rooms from a queue.
 pub(super) async fn load(
     ctx: &Ctx<'_>,
@@ -102,10 +129,7 @@ pub(super) async fn load(
             order.iter().rev().map(|r| (r.legacy_id, ctx.map.rooms[&r.legacy_id])).collect();
         let tail = |target: i64, first: i64, last: i64, rows: u64| {
             let mut b = Batch::default();
-            b.delete_eq(&LAST_CHAT_ID, "nodeID", target);
-            b.insert(&LAST_CHAT_ID, vec![target.into(), last.into()]);
-            let ledger = Some((target, first, last));
-            b.insert(&LEDGER, super::ledger_row(ctx.run_id, ctx.wave, "chat", ledger, rows, None));
+            ctx.chunk_tail(&mut b, target, (first, last), Some(last), rows);
             b
         };
         let (limit, since) = (ctx.opts.chunk as i64, classifier.since());
@@ -167,13 +191,7 @@ async fn load_room(
             };
             let tail = |first: i64, last: i64, rows: u64| {
                 let mut b = Batch::default();
-                b.delete_eq(&LAST_CHAT_ID, "nodeID", target);
-                b.insert(&LAST_CHAT_ID, vec![target.into(), last.into()]);
-                let ledger = Some((target, first, last));
-                b.insert(
-                    &LEDGER,
-                    super::ledger_row(ctx.run_id, ctx.wave, "chat", ledger, rows, None),
-                );
+                ctx.chunk_tail(&mut b, target, (first, last), Some(last), rows);
                 b
             };
             match crate::lite::blocking(|| engine.copy_chunk(&chunk, tail))? {
@@ -226,21 +244,7 @@ async fn load_room(
             let rejects: Vec<(&Chat, &str)> = rejects.iter().map(|(c, r)| (c, *r)).collect();
             ctx.ws.record_rejects("load", &rejects).await?;
         }
-        if let Some(max) = last_loaded {
-            batch.delete_eq(&LAST_CHAT_ID, "nodeID", target);
-            batch.insert(&LAST_CHAT_ID, vec![target.into(), max.into()]);
-        }
-        batch.insert(
-            &LEDGER,
-            super::ledger_row(
-                ctx.run_id,
-                ctx.wave,
-                "chat",
-                Some((target, first_id, last_id)),
-                loaded,
-                None,
-            ),
-        );
+        ctx.chunk_tail(&mut batch, target, (first_id, last_id), last_loaded, loaded);
         ctx.target.apply(&batch).await?;
         s.read += read;
         s.loaded += loaded;

@@ -64,16 +64,12 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
     let lg = Legacy::new(snap);
     let mut marks = lg.marks();
     let mut f = Findings::default();
-    let path_of = |chain: &[i64]| -> String {
-        let names: Vec<&str> = chain
-            .iter()
-            .rev()
-            .filter(|&&n| n != ROOT)
-            .filter_map(|n| lg.node(*n))
-            .map(|n| n.name.as_str())
-            .collect();
-        format!("/{}", names.join("/"))
+    // Node names from the top of `chain` (child first, root last) down, the root left out.
+    let names_down = |chain: &[i64]| -> Vec<&str> {
+        let nodes = chain.iter().rev().filter(|&&n| n != ROOT).filter_map(|n| lg.node(*n));
+        nodes.map(|n| n.name.as_str()).collect()
     };
+    let path_of = |chain: &[i64]| format!("/{}", names_down(chain).join("/"));
     for (row, desc) in &lg.unknown_roles {
         let subject = lg.ancestors_or_self(row.node_id).map(|c| path_of(&c)).unwrap_or_default();
         f.add(Severity::Warning, "UNKNOWN_ROLE", &subject, lg.node(row.node_id).map(|n| n.guid.as_str()),
@@ -338,13 +334,7 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
                 room_rule.and_then(|r| r.target_name.clone()).unwrap_or_default()
             }
             Naming::Prefix if d.chain.len() > 3 => {
-                let parent_path: Vec<&str> = d.chain[1..]
-                    .iter()
-                    .rev()
-                    .filter(|&&n| n != ROOT)
-                    .filter_map(|n| lg.node(*n))
-                    .map(|n| n.name.as_str())
-                    .collect();
+                let parent_path = names_down(&d.chain[1..]);
                 format!("{}{}{}", parent_path.join(&opts.separator), opts.separator, node.name)
             }
             _ => node.name.clone(),

@@ -114,8 +114,8 @@ impl Pass {
     }
 
     /// Folds one target message in (rows must come in `chatId` order).
-    pub(super) fn target_row(&mut self, k: Key) {
-        hash(&mut self.tgt, &k);
+    pub(super) fn target_row(&mut self, k: &Key) {
+        hash(&mut self.tgt, k);
         self.check.loaded += 1;
         if self.collect {
             self.actual.push((k.chat_id, blake3::hash(k.content.as_bytes())));
@@ -167,7 +167,7 @@ pub async fn check(
                     for collect in [false, true] {
                         let mut pass = rooms.source_pass(room, collect)?;
                         if let Some(id) = pass.target_id() {
-                            sqlite_chats(&target, id, |k| pass.target_row(k), &rooms)?;
+                            sqlite_chats(&target, id, |k| pass.target_row(&k), &rooms)?;
                         }
                         if let Some(c) = pass.finish() {
                             return Ok(c);
@@ -187,7 +187,7 @@ pub async fn check(
                 while let Some(r) =
                     rows.try_next().await.context("reading tblChat from the target")?
                 {
-                    pass.target_row(Key {
+                    pass.target_row(&Key {
                         chat_id: r.try_get(0)?,
                         date: r.try_get(1)?,
                         author: rooms.uri(r.try_get(2)?),

@@ -236,7 +236,7 @@ impl Mgc {
                     let id = i32::try_from(id).context("a target nodeID beyond int")?;
                     self.s
                         .for_each("reading tblChat", ROOM_HISTORY, &[&id], |r| {
-                            pass.target_row(Key {
+                            pass.target_row(&Key {
                                 chat_id: req_int(&r, 0)?,
                                 date: req_int(&r, 1)?,
                                 author: rooms.uri(req_int(&r, 2)?),
