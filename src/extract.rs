@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use crate::db::DbUrl;
 use crate::progress::Progress;
 use crate::source::{SourceDb, Watermarks};
-use crate::staging::Workspace;
+use crate::staging::{Copied, Workspace};
 
 /// Full snapshot or delta.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,36 +62,61 @@ pub async fn extract(
     let t0 = Instant::now();
     let src = SourceDb::connect(source).await?;
     let version = src.version().await?;
-    let mut snap = src.snapshot(version).await?;
-    // Rooms our own cutover freeze disabled are not disabled by their owners: plan them
-    // as they were, or a frozen wave would lose its delta.
-    for id in crate::freeze::frozen_rooms(ws).await? {
-        if let Some(n) = snap.nodes.get_mut(&id) {
-            n.disabled = false;
-        }
-    }
     let after: Watermarks = match mode {
         ExtractMode::Full => Watermarks::new(),
         ExtractMode::Delta => ws.watermarks().await?,
     };
     if mode == ExtractMode::Full {
+        let _t = crate::timings::phase("extract: clear");
         ws.clear_chats().await?;
+    }
+    let total = src.count_chats(&after).await?;
+    let bar = progress.bar("extract", total);
+    let config = async {
+        let _t = crate::timings::phase("extract: read config");
+        let mut snap = src.snapshot(version).await?;
+        // Rooms our own cutover freeze disabled are not disabled by their owners: plan them
+        // as they were, or a frozen wave would lose its delta.
+        for id in crate::freeze::frozen_rooms(ws).await? {
+            if let Some(n) = snap.nodes.get_mut(&id) {
+                n.disabled = false;
+            }
+        }
+        anyhow::Ok(snap)
+    };
+    let (snap, copied) = match source.sqlite_path() {
+        // SQLite: the engine copies the rows itself (raw-copy speed), on its own
+        // connection while this task reads the configuration.
+        Some(path) => {
+            let history = async {
+                let _t = crate::timings::phase("extract: copy history");
+                ws.copy_chats_from_sqlite(&path, mode == ExtractMode::Delta, &bar).await
+            };
+            let (snap, copied) = tokio::join!(config, history);
+            (snap?, copied?)
+        }
+        None => {
+            let snap = config.await?;
+            let _t = crate::timings::phase("extract: stream history");
+            let rows = stream(&src, &after, ws, &bar).await?;
+            (snap, Copied { rows, rejected: 0, last_ids: None })
+        }
+    };
+    let (messages, rejected) = (copied.rows, copied.rejected);
+    {
+        let _t = crate::timings::phase("extract: watermarks");
+        match &copied.last_ids {
+            Some(last) => ws.set_watermarks(last).await?,
+            None => ws.update_watermarks().await?,
+        }
     }
     ws.save_snapshot(&snap).await?;
     ws.set_meta("source", &source.to_string()).await?;
     ws.set_meta("source_version", version.label()).await?;
-    let total = src.count_chats(&after).await?;
-    let bar = progress.bar("extract", total);
-    let (messages, rejected) = match source.sqlite_path() {
-        // SQLite: the engine copies the rows itself (same snapshot, raw-copy speed).
-        Some(path) => ws.copy_chats_from_sqlite(&path, mode == ExtractMode::Delta, &bar).await?,
-        None => (stream(&src, &after, ws, &bar).await?, 0),
-    };
     if rejected > 0 {
         ws.export_rejects("extract").await?;
     }
     bar.finish();
-    ws.update_watermarks().await?;
     src.close().await;
     Ok(ExtractReport {
         source: source.to_string(),

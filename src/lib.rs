@@ -23,10 +23,12 @@ pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod rollback;
+pub mod rows;
 pub mod schema;
 pub mod source;
 pub mod staging;
 pub mod synth;
+pub mod timings;
 pub mod verify;
 
 use std::process::ExitCode;

@@ -244,22 +244,6 @@ pub fn date_to_ticks(date: &str) -> Option<i64> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ticks_round_trip_microsofts_example() {
-        // The compliance XML example: long="633418086426127374" is 2008-03-22T18:50:42.6127374Z.
-        assert_eq!(ticks_to_iso(633_418_086_426_127_374).unwrap(), "2008-03-22T18:50:42Z");
-        assert_eq!(
-            ticks_to_iso(date_to_ticks("2011-01-01").unwrap()).unwrap(),
-            "2011-01-01T00:00:00Z"
-        );
-        assert!(ticks_to_iso(-1).is_none());
-    }
-}
-
-#[cfg(test)]
 impl Node {
     /// A node with every optional column empty and a GUID derived from its id, for tests.
     pub fn blank(id: i64, parent_id: Option<i64>, is_category: bool, name: &str) -> Node {
@@ -286,5 +270,21 @@ impl Node {
             updated_by: 1,
             updated_on: 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_round_trip_microsofts_example() {
+        // The compliance XML example: long="633418086426127374" is 2008-03-22T18:50:42.6127374Z.
+        assert_eq!(ticks_to_iso(633_418_086_426_127_374).unwrap(), "2008-03-22T18:50:42Z");
+        assert_eq!(
+            ticks_to_iso(date_to_ticks("2011-01-01").unwrap()).unwrap(),
+            "2011-01-01T00:00:00Z"
+        );
+        assert!(ticks_to_iso(-1).is_none());
     }
 }

@@ -8,7 +8,7 @@ fn extract_counts(source: &str) -> serde_json::Value {
     assert!(dir.join("staging.db").exists());
     let r = json(&dir.join("reports/extract-full.json"));
     let staged = scalar(
-        &format!("sqlite://{}", dir.join("staging.db").display()),
+        &format!("sqlite://{}", dir.join("history.db").display()),
         "SELECT COUNT(*) FROM snap_chat",
     );
     assert_eq!(staged, r["messages"].as_i64().unwrap());
@@ -116,9 +116,9 @@ fn delta_extract_reads_only_new_messages() {
         .success();
     let r = json(&ws.join("reports/extract-delta.json"));
     assert_eq!(r["messages"], 1);
-    let staging = format!("sqlite://{}", ws.join("staging.db").display());
+    let staged = format!("sqlite://{}", ws.join("history.db").display());
     assert_eq!(
-        scalar(&staging, "SELECT COUNT(*) FROM snap_chat"),
+        scalar(&staged, "SELECT COUNT(*) FROM snap_chat"),
         scalar(&url, "SELECT COUNT(*) FROM tblChat")
     );
 }

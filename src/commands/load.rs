@@ -32,9 +32,11 @@ pub async fn stage(
     opts: &LoadOptions,
     progress: Progress,
 ) -> Result<LoadReport> {
+    let t = crate::timings::phase("load: plan + snapshot");
     let plan: Plan =
         serde_json::from_str(&ws.load_plan().await?).context("the stored plan is unreadable")?;
     let snap = ws.load_snapshot().await?;
+    drop(t);
     progress.note(&format!(
         "load: {} {target}",
         if opts.dry_run { "dry run against" } else { "writing into" }

@@ -8,6 +8,7 @@ use crate::cli::PlanArgs;
 use crate::error::Outcome;
 use crate::mapping::Mappings;
 use crate::model::date_to_ticks;
+use crate::plan::messages::AuthorCounts;
 use crate::plan::{Plan, Severity};
 use crate::progress::Progress;
 use crate::staging::Workspace;
@@ -26,12 +27,14 @@ async fn record_unplanned(
     ws: &Workspace,
     plan: &Plan,
     snap: &crate::model::Snapshot,
+    counts: &[AuthorCounts],
 ) -> Result<()> {
     use crate::plan::messages::{Classifier, Disposition};
     let classifier =
         Classifier::new(&plan.rooms, &plan.excluded_rooms, snap, plan.options.since.as_deref());
     let planned: std::collections::HashSet<i64> = plan.rooms.iter().map(|r| r.legacy_id).collect();
-    for room in ws.chat_counts().await?.keys().filter(|r| !planned.contains(r)) {
+    let staged: std::collections::BTreeSet<i64> = counts.iter().map(|c| c.channel_id).collect();
+    for room in staged.iter().filter(|r| !planned.contains(r)) {
         let mut rows = Vec::new();
         ws.for_each_chat(*room, |c| rows.push(c)).await?;
         let rejects: Vec<_> = rows
@@ -140,20 +143,32 @@ pub async fn stage_with_target(
     progress: Progress,
 ) -> Result<Plan> {
     let mappings = Mappings::load(mappings)?;
+    let t = crate::timings::phase("plan: snapshot");
     let snap = ws.load_snapshot().await?;
+    drop(t);
     crate::mapping::validate(&mappings, &snap)?;
     let since = mappings.options.since.as_deref().and_then(date_to_ticks);
+    let t = crate::timings::phase("plan: author counts");
     let counts = ws.author_counts(since).await?;
+    drop(t);
+    let t = crate::timings::phase("plan: build");
     let mut plan = crate::plan::build(&snap, &mappings, &counts);
+    drop(t);
+    let t = crate::timings::phase("plan: access findings");
     add_access_findings(&mut plan, &snap);
+    drop(t);
     if let Some(url) = target {
         let (nodes, ours) = target_nodes(url).await?;
         crate::plan::collide::apply(&mut plan, &mappings, &nodes, &ours);
     }
+    let t = crate::timings::phase("plan: save + unplanned");
     ws.save_plan(&serde_json::to_string(&plan)?).await?;
-    record_unplanned(ws, &plan, &snap).await?;
+    record_unplanned(ws, &plan, &snap, &counts).await?;
+    drop(t);
+    let t = crate::timings::phase("plan: reports + scripts");
     let files = crate::report::plan::write_all(&ws.reports_dir(), &plan)?;
     let scripts = crate::export::write_scripts(&ws.scripts_dir(), &plan)?;
+    drop(t);
     let n = |s| plan.findings.iter().filter(|f| f.severity == s).count();
     progress.note(&format!(
         "plan: {} categories, {} rooms ({} not migrated), {} messages to load of {} read; findings: {} error, {} warning, {} info",

@@ -29,9 +29,11 @@ pub async fn stage(
     progress: Progress,
 ) -> Result<VerifyReport> {
     let start = Instant::now();
+    let t = crate::timings::phase("verify: plan + snapshot");
     let plan: Plan =
         serde_json::from_str(&ws.load_plan().await?).context("the stored plan is unreadable")?;
     let snap = ws.load_snapshot().await?;
+    drop(t);
     let (report, t) = verify_timed(ws, &plan, &snap, target, wave).await?;
     let paths = crate::report::verify::write_all(&ws.reports_dir(), &report)?;
     let a = &report.access;

@@ -1,5 +1,5 @@
 //! SQLite → SQLite history copied by the engine: the target's writer attaches the
-//! workspace's `staging.db` and every chunk is one `INSERT … SELECT` through a temporary
+//! workspace's `history.db` and every chunk is one `INSERT … SELECT` through a temporary
 //! (legacy → target) author map, so no message passes through Rust. Small rooms share a
 //! transaction (`copy_rooms`); each room's chunk still commits with its `tblLastChatId`
 //! and ledger rows, so a rerun resumes exactly as on the row path. A chunk holding a row
@@ -15,7 +15,7 @@ use super::sqlite::{apply_ops, SqliteTarget};
 use crate::model::MAX_TICKS;
 
 impl SqliteTarget {
-    /// Prepares [`SqliteTarget::copy_rooms`]: attaches the workspace's `staging.db`
+    /// Prepares [`SqliteTarget::copy_rooms`]: attaches the workspace's `history.db`
     /// read-only and fills a temporary (legacy → target) author map. `Ok(false)`: the
     /// target's `tblChat.userId` accepts NULL, which the rule check relies on (see
     /// `copy_sql`), so the row path must do the work.

@@ -108,7 +108,7 @@ pub(super) async fn load(
     let engine = match ctx.target {
         Target::Sqlite(t) => {
             let authors = ctx.map.principals.iter().filter(|(l, _)| classifier.is_author(**l));
-            let staging = ctx.ws.dir().join("staging.db");
+            let staging = ctx.ws.history_path();
             crate::lite::blocking(|| t.attach_staging(&staging, authors.map(|(l, t)| (*l, *t))))
                 .context("attaching the workspace to the SQLite target")?
                 .then_some(t)

@@ -138,9 +138,11 @@ pub async fn load(
             )));
         }
     }
+    let t = crate::timings::phase("load: open target");
     let reader = open_reader(url, opts.dry_run, opts.create_schema).await?;
     let target =
         Target::open(url, opts.dry_run, opts.create_schema, opts.jobs.max(1) as u32).await?;
+    drop(t);
     let run_id =
         format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"), std::process::id());
     let mut report = LoadReport {
@@ -153,6 +155,7 @@ pub async fn load(
 
     // Configuration, once per wave: reuse the ledger's map when it is there.
     let t0 = Instant::now();
+    let phase = crate::timings::phase("load: configuration");
     let rooms: Vec<_> = plan.rooms_in(opts.wave.as_deref()).collect();
     // Rooms the ledger does not know yet (all of them on a first run; new rooms after a
     // delta and a re-plan) get their configuration now, in one transaction.
@@ -168,7 +171,9 @@ pub async fn load(
             }
             None => config::TargetState::empty(),
         };
+        let t = crate::timings::phase("load: config build");
         let (mut batch, map): (Batch, IdMap) = config::build(plan, snap, &missing, &known, &mut st);
+        drop(t);
         batch.insert(
             &LEDGER,
             ledger_row(
@@ -180,7 +185,9 @@ pub async fn load(
                 Some(serde_json::to_string(&map)?),
             ),
         );
+        let t = crate::timings::phase("load: config write");
         target.apply(&batch).await.context("writing the configuration")?;
+        drop(t);
         if !opts.dry_run {
             ws.journal(&run_id, &wave, "config", &serde_json::to_string(&map.inserted)?).await?;
         }
@@ -188,6 +195,8 @@ pub async fn load(
         map
     };
     report.config_seconds = t0.elapsed().as_secs_f64();
+    drop(phase);
+    let phase = crate::timings::phase("load: history");
 
     let t1 = Instant::now();
     let ctx = history::Ctx {
@@ -203,6 +212,8 @@ pub async fn load(
     };
     report.history = history::load(&ctx, &rooms, progress).await?;
     report.history_seconds = t1.elapsed().as_secs_f64();
+    drop(phase);
+    let _phase = crate::timings::phase("load: rejects + close");
     report.rows = target.recorded();
     if !opts.dry_run {
         ws.export_rejects("load").await?;

@@ -30,7 +30,7 @@ pub fn apply(plan: &mut Plan, mappings: &Mappings, existing: &[Existing], ours: 
             continue;
         }
         let rule = mappings.category_rule(&c.legacy_path);
-        match rule.map_or(OnConflict::Fail, |r| r.on_conflict.clone()) {
+        match rule.map_or(OnConflict::Fail, |r| r.on_conflict) {
             OnConflict::Rename => {
                 let mut n = 2;
                 let new = loop {

@@ -13,6 +13,7 @@ use sqlx::Row;
 
 use super::Workspace;
 use crate::progress::Bar;
+use crate::source::Watermarks;
 
 /// Rows per copy transaction.
 const ROWS_PER_TX: i64 = 200_000;
@@ -22,13 +23,13 @@ const VALID: &str = "typeof(c.channelId) = 'integer' AND typeof(c.chatId) = 'int
 
 impl Workspace {
     /// Copies `tblChat` of the SQLite database at `source` past the watermarks (all of it
-    /// when `delta` is false); returns (rows copied, rows rejected).
+    /// when `delta` is false).
     pub async fn copy_chats_from_sqlite(
         &self,
         source: &Path,
         delta: bool,
         bar: &Bar,
-    ) -> Result<(u64, u64)> {
+    ) -> Result<Copied> {
         let mut conn = self.pool.acquire().await?;
         let path = source.display().to_string().replace('\'', "''");
         sqlx::raw_sql(&format!("ATTACH DATABASE 'file:{path}?mode=ro' AS src"))
@@ -46,21 +47,36 @@ fn int_or(col: &str) -> String {
     format!("CASE WHEN typeof({col}) = 'integer' THEN {col} ELSE -1 END")
 }
 
-async fn copy(conn: &mut sqlx::SqliteConnection, delta: bool, bar: &Bar) -> Result<(u64, u64)> {
+/// What a copy of history into the workspace did.
+#[derive(Debug, Clone, Default)]
+pub struct Copied {
+    /// Rows staged.
+    pub rows: u64,
+    /// Rows recorded as rejects instead.
+    pub rejected: u64,
+    /// Each copied room's highest `chatId` — its new watermark — when the copy saw it
+    /// anyway (no rejects); `None`: compute them from the staged rows.
+    pub last_ids: Option<Watermarks>,
+}
+
+async fn copy(conn: &mut sqlx::SqliteConnection, delta: bool, bar: &Bar) -> Result<Copied> {
     let past = if delta {
         "c.chatId > COALESCE((SELECT w.last_chat_id FROM main.watermark w WHERE w.channel_id = c.channelId), -9223372036854775808)"
     } else {
         "1 = 1"
     };
-    // Rooms and their row counts, to cut the copy into transactions of bounded size.
-    let counts: Vec<(i64, i64)> = sqlx::query(&format!(
-        "SELECT c.channelId, COUNT(*) FROM src.tblChat c WHERE typeof(c.channelId) = 'integer' AND {past} GROUP BY c.channelId ORDER BY 1"
+    // Rooms, their row counts (to cut the copy into transactions of bounded size) and
+    // highest chatId; one pass over the source's primary key.
+    let rows = sqlx::query(&format!(
+        "SELECT c.channelId, COUNT(*), MAX(c.chatId) FROM src.tblChat c \
+         WHERE typeof(c.channelId) = 'integer' AND {past} GROUP BY c.channelId ORDER BY 1"
     ))
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| (r.get(0), r.get(1)))
-    .collect();
+    .await?;
+    let counts: Vec<(i64, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    // A rejected row's chatId may be no integer at all: then the staged rows decide.
+    let last: Option<Watermarks> =
+        rows.iter().map(|r| Some((r.get::<i64, _>(0), r.try_get::<i64, _>(2).ok()?))).collect();
     // (first room, last room, rows) per transaction.
     let mut ranges = Vec::new();
     let (mut start, mut acc) = (None, 0);
@@ -79,7 +95,7 @@ async fn copy(conn: &mut sqlx::SqliteConnection, delta: bool, bar: &Bar) -> Resu
     for (lo, hi, rows) in ranges {
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let ins = sqlx::query(&format!(
-            "INSERT OR IGNORE INTO main.snap_chat (channel_id, chat_id, chat_date, user_id, is_alert, content) \
+            "INSERT OR IGNORE INTO hist.snap_chat (channel_id, chat_id, chat_date, user_id, is_alert, content) \
              SELECT c.channelId, c.chatId, c.chatDate, c.userId, COALESCE(c.isAlert, 0), c.content FROM src.tblChat c \
              WHERE c.channelId BETWEEN $1 AND $2 AND {VALID} AND {past}"
         ))
@@ -99,7 +115,8 @@ async fn copy(conn: &mut sqlx::SqliteConnection, delta: bool, bar: &Bar) -> Resu
         rejected += rej;
         bar.inc(ins.rows_affected() + rej);
     }
-    Ok((copied, rejected))
+    let last_ids = if rejected == 0 { last } else { None };
+    Ok(Copied { rows: copied, rejected, last_ids })
 }
 
 /// Records the unreadable rows of rooms `lo..=hi` as extract rejects, with their raw values.

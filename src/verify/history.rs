@@ -58,8 +58,8 @@ impl<'a> Rooms<'a> {
     }
 
     /// The target `prinUri` of target principal `id` (empty when it does not exist).
-    pub(super) fn uri(&self, id: i64) -> String {
-        self.uris.get(&id).cloned().unwrap_or_default()
+    pub(super) fn uri(&self, id: i64) -> &str {
+        self.uris.get(&id).map_or("", String::as_str)
     }
 
     /// Reads and hashes the source side of `room` (synchronously). With `collect`, keeps
@@ -82,16 +82,16 @@ impl<'a> Rooms<'a> {
                     let k = Key {
                         chat_id: c.chat_id,
                         date: c.chat_date,
-                        author: author.cloned().unwrap_or_default(),
+                        author: author.map_or("", String::as_str),
                         alert: c.is_alert,
-                        content: c.content,
+                        content: c.content.as_bytes(),
                     };
                     hash(&mut src, &k);
                     // Dates are formatted once per room, after the pass.
                     dates.get_or_insert((k.date, k.date)).1 = k.date;
                     check.expected += 1;
                     if collect {
-                        expected.push((k.chat_id, blake3::hash(k.content.as_bytes())));
+                        expected.push((k.chat_id, blake3::hash(k.content)));
                     }
                 }
                 Disposition::Excluded(_) => check.excluded += 1,
@@ -118,7 +118,7 @@ impl Pass {
         hash(&mut self.tgt, k);
         self.check.loaded += 1;
         if self.collect {
-            self.actual.push((k.chat_id, blake3::hash(k.content.as_bytes())));
+            self.actual.push((k.chat_id, blake3::hash(k.content)));
         }
     }
 
@@ -187,12 +187,13 @@ pub async fn check(
                 while let Some(r) =
                     rows.try_next().await.context("reading tblChat from the target")?
                 {
+                    let content: String = r.try_get(4)?;
                     pass.target_row(&Key {
                         chat_id: r.try_get(0)?,
                         date: r.try_get(1)?,
                         author: rooms.uri(r.try_get(2)?),
                         alert: r.try_get::<i64, _>(3)? != 0,
-                        content: r.try_get(4)?,
+                        content: content.as_bytes(),
                     });
                 }
             }
@@ -215,7 +216,7 @@ const TARGET_CHATS: &str = "SELECT CAST(chatId AS BIGINT), CAST(chatDate AS BIGI
 fn sqlite_chats(
     target: &crate::lite::Readers,
     id: i64,
-    mut f: impl FnMut(Key),
+    mut f: impl FnMut(Key<'_>),
     rooms: &Rooms<'_>,
 ) -> Result<()> {
     target
@@ -223,12 +224,18 @@ fn sqlite_chats(
             let mut rows = c.prepare_cached(TARGET_CHATS)?;
             let mut rows = rows.query([id])?;
             while let Some(r) = rows.next()? {
+                // Content as the bytes SQLite holds: no copy, and no UTF-8 check (the
+                // checksum compares bytes anyway).
+                let content = match r.get_ref(4)? {
+                    rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => b,
+                    _ => &[],
+                };
                 f(Key {
                     chat_id: r.get(0)?,
                     date: r.get(1)?,
                     author: rooms.uri(r.get(2)?),
                     alert: r.get::<_, i64>(3)? != 0,
-                    content: r.get(4)?,
+                    content,
                 });
             }
             Ok(())
@@ -236,24 +243,30 @@ fn sqlite_chats(
         .context("reading tblChat from the target")
 }
 
-/// One message as both sides compare it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Key {
+/// One message as both sides compare it, borrowed from the row being read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Key<'a> {
     pub(super) chat_id: i64,
     pub(super) date: i64,
-    pub(super) author: String,
+    pub(super) author: &'a str,
     pub(super) alert: bool,
-    pub(super) content: String,
+    pub(super) content: &'a [u8],
 }
 
-pub(super) fn hash(h: &mut blake3::Hasher, k: &Key) {
-    h.update(&k.chat_id.to_le_bytes());
-    h.update(&k.date.to_le_bytes());
-    h.update(&(k.author.len() as u64).to_le_bytes());
+/// Folds a message into a room checksum: the fixed-size fields go in as one block, each
+/// text with its length before it, so no two messages hash alike by shifting bytes.
+pub(super) fn hash(h: &mut blake3::Hasher, k: &Key<'_>) {
+    let mut head = [0u8; 24];
+    head[..8].copy_from_slice(&k.chat_id.to_le_bytes());
+    head[8..16].copy_from_slice(&k.date.to_le_bytes());
+    head[16..].copy_from_slice(&(k.author.len() as u64).to_le_bytes());
+    h.update(&head);
     h.update(k.author.as_bytes());
-    h.update(&[k.alert as u8]);
-    h.update(&(k.content.len() as u64).to_le_bytes());
-    h.update(k.content.as_bytes());
+    let mut mid = [0u8; 9];
+    mid[0] = k.alert as u8;
+    mid[1..].copy_from_slice(&(k.content.len() as u64).to_le_bytes());
+    h.update(&mid);
+    h.update(k.content);
 }
 
 /// The first chatId where the (id, content hash) sequences differ; other fields are

@@ -216,12 +216,17 @@ pub async fn verify_timed(
         target: target.to_string(),
         ..Default::default()
     };
+    let phase = crate::timings::phase("verify: history");
     report.rooms = conn.history(ws, plan, snap, &map, wave).await?;
+    drop(phase);
     t.history = clock.elapsed();
 
     let clock = Instant::now();
     let rooms: BTreeSet<i64> = report.rooms.iter().filter_map(|r| r.target_id).collect();
+    let phase = crate::timings::phase("verify: read target config");
     let tg = conn.target(&rooms).await?;
+    drop(phase);
+    let phase = crate::timings::phase("verify: access");
     for r in &mut report.rooms {
         let node = r.target_id.and_then(|id| tg.nodes.get(&id));
         r.target_name = node.map(|n| n.name.clone());
@@ -230,10 +235,13 @@ pub async fn verify_timed(
     // Pure CPU on rayon; it blocks this task briefly, which is fine for a one-shot stage.
     report.access = access::compare(plan, snap, &tg, &map, wave);
     t.access = clock.elapsed();
+    drop(phase);
+    let phase = crate::timings::phase("verify: invariants");
 
     let clock = Instant::now();
     report.invariants = conn.invariants(&tg, &rooms.iter().copied().collect::<Vec<_>>()).await?;
     t.invariants = clock.elapsed();
+    drop(phase);
     conn.close().await;
 
     for (k, v) in [

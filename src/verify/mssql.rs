@@ -236,12 +236,13 @@ impl Mgc {
                     let id = i32::try_from(id).context("a target nodeID beyond int")?;
                     self.s
                         .for_each("reading tblChat", ROOM_HISTORY, &[&id], |r| {
+                            let content = text(&r, 4)?.unwrap_or_default();
                             pass.target_row(&Key {
                                 chat_id: req_int(&r, 0)?,
                                 date: req_int(&r, 1)?,
                                 author: rooms.uri(req_int(&r, 2)?),
                                 alert: flag(&r, 3)?.unwrap_or(false),
-                                content: text(&r, 4)?.unwrap_or_default(),
+                                content: content.as_bytes(),
                             });
                             Ok(())
                         })

@@ -9,13 +9,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
-use futures_util::TryStreamExt;
-use sqlx::Row;
 
 use crate::db::Db;
 use crate::mapping::dense::{Dense, Marks};
 use crate::mapping::legacy::{Affiliations, Rights, Role};
 use crate::model::{BEHAVIOR_NORMAL, VISIBILITY_OPEN};
+use crate::rows::each_row;
 
 /// A `tblPrincipal` row, as far as access needs it.
 #[derive(Debug, Clone)]
@@ -103,95 +102,100 @@ impl Target {
     /// Reads the model; role lists only for `rooms` (target `nodeID`s).
     pub async fn read(db: &Db, rooms: &BTreeSet<i64>) -> Result<Target> {
         let mut t = Target::default();
-        let user_types: HashMap<i64, bool> = sqlx::query(
+        let mut user_types: HashMap<i64, bool> = HashMap::new();
+        each_row(
+            db,
             "SELECT CAST(ptypeID AS BIGINT), CAST(ptypeIsUser AS BIGINT) FROM tblPrincipalType",
+            |r| {
+                user_types.insert(r.int(0)?, r.int(1)? != 0);
+                Ok(())
+            },
         )
-        .fetch_all(&db.pool)
         .await
-        .context("reading tblPrincipalType from the target")?
-        .iter()
-        .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)? != 0)))
-        .collect::<Result<_>>()?;
-        let mut rows = sqlx::query(
+        .context("reading tblPrincipalType from the target")?;
+        each_row(
+            db,
             "SELECT CAST(prinID AS BIGINT), prinUri, CAST(prinDisabled AS BIGINT), CAST(prinTypeID AS BIGINT), \
              CAST(prinGuid AS TEXT) FROM tblPrincipal",
+            |r| {
+                let is_user = user_types.get(&r.int(3)?).copied().unwrap_or(false);
+                let p = TargetPrincipal { uri: r.text(1)?, disabled: r.int(2)? != 0, is_user };
+                let id = r.int(0)?;
+                t.by_guid.insert(r.text(4)?.to_ascii_lowercase(), id);
+                t.by_uri.insert(p.uri.to_ascii_lowercase(), id);
+                t.principals.insert(id, p);
+                Ok(())
+            },
         )
-        .fetch(&db.pool);
-        while let Some(r) = rows.try_next().await.context("reading tblPrincipal from the target")? {
-            let is_user = user_types.get(&r.try_get::<i64, _>(3)?).copied().unwrap_or(false);
-            let p = TargetPrincipal {
-                uri: r.try_get(1)?,
-                disabled: r.try_get::<i64, _>(2)? != 0,
-                is_user,
-            };
-            let id = r.try_get(0)?;
-            t.by_guid.insert(r.try_get::<String, _>(4)?.to_ascii_lowercase(), id);
-            t.by_uri.insert(p.uri.to_ascii_lowercase(), id);
-            t.principals.insert(id, p);
-        }
-        drop(rows);
+        .await
+        .context("reading tblPrincipal from the target")?;
         let mut pairs = Vec::new();
-        let mut rows = sqlx::query("SELECT CAST(principalID AS BIGINT), CAST(affiliationID AS BIGINT) FROM tblPrincipalAffiliations")
-            .fetch(&db.pool);
-        while let Some(r) =
-            rows.try_next().await.context("reading tblPrincipalAffiliations from the target")?
-        {
-            pairs.push((r.try_get(0)?, r.try_get(1)?));
-        }
-        drop(rows);
+        each_row(
+            db,
+            "SELECT CAST(principalID AS BIGINT), CAST(affiliationID AS BIGINT) FROM tblPrincipalAffiliations",
+            |r| {
+                pairs.push((r.int(0)?, r.int(1)?));
+                Ok(())
+            },
+        )
+        .await
+        .context("reading tblPrincipalAffiliations from the target")?;
         t.affs = Affiliations::build(&pairs, t.principals.keys().copied());
-        let mut rows = sqlx::query(
+        each_row(
+            db,
             "SELECT CAST(nodeID AS BIGINT), CAST(nodeGuid AS TEXT), CAST(parentID AS BIGINT), CAST(nodeType AS BIGINT), \
              nodeName, CAST(disabled AS BIGINT), CAST(behavior AS BIGINT), CAST(visibility AS BIGINT) FROM tblNode",
+            |r| {
+                let node = TargetNode {
+                    guid: r.text(1)?.to_ascii_lowercase(),
+                    parent: r.opt_int(2)?.unwrap_or(1),
+                    is_category: r.int(3)? == 1,
+                    name: r.text(4)?,
+                    disabled: r.int(5)? != 0,
+                    behavior: r.int(6)?,
+                    visibility: r.int(7)?,
+                };
+                t.nodes.insert(r.int(0)?, node);
+                Ok(())
+            },
         )
-        .fetch(&db.pool);
-        while let Some(r) = rows.try_next().await.context("reading tblNode from the target")? {
-            let node = TargetNode {
-                guid: r.try_get::<String, _>(1)?.to_ascii_lowercase(),
-                parent: r.try_get::<Option<i64>, _>(2)?.unwrap_or(1),
-                is_category: r.try_get::<i64, _>(3)? == 1,
-                name: r.try_get(4)?,
-                disabled: r.try_get::<i64, _>(5)? != 0,
-                behavior: r.try_get(6)?,
-                visibility: r.try_get(7)?,
-            };
-            t.nodes.insert(r.try_get(0)?, node);
-        }
-        drop(rows);
-        let mut rows = sqlx::query(
+        .await
+        .context("reading tblNode from the target")?;
+        each_row(
+            db,
             "SELECT CAST(scopeNodeID AS BIGINT), CAST(scopePrinID AS BIGINT), CAST(scopeIsDenied AS BIGINT) FROM tblScopePrincipal",
+            |r| {
+                let s = t.scopes.entry(r.int(0)?).or_default();
+                let list = if r.int(2)? != 0 { &mut s.denied } else { &mut s.allowed };
+                list.insert(r.int(1)?);
+                Ok(())
+            },
         )
-        .fetch(&db.pool);
-        while let Some(r) =
-            rows.try_next().await.context("reading tblScopePrincipal from the target")?
-        {
-            let s = t.scopes.entry(r.try_get(0)?).or_default();
-            let list = if r.try_get::<i64, _>(2)? != 0 { &mut s.denied } else { &mut s.allowed };
-            list.insert(r.try_get(1)?);
-        }
-        drop(rows);
+        .await
+        .context("reading tblScopePrincipal from the target")?;
         // Role names, never ids (MAPPING.md §1): a target may number its role types differently.
-        let mut rows = sqlx::query(
+        each_row(
+            db,
             "SELECT CAST(r.prinRoleNodeID AS BIGINT), CAST(r.prinRolePrinID AS BIGINT), t.rtypeDesc \
              FROM tblPrincipalRole r JOIN tblRoleType t ON t.rtypeID = r.prinRoleTypeID",
+            |r| {
+                let node = r.int(0)?;
+                if !rooms.contains(&node) {
+                    return Ok(());
+                }
+                let lists = t.lists.entry(node).or_default();
+                let prin = r.int(1)?;
+                match Role::from_desc(&r.text(2)?) {
+                    Some(Role::Member) => lists.members.insert(prin),
+                    Some(Role::Manager) => lists.managers.insert(prin),
+                    Some(Role::Voiced) => lists.presenters.insert(prin),
+                    Some(Role::Creator) | None => false,
+                };
+                Ok(())
+            },
         )
-        .fetch(&db.pool);
-        while let Some(r) =
-            rows.try_next().await.context("reading tblPrincipalRole from the target")?
-        {
-            let node: i64 = r.try_get(0)?;
-            if !rooms.contains(&node) {
-                continue;
-            }
-            let lists = t.lists.entry(node).or_default();
-            let prin = r.try_get(1)?;
-            match Role::from_desc(&r.try_get::<String, _>(2)?) {
-                Some(Role::Member) => lists.members.insert(prin),
-                Some(Role::Manager) => lists.managers.insert(prin),
-                Some(Role::Voiced) => lists.presenters.insert(prin),
-                Some(Role::Creator) | None => false,
-            };
-        }
+        .await
+        .context("reading tblPrincipalRole from the target")?;
         Ok(t)
     }
 
