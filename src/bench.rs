@@ -4,7 +4,12 @@
 //! same `tblChat` rows copied by the engine itself (SQLite: `ATTACH` + `INSERT … SELECT`;
 //! PostgreSQL: `COPY … TO` then `COPY … FROM`) — then runs `extract`, `plan`, `load` and
 //! `verify` as child processes of this binary, so that each stage's wall time and peak
-//! resident memory (from `wait4`) are measured alone. The machine is noisy: read ratios.
+//! resident memory (from `wait4`) are measured alone. The machine is noisy: read ratios,
+//! and use `--repeat` for medians.
+//!
+//! The baseline writes its target exactly as `load` does — a fresh mgc schema opened by
+//! [`Db::connect`] (SQLite: WAL, `synchronous = NORMAL`) — so the two differ only in what
+//! the pipeline does on top of the copy.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -36,6 +41,8 @@ pub struct BenchOptions {
     pub postgres: Option<String>,
     /// Parallel writers for `load`.
     pub jobs: usize,
+    /// Runs of the baseline and the pipeline per size; each step reports its median.
+    pub repeat: usize,
 }
 
 /// One measured step.
@@ -169,19 +176,37 @@ pub async fn run_size(engine: Dialect, messages: u64, o: &BenchOptions) -> Resul
             "1",
         ])?,
     )];
+    let mut runs: Vec<Vec<Step>> = Vec::new();
+    for _ in 0..o.repeat.max(1) {
+        runs.push(pipeline(engine, &dir, &tag, &source, o, &step).await?);
+    }
+    steps.extend(median(runs));
+    Ok(steps)
+}
+
+/// The baseline copy and the four stages once, each on fresh databases and workspace.
+async fn pipeline(
+    engine: Dialect,
+    dir: &Path,
+    tag: &str,
+    source: &str,
+    o: &BenchOptions,
+    step: &dyn Fn(&str, (f64, f64)) -> Step,
+) -> Result<Vec<Step>> {
+    let mut steps = Vec::new();
     let base_target =
-        fresh(engine, &dir, o.postgres.as_deref(), &format!("gcm_bench_base_{tag}")).await?;
+        fresh(engine, dir, o.postgres.as_deref(), &format!("gcm_bench_base_{tag}")).await?;
     steps.push(step(
         "baseline copy",
-        (baseline(&DbUrl::parse(&source)?, &DbUrl::parse(&base_target)?).await?, 0.0),
+        (baseline(&DbUrl::parse(source)?, &DbUrl::parse(&base_target)?).await?, 0.0),
     ));
     let target =
-        fresh(engine, &dir, o.postgres.as_deref(), &format!("gcm_bench_tgt_{tag}")).await?;
+        fresh(engine, dir, o.postgres.as_deref(), &format!("gcm_bench_tgt_{tag}")).await?;
     let ws = dir.join("ws");
     let _ = std::fs::remove_dir_all(&ws);
     let ws = ws.display().to_string();
     let jobs = o.jobs.to_string();
-    steps.push(step("extract", child(&["extract", "--source", &source, "--workspace", &ws])?));
+    steps.push(step("extract", child(&["extract", "--source", source, "--workspace", &ws])?));
     steps.push(step("plan", child(&["plan", "--workspace", &ws])?));
     steps.push(step(
         "load",
@@ -198,6 +223,18 @@ pub async fn run_size(engine: Dialect, messages: u64, o: &BenchOptions) -> Resul
     ));
     steps.push(step("verify", child(&["verify", "--workspace", &ws, "--target", &target])?));
     Ok(steps)
+}
+
+/// Per step, the run with the median time (its memory with it); runs list the same steps.
+fn median(runs: Vec<Vec<Step>>) -> Vec<Step> {
+    let Some(first) = runs.first() else { return Vec::new() };
+    (0..first.len())
+        .map(|i| {
+            let mut xs: Vec<&Step> = runs.iter().map(|r| &r[i]).collect();
+            xs.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+            xs[xs.len() / 2].clone()
+        })
+        .collect()
 }
 
 /// Renders the table: time, rate, peak memory and ratios to the baseline.

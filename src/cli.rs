@@ -75,7 +75,7 @@ pub enum Command {
     Demo(DemoArgs),
     /// Benchmark the pipeline against the engine's own raw copy (throughput, peak memory).
     #[command(
-        after_help = "Examples:\n  gcmigrate bench\n  gcmigrate bench --messages 100000 --scale 10\n  \
+        after_help = "Examples:\n  gcmigrate bench\n  gcmigrate bench --repeat 3\n  gcmigrate bench --messages 100000 --scale 10\n  \
         gcmigrate bench --postgres postgres://postgres@127.0.0.1/postgres"
     )]
     Bench(BenchArgs),
@@ -281,6 +281,10 @@ pub struct BenchArgs {
     /// Parallel writers for `load`.
     #[arg(long, short = 'j', default_value_t = 2)]
     pub jobs: usize,
+    /// Run the baseline and the pipeline this many times per size (same generated data)
+    /// and report each step's median: on a noisy machine one run can be off by a third.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
 }
 
 /// `synth` arguments.

@@ -19,6 +19,7 @@ pub async fn run(args: BenchArgs, progress: Progress) -> Result<Outcome> {
         dir: args.dir,
         postgres: args.postgres,
         jobs: args.jobs,
+        repeat: args.repeat.max(1),
     };
     std::fs::create_dir_all(&o.dir)?;
     let mut engines = vec![Dialect::Sqlite];
