@@ -180,7 +180,7 @@ pub async fn run_size(engine: Dialect, messages: u64, o: &BenchOptions) -> Resul
     for _ in 0..o.repeat.max(1) {
         runs.push(pipeline(engine, &dir, &tag, &source, o, &step).await?);
     }
-    steps.extend(median(runs));
+    steps.extend(median(&runs));
     Ok(steps)
 }
 
@@ -200,8 +200,7 @@ async fn pipeline(
         "baseline copy",
         (baseline(&DbUrl::parse(source)?, &DbUrl::parse(&base_target)?).await?, 0.0),
     ));
-    let target =
-        fresh(engine, dir, o.postgres.as_deref(), &format!("gcm_bench_tgt_{tag}")).await?;
+    let target = fresh(engine, dir, o.postgres.as_deref(), &format!("gcm_bench_tgt_{tag}")).await?;
     let ws = dir.join("ws");
     let _ = std::fs::remove_dir_all(&ws);
     let ws = ws.display().to_string();
@@ -226,7 +225,7 @@ async fn pipeline(
 }
 
 /// Per step, the run with the median time (its memory with it); runs list the same steps.
-fn median(runs: Vec<Vec<Step>>) -> Vec<Step> {
+fn median(runs: &[Vec<Step>]) -> Vec<Step> {
     let Some(first) = runs.first() else { return Vec::new() };
     (0..first.len())
         .map(|i| {

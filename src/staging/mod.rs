@@ -10,8 +10,10 @@
 //! `staging.db` keeps WAL for its many small concurrent writes. Every stage can be rerun.
 
 mod attach;
+mod history;
 
 pub use attach::Copied;
+pub use history::ChatRef;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -22,7 +24,6 @@ use sqlx::{Row, SqlitePool};
 
 use crate::error::bad_input;
 use crate::model::{Chat, Snapshot};
-use crate::plan::messages::AuthorCounts;
 use crate::source::Watermarks;
 
 const SCHEMA: &str = r#"
@@ -265,49 +266,6 @@ impl Workspace {
         Ok(rows.iter().map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1))).collect())
     }
 
-    /// Staged history of one room with `chatId` in (`after`, ...], at most `limit` rows.
-    pub async fn chats_after(&self, room: i64, after: i64, limit: i64) -> Result<Vec<Chat>> {
-        crate::lite::blocking(|| {
-            self.readers.with(|c| {
-                let mut st = c.prepare_cached(
-                    "SELECT channel_id, chat_id, chat_date, user_id, is_alert, content FROM snap_chat \
-                     WHERE channel_id = ?1 AND chat_id > ?2 ORDER BY chat_id LIMIT ?3",
-                )?;
-                let rows = st.query_map((room, after, limit), crate::lite::chat)?;
-                Ok(rows.collect::<rusqlite::Result<Vec<Chat>>>()?)
-            })
-        })
-        .context("reading the staged history")
-    }
-
-    /// Streams the staged history of one room in `chatId` order to `f`.
-    pub async fn for_each_chat(&self, room: i64, f: impl FnMut(Chat)) -> Result<()> {
-        crate::lite::blocking(|| self.for_each_chat_sync(room, f))
-    }
-
-    /// [`Workspace::for_each_chat`] for synchronous callers (e.g. rayon workers).
-    pub fn for_each_chat_sync(&self, room: i64, mut f: impl FnMut(Chat)) -> Result<()> {
-        self.readers
-            .with(|c| {
-                let mut st = c.prepare_cached(
-                    "SELECT channel_id, chat_id, chat_date, user_id, is_alert, content FROM snap_chat \
-                     WHERE channel_id = ?1 ORDER BY chat_id",
-                )?;
-                let mut rows = st.query([room])?;
-                while let Some(r) = rows.next()? {
-                    f(crate::lite::chat(r)?);
-                }
-                Ok(())
-            })
-            .context("reading the staged history")
-    }
-
-    /// Staged messages per (room, author) with the counts the message rules need.
-    pub async fn author_counts(&self, since: Option<i64>) -> Result<Vec<AuthorCounts>> {
-        crate::lite::blocking(|| self.readers.with(|c| author_counts(c, since)))
-            .context("counting the staged history")
-    }
-
     /// Stores the resolved plan (JSON).
     pub async fn save_plan(&self, body: &str) -> Result<()> {
         sqlx::query("INSERT OR REPLACE INTO plan (id, body) VALUES (1, ?1)")
@@ -390,44 +348,33 @@ impl Workspace {
     }
 }
 
-/// One pass over the staged history in key order, aggregated here: rows arrive room by
-/// room, so only one room's authors are held at a time, and SQLite is spared the sort a
-/// `GROUP BY channel_id, user_id` needs (a third of the time).
-fn author_counts(c: &rusqlite::Connection, since: Option<i64>) -> Result<Vec<AuthorCounts>> {
-    let since = since.unwrap_or(i64::MIN);
-    let mut out: Vec<AuthorCounts> = Vec::new();
-    let mut room: std::collections::HashMap<i64, AuthorCounts> = Default::default();
-    let flush = |room: &mut std::collections::HashMap<i64, AuthorCounts>,
-                 out: &mut Vec<AuthorCounts>| {
-        let start = out.len();
-        out.extend(room.drain().map(|(_, v)| v));
-        out[start..].sort_unstable_by_key(|a| a.user_id);
-    };
-    // The primary key's order: no sort.
-    let mut st = c.prepare(
-        "SELECT channel_id, user_id, chat_date FROM snap_chat ORDER BY channel_id, chat_id",
-    )?;
-    let mut rows = st.query([])?;
-    let mut current = None;
-    while let Some(r) = rows.next()? {
-        let (channel_id, user_id, date): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-        if current.replace(channel_id).is_some_and(|c| c != channel_id) {
-            flush(&mut room, &mut out);
-        }
-        let a = room.entry(user_id).or_insert(AuthorCounts {
-            channel_id,
-            user_id,
-            total: 0,
-            bad_date: 0,
-            before_since: 0,
-        });
-        a.total += 1;
-        if !(0..=crate::model::MAX_TICKS).contains(&date) {
-            a.bad_date += 1;
-        } else if date < since {
-            a.before_since += 1;
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A workspace staged by an earlier version (history inside staging.db) keeps its rows.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn history_staged_inside_staging_db_moves_to_history_db() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = rusqlite::Connection::open(dir.path().join("staging.db")).unwrap();
+        old.execute_batch(
+            "CREATE TABLE snap_chat (channel_id INTEGER NOT NULL, chat_id INTEGER NOT NULL, \
+             chat_date INTEGER NOT NULL, user_id INTEGER NOT NULL, is_alert INTEGER NOT NULL, \
+             content TEXT NOT NULL, PRIMARY KEY (channel_id, chat_id)) WITHOUT ROWID; \
+             INSERT INTO snap_chat VALUES (5, 1, 100, 10, 0, 'a'), (5, 2, 200, 11, 1, 'b');",
+        )
+        .unwrap();
+        drop(old);
+        let ws = Workspace::open(dir.path(), false).await.unwrap();
+        let mut seen = Vec::new();
+        ws.for_each_chat(5, |c| seen.push((c.chat_id, c.content))).await.unwrap();
+        assert_eq!(seen, vec![(1, "a".to_string()), (2, "b".to_string())]);
+        let left: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM main.sqlite_master WHERE name = 'snap_chat'")
+                .fetch_one(&ws.pool)
+                .await
+                .unwrap();
+        assert_eq!(left, 0, "staging.db no longer holds the history");
+        assert!(ws.history_path().exists());
     }
-    flush(&mut room, &mut out);
-    Ok(out)
 }

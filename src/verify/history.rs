@@ -19,7 +19,7 @@ use sqlx::Row;
 use super::{Mismatch, RoomCheck};
 use crate::db::Db;
 use crate::load::IdMap;
-use crate::model::{ticks_to_iso, Chat, Snapshot};
+use crate::model::{ticks_to_iso, Snapshot};
 use crate::plan::messages::{Classifier, Disposition};
 use crate::plan::{Plan, PlanRoom};
 use crate::staging::Workspace;
@@ -74,7 +74,7 @@ impl<'a> Rooms<'a> {
         let mut expected = Vec::new();
         let mut src = blake3::Hasher::new();
         let mut dates = None;
-        self.ws.for_each_chat_sync(room.legacy_id, |c: Chat| {
+        self.ws.for_each_chat_ref(room.legacy_id, |c| {
             check.read += 1;
             match self.classifier.classify(c.channel_id, c.user_id, c.chat_date) {
                 Disposition::Load => {
@@ -84,7 +84,7 @@ impl<'a> Rooms<'a> {
                         date: c.chat_date,
                         author: author.map_or("", String::as_str),
                         alert: c.is_alert,
-                        content: c.content.as_bytes(),
+                        content: c.content,
                     };
                     hash(&mut src, &k);
                     // Dates are formatted once per room, after the pass.

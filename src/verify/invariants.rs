@@ -73,14 +73,38 @@ fn scan_facts(path: &std::path::Path, tg: &Target) -> Result<ChatFacts> {
     let mut per_channel: BTreeMap<i64, i64> = BTreeMap::new();
     let mut st = conn.prepare("SELECT channelId, chatId, userId FROM tblChat")?;
     let mut rows = st.query([])?;
+    // Rows come in insertion order, a room's chunks together: sum a run of one channel
+    // before touching the maps, and remember the last author found.
+    let mut run: Option<(i64, i64, i64)> = None; // (channel, max chatId, rows)
+    let mut known_user = None;
+    let mut flush = |run: (i64, i64, i64), f: &mut ChatFacts| {
+        let max = f.max_chat.entry(run.0).or_insert(run.1);
+        *max = (*max).max(run.1);
+        *per_channel.entry(run.0).or_default() += run.2;
+    };
     while let Some(r) = rows.next().context("reading tblChat")? {
         let (channel, chat, user): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-        let max = f.max_chat.entry(channel).or_insert(chat);
-        *max = (*max).max(chat);
-        *per_channel.entry(channel).or_default() += 1;
-        if !tg.principals.contains_key(&user) {
-            *orphans.entry((channel, user)).or_default() += 1;
+        match &mut run {
+            Some((c, max, n)) if *c == channel => {
+                *max = (*max).max(chat);
+                *n += 1;
+            }
+            _ => {
+                if let Some(done) = run.replace((channel, chat, 1)) {
+                    flush(done, &mut f);
+                }
+            }
         }
+        if known_user != Some(user) {
+            if tg.principals.contains_key(&user) {
+                known_user = Some(user);
+            } else {
+                *orphans.entry((channel, user)).or_default() += 1;
+            }
+        }
+    }
+    if let Some(done) = run {
+        flush(done, &mut f);
     }
     f.orphan_authors = orphans.into_iter().map(|((c, u), n)| (c, u, n)).collect();
     let is_room = |c: &i64| tg.nodes.get(c).is_some_and(|n| !n.is_category);
