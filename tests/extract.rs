@@ -130,13 +130,15 @@ fn malformed_legacy_rows_are_rejected_with_a_reason_not_fatal() {
     contoso(&url);
     let room = scalar(&url, "SELECT MIN(nodeID) FROM tblNode WHERE nodeType = 0");
     exec(&url, &format!("INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) VALUES \
-                         ({room}, 9001, 'yesterday', 20, 0, 'a date that is text'), ({room}, 'x', 634300000000000000, 20, 0, 'a text key')"));
+                         ({room}, 9001, 'yesterday', 20, 0, 'a date that is text'), ({room}, 'x', 634300000000000000, 20, 0, 'a text key'), \
+                         ('lobby', 9002, 634300000000000000, 20, 0, 'a room that is text')"));
     let ws = dir.join("ws");
     gcm().args(["extract", "-q", "--source", &url, "--workspace"]).arg(&ws).assert().success();
     let r = json(&ws.join("reports/extract-full.json"));
-    assert_eq!(r["rejected"], 2);
-    assert_eq!(r["messages"].as_i64().unwrap() + 2, scalar(&url, "SELECT COUNT(*) FROM tblChat"));
+    assert_eq!(r["rejected"], 3, "every row is staged or rejected, whatever key is broken");
+    assert_eq!(r["messages"].as_i64().unwrap() + 3, scalar(&url, "SELECT COUNT(*) FROM tblChat"));
     let csv = std::fs::read_to_string(ws.join("rejects/extract.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert_eq!(csv.lines().count(), 4, "{csv}");
     assert!(csv.contains("unreadable row"), "{csv}");
+    assert!(csv.contains("'lobby'"), "the raw channelId is in the reason: {csv}");
 }

@@ -125,8 +125,11 @@ pub(super) async fn load(
     if let Some(engine) = engine {
         // Whole rooms by the engine, small ones sharing a transaction; rooms it hands back
         // (a chunk with rows the message rules leave out) go through the workers below.
-        let ids: Vec<(i64, i64)> =
-            order.iter().rev().map(|r| (r.legacy_id, ctx.map.rooms[&r.legacy_id])).collect();
+        // In target room order: the primary key (channelId, chatId) then only grows at its
+        // end, where pages fill up instead of splitting in the middle.
+        let mut ids: Vec<(i64, i64)> =
+            order.iter().map(|r| (r.legacy_id, ctx.map.rooms[&r.legacy_id])).collect();
+        ids.sort_unstable_by_key(|&(_, target)| target);
         let tail = |target: i64, first: i64, last: i64, rows: u64| {
             let mut b = Batch::default();
             ctx.chunk_tail(&mut b, target, (first, last), Some(last), rows);

@@ -1,6 +1,6 @@
 //! The SQLite → staging fast path of `extract`: the source file is attached to a staging
 //! connection and history is copied by the engine itself (`INSERT … SELECT`), a range of
-//! rooms per transaction, so a SQLite source is read at the speed of a raw copy.
+//! rowids per transaction, so a SQLite source is read at the speed of a raw copy.
 //!
 //! Rows that cannot be represented (a NULL or non-integer key, NULL content) are not
 //! copied: they are recorded in the reject table with their reason instead of failing the
@@ -65,79 +65,73 @@ async fn copy(conn: &mut sqlx::SqliteConnection, delta: bool, bar: &Bar) -> Resu
     } else {
         "1 = 1"
     };
-    // Rooms, their row counts (to cut the copy into transactions of bounded size) and
-    // highest chatId; one pass over the source's primary key.
+    // Each room's highest chatId (its next watermark), from the source's primary key.
     let rows = sqlx::query(&format!(
-        "SELECT c.channelId, COUNT(*), MAX(c.chatId) FROM src.tblChat c \
-         WHERE typeof(c.channelId) = 'integer' AND {past} GROUP BY c.channelId ORDER BY 1"
+        "SELECT c.channelId, MAX(c.chatId) FROM src.tblChat c \
+         WHERE typeof(c.channelId) = 'integer' AND {past} GROUP BY c.channelId"
     ))
     .fetch_all(&mut *conn)
     .await?;
-    let counts: Vec<(i64, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     // A rejected row's chatId may be no integer at all: then the staged rows decide.
     let last: Option<Watermarks> =
-        rows.iter().map(|r| Some((r.get::<i64, _>(0), r.try_get::<i64, _>(2).ok()?))).collect();
-    // (first room, last room, rows) per transaction.
-    let mut ranges = Vec::new();
-    let (mut start, mut acc) = (None, 0);
-    for (room, n) in &counts {
-        start.get_or_insert(*room);
-        acc += n;
-        if acc >= ROWS_PER_TX {
-            ranges.push((start.take().unwrap_or(*room), *room, acc));
-            acc = 0;
-        }
-    }
-    if let (Some(s), Some((last, _))) = (start, counts.last()) {
-        ranges.push((s, *last, acc));
-    }
-    let (mut copied, mut rejected) = (0u64, 0u64);
-    for (lo, hi, rows) in ranges {
+        rows.iter().map(|r| Some((r.get::<i64, _>(0), r.try_get::<i64, _>(1).ok()?))).collect();
+    // Without a WHERE clause SQLite counts the smallest index instead of the table.
+    let count = if delta {
+        format!("SELECT COUNT(*) FROM src.tblChat c WHERE {past}")
+    } else {
+        "SELECT COUNT(*) FROM src.tblChat".to_string()
+    };
+    let total: i64 = sqlx::query_scalar(&count).fetch_one(&mut *conn).await?;
+    // Transactions of bounded size over rowid ranges: the table is read in its own order,
+    // with no index lookup per row. A table without rowids is copied in one transaction.
+    let span: Option<(i64, i64)> = sqlx::query_as("SELECT MIN(rowid), MAX(rowid) FROM src.tblChat")
+        .fetch_one(&mut *conn)
+        .await
+        .ok();
+    let ranges: Vec<(String, i64, i64)> = match span {
+        Some((lo, hi)) => (lo..=hi)
+            .step_by(ROWS_PER_TX as usize)
+            .map(|from| ("c.rowid BETWEEN $1 AND $2".to_string(), from, from + ROWS_PER_TX - 1))
+            .collect(),
+        None => vec![("$1 <= $2".to_string(), 0, 0)],
+    };
+    let mut copied = 0u64;
+    for (range, lo, hi) in ranges {
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let ins = sqlx::query(&format!(
             "INSERT OR IGNORE INTO hist.snap_chat (channel_id, chat_id, chat_date, user_id, is_alert, content) \
              SELECT c.channelId, c.chatId, c.chatDate, c.userId, COALESCE(c.isAlert, 0), c.content FROM src.tblChat c \
-             WHERE c.channelId BETWEEN $1 AND $2 AND {VALID} AND {past}"
+             WHERE {range} AND {VALID} AND {past}"
         ))
         .bind(lo)
         .bind(hi)
         .execute(&mut *tx)
         .await
         .context("copying tblChat into the workspace")?;
-        // Every row of the range copied: nothing to reject, skip the second scan.
-        let rej = if ins.rows_affected() as i64 == rows {
-            0
-        } else {
-            reject_range(&mut tx, lo, hi, past).await?
-        };
         tx.commit().await?;
         copied += ins.rows_affected();
-        rejected += rej;
-        bar.inc(ins.rows_affected() + rej);
+        bar.inc(ins.rows_affected());
     }
+    // Every row copied: nothing to reject, skip the second scan.
+    let rejected = if copied as i64 >= total { 0 } else { rejects(conn, past).await? };
+    bar.inc(rejected);
     let last_ids = if rejected == 0 { last } else { None };
     Ok(Copied { rows: copied, rejected, last_ids })
 }
 
-/// Records the unreadable rows of rooms `lo..=hi` as extract rejects, with their raw values.
-async fn reject_range(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    lo: i64,
-    hi: i64,
-    past: &str,
-) -> Result<u64> {
+/// Records the unreadable rows as extract rejects, with their raw values.
+async fn rejects(conn: &mut sqlx::SqliteConnection, past: &str) -> Result<u64> {
     let (int_chat, int_user, int_date) =
         (int_or("c.chatId"), int_or("c.userId"), int_or("c.chatDate"));
     let rej = sqlx::query(&format!(
             "INSERT OR IGNORE INTO main.reject (stage, channel_id, chat_id, user_id, chat_date, reason) \
-             SELECT 'extract', c.channelId, {int_chat}, {int_user}, {int_date}, \
-             'unreadable row (chatId, chatDate, userId, content NULL?): ' || quote(c.chatId) || ', ' || quote(c.chatDate) \
-             || ', ' || quote(c.userId) || ', ' || (c.content IS NULL) FROM src.tblChat c \
-             WHERE c.channelId BETWEEN $1 AND $2 AND NOT ({VALID}) AND {past}"
+             SELECT 'extract', {}, {int_chat}, {int_user}, {int_date}, \
+             'unreadable row (channelId, chatId, chatDate, userId, content NULL?): ' || quote(c.channelId) || ', ' \
+             || quote(c.chatId) || ', ' || quote(c.chatDate) || ', ' || quote(c.userId) || ', ' || (c.content IS NULL) \
+             FROM src.tblChat c WHERE NOT ({VALID}) AND {past}",
+            int_or("c.channelId")
         ))
-        .bind(lo)
-        .bind(hi)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(rej.rows_affected())
 }
