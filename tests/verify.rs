@@ -360,6 +360,18 @@ fn verifies_a_postgres_target() {
     let (code, report) = verify(&l);
     assert_eq!(code, 0, "{report:#}");
     assert_contoso_reconciles(&report, &l.target);
+    // An edited message: the target is read a room ahead by another task, and the
+    // mismatching room is read again to name the message.
+    let room = scalar(&l.target, "SELECT MAX(channelId) FROM tblChat");
+    let chat =
+        scalar(&l.target, &format!("SELECT MIN(chatId) FROM tblChat WHERE channelId = {room}"));
+    exec(&l.target, &format!("UPDATE tblChat SET content = content || '!' WHERE channelId = {room} AND chatId = {chat}"));
+    let (code, edited) = verify(&l);
+    assert_eq!(code, 1);
+    let bad = mismatched(&edited);
+    assert_eq!(bad.len(), 1, "{edited:#}");
+    assert_eq!(bad[0]["first_mismatch"], serde_json::json!({"chat_id": chat, "what": "content"}));
+    exec(&l.target, &format!("UPDATE tblChat SET content = substr(content, 1, length(content) - 1) WHERE channelId = {room} AND chatId = {chat}"));
     assert_removed_manager_blocks(&l);
 }
 

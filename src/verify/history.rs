@@ -7,9 +7,11 @@
 //!
 //! A room check is a [`Pass`]: the source side first ([`Rooms::source_pass`]), then each
 //! target row folded in ([`Pass::target_row`]), then [`Pass::finish`]. Every backend drives
-//! the same passes; an SQLite target is read directly and its rooms checked in parallel.
+//! the same passes; an SQLite target is read directly and its rooms checked in parallel; a
+//! PostgreSQL target is read by a spawned task, a room ahead, into a [`TargetDigest`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use futures_util::TryStreamExt;
@@ -30,17 +32,40 @@ pub(super) struct Rooms<'a> {
     ws: &'a Workspace,
     classifier: Classifier,
     map: &'a IdMap,
-    uris: HashMap<i64, String>,
+    uris: Arc<HashMap<i64, String>>,
 }
 
 /// One check of one room in progress.
 pub(super) struct Pass {
     check: RoomCheck,
-    collect: bool,
     src: blake3::Hash,
-    tgt: blake3::Hasher,
     expected: Vec<(i64, blake3::Hash)>,
+    target: TargetDigest,
+}
+
+/// The target side of a room check: its running checksum and count, and with `collect`
+/// the (chatId, content hash) pairs. Built apart from the [`Pass`] when another task reads
+/// the target while the source side is hashed.
+pub(super) struct TargetDigest {
+    collect: bool,
+    hasher: blake3::Hasher,
+    rows: u64,
     actual: Vec<(i64, blake3::Hash)>,
+}
+
+impl TargetDigest {
+    fn new(collect: bool) -> TargetDigest {
+        TargetDigest { collect, hasher: blake3::Hasher::new(), rows: 0, actual: Vec::new() }
+    }
+
+    /// Folds one target message in (rows must come in `chatId` order).
+    fn row(&mut self, k: &Key<'_>) {
+        hash(&mut self.hasher, k);
+        self.rows += 1;
+        if self.collect {
+            self.actual.push((k.chat_id, blake3::hash(k.content)));
+        }
+    }
 }
 
 impl<'a> Rooms<'a> {
@@ -54,12 +79,17 @@ impl<'a> Rooms<'a> {
     ) -> Rooms<'a> {
         let since = plan.options.since.as_deref();
         let classifier = Classifier::new(&plan.rooms, &plan.excluded_rooms, snap, since);
-        Rooms { ws, classifier, map, uris }
+        Rooms { ws, classifier, map, uris: Arc::new(uris) }
     }
 
     /// The target `prinUri` of target principal `id` (empty when it does not exist).
     pub(super) fn uri(&self, id: i64) -> &str {
-        self.uris.get(&id).map_or("", String::as_str)
+        uri(&self.uris, id)
+    }
+
+    /// The target room of `room` (`None`: not in the target).
+    fn target_of(&self, room: &PlanRoom) -> Option<i64> {
+        self.map.rooms.get(&room.legacy_id).copied()
     }
 
     /// Reads and hashes the source side of `room` (synchronously). With `collect`, keeps
@@ -103,7 +133,7 @@ impl<'a> Rooms<'a> {
             check.last_date = ticks_to_iso(last);
         }
         let src = src.finalize();
-        Ok(Pass { check, collect, src, tgt: blake3::Hasher::new(), expected, actual: Vec::new() })
+        Ok(Pass { check, src, expected, target: TargetDigest::new(collect) })
     }
 }
 
@@ -115,25 +145,22 @@ impl Pass {
 
     /// Folds one target message in (rows must come in `chatId` order).
     pub(super) fn target_row(&mut self, k: &Key) {
-        hash(&mut self.tgt, k);
-        self.check.loaded += 1;
-        if self.collect {
-            self.actual.push((k.chat_id, blake3::hash(k.content)));
-        }
+        self.target.row(k);
     }
 
     /// The room's result; `None` when it disagrees and this pass did not collect the pairs
     /// that name the first mismatch (run it again with `collect`).
     pub(super) fn finish(self) -> Option<RoomCheck> {
-        let mut check = self.check;
+        let (mut check, target) = (self.check, self.target);
+        check.loaded = target.rows;
         check.checksum_match = check.target_id.is_some()
             && check.loaded == check.expected
-            && self.src == self.tgt.finalize();
+            && self.src == target.hasher.finalize();
         if !check.checksum_match {
-            if !self.collect {
+            if !target.collect {
                 return None;
             }
-            check.first_mismatch = first_mismatch(&self.expected, &self.actual);
+            check.first_mismatch = first_mismatch(&self.expected, &target.actual);
         }
         Some(check)
     }
@@ -178,32 +205,63 @@ pub async fn check(
                 .collect()
         });
     }
+    // PostgreSQL: a spawned task reads and hashes the next room's target rows while this
+    // one hashes the staged side, so the server, the row decoding and the source pass
+    // overlap. Each side keeps a running checksum: memory stays flat whatever a room holds.
+    let spawn = |room: &PlanRoom, collect: bool| {
+        let (pool, uris) = (db.pool.clone(), Arc::clone(&rooms.uris));
+        rooms.target_of(room).map(|id| tokio::spawn(target_digest(pool, uris, id, collect)))
+    };
     let mut out = Vec::new();
-    for room in list {
-        for collect in [false, true] {
-            let mut pass = crate::lite::blocking(|| rooms.source_pass(room, collect))?;
-            if let Some(id) = pass.target_id() {
-                let mut rows = sqlx::query(TARGET_CHATS).bind(id).fetch(&db.pool);
-                while let Some(r) =
-                    rows.try_next().await.context("reading tblChat from the target")?
-                {
-                    let content: String = r.try_get(4)?;
-                    pass.target_row(&Key {
-                        chat_id: r.try_get(0)?,
-                        date: r.try_get(1)?,
-                        author: rooms.uri(r.try_get(2)?),
-                        alert: r.try_get::<i64, _>(3)? != 0,
-                        content: content.as_bytes(),
-                    });
-                }
-            }
-            if let Some(c) = pass.finish() {
-                out.push(c);
-                break;
-            }
+    let mut next = list.first().map(|r| spawn(r, false));
+    for (i, room) in list.iter().enumerate() {
+        let this = next.take().flatten();
+        next = list.get(i + 1).map(|r| spawn(r, false));
+        let mut pass = crate::lite::blocking(|| rooms.source_pass(room, false))?;
+        if let Some(task) = this {
+            pass.target = task.await.context("the target reader stopped")??;
         }
+        let check = match pass.finish() {
+            Some(c) => c,
+            None => {
+                // A mismatch: both sides again, keeping the pairs that name it.
+                let mut pass = crate::lite::blocking(|| rooms.source_pass(room, true))?;
+                if let Some(task) = spawn(room, true) {
+                    pass.target = task.await.context("the target reader stopped")??;
+                }
+                pass.finish().context("a collecting pass always finishes")?
+            }
+        };
+        out.push(check);
     }
     Ok(out)
+}
+
+/// Reads room `id` of a target pool in `chatId` order into a [`TargetDigest`].
+async fn target_digest(
+    pool: sqlx::AnyPool,
+    uris: Arc<HashMap<i64, String>>,
+    id: i64,
+    collect: bool,
+) -> Result<TargetDigest> {
+    let mut d = TargetDigest::new(collect);
+    let mut rows = sqlx::query(TARGET_CHATS).bind(id).fetch(&pool);
+    while let Some(r) = rows.try_next().await.context("reading tblChat from the target")? {
+        let content: String = r.try_get(4)?;
+        d.row(&Key {
+            chat_id: r.try_get(0)?,
+            date: r.try_get(1)?,
+            author: uri(&uris, r.try_get(2)?),
+            alert: r.try_get::<i64, _>(3)? != 0,
+            content: content.as_bytes(),
+        });
+    }
+    Ok(d)
+}
+
+/// `prinUri` of a target principal, empty when there is none.
+fn uri(uris: &HashMap<i64, String>, id: i64) -> &str {
+    uris.get(&id).map_or("", String::as_str)
 }
 
 /// A room's messages; authors are turned into URIs through [`Rooms`]'s map rather than a
