@@ -142,3 +142,31 @@ fn malformed_legacy_rows_are_rejected_with_a_reason_not_fatal() {
     assert!(csv.contains("unreadable row"), "{csv}");
     assert!(csv.contains("'lobby'"), "the raw channelId is in the reason: {csv}");
 }
+
+/// Watermarks come from a loose scan of the source's primary key, or from a plain
+/// `GROUP BY` when the copy has no index on `channelId`: the same numbers either way.
+#[test]
+fn watermarks_are_each_rooms_highest_chat_id_with_or_without_a_source_index() {
+    let dir = tmp_dir("extract-marks");
+    for (name, drop_index) in [("indexed.db", false), ("heap.db", true)] {
+        let url = sqlite_url(&dir, name);
+        contoso(&url);
+        if drop_index {
+            exec(&url, "CREATE TABLE heap AS SELECT * FROM tblChat; DROP TABLE tblChat; ALTER TABLE heap RENAME TO tblChat;");
+        }
+        let ws = dir.join(format!("ws-{name}"));
+        gcm().args(["extract", "-q", "--source", &url, "--workspace"]).arg(&ws).assert().success();
+        let staging = sqlite_url(&ws, "staging.db");
+        let marks = |url: &str, sql: &str| scalar(url, sql);
+        assert_eq!(
+            marks(&staging, "SELECT SUM(last_chat_id * 1000 + channel_id) FROM watermark"),
+            marks(&url, "SELECT SUM(m * 1000 + channelId) FROM (SELECT channelId, MAX(chatId) m FROM tblChat GROUP BY channelId)"),
+            "{name}"
+        );
+        assert_eq!(
+            marks(&staging, "SELECT COUNT(*) FROM watermark"),
+            marks(&url, "SELECT COUNT(DISTINCT channelId) FROM tblChat"),
+            "{name}"
+        );
+    }
+}
