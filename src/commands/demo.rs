@@ -14,9 +14,9 @@ use crate::staging::Workspace;
 pub async fn run(args: DemoArgs, progress: Progress) -> Result<Outcome> {
     let dir = &args.workspace;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    // A demo starts clean: the fixture, the target and the staging database are rebuilt.
-    for f in ["contoso-legacy.db", "target-mgc.db", "staging.db"] {
-        for suffix in ["", "-wal", "-shm"] {
+    // A demo starts clean: the fixture, the target and the workspace databases are rebuilt.
+    for f in ["contoso-legacy.db", "target-mgc.db", "staging.db", "history.db"] {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
             let _ = std::fs::remove_file(dir.join(format!("{f}{suffix}")));
         }
     }
