@@ -72,6 +72,15 @@ impl Readers {
     }
 }
 
+/// Column `i` as the bytes SQLite holds (text or blob; empty for anything else): no copy
+/// and no UTF-8 check, for checksums that compare bytes anyway.
+pub fn bytes<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r [u8]> {
+    Ok(match r.get_ref(i)? {
+        rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => b,
+        _ => &[],
+    })
+}
+
 /// A staged message from `SELECT channel_id, chat_id, chat_date, user_id, is_alert, content`.
 pub fn chat(r: &rusqlite::Row<'_>) -> rusqlite::Result<Chat> {
     Ok(Chat {

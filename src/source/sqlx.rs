@@ -12,9 +12,9 @@ use tokio::sync::mpsc;
 
 use super::Watermarks;
 use crate::db::{Db, Dialect};
-use crate::rows::each_row;
 use crate::error::bad_input;
 use crate::model::*;
+use crate::rows::each_row;
 
 /// Detects Lync 2010, OCS 2007 R2 or 2013 `mgc` from the tables and columns present.
 pub async fn detect_version(db: &Db) -> Result<SourceVersion> {

@@ -70,10 +70,7 @@ impl Workspace {
                 )?;
                 let mut rows = st.query([room])?;
                 while let Some(r) = rows.next()? {
-                    let content = match r.get_ref(5)? {
-                        rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => b,
-                        _ => &[],
-                    };
+                    let content = crate::lite::bytes(r, 5)?;
                     f(ChatRef {
                         channel_id: r.get(0)?,
                         chat_id: r.get(1)?,

@@ -282,12 +282,7 @@ fn sqlite_chats(
             let mut rows = c.prepare_cached(TARGET_CHATS)?;
             let mut rows = rows.query([id])?;
             while let Some(r) = rows.next()? {
-                // Content as the bytes SQLite holds: no copy, and no UTF-8 check (the
-                // checksum compares bytes anyway).
-                let content = match r.get_ref(4)? {
-                    rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => b,
-                    _ => &[],
-                };
+                let content = crate::lite::bytes(r, 4)?;
                 f(Key {
                     chat_id: r.get(0)?,
                     date: r.get(1)?,
