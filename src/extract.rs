@@ -3,7 +3,8 @@
 //! A full extract replaces the snapshot; `--delta` refreshes the configuration and reads
 //! only history past each room's watermark. History is streamed (a reader task sends
 //! batches over a bounded channel to the staging writer) or, from a SQLite source, copied
-//! by the engine through an attached database; memory stays flat either way.
+//! by the engine through an attached database while this task reads the configuration;
+//! memory stays flat either way.
 
 use std::time::Instant;
 
