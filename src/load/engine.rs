@@ -243,19 +243,18 @@ pub struct Copied {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::staging::SNAP_CHAT_COLUMNS;
 
     #[test]
     fn engine_chunks_copy_whole_chunks_and_leave_rule_cases_to_the_row_path() {
         let dir = tempfile::tempdir().unwrap();
         let staging = dir.path().join("staging.db");
         let stg = Connection::open(&staging).unwrap();
-        stg.execute_batch(
-            "CREATE TABLE snap_chat (channel_id INTEGER NOT NULL, chat_id INTEGER NOT NULL, \
-             chat_date INTEGER NOT NULL, user_id INTEGER NOT NULL, is_alert INTEGER NOT NULL, \
-             content TEXT NOT NULL, PRIMARY KEY (channel_id, chat_id)) WITHOUT ROWID; \
+        stg.execute_batch(&format!(
+            "CREATE TABLE snap_chat {SNAP_CHAT_COLUMNS}; \
              INSERT INTO snap_chat VALUES (5, 1, 100, 10, 0, 'a'), (5, 2, 200, 11, 1, 'b'), \
-             (5, 3, 300, 10, 0, 'c'), (5, 4, 400, 99, 0, 'unknown author'), (6, 1, 100, 10, 0, 'x');",
-        )
+             (5, 3, 300, 10, 0, 'c'), (5, 4, 400, 99, 0, 'unknown author'), (6, 1, 100, 10, 0, 'x');"
+        ))
         .unwrap();
         drop(stg);
         let target = |name: &str, user: &str| {
@@ -311,14 +310,12 @@ mod tests {
         let staging = dir.path().join("staging.db");
         Connection::open(&staging)
             .unwrap()
-            .execute_batch(
-                "CREATE TABLE snap_chat (channel_id INTEGER NOT NULL, chat_id INTEGER NOT NULL, \
-                 chat_date INTEGER NOT NULL, user_id INTEGER NOT NULL, is_alert INTEGER NOT NULL, \
-                 content TEXT NOT NULL, PRIMARY KEY (channel_id, chat_id)) WITHOUT ROWID; \
+            .execute_batch(&format!(
+                "CREATE TABLE snap_chat {SNAP_CHAT_COLUMNS}; \
                  INSERT INTO snap_chat VALUES (5, 1, 100, 10, 0, 'a'), (5, 2, 200, 99, 0, 'who?'), \
                  (6, 1, 100, 10, 0, 'x'), (6, 2, 100, 10, 0, 'y'), (6, 3, 100, 10, 0, 'z'), \
-                 (7, 1, 100, 10, 0, 'p');",
-            )
+                 (7, 1, 100, 10, 0, 'p');"
+            ))
             .unwrap();
         let t = SqliteTarget::open(&dir.path().join("t.db"), true).unwrap();
         t.conn

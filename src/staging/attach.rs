@@ -54,8 +54,8 @@ pub struct Copied {
     pub rows: u64,
     /// Rows recorded as rejects instead.
     pub rejected: u64,
-    /// Each copied room's highest `chatId` — its new watermark — when the copy saw it
-    /// anyway (no rejects); `None`: compute them from the staged rows.
+    /// Each copied room's highest `chatId` — its new watermark — read from the source's
+    /// key when nothing was rejected; `None`: compute them from the staged rows.
     pub last_ids: Option<Watermarks>,
 }
 
@@ -100,15 +100,15 @@ async fn copy(conn: &mut sqlx::SqliteConnection, delta: bool, bar: &Bar) -> Resu
         .fetch_one(&mut *conn)
         .await
         .ok();
-    let ranges: Vec<(String, i64, i64)> = match span {
-        Some((lo, hi)) => (lo..=hi)
-            .step_by(ROWS_PER_TX as usize)
-            .map(|from| ("c.rowid BETWEEN $1 AND $2".to_string(), from, from + ROWS_PER_TX - 1))
-            .collect(),
-        None => vec![("$1 <= $2".to_string(), 0, 0)],
+    let (range, ranges): (&str, Vec<(i64, i64)>) = match span {
+        Some((lo, hi)) => (
+            "c.rowid BETWEEN $1 AND $2",
+            (lo..=hi).step_by(ROWS_PER_TX as usize).map(|f| (f, f + ROWS_PER_TX - 1)).collect(),
+        ),
+        None => ("$1 <= $2", vec![(0, 0)]),
     };
     let mut copied = 0u64;
-    for (range, lo, hi) in ranges {
+    for (lo, hi) in ranges {
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let ins = sqlx::query(&format!(
             "INSERT OR IGNORE INTO hist.snap_chat (channel_id, chat_id, chat_date, user_id, is_alert, content) \

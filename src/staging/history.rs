@@ -40,21 +40,20 @@ impl Workspace {
         .context("reading the staged history")
     }
 
-    /// Streams the staged history of one room in `chatId` order to `f`.
-    pub async fn for_each_chat(&self, room: i64, f: impl FnMut(Chat)) -> Result<()> {
-        crate::lite::blocking(|| self.for_each_chat_sync(room, f))
-    }
-
-    /// [`Workspace::for_each_chat`] for synchronous callers (e.g. rayon workers).
-    pub fn for_each_chat_sync(&self, room: i64, mut f: impl FnMut(Chat)) -> Result<()> {
-        self.for_each_chat_ref(room, |c| {
-            f(Chat {
-                channel_id: c.channel_id,
-                chat_id: c.chat_id,
-                chat_date: c.chat_date,
-                user_id: c.user_id,
-                is_alert: c.is_alert,
-                content: String::from_utf8_lossy(c.content).into_owned(),
+    /// Streams the staged history of one room in `chatId` order to `f`, as owned rows
+    /// (content that is not UTF-8 is converted lossily; checksums use
+    /// [`Workspace::for_each_chat_ref`], which hands over the bytes as stored).
+    pub async fn for_each_chat(&self, room: i64, mut f: impl FnMut(Chat)) -> Result<()> {
+        crate::lite::blocking(|| {
+            self.for_each_chat_ref(room, |c| {
+                f(Chat {
+                    channel_id: c.channel_id,
+                    chat_id: c.chat_id,
+                    chat_date: c.chat_date,
+                    user_id: c.user_id,
+                    is_alert: c.is_alert,
+                    content: String::from_utf8_lossy(c.content).into_owned(),
+                })
             })
         })
     }
@@ -142,12 +141,8 @@ mod tests {
     #[test]
     fn author_counts_match_a_group_by() {
         let c = rusqlite::Connection::open_in_memory().unwrap();
-        c.execute_batch(
-            "CREATE TABLE snap_chat (channel_id INTEGER NOT NULL, chat_id INTEGER NOT NULL, \
-             chat_date INTEGER NOT NULL, user_id INTEGER NOT NULL, is_alert INTEGER NOT NULL, \
-             content TEXT NOT NULL, PRIMARY KEY (channel_id, chat_id)) WITHOUT ROWID;",
-        )
-        .unwrap();
+        c.execute_batch(&format!("CREATE TABLE snap_chat {}", super::super::SNAP_CHAT_COLUMNS))
+            .unwrap();
         let mut st = c.prepare("INSERT INTO snap_chat VALUES (?1, ?2, ?3, ?4, 0, 'x')").unwrap();
         let mut seed = 7u64;
         for i in 0..3000i64 {

@@ -43,11 +43,11 @@ CREATE TABLE IF NOT EXISTS journal (
   body TEXT NOT NULL, PRIMARY KEY (run_id, seq));
 "#;
 
-/// The staged history, in `history.db` (attached as `hist`).
-const HISTORY_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS hist.snap_chat (
-  channel_id INTEGER NOT NULL, chat_id INTEGER NOT NULL, chat_date INTEGER NOT NULL,
-  user_id INTEGER NOT NULL, is_alert INTEGER NOT NULL, content TEXT NOT NULL,
-  PRIMARY KEY (channel_id, chat_id)) WITHOUT ROWID;";
+/// The columns and key of `snap_chat`, the staged history in `history.db` (attached as
+/// `hist`); tests that stage rows by hand create the table from it too.
+pub(crate) const SNAP_CHAT_COLUMNS: &str = "(channel_id INTEGER NOT NULL, \
+  chat_id INTEGER NOT NULL, chat_date INTEGER NOT NULL, user_id INTEGER NOT NULL, \
+  is_alert INTEGER NOT NULL, content TEXT NOT NULL, PRIMARY KEY (channel_id, chat_id)) WITHOUT ROWID";
 
 /// Rows per multi-row INSERT into `snap_chat` (6 binds each; SQLite allows 32,766).
 const CHAT_ROWS_PER_INSERT: usize = 1000;
@@ -126,7 +126,10 @@ impl Workspace {
             .await
             .with_context(|| format!("cannot open {}", db_path.display()))?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await.context("creating the staging schema")?;
-        sqlx::raw_sql(HISTORY_SCHEMA).execute(&pool).await.context("creating history.db")?;
+        sqlx::raw_sql(&format!("CREATE TABLE IF NOT EXISTS hist.snap_chat {SNAP_CHAT_COLUMNS}"))
+            .execute(&pool)
+            .await
+            .context("creating history.db")?;
         move_history(&pool).await?;
         Ok(Workspace { dir: dir.to_path_buf(), pool, readers: crate::lite::Readers::new(history) })
     }
@@ -357,12 +360,10 @@ mod tests {
     async fn history_staged_inside_staging_db_moves_to_history_db() {
         let dir = tempfile::tempdir().unwrap();
         let old = rusqlite::Connection::open(dir.path().join("staging.db")).unwrap();
-        old.execute_batch(
-            "CREATE TABLE snap_chat (channel_id INTEGER NOT NULL, chat_id INTEGER NOT NULL, \
-             chat_date INTEGER NOT NULL, user_id INTEGER NOT NULL, is_alert INTEGER NOT NULL, \
-             content TEXT NOT NULL, PRIMARY KEY (channel_id, chat_id)) WITHOUT ROWID; \
-             INSERT INTO snap_chat VALUES (5, 1, 100, 10, 0, 'a'), (5, 2, 200, 11, 1, 'b');",
-        )
+        old.execute_batch(&format!(
+            "CREATE TABLE snap_chat {SNAP_CHAT_COLUMNS}; \
+             INSERT INTO snap_chat VALUES (5, 1, 100, 10, 0, 'a'), (5, 2, 200, 11, 1, 'b');"
+        ))
         .unwrap();
         drop(old);
         let ws = Workspace::open(dir.path(), false).await.unwrap();

@@ -24,6 +24,7 @@ use crate::load::IdMap;
 use crate::model::{ticks_to_iso, Snapshot};
 use crate::plan::messages::{Classifier, Disposition};
 use crate::plan::{Plan, PlanRoom};
+use crate::rows::each_row;
 use crate::staging::Workspace;
 
 /// What every room check reads: the staged history, the message rules, the id map and the
@@ -98,7 +99,7 @@ impl<'a> Rooms<'a> {
         let mut check = RoomCheck {
             legacy_guid: room.legacy_guid.clone(),
             legacy_path: room.legacy_path.clone(),
-            target_id: self.map.rooms.get(&room.legacy_id).copied(),
+            target_id: self.target_of(room),
             ..Default::default()
         };
         let mut expected = Vec::new();
@@ -108,11 +109,11 @@ impl<'a> Rooms<'a> {
             check.read += 1;
             match self.classifier.classify(c.channel_id, c.user_id, c.chat_date) {
                 Disposition::Load => {
-                    let author = self.map.principals.get(&c.user_id).and_then(|t| self.uris.get(t));
+                    let author = self.map.principals.get(&c.user_id).map_or("", |t| self.uri(*t));
                     let k = Key {
                         chat_id: c.chat_id,
                         date: c.chat_date,
-                        author: author.map_or("", String::as_str),
+                        author,
                         alert: c.is_alert,
                         content: c.content,
                     };
@@ -175,13 +176,13 @@ pub async fn check(
     map: &IdMap,
     wave: Option<&str>,
 ) -> Result<Vec<RoomCheck>> {
-    let uris: HashMap<i64, String> =
-        sqlx::query("SELECT CAST(prinID AS BIGINT), prinUri FROM tblPrincipal")
-            .fetch_all(&db.pool)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?)))
-            .collect::<Result<_>>()?;
+    let mut uris: HashMap<i64, String> = HashMap::new();
+    each_row(db, "SELECT CAST(prinID AS BIGINT), prinUri FROM tblPrincipal", |r| {
+        uris.insert(r.int(0)?, r.text(1)?);
+        Ok(())
+    })
+    .await
+    .context("reading tblPrincipal from the target")?;
     let rooms = Rooms::new(ws, plan, snap, map, uris);
     let list: Vec<&PlanRoom> = plan.rooms_in(wave).collect();
     if let Some(path) = db.url.sqlite_path() {
