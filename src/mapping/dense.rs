@@ -87,6 +87,14 @@ impl Dense {
     fn reached(&self, i: u32) -> &[u32] {
         &self.rev[self.rev_off[i as usize] as usize..self.rev_off[i as usize + 1] as usize]
     }
+
+    fn closure_len(&self, i: u32) -> usize {
+        (self.aff_off[i as usize + 1] - self.aff_off[i as usize]) as usize
+    }
+
+    fn reached_len(&self, i: u32) -> usize {
+        (self.rev_off[i as usize + 1] - self.rev_off[i as usize]) as usize
+    }
 }
 
 /// One thread's scratch space for evaluating rooms: a mark byte per principal, and the
@@ -94,6 +102,8 @@ impl Dense {
 #[derive(Debug, Default)]
 pub struct Marks {
     mark: Vec<u8>,
+    /// Per user, the OR of the marks spread to it (see [`Marks::evaluate`]); zero between rooms.
+    acc: Vec<u8>,
     touched: Vec<u32>,
     seen: Vec<u32>,
     epoch: u32,
@@ -103,7 +113,7 @@ pub struct Marks {
 impl Marks {
     /// Scratch space for a [`Dense`] of `n` principals.
     pub fn new(n: usize) -> Marks {
-        Marks { mark: vec![0; n], seen: vec![0; n], epoch: 1, ..Marks::default() }
+        Marks { mark: vec![0; n], acc: vec![0; n], seen: vec![0; n], epoch: 1, ..Marks::default() }
     }
 
     /// Adds `bit` to principal `p`'s mark (a principal the index lacks is ignored: nobody
@@ -141,16 +151,39 @@ impl Marks {
 
     /// Calls `f(user, mask)` for each candidate in index order, where `mask` is the OR of
     /// the marks over the user's closure; then clears the room.
+    ///
+    /// Two ways give the same masks, and the cheaper one for the room is taken: gather
+    /// (each candidate ORs the marks over its closure) costs the candidates' closure sizes;
+    /// spread (each marked principal ORs its mark into the candidates it reaches) costs the
+    /// marked principals' reach. A room listing a few groups of many users spreads for a
+    /// fraction of what its users would gather.
     pub fn evaluate(&mut self, d: &Dense, f: impl FnMut(u32, u8)) {
-        self.evaluate_with(Some(d), f);
+        let gather: usize = self.cand.iter().map(|&u| d.closure_len(u)).sum();
+        let spread: usize = self.touched.iter().map(|&i| d.reached_len(i)).sum();
+        self.evaluate_with(Some((d, spread < gather)), f);
     }
 
-    fn evaluate_with(&mut self, d: Option<&Dense>, mut f: impl FnMut(u32, u8)) {
-        if let Some(d) = d {
+    fn evaluate_with(&mut self, d: Option<(&Dense, bool)>, mut f: impl FnMut(u32, u8)) {
+        if let Some((d, spread)) = d {
             self.cand.sort_unstable();
-            for &u in &self.cand {
-                let mask = d.closure(u).iter().fold(0u8, |m, a| m | self.mark[*a as usize]);
-                f(u, mask);
+            if spread {
+                // `seen` keeps the spread to this room's candidates, so `acc` stays clean.
+                for &i in &self.touched {
+                    let m = self.mark[i as usize];
+                    for &u in d.reached(i) {
+                        if self.seen[u as usize] == self.epoch {
+                            self.acc[u as usize] |= m;
+                        }
+                    }
+                }
+                for &u in &self.cand {
+                    f(u, std::mem::take(&mut self.acc[u as usize]));
+                }
+            } else {
+                for &u in &self.cand {
+                    let mask = d.closure(u).iter().fold(0u8, |m, a| m | self.mark[*a as usize]);
+                    f(u, mask);
+                }
             }
         }
         for &i in &self.touched {
@@ -202,6 +235,46 @@ mod tests {
         let mut again = Vec::new();
         m.evaluate(&d, |u, mask| again.push((d.id(u), mask)));
         assert_eq!(again, vec![(10, 0)], "marks and candidates of the last room are gone");
+    }
+
+    #[test]
+    fn gather_and_spread_give_the_same_masks() {
+        // Users 1..=40 in groups 100 + u % 4; groups 100, 101 in 200; user 40 disabled.
+        let mut pairs: Vec<(i64, i64)> = (1..=40).map(|u| (u, 100 + u % 4)).collect();
+        pairs.extend([(100, 200), (101, 200)]);
+        let affs = Affiliations::build(&pairs, 1..=40);
+        let ids = (1..=40).chain([100, 101, 102, 103, 200]);
+        let d = Dense::build(&affs, ids, |p| (1..40).contains(&p));
+        let run = |spread: bool| {
+            let mut m = Marks::new(d.len());
+            let mut got = Vec::new();
+            for room in 0..3u8 {
+                m.set(&d, 200, 1);
+                m.set(&d, 102, 2 << room);
+                m.set(&d, 7, 16);
+                m.set(&d, 40, 32);
+                m.reach(&d, 102);
+                m.reach(&d, 7);
+                m.reach(&d, 40);
+                if room > 0 {
+                    m.reach(&d, 200);
+                }
+                m.evaluate_with(Some((&d, spread)), |u, mask| got.push((room, d.id(u), mask)));
+            }
+            got
+        };
+        let gathered = run(false);
+        assert_eq!(gathered, run(true));
+        // Room 0: the candidates are group 102's users and user 7 (40 is disabled).
+        let room0: Vec<(i64, u8)> =
+            gathered.iter().filter(|g| g.0 == 0).map(|g| (g.1, g.2)).collect();
+        let group_102 = (2..40).step_by(4).map(|u| (u, 2));
+        let mut want: Vec<(i64, u8)> = group_102.chain([(7, 16)]).collect();
+        want.sort_unstable();
+        assert_eq!(room0, want);
+        // Room 1 also reaches group 200: user 1 (group 101) has its mark, user 3 (103) not.
+        let of = |u: i64| gathered.iter().find(|g| g.0 == 1 && g.1 == u).map(|g| g.2);
+        assert_eq!((of(1), of(3), of(40)), (Some(1), None, None));
     }
 
     #[test]
