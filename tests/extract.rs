@@ -131,16 +131,39 @@ fn malformed_legacy_rows_are_rejected_with_a_reason_not_fatal() {
     let room = scalar(&url, "SELECT MIN(nodeID) FROM tblNode WHERE nodeType = 0");
     exec(&url, &format!("INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) VALUES \
                          ({room}, 9001, 'yesterday', 20, 0, 'a date that is text'), ({room}, 'x', 634300000000000000, 20, 0, 'a text key'), \
-                         ('lobby', 9002, 634300000000000000, 20, 0, 'a room that is text')"));
+                         ('lobby', 9002, 634300000000000000, 20, 0, 'a room that is text'), \
+                         ({room}, 9003, 634300000000000000, 20.5, 0, 'an author that is real'), \
+                         ({room}, 9004, X'0102', 20, 0, 'a date that is a blob')"));
     let ws = dir.join("ws");
     gcm().args(["extract", "-q", "--source", &url, "--workspace"]).arg(&ws).assert().success();
     let r = json(&ws.join("reports/extract-full.json"));
-    assert_eq!(r["rejected"], 3, "every row is staged or rejected, whatever key is broken");
-    assert_eq!(r["messages"].as_i64().unwrap() + 3, scalar(&url, "SELECT COUNT(*) FROM tblChat"));
+    assert_eq!(r["rejected"], 5, "every row is staged or rejected, whatever key is broken");
+    assert_eq!(r["messages"].as_i64().unwrap() + 5, scalar(&url, "SELECT COUNT(*) FROM tblChat"));
     let csv = std::fs::read_to_string(ws.join("rejects/extract.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert_eq!(csv.lines().count(), 6, "{csv}");
     assert!(csv.contains("unreadable row"), "{csv}");
     assert!(csv.contains("'lobby'"), "the raw channelId is in the reason: {csv}");
+}
+
+/// A source restored without the NOT NULL constraints can hold NULLs: those rows are
+/// rejected too, and the rest staged.
+#[test]
+fn null_fields_in_an_unconstrained_source_are_rejected() {
+    let dir = tmp_dir("malformed-nulls");
+    let url = sqlite_url(&dir, "legacy.db");
+    contoso(&url);
+    exec(&url, "CREATE TABLE heap AS SELECT * FROM tblChat; DROP TABLE tblChat; ALTER TABLE heap RENAME TO tblChat;");
+    let room = scalar(&url, "SELECT MIN(nodeID) FROM tblNode WHERE nodeType = 0");
+    exec(&url, &format!("INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) VALUES \
+                         ({room}, 9001, 634300000000000000, 20, 0, NULL), ({room}, 9002, 634300000000000000, NULL, 0, 'no author'), \
+                         (NULL, 9003, 634300000000000000, 20, 0, 'no room'), ({room}, 9004, 634300000000000000, 20, NULL, 'no alert flag')"));
+    let ws = dir.join("ws");
+    gcm().args(["extract", "-q", "--source", &url, "--workspace"]).arg(&ws).assert().success();
+    let r = json(&ws.join("reports/extract-full.json"));
+    assert_eq!(r["rejected"], 3, "a NULL alert flag is read as 0, the other NULLs are rejected");
+    assert_eq!(r["messages"].as_i64().unwrap() + 3, scalar(&url, "SELECT COUNT(*) FROM tblChat"));
+    let staged = format!("sqlite://{}", ws.join("history.db").display());
+    assert_eq!(scalar(&staged, "SELECT COUNT(*) FROM snap_chat WHERE chat_id = 9004 AND is_alert = 0"), 1);
 }
 
 /// Watermarks come from a loose scan of the source's primary key, or from a plain
