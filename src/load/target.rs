@@ -154,7 +154,7 @@ fn is_transient(e: &sqlx::Error) -> bool {
 }
 
 /// `INSERT INTO t (cols) VALUES (...), (...)` with dialect casts for GUID/datetime columns.
-fn insert_sql(t: &TableSpec, rows: usize, dialect: Dialect) -> String {
+pub(super) fn insert_sql(t: &TableSpec, rows: usize, dialect: Dialect) -> String {
     let cols: Vec<&str> = t.cols.iter().map(|c| c.0).collect();
     let mut values = String::with_capacity(rows * t.cols.len() * 6);
     for r in 0..rows {
