@@ -163,7 +163,10 @@ fn null_fields_in_an_unconstrained_source_are_rejected() {
     assert_eq!(r["rejected"], 3, "a NULL alert flag is read as 0, the other NULLs are rejected");
     assert_eq!(r["messages"].as_i64().unwrap() + 3, scalar(&url, "SELECT COUNT(*) FROM tblChat"));
     let staged = format!("sqlite://{}", ws.join("history.db").display());
-    assert_eq!(scalar(&staged, "SELECT COUNT(*) FROM snap_chat WHERE chat_id = 9004 AND is_alert = 0"), 1);
+    assert_eq!(
+        scalar(&staged, "SELECT COUNT(*) FROM snap_chat WHERE chat_id = 9004 AND is_alert = 0"),
+        1
+    );
 }
 
 /// Watermarks come from a loose scan of the source's primary key, or from a plain

@@ -375,40 +375,57 @@ fn verifies_a_postgres_target() {
     assert_removed_manager_blocks(&l);
 }
 
-/// The one-pass scan of an SQLite target's tblChat: messages by an author the target does
-/// not know, in a node that is no room, and a tblLastChatId behind the room's messages.
+/// The history invariants of an SQLite target: messages by an author the target does not
+/// know (in a migrated room, which the history pass read, and in a channel it did not
+/// read), in a node that is no room, and a tblLastChatId behind the room's messages —
+/// found alike when `tblChat` has no index to read the other channels by.
 #[test]
 fn dangling_chat_rows_and_a_stale_last_chat_id_fail_invariants() {
-    let l = fresh("verify-dangling");
-    let room = scalar(&l.target, "SELECT MIN(channelId) FROM tblChat");
-    let top =
-        scalar(&l.target, &format!("SELECT MAX(chatId) FROM tblChat WHERE channelId = {room}"));
-    let category = scalar(&l.target, "SELECT MIN(nodeID) FROM tblNode WHERE nodeType = 1");
-    exec(&l.target, &format!(
-        "INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) VALUES \
-         ({room}, {}, 634000000000000000, 999999, 0, 'ghost'), ({room}, {}, 634000000000000000, 999999, 0, 'ghost 2'), \
-         ({category}, 1, 634000000000000000, 1, 0, 'in a category')",
-        top + 1,
-        top + 2
-    ));
-    let (code, report) = verify(&l);
-    assert_eq!(code, 1);
-    let failing: BTreeSet<String> = failing_invariants(&report)
-        .iter()
-        .flat_map(|i| {
-            let name = i["name"].as_str().unwrap().to_string();
-            i["details"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(move |d| format!("{name}: {}", d.as_str().unwrap()))
-        })
-        .collect();
-    let want = |s: &str| failing.iter().any(|f| f.contains(s));
-    assert!(want(&format!("2 message(s) in channelId {room} by userId 999999")), "{failing:#?}");
-    assert!(
-        want(&format!("1 message(s) in channelId {category}, which is not a room")),
-        "{failing:#?}"
-    );
-    assert!(failing.iter().any(|f| f.starts_with("last_chat_id")), "{failing:#?}");
+    for heap in [false, true] {
+        let l = fresh(if heap { "verify-dangling-heap" } else { "verify-dangling" });
+        if heap {
+            exec(&l.target, "CREATE TABLE heap AS SELECT * FROM tblChat; DROP TABLE tblChat; ALTER TABLE heap RENAME TO tblChat;");
+        }
+        let room = scalar(&l.target, "SELECT MIN(channelId) FROM tblChat");
+        let top =
+            scalar(&l.target, &format!("SELECT MAX(chatId) FROM tblChat WHERE channelId = {room}"));
+        let category = scalar(&l.target, "SELECT MIN(nodeID) FROM tblNode WHERE nodeType = 1");
+        exec(&l.target, &format!(
+            "INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) VALUES \
+             ({room}, {}, 634000000000000000, 999999, 0, 'ghost'), ({room}, {}, 634000000000000000, 999999, 0, 'ghost 2'), \
+             ({category}, 1, 634000000000000000, 1, 0, 'in a category'), \
+             ({category}, 2, 634000000000000000, 888888, 0, 'a ghost in a category')",
+            top + 1,
+            top + 2
+        ));
+        let (code, report) = verify(&l);
+        assert_eq!(code, 1);
+        let failing: BTreeSet<String> = failing_invariants(&report)
+            .iter()
+            .flat_map(|i| {
+                let name = i["name"].as_str().unwrap().to_string();
+                i["details"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(move |d| format!("{name}: {}", d.as_str().unwrap()))
+            })
+            .collect();
+        let want = |s: &str| failing.iter().any(|f| f.contains(s));
+        assert!(
+            want(&format!("2 message(s) in channelId {room} by userId 999999")),
+            "{failing:#?}"
+        );
+        assert!(
+            want(&format!("1 message(s) in channelId {category} by userId 888888")),
+            "{failing:#?}"
+        );
+        assert!(
+            want(&format!("2 message(s) in channelId {category}, which is not a room")),
+            "{failing:#?}"
+        );
+        assert!(failing.iter().any(|f| f.starts_with("last_chat_id")), "{failing:#?}");
+        let authors = failing.iter().filter(|f| f.contains("by userId")).count();
+        assert_eq!(authors, 2, "no other author is reported: {failing:#?}");
+    }
 }

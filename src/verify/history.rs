@@ -18,6 +18,7 @@ use futures_util::TryStreamExt;
 use rayon::prelude::*;
 use sqlx::Row;
 
+use super::invariants::RoomFacts;
 use super::{Mismatch, RoomCheck};
 use crate::db::Db;
 use crate::load::IdMap;
@@ -52,17 +53,25 @@ pub(super) struct TargetDigest {
     hasher: blake3::Hasher,
     rows: u64,
     actual: Vec<(i64, blake3::Hash)>,
+    facts: RoomFacts,
 }
 
 impl TargetDigest {
     fn new(collect: bool) -> TargetDigest {
-        TargetDigest { collect, hasher: blake3::Hasher::new(), rows: 0, actual: Vec::new() }
+        TargetDigest {
+            collect,
+            hasher: blake3::Hasher::new(),
+            rows: 0,
+            actual: Vec::new(),
+            facts: RoomFacts::default(),
+        }
     }
 
     /// Folds one target message in (rows must come in `chatId` order).
     fn row(&mut self, k: &Key<'_>) {
         hash(&mut self.hasher, k);
         self.rows += 1;
+        self.facts.row(k.chat_id, k.user, k.known);
         if self.collect {
             self.actual.push((k.chat_id, blake3::hash(k.content)));
         }
@@ -86,6 +95,11 @@ impl<'a> Rooms<'a> {
     /// The target `prinUri` of target principal `id` (empty when it does not exist).
     pub(super) fn uri(&self, id: i64) -> &str {
         uri(&self.uris, id)
+    }
+
+    /// [`Rooms::uri`], and whether the target holds principal `id` at all.
+    pub(super) fn author(&self, id: i64) -> (&str, bool) {
+        author(&self.uris, id)
     }
 
     /// The target room of `room` (`None`: not in the target).
@@ -113,6 +127,8 @@ impl<'a> Rooms<'a> {
                     let k = Key {
                         chat_id: c.chat_id,
                         date: c.chat_date,
+                        user: c.user_id,
+                        known: true,
                         author,
                         alert: c.is_alert,
                         content: c.content,
@@ -154,6 +170,8 @@ impl Pass {
     pub(super) fn finish(self) -> Option<RoomCheck> {
         let (mut check, target) = (self.check, self.target);
         check.loaded = target.rows;
+        // The room's rows were all read: the invariants need not read them again.
+        check.facts = check.target_id.map(|_| target.facts.clone());
         check.checksum_match = check.target_id.is_some()
             && check.loaded == check.expected
             && self.src == target.hasher.finalize();
@@ -249,10 +267,13 @@ async fn target_digest(
     let mut rows = sqlx::query(TARGET_CHATS).bind(id).fetch(&pool);
     while let Some(r) = rows.try_next().await.context("reading tblChat from the target")? {
         let content: String = r.try_get(4)?;
+        let (user, (author, known)) = (r.try_get(2)?, author(&uris, r.try_get(2)?));
         d.row(&Key {
             chat_id: r.try_get(0)?,
             date: r.try_get(1)?,
-            author: uri(&uris, r.try_get(2)?),
+            user,
+            known,
+            author,
             alert: r.try_get::<i64, _>(3)? != 0,
             content: content.as_bytes(),
         });
@@ -262,7 +283,12 @@ async fn target_digest(
 
 /// `prinUri` of a target principal, empty when there is none.
 fn uri(uris: &HashMap<i64, String>, id: i64) -> &str {
-    uris.get(&id).map_or("", String::as_str)
+    author(uris, id).0
+}
+
+/// `prinUri` of a target principal and whether it exists (empty URI when not).
+fn author(uris: &HashMap<i64, String>, id: i64) -> (&str, bool) {
+    uris.get(&id).map_or(("", false), |u| (u.as_str(), true))
 }
 
 /// A room's messages; authors are turned into URIs through [`Rooms`]'s map rather than a
@@ -284,10 +310,14 @@ fn sqlite_chats(
             let mut rows = rows.query([id])?;
             while let Some(r) = rows.next()? {
                 let content = crate::lite::bytes(r, 4)?;
+                let user = r.get(2)?;
+                let (author, known) = rooms.author(user);
                 f(Key {
                     chat_id: r.get(0)?,
                     date: r.get(1)?,
-                    author: rooms.uri(r.get(2)?),
+                    user,
+                    known,
+                    author,
                     alert: r.get::<_, i64>(3)? != 0,
                     content,
                 });
@@ -302,6 +332,10 @@ fn sqlite_chats(
 pub(super) struct Key<'a> {
     pub(super) chat_id: i64,
     pub(super) date: i64,
+    /// The row's `userId` and whether its side knows that principal: facts for the
+    /// history invariants, not part of the checksum (the author's URI is).
+    pub(super) user: i64,
+    pub(super) known: bool,
     pub(super) author: &'a str,
     pub(super) alert: bool,
     pub(super) content: &'a [u8],

@@ -54,67 +54,165 @@ pub struct ChatFacts {
     pub orphan_authors: Vec<(i64, i64, i64)>,
 }
 
-/// Checks every invariant; `rooms` are the wave's target room `nodeID`s.
-pub async fn check(db: &Db, tg: &Target, rooms: &[i64]) -> Result<Vec<Invariant>> {
+/// What the history pass saw of one room's rows in the target — enough for the history
+/// invariants, so that an SQLite target's rooms are not read a second time for them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoomFacts {
+    rows: i64,
+    max_chat: Option<i64>,
+    /// Messages per author that the target does not hold.
+    unknown: BTreeMap<i64, i64>,
+}
+
+impl RoomFacts {
+    /// Counts one row of the room; `known`: the target holds principal `user`.
+    pub(crate) fn row(&mut self, chat: i64, user: i64, known: bool) {
+        self.rows += 1;
+        self.max_chat = Some(self.max_chat.map_or(chat, |m| m.max(chat)));
+        if !known {
+            *self.unknown.entry(user).or_default() += 1;
+        }
+    }
+}
+
+/// Checks every invariant; `rooms` are the wave's target room `nodeID`s, `checked` the
+/// history checks (an SQLite target reads only the rooms they did not read).
+pub async fn check(
+    db: &Db,
+    tg: &Target,
+    rooms: &[i64],
+    checked: &[super::RoomCheck],
+) -> Result<Vec<Invariant>> {
     let facts = match db.url.sqlite_path() {
-        Some(path) => crate::lite::blocking(|| scan_facts(&path, tg))?,
+        Some(path) => crate::lite::blocking(|| scan_facts(&path, tg, checked))?,
         None => read_facts(db).await?,
     };
     Ok(check_facts(tg, rooms, &facts))
 }
 
-/// [`ChatFacts`] of an SQLite target in one pass over `tblChat` (instead of three
-/// queries), judging references against the target model, which holds every node and
-/// principal of the pool.
-fn scan_facts(path: &std::path::Path, tg: &Target) -> Result<ChatFacts> {
+/// [`ChatFacts`] of an SQLite target, judging references against the target model (which
+/// holds every node and principal of the pool). Rooms the history pass read give their
+/// [`RoomFacts`]; the other channels are read here — each through the `channelId` index
+/// when there is one, else `tblChat` in one pass.
+fn scan_facts(
+    path: &std::path::Path,
+    tg: &Target,
+    checked: &[super::RoomCheck],
+) -> Result<ChatFacts> {
     let conn = crate::lite::open(path, false, false)?;
-    let mut f = ChatFacts::default();
-    let mut orphans: BTreeMap<(i64, i64), i64> = BTreeMap::new();
-    let mut per_channel: BTreeMap<i64, i64> = BTreeMap::new();
-    let mut st = conn.prepare("SELECT channelId, chatId, userId FROM tblChat")?;
-    let mut rows = st.query([])?;
-    // Rows come in insertion order, a room's chunks together: sum a run of one channel
-    // before touching the maps, and remember the last author found.
-    let mut run: Option<(i64, i64, i64)> = None; // (channel, max chatId, rows)
-    let mut known_user = None;
-    let mut flush = |run: (i64, i64, i64), f: &mut ChatFacts| {
-        let max = f.max_chat.entry(run.0).or_insert(run.1);
-        *max = (*max).max(run.1);
-        *per_channel.entry(run.0).or_default() += run.2;
-    };
-    while let Some(r) = rows.next().context("reading tblChat")? {
-        let (channel, chat, user): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-        match &mut run {
-            Some((c, max, n)) if *c == channel => {
-                *max = (*max).max(chat);
-                *n += 1;
-            }
-            _ => {
-                if let Some(done) = run.replace((channel, chat, 1)) {
-                    flush(done, &mut f);
-                }
-            }
-        }
-        if known_user != Some(user) {
-            if tg.principals.contains_key(&user) {
-                known_user = Some(user);
-            } else {
-                *orphans.entry((channel, user)).or_default() += 1;
+    let covered: HashMap<i64, &RoomFacts> =
+        checked.iter().filter_map(|c| Some((c.target_id?, c.facts.as_ref()?))).collect();
+    let mut fold = Fold::default();
+    if covered.is_empty() || !channel_indexed(&conn)? {
+        fold.rows(&conn, "SELECT channelId, chatId, userId FROM tblChat", [], tg)?;
+    } else {
+        let mut channels = conn.prepare(CHANNELS)?;
+        let channels: Vec<i64> =
+            channels.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        for channel in channels {
+            match covered.get(&channel) {
+                Some(f) => fold.room(channel, f),
+                None => fold.rows(
+                    &conn,
+                    "SELECT channelId, chatId, userId FROM tblChat WHERE channelId = ?1",
+                    [channel],
+                    tg,
+                )?,
             }
         }
     }
-    if let Some(done) = run {
-        flush(done, &mut f);
-    }
-    f.orphan_authors = orphans.into_iter().map(|((c, u), n)| (c, u, n)).collect();
-    let is_room = |c: &i64| tg.nodes.get(c).is_some_and(|n| !n.is_category);
-    f.orphan_channels = per_channel.into_iter().filter(|(c, _)| !is_room(c)).collect();
+    let mut f = fold.finish(tg);
     let mut st = conn.prepare("SELECT nodeID, lastChatID FROM tblLastChatId")?;
     let mut rows = st.query([])?;
     while let Some(r) = rows.next()? {
         f.last_rows.entry(r.get(0)?).or_default().push(r.get(1)?);
     }
     Ok(f)
+}
+
+/// The channels of `tblChat`, by a loose scan of an index led by `channelId`: two seeks
+/// per channel.
+const CHANNELS: &str = "WITH RECURSIVE r(c) AS (SELECT (SELECT MIN(channelId) FROM tblChat) \
+    UNION ALL SELECT (SELECT MIN(channelId) FROM tblChat WHERE channelId > r.c) FROM r \
+    WHERE r.c IS NOT NULL) SELECT c FROM r WHERE c IS NOT NULL";
+
+/// Whether `tblChat` has an index whose first column is `channelId`.
+fn channel_indexed(conn: &rusqlite::Connection) -> Result<bool> {
+    Ok(conn
+        .prepare(
+            "SELECT 1 FROM pragma_index_list('tblChat') il, pragma_index_info(il.name) ii \
+             WHERE ii.seqno = 0 AND ii.name = 'channelId' LIMIT 1",
+        )?
+        .exists([])?)
+}
+
+/// Chat facts being gathered: per channel, rows and highest `chatId`; per (channel,
+/// author the target lacks), rows.
+#[derive(Default)]
+struct Fold {
+    max_chat: HashMap<i64, i64>,
+    per_channel: BTreeMap<i64, i64>,
+    orphans: BTreeMap<(i64, i64), i64>,
+}
+
+impl Fold {
+    /// Folds the (channelId, chatId, userId) rows of `sql`.
+    fn rows(
+        &mut self,
+        conn: &rusqlite::Connection,
+        sql: &str,
+        params: impl rusqlite::Params,
+        tg: &Target,
+    ) -> Result<()> {
+        let mut st = conn.prepare_cached(sql)?;
+        let mut rows = st.query(params)?;
+        // Rows come in insertion order, a room's chunks together: sum a run of one channel
+        // before touching the maps, and remember the last author found.
+        let mut run: Option<(i64, RoomFacts)> = None;
+        let mut known_user = None;
+        while let Some(r) = rows.next().context("reading tblChat")? {
+            let (channel, chat, user): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let known = known_user == Some(user) || tg.principals.contains_key(&user);
+            if known {
+                known_user = Some(user);
+            }
+            match &mut run {
+                Some((c, f)) if *c == channel => f.row(chat, user, known),
+                _ => {
+                    let mut f = RoomFacts::default();
+                    f.row(chat, user, known);
+                    if let Some((c, done)) = run.replace((channel, f)) {
+                        self.room(c, &done);
+                    }
+                }
+            }
+        }
+        if let Some((c, done)) = run {
+            self.room(c, &done);
+        }
+        Ok(())
+    }
+
+    /// Adds what is known of some rows of `channel`.
+    fn room(&mut self, channel: i64, f: &RoomFacts) {
+        let Some(top) = f.max_chat else { return };
+        let max = self.max_chat.entry(channel).or_insert(top);
+        *max = (*max).max(top);
+        *self.per_channel.entry(channel).or_default() += f.rows;
+        for (user, n) in &f.unknown {
+            *self.orphans.entry((channel, *user)).or_default() += n;
+        }
+    }
+
+    fn finish(self, tg: &Target) -> ChatFacts {
+        let is_room = |c: &i64| tg.nodes.get(c).is_some_and(|n| !n.is_category);
+        ChatFacts {
+            max_chat: self.max_chat,
+            last_rows: HashMap::new(),
+            orphan_channels: self.per_channel.into_iter().filter(|(c, _)| !is_room(c)).collect(),
+            orphan_authors: self.orphans.into_iter().map(|((c, u), n)| (c, u, n)).collect(),
+        }
+    }
 }
 
 /// Every invariant, on the target model and the chat facts read from the target.

@@ -68,6 +68,9 @@ pub struct RoomCheck {
     pub checksum_match: bool,
     /// The first differing message, when they disagree.
     pub first_mismatch: Option<Mismatch>,
+    /// What the history pass saw of the room's target rows, for the invariants.
+    #[serde(skip)]
+    pub(crate) facts: Option<invariants::RoomFacts>,
 }
 
 /// Where two histories first differ.
@@ -171,9 +174,14 @@ impl Conn {
         }
     }
 
-    async fn invariants(&mut self, tg: &target::Target, rooms: &[i64]) -> Result<Vec<Invariant>> {
+    async fn invariants(
+        &mut self,
+        tg: &target::Target,
+        rooms: &[i64],
+        checked: &[RoomCheck],
+    ) -> Result<Vec<Invariant>> {
         match self {
-            Conn::Sql(db) => invariants::check(db, tg, rooms).await,
+            Conn::Sql(db) => invariants::check(db, tg, rooms, checked).await,
             #[cfg(feature = "mssql")]
             Conn::Mssql(m) => Ok(invariants::check_facts(tg, rooms, &m.chat_facts().await?)),
         }
@@ -239,7 +247,8 @@ pub async fn verify_timed(
     let phase = crate::timings::phase("verify: invariants");
 
     let clock = Instant::now();
-    report.invariants = conn.invariants(&tg, &rooms.iter().copied().collect::<Vec<_>>()).await?;
+    let rooms: Vec<i64> = rooms.iter().copied().collect();
+    report.invariants = conn.invariants(&tg, &rooms, &report.rooms).await?;
     t.invariants = clock.elapsed();
     drop(phase);
     conn.close().await;

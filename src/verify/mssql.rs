@@ -237,10 +237,14 @@ impl Mgc {
                     self.s
                         .for_each("reading tblChat", ROOM_HISTORY, &[&id], |r| {
                             let content = text(&r, 4)?.unwrap_or_default();
+                            let user = req_int(&r, 2)?;
+                            let (author, known) = rooms.author(user);
                             pass.target_row(&Key {
                                 chat_id: req_int(&r, 0)?,
                                 date: req_int(&r, 1)?,
-                                author: rooms.uri(req_int(&r, 2)?),
+                                user,
+                                known,
+                                author,
                                 alert: flag(&r, 3)?.unwrap_or(false),
                                 content: content.as_bytes(),
                             });
