@@ -1,11 +1,10 @@
 //! `gcmigrate freeze`: disable (or, with `--undo`, re-enable) a wave's legacy rooms.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::cli::FreezeArgs;
 use crate::db::DbUrl;
 use crate::error::Outcome;
-use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::staging::Workspace;
 
@@ -21,8 +20,7 @@ pub async fn run(args: FreezeArgs, progress: Progress) -> Result<Outcome> {
         ));
         return Ok(Outcome::Success);
     }
-    let plan: Plan =
-        serde_json::from_str(&ws.load_plan().await?).context("the stored plan is unreadable")?;
+    let plan = super::stored_plan(&ws).await?;
     let rec = crate::freeze::freeze(&ws, &plan, &args.wave, &source).await?;
     progress.note(&format!(
         "freeze ({}): disabled {} legacy room(s) in {source} (journaled; `gcmigrate freeze --undo` re-enables them). \

@@ -1,12 +1,11 @@
 //! `gcmigrate load`: write a wave of the plan into an mgc database.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::cli::LoadArgs;
 use crate::db::DbUrl;
 use crate::error::Outcome;
 use crate::load::{load, LoadOptions, LoadReport};
-use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::staging::Workspace;
 
@@ -33,9 +32,7 @@ pub async fn stage(
     progress: Progress,
 ) -> Result<LoadReport> {
     let t = crate::timings::phase("load: plan + snapshot");
-    let plan: Plan =
-        serde_json::from_str(&ws.load_plan().await?).context("the stored plan is unreadable")?;
-    let snap = ws.load_snapshot().await?;
+    let (plan, snap) = super::plan_and_snapshot(ws).await?;
     drop(t);
     progress.note(&format!(
         "load: {} {target}",

@@ -3,12 +3,11 @@
 
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::cli::VerifyArgs;
 use crate::db::DbUrl;
 use crate::error::Outcome;
-use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::staging::Workspace;
 use crate::verify::{verify_timed, VerifyReport};
@@ -30,9 +29,7 @@ pub async fn stage(
 ) -> Result<VerifyReport> {
     let start = Instant::now();
     let t = crate::timings::phase("verify: plan + snapshot");
-    let plan: Plan =
-        serde_json::from_str(&ws.load_plan().await?).context("the stored plan is unreadable")?;
-    let snap = ws.load_snapshot().await?;
+    let (plan, snap) = super::plan_and_snapshot(ws).await?;
     drop(t);
     let (report, t) = verify_timed(ws, &plan, &snap, target, wave).await?;
     let paths = crate::report::verify::write_all(&ws.reports_dir(), &report)?;

@@ -189,17 +189,26 @@ impl Workspace {
 
     /// Loads the configuration snapshot, or says to run `extract`.
     pub async fn load_snapshot(&self) -> Result<Snapshot> {
+        Self::parse_snapshot(&self.snapshot_text().await?)
+    }
+
+    /// The configuration snapshot as stored (JSON), or says to run `extract`.
+    pub async fn snapshot_text(&self) -> Result<String> {
         let body: Option<String> =
             sqlx::query_scalar("SELECT body FROM snapshot WHERE section = 'config'")
                 .fetch_optional(&self.pool)
                 .await?;
-        let body = body.ok_or_else(|| {
+        body.ok_or_else(|| {
             bad_input(format!(
                 "workspace {} holds no snapshot yet: run `gcmigrate extract` first",
                 self.dir.display()
             ))
-        })?;
-        serde_json::from_str(&body).context("the staging snapshot is unreadable")
+        })
+    }
+
+    /// Parses a snapshot read by [`Workspace::snapshot_text`].
+    pub fn parse_snapshot(body: &str) -> Result<Snapshot> {
+        serde_json::from_str(body).context("the staging snapshot is unreadable")
     }
 
     /// Removes every staged history row (before a full extract).
