@@ -2,6 +2,7 @@
 //! owned or borrowed, and the per-(room, author) counts `plan` needs.
 
 use anyhow::{Context, Result};
+use rayon::prelude::*;
 
 use super::Workspace;
 use crate::model::Chat;
@@ -84,17 +85,59 @@ impl Workspace {
             .context("reading the staged history")
     }
 
-    /// Staged messages per (room, author) with the counts the message rules need.
+    /// Staged messages per (room, author) with the counts the message rules need, in
+    /// (room, author) order. The rooms are cut into a few ranges of the key, counted on
+    /// rayon's threads, each over its own connection.
     pub async fn author_counts(&self, since: Option<i64>) -> Result<Vec<AuthorCounts>> {
-        crate::lite::blocking(|| self.readers.with(|c| author_counts(c, since)))
-            .context("counting the staged history")
+        crate::lite::blocking(|| {
+            let rooms: Vec<i64> = self.readers.with(|c| {
+                let mut st = c.prepare(ROOMS)?;
+                let rooms = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+                Ok(rooms)
+            })?;
+            let parts: Vec<Vec<AuthorCounts>> = key_ranges(&rooms, COUNT_PARTS)
+                .into_par_iter()
+                .map(|(lo, hi)| self.readers.with(|c| author_counts(c, since, lo, hi)))
+                .collect::<Result<_>>()?;
+            anyhow::Ok(parts.concat())
+        })
+        .context("counting the staged history")
     }
 }
 
-/// One pass over the staged history in key order, aggregated here: rows arrive room by
-/// room, so only one room's authors are held at a time, and SQLite is spared the sort a
-/// `GROUP BY channel_id, user_id` needs (a third of the time).
-fn author_counts(c: &rusqlite::Connection, since: Option<i64>) -> Result<Vec<AuthorCounts>> {
+/// Ranges [`Workspace::author_counts`] cuts the rooms into: more than the cores, so that
+/// rayon evens out rooms of very different sizes.
+const COUNT_PARTS: usize = 8;
+
+/// The staged rooms, by a loose scan of the key (two seeks per room).
+const ROOMS: &str = "WITH RECURSIVE r(c) AS (SELECT (SELECT MIN(channel_id) FROM snap_chat) \
+    UNION ALL SELECT (SELECT MIN(channel_id) FROM snap_chat WHERE channel_id > r.c) FROM r \
+    WHERE r.c IS NOT NULL) SELECT c FROM r WHERE c IS NOT NULL";
+
+/// `rooms` (ascending) cut into at most `parts` inclusive ranges of `channel_id` that
+/// together cover every value, in order.
+fn key_ranges(rooms: &[i64], parts: usize) -> Vec<(i64, i64)> {
+    let per = rooms.len().div_ceil(parts.max(1)).max(1);
+    let starts: Vec<i64> = rooms.chunks(per).skip(1).map(|c| c[0]).collect();
+    let mut out = Vec::with_capacity(starts.len() + 1);
+    let mut lo = i64::MIN;
+    for s in starts {
+        out.push((lo, s - 1));
+        lo = s;
+    }
+    out.push((lo, i64::MAX));
+    out
+}
+
+/// One pass over the staged rooms `lo..=hi` in key order, aggregated here: rows arrive
+/// room by room, so only one room's authors are held at a time, and SQLite is spared the
+/// sort a `GROUP BY channel_id, user_id` needs (a third of the time).
+fn author_counts(
+    c: &rusqlite::Connection,
+    since: Option<i64>,
+    lo: i64,
+    hi: i64,
+) -> Result<Vec<AuthorCounts>> {
     let since = since.unwrap_or(i64::MIN);
     let mut out: Vec<AuthorCounts> = Vec::new();
     let mut room: std::collections::HashMap<i64, AuthorCounts> = Default::default();
@@ -105,10 +148,11 @@ fn author_counts(c: &rusqlite::Connection, since: Option<i64>) -> Result<Vec<Aut
         out[start..].sort_unstable_by_key(|a| a.user_id);
     };
     // The primary key's order: no sort.
-    let mut st = c.prepare(
-        "SELECT channel_id, user_id, chat_date FROM snap_chat ORDER BY channel_id, chat_id",
+    let mut st = c.prepare_cached(
+        "SELECT channel_id, user_id, chat_date FROM snap_chat \
+         WHERE channel_id BETWEEN ?1 AND ?2 ORDER BY channel_id, chat_id",
     )?;
-    let mut rows = st.query([])?;
+    let mut rows = st.query([lo, hi])?;
     let mut current = None;
     while let Some(r) = rows.next()? {
         let (channel_id, user_id, date): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
@@ -157,7 +201,25 @@ mod tests {
             st.execute((room, i, date, user)).unwrap();
         }
         for since in [None, Some(450)] {
-            let got = author_counts(&c, since).unwrap();
+            let got = author_counts(&c, since, i64::MIN, i64::MAX).unwrap();
+            // Cut into ranges as the parallel count does, the parts add up to the whole.
+            let rooms: Vec<i64> = c
+                .prepare(ROOMS)
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert_eq!(rooms.len(), 16);
+            for parts in [1, 3, 8, 40] {
+                let ranges = key_ranges(&rooms, parts);
+                assert!(ranges.len() <= parts.max(1) && ranges.len() <= rooms.len());
+                let cut: Vec<AuthorCounts> = ranges
+                    .iter()
+                    .flat_map(|(lo, hi)| author_counts(&c, since, *lo, *hi).unwrap())
+                    .collect();
+                assert_eq!(cut, got, "{parts} parts");
+            }
             let mut q = c
                 .prepare(
                     "SELECT channel_id, user_id, COUNT(*), \
