@@ -1,6 +1,9 @@
 //! The configuration phase of a load: principals, affiliations, add-ins, categories,
 //! scopes, creators, rooms, role lists and invitations, planned as one [`Batch`] that the
 //! target applies in one transaction together with the ledger row recording every key.
+//! `build` adds the rows step by step through `config/draft.rs`.
+
+mod draft;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -8,12 +11,13 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use super::rows::{Batch, Value, ADDIN, AFFILIATION, INVITE, NODE, PRINCIPAL, ROLE, SCOPE};
+use super::rows::Batch;
 use crate::db::Db;
 use crate::error::bad_input;
 use crate::mapping::legacy::Role;
-use crate::model::{Snapshot, BEHAVIOR_NORMAL, VISIBILITY_SCOPED};
+use crate::model::Snapshot;
 use crate::plan::{Plan, PlanRoom};
+use draft::Draft;
 
 /// Legacy → target ids, and what this wave inserted (for rollback).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -137,201 +141,26 @@ pub fn build(
     known: &IdMap,
     st: &mut TargetState,
 ) -> (Batch, IdMap) {
-    let mut b = Batch::default();
-    let mut map = IdMap {
-        principals: known.principals.clone(),
-        categories: known.categories.clone(),
-        rooms: known.rooms.clone(),
-        ..IdMap::default()
-    };
-    let now_text = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
-    let now_ticks = chrono::Utc::now().timestamp() * 10_000_000 + 621_355_968_000_000_000;
+    let mut d = Draft::new(plan, snap, known, st);
 
     // Principals: matched by GUID, then URI; inserted otherwise, with their affiliations.
-    let mut new_prins = Vec::new();
-    for p in &plan.principals {
-        if map.principals.contains_key(&p.legacy_id) {
-            continue;
-        }
-        let found =
-            st.by_guid.get(&p.guid).or_else(|| st.by_uri.get(&p.uri.to_ascii_lowercase())).copied();
-        let id = found.unwrap_or_else(|| {
-            let id = st.next_prin;
-            st.next_prin += 1;
-            new_prins.push((p, id));
-            id
-        });
-        map.principals.insert(p.legacy_id, id);
-    }
-    for (p, id) in &new_prins {
-        let src = &snap.principals[&p.legacy_id];
-        b.insert(
-            &PRINCIPAL,
-            vec![
-                (*id).into(),
-                p.guid.as_str().into(),
-                p.uri.as_str().into(),
-                common_name(src.ad_path.as_deref(), p.display_name.as_deref()).into(),
-                p.display_name.clone().into(),
-                src.company.clone().into(),
-                src.email.clone().into(),
-                src.ad_path.clone().into(),
-                src.upn.clone().into(),
-                p.disabled.into(),
-                p.target_type.into(),
-                1i64.into(),
-                src.added_on.into(),
-                1i64.into(),
-                src.updated_on.into(),
-                now_text.as_str().into(),
-            ],
-        );
-        map.inserted.principals.push(*id);
-    }
-    let mut affs_of: HashMap<i64, Vec<i64>> = HashMap::new();
-    for &(who, aff) in &snap.affiliations {
-        if aff != who {
-            affs_of.entry(who).or_default().push(aff);
-        }
-    }
-    for (p, id) in &new_prins {
-        let mut pairs: Vec<(i64, i64)> = vec![(*id, -1)];
-        for aff in affs_of.get(&p.legacy_id).into_iter().flatten() {
-            if let Some(t) = map.principals.get(aff) {
-                pairs.push((*t, pairs.len() as i64));
-            }
-        }
-        for (aff, idx) in pairs {
-            b.insert(&AFFILIATION, vec![(*id).into(), aff.into(), idx.into(), 1i64.into()]);
-            map.inserted.affiliations.push((*id, aff, idx));
-        }
-    }
+    let new_prins = d.match_principals();
+    d.insert_principals(&new_prins);
+    d.insert_affiliations(&new_prins);
 
     // Add-ins referenced by these rooms.
-    for a in plan.addins.iter().filter(|a| rooms.iter().any(|r| r.addin.as_ref() == Some(&a.id))) {
-        if st.addins.insert(a.id.clone()) {
-            b.insert(
-                &ADDIN,
-                vec![a.id.as_str().into(), a.name.as_str().into(), a.url.as_str().into()],
-            );
-            map.inserted.addins.push(a.id.clone());
-        }
-    }
+    d.insert_addins(rooms);
 
     // Categories these rooms need, once, with their scopes and creators.
-    let mut cat_keys: Vec<&String> = rooms.iter().map(|r| &r.category).collect();
-    cat_keys.sort();
-    cat_keys.dedup();
-    let mut roles = Vec::new();
-    for key in cat_keys {
-        let Some(c) = plan.category(key).filter(|_| !map.categories.contains_key(key)) else {
-            continue;
-        };
-        let id = st.next_node;
-        st.next_node += 1;
-        let added = snap.nodes.get(&c.legacy_id).map_or(now_ticks, |n| n.added_on);
-        b.insert(
-            &NODE,
-            vec![
-                id.into(),
-                c.guid.as_str().into(),
-                1i64.into(),
-                1i64.into(),
-                c.name.as_str().into(),
-                c.desc.as_str().into(),
-                c.invite.into(),
-                c.logged.into(),
-                c.file_post.into(),
-                false.into(),
-                BEHAVIOR_NORMAL.into(),
-                VISIBILITY_SCOPED.into(),
-                Value::Null,
-                1i64.into(),
-                added.into(),
-                1i64.into(),
-                now_ticks.into(),
-            ],
-        );
-        map.inserted.nodes.push(id);
-        map.categories.insert(key.clone(), id);
-        for (list, denied) in [(&c.allowed, false), (&c.denied, true)] {
-            for p in list {
-                let pid = map.principals[p];
-                b.insert(&SCOPE, vec![id.into(), pid.into(), denied.into(), 1i64.into()]);
-                map.inserted.scopes.push((id, pid));
-            }
-        }
-        roles.extend(c.creators.iter().map(|p| (id, map.principals[p], st.roles[&Role::Creator])));
-    }
+    let mut roles = d.insert_categories(rooms);
 
     // Rooms and their role lists.
-    for r in rooms {
-        let id = st.next_node;
-        st.next_node += 1;
-        let legacy = &snap.nodes[&r.legacy_id];
-        let by = |p: i64| map.principals.get(&p).copied().unwrap_or(1);
-        b.insert(
-            &NODE,
-            vec![
-                id.into(),
-                r.legacy_guid.as_str().into(),
-                map.categories[&r.category].into(),
-                0i64.into(),
-                r.target_name.as_str().into(),
-                r.desc.as_str().into(),
-                r.invite.into(),
-                Value::Null,
-                Value::Null,
-                r.disabled.into(),
-                r.behavior.into(),
-                r.visibility.into(),
-                r.addin.clone().into(),
-                by(legacy.added_by).into(),
-                legacy.added_on.into(),
-                by(legacy.updated_by).into(),
-                legacy.updated_on.into(),
-            ],
-        );
-        map.inserted.nodes.push(id);
-        map.rooms.insert(r.legacy_id, id);
-        for (list, role) in [
-            (&r.members, Role::Member),
-            (&r.managers, Role::Manager),
-            (&r.presenters, Role::Voiced),
-        ] {
-            roles.extend(list.iter().map(|p| (id, map.principals[p], st.roles[&role])));
-        }
-    }
-    for (node, prin, role) in roles {
-        b.insert(&ROLE, vec![node.into(), prin.into(), role.into(), 1i64.into()]);
-        map.inserted.roles.push((node, prin, role));
-    }
+    roles.extend(d.insert_rooms(rooms));
+    d.insert_roles(roles);
 
     // Invitations of these rooms, for principals that exist in the target.
-    for inv in &snap.invites {
-        let (Some(node), Some(p)) = (map.rooms.get(&inv.node_id), map.principals.get(&inv.prin_id))
-        else {
-            continue;
-        };
-        if !rooms.iter().any(|r| r.legacy_id == inv.node_id) {
-            continue;
-        }
-        b.insert(
-            &INVITE,
-            vec![(*p).into(), inv.inv_id.into(), (*node).into(), inv.created_on.as_str().into()],
-        );
-        map.inserted.invites.push((*p, *node));
-    }
-    (b, map)
-}
-
-/// The 2013 `prinName` (common name): the first `CN=` of the AD path, else the display name.
-fn common_name(ad_path: Option<&str>, display: Option<&str>) -> Option<String> {
-    ad_path
-        .and_then(|p| p.split(',').next())
-        .and_then(|rdn| rdn.trim().strip_prefix("CN=").or_else(|| rdn.trim().strip_prefix("cn=")))
-        .map(str::to_string)
-        .or_else(|| display.map(str::to_string))
+    d.insert_invites(rooms);
+    d.finish()
 }
 
 /// The mgc tables and columns the load needs (every backend checks the same list).

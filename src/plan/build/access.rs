@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::findings::Findings;
-use super::rooms::derived_guid;
+use super::names::derived_guid;
 use crate::mapping::dense::Marks;
 use crate::mapping::legacy::{principals, Grant, Legacy, Scope};
 use crate::mapping::{Mappings, Resolved};

@@ -1,0 +1,292 @@
+//! The rows of one configuration run, table by table: principals with their affiliations,
+//! add-ins, categories with their scopes, rooms, role lists and invitations, added to one
+//! [`Batch`] in the order the target's foreign keys need, while the [`IdMap`] records every
+//! legacy → target id and every inserted key.
+
+use std::collections::HashMap;
+
+use super::{IdMap, TargetState};
+use crate::load::rows::{Batch, Value, ADDIN, AFFILIATION, INVITE, NODE, PRINCIPAL, ROLE, SCOPE};
+use crate::mapping::legacy::Role;
+use crate::model::{Snapshot, BEHAVIOR_NORMAL, VISIBILITY_SCOPED};
+use crate::plan::{Plan, PlanPrincipal, PlanRoom};
+
+/// A role row: (target node, target principal, role type).
+type RoleRow = (i64, i64, i64);
+
+/// The batch and id maps of one configuration run while its rows are added.
+pub(super) struct Draft<'a> {
+    plan: &'a Plan,
+    snap: &'a Snapshot,
+    st: &'a mut TargetState,
+    b: Batch,
+    map: IdMap,
+    /// `prinVerifiedOn` of the principals inserted.
+    now_text: String,
+    /// .NET ticks standing in for "now" in node timestamps.
+    now_ticks: i64,
+}
+
+impl<'a> Draft<'a> {
+    /// An empty batch whose maps start from `known`, the maps of earlier waves.
+    pub(super) fn new(
+        plan: &'a Plan,
+        snap: &'a Snapshot,
+        known: &IdMap,
+        st: &'a mut TargetState,
+    ) -> Draft<'a> {
+        let b = Batch::default();
+        let map = IdMap {
+            principals: known.principals.clone(),
+            categories: known.categories.clone(),
+            rooms: known.rooms.clone(),
+            ..IdMap::default()
+        };
+        let now_text = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+        let now_ticks = chrono::Utc::now().timestamp() * 10_000_000 + 621_355_968_000_000_000;
+        Draft { plan, snap, st, b, map, now_text, now_ticks }
+    }
+
+    /// The batch and the maps, once every row is added.
+    pub(super) fn finish(self) -> (Batch, IdMap) {
+        (self.b, self.map)
+    }
+
+    /// Maps the plan's principals not mapped yet onto target ids, found by GUID, then URI, or
+    /// new; returns the new ones, which must be inserted.
+    pub(super) fn match_principals(&mut self) -> Vec<(&'a PlanPrincipal, i64)> {
+        let (plan, st) = (self.plan, &mut *self.st);
+        let mut new_prins = Vec::new();
+        for p in &plan.principals {
+            if self.map.principals.contains_key(&p.legacy_id) {
+                continue;
+            }
+            let found = st
+                .by_guid
+                .get(&p.guid)
+                .or_else(|| st.by_uri.get(&p.uri.to_ascii_lowercase()))
+                .copied();
+            let id = found.unwrap_or_else(|| {
+                let id = st.next_prin;
+                st.next_prin += 1;
+                new_prins.push((p, id));
+                id
+            });
+            self.map.principals.insert(p.legacy_id, id);
+        }
+        new_prins
+    }
+
+    /// Inserts the new principals, with their legacy details.
+    pub(super) fn insert_principals(&mut self, new_prins: &[(&PlanPrincipal, i64)]) {
+        for (p, id) in new_prins {
+            let src = &self.snap.principals[&p.legacy_id];
+            self.b.insert(
+                &PRINCIPAL,
+                vec![
+                    (*id).into(),
+                    p.guid.as_str().into(),
+                    p.uri.as_str().into(),
+                    common_name(src.ad_path.as_deref(), p.display_name.as_deref()).into(),
+                    p.display_name.clone().into(),
+                    src.company.clone().into(),
+                    src.email.clone().into(),
+                    src.ad_path.clone().into(),
+                    src.upn.clone().into(),
+                    p.disabled.into(),
+                    p.target_type.into(),
+                    1i64.into(),
+                    src.added_on.into(),
+                    1i64.into(),
+                    src.updated_on.into(),
+                    self.now_text.as_str().into(),
+                ],
+            );
+            self.map.inserted.principals.push(*id);
+        }
+    }
+
+    /// Inserts the affiliations of the new principals: each to itself at index -1, then
+    /// its legacy affiliations that are mapped.
+    pub(super) fn insert_affiliations(&mut self, new_prins: &[(&PlanPrincipal, i64)]) {
+        let mut affs_of: HashMap<i64, Vec<i64>> = HashMap::new();
+        for &(who, aff) in &self.snap.affiliations {
+            if aff != who {
+                affs_of.entry(who).or_default().push(aff);
+            }
+        }
+        for (p, id) in new_prins {
+            let mut pairs: Vec<(i64, i64)> = vec![(*id, -1)];
+            for aff in affs_of.get(&p.legacy_id).into_iter().flatten() {
+                if let Some(t) = self.map.principals.get(aff) {
+                    pairs.push((*t, pairs.len() as i64));
+                }
+            }
+            for (aff, idx) in pairs {
+                self.b
+                    .insert(&AFFILIATION, vec![(*id).into(), aff.into(), idx.into(), 1i64.into()]);
+                self.map.inserted.affiliations.push((*id, aff, idx));
+            }
+        }
+    }
+
+    /// Inserts the add-ins `rooms` reference that the target does not have yet.
+    pub(super) fn insert_addins(&mut self, rooms: &[&PlanRoom]) {
+        let plan = self.plan;
+        for a in
+            plan.addins.iter().filter(|a| rooms.iter().any(|r| r.addin.as_ref() == Some(&a.id)))
+        {
+            if self.st.addins.insert(a.id.clone()) {
+                self.b.insert(
+                    &ADDIN,
+                    vec![a.id.as_str().into(), a.name.as_str().into(), a.url.as_str().into()],
+                );
+                self.map.inserted.addins.push(a.id.clone());
+            }
+        }
+    }
+
+    /// Inserts the categories `rooms` need that earlier waves did not write, with their
+    /// scopes; returns their creator role rows.
+    pub(super) fn insert_categories(&mut self, rooms: &[&PlanRoom]) -> Vec<RoleRow> {
+        let (plan, snap) = (self.plan, self.snap);
+        let mut cat_keys: Vec<&String> = rooms.iter().map(|r| &r.category).collect();
+        cat_keys.sort();
+        cat_keys.dedup();
+        let mut roles = Vec::new();
+        for key in cat_keys {
+            let Some(c) = plan.category(key).filter(|_| !self.map.categories.contains_key(key))
+            else {
+                continue;
+            };
+            let id = self.st.next_node;
+            self.st.next_node += 1;
+            let added = snap.nodes.get(&c.legacy_id).map_or(self.now_ticks, |n| n.added_on);
+            self.b.insert(
+                &NODE,
+                vec![
+                    id.into(),
+                    c.guid.as_str().into(),
+                    1i64.into(),
+                    1i64.into(),
+                    c.name.as_str().into(),
+                    c.desc.as_str().into(),
+                    c.invite.into(),
+                    c.logged.into(),
+                    c.file_post.into(),
+                    false.into(),
+                    BEHAVIOR_NORMAL.into(),
+                    VISIBILITY_SCOPED.into(),
+                    Value::Null,
+                    1i64.into(),
+                    added.into(),
+                    1i64.into(),
+                    self.now_ticks.into(),
+                ],
+            );
+            self.map.inserted.nodes.push(id);
+            self.map.categories.insert(key.clone(), id);
+            for (list, denied) in [(&c.allowed, false), (&c.denied, true)] {
+                for p in list {
+                    let pid = self.map.principals[p];
+                    self.b.insert(&SCOPE, vec![id.into(), pid.into(), denied.into(), 1i64.into()]);
+                    self.map.inserted.scopes.push((id, pid));
+                }
+            }
+            roles.extend(
+                c.creators
+                    .iter()
+                    .map(|p| (id, self.map.principals[p], self.st.roles[&Role::Creator])),
+            );
+        }
+        roles
+    }
+
+    /// Inserts `rooms` into their categories; returns their member, manager and presenter
+    /// role rows.
+    pub(super) fn insert_rooms(&mut self, rooms: &[&PlanRoom]) -> Vec<RoleRow> {
+        let snap = self.snap;
+        let mut roles = Vec::new();
+        for r in rooms {
+            let id = self.st.next_node;
+            self.st.next_node += 1;
+            let legacy = &snap.nodes[&r.legacy_id];
+            let map = &mut self.map;
+            let by = |p: i64| map.principals.get(&p).copied().unwrap_or(1);
+            self.b.insert(
+                &NODE,
+                vec![
+                    id.into(),
+                    r.legacy_guid.as_str().into(),
+                    map.categories[&r.category].into(),
+                    0i64.into(),
+                    r.target_name.as_str().into(),
+                    r.desc.as_str().into(),
+                    r.invite.into(),
+                    Value::Null,
+                    Value::Null,
+                    r.disabled.into(),
+                    r.behavior.into(),
+                    r.visibility.into(),
+                    r.addin.clone().into(),
+                    by(legacy.added_by).into(),
+                    legacy.added_on.into(),
+                    by(legacy.updated_by).into(),
+                    legacy.updated_on.into(),
+                ],
+            );
+            map.inserted.nodes.push(id);
+            map.rooms.insert(r.legacy_id, id);
+            for (list, role) in [
+                (&r.members, Role::Member),
+                (&r.managers, Role::Manager),
+                (&r.presenters, Role::Voiced),
+            ] {
+                roles.extend(list.iter().map(|p| (id, map.principals[p], self.st.roles[&role])));
+            }
+        }
+        roles
+    }
+
+    /// Inserts role rows, in the order given.
+    pub(super) fn insert_roles(&mut self, roles: Vec<RoleRow>) {
+        for (node, prin, role) in roles {
+            self.b.insert(&ROLE, vec![node.into(), prin.into(), role.into(), 1i64.into()]);
+            self.map.inserted.roles.push((node, prin, role));
+        }
+    }
+
+    /// Inserts the legacy invitations of `rooms`, for principals that exist in the target.
+    pub(super) fn insert_invites(&mut self, rooms: &[&PlanRoom]) {
+        let map = &mut self.map;
+        for inv in &self.snap.invites {
+            let (Some(node), Some(p)) =
+                (map.rooms.get(&inv.node_id), map.principals.get(&inv.prin_id))
+            else {
+                continue;
+            };
+            if !rooms.iter().any(|r| r.legacy_id == inv.node_id) {
+                continue;
+            }
+            self.b.insert(
+                &INVITE,
+                vec![
+                    (*p).into(),
+                    inv.inv_id.into(),
+                    (*node).into(),
+                    inv.created_on.as_str().into(),
+                ],
+            );
+            map.inserted.invites.push((*p, *node));
+        }
+    }
+}
+
+/// The 2013 `prinName` (common name): the first `CN=` of the AD path, else the display name.
+fn common_name(ad_path: Option<&str>, display: Option<&str>) -> Option<String> {
+    ad_path
+        .and_then(|p| p.split(',').next())
+        .and_then(|rdn| rdn.trim().strip_prefix("CN=").or_else(|| rdn.trim().strip_prefix("cn=")))
+        .map(str::to_string)
+        .or_else(|| display.map(str::to_string))
+}
