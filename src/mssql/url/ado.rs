@@ -151,11 +151,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::mssql::url::tests::p;
     use crate::mssql::url::Encrypt;
-
-    fn p(s: &str) -> ConnSpec {
-        ConnSpec::parse_str(s).unwrap_or_else(|e| panic!("{s}: {e}"))
-    }
 
     #[test]
     fn parses_ado_net_strings() {

@@ -3,7 +3,8 @@
 
 use super::*;
 
-fn p(s: &str) -> ConnSpec {
+/// The spec of `s`, which must parse (also used by the ADO.NET tests).
+pub(super) fn p(s: &str) -> ConnSpec {
     ConnSpec::parse_str(s).unwrap_or_else(|e| panic!("{s}: {e}"))
 }
 
