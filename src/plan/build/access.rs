@@ -79,6 +79,8 @@ pub(super) fn restrict(
     (out.into_iter().collect(), notes)
 }
 
+/// Reports, once per principal, a listed principal that will arrive disabled: federated
+/// (created disabled, as Microsoft does) or already disabled in the source.
 pub(super) fn note_principal(
     f: &mut Findings,
     snap: &Snapshot,
@@ -111,6 +113,9 @@ pub(super) fn everyone_principals(snap: &Snapshot, named: Option<&str>) -> Vec<i
     }
 }
 
+/// The principals the target needs — authors, everyone listed on a room or category, the
+/// members of listed groups and all their affiliations — with the mapping files' remaps,
+/// disables and required rows applied.
 pub(super) fn plan_principals(
     lg: &Legacy<'_>,
     rooms: &[PlanRoom],

@@ -37,6 +37,8 @@ impl Findings {
     }
 }
 
+/// One `CAPACITY_HEADROOM` finding per Persistent Chat limit (access control entries,
+/// invitations, enabled users): an error past the limit, else how much is left.
 pub(super) fn capacity(
     f: &mut Findings,
     rooms: &[PlanRoom],
