@@ -227,8 +227,9 @@ pub async fn check(
     // PostgreSQL: a spawned task reads and hashes the next room's target rows while this
     // one hashes the staged side, so the server, the row decoding and the source pass
     // overlap. Each side keeps a running checksum: memory stays flat whatever a room holds.
+    let pool = room_reader(db).await?;
     let spawn = |room: &PlanRoom, collect: bool| {
-        let (pool, uris) = (db.pool.clone(), Arc::clone(&rooms.uris));
+        let (pool, uris) = (pool.clone(), Arc::clone(&rooms.uris));
         rooms.target_of(room).map(|id| tokio::spawn(target_digest(pool, uris, id, collect)))
     };
     let mut out = Vec::new();
@@ -253,7 +254,37 @@ pub async fn check(
         };
         out.push(check);
     }
+    pool.close().await;
     Ok(out)
+}
+
+/// Connections for reading a PostgreSQL target room by room, in key order straight off
+/// the primary key. Left to itself the planner takes a big room by bitmap heap scan and
+/// sorts it, spilling to disk past `work_mem` (1M messages, a 110k-row room: 90 ms, against
+/// 38 ms for the ordered index scan). Only these connections are told so: the other
+/// queries of `verify` read whole tables, where a sequential scan is right.
+async fn room_reader(db: &Db) -> Result<sqlx::AnyPool> {
+    sqlx::any::AnyPoolOptions::new()
+        .max_connections(2)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::Executor::execute(
+                    conn,
+                    "SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_sort = off",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect(db.url.expose())
+        .await
+        .map_err(|e| {
+            crate::error::runtime(format!(
+                "cannot connect to {}: {}",
+                db.url,
+                crate::db::redact(&e.to_string())
+            ))
+        })
 }
 
 /// Reads room `id` of a target pool in `chatId` order into a [`TargetDigest`].
