@@ -72,6 +72,26 @@ impl Readers {
     }
 }
 
+/// SQL listing the distinct values of `col` in `table` by a loose scan of an index led by
+/// `col` (two seeks per value instead of every entry): `r.c` is each value, and `select`
+/// says what to return for it, e.g. `c` or `c, (SELECT MAX(…) … WHERE col = r.c)`.
+pub fn loose_scan(table: &str, col: &str, select: &str) -> String {
+    format!(
+        "WITH RECURSIVE r(c) AS (SELECT (SELECT MIN({col}) FROM {table}) \
+         UNION ALL SELECT (SELECT MIN({col}) FROM {table} WHERE {col} > r.c) FROM r \
+         WHERE r.c IS NOT NULL) SELECT {select} FROM r WHERE c IS NOT NULL"
+    )
+}
+
+/// SQL returning a row when `schema.table` has an index whose first column is `col`: what
+/// [`loose_scan`] needs to be fast.
+pub fn index_led_by(schema: &str, table: &str, col: &str) -> String {
+    format!(
+        "SELECT 1 FROM pragma_index_list('{table}', '{schema}') il, \
+         pragma_index_info(il.name, '{schema}') ii WHERE ii.seqno = 0 AND ii.name = '{col}' LIMIT 1"
+    )
+}
+
 /// Column `i` as the bytes SQLite holds (text or blob; empty for anything else): no copy
 /// and no UTF-8 check, for checksums that compare bytes anyway.
 pub fn bytes<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r [u8]> {

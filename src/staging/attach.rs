@@ -77,21 +77,20 @@ async fn copy(conn: &mut sqlx::SqliteConnection, delta: bool, bar: &Bar) -> Resu
     };
     // Each room's highest chatId (its next watermark): with an index led by channelId (the
     // primary key), a loose scan — two index seeks per room instead of every entry.
-    let indexed: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM pragma_index_list('tblChat', 'src') il, pragma_index_info(il.name, 'src') ii \
-         WHERE ii.seqno = 0 AND ii.name = 'channelId' LIMIT 1",
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
+    let indexed: Option<i64> =
+        sqlx::query_scalar(&crate::lite::index_led_by("src", "tblChat", "channelId"))
+            .fetch_optional(&mut *conn)
+            .await?;
     let marks = if indexed.is_some() {
-        "WITH RECURSIVE r(c) AS (SELECT (SELECT MIN(channelId) FROM src.tblChat) \
-         UNION ALL SELECT (SELECT MIN(channelId) FROM src.tblChat WHERE channelId > r.c) FROM r \
-         WHERE r.c IS NOT NULL) \
-         SELECT c, (SELECT MAX(chatId) FROM src.tblChat WHERE channelId = r.c) FROM r WHERE c IS NOT NULL"
+        crate::lite::loose_scan(
+            "src.tblChat",
+            "channelId",
+            "c, (SELECT MAX(chatId) FROM src.tblChat WHERE channelId = r.c)",
+        )
     } else {
-        "SELECT channelId, MAX(chatId) FROM src.tblChat GROUP BY channelId"
+        "SELECT channelId, MAX(chatId) FROM src.tblChat GROUP BY channelId".to_string()
     };
-    let rows = sqlx::query(marks).fetch_all(&mut *conn).await?;
+    let rows = sqlx::query(&marks).fetch_all(&mut *conn).await?;
     // A rejected row's key may be no integer at all: then the staged rows decide.
     let last: Option<Watermarks> = rows
         .iter()

@@ -91,7 +91,7 @@ impl Workspace {
     pub async fn author_counts(&self, since: Option<i64>) -> Result<Vec<AuthorCounts>> {
         crate::lite::blocking(|| {
             let rooms: Vec<i64> = self.readers.with(|c| {
-                let mut st = c.prepare(ROOMS)?;
+                let mut st = c.prepare(&rooms_sql())?;
                 let rooms = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
                 Ok(rooms)
             })?;
@@ -110,9 +110,9 @@ impl Workspace {
 const COUNT_PARTS: usize = 8;
 
 /// The staged rooms, by a loose scan of the key (two seeks per room).
-const ROOMS: &str = "WITH RECURSIVE r(c) AS (SELECT (SELECT MIN(channel_id) FROM snap_chat) \
-    UNION ALL SELECT (SELECT MIN(channel_id) FROM snap_chat WHERE channel_id > r.c) FROM r \
-    WHERE r.c IS NOT NULL) SELECT c FROM r WHERE c IS NOT NULL";
+fn rooms_sql() -> String {
+    crate::lite::loose_scan("snap_chat", "channel_id", "c")
+}
 
 /// `rooms` (ascending) cut into at most `parts` inclusive ranges of `channel_id` that
 /// together cover every value, in order.
@@ -204,7 +204,7 @@ mod tests {
             let got = author_counts(&c, since, i64::MIN, i64::MAX).unwrap();
             // Cut into ranges as the parallel count does, the parts add up to the whole.
             let rooms: Vec<i64> = c
-                .prepare(ROOMS)
+                .prepare(&rooms_sql())
                 .unwrap()
                 .query_map([], |r| r.get(0))
                 .unwrap()

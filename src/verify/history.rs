@@ -97,9 +97,16 @@ impl<'a> Rooms<'a> {
         uri(&self.uris, id)
     }
 
-    /// [`Rooms::uri`], and whether the target holds principal `id` at all.
-    pub(super) fn author(&self, id: i64) -> (&str, bool) {
-        author(&self.uris, id)
+    /// [`Key::target`] with this check's target principals.
+    pub(super) fn target_key<'k>(
+        &'k self,
+        chat_id: i64,
+        date: i64,
+        user: i64,
+        alert: bool,
+        content: &'k [u8],
+    ) -> Key<'k> {
+        Key::target(&self.uris, chat_id, date, user, alert, content)
     }
 
     /// The target room of `room` (`None`: not in the target).
@@ -171,7 +178,7 @@ impl Pass {
         let (mut check, target) = (self.check, self.target);
         check.loaded = target.rows;
         // The room's rows were all read: the invariants need not read them again.
-        check.facts = check.target_id.map(|_| target.facts.clone());
+        check.facts = check.target_id.map(|_| target.facts);
         check.checksum_match = check.target_id.is_some()
             && check.loaded == check.expected
             && self.src == target.hasher.finalize();
@@ -298,28 +305,22 @@ async fn target_digest(
     let mut rows = sqlx::query(TARGET_CHATS).bind(id).fetch(&pool);
     while let Some(r) = rows.try_next().await.context("reading tblChat from the target")? {
         let content: String = r.try_get(4)?;
-        let (user, (author, known)) = (r.try_get(2)?, author(&uris, r.try_get(2)?));
-        d.row(&Key {
-            chat_id: r.try_get(0)?,
-            date: r.try_get(1)?,
-            user,
-            known,
-            author,
-            alert: r.try_get::<i64, _>(3)? != 0,
-            content: content.as_bytes(),
-        });
+        let alert = r.try_get::<i64, _>(3)? != 0;
+        d.row(&Key::target(
+            &uris,
+            r.try_get(0)?,
+            r.try_get(1)?,
+            r.try_get(2)?,
+            alert,
+            content.as_bytes(),
+        ));
     }
     Ok(d)
 }
 
 /// `prinUri` of a target principal, empty when there is none.
 fn uri(uris: &HashMap<i64, String>, id: i64) -> &str {
-    author(uris, id).0
-}
-
-/// `prinUri` of a target principal and whether it exists (empty URI when not).
-fn author(uris: &HashMap<i64, String>, id: i64) -> (&str, bool) {
-    uris.get(&id).map_or(("", false), |u| (u.as_str(), true))
+    uris.get(&id).map_or("", String::as_str)
 }
 
 /// A room's messages; authors are turned into URIs through [`Rooms`]'s map rather than a
@@ -341,17 +342,8 @@ fn sqlite_chats(
             let mut rows = rows.query([id])?;
             while let Some(r) = rows.next()? {
                 let content = crate::lite::bytes(r, 4)?;
-                let user = r.get(2)?;
-                let (author, known) = rooms.author(user);
-                f(Key {
-                    chat_id: r.get(0)?,
-                    date: r.get(1)?,
-                    user,
-                    known,
-                    author,
-                    alert: r.get::<_, i64>(3)? != 0,
-                    content,
-                });
+                let alert = r.get::<_, i64>(3)? != 0;
+                f(rooms.target_key(r.get(0)?, r.get(1)?, r.get(2)?, alert, content));
             }
             Ok(())
         })
@@ -370,6 +362,30 @@ pub(super) struct Key<'a> {
     pub(super) author: &'a str,
     pub(super) alert: bool,
     pub(super) content: &'a [u8],
+}
+
+impl<'a> Key<'a> {
+    /// A target row as the check compares it: its author by the target's `prinUri`
+    /// (empty, and not `known`, when `uris` lacks that principal).
+    fn target(
+        uris: &'a HashMap<i64, String>,
+        chat_id: i64,
+        date: i64,
+        user: i64,
+        alert: bool,
+        content: &'a [u8],
+    ) -> Key<'a> {
+        let author = uris.get(&user);
+        Key {
+            chat_id,
+            date,
+            user,
+            known: author.is_some(),
+            author: author.map_or("", String::as_str),
+            alert,
+            content,
+        }
+    }
 }
 
 /// Folds a message into a room checksum: the fixed-size fields go in as one block, each

@@ -106,7 +106,7 @@ fn scan_facts(
     if covered.is_empty() || !channel_indexed(&conn)? {
         fold.rows(&conn, "SELECT channelId, chatId, userId FROM tblChat", [], tg)?;
     } else {
-        let mut channels = conn.prepare(CHANNELS)?;
+        let mut channels = conn.prepare(&crate::lite::loose_scan("tblChat", "channelId", "c"))?;
         let channels: Vec<i64> =
             channels.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
         for channel in channels {
@@ -130,20 +130,9 @@ fn scan_facts(
     Ok(f)
 }
 
-/// The channels of `tblChat`, by a loose scan of an index led by `channelId`: two seeks
-/// per channel.
-const CHANNELS: &str = "WITH RECURSIVE r(c) AS (SELECT (SELECT MIN(channelId) FROM tblChat) \
-    UNION ALL SELECT (SELECT MIN(channelId) FROM tblChat WHERE channelId > r.c) FROM r \
-    WHERE r.c IS NOT NULL) SELECT c FROM r WHERE c IS NOT NULL";
-
 /// Whether `tblChat` has an index whose first column is `channelId`.
 fn channel_indexed(conn: &rusqlite::Connection) -> Result<bool> {
-    Ok(conn
-        .prepare(
-            "SELECT 1 FROM pragma_index_list('tblChat') il, pragma_index_info(il.name) ii \
-             WHERE ii.seqno = 0 AND ii.name = 'channelId' LIMIT 1",
-        )?
-        .exists([])?)
+    Ok(conn.prepare(&crate::lite::index_led_by("main", "tblChat", "channelId"))?.exists([])?)
 }
 
 /// Chat facts being gathered: per channel, rows and highest `chatId`; per (channel,

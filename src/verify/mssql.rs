@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use anyhow::{Context, Result};
 use tiberius::error::Error as TdsError;
 
-use super::history::{Key, Rooms};
+use super::history::Rooms;
 use super::invariants::ChatFacts;
 use super::target::{Target, TargetNode, TargetPrincipal};
 use super::RoomCheck;
@@ -237,17 +237,13 @@ impl Mgc {
                     self.s
                         .for_each("reading tblChat", ROOM_HISTORY, &[&id], |r| {
                             let content = text(&r, 4)?.unwrap_or_default();
-                            let user = req_int(&r, 2)?;
-                            let (author, known) = rooms.author(user);
-                            pass.target_row(&Key {
-                                chat_id: req_int(&r, 0)?,
-                                date: req_int(&r, 1)?,
-                                user,
-                                known,
-                                author,
-                                alert: flag(&r, 3)?.unwrap_or(false),
-                                content: content.as_bytes(),
-                            });
+                            pass.target_row(&rooms.target_key(
+                                req_int(&r, 0)?,
+                                req_int(&r, 1)?,
+                                req_int(&r, 2)?,
+                                flag(&r, 3)?.unwrap_or(false),
+                                content.as_bytes(),
+                            ));
                             Ok(())
                         })
                         .await?;
