@@ -102,3 +102,116 @@ fn verify_names_the_room_and_message_that_differ() {
         .collect();
     assert_eq!(bad[0]["first_mismatch"]["what"], "missing in target");
 }
+
+/// A sum that changes when any foreign key of a PostgreSQL target is created anew.
+const KEY_OIDS: &str =
+    "SELECT CAST(SUM(CAST(oid AS bigint)) AS bigint) FROM pg_constraint WHERE contype = 'f'";
+
+/// The foreign keys of a PostgreSQL target, as `pg_get_constraintdef` prints them.
+fn foreign_keys(url: &str) -> Vec<String> {
+    block_on(async {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let keys: Vec<String> = sqlx::query_scalar(
+            "SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) \
+             FROM pg_constraint WHERE contype = 'f' ORDER BY 1",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        keys
+    })
+}
+
+/// A planned workspace of a synthetic deployment whose configuration is over 2,000 rows.
+fn planned_large(dir: &Path) -> std::path::PathBuf {
+    let src = sqlite_url(dir, "legacy.db");
+    let args = ["--messages", "3000", "--users", "900", "--groups", "40", "--rooms", "40"];
+    gcm().args(["synth", "-q", "--out", &src, "--seed", "5"]).args(args).assert().success();
+    let ws = dir.join("ws");
+    gcm().args(["extract", "-q", "--source", &src, "--workspace"]).arg(&ws).assert().success();
+    gcm().args(["plan", "-q", "--workspace"]).arg(&ws).assert().success();
+    ws
+}
+
+/// Creates the mgc schema in an existing database.
+fn create_mgc(url: &str) {
+    block_on(async {
+        let url = gcmigrate::db::DbUrl::parse(url).unwrap();
+        let db =
+            gcmigrate::db::Db::connect(&url, gcmigrate::db::OpenMode::Existing, 1).await.unwrap();
+        gcmigrate::schema::create(&db, gcmigrate::schema::SchemaKind::Mgc2013).await.unwrap();
+        db.pool.close().await;
+    });
+}
+
+#[test]
+fn a_large_postgres_configuration_checks_its_foreign_keys_set_based_and_keeps_them() {
+    let Some(pg) = pg_database("load_pg_keys") else { return };
+    let ws = planned_large(&tmp_dir("load-pg-keys"));
+    // The schema first, to see its keys before and after the load.
+    create_mgc(&pg);
+    let (keys, oids) = (foreign_keys(&pg), scalar(&pg, KEY_OIDS));
+    assert!(keys.len() > 5, "{keys:?}");
+    gcm().args(["load", "-q", "--target", &pg, "--workspace"]).arg(&ws).assert().success();
+    // Large enough for the set-based path (2,000 rows): the keys were dropped and added
+    // back (new constraint rows), exactly as they were.
+    let rows = scalar(&pg, "SELECT COUNT(*) FROM tblPrincipalAffiliations")
+        + scalar(&pg, "SELECT COUNT(*) FROM tblPrincipalRole");
+    assert!(rows > 2_000, "only {rows} configuration rows");
+    assert_ne!(oids, scalar(&pg, KEY_OIDS), "the keys were not set aside");
+    assert_eq!(foreign_keys(&pg), keys);
+    gcm().args(["verify", "-q", "--target", &pg, "--workspace"]).arg(&ws).assert().success();
+
+    // A large batch with a dangling reference fails whole, naming the key, and changes nothing.
+    use gcmigrate::load::rows::{Batch, AFFILIATION};
+    use gcmigrate::load::target::Target;
+    let before = scalar(&pg, "SELECT COUNT(*) FROM tblPrincipalAffiliations");
+    let err = block_on(async {
+        let url = gcmigrate::db::DbUrl::parse(&pg).unwrap();
+        let target = Target::open(&url, false, false, 1).await.unwrap();
+        let mut batch = Batch::default();
+        for i in 0..2_500i64 {
+            batch.insert(&AFFILIATION, vec![(-1 - i).into(), (-1 - i).into(), 0.into(), 0.into()]);
+        }
+        let err = target.apply(&batch).await.unwrap_err();
+        target.close().await;
+        format!("{err:#}")
+    });
+    assert!(err.to_lowercase().contains("foreign key"), "{err}");
+    assert_eq!(before, scalar(&pg, "SELECT COUNT(*) FROM tblPrincipalAffiliations"));
+    assert_eq!(foreign_keys(&pg), keys);
+}
+
+#[test]
+fn a_postgres_writer_that_does_not_own_the_tables_keeps_the_row_by_row_checks() {
+    let Some(pg) = pg_database("load_pg_not_owner") else { return };
+    let ws = planned_large(&tmp_dir("load-pg-not-owner"));
+    create_mgc(&pg);
+    let role = format!("gcm_writer_{}", std::process::id());
+    let db = pg.rsplit_once('/').unwrap().1;
+    exec(
+        &pg,
+        &format!(
+            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN PASSWORD 'w'; \
+             GRANT CONNECT ON DATABASE {db} TO {role}; GRANT USAGE, CREATE ON SCHEMA public TO {role}; \
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};"
+        ),
+    );
+    let (scheme, rest) = pg.split_once("://").unwrap();
+    let host = rest.split_once('@').map_or(rest, |(_, h)| h);
+    let writer = format!("{scheme}://{role}:w@{host}");
+    let (keys, oids) = (foreign_keys(&pg), scalar(&pg, KEY_OIDS));
+    gcm().args(["load", "-q", "--target", &writer, "--workspace"]).arg(&ws).assert().success();
+    assert!(scalar(&pg, "SELECT COUNT(*) FROM tblPrincipalAffiliations") > 0);
+    assert_eq!(
+        (foreign_keys(&pg), scalar(&pg, KEY_OIDS)),
+        (keys, oids),
+        "the keys were never dropped"
+    );
+    gcm().args(["verify", "-q", "--target", &pg, "--workspace"]).arg(&ws).assert().success();
+    // The role owns the ledger table now: the database goes first, then the role.
+    let admin = std::env::var("GCMIGRATE_TEST_PG_URL").unwrap();
+    exec(&admin, &format!("DROP DATABASE {db} WITH (FORCE)"));
+    exec(&admin, &format!("DROP ROLE {role}"));
+}

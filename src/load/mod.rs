@@ -10,6 +10,7 @@ pub mod engine;
 mod history;
 #[cfg(feature = "mssql")]
 pub mod mssql;
+mod pg_keys;
 pub mod reader;
 pub mod rows;
 pub mod sqlite;

@@ -1,6 +1,7 @@
 //! Load targets behind one small surface: read the target's state and ledger, and apply a
 //! [`Batch`] in one transaction. SQLite uses multi-row prepared INSERTs; PostgreSQL uses
-//! `COPY … FROM STDIN` for history and INSERTs for the rest; the recording target of
+//! `COPY … FROM STDIN` for many rows of a table and INSERTs for a few (a large batch checks its
+//! foreign keys once, set-based: see `pg_keys.rs`); the recording target of
 //! `--dry-run` counts rows and writes nothing.
 //!
 //! Whole batches are retried on transient errors (a batch is one transaction, so a retry
@@ -13,7 +14,7 @@ use std::time::Duration;
 use anyhow::Result;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::rows::{Batch, Op, TableSpec, Ty, Value, CHAT};
+use super::rows::{Batch, Op, TableSpec, Ty, Value};
 use crate::db::{DbUrl, Dialect};
 use crate::error::runtime;
 
@@ -25,7 +26,7 @@ pub const LEDGER_DDL: &str = "CREATE TABLE IF NOT EXISTS gcmigrate_ledger (\
 
 /// Rows per multi-row INSERT statement (SQLite allows 32,766 parameters).
 const ROWS_PER_INSERT: usize = 500;
-/// From this many history rows on, PostgreSQL gets them through COPY.
+/// From this many rows of one table on, PostgreSQL gets them through COPY.
 const COPY_FROM: usize = 64;
 
 /// Where a load writes.
@@ -201,9 +202,12 @@ macro_rules! bind_all {
 
 async fn apply_postgres(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
+    let checks = super::pg_keys::set_aside(&mut tx, batch).await?;
     for op in &batch.ops {
         match op {
-            Op::Insert(t, rows) if std::ptr::eq(*t, &CHAT) && rows.len() >= COPY_FROM => {
+            // COPY's text input gives a GUID or datetime column the same conversion as the
+            // casts of `insert_sql`.
+            Op::Insert(t, rows) if rows.len() >= COPY_FROM => {
                 let cols: Vec<&str> = t.cols.iter().map(|c| c.0).collect();
                 let mut copy = tx
                     .copy_in_raw(&format!("COPY {} ({}) FROM STDIN", t.name, cols.join(", ")))
@@ -234,6 +238,7 @@ async fn apply_postgres(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error>
             }
         }
     }
+    super::pg_keys::restore(&mut tx, &checks).await?;
     tx.commit().await
 }
 
