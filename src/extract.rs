@@ -91,7 +91,7 @@ pub async fn extract(
         Some(path) => {
             let history = async {
                 let _t = crate::timings::phase("extract: copy history");
-                ws.copy_chats_from_sqlite(&path, mode == ExtractMode::Delta, &bar).await
+                ws.copy_chats_from_sqlite(&path, mode == ExtractMode::Delta, total, &bar).await
             };
             let (snap, copied) = tokio::join!(config, history);
             (snap?, copied?)

@@ -153,7 +153,7 @@ fn copy_rooms_in(
         loop {
             let c = Chunk { room, target_room, after, limit, since };
             conn.execute_batch("SAVEPOINT chunk")?;
-            match copy_sql(conn, &c)? {
+            let rows = match copy_sql(conn, &c)? {
                 None => {
                     conn.execute_batch("ROLLBACK TO chunk; RELEASE chunk")?;
                     bulk.left.push(room);
@@ -169,11 +169,16 @@ fn copy_rooms_in(
                     (bulk.rows, bulk.chunks, bulk.pending) =
                         (bulk.rows + rows, bulk.chunks + 1, bulk.pending + rows);
                     after = last;
+                    rows
                 }
-            }
+            };
             if bulk.pending as i64 >= limit {
                 conn.execute_batch("COMMIT; BEGIN")?;
                 done(std::mem::take(&mut bulk.pending));
+            }
+            // A short chunk was the room's last: no statement is needed to find it empty.
+            if (rows as i64) < limit {
+                break;
             }
         }
     }

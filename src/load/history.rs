@@ -204,6 +204,10 @@ async fn load_room(
                         (s.read + c.rows, s.loaded + c.rows, s.chunks + 1);
                     bar.inc(c.rows);
                     after = c.last;
+                    // A short chunk was the room's last.
+                    if c.rows < ctx.opts.chunk as u64 {
+                        break;
+                    }
                     continue;
                 }
                 None => {} // the chunk has rows the rules leave out: row by row below

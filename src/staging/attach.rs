@@ -33,11 +33,13 @@ const COPYABLE: &str = "CAST(c.channelId AS INTEGER) IS c.channelId \
 
 impl Workspace {
     /// Copies `tblChat` of the SQLite database at `source` past the watermarks (all of it
-    /// when `delta` is false).
+    /// when `delta` is false). `total` is the source's count of those rows: when fewer are
+    /// copied, the rest are looked for and recorded as rejects.
     pub async fn copy_chats_from_sqlite(
         &self,
         source: &Path,
         delta: bool,
+        total: u64,
         bar: &Bar,
     ) -> Result<Copied> {
         let mut conn = self.pool.acquire().await?;
@@ -46,7 +48,7 @@ impl Workspace {
             .execute(&mut *conn)
             .await
             .with_context(|| format!("cannot attach {} read-only", source.display()))?;
-        let result = copy(&mut conn, delta, bar).await;
+        let result = copy(&mut conn, delta, total, bar).await;
         sqlx::raw_sql("DETACH DATABASE src").execute(&mut *conn).await?;
         result
     }
@@ -69,7 +71,12 @@ pub struct Copied {
     pub last_ids: Option<Watermarks>,
 }
 
-async fn copy(conn: &mut sqlx::SqliteConnection, delta: bool, bar: &Bar) -> Result<Copied> {
+async fn copy(
+    conn: &mut sqlx::SqliteConnection,
+    delta: bool,
+    total: u64,
+    bar: &Bar,
+) -> Result<Copied> {
     let past = if delta {
         "c.chatId > COALESCE((SELECT w.last_chat_id FROM main.watermark w WHERE w.channel_id = c.channelId), -9223372036854775808)"
     } else {
@@ -96,13 +103,6 @@ async fn copy(conn: &mut sqlx::SqliteConnection, delta: bool, bar: &Bar) -> Resu
         .iter()
         .map(|r| Some((r.try_get::<i64, _>(0).ok()?, r.try_get::<i64, _>(1).ok()?)))
         .collect();
-    // Without a WHERE clause SQLite counts the smallest index instead of the table.
-    let count = if delta {
-        format!("SELECT COUNT(*) FROM src.tblChat c WHERE {past}")
-    } else {
-        "SELECT COUNT(*) FROM src.tblChat".to_string()
-    };
-    let total: i64 = sqlx::query_scalar(&count).fetch_one(&mut *conn).await?;
     // Transactions of bounded size over rowid ranges: the table is read in its own order,
     // with no index lookup per row. A table without rowids is copied in one transaction.
     let span: Option<(i64, i64)> = sqlx::query_as("SELECT MIN(rowid), MAX(rowid) FROM src.tblChat")
@@ -134,7 +134,7 @@ async fn copy(conn: &mut sqlx::SqliteConnection, delta: bool, bar: &Bar) -> Resu
         bar.inc(ins.rows_affected());
     }
     // Every row copied: nothing to reject, skip the second scan.
-    let rejected = if copied as i64 >= total { 0 } else { rejects(conn, past).await? };
+    let rejected = if copied >= total { 0 } else { rejects(conn, past).await? };
     bar.inc(rejected);
     let last_ids = if rejected == 0 { last } else { None };
     Ok(Copied { rows: copied, rejected, last_ids })
