@@ -212,6 +212,6 @@ fn a_postgres_writer_that_does_not_own_the_tables_keeps_the_row_by_row_checks() 
     gcm().args(["verify", "-q", "--target", &pg, "--workspace"]).arg(&ws).assert().success();
     // The role owns the ledger table now: the database goes first, then the role.
     let admin = std::env::var("GCMIGRATE_TEST_PG_URL").unwrap();
-    exec(&admin, &format!("DROP DATABASE {db} WITH (FORCE)"));
+    drop(pg);
     exec(&admin, &format!("DROP ROLE {role}"));
 }

@@ -35,8 +35,43 @@ pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
 }
 
-/// A fresh PostgreSQL database URL, or None (and a note) when no server is configured.
-pub(crate) fn pg_database(test: &str) -> Option<String> {
+/// A fresh PostgreSQL database for one test: its URL (through `Deref` and `Display`), and
+/// the database is dropped when the test ends, so repeated runs do not pile them up.
+pub(crate) struct PgDb {
+    url: String,
+    admin: String,
+    name: String,
+}
+
+impl std::ops::Deref for PgDb {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.url
+    }
+}
+
+impl std::fmt::Display for PgDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        // Best effort: a server gone by now only leaves the database behind.
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        block_on(async {
+            sqlx::any::install_default_drivers();
+            if let Ok(pool) = sqlx::AnyPool::connect(&self.admin).await {
+                let _ = sqlx::raw_sql(&sql).execute(&pool).await;
+                pool.close().await;
+            }
+        });
+    }
+}
+
+/// A fresh PostgreSQL database, or None (and a note) when no server is configured.
+pub(crate) fn pg_database(test: &str) -> Option<PgDb> {
     let Ok(base) = std::env::var("GCMIGRATE_TEST_PG_URL") else {
         eprintln!(
             "skipped {test}: GCMIGRATE_TEST_PG_URL is not set (PostgreSQL tests need a server)"
@@ -59,7 +94,7 @@ pub(crate) fn pg_database(test: &str) -> Option<String> {
         pool.close().await;
     });
     let (head, _) = base.rsplit_once('/').expect("URL with a database");
-    Some(format!("{head}/{name}"))
+    Some(PgDb { url: format!("{head}/{name}"), admin: base, name })
 }
 
 /// Runs a query returning one integer against a SQLite or PostgreSQL URL.

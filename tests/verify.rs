@@ -356,7 +356,7 @@ fn removed_manager_is_a_blocking_loss() {
 fn verifies_a_postgres_target() {
     let Some(pg) = pg_database("verify_pg") else { return };
     let dir = tmp_dir("verify-pg");
-    let l = Loaded { ws: load_contoso(&dir, &pg), target: pg };
+    let l = Loaded { ws: load_contoso(&dir, &pg), target: pg.to_string() };
     let (code, report) = verify(&l);
     assert_eq!(code, 0, "{report:#}");
     assert_contoso_reconciles(&report, &l.target);
