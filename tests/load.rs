@@ -215,3 +215,40 @@ fn a_postgres_writer_that_does_not_own_the_tables_keeps_the_row_by_row_checks() 
     drop(pg);
     exec(&admin, &format!("DROP ROLE {role}"));
 }
+
+#[test]
+fn a_postgres_reader_holding_a_table_does_not_stall_the_load() {
+    let Some(pg) = pg_database("load_pg_reader") else { return };
+    let ws = planned_large(&tmp_dir("load-pg-reader"));
+    create_mgc(&pg);
+    let (keys, oids) = (foreign_keys(&pg), scalar(&pg, KEY_OIDS));
+    // Another session reads tblPrincipalAffiliations in a long transaction.
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    let (stop, stop_rx) = std::sync::mpsc::channel::<()>();
+    let url = pg.to_string();
+    let reader = std::thread::spawn(move || {
+        block_on(async {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql("BEGIN; LOCK TABLE tblPrincipalAffiliations IN ACCESS SHARE MODE")
+                .execute(&mut c)
+                .await
+                .unwrap();
+            ready_tx.send(()).unwrap();
+            let _ = stop_rx.recv();
+            sqlx::raw_sql("ROLLBACK").execute(&mut c).await.unwrap();
+        })
+    });
+    ready.recv().unwrap();
+    // The keys cannot be dropped under the reader's lock: after a short wait the load
+    // keeps the per-row checks and finishes.
+    gcm().args(["load", "-q", "--target", &pg, "--workspace"]).arg(&ws).assert().success();
+    stop.send(()).unwrap();
+    reader.join().unwrap();
+    assert_eq!(
+        (foreign_keys(&pg), scalar(&pg, KEY_OIDS)),
+        (keys, oids),
+        "the keys were never dropped"
+    );
+    gcm().args(["verify", "-q", "--target", &pg, "--workspace"]).arg(&ws).assert().success();
+}

@@ -10,8 +10,10 @@
 //!
 //! Nothing is given up: PostgreSQL's DDL is transactional, so the keys are either back
 //! with every row checked, or the batch fails whole, naming the key a row violates, and
-//! nothing has changed. Dropping a key needs to own its table; when the target refuses
-//! (a savepoint catches it), the batch keeps the keys and their row-by-row checks.
+//! nothing has changed. Dropping a key needs to own its table, and locks it against
+//! readers for the transaction: when the target refuses, or another session's lock does
+//! not come within two seconds (a savepoint catches either), the batch keeps the keys and
+//! their row-by-row checks.
 
 use sqlx::{Postgres, Transaction};
 
@@ -20,6 +22,9 @@ use super::rows::{Batch, Op, CHAT};
 /// From this many rows into tables other than `tblChat` (which has no foreign key), the
 /// keys are checked set-based. A history chunk's few ledger rows stay below it.
 const SET_BASED_FROM: usize = 2_000;
+
+/// How long dropping the keys may wait for another session's lock on their tables.
+const LOCK_WAIT: &str = "2s";
 
 /// A foreign key set aside for the batch.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -67,15 +72,28 @@ pub(super) async fn set_aside(
     if keys.is_empty() {
         return Ok(keys);
     }
+    // Dropping a key locks its table against readers too, where the inserts would not:
+    // wait for a reader's lock at most LOCK_WAIT, then keep the per-row checks instead.
+    let wait: String =
+        sqlx::query_scalar("SELECT current_setting('lock_timeout')").fetch_one(&mut **tx).await?;
     sqlx::query("SAVEPOINT gcm_keys").execute(&mut **tx).await?;
+    sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+        .bind(LOCK_WAIT)
+        .execute(&mut **tx)
+        .await?;
     for k in &keys {
         let drop = format!("ALTER TABLE {} DROP CONSTRAINT {}", k.table, quote(&k.name));
         if sqlx::query(&drop).execute(&mut **tx).await.is_err() {
-            // Not the owner (or a lock that would not come): keep the row-by-row checks.
+            // Not the owner, or a lock that did not come: keep the row-by-row checks (the
+            // rollback also restores lock_timeout).
             sqlx::query("ROLLBACK TO SAVEPOINT gcm_keys").execute(&mut **tx).await?;
             return Ok(Vec::new());
         }
     }
+    sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+        .bind(&wait)
+        .execute(&mut **tx)
+        .await?;
     sqlx::query("RELEASE SAVEPOINT gcm_keys").execute(&mut **tx).await?;
     Ok(keys)
 }
