@@ -39,7 +39,8 @@ pub(super) struct Key {
 
 /// Drops, inside `tx`, the foreign keys of the tables `batch` inserts into when it inserts
 /// enough rows to make that worth it; returns them for [`restore`]. Returns nothing (and
-/// drops nothing) for a small batch, or when the target does not let this user drop them.
+/// drops nothing) for a small batch, or when the keys cannot be dropped: this user does
+/// not own the tables, or another session's lock did not come within `LOCK_WAIT`.
 pub(super) async fn set_aside(
     tx: &mut Transaction<'_, Postgres>,
     batch: &Batch,
