@@ -145,13 +145,25 @@ fn create_mgc(url: &str) {
     });
 }
 
+/// The foreign keys of a PostgreSQL target, and [`KEY_OIDS`]: equal before and after
+/// when no key was dropped and added back.
+fn key_state(url: &str) -> (Vec<String>, i64) {
+    (foreign_keys(url), scalar(url, KEY_OIDS))
+}
+
+/// A fresh PostgreSQL database with the mgc schema already in it (so its keys can be seen
+/// before the load), and [`planned_large`]'s workspace; `None` without a server.
+fn large_pg(test: &str) -> Option<(PgDb, std::path::PathBuf)> {
+    let pg = pg_database(test)?;
+    let ws = planned_large(&tmp_dir(&test.replace('_', "-")));
+    create_mgc(&pg);
+    Some((pg, ws))
+}
+
 #[test]
 fn a_large_postgres_configuration_checks_its_foreign_keys_set_based_and_keeps_them() {
-    let Some(pg) = pg_database("load_pg_keys") else { return };
-    let ws = planned_large(&tmp_dir("load-pg-keys"));
-    // The schema first, to see its keys before and after the load.
-    create_mgc(&pg);
-    let (keys, oids) = (foreign_keys(&pg), scalar(&pg, KEY_OIDS));
+    let Some((pg, ws)) = large_pg("load_pg_keys") else { return };
+    let (keys, oids) = key_state(&pg);
     assert!(keys.len() > 5, "{keys:?}");
     gcm().args(["load", "-q", "--target", &pg, "--workspace"]).arg(&ws).assert().success();
     // Large enough for the set-based path (2,000 rows): the keys were dropped and added
@@ -185,9 +197,7 @@ fn a_large_postgres_configuration_checks_its_foreign_keys_set_based_and_keeps_th
 
 #[test]
 fn a_postgres_writer_that_does_not_own_the_tables_keeps_the_row_by_row_checks() {
-    let Some(pg) = pg_database("load_pg_not_owner") else { return };
-    let ws = planned_large(&tmp_dir("load-pg-not-owner"));
-    create_mgc(&pg);
+    let Some((pg, ws)) = large_pg("load_pg_not_owner") else { return };
     let role = format!("gcm_writer_{}", std::process::id());
     let db = pg.rsplit_once('/').unwrap().1;
     exec(
@@ -201,14 +211,10 @@ fn a_postgres_writer_that_does_not_own_the_tables_keeps_the_row_by_row_checks() 
     let (scheme, rest) = pg.split_once("://").unwrap();
     let host = rest.split_once('@').map_or(rest, |(_, h)| h);
     let writer = format!("{scheme}://{role}:w@{host}");
-    let (keys, oids) = (foreign_keys(&pg), scalar(&pg, KEY_OIDS));
+    let before = key_state(&pg);
     gcm().args(["load", "-q", "--target", &writer, "--workspace"]).arg(&ws).assert().success();
     assert!(scalar(&pg, "SELECT COUNT(*) FROM tblPrincipalAffiliations") > 0);
-    assert_eq!(
-        (foreign_keys(&pg), scalar(&pg, KEY_OIDS)),
-        (keys, oids),
-        "the keys were never dropped"
-    );
+    assert_eq!(key_state(&pg), before, "the keys were never dropped");
     gcm().args(["verify", "-q", "--target", &pg, "--workspace"]).arg(&ws).assert().success();
     // The role owns the ledger table now: the database goes first, then the role.
     let admin = std::env::var("GCMIGRATE_TEST_PG_URL").unwrap();
@@ -218,10 +224,8 @@ fn a_postgres_writer_that_does_not_own_the_tables_keeps_the_row_by_row_checks() 
 
 #[test]
 fn a_postgres_reader_holding_a_table_does_not_stall_the_load() {
-    let Some(pg) = pg_database("load_pg_reader") else { return };
-    let ws = planned_large(&tmp_dir("load-pg-reader"));
-    create_mgc(&pg);
-    let (keys, oids) = (foreign_keys(&pg), scalar(&pg, KEY_OIDS));
+    let Some((pg, ws)) = large_pg("load_pg_reader") else { return };
+    let before = key_state(&pg);
     // Another session reads tblPrincipalAffiliations in a long transaction.
     let (ready_tx, ready) = std::sync::mpsc::channel();
     let (stop, stop_rx) = std::sync::mpsc::channel::<()>();
@@ -245,10 +249,6 @@ fn a_postgres_reader_holding_a_table_does_not_stall_the_load() {
     gcm().args(["load", "-q", "--target", &pg, "--workspace"]).arg(&ws).assert().success();
     stop.send(()).unwrap();
     reader.join().unwrap();
-    assert_eq!(
-        (foreign_keys(&pg), scalar(&pg, KEY_OIDS)),
-        (keys, oids),
-        "the keys were never dropped"
-    );
+    assert_eq!(key_state(&pg), before, "the keys were never dropped");
     gcm().args(["verify", "-q", "--target", &pg, "--workspace"]).arg(&ws).assert().success();
 }
