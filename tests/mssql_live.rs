@@ -70,8 +70,10 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let sql = drop_sql(&self.name);
         let master = self.master.clone();
-        // Best effort: a failed drop must not hide the test's own result.
+        // Best effort: a failed drop must not hide the test's own result. By now every
+        // connection of the test is closed (the gcmigrate processes have exited).
         let _ = std::thread::spawn(move || {
+            let _serial = CATALOG.lock().unwrap_or_else(|e| e.into_inner());
             block_on(async {
                 if let Ok(mut c) = ms::connect(&DbUrl::parse(&master)?).await {
                     let _ = ms::batch(&mut c, &sql).await;
@@ -83,11 +85,14 @@ impl Drop for Scratch {
     }
 }
 
+/// Serialises `CREATE`/`DROP DATABASE` of the tests running in parallel: Babelfish fails
+/// concurrent ones ("tuple concurrently updated"); SQL Server does not mind.
+static CATALOG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Drops a database if it exists. No `ALTER DATABASE … SET SINGLE_USER` (Babelfish
+/// refuses the whole batch that holds it): the tests close their connections first.
 fn drop_sql(db: &str) -> String {
-    format!(
-        "IF DB_ID(N'{db}') IS NOT NULL BEGIN ALTER DATABASE [{db}] SET SINGLE_USER WITH ROLLBACK \
-         IMMEDIATE; DROP DATABASE [{db}] END"
-    )
+    format!("IF DB_ID(N'{db}') IS NOT NULL DROP DATABASE [{db}]")
 }
 
 /// A fresh scratch database; dropped first if a previous run left it.
@@ -97,7 +102,8 @@ fn scratch(base: &str, name: &str) -> Scratch {
     let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let db = format!("gcm_{name}_{}_{n}", std::process::id());
     let master = with_db(base, "master");
-    tsql(&master, &[format!("{}; CREATE DATABASE [{db}]", drop_sql(&db))]);
+    let _serial = CATALOG.lock().unwrap_or_else(|e| e.into_inner());
+    tsql(&master, &[drop_sql(&db), format!("CREATE DATABASE [{db}]")]);
     Scratch { url: with_db(base, &db), master, name: db }
 }
 

@@ -83,14 +83,33 @@ pub fn quote(ident: &str) -> String {
 
 /// `INSERT INTO [t] ([c], …) VALUES (@P1, …), …` for `rows` rows.
 pub fn insert_sql(t: &TableSpec, rows: usize) -> String {
+    insert_values_sql(t, rows, |_, _| false)
+}
+
+/// `INSERT INTO [t] ([c], …) VALUES (@P1, NULL, …), …` for `rows` rows: a literal `NULL`
+/// where `is_null(row, column)`, the next parameter elsewhere. tiberius sends every NULL
+/// parameter as the untyped NULL (type 0x1F), which SQL Server accepts and Babelfish
+/// refuses; a literal NULL works on both.
+pub fn insert_values_sql(
+    t: &TableSpec,
+    rows: usize,
+    is_null: impl Fn(usize, usize) -> bool,
+) -> String {
     let cols: Vec<String> = t.cols.iter().map(|c| quote(c.0)).collect();
-    let n = t.cols.len();
+    let mut next = 0;
     let values: Vec<String> = (0..rows)
         .map(|r| {
-            format!(
-                "({})",
-                (1..=n).map(|c| format!("@P{}", r * n + c)).collect::<Vec<_>>().join(", ")
-            )
+            let cells: Vec<String> = (0..cols.len())
+                .map(|c| {
+                    if is_null(r, c) {
+                        "NULL".to_string()
+                    } else {
+                        next += 1;
+                        format!("@P{next}")
+                    }
+                })
+                .collect();
+            format!("({})", cells.join(", "))
         })
         .collect();
     format!("INSERT INTO {} ({}) VALUES {}", quote(t.name), cols.join(", "), values.join(", "))
@@ -104,10 +123,6 @@ pub fn rows_per_insert(t: &TableSpec) -> usize {
 /// `DELETE FROM [t] WHERE [col] = @P1`.
 pub fn delete_sql(t: &TableSpec, col: &str) -> String {
     format!("DELETE FROM {} WHERE {} = @P1", quote(t.name), quote(col))
-}
-
-fn probe_sql(table: &str, cols: &str) -> String {
-    format!("SELECT {cols} FROM {table} WHERE 1 = 0")
 }
 
 /// Every T-SQL statement this module can send (tiberius adds `SELECT TOP 0 * FROM [tblChat]`
@@ -134,9 +149,14 @@ pub fn all_statements() -> Vec<(String, String)> {
     for t in TABLES {
         out.push((format!("insert {} (1 row)", t.name), insert_sql(t, 1)));
         out.push((format!("insert {} (max rows)", t.name), insert_sql(t, rows_per_insert(t))));
+        let nulls = insert_values_sql(t, 2, |r, c| (r + c) % 2 == 0);
+        out.push((format!("insert {} (literal NULLs)", t.name), nulls));
     }
     out.push(("delete tblLastChatId".into(), delete_sql(&LAST_CHAT_ID, "nodeID")));
-    out.extend(NEEDED.iter().map(|(t, c)| (format!("probe {t}"), probe_sql(t, c))));
+    for (t, c) in NEEDED.iter().chain([&(LEDGER.name, "kind")]) {
+        out.push((format!("probe {t}"), mssql::presence_sql(t, c)));
+        out.push((format!("probe {t} by select"), mssql::probe_sql(t, c)));
+    }
     out
 }
 
@@ -204,12 +224,29 @@ impl MssqlTarget {
         self.read(sql, params).await?.map_err(|e| mssql::statement_error(&self.label, what, &e))
     }
 
-    /// Whether `SELECT cols FROM table` compiles; permission errors are errors.
+    /// Whether `table` has the columns `cols`; permission errors are errors.
     pub async fn has_columns(&self, table: &str, cols: &str) -> Result<bool> {
-        match self.read(&probe_sql(table, cols), &[]).await? {
-            Ok(_) => Ok(true),
-            Err(TdsError::Server(t)) if matches!(t.code(), 207 | 208) => Ok(false),
-            Err(e) => Err(mssql::statement_error(&self.label, &format!("reading {table}"), &e)),
+        let (_permit, mut c) = self.take().await?;
+        let r = mssql::has_columns(&mut c, table, cols).await;
+        if matches!(r, Ok(_) | Err(TdsError::Server(_))) {
+            self.give_back(c);
+        }
+        r.map_err(|e| mssql::statement_error(&self.label, &format!("reading {table}"), &e))
+    }
+
+    /// A read of the ledger: `Ok(None)` when the target has no ledger yet (a dry run, or
+    /// `plan --target`). The ledger is looked for only when the read failed, so a load's
+    /// per-room reads cost one round trip.
+    async fn read_ledger(&self, sql: &str, params: &[&dyn ToSql]) -> Result<Option<Vec<Cells>>> {
+        match self.read(sql, params).await? {
+            Ok(rows) => Ok(Some(rows)),
+            Err(e)
+                if !mssql::is_permission_denied(&e)
+                    && !self.has_columns(LEDGER.name, "kind").await? =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(mssql::statement_error(&self.label, "reading gcmigrate_ledger", &e)),
         }
     }
 
@@ -290,10 +327,13 @@ async fn insert_rows(
 ) -> Result<(), TdsError> {
     let pos = positions(t, layout)?;
     for part in rows.chunks(rows_per_insert(t)) {
-        let sql = insert_sql(t, part.len());
+        let sql = insert_values_sql(t, part.len(), |r, k| matches!(part[r][k], Value::Null));
         let mut params = Vec::with_capacity(part.len() * pos.len());
         for row in part {
             for (k, p) in pos.iter().enumerate() {
+                if matches!(row[k], Value::Null) {
+                    continue;
+                }
                 let d = &layout[*p];
                 params.push(Param(
                     encode(&row[k], &d.ty, &format!("{}.{}", t.name, d.name)).map_err(conv)?,
@@ -417,7 +457,7 @@ pub async fn apply(t: &MssqlTarget, batch: &Batch) -> Result<()> {
             backoff(&mut delay).await;
             continue;
         }
-        if matches!(&err, TdsError::Server(s) if mssql::PERMISSION_DENIED.contains(&s.code())) {
+        if mssql::is_permission_denied(&err) {
             return Err(mssql::statement_error(&t.label, "writing", &err));
         }
         let what = if is_transient(&err) { "after 5 attempts" } else { "permanently" };
@@ -476,20 +516,14 @@ pub async fn read_state(t: &MssqlTarget) -> Result<TargetState> {
 
 /// The JSON bodies of the ledger's configuration rows, oldest first (none without a ledger).
 pub async fn ledger_configs(t: &MssqlTarget) -> Result<Vec<String>> {
-    match t.read(LEDGER_CONFIGS, &[]).await? {
-        Ok(rows) => rows.iter().map(|r| req_text(r, 0)).collect(),
-        Err(TdsError::Server(e)) if e.code() == 208 => Ok(Vec::new()),
-        Err(e) => Err(mssql::statement_error(&t.label, "reading gcmigrate_ledger", &e)),
-    }
+    let rows = t.read_ledger(LEDGER_CONFIGS, &[]).await?.unwrap_or_default();
+    rows.iter().map(|r| req_text(r, 0)).collect()
 }
 
 /// The highest legacy `chatId` the ledger records as committed for a target room.
 pub async fn resume_point(t: &MssqlTarget, target_room: i64) -> Result<Option<i64>> {
-    match t.read(RESUME, &[&target_room]).await? {
-        Ok(rows) => Ok(rows.first().map(|r| int(r, 0)).transpose()?.flatten()),
-        Err(TdsError::Server(e)) if e.code() == 208 => Ok(None),
-        Err(e) => Err(mssql::statement_error(&t.label, "reading gcmigrate_ledger", &e)),
-    }
+    let rows = t.read_ledger(RESUME, &[&target_room]).await?.unwrap_or_default();
+    Ok(rows.first().map(|r| int(r, 0)).transpose()?.flatten())
 }
 
 /// Checks the mgc tables the load writes exist; bad input (exit 2) when they do not.

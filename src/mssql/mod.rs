@@ -144,6 +144,22 @@ impl From<&TdsError> for Cause {
 const LOGIN_FAILED: &[u32] = &[18456, 18452, 18486, 18487, 18488];
 /// Server errors that mean "missing permission".
 pub const PERMISSION_DENIED: &[u32] = &[229, 230, 262, 297, 300, 916, 15247];
+/// Login-time server errors that mean "cannot open the database": SQL Server says 4060,
+/// Babelfish 911.
+const CANNOT_OPEN_DATABASE: &[u32] = &[4060, 911];
+
+/// Whether a statement failed for a missing permission. SQL Server numbers the error
+/// ([`PERMISSION_DENIED`]); Babelfish reports every statement error as 33557097 with
+/// PostgreSQL's text, which starts `permission denied for …`.
+pub fn is_permission_denied(e: &TdsError) -> bool {
+    match e {
+        TdsError::Server(t) => {
+            PERMISSION_DENIED.contains(&t.code())
+                || t.message().trim_start().to_ascii_lowercase().starts_with("permission denied")
+        }
+        _ => false,
+    }
+}
 
 /// The one-line runtime failure (exit 3) for a failed connection.
 pub fn connect_error(spec: &ConnSpec, cause: &Cause) -> anyhow::Error {
@@ -185,7 +201,7 @@ pub fn connect_error(spec: &ConnSpec, cause: &Cause) -> anyhow::Error {
             "cannot connect to SQL Server {server}: login failed for `{user}` (error {code}) — check the user \
              name and password, and that the server allows SQL Server authentication (mixed mode)"
         ),
-        Cause::Server(4060, _) => format!(
+        Cause::Server(code, _) if CANNOT_OPEN_DATABASE.contains(code) => format!(
             "cannot open database `{db}` on SQL Server {server} as `{user}` — check the database name and that \
              the login has a user in that database"
         ),
@@ -217,10 +233,52 @@ pub fn scrub(msg: &str, password: Option<&str>) -> String {
 /// A failed statement as a runtime failure; permission errors say what to GRANT.
 pub fn statement_error(label: &str, what: &str, e: &TdsError) -> anyhow::Error {
     match e {
-        TdsError::Server(t) if PERMISSION_DENIED.contains(&t.code()) => {
+        TdsError::Server(t) if is_permission_denied(e) => {
             runtime(scrub(&permission_message(label, t.code(), t.message()), None))
         }
         _ => runtime(scrub(&format!("{what} failed on SQL Server {label}: {e}"), None)),
+    }
+}
+
+/// `N'…'`: a T-SQL Unicode string literal.
+pub fn n_literal(s: &str) -> String {
+    format!("N'{}'", s.replace('\'', "''"))
+}
+
+/// `SELECT CASE WHEN COL_LENGTH(N't', N'c1') IS NOT NULL AND … THEN 1 ELSE 0 END`: 1 when
+/// `table` has every column of `cols` (comma-separated) as far as the login can see.
+/// Metadata functions answer the same on SQL Server (2005 on) and Babelfish, where the
+/// errors of a failing `SELECT` do not (207/208 against 33557097).
+pub fn presence_sql(table: &str, cols: &str) -> String {
+    let t = n_literal(table);
+    let checks: Vec<String> = cols
+        .split(',')
+        .map(|c| format!("COL_LENGTH({t}, {}) IS NOT NULL", n_literal(c.trim())))
+        .collect();
+    format!("SELECT CASE WHEN {} THEN 1 ELSE 0 END", checks.join(" AND "))
+}
+
+/// `SELECT cols FROM table WHERE 1 = 0`: compiles only when the columns exist and the
+/// login may read them.
+pub fn probe_sql(table: &str, cols: &str) -> String {
+    format!("SELECT {cols} FROM {table} WHERE 1 = 0")
+}
+
+/// Whether `table` has every column of `cols`. The catalog decides ([`presence_sql`]),
+/// so no error number is needed. A login without permission on a table does not see it
+/// in the catalog either, so where the catalog says "absent" a `SELECT … WHERE 1 = 0`
+/// tells the two apart: it succeeds (present after all), fails for a permission (an
+/// error: the caller says what to GRANT) or fails otherwise (absent).
+pub async fn has_columns(c: &mut Client, table: &str, cols: &str) -> Result<bool, TdsError> {
+    let rows = query(c, &presence_sql(table, cols), &[]).await?;
+    if rows.first().and_then(|r| int(r, 0).ok().flatten()) == Some(1) {
+        return Ok(true);
+    }
+    match query(c, &probe_sql(table, cols), &[]).await {
+        Ok(_) => Ok(true),
+        Err(e) if is_permission_denied(&e) => Err(e),
+        Err(TdsError::Server(_)) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 

@@ -69,14 +69,11 @@ impl Session {
         self.try_batch(sql).await.map_err(|e| self.error(what, &e))
     }
 
-    /// Whether `SELECT cols FROM table` compiles; a permission error is an error, not "absent".
+    /// Whether `table` has the columns `cols`; a permission error is an error, not "absent".
     pub async fn has_columns(&mut self, table: &str, cols: &str) -> Result<bool> {
-        match self.try_rows(&format!("SELECT {cols} FROM {table} WHERE 1 = 0"), &[]).await {
-            Ok(_) => Ok(true),
-            // 207 invalid column name, 208 invalid object name.
-            Err(TdsError::Server(t)) if matches!(t.code(), 207 | 208) => Ok(false),
-            Err(e) => Err(self.error(&format!("reading {table}"), &e)),
-        }
+        super::has_columns(&mut self.client, table, cols)
+            .await
+            .map_err(|e| self.error(&format!("reading {table}"), &e))
     }
 
     /// Streams the rows of a query into `f`, one at a time (memory flat in the rows).

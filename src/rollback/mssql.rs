@@ -8,13 +8,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tiberius::error::Error as TdsError;
 
 use super::keys::{LoadedWave, NodeRefs};
 use super::{Executed, Guard};
 use crate::error::{bad_input, runtime};
 use crate::load::IdMap;
-use crate::mssql::{int, req_int, req_text, text, Session, PERMISSION_DENIED};
+use crate::mssql::{int, req_int, req_text, text, Session};
 
 const LEDGER: &str =
     "SELECT run_id, wave, body FROM gcmigrate_ledger WHERE kind = N'config' ORDER BY written_at";
@@ -36,19 +35,14 @@ pub fn all_statements() -> Vec<(String, String)> {
 
 /// Every configuration load the target's ledger holds, oldest first.
 pub(super) async fn from_ledger(s: &mut Session) -> Result<Vec<LoadedWave>> {
-    let rows = match s.try_rows(LEDGER, &[]).await {
-        Ok(rows) => rows,
-        Err(TdsError::Server(e)) if !PERMISSION_DENIED.contains(&e.code()) => {
-            return Err(bad_input(format!(
-                "SQL Server {} has no readable gcmigrate_ledger (was anything loaded into it? is it the \
-                 mgc database?): error {}: {}",
-                s.label(),
-                e.code(),
-                e.message()
-            )))
-        }
-        Err(e) => return Err(s.error("reading gcmigrate_ledger", &e)),
-    };
+    if !s.has_columns("gcmigrate_ledger", "run_id, wave, kind, body").await? {
+        return Err(bad_input(format!(
+            "SQL Server {} has no readable gcmigrate_ledger (was anything loaded into it? is it the mgc \
+             database?)",
+            s.label()
+        )));
+    }
+    let rows = s.rows("reading gcmigrate_ledger", LEDGER, &[]).await?;
     rows.iter()
         .map(|r| {
             let (run_id, wave) = (req_text(r, 0)?, req_text(r, 1)?);
@@ -86,7 +80,7 @@ pub(super) async fn execute(s: &mut Session, script: &str) -> Result<Executed> {
     if let Some(g) = Guard::ALL.into_iter().find(|g| text.contains(g.token())) {
         return Ok(Executed::Refused(g));
     }
-    if matches!(&err, TdsError::Server(e) if PERMISSION_DENIED.contains(&e.code())) {
+    if crate::mssql::is_permission_denied(&err) {
         return Err(s.error("running the rollback script", &err));
     }
     let state =

@@ -11,7 +11,6 @@
 //! `tblNode` no longer holds (they must be read to be reported).
 
 use anyhow::{Context, Result};
-use tiberius::error::Error as TdsError;
 use tiberius::ColumnData;
 use tokio::sync::{mpsc, Mutex};
 
@@ -49,11 +48,6 @@ pub const NEXT_ROOM: &str =
 /// One chunk of a room's history past `@P3`.
 pub fn chunk_sql() -> String {
     format!("SELECT TOP (@P1) {CHAT_COLS} FROM tblChat WHERE channelId = @P2 AND chatId > @P3 ORDER BY chatId")
-}
-
-/// `SELECT cols FROM table WHERE 1 = 0`: compiles only when the columns exist.
-pub fn probe_sql(table: &str, cols: &str) -> String {
-    format!("SELECT {cols} FROM {table} WHERE 1 = 0")
 }
 
 /// Which version-dependent columns exist, deciding the snapshot queries' select lists.
@@ -132,7 +126,8 @@ pub fn all_statements() -> Vec<(String, String)> {
         ("chunk".into(), chunk_sql()),
     ];
     for (t, c) in CORE.iter().chain(OPTIONAL_PROBES) {
-        out.push((format!("probe {t} ({c})"), probe_sql(t, c)));
+        out.push((format!("probe {t} ({c})"), mssql::presence_sql(t, c)));
+        out.push((format!("probe {t} ({c}) by select"), mssql::probe_sql(t, c)));
     }
     for (on, tag) in [(true, "all columns"), (false, "fallbacks")] {
         let p = Present { federated: on, display_name: on, denied: on, honors: on, node: [on; 5] };
@@ -188,15 +183,12 @@ impl MssqlSource {
             .map_err(|e| mssql::statement_error(&self.label, what, &e))
     }
 
-    /// Whether `SELECT cols FROM table` compiles; a permission error is an error, not "absent".
+    /// Whether `table` has the columns `cols`; a permission error is an error, not "absent".
     pub async fn has_columns(&self, table: &str, cols: &str) -> Result<bool> {
         let mut c = self.client.lock().await;
-        match mssql::query(&mut c, &probe_sql(table, cols), &[]).await {
-            Ok(_) => Ok(true),
-            // 207 invalid column name, 208 invalid object name.
-            Err(TdsError::Server(t)) if matches!(t.code(), 207 | 208) => Ok(false),
-            Err(e) => Err(mssql::statement_error(&self.label, &format!("reading {table}"), &e)),
-        }
+        mssql::has_columns(&mut c, table, cols)
+            .await
+            .map_err(|e| mssql::statement_error(&self.label, &format!("reading {table}"), &e))
     }
 
     /// Detects Lync 2010, OCS 2007 R2 or 2013 `mgc`; anything else is bad input (exit 2).
