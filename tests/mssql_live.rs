@@ -10,10 +10,12 @@ use std::io::Write;
 
 use gcmigrate::db::{split_statements, DbUrl};
 use gcmigrate::load::mssql as target;
-use gcmigrate::load::rows::{Batch, Value, CHAT, LAST_CHAT_ID, LEDGER};
+use gcmigrate::load::rows::{Batch, Op, Value, CHAT, LAST_CHAT_ID, LEDGER};
 use gcmigrate::mssql as ms;
+use tiberius::ColumnData;
 
 use crate::mssql::{extract_failing, parse};
+use crate::resume::{fingerprint, killed_then_rerun_with, Fingerprint, FINGERPRINT_TABLES};
 use crate::util::*;
 
 /// The live server URL, or None after a visible `SKIPPED` line.
@@ -246,6 +248,118 @@ fn live_writer_commits_chunks_with_their_ledger_row_and_resumes() {
     assert_eq!(ms_scalar(&db.url, "SELECT COUNT_BIG(*) FROM tblChat"), 300);
     assert_eq!(ms_scalar(&db.url, "SELECT MAX(LEN(content)) FROM tblChat"), 40_000);
     assert_eq!(ms_scalar(&db.url, "SELECT MAX(lastChatID) FROM tblLastChatId"), 300);
+    // Read back what was sent, cell by cell with the column's type: bulk load into bigint,
+    // bit and nvarchar(max) columns, and the ledger's INSERT with a literal NULL.
+    let sent = chunk(1, 300, true);
+    let chats = ms_rows(&db.url, "SELECT channelId, chatId, chatDate, userId, isAlert, content, rtf FROM tblChat ORDER BY chatId");
+    let expected: Vec<Vec<ColumnData<'static>>> = sent
+        .ops
+        .iter()
+        .find_map(|op| match op {
+            Op::Insert(t, rows) if t.name == CHAT.name => Some(
+                rows.iter()
+                    .map(|r| {
+                        let (
+                            Value::Int(ch),
+                            Value::Int(id),
+                            Value::Int(date),
+                            Value::Int(user),
+                            Value::Text(text),
+                        ) = (&r[0], &r[1], &r[2], &r[3], &r[5])
+                        else {
+                            panic!("{r:?}")
+                        };
+                        vec![
+                            ColumnData::I32(Some(*ch as i32)),
+                            ColumnData::I64(Some(*id)),
+                            ColumnData::I64(Some(*date)),
+                            ColumnData::I32(Some(*user as i32)),
+                            ColumnData::Bit(Some(false)),
+                            ColumnData::String(Some(text.clone().into())),
+                            ColumnData::String(None),
+                        ]
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(chats.len(), expected.len());
+    for (got, want) in chats.iter().zip(&expected) {
+        assert_eq!(got, want, "tblChat read back as sent, types included");
+    }
+    let ledger = ms_rows(&db.url, "SELECT run_id, wave, kind, room_id, first_chat, last_chat, rows_written, body, written_at FROM gcmigrate_ledger");
+    assert_eq!(ledger.len(), 1, "one chunk committed with its ledger row");
+    assert_eq!(
+        ledger[0],
+        vec![
+            ColumnData::String(Some("r".into())),
+            ColumnData::String(Some("w".into())),
+            ColumnData::String(Some("chat".into())),
+            ColumnData::I64(Some(1)),
+            ColumnData::I64(Some(1)),
+            ColumnData::I64(Some(300)),
+            ColumnData::I64(Some(300)),
+            ColumnData::String(None),
+            ColumnData::String(Some("2024-01-01T00:00:00Z".into())),
+        ],
+        "the ledger row read back as sent (body a literal NULL)"
+    );
+}
+
+/// Every row of a query against a SQL Server location, as cells.
+fn ms_rows(url: &str, sql: &str) -> Vec<Vec<ColumnData<'static>>> {
+    block_on(async {
+        let mut c = ms::connect(&DbUrl::parse(url).unwrap()).await.unwrap();
+        ms::query(&mut c, sql, &[]).await.unwrap_or_else(|e| panic!("{e}: {sql}"))
+    })
+}
+
+/// A cell as the text SQLite's and PostgreSQL's `CAST(… AS TEXT)` give ([`fingerprint`]).
+fn cell_text(c: &ColumnData<'_>) -> String {
+    match c {
+        ColumnData::U8(Some(v)) => v.to_string(),
+        ColumnData::I16(Some(v)) => v.to_string(),
+        ColumnData::I32(Some(v)) => v.to_string(),
+        ColumnData::I64(Some(v)) => v.to_string(),
+        ColumnData::Bit(Some(v)) => u8::from(*v).to_string(),
+        ColumnData::String(Some(s)) => s.to_string(),
+        ColumnData::Guid(Some(g)) => g.hyphenated().to_string().to_ascii_lowercase(),
+        ColumnData::DateTime(Some(d)) => {
+            let day = chrono::NaiveDate::from_ymd_opt(1900, 1, 1).unwrap()
+                + chrono::Duration::days(i64::from(d.days()));
+            let ms = (u64::from(d.seconds_fragments()) * 1000 + 150) / 300;
+            let t = day.and_hms_opt(0, 0, 0).unwrap() + chrono::Duration::milliseconds(ms as i64);
+            t.format("%Y-%m-%d %H:%M:%S").to_string()
+        }
+        ColumnData::U8(None)
+        | ColumnData::I16(None)
+        | ColumnData::I32(None)
+        | ColumnData::I64(None)
+        | ColumnData::Bit(None)
+        | ColumnData::String(None)
+        | ColumnData::Guid(None)
+        | ColumnData::DateTime(None) => "~".into(),
+        other => panic!("a cell of an unexpected type: {other:?}"),
+    }
+}
+
+/// [`fingerprint`] of a SQL Server target: the same rows, hashed from the same text.
+fn ms_fingerprint(url: &str) -> Fingerprint {
+    FINGERPRINT_TABLES
+        .iter()
+        .map(|(t, cols, key)| {
+            let sql =
+                format!("SELECT {cols} FROM {t} ORDER BY {key}").replace("\"index\"", "[index]");
+            let rows = ms_rows(url, &sql);
+            let mut h = blake3::Hasher::new();
+            for r in &rows {
+                h.update(r.iter().map(cell_text).collect::<Vec<_>>().join("|").as_bytes());
+                h.update(b"\n");
+            }
+            (t.to_string(), rows.len() as i64, h.finalize().to_hex().to_string())
+        })
+        .collect()
 }
 
 /// Rows per mgc table the load writes, and the ledger's.
@@ -294,6 +408,11 @@ fn live_migrates_contoso_into_a_sql_server_mgc_and_rolls_it_back() {
     let report = json(&ws.join("reports/verify-all.json"));
     assert_eq!(report["totals"]["loaded"].as_i64(), Some(expected), "{report}");
     assert!(report["invariants"].as_array().is_some_and(|v| v.len() > 4), "{report}");
+    // What SQL Server stored is what the same workspace writes into SQLite, row for row.
+    let lite = sqlite_url(&tmp_dir("mssql-vs-sqlite"), "mgc.db");
+    let (code, all) = run(&ws, &["load", "-q", "--create-schema", "--target", &lite]);
+    assert_eq!(code, 0, "load into SQLite: {all}");
+    assert_eq!(ms_fingerprint(&mgc.url), fingerprint(&lite), "SQL Server and SQLite targets");
 
     // A message posted after the cutover: the guard refuses and nothing is deleted.
     let room = ms_scalar(&mgc.url, "SELECT MAX(channelId) FROM tblChat");
@@ -319,6 +438,64 @@ fn live_migrates_contoso_into_a_sql_server_mgc_and_rolls_it_back() {
     let (code, all) =
         run(&ws, &["rollback", "-q", "--wave", "all", "--execute", "--target", &mgc.url]);
     assert!(code == 2 && all.contains("no load of wave"), "nothing left to roll back: {all}");
+}
+
+/// `gcmigrate verify` of the workspace against a target: (exit code, stdout + stderr).
+fn verify(ws: &std::path::Path, url: &str) -> (i32, String) {
+    run(ws, &["verify", "--target", url])
+}
+
+#[test]
+fn live_load_created_killed_and_rerun_equals_uninterrupted_and_verify_sees_tampering() {
+    let Some(base) =
+        live("live_load_created_killed_and_rerun_equals_uninterrupted_and_verify_sees_tampering")
+    else {
+        return;
+    };
+    // Empty databases: the loads create the mgc schema (--create-schema).
+    let (reference, victim) = (scratch(&base, "ref"), scratch(&base, "victim"));
+    let ws = killed_then_rerun_with(&reference.url, &victim.url, &ms_fingerprint);
+    let (code, all) = verify(&ws, &victim.url);
+    assert_eq!(code, 0, "{all}");
+
+    // A wrong value in one message: verify fails naming the room, and passes once it is undone.
+    let (room, chat) = (
+        ms_scalar(&victim.url, "SELECT MIN(channelId) FROM tblChat"),
+        ms_scalar(&victim.url, "SELECT MIN(chatId) FROM tblChat WHERE channelId = (SELECT MIN(channelId) FROM tblChat)"),
+    );
+    let at = format!("WHERE channelId = {room} AND chatId = {chat}");
+    tsql(&victim.url, &[format!("UPDATE tblChat SET content = content + N'!' {at}")]);
+    let (code, all) = verify(&ws, &victim.url);
+    assert!(
+        code == 1 && all.contains("mismatch") && all.contains(&format!("chatId {chat}")),
+        "{all}"
+    );
+    tsql(
+        &victim.url,
+        &[format!("UPDATE tblChat SET content = LEFT(content, LEN(content) - 1) {at}")],
+    );
+    assert_eq!(verify(&ws, &victim.url).0, 0, "the original content verifies again");
+
+    // A deleted message: the count no longer matches.
+    tsql(&victim.url, &[format!("DELETE FROM tblChat {at}")]);
+    let (code, all) = verify(&ws, &victim.url);
+    assert!(code == 1 && all.contains("mismatch"), "{all}");
+
+    // A role nobody had: a user made manager of every room gains access.
+    let (ws2, fresh) = (ws.clone(), &reference.url);
+    let manage_everything = "DECLARE @u int; \
+        SELECT @u = MAX(p.prinID) FROM tblPrincipal AS p \
+        JOIN tblPrincipalType AS t ON t.ptypeID = p.prinTypeID WHERE t.ptypeIsUser = 1; \
+        INSERT INTO tblPrincipalRole (prinRoleNodeID, prinRolePrinID, prinRoleTypeID, prinRoleUpdatedBy) \
+        SELECT n.nodeID, @u, t.rtypeID, @u FROM tblNode AS n CROSS JOIN tblRoleType AS t \
+        WHERE n.nodeType = 0 AND t.rtypeDesc = N'Manager' AND NOT EXISTS (SELECT 1 FROM tblPrincipalRole AS r \
+        WHERE r.prinRoleNodeID = n.nodeID AND r.prinRolePrinID = @u AND r.prinRoleTypeID = t.rtypeID)";
+    tsql(fresh, &[manage_everything.to_string()]);
+    let (code, all) = verify(&ws2, fresh);
+    assert_eq!(code, 1, "{all}");
+    let report = json(&ws2.join("reports/verify-all.json"));
+    let gained = report["access"]["gained"].as_array().unwrap();
+    assert!(gained.iter().any(|g| g["right"] == "manage"), "{report}");
 }
 
 #[test]
@@ -400,4 +577,5 @@ fn live_failures_say_what_to_check() {
     tsql(&src.url, &[format!("DROP USER [{login}]")]);
     tsql(&master, &[drop_login]);
     assert!(code == 3 && all.contains("permission denied") && !all.contains(pw), "{all}");
+    assert!(all.contains("GRANT SELECT"), "says what to grant: {all}");
 }

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use crate::util::*;
 
-/// A hash of the rows the migration writes (time-of-load columns left out), per table.
-fn fingerprint(url: &str) -> Vec<(String, i64, String)> {
-    let tables: [(&str, &str, &str); 7] = [
+/// The rows the migration writes, per table: (table, columns, order), time-of-load
+/// columns left out.
+pub(crate) const FINGERPRINT_TABLES: [(&str, &str, &str); 8] = [
         ("tblChat", "channelId, chatId, chatDate, userId, isAlert, content", "channelId, chatId"),
         ("tblLastChatId", "nodeID, lastChatID", "nodeID"),
         ("tblNode", "nodeID, nodeGuid, parentID, nodeType, nodeName, nodeDesc, invite, logged, filePost, disabled, behavior, visibility", "nodeID"),
@@ -14,14 +14,22 @@ fn fingerprint(url: &str) -> Vec<(String, i64, String)> {
         ("tblPrincipalAffiliations", "principalID, affiliationID, \"index\"", "principalID, \"index\""),
         ("tblScopePrincipal", "scopeNodeID, scopePrinID, scopeIsDenied", "scopeNodeID, scopePrinID"),
         ("tblPrincipalRole", "prinRoleNodeID, prinRolePrinID, prinRoleTypeID", "prinRoleNodeID, prinRolePrinID, prinRoleTypeID"),
-    ];
+        ("tblPrincipalInvites", "prinID, invID, nodeID, createdOn", "prinID, nodeID"),
+];
+
+/// Per table of [`FINGERPRINT_TABLES`]: (table, rows, hash of the rows as text), each row
+/// its cells as text joined by `|` (NULL as `~`) and a newline.
+pub(crate) type Fingerprint = Vec<(String, i64, String)>;
+
+/// The fingerprint of a SQLite or PostgreSQL target.
+pub(crate) fn fingerprint(url: &str) -> Fingerprint {
     block_on(async {
         use futures_util::TryStreamExt;
         use sqlx::Row;
         sqlx::any::install_default_drivers();
         let pool = sqlx::AnyPool::connect(url).await.unwrap();
         let mut out = Vec::new();
-        for (t, cols, key) in tables {
+        for (t, cols, key) in FINGERPRINT_TABLES {
             let exprs: Vec<String> =
                 cols.split(", ").map(|c| format!("COALESCE(CAST({c} AS TEXT), '~')")).collect();
             let sql = format!("SELECT {} FROM {t} ORDER BY {key}", exprs.join(" || '|' || "));
@@ -40,6 +48,17 @@ fn fingerprint(url: &str) -> Vec<(String, i64, String)> {
 }
 
 fn killed_then_rerun(reference: &str, victim: &str) {
+    killed_then_rerun_with(reference, victim, &fingerprint);
+}
+
+/// Loads a synthetic deployment into `reference`, then into `victim` killed (SIGKILL) three
+/// times at pseudo-random moments and rerun; both targets must have the same
+/// `fingerprint` and the victim must verify. Returns the workspace.
+pub(crate) fn killed_then_rerun_with(
+    reference: &str,
+    victim: &str,
+    fingerprint: &dyn Fn(&str) -> Fingerprint,
+) -> std::path::PathBuf {
     let dir = tmp_dir("resume");
     let src = sqlite_url(&dir, "legacy.db");
     gcm()
@@ -93,6 +112,7 @@ fn killed_then_rerun(reference: &str, victim: &str) {
     assert!(kills > 0, "the load finished before any kill: make it bigger");
     assert_eq!(fingerprint(reference), fingerprint(victim), "seed {seed}");
     gcm().args(["verify", "-q", "--target", victim, "--workspace"]).arg(&ws).assert().success();
+    ws
 }
 
 #[test]

@@ -152,13 +152,13 @@ const CANNOT_OPEN_DATABASE: &[u32] = &[4060, 911];
 /// ([`PERMISSION_DENIED`]); Babelfish reports every statement error as 33557097 with
 /// PostgreSQL's text, which starts `permission denied for …`.
 pub fn is_permission_denied(e: &TdsError) -> bool {
-    match e {
-        TdsError::Server(t) => {
-            PERMISSION_DENIED.contains(&t.code())
-                || t.message().trim_start().to_ascii_lowercase().starts_with("permission denied")
-        }
-        _ => false,
-    }
+    matches!(e, TdsError::Server(t) if permission_denied(t.code(), t.message()))
+}
+
+/// [`is_permission_denied`] on a server error's number and text.
+fn permission_denied(code: u32, message: &str) -> bool {
+    PERMISSION_DENIED.contains(&code)
+        || message.trim_start().to_ascii_lowercase().starts_with("permission denied")
 }
 
 /// The one-line runtime failure (exit 3) for a failed connection.
@@ -528,6 +528,11 @@ mod tests {
                 Cause::Server(4060, "Cannot open database \"GroupChat\"".into()),
                 "cannot open database `GroupChat`",
             ),
+            // Babelfish's number for the same failure.
+            (
+                Cause::Server(911, "database \"GroupChat\" does not exist".into()),
+                "cannot open database `GroupChat`",
+            ),
             (Cause::Server(229, "The SELECT permission was denied".into()), "db_datareader"),
             (Cause::Other("password secret was wrong\nsecond line".into()), "***"),
         ] {
@@ -539,6 +544,23 @@ mod tests {
             assert!(m.contains("sql01"), "{m}");
             assert!(!m.contains("secret") && !m.contains('\n'), "{m}");
         }
+    }
+
+    #[test]
+    fn permission_errors_are_recognised_by_number_or_by_babelfish_text() {
+        assert!(permission_denied(229, "The SELECT permission was denied on the object 'tblNode'"));
+        assert!(permission_denied(33557097, "permission denied for table tblnode"));
+        assert!(!permission_denied(33557097, "relation \"tblnode\" does not exist"));
+        assert!(!permission_denied(208, "Invalid object name 'tblNode'."));
+    }
+
+    #[test]
+    fn presence_probes_name_every_column_as_a_unicode_literal() {
+        assert_eq!(
+            presence_sql("tblNode", "nodeID, node'Name"),
+            "SELECT CASE WHEN COL_LENGTH(N'tblNode', N'nodeID') IS NOT NULL AND \
+             COL_LENGTH(N'tblNode', N'node''Name') IS NOT NULL THEN 1 ELSE 0 END"
+        );
     }
 
     #[test]
