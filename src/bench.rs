@@ -14,6 +14,11 @@
 //! On SQLite a second reference, the floor, times the two engine copies a staged pipeline
 //! must make (source → staging file → target). `extract + load` cannot beat its ratio;
 //! the gap between the two is what the pipeline adds.
+//!
+//! The SQL Server run (`--mssql`) measures the production target path: an SQLite legacy
+//! source (synth writes no SQL Server), loaded into and verified against an mgc on the
+//! SQL Server. Its baseline is the same `tblChat` rows bulk-loaded through TDS (`INSERT
+//! BULK`, the writer `load` uses) in transactions of 10,000 rows, with nothing else.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,7 +33,7 @@ use crate::schema::{self, SchemaKind};
 use crate::staging::SNAP_CHAT_COLUMNS;
 
 /// Sizes and engines of a benchmark run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct BenchOptions {
     /// Messages of the base size.
     pub messages: u64,
@@ -44,6 +49,8 @@ pub struct BenchOptions {
     pub dir: PathBuf,
     /// PostgreSQL server for the PostgreSQL run (`None`: SQLite only).
     pub postgres: Option<String>,
+    /// SQL Server for the SQL Server target run (`None`: no such run).
+    pub mssql: Option<String>,
     /// Parallel writers for `load`.
     pub jobs: usize,
     /// Runs of the baseline and the pipeline per size; each step reports its median.
@@ -85,6 +92,10 @@ fn child(args: &[&str]) -> Result<(f64, f64)> {
 
 /// The engine's own copy of `tblChat` from `source` into a fresh mgc `target`.
 async fn baseline(source: &DbUrl, target: &DbUrl) -> Result<f64> {
+    #[cfg(feature = "mssql")]
+    if target.dialect() == Dialect::Mssql {
+        return baseline_mssql(source, target).await;
+    }
     let db = Db::connect(target, OpenMode::Create, 1).await?;
     schema::create(&db, SchemaKind::Mgc2013).await?;
     let t = Instant::now();
@@ -122,6 +133,49 @@ async fn baseline(source: &DbUrl, target: &DbUrl) -> Result<f64> {
     Ok(secs)
 }
 
+/// SQL Server: an SQLite source's `tblChat` bulk-loaded into a fresh mgc through the
+/// writer `load` uses (TDS `INSERT BULK`), 10,000 rows a transaction, read on a thread of
+/// its own so that reading and writing overlap as in `load`.
+#[cfg(feature = "mssql")]
+async fn baseline_mssql(source: &DbUrl, target: &DbUrl) -> Result<f64> {
+    use crate::load::mssql as writer;
+    use crate::load::rows::{Batch, Value, CHAT};
+    const ROWS: usize = 10_000;
+    let path = source.sqlite_path().context("the SQL Server run reads an SQLite source")?;
+    let t = writer::open(target, 1).await?;
+    writer::create_schema(&t).await?;
+    let start = Instant::now();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(2);
+    let reader = std::thread::spawn(move || -> Result<()> {
+        let conn = crate::lite::open(&path, false, false)?;
+        let mut st = conn.prepare(
+            "SELECT channelId, chatId, chatDate, userId, isAlert, content FROM tblChat ORDER BY channelId, chatId",
+        )?;
+        let mut rows = st.query([])?;
+        let mut batch = Batch::default();
+        let mut n = 0;
+        while let Some(r) = rows.next()? {
+            let ints = (0..5).map(|i| r.get::<_, i64>(i).map(Value::Int));
+            let row =
+                ints.chain([r.get::<_, String>(5).map(Value::Text)]).collect::<Result<_, _>>()?;
+            batch.insert(&CHAT, row);
+            n += 1;
+            if n % ROWS == 0 && tx.blocking_send(std::mem::take(&mut batch)).is_err() {
+                return Ok(());
+            }
+        }
+        let _ = tx.blocking_send(batch);
+        Ok(())
+    });
+    while let Some(batch) = rx.recv().await {
+        writer::apply(&t, &batch).await?;
+    }
+    reader.join().map_err(|_| anyhow::anyhow!("bench: the SQLite reader panicked"))??;
+    let secs = start.elapsed().as_secs_f64();
+    writer::close(t).await;
+    Ok(secs)
+}
+
 /// SQLite only: the two engine copies that a staged pipeline cannot do without — the
 /// source's `tblChat` into a staging file shaped like the workspace's `history.db`, then
 /// that into a fresh mgc target — and nothing else. `extract` and `load` each make one of
@@ -130,7 +184,9 @@ async fn baseline(source: &DbUrl, target: &DbUrl) -> Result<f64> {
 async fn floor(source: &str, dir: &Path, tag: &str) -> Result<f64> {
     let staged = dir.join(format!("gcm_bench_floor_{tag}.stg.db"));
     let _ = std::fs::remove_file(&staged);
-    let target = fresh(Dialect::Sqlite, dir, None, &format!("gcm_bench_floor_{tag}")).await?;
+    let target =
+        fresh(Dialect::Sqlite, dir, &BenchOptions::default(), &format!("gcm_bench_floor_{tag}"))
+            .await?;
     let target = DbUrl::parse(&target)?;
     let db = Db::connect(&target, OpenMode::Create, 1).await?;
     schema::create(&db, SchemaKind::Mgc2013).await?;
@@ -165,14 +221,21 @@ async fn floor(source: &str, dir: &Path, tag: &str) -> Result<f64> {
     Ok(secs)
 }
 
-/// A fresh database URL for a name: a SQLite file in `dir`, or a new PostgreSQL database.
-async fn fresh(engine: Dialect, dir: &Path, pg: Option<&str>, name: &str) -> Result<String> {
+/// A fresh database URL for a name: a SQLite file in `dir`, or a new PostgreSQL or SQL
+/// Server database.
+async fn fresh(engine: Dialect, dir: &Path, o: &BenchOptions, name: &str) -> Result<String> {
+    let pg = o.postgres.as_deref();
     match engine {
         Dialect::Sqlite => {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(dir.join(format!("{name}.db{suffix}")));
             }
             Ok(format!("sqlite://{}", dir.join(format!("{name}.db")).display()))
+        }
+        #[cfg(feature = "mssql")]
+        Dialect::Mssql => {
+            let base = o.mssql.as_deref().context("a SQL Server run needs --mssql URL")?;
+            crate::mssql::recreate_database(base, name).await
         }
         _ => {
             let base = pg.context("a PostgreSQL run needs --postgres URL")?;
@@ -195,8 +258,9 @@ pub async fn run_size(engine: Dialect, messages: u64, o: &BenchOptions) -> Resul
     let tag = format!("{}_{}", engine.name(), messages);
     let dir = o.dir.join(&tag);
     std::fs::create_dir_all(&dir)?;
-    let source =
-        fresh(engine, &dir, o.postgres.as_deref(), &format!("gcm_bench_src_{tag}")).await?;
+    // synth writes no SQL Server: the SQL Server run reads an SQLite legacy database.
+    let source_engine = if engine == Dialect::Mssql { Dialect::Sqlite } else { engine };
+    let source = fresh(source_engine, &dir, o, &format!("gcm_bench_src_{tag}")).await?;
     let (m, r, u, g) =
         (messages.to_string(), o.rooms.to_string(), o.users.to_string(), o.groups.to_string());
     let step = |name: &str, (seconds, peak_mib): (f64, f64)| Step {
@@ -242,8 +306,7 @@ async fn pipeline(
     step: &dyn Fn(&str, (f64, f64)) -> Step,
 ) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
-    let base_target =
-        fresh(engine, dir, o.postgres.as_deref(), &format!("gcm_bench_base_{tag}")).await?;
+    let base_target = fresh(engine, dir, o, &format!("gcm_bench_base_{tag}")).await?;
     steps.push(step(
         "baseline copy",
         (baseline(&DbUrl::parse(source)?, &DbUrl::parse(&base_target)?).await?, 0.0),
@@ -251,7 +314,7 @@ async fn pipeline(
     if engine == Dialect::Sqlite {
         steps.push(step("floor: two engine copies", (floor(source, dir, tag).await?, 0.0)));
     }
-    let target = fresh(engine, dir, o.postgres.as_deref(), &format!("gcm_bench_tgt_{tag}")).await?;
+    let target = fresh(engine, dir, o, &format!("gcm_bench_tgt_{tag}")).await?;
     let ws = dir.join("ws");
     let _ = std::fs::remove_dir_all(&ws);
     let ws = ws.display().to_string();
@@ -324,7 +387,7 @@ pub fn render(steps: &[Step]) -> String {
 pub fn scaling(steps: &[Step], base: u64, scaled: u64) -> String {
     const PIPELINE: [&str; 4] = ["extract", "plan", "load", "verify"];
     let mut s = String::new();
-    for engine in ["sqlite", "postgres"] {
+    for engine in ["sqlite", "postgres", "tsql"] {
         let of = |m: u64| {
             steps.iter().filter(move |x| {
                 x.engine == engine && x.messages == m && PIPELINE.contains(&x.step.as_str())

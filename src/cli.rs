@@ -76,7 +76,8 @@ pub enum Command {
     /// Benchmark the pipeline against the engine's own raw copy (throughput, peak memory).
     #[command(
         after_help = "Examples:\n  gcmigrate bench\n  gcmigrate bench --repeat 3\n  gcmigrate bench --messages 100000 --scale 10\n  \
-        gcmigrate bench --postgres postgres://postgres@127.0.0.1/postgres"
+        gcmigrate bench --postgres postgres://postgres@127.0.0.1/postgres\n  \
+        gcmigrate bench --messages 200000 --mssql 'mssql://gcm_sa:PASSWORD@127.0.0.1:1433/master?trust_server_certificate=true'"
     )]
     Bench(BenchArgs),
     /// Generate a realistic legacy Group Chat database for rehearsals and benchmarks.
@@ -278,6 +279,10 @@ pub struct BenchArgs {
     /// PostgreSQL → PostgreSQL run; without it only SQLite → SQLite runs.
     #[arg(long, value_name = "URL", env = "GCMIGRATE_BENCH_PG_URL")]
     pub postgres: Option<String>,
+    /// A SQL Server (a location whose login may create databases, e.g. the local Babelfish
+    /// server of the live tests) for an SQLite → SQL Server run: load and verify over TDS.
+    #[arg(long, value_name = "URL", env = "GCMIGRATE_BENCH_MSSQL_URL")]
+    pub mssql: Option<String>,
     /// Parallel writers for `load`.
     #[arg(long, short = 'j', default_value_t = 2)]
     pub jobs: usize,

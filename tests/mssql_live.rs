@@ -12,6 +12,7 @@ use gcmigrate::db::{split_statements, DbUrl};
 use gcmigrate::load::mssql as target;
 use gcmigrate::load::rows::{Batch, Op, Value, CHAT, LAST_CHAT_ID, LEDGER};
 use gcmigrate::mssql as ms;
+use gcmigrate::mssql::url::with_database;
 use tiberius::ColumnData;
 
 use crate::mssql::{extract_failing, parse};
@@ -31,21 +32,6 @@ fn live(test: &str) -> Option<String> {
             );
             None
         }
-    }
-}
-
-/// The same location with another database.
-fn with_db(base: &str, db: &str) -> String {
-    let lower = base.to_ascii_lowercase();
-    if lower.starts_with("mssql://") || lower.starts_with("sqlserver://") {
-        let at = base.rfind('@').unwrap_or(0);
-        let (head, tail) = base.split_at(at);
-        let (loc, query) =
-            tail.split_once('?').map_or((tail, String::new()), |(l, q)| (l, format!("?{q}")));
-        let host = loc.split('/').next().unwrap_or(loc);
-        format!("{head}{host}/{db}{query}")
-    } else {
-        format!("{};Database={db}", base.trim_end_matches(';'))
     }
 }
 
@@ -91,6 +77,12 @@ impl Drop for Scratch {
 /// concurrent ones ("tuple concurrently updated"); SQL Server does not mind.
 static CATALOG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Runs T-SQL that changes the server's catalog (databases, logins, users), one test at a time.
+fn catalog_tsql(url: &str, batches: &[String]) {
+    let _serial = CATALOG.lock().unwrap_or_else(|e| e.into_inner());
+    tsql(url, batches);
+}
+
 /// Drops a database if it exists. No `ALTER DATABASE … SET SINGLE_USER` (Babelfish
 /// refuses the whole batch that holds it): the tests close their connections first.
 fn drop_sql(db: &str) -> String {
@@ -103,10 +95,9 @@ fn scratch(base: &str, name: &str) -> Scratch {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let db = format!("gcm_{name}_{}_{n}", std::process::id());
-    let master = with_db(base, "master");
-    let _serial = CATALOG.lock().unwrap_or_else(|e| e.into_inner());
-    tsql(&master, &[drop_sql(&db), format!("CREATE DATABASE [{db}]")]);
-    Scratch { url: with_db(base, &db), master, name: db }
+    let master = with_database(base, "master");
+    catalog_tsql(&master, &[drop_sql(&db), format!("CREATE DATABASE [{db}]")]);
+    Scratch { url: with_database(base, &db), master, name: db }
 }
 
 /// Standard SQL string literals as `N'…'`, so SQL Server keeps their Unicode text.
@@ -547,7 +538,7 @@ fn live_failures_say_what_to_check() {
         let (code, all) = run(&ws, &args);
         assert!(code == 2 && all.contains(needle), "{args:?}: {all}");
     }
-    let missing = with_db(&base, "gcm_no_such_database");
+    let missing = with_database(&base, "gcm_no_such_database");
     let (code, all, _) = extract_failing(&missing);
     assert!(code == 3 && all.contains("cannot open database"), "{all}");
     let Some(bad_login) = with_login(&src.url, "gcm_nobody", "WrongSecret9") else {
@@ -563,19 +554,49 @@ fn live_failures_say_what_to_check() {
     // A login with a user in the database and no permission at all.
     let login = format!("gcm_noperm_{}", std::process::id());
     let pw = "NoPerm_Secret_42";
-    let master = with_db(&base, "master");
+    let master = with_database(&base, "master");
     let drop_login = format!("IF SUSER_ID(N'{login}') IS NOT NULL DROP LOGIN [{login}]");
-    tsql(
+    catalog_tsql(
         &master,
         &[
             drop_login.clone(),
             format!("CREATE LOGIN [{login}] WITH PASSWORD = N'{pw}', CHECK_POLICY = OFF"),
         ],
     );
-    tsql(&src.url, &[format!("CREATE USER [{login}] FOR LOGIN [{login}]")]);
+    catalog_tsql(&src.url, &[format!("CREATE USER [{login}] FOR LOGIN [{login}]")]);
     let (code, all, _) = extract_failing(&with_login(&src.url, &login, pw).unwrap());
-    tsql(&src.url, &[format!("DROP USER [{login}]")]);
-    tsql(&master, &[drop_login]);
+    catalog_tsql(&src.url, &[format!("DROP USER [{login}]")]);
+    catalog_tsql(&master, &[drop_login]);
     assert!(code == 3 && all.contains("permission denied") && !all.contains(pw), "{all}");
     assert!(all.contains("GRANT SELECT"), "says what to grant: {all}");
+}
+
+#[test]
+fn live_bulk_loads_end_wherever_the_packets_fall() {
+    let Some(base) = live("live_bulk_loads_end_wherever_the_packets_fall") else { return };
+    let db = scratch(&base, "packets");
+    tsql(
+        &db.url,
+        &[split_statements(include_str!("../fixtures/schema/mgc2013.tsql.sql")).join(";\n")],
+    );
+    // 130 rows of `len` characters each: as `len` grows by one, the bulk load's end moves by
+    // 260 bytes against the 4,096-byte TDS packets, so some lengths (19 with tiberius 0.12's
+    // encoding) split its final DONE token across two packets, which Babelfish refuses.
+    let lens = 0..=40i64;
+    block_on(async {
+        let t = target::open(&DbUrl::parse(&db.url).unwrap(), 1).await.unwrap();
+        for len in lens.clone() {
+            let mut b = Batch::default();
+            for id in 0..130 {
+                let row: Vec<Value> = vec![2.into(), (len * 1000 + id).into(), 5.into(), 1.into()];
+                let text = "x".repeat(len as usize);
+                b.insert(&CHAT, row.into_iter().chain([false.into(), text.into()]).collect());
+            }
+            target::apply(&t, &b).await.unwrap_or_else(|e| panic!("{len} characters: {e:#}"));
+        }
+        target::close(t).await;
+    });
+    assert_eq!(ms_scalar(&db.url, "SELECT COUNT_BIG(*) FROM tblChat"), 130 * 41);
+    let chars: i64 = lens.map(|l| 130 * l).sum();
+    assert_eq!(ms_scalar(&db.url, "SELECT SUM(CAST(LEN(content) AS bigint)) FROM tblChat"), chars);
 }

@@ -18,6 +18,7 @@ pub async fn run(args: BenchArgs, progress: Progress) -> Result<Outcome> {
         scale: args.scale.max(1),
         dir: args.dir,
         postgres: args.postgres,
+        mssql: args.mssql,
         jobs: args.jobs,
         repeat: args.repeat.max(1),
     };
@@ -27,6 +28,14 @@ pub async fn run(args: BenchArgs, progress: Progress) -> Result<Outcome> {
         engines.push(Dialect::Postgres);
     } else {
         progress.note("bench: no --postgres URL (or GCMIGRATE_BENCH_PG_URL): SQLite → SQLite only");
+    }
+    if o.mssql.is_some() {
+        if !cfg!(feature = "mssql") {
+            return Err(crate::error::bad_input(
+                "bench --mssql needs SQL Server support: build with the default features",
+            ));
+        }
+        engines.push(Dialect::Mssql);
     }
     let mut sizes = vec![o.messages];
     if o.scale > 1 {

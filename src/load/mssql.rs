@@ -365,7 +365,21 @@ fn too_long_for_bulk(row: &[Value]) -> bool {
     row.iter().any(|v| matches!(v, Value::Text(s) if s.len() > BULK_MAX_UTF16 && s.encode_utf16().count() > BULK_MAX_UTF16))
 }
 
-async fn apply_once(t: &MssqlTarget, c: &mut Client, batch: &Batch) -> Result<(), TdsError> {
+/// Whether the server refused a bulk load's stream. Babelfish does so when the load's final
+/// DONE token is split across two TDS packets (legal TDS, which SQL Server reassembles):
+/// measured, 130 rows fail for exactly the content lengths that put the DONE token within
+/// 13 bytes of a packet's end. The batch is then applied again with INSERTs only.
+fn bulk_stream_refused(e: &TdsError) -> bool {
+    matches!(e, TdsError::Server(t)
+        if t.message().contains("Bulk Load") && t.message().contains("protocol stream is incorrect"))
+}
+
+async fn apply_once(
+    t: &MssqlTarget,
+    c: &mut Client,
+    batch: &Batch,
+    bulk_allowed: bool,
+) -> Result<(), TdsError> {
     let mut layouts = Vec::with_capacity(batch.ops.len());
     for op in &batch.ops {
         let (Op::Insert(spec, _) | Op::DeleteEq(spec, _, _)) = op;
@@ -374,7 +388,9 @@ async fn apply_once(t: &MssqlTarget, c: &mut Client, batch: &Batch) -> Result<()
     mssql::batch(c, BEGIN).await?;
     for (op, layout) in batch.ops.iter().zip(&layouts) {
         match op {
-            Op::Insert(spec, rows) if spec.name == CHAT.name && rows.len() >= BULK_FROM => {
+            Op::Insert(spec, rows)
+                if bulk_allowed && spec.name == CHAT.name && rows.len() >= BULK_FROM =>
+            {
                 let (long, short): (Vec<&Vec<Value>>, Vec<&Vec<Value>>) =
                     rows.iter().partition(|r| too_long_for_bulk(r));
                 if !short.is_empty() {
@@ -422,9 +438,12 @@ fn is_transient(e: &TdsError) -> bool {
 }
 
 /// Applies a batch in one transaction, retrying transient failures with backoff (a retry
-/// can never half-apply: the failed attempt was rolled back or its session ended).
+/// can never half-apply: the failed attempt was rolled back or its session ended). A batch
+/// whose bulk load the server refuses ([`bulk_stream_refused`]) is applied again with
+/// INSERTs.
 pub async fn apply(t: &MssqlTarget, batch: &Batch) -> Result<()> {
     let mut delay = Duration::from_millis(200);
+    let mut bulk_allowed = true;
     for attempt in 1..=5 {
         let (permit, mut c) = match t.take().await {
             Ok(pc) => pc,
@@ -435,7 +454,7 @@ pub async fn apply(t: &MssqlTarget, batch: &Batch) -> Result<()> {
             }
             Err(e) => return Err(e),
         };
-        let err = match apply_once(t, &mut c, batch).await {
+        let err = match apply_once(t, &mut c, batch, bulk_allowed).await {
             Ok(()) => {
                 t.give_back(c);
                 return Ok(());
@@ -453,6 +472,10 @@ pub async fn apply(t: &MssqlTarget, batch: &Batch) -> Result<()> {
             t.give_back(c);
         }
         drop(permit);
+        if bulk_allowed && bulk_stream_refused(&err) {
+            bulk_allowed = false;
+            continue;
+        }
         if attempt < 5 && is_transient(&err) {
             backoff(&mut delay).await;
             continue;

@@ -298,6 +298,26 @@ impl ToSql for Param<'_> {
     }
 }
 
+/// Drops (when present) and creates the database `name` on the server of `location`
+/// (an `mssql://` URL or ADO.NET string), connecting through its `master`; returns the
+/// location naming the new database. For the bench's scratch databases.
+pub async fn recreate_database(location: &str, name: &str) -> Result<String> {
+    let spec = ConnSpec::parse_str(&url::with_database(location, "master"))?;
+    let mut c = connect_spec(&spec).await?;
+    let (lit, ident) = (n_literal(name), format!("[{}]", name.replace(']', "]]")));
+    // Two batches: Babelfish refuses CREATE DATABASE in a batch with other statements.
+    for sql in [
+        format!("IF DB_ID({lit}) IS NOT NULL DROP DATABASE {ident}"),
+        format!("CREATE DATABASE {ident}"),
+    ] {
+        batch(&mut c, &sql).await.map_err(|e| {
+            statement_error(&spec.label(), &format!("creating database {name}"), &e)
+        })?;
+    }
+    let _ = c.close().await;
+    Ok(url::with_database(location, name))
+}
+
 /// Runs a statement with `@P1…` parameters; returns the rows affected.
 pub async fn execute(
     client: &mut Client,

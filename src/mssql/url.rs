@@ -21,6 +21,41 @@ mod tests;
 use ado::parse_ado;
 pub use ado::redact_connection_string;
 
+/// The same SQL Server location — an `mssql://` URL or an ADO.NET string — naming another
+/// database, with everything else as written (for the bench and the live tests, which
+/// create scratch databases next to the one they were given).
+pub fn with_database(location: &str, database: &str) -> String {
+    let lower = location.trim().to_ascii_lowercase();
+    if lower.starts_with("mssql://") || lower.starts_with("sqlserver://") {
+        let (loc, query) = location.split_once('?').map_or((location, ""), |(l, q)| (l, q));
+        // The database is the path after the authority; the password may hold a `/`.
+        let auth_end = loc.rfind('@').map_or(0, |at| at + 1);
+        let host_end = loc[auth_end..].find('/').map_or(loc.len(), |i| auth_end + i);
+        let db = percent_encode(database);
+        let query = if query.is_empty() { String::new() } else { format!("?{query}") };
+        format!("{}/{db}{query}", &loc[..host_end])
+    } else {
+        // ADO.NET: the last `Database=` wins.
+        format!(
+            "{};Database='{}'",
+            location.trim().trim_end_matches(';'),
+            database.replace('\'', "''")
+        )
+    }
+}
+
+/// Percent-encodes what a URL path segment cannot hold as it is.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// The default connect timeout, as in ADO.NET.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -137,11 +172,6 @@ impl ConnSpec {
             Auth::Sql { password, .. } if !password.is_empty() => Some(password),
             _ => None,
         }
-    }
-
-    /// The same server and login with another database (live tests create scratch databases).
-    pub fn with_database(&self, database: &str) -> ConnSpec {
-        ConnSpec { database: Some(database.to_string()), ..self.clone() }
     }
 
     /// The tiberius configuration; `route` overrides host and port after a redirect.

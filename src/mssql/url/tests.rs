@@ -74,3 +74,23 @@ fn config_points_at_the_port_or_the_instance() {
     assert_eq!(p("mssql://u:x@h\\I/d").to_config(None).get_addr(), "h:1434", "SQL Browser");
     assert_eq!(p("mssql://u:x@h\\I/d").to_config(Some(("r", 1500))).get_addr(), "r:1500");
 }
+
+#[test]
+fn another_database_at_the_same_location() {
+    for (base, db) in [
+        ("mssql://u:se/cr@t@h:1450/master?trust_server_certificate=true", "gcm_x"),
+        ("mssql://u:x@h", "gcm x"),
+        ("sqlserver://u:x@h\\I/db/", "o'brien"),
+        ("Server=h,1450;Database=master;User Id=u;Password='a;b';", "gcm_x"),
+        ("Server=h;User Id=u;Password=x", "o'brien"),
+    ] {
+        let moved = p(&with_database(base, db));
+        let original = p(base);
+        assert_eq!(moved.database.as_deref(), Some(db), "{base}");
+        assert_eq!(
+            (moved.host, moved.port, moved.auth),
+            (original.host, original.port, original.auth)
+        );
+        assert_eq!(moved.trust_server_certificate, original.trust_server_certificate, "{base}");
+    }
+}
