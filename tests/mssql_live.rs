@@ -473,7 +473,8 @@ fn live_load_created_killed_and_rerun_equals_uninterrupted_and_verify_sees_tampe
     assert!(code == 1 && all.contains("mismatch"), "{all}");
 
     // A role nobody had: a user made manager of every room gains access.
-    let (ws2, fresh) = (ws.clone(), &reference.url);
+    // On the reference target, which verifies as it was loaded.
+    let fresh = &reference.url;
     let manage_everything = "DECLARE @u int; \
         SELECT @u = MAX(p.prinID) FROM tblPrincipal AS p \
         JOIN tblPrincipalType AS t ON t.ptypeID = p.prinTypeID WHERE t.ptypeIsUser = 1; \
@@ -482,9 +483,9 @@ fn live_load_created_killed_and_rerun_equals_uninterrupted_and_verify_sees_tampe
         WHERE n.nodeType = 0 AND t.rtypeDesc = N'Manager' AND NOT EXISTS (SELECT 1 FROM tblPrincipalRole AS r \
         WHERE r.prinRoleNodeID = n.nodeID AND r.prinRolePrinID = @u AND r.prinRoleTypeID = t.rtypeID)";
     tsql(fresh, &[manage_everything.to_string()]);
-    let (code, all) = verify(&ws2, fresh);
+    let (code, all) = verify(&ws, fresh);
     assert_eq!(code, 1, "{all}");
-    let report = json(&ws2.join("reports/verify-all.json"));
+    let report = json(&ws.join("reports/verify-all.json"));
     let gained = report["access"]["gained"].as_array().unwrap();
     assert!(gained.iter().any(|g| g["right"] == "manage"), "{report}");
 }

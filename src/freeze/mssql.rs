@@ -29,17 +29,21 @@ pub fn all_statements() -> Vec<(String, String)> {
         ("freeze: rollback", ROLLBACK),
         ("freeze: disable", DISABLE),
         ("freeze: enable", ENABLE),
-        ("freeze: probe tblNode", "SELECT nodeID, disabled FROM tblNode WHERE 1 = 0"),
+        ("freeze: probe tblNode", &crate::mssql::presence_sql("tblNode", PROBE)),
+        ("freeze: probe tblNode by select", &crate::mssql::probe_sql("tblNode", PROBE)),
     ]
     .iter()
     .map(|(n, s)| (n.to_string(), s.to_string()))
     .collect()
 }
 
+/// The columns a source's `tblNode` must have for a freeze.
+const PROBE: &str = "nodeID, disabled";
+
 /// Connects and checks the source is a Group Chat database (exit 2 when not).
 async fn open(url: &DbUrl) -> Result<Session> {
     let mut s = Session::connect(url).await?;
-    if !s.has_columns("tblNode", "nodeID, disabled").await? {
+    if !s.has_columns("tblNode", PROBE).await? {
         let label = s.label().to_string();
         s.close().await;
         return Err(bad_input(format!(

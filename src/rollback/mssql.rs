@@ -17,6 +17,9 @@ use crate::mssql::{int, req_int, req_text, text, Session};
 
 const LEDGER: &str =
     "SELECT run_id, wave, body FROM gcmigrate_ledger WHERE kind = N'config' ORDER BY written_at";
+/// The ledger and the columns rollback reads of it.
+const LEDGER_TABLE: &str = "gcmigrate_ledger";
+const LEDGER_COLUMNS: &str = "run_id, wave, kind, body";
 const NODE_REFS: &str = "SELECT nodeID, parentID, siopID, nodeAddedBy, nodeUpdatedBy FROM tblNode";
 /// Ends a transaction a failed script may have left open (none after XACT_ABORT's rollback).
 const ROLLBACK_IF_OPEN: &str = "IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION";
@@ -27,6 +30,11 @@ pub fn all_statements() -> Vec<(String, String)> {
         ("rollback: ledger", LEDGER),
         ("rollback: node references", NODE_REFS),
         ("rollback: end an open transaction", ROLLBACK_IF_OPEN),
+        ("rollback: probe the ledger", &crate::mssql::presence_sql(LEDGER_TABLE, LEDGER_COLUMNS)),
+        (
+            "rollback: probe the ledger by select",
+            &crate::mssql::probe_sql(LEDGER_TABLE, LEDGER_COLUMNS),
+        ),
     ]
     .iter()
     .map(|(n, s)| (n.to_string(), s.to_string()))
@@ -35,7 +43,7 @@ pub fn all_statements() -> Vec<(String, String)> {
 
 /// Every configuration load the target's ledger holds, oldest first.
 pub(super) async fn from_ledger(s: &mut Session) -> Result<Vec<LoadedWave>> {
-    if !s.has_columns("gcmigrate_ledger", "run_id, wave, kind, body").await? {
+    if !s.has_columns(LEDGER_TABLE, LEDGER_COLUMNS).await? {
         return Err(bad_input(format!(
             "SQL Server {} has no readable gcmigrate_ledger (was anything loaded into it? is it the mgc \
              database?)",
