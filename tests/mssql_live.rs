@@ -19,12 +19,16 @@ use crate::mssql::{extract_failing, parse};
 use crate::resume::{fingerprint, killed_then_rerun_with, Fingerprint, FINGERPRINT_TABLES};
 use crate::util::*;
 
-/// The live server URL, or None after a visible `SKIPPED` line.
+/// The live server URL after a visible `LIVE` line, or None after a visible `SKIPPED` line
+/// (both straight to stderr: the harness captures `eprintln!` of passing tests).
 fn live(test: &str) -> Option<String> {
     match std::env::var("GCMIGRATE_TEST_MSSQL_URL") {
-        Ok(u) if !u.trim().is_empty() => Some(u),
+        Ok(u) if !u.trim().is_empty() => {
+            let server = ms::ConnSpec::parse_str(&u).map_or("?".into(), |s| s.server_label());
+            let _ = writeln!(std::io::stderr().lock(), "LIVE {test}: against SQL Server {server}");
+            Some(u)
+        }
         _ => {
-            // Straight to stderr: the harness captures eprintln! of passing tests.
             let _ = writeln!(
                 std::io::stderr().lock(),
                 "SKIPPED {test}: set GCMIGRATE_TEST_MSSQL_URL=mssql://USER:PASSWORD@HOST:1433/master?trust_server_certificate=true \

@@ -305,7 +305,7 @@ pub async fn recreate_database(location: &str, name: &str) -> Result<String> {
     let spec = ConnSpec::parse_str(&url::with_database(location, "master"))?;
     let mut c = connect_spec(&spec).await?;
     let (lit, ident) = (n_literal(name), format!("[{}]", name.replace(']', "]]")));
-    // Two batches: Babelfish refuses CREATE DATABASE in a batch with other statements.
+    // One statement a batch, outside any transaction (neither statement may run inside one).
     for sql in [
         format!("IF DB_ID({lit}) IS NOT NULL DROP DATABASE {ident}"),
         format!("CREATE DATABASE {ident}"),
