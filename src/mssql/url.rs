@@ -29,7 +29,8 @@ pub fn with_database(location: &str, database: &str) -> String {
     if lower.starts_with("mssql://") || lower.starts_with("sqlserver://") {
         let (loc, query) = location.split_once('?').map_or((location, ""), |(l, q)| (l, q));
         // The database is the path after the authority; the password may hold a `/`.
-        let auth_end = loc.rfind('@').map_or(0, |at| at + 1);
+        let scheme_end = loc.find("://").map_or(0, |i| i + 3);
+        let auth_end = loc.rfind('@').map_or(scheme_end, |at| at + 1);
         let host_end = loc[auth_end..].find('/').map_or(loc.len(), |i| auth_end + i);
         let db = percent_encode(database);
         let query = if query.is_empty() { String::new() } else { format!("?{query}") };

@@ -93,4 +93,10 @@ fn another_database_at_the_same_location() {
         );
         assert_eq!(moved.trust_server_certificate, original.trust_server_certificate, "{base}");
     }
+    // Without a login (integrated security): the path still follows the host.
+    assert_eq!(
+        with_database("mssql://h:1450/master?integrated_security=true", "gcm_x"),
+        "mssql://h:1450/gcm_x?integrated_security=true"
+    );
+    assert_eq!(with_database("mssql://h", "d"), "mssql://h/d");
 }
