@@ -100,8 +100,11 @@ fn scratch(base: &str, name: &str) -> Scratch {
     let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let db = format!("gcm_{name}_{}_{n}", std::process::id());
     let master = with_database(base, "master");
-    catalog_tsql(&master, &[drop_sql(&db), format!("CREATE DATABASE [{db}]")]);
-    Scratch { url: with_database(base, &db), master, name: db }
+    let url = {
+        let _serial = CATALOG.lock().unwrap_or_else(|e| e.into_inner());
+        block_on(ms::recreate_database(base, &db)).unwrap()
+    };
+    Scratch { url, master, name: db }
 }
 
 /// Standard SQL string literals as `N'…'`, so SQL Server keeps their Unicode text.

@@ -28,7 +28,7 @@ use crate::db::{split_statements, DbUrl, Dialect};
 use crate::error::{bad_input, runtime};
 use crate::mapping::legacy::Role;
 use crate::mssql::{
-    self, encode, int, req_int, req_text, text, Cells, Client, ConnSpec, Param, SqlType,
+    self, encode, int, quote, req_int, req_text, text, Cells, Client, ConnSpec, Param, SqlType,
 };
 
 /// The ledger table, created when missing (one idempotent statement, safe under concurrency).
@@ -75,11 +75,6 @@ const BULK_FROM: usize = 128;
 /// tiberius compares an `nvarchar(max)` value's bytes with 0xFFFF in bulk load; longer
 /// strings go through an INSERT instead.
 const BULK_MAX_UTF16: usize = 0xFFFF / 2;
-
-/// `[name]` for an identifier (the specs write `index` as `"index"`).
-pub fn quote(ident: &str) -> String {
-    format!("[{}]", ident.trim_matches('"').replace(']', "]]"))
-}
 
 /// `INSERT INTO [t] ([c], …) VALUES (@P1, …), …` for `rows` rows.
 pub fn insert_sql(t: &TableSpec, rows: usize) -> String {

@@ -240,6 +240,11 @@ pub fn statement_error(label: &str, what: &str, e: &TdsError) -> anyhow::Error {
     }
 }
 
+/// `[name]` for an identifier (the table specs write `index` as `"index"`).
+pub fn quote(ident: &str) -> String {
+    format!("[{}]", ident.trim_matches('"').replace(']', "]]"))
+}
+
 /// `N'…'`: a T-SQL Unicode string literal.
 pub fn n_literal(s: &str) -> String {
     format!("N'{}'", s.replace('\'', "''"))
@@ -304,7 +309,7 @@ impl ToSql for Param<'_> {
 pub async fn recreate_database(location: &str, name: &str) -> Result<String> {
     let spec = ConnSpec::parse_str(&url::with_database(location, "master"))?;
     let mut c = connect_spec(&spec).await?;
-    let (lit, ident) = (n_literal(name), format!("[{}]", name.replace(']', "]]")));
+    let (lit, ident) = (n_literal(name), quote(name));
     // One statement a batch, outside any transaction (neither statement may run inside one).
     for sql in [
         format!("IF DB_ID({lit}) IS NOT NULL DROP DATABASE {ident}"),
