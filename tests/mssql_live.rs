@@ -180,10 +180,7 @@ fn extract_plan(src: &str) -> (serde_json::Value, serde_json::Value) {
 
 /// One integer from a query against a SQL Server location.
 fn ms_scalar(url: &str, sql: &str) -> i64 {
-    block_on(async {
-        let mut c = ms::connect(&DbUrl::parse(url).unwrap()).await.unwrap();
-        ms::req_int(&ms::query(&mut c, sql, &[]).await.unwrap()[0], 0).unwrap()
-    })
+    ms::req_int(&ms_rows(url, sql)[0], 0).unwrap()
 }
 
 #[test]
