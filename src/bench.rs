@@ -138,8 +138,8 @@ async fn baseline(source: &DbUrl, target: &DbUrl) -> Result<f64> {
 /// its own so that reading and writing overlap as in `load`.
 #[cfg(feature = "mssql")]
 async fn baseline_mssql(source: &DbUrl, target: &DbUrl) -> Result<f64> {
-    use crate::load::mssql as writer;
-    use crate::load::rows::{Batch, Value, CHAT};
+    use crate::db::batch::{Batch, Value, CHAT};
+    use crate::db::mssql::writer;
     const ROWS: usize = 10_000;
     let path = source.sqlite_path().context("the SQL Server run reads an SQLite source")?;
     let t = writer::open(target, 1).await?;
@@ -147,7 +147,7 @@ async fn baseline_mssql(source: &DbUrl, target: &DbUrl) -> Result<f64> {
     let start = Instant::now();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(2);
     let reader = std::thread::spawn(move || -> Result<()> {
-        let conn = crate::lite::open(&path, false, false)?;
+        let conn = crate::db::lite::open(&path, false, false)?;
         let mut st = conn.prepare(
             "SELECT channelId, chatId, chatDate, userId, isAlert, content FROM tblChat ORDER BY channelId, chatId",
         )?;
@@ -235,7 +235,7 @@ async fn fresh(engine: Dialect, dir: &Path, o: &BenchOptions, name: &str) -> Res
         #[cfg(feature = "mssql")]
         Dialect::Mssql => {
             let base = o.mssql.as_deref().context("a SQL Server run needs --mssql URL")?;
-            crate::mssql::recreate_database(base, name).await
+            crate::db::mssql::recreate_database(base, name).await
         }
         _ => {
             let base = pg.context("a PostgreSQL run needs --postgres URL")?;

@@ -13,17 +13,13 @@ pub mod error;
 pub mod export;
 pub mod extract;
 pub mod freeze;
-pub mod lite;
 pub mod load;
 pub mod mapping;
 pub mod model;
-#[cfg(feature = "mssql")]
-pub mod mssql;
 pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod rollback;
-pub mod rows;
 pub mod schema;
 pub mod source;
 pub mod staging;

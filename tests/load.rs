@@ -176,8 +176,8 @@ fn a_large_postgres_configuration_checks_its_foreign_keys_set_based_and_keeps_th
     gcm().args(["verify", "-q", "--target", &pg, "--workspace"]).arg(&ws).assert().success();
 
     // A large batch with a dangling reference fails whole, naming the key, and changes nothing.
-    use gcmigrate::load::rows::{Batch, AFFILIATION};
-    use gcmigrate::load::target::Target;
+    use gcmigrate::db::batch::{Batch, AFFILIATION};
+    use gcmigrate::db::TargetDb as Target;
     let before = scalar(&pg, "SELECT COUNT(*) FROM tblPrincipalAffiliations");
     let err = block_on(async {
         let url = gcmigrate::db::DbUrl::parse(&pg).unwrap();

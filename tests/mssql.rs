@@ -6,10 +6,10 @@
 
 use std::time::{Duration, Instant};
 
+use gcmigrate::db::batch::{Ty, Value, CHAT, LAST_CHAT_ID, LEDGER};
+use gcmigrate::db::mssql::{encode, parse_datetime, SqlType};
 use gcmigrate::db::split_statements;
-use gcmigrate::load::mssql as target;
-use gcmigrate::load::rows::{Ty, Value, CHAT, LAST_CHAT_ID, LEDGER};
-use gcmigrate::mssql::{encode, parse_datetime, SqlType};
+use gcmigrate::db::mssql::writer as target;
 use sqlparser::ast::{ColumnOption, Statement};
 use sqlparser::dialect::MsSqlDialect;
 use sqlparser::parser::Parser;
@@ -308,7 +308,7 @@ fn bulk_rows_cover_every_column_of_tblchat() {
 
 #[test]
 fn inserts_quote_identifiers_and_respect_parameter_limits() {
-    let aff = target::insert_sql(&gcmigrate::load::rows::AFFILIATION, 1);
+    let aff = target::insert_sql(&gcmigrate::db::batch::AFFILIATION, 1);
     assert!(aff.contains("[index]") && !aff.contains('"'), "{aff}");
     for t in target::TABLES {
         let n = target::rows_per_insert(t);

@@ -8,11 +8,11 @@
 
 use std::io::Write;
 
+use gcmigrate::db::batch::{Batch, Op, Value, CHAT, LAST_CHAT_ID, LEDGER};
+use gcmigrate::db::mssql::url::with_database;
 use gcmigrate::db::{split_statements, DbUrl};
-use gcmigrate::load::mssql as target;
-use gcmigrate::load::rows::{Batch, Op, Value, CHAT, LAST_CHAT_ID, LEDGER};
-use gcmigrate::mssql as ms;
-use gcmigrate::mssql::url::with_database;
+use gcmigrate::db::mssql::writer as target;
+use gcmigrate::db::mssql as ms;
 use tiberius::ColumnData;
 
 use crate::mssql::{extract_failing, parse};

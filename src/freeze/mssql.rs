@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use super::FreezeRecord;
+use crate::db::mssql::Session;
 use crate::db::DbUrl;
 use crate::error::bad_input;
-use crate::mssql::Session;
 use crate::staging::Workspace;
 
 const BEGIN: &str = "BEGIN TRANSACTION";
@@ -29,8 +29,8 @@ pub fn all_statements() -> Vec<(String, String)> {
         ("freeze: rollback", ROLLBACK),
         ("freeze: disable", DISABLE),
         ("freeze: enable", ENABLE),
-        ("freeze: probe tblNode", &crate::mssql::presence_sql("tblNode", PROBE)),
-        ("freeze: probe tblNode by select", &crate::mssql::probe_sql("tblNode", PROBE)),
+        ("freeze: probe tblNode", &crate::db::mssql::presence_sql("tblNode", PROBE)),
+        ("freeze: probe tblNode by select", &crate::db::mssql::probe_sql("tblNode", PROBE)),
     ]
     .iter()
     .map(|(n, s)| (n.to_string(), s.to_string()))

@@ -11,7 +11,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use super::rows::Batch;
+use crate::db::Batch;
 use crate::db::Db;
 use crate::error::bad_input;
 use crate::mapping::legacy::Role;

@@ -8,12 +8,12 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use super::engine::Chunk;
 use super::reader::Reader;
-use super::rows::{Batch, CHAT, LAST_CHAT_ID, LEDGER};
-use super::sqlite::SqliteTarget;
-use super::target::Target;
 use super::{IdMap, LoadOptions};
+use crate::db::batch::{Batch, CHAT, LAST_CHAT_ID, LEDGER};
+use crate::db::sqlite_copy::Chunk;
+use crate::db::sqlite_writer::SqliteTarget;
+use crate::db::TargetDb as Target;
 use crate::model::{Chat, Snapshot};
 use crate::plan::messages::{Classifier, Disposition};
 use crate::plan::{Plan, PlanRoom};
@@ -109,7 +109,7 @@ pub(super) async fn load(
         Target::Sqlite(t) => {
             let authors = ctx.map.principals.iter().filter(|(l, _)| classifier.is_author(**l));
             let staging = ctx.ws.history_path();
-            crate::lite::blocking(|| t.attach_staging(&staging, authors.map(|(l, t)| (*l, *t))))
+            crate::db::lite::blocking(|| t.attach_staging(&staging, authors.map(|(l, t)| (*l, *t))))
                 .context("attaching the workspace to the SQLite target")?
                 .then_some(t)
         }
@@ -136,9 +136,10 @@ pub(super) async fn load(
             b
         };
         let (limit, since) = (ctx.opts.chunk as i64, classifier.since());
-        let bulk =
-            crate::lite::blocking(|| engine.copy_rooms(&ids, limit, since, &tail, &|n| bar.inc(n)))
-                .context("copying the history into the SQLite target")?;
+        let bulk = crate::db::lite::blocking(|| {
+            engine.copy_rooms(&ids, limit, since, &tail, &|n| bar.inc(n))
+        })
+        .context("copying the history into the SQLite target")?;
         (stats.read, stats.loaded, stats.chunks) = (bulk.rows, bulk.rows, bulk.chunks);
         stats.rooms_resumed = bulk.resumed;
         order.retain(|r| bulk.left.contains(&r.legacy_id));
@@ -197,7 +198,7 @@ async fn load_room(
                 ctx.chunk_tail(&mut b, target, (first, last), Some(last), rows);
                 b
             };
-            match crate::lite::blocking(|| engine.copy_chunk(&chunk, tail))? {
+            match crate::db::lite::blocking(|| engine.copy_chunk(&chunk, tail))? {
                 Some(c) if c.rows == 0 => break,
                 Some(c) => {
                     (s.read, s.loaded, s.chunks) =

@@ -6,15 +6,8 @@
 //! last chunk its ledger holds.
 
 pub mod config;
-pub mod engine;
 mod history;
-#[cfg(feature = "mssql")]
-pub mod mssql;
-mod pg_keys;
 pub mod reader;
-pub mod rows;
-pub mod sqlite;
-pub mod target;
 
 use std::time::Instant;
 
@@ -27,11 +20,11 @@ use crate::staging::Workspace;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::db::batch::{Batch, LEDGER};
+use crate::db::TargetDb as Target;
 pub use config::IdMap;
 pub use history::HistoryStats;
 pub use reader::{open_reader, Reader};
-use rows::{Batch, LEDGER};
-use target::Target;
 
 /// Options of one load run.
 #[derive(Debug, Clone)]
@@ -79,10 +72,10 @@ pub(crate) fn ledger_row(
     room: Option<(i64, i64, i64)>,
     rows: u64,
     body: Option<String>,
-) -> Vec<rows::Value> {
+) -> Vec<crate::db::Value> {
     let (room_id, first, last) = match room {
         Some((r, f, l)) => (r.into(), f.into(), l.into()),
-        None => (rows::Value::Null, rows::Value::Null, rows::Value::Null),
+        None => (crate::db::Value::Null, crate::db::Value::Null, crate::db::Value::Null),
     };
     vec![
         run_id.into(),

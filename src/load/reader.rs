@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use sqlx::Row;
 
 use super::config::TargetState;
-use super::target::LEDGER_DDL;
+use crate::db::target::LEDGER_DDL;
 use crate::db::{Db, DbUrl, Dialect, OpenMode};
 
 /// The ledger's configuration rows, oldest first.
@@ -23,7 +23,7 @@ pub enum Reader {
     Sql(Db),
     /// SQL Server.
     #[cfg(feature = "mssql")]
-    Mssql(Box<super::mssql::MssqlTarget>),
+    Mssql(Box<crate::db::mssql::writer::MssqlTarget>),
 }
 
 impl Reader {
@@ -36,7 +36,7 @@ impl Reader {
                 Err(_) => Ok(Vec::new()),
             },
             #[cfg(feature = "mssql")]
-            Reader::Mssql(t) => super::mssql::ledger_configs(t).await,
+            Reader::Mssql(t) => crate::db::mssql::writer::ledger_configs(t).await,
         }
     }
 
@@ -45,7 +45,7 @@ impl Reader {
         match self {
             Reader::Sql(db) => TargetState::read(db).await,
             #[cfg(feature = "mssql")]
-            Reader::Mssql(t) => super::mssql::read_state(t).await,
+            Reader::Mssql(t) => crate::db::mssql::writer::read_state(t).await,
         }
     }
 
@@ -58,7 +58,7 @@ impl Reader {
                 .await
                 .unwrap_or(None)),
             #[cfg(feature = "mssql")]
-            Reader::Mssql(t) => super::mssql::resume_point(t, target_room).await,
+            Reader::Mssql(t) => crate::db::mssql::writer::resume_point(t, target_room).await,
         }
     }
 
@@ -67,7 +67,7 @@ impl Reader {
         match self {
             Reader::Sql(db) => db.pool.close().await,
             #[cfg(feature = "mssql")]
-            Reader::Mssql(t) => super::mssql::close(*t).await,
+            Reader::Mssql(t) => crate::db::mssql::writer::close(*t).await,
         }
     }
 }
@@ -103,11 +103,11 @@ pub async fn open_reader(url: &DbUrl, dry_run: bool, create: bool) -> Result<Opt
 #[cfg(feature = "mssql")]
 async fn open_mssql(url: &DbUrl, dry_run: bool, create: bool) -> Result<Option<Reader>> {
     // Two connections: configuration reads, and resume points looked up by the writers.
-    let t = super::mssql::open(url, 2).await?;
-    if super::mssql::prepare(&t, create, dry_run).await? {
+    let t = crate::db::mssql::writer::open(url, 2).await?;
+    if crate::db::mssql::writer::prepare(&t, create, dry_run).await? {
         Ok(Some(Reader::Mssql(Box::new(t))))
     } else {
-        super::mssql::close(t).await;
+        crate::db::mssql::writer::close(t).await;
         Ok(None)
     }
 }

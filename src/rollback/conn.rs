@@ -13,7 +13,7 @@ use crate::db::{Db, DbUrl, OpenMode};
 pub(super) enum Conn {
     Sql(Db),
     #[cfg(feature = "mssql")]
-    Mssql(Box<crate::mssql::Session>),
+    Mssql(Box<crate::db::mssql::Session>),
 }
 
 impl Conn {
@@ -22,7 +22,7 @@ impl Conn {
         match url.dialect() {
             #[cfg(feature = "mssql")]
             crate::db::Dialect::Mssql => {
-                Ok(Conn::Mssql(Box::new(crate::mssql::Session::connect(url).await?)))
+                Ok(Conn::Mssql(Box::new(crate::db::mssql::Session::connect(url).await?)))
             }
             // Without the feature, Db::connect refuses SQL Server with a clear message.
             _ => Ok(Conn::Sql(Db::connect(url, OpenMode::Existing, 2).await?)),

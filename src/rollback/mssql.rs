@@ -11,9 +11,9 @@ use anyhow::{Context, Result};
 
 use super::keys::{LoadedWave, NodeRefs};
 use super::{Executed, Guard};
+use crate::db::mssql::{int, req_int, req_text, text, Session};
 use crate::error::{bad_input, runtime};
 use crate::load::IdMap;
-use crate::mssql::{int, req_int, req_text, text, Session};
 
 const LEDGER: &str =
     "SELECT run_id, wave, body FROM gcmigrate_ledger WHERE kind = N'config' ORDER BY written_at";
@@ -30,10 +30,13 @@ pub fn all_statements() -> Vec<(String, String)> {
         ("rollback: ledger", LEDGER),
         ("rollback: node references", NODE_REFS),
         ("rollback: end an open transaction", ROLLBACK_IF_OPEN),
-        ("rollback: probe the ledger", &crate::mssql::presence_sql(LEDGER_TABLE, LEDGER_COLUMNS)),
+        (
+            "rollback: probe the ledger",
+            &crate::db::mssql::presence_sql(LEDGER_TABLE, LEDGER_COLUMNS),
+        ),
         (
             "rollback: probe the ledger by select",
-            &crate::mssql::probe_sql(LEDGER_TABLE, LEDGER_COLUMNS),
+            &crate::db::mssql::probe_sql(LEDGER_TABLE, LEDGER_COLUMNS),
         ),
     ]
     .iter()
@@ -88,7 +91,7 @@ pub(super) async fn execute(s: &mut Session, script: &str) -> Result<Executed> {
     if let Some(g) = Guard::ALL.into_iter().find(|g| text.contains(g.token())) {
         return Ok(Executed::Refused(g));
     }
-    if crate::mssql::is_permission_denied(&err) {
+    if crate::db::mssql::is_permission_denied(&err) {
         return Err(s.error("running the rollback script", &err));
     }
     let state =

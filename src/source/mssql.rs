@@ -15,10 +15,10 @@ use tiberius::ColumnData;
 use tokio::sync::{mpsc, Mutex};
 
 use super::Watermarks;
+use crate::db::mssql::{self, flag, int, req_int, req_text, text, Cells, Client, ConnSpec};
 use crate::db::DbUrl;
 use crate::error::bad_input;
 use crate::model::*;
-use crate::mssql::{self, flag, int, req_int, req_text, text, Cells, Client, ConnSpec};
 
 /// The isolation level set on the source session.
 pub const ISOLATION: &str = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED";

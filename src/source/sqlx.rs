@@ -11,10 +11,10 @@ use sqlx::Row;
 use tokio::sync::mpsc;
 
 use super::Watermarks;
+use crate::db::cells::each_row;
 use crate::db::{Db, Dialect};
 use crate::error::bad_input;
 use crate::model::*;
-use crate::rows::each_row;
 
 /// Detects Lync 2010, OCS 2007 R2 or 2013 `mgc` from the tables and columns present.
 pub async fn detect_version(db: &Db) -> Result<SourceVersion> {

@@ -85,11 +85,11 @@ async fn copy(
     // Each room's highest chatId (its next watermark): with an index led by channelId (the
     // primary key), a loose scan — two index seeks per room instead of every entry.
     let indexed: Option<i64> =
-        sqlx::query_scalar(&crate::lite::index_led_by("src", "tblChat", "channelId"))
+        sqlx::query_scalar(&crate::db::lite::index_led_by("src", "tblChat", "channelId"))
             .fetch_optional(&mut *conn)
             .await?;
     let marks = if indexed.is_some() {
-        crate::lite::loose_scan(
+        crate::db::lite::loose_scan(
             "src.tblChat",
             "channelId",
             "c, (SELECT MAX(chatId) FROM src.tblChat WHERE channelId = r.c)",

@@ -28,13 +28,13 @@ pub struct ChatRef<'a> {
 impl Workspace {
     /// Staged history of one room with `chatId` in (`after`, ...], at most `limit` rows.
     pub async fn chats_after(&self, room: i64, after: i64, limit: i64) -> Result<Vec<Chat>> {
-        crate::lite::blocking(|| {
+        crate::db::lite::blocking(|| {
             self.readers.with(|c| {
                 let mut st = c.prepare_cached(
                     "SELECT channel_id, chat_id, chat_date, user_id, is_alert, content FROM snap_chat \
                      WHERE channel_id = ?1 AND chat_id > ?2 ORDER BY chat_id LIMIT ?3",
                 )?;
-                let rows = st.query_map((room, after, limit), crate::lite::chat)?;
+                let rows = st.query_map((room, after, limit), crate::db::lite::chat)?;
                 Ok(rows.collect::<rusqlite::Result<Vec<Chat>>>()?)
             })
         })
@@ -45,7 +45,7 @@ impl Workspace {
     /// (content that is not UTF-8 is converted lossily; checksums use
     /// [`Workspace::for_each_chat_ref`], which hands over the bytes as stored).
     pub async fn for_each_chat(&self, room: i64, mut f: impl FnMut(Chat)) -> Result<()> {
-        crate::lite::blocking(|| {
+        crate::db::lite::blocking(|| {
             self.for_each_chat_ref(room, |c| {
                 f(Chat {
                     channel_id: c.channel_id,
@@ -70,7 +70,7 @@ impl Workspace {
                 )?;
                 let mut rows = st.query([room])?;
                 while let Some(r) = rows.next()? {
-                    let content = crate::lite::bytes(r, 5)?;
+                    let content = crate::db::lite::bytes(r, 5)?;
                     f(ChatRef {
                         channel_id: r.get(0)?,
                         chat_id: r.get(1)?,
@@ -89,7 +89,7 @@ impl Workspace {
     /// (room, author) order. The rooms are cut into a few ranges of the key, counted on
     /// rayon's threads, each over its own connection.
     pub async fn author_counts(&self, since: Option<i64>) -> Result<Vec<AuthorCounts>> {
-        crate::lite::blocking(|| {
+        crate::db::lite::blocking(|| {
             let rooms: Vec<i64> = self.readers.with(|c| {
                 let mut st = c.prepare(&rooms_sql())?;
                 let rooms = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
@@ -111,7 +111,7 @@ const COUNT_PARTS: usize = 8;
 
 /// The staged rooms, by a loose scan of the key (two seeks per room).
 fn rooms_sql() -> String {
-    crate::lite::loose_scan("snap_chat", "channel_id", "c")
+    crate::db::lite::loose_scan("snap_chat", "channel_id", "c")
 }
 
 /// `rooms` (ascending) cut into at most `parts` inclusive ranges of `channel_id` that

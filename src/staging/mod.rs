@@ -80,7 +80,7 @@ pub struct Workspace {
     /// The `staging.db` pool.
     pub pool: SqlitePool,
     /// Direct readers of `history.db` (see [`crate::lite`]).
-    readers: crate::lite::Readers,
+    readers: crate::db::lite::Readers,
 }
 
 impl Workspace {
@@ -131,7 +131,11 @@ impl Workspace {
             .await
             .context("creating history.db")?;
         move_history(&pool).await?;
-        Ok(Workspace { dir: dir.to_path_buf(), pool, readers: crate::lite::Readers::new(history) })
+        Ok(Workspace {
+            dir: dir.to_path_buf(),
+            pool,
+            readers: crate::db::lite::Readers::new(history),
+        })
     }
 
     /// `DIR/history.db`: the staged history rows.

@@ -20,12 +20,12 @@ use sqlx::Row;
 
 use super::invariants::RoomFacts;
 use super::{Mismatch, RoomCheck};
+use crate::db::cells::each_row;
 use crate::db::Db;
 use crate::load::IdMap;
 use crate::model::{ticks_to_iso, Snapshot};
 use crate::plan::messages::{Classifier, Disposition};
 use crate::plan::{Plan, PlanRoom};
-use crate::rows::each_row;
 use crate::staging::Workspace;
 
 /// What every room check reads: the staged history, the message rules, the id map and the
@@ -213,8 +213,8 @@ pub async fn check(
     if let Some(path) = db.url.sqlite_path() {
         // Both sides are local files read synchronously: rooms in parallel, one reader of
         // each file per worker.
-        let target = crate::lite::Readers::new(path);
-        return crate::lite::blocking(|| {
+        let target = crate::db::lite::Readers::new(path);
+        return crate::db::lite::blocking(|| {
             list.par_iter()
                 .map(|room| {
                     for collect in [false, true] {
@@ -244,7 +244,7 @@ pub async fn check(
     for (i, room) in list.iter().enumerate() {
         let this = next.take().flatten();
         next = list.get(i + 1).map(|r| spawn(r, false));
-        let mut pass = crate::lite::blocking(|| rooms.source_pass(room, false))?;
+        let mut pass = crate::db::lite::blocking(|| rooms.source_pass(room, false))?;
         if let Some(task) = this {
             pass.target = task.await.context("the target reader stopped")??;
         }
@@ -252,7 +252,7 @@ pub async fn check(
             Some(c) => c,
             None => {
                 // A mismatch: both sides again, keeping the pairs that name it.
-                let mut pass = crate::lite::blocking(|| rooms.source_pass(room, true))?;
+                let mut pass = crate::db::lite::blocking(|| rooms.source_pass(room, true))?;
                 if let Some(task) = spawn(room, true) {
                     pass.target = task.await.context("the target reader stopped")??;
                 }
@@ -331,7 +331,7 @@ const TARGET_CHATS: &str = "SELECT CAST(chatId AS BIGINT), CAST(chatDate AS BIGI
 
 /// Streams an SQLite target's messages of room `id` in `chatId` order to `f`.
 fn sqlite_chats(
-    target: &crate::lite::Readers,
+    target: &crate::db::lite::Readers,
     id: i64,
     mut f: impl FnMut(Key<'_>),
     rooms: &Rooms<'_>,
@@ -341,7 +341,7 @@ fn sqlite_chats(
             let mut rows = c.prepare_cached(TARGET_CHATS)?;
             let mut rows = rows.query([id])?;
             while let Some(r) = rows.next()? {
-                let content = crate::lite::bytes(r, 4)?;
+                let content = crate::db::lite::bytes(r, 4)?;
                 let alert = r.get::<_, i64>(3)? != 0;
                 f(rooms.target_key(r.get(0)?, r.get(1)?, r.get(2)?, alert, content));
             }

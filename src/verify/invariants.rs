@@ -84,7 +84,7 @@ pub async fn check(
     checked: &[super::RoomCheck],
 ) -> Result<Vec<Invariant>> {
     let facts = match db.url.sqlite_path() {
-        Some(path) => crate::lite::blocking(|| scan_facts(&path, tg, checked))?,
+        Some(path) => crate::db::lite::blocking(|| scan_facts(&path, tg, checked))?,
         None => read_facts(db).await?,
     };
     Ok(check_facts(tg, rooms, &facts))
@@ -99,14 +99,15 @@ fn scan_facts(
     tg: &Target,
     checked: &[super::RoomCheck],
 ) -> Result<ChatFacts> {
-    let conn = crate::lite::open(path, false, false)?;
+    let conn = crate::db::lite::open(path, false, false)?;
     let covered: HashMap<i64, &RoomFacts> =
         checked.iter().filter_map(|c| Some((c.target_id?, c.facts.as_ref()?))).collect();
     let mut fold = Fold::default();
     if covered.is_empty() || !channel_indexed(&conn)? {
         fold.rows(&conn, "SELECT channelId, chatId, userId FROM tblChat", [], tg)?;
     } else {
-        let mut channels = conn.prepare(&crate::lite::loose_scan("tblChat", "channelId", "c"))?;
+        let mut channels =
+            conn.prepare(&crate::db::lite::loose_scan("tblChat", "channelId", "c"))?;
         let channels: Vec<i64> =
             channels.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
         for channel in channels {
@@ -132,7 +133,7 @@ fn scan_facts(
 
 /// Whether `tblChat` has an index whose first column is `channelId`.
 fn channel_indexed(conn: &rusqlite::Connection) -> Result<bool> {
-    Ok(conn.prepare(&crate::lite::index_led_by("main", "tblChat", "channelId"))?.exists([])?)
+    Ok(conn.prepare(&crate::db::lite::index_led_by("main", "tblChat", "channelId"))?.exists([])?)
 }
 
 /// Chat facts being gathered: per channel, rows and highest `chatId`; per (channel,

@@ -11,12 +11,12 @@ use super::history::Rooms;
 use super::invariants::ChatFacts;
 use super::target::{Target, TargetNode, TargetPrincipal};
 use super::RoomCheck;
+use crate::db::mssql::{flag, int, req_int, req_text, text, Session};
 use crate::db::DbUrl;
 use crate::error::bad_input;
 use crate::load::IdMap;
 use crate::mapping::legacy::{Affiliations, Role};
 use crate::model::Snapshot;
-use crate::mssql::{flag, int, req_int, req_text, text, Session};
 use crate::plan::Plan;
 use crate::staging::Workspace;
 
@@ -223,7 +223,7 @@ impl Mgc {
             // As in history.rs: checksums only, and a second pass keeping (chatId, hash)
             // pairs for a room that disagrees.
             for collect in [false, true] {
-                let mut pass = crate::lite::blocking(|| rooms.source_pass(room, collect))?;
+                let mut pass = crate::db::lite::blocking(|| rooms.source_pass(room, collect))?;
                 if let Some(id) = pass.target_id() {
                     // channelId is an int column: an int parameter keeps the index seek.
                     let id = i32::try_from(id).context("a target nodeID beyond int")?;

@@ -10,11 +10,11 @@ use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 
+use crate::db::cells::each_row;
 use crate::db::Db;
 use crate::mapping::dense::{Dense, Marks};
 use crate::mapping::legacy::{Affiliations, Rights, Role};
 use crate::model::{BEHAVIOR_NORMAL, VISIBILITY_OPEN};
-use crate::rows::each_row;
 
 /// A `tblPrincipal` row, as far as access needs it.
 #[derive(Debug, Clone)]

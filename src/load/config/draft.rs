@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::{IdMap, TargetState};
-use crate::load::rows::{Batch, Value, ADDIN, AFFILIATION, INVITE, NODE, PRINCIPAL, ROLE, SCOPE};
+use crate::db::batch::{Batch, Value, ADDIN, AFFILIATION, INVITE, NODE, PRINCIPAL, ROLE, SCOPE};
 use crate::mapping::legacy::Role;
 use crate::model::{Snapshot, BEHAVIOR_NORMAL, VISIBILITY_SCOPED};
 use crate::plan::{Plan, PlanPrincipal, PlanRoom};

@@ -9,6 +9,7 @@
 
 pub mod session;
 pub mod url;
+pub mod writer;
 
 use std::borrow::Cow;
 
@@ -18,9 +19,9 @@ use tiberius::{ColumnData, IntoSql, Query, SqlBrowser, ToSql, Uuid};
 use tokio::net::TcpStream;
 use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 
+use crate::db::batch::Value;
 use crate::db::DbUrl;
 use crate::error::runtime;
-use crate::load::rows::Value;
 pub use session::Session;
 pub use url::ConnSpec;
 

@@ -19,17 +19,19 @@ use tiberius::error::Error as TdsError;
 use tiberius::{ToSql, TokenRow};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use super::config::TargetState;
-use super::rows::{
+use super::{
+    self as mssql, connect_spec, encode, execute_params, has_columns, int, is_permission_denied,
+    presence_sql, probe_sql, query, quote, req_int, req_text, scrub, statement_error, text, Cells,
+    Client, ConnSpec, Param, SqlType,
+};
+use crate::db::batch::{
     Batch, Op, TableSpec, Value, ADDIN, AFFILIATION, CHAT, INVITE, LAST_CHAT_ID, LEDGER, NODE,
     PRINCIPAL, ROLE, SCOPE,
 };
 use crate::db::{split_statements, DbUrl, Dialect};
 use crate::error::{bad_input, runtime};
+use crate::load::config::TargetState;
 use crate::mapping::legacy::Role;
-use crate::mssql::{
-    self, encode, int, quote, req_int, req_text, text, Cells, Client, ConnSpec, Param, SqlType,
-};
 
 /// The ledger table, created when missing (one idempotent statement, safe under concurrency).
 pub const LEDGER_DDL_TSQL: &str = "IF OBJECT_ID(N'gcmigrate_ledger', N'U') IS NULL CREATE TABLE gcmigrate_ledger (\
@@ -56,7 +58,7 @@ const LEDGER_CONFIGS: &str =
     "SELECT body FROM gcmigrate_ledger WHERE kind = N'config' ORDER BY written_at";
 const RESUME: &str =
     "SELECT MAX(last_chat) FROM gcmigrate_ledger WHERE kind = N'chat' AND room_id = @P1";
-use super::config::NEEDED;
+use crate::load::config::NEEDED;
 /// Every table the load writes.
 pub const TABLES: [&TableSpec; 10] = [
     &PRINCIPAL,
@@ -154,8 +156,8 @@ pub fn all_statements() -> Vec<(String, String)> {
     }
     out.push(("delete tblLastChatId".into(), delete_sql(&LAST_CHAT_ID, "nodeID")));
     for (t, c) in NEEDED.iter().chain([&(LEDGER.name, "kind")]) {
-        out.push((format!("probe {t}"), mssql::presence_sql(t, c)));
-        out.push((format!("probe {t} by select"), mssql::probe_sql(t, c)));
+        out.push((format!("probe {t}"), presence_sql(t, c)));
+        out.push((format!("probe {t} by select"), probe_sql(t, c)));
     }
     out
 }
@@ -183,7 +185,7 @@ pub struct MssqlTarget {
 /// Connects (once, to fail fast with a clear message) with at most `conns` connections.
 pub async fn open(url: &DbUrl, conns: u32) -> Result<MssqlTarget> {
     let spec = ConnSpec::parse(url)?;
-    let first = mssql::connect_spec(&spec).await?;
+    let first = connect_spec(&spec).await?;
     Ok(MssqlTarget {
         label: spec.label(),
         spec,
@@ -200,7 +202,7 @@ impl MssqlTarget {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let client = match idle {
             Some(c) => c,
-            None => mssql::connect_spec(&self.spec).await?,
+            None => connect_spec(&self.spec).await?,
         };
         Ok((permit, client))
     }
@@ -213,7 +215,7 @@ impl MssqlTarget {
     /// inner one the statement's. The connection is kept unless it broke.
     async fn read(&self, sql: &str, params: &[&dyn ToSql]) -> Result<Result<Vec<Cells>, TdsError>> {
         let (_permit, mut c) = self.take().await?;
-        let r = mssql::query(&mut c, sql, params).await;
+        let r = query(&mut c, sql, params).await;
         if matches!(r, Ok(_) | Err(TdsError::Server(_))) {
             self.give_back(c);
         }
@@ -221,17 +223,17 @@ impl MssqlTarget {
     }
 
     async fn rows(&self, what: &str, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<Cells>> {
-        self.read(sql, params).await?.map_err(|e| mssql::statement_error(&self.label, what, &e))
+        self.read(sql, params).await?.map_err(|e| statement_error(&self.label, what, &e))
     }
 
     /// Whether `table` has the columns `cols`; permission errors are errors.
     pub async fn has_columns(&self, table: &str, cols: &str) -> Result<bool> {
         let (_permit, mut c) = self.take().await?;
-        let r = mssql::has_columns(&mut c, table, cols).await;
+        let r = has_columns(&mut c, table, cols).await;
         if matches!(r, Ok(_) | Err(TdsError::Server(_))) {
             self.give_back(c);
         }
-        r.map_err(|e| mssql::statement_error(&self.label, &format!("reading {table}"), &e))
+        r.map_err(|e| statement_error(&self.label, &format!("reading {table}"), &e))
     }
 
     /// A read of the ledger: `Ok(None)` when the target has no ledger yet (a dry run, or
@@ -241,12 +243,11 @@ impl MssqlTarget {
         match self.read(sql, params).await? {
             Ok(rows) => Ok(Some(rows)),
             Err(e)
-                if !mssql::is_permission_denied(&e)
-                    && !self.has_columns(LEDGER.name, "kind").await? =>
+                if !is_permission_denied(&e) && !self.has_columns(LEDGER.name, "kind").await? =>
             {
                 Ok(None)
             }
-            Err(e) => Err(mssql::statement_error(&self.label, "reading gcmigrate_ledger", &e)),
+            Err(e) => Err(statement_error(&self.label, "reading gcmigrate_ledger", &e)),
         }
     }
 
@@ -259,7 +260,7 @@ impl MssqlTarget {
             return Ok(l.clone());
         }
         let mut cols = Vec::new();
-        for r in mssql::query(c, LAYOUT, &[&t.name]).await? {
+        for r in query(c, LAYOUT, &[&t.name]).await? {
             let name = text(&r, 0).ok().flatten().unwrap_or_default();
             let ty = SqlType::from_name(&text(&r, 1).ok().flatten().unwrap_or_default());
             cols.push(DestCol { name, ty, nullable: int(&r, 2).ok().flatten() != Some(0) });
@@ -340,7 +341,7 @@ async fn insert_rows(
                 ));
             }
         }
-        mssql::execute_params(c, &sql, params).await?;
+        execute_params(c, &sql, params).await?;
     }
     Ok(())
 }
@@ -408,7 +409,7 @@ async fn apply_once(
                     .ok_or_else(|| conv(format!("{}: no column {col}", spec.name)))?;
                 let value = Value::Int(*v);
                 let p = encode(&value, &layout[pos].ty, col).map_err(conv)?;
-                mssql::execute_params(c, &delete_sql(spec, col), vec![Param(p)]).await?;
+                execute_params(c, &delete_sql(spec, col), vec![Param(p)]).await?;
             }
         }
     }
@@ -480,11 +481,11 @@ pub async fn apply(t: &MssqlTarget, batch: &Batch) -> Result<()> {
             backoff(&mut delay).await;
             continue;
         }
-        if mssql::is_permission_denied(&err) {
-            return Err(mssql::statement_error(&t.label, "writing", &err));
+        if is_permission_denied(&err) {
+            return Err(statement_error(&t.label, "writing", &err));
         }
         let what = if is_transient(&err) { "after 5 attempts" } else { "permanently" };
-        return Err(runtime(mssql::scrub(&format!(
+        return Err(runtime(scrub(&format!(
             "a write to SQL Server {} failed {what}: {err}; nothing of this chunk was committed — fix the cause \
              and rerun the same `gcmigrate load`, it resumes where it stopped", t.label), t.spec.password())));
     }
@@ -588,7 +589,7 @@ async fn run_in_transaction(t: &MssqlTarget, what: &str, statements: &[String]) 
         Err(e) => {
             let _ =
                 tokio::time::timeout(Duration::from_secs(10), mssql::batch(&mut c, ROLLBACK)).await;
-            Err(mssql::statement_error(&t.label, what, &e))
+            Err(statement_error(&t.label, what, &e))
         }
     }
 }

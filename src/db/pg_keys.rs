@@ -17,7 +17,7 @@
 
 use sqlx::{Postgres, Transaction};
 
-use super::rows::{Batch, Op, CHAT};
+use super::batch::{Batch, Op, CHAT};
 
 /// From this many rows into tables other than `tblChat` (which has no foreign key), the
 /// keys are checked set-based. A history chunk's few ledger rows stay below it.

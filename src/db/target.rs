@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::Result;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::rows::{Batch, Op, TableSpec, Ty, Value};
+use super::batch::{Batch, Op, TableSpec, Ty, Value};
 use crate::db::{DbUrl, Dialect};
 use crate::error::runtime;
 
@@ -30,30 +30,30 @@ const ROWS_PER_INSERT: usize = 500;
 const COPY_FROM: usize = 64;
 
 /// Where a load writes.
-pub enum Target {
+pub enum TargetDb {
     /// An SQLite mgc replica (written through rusqlite, see `sqlite.rs`).
-    Sqlite(super::sqlite::SqliteTarget),
+    Sqlite(super::sqlite_writer::SqliteTarget),
     /// A PostgreSQL mgc replica.
     Postgres(PgPool),
     /// `--dry-run`: counts what would be written.
     Recording(Mutex<BTreeMap<String, u64>>),
     /// A real SQL Server mgc (tiberius: bulk load for history, INSERTs for the rest).
     #[cfg(feature = "mssql")]
-    Mssql(Box<super::mssql::MssqlTarget>),
+    Mssql(Box<super::mssql::writer::MssqlTarget>),
 }
 
-impl Target {
+impl TargetDb {
     /// Opens the writer side of a target (`None` for a dry run).
-    pub async fn open(url: &DbUrl, dry_run: bool, create: bool, conns: u32) -> Result<Target> {
+    pub async fn open(url: &DbUrl, dry_run: bool, create: bool, conns: u32) -> Result<TargetDb> {
         if dry_run {
-            return Ok(Target::Recording(Mutex::new(BTreeMap::new())));
+            return Ok(TargetDb::Recording(Mutex::new(BTreeMap::new())));
         }
         let target = match url.dialect() {
             Dialect::Sqlite => {
                 let path = url.sqlite_path().unwrap_or_default();
-                let t = super::sqlite::SqliteTarget::open(&path, create)
+                let t = super::sqlite_writer::SqliteTarget::open(&path, create)
                     .map_err(|e| runtime(format!("cannot open {url}: {e}")))?;
-                Target::Sqlite(t)
+                TargetDb::Sqlite(t)
             }
             Dialect::Postgres => {
                 let pool = PgPoolOptions::new()
@@ -62,10 +62,10 @@ impl Target {
                     .connect(url.expose())
                     .await
                     .map_err(|e| runtime(format!("cannot connect to {url}: {}", crate::db::redact(&e.to_string()))))?;
-                Target::Postgres(pool)
+                TargetDb::Postgres(pool)
             }
             #[cfg(feature = "mssql")]
-            Dialect::Mssql => Target::Mssql(Box::new(super::mssql::open(url, conns).await?)),
+            Dialect::Mssql => TargetDb::Mssql(Box::new(super::mssql::writer::open(url, conns).await?)),
             #[cfg(not(feature = "mssql"))]
             Dialect::Mssql => {
                 return Err(crate::error::bad_input(format!("{url} is a SQL Server database, and this gcmigrate was built without the `mssql` feature")))
@@ -76,13 +76,13 @@ impl Target {
 
     /// Whether this is a dry run.
     pub fn is_recording(&self) -> bool {
-        matches!(self, Target::Recording(_))
+        matches!(self, TargetDb::Recording(_))
     }
 
     /// Rows recorded per table by a dry run.
     pub fn recorded(&self) -> BTreeMap<String, u64> {
         match self {
-            Target::Recording(m) => m.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            TargetDb::Recording(m) => m.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             _ => BTreeMap::new(),
         }
     }
@@ -92,21 +92,21 @@ impl Target {
         let mut delay = Duration::from_millis(200);
         for attempt in 1.. {
             let result = match self {
-                Target::Recording(m) => {
+                TargetDb::Recording(m) => {
                     let mut m = m.lock().unwrap_or_else(|e| e.into_inner());
                     for (t, n) in batch.counts() {
                         *m.entry(t).or_default() += n;
                     }
                     Ok(())
                 }
-                Target::Sqlite(t) => crate::lite::blocking(|| t.apply(batch))
-                    .map_err(|e| (super::sqlite::is_transient(&e), e.to_string())),
-                Target::Postgres(pool) => {
+                TargetDb::Sqlite(t) => crate::db::lite::blocking(|| t.apply(batch))
+                    .map_err(|e| (super::sqlite_writer::is_transient(&e), e.to_string())),
+                TargetDb::Postgres(pool) => {
                     apply_postgres(pool, batch).await.map_err(|e| (is_transient(&e), e.to_string()))
                 }
                 // SQL Server retries inside its own writer (its errors are tiberius errors).
                 #[cfg(feature = "mssql")]
-                Target::Mssql(t) => return super::mssql::apply(t, batch).await,
+                TargetDb::Mssql(t) => return super::mssql::writer::apply(t, batch).await,
             };
             match result {
                 Ok(()) => return Ok(()),
@@ -130,11 +130,11 @@ impl Target {
     /// Closes the pools.
     pub async fn close(self) {
         match self {
-            Target::Sqlite(_) => {}
-            Target::Postgres(p) => p.close().await,
-            Target::Recording(_) => {}
+            TargetDb::Sqlite(_) => {}
+            TargetDb::Postgres(p) => p.close().await,
+            TargetDb::Recording(_) => {}
             #[cfg(feature = "mssql")]
-            Target::Mssql(t) => super::mssql::close(*t).await,
+            TargetDb::Mssql(t) => super::mssql::writer::close(*t).await,
         }
     }
 }
@@ -269,8 +269,8 @@ fn copy_row(buf: &mut Vec<u8>, row: &[Value]) {
 
 #[cfg(test)]
 mod tests {
+    use crate::db::batch::{NODE, PRINCIPAL};
     use super::*;
-    use crate::load::rows::{NODE, PRINCIPAL};
 
     #[test]
     fn postgres_inserts_cast_guid_and_datetime_columns() {

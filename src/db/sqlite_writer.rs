@@ -7,8 +7,8 @@ use std::sync::Mutex;
 
 use rusqlite::{params_from_iter, Connection};
 
-use super::rows::{Batch, Op, TableSpec, Value};
-use crate::lite;
+use super::batch::{Batch, Op, TableSpec, Value};
+use crate::db::lite;
 
 /// An SQLite `mgc` replica, open for writing.
 pub struct SqliteTarget {
@@ -95,7 +95,7 @@ pub fn is_transient(e: &rusqlite::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::rows::{CHAT, LAST_CHAT_ID};
+    use crate::db::batch::{CHAT, LAST_CHAT_ID};
 
     #[test]
     fn a_batch_commits_whole_or_not_at_all() {

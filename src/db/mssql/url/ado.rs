@@ -151,8 +151,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::mssql::url::tests::p;
-    use crate::mssql::url::Encrypt;
+    use crate::db::mssql::url::tests::p;
+    use crate::db::mssql::url::Encrypt;
 
     #[test]
     fn parses_ado_net_strings() {

@@ -10,8 +10,8 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use super::rows::Batch;
-use super::sqlite::{apply_ops, SqliteTarget};
+use super::batch::Batch;
+use super::sqlite_writer::{apply_ops, SqliteTarget};
 use crate::model::MAX_TICKS;
 
 impl SqliteTarget {

@@ -61,8 +61,8 @@ pub async fn each_row(
     mut f: impl FnMut(&dyn Cells) -> Result<()>,
 ) -> Result<()> {
     match db.url.sqlite_path().filter(|p| p.exists()) {
-        Some(path) => crate::lite::blocking(|| {
-            let conn = crate::lite::open(&path, false, false)
+        Some(path) => crate::db::lite::blocking(|| {
+            let conn = crate::db::lite::open(&path, false, false)
                 .with_context(|| format!("cannot open {} read-only", path.display()))?;
             let mut st = conn.prepare(sql)?;
             let mut rows = st.query([])?;

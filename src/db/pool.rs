@@ -1,0 +1,100 @@
+//! The sqlx backend: SQLite and PostgreSQL through sqlx's `Any` driver with one SQL text
+//! for both (unquoted identifiers, `$n` placeholders).
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor};
+
+use super::{redact, split_statements, DbUrl, Dialect};
+use crate::error::{bad_input, runtime};
+
+/// A connected SQLite or PostgreSQL database (sqlx `Any`).
+#[derive(Clone)]
+pub struct Db {
+    /// The connection pool.
+    pub pool: AnyPool,
+    /// Which SQL dialect the pool speaks.
+    pub dialect: Dialect,
+    /// Where it points (redacted when printed).
+    pub url: DbUrl,
+}
+
+/// How to open a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// The database must exist already.
+    Existing,
+    /// A SQLite file is created when missing.
+    Create,
+}
+
+impl Db {
+    /// Connects, within a short timeout, with at most `max_conns` connections.
+    pub async fn connect(url: &DbUrl, mode: OpenMode, max_conns: u32) -> Result<Db> {
+        sqlx::any::install_default_drivers();
+        let mut raw = url.expose().to_string();
+        match url.dialect() {
+            Dialect::Sqlite => {
+                let path = url.sqlite_path().unwrap_or_default();
+                if mode == OpenMode::Existing && !path.exists() {
+                    return Err(bad_input(format!("SQLite database {} does not exist", path.display())));
+                }
+                if mode == OpenMode::Create {
+                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        std::fs::create_dir_all(dir)
+                            .with_context(|| format!("cannot create directory {}", dir.display()))?;
+                    }
+                    raw = format!("sqlite://{}?mode=rwc", path.display());
+                }
+            }
+            Dialect::Postgres => {}
+            Dialect::Mssql => {
+                return Err(bad_input(format!(
+                    "{url} is a SQL Server database; this operation supports sqlite:// and postgres:// \
+                     (SQL Server goes through the tiberius backend)"
+                )))
+            }
+        }
+        let dialect = url.dialect();
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_conns.max(1))
+            .acquire_timeout(Duration::from_secs(15))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
+                             PRAGMA busy_timeout=30000; PRAGMA foreign_keys=OFF;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&raw)
+            .await
+            .map_err(|e| runtime(format!("cannot connect to {url}: {}", redact(&e.to_string()))))?;
+        Ok(Db { pool, dialect, url: url.clone() })
+    }
+
+    /// Runs a script of `;`-terminated statements inside one transaction.
+    pub async fn run_script(&self, name: &str, script: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for (i, stmt) in split_statements(script).iter().enumerate() {
+            sqlx::raw_sql(stmt).execute(&mut *tx).await.with_context(|| {
+                let first = stmt.lines().next().unwrap_or("").chars().take(80).collect::<String>();
+                format!("{name}: statement {} (`{first}`) failed on {}", i + 1, self.url)
+            })?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Whether `SELECT cols FROM table` compiles here: the portable way to probe a schema.
+    pub async fn has_columns(&self, table: &str, cols: &str) -> bool {
+        let sql = format!("SELECT {cols} FROM {table} WHERE 1 = 0");
+        sqlx::query(&sql).fetch_optional(&self.pool).await.is_ok()
+    }
+}
