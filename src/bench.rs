@@ -97,7 +97,7 @@ async fn baseline(source: &DbUrl, target: &DbUrl) -> Result<f64> {
         return baseline_mssql(source, target).await;
     }
     let db = Db::connect(target, OpenMode::Create, 1).await?;
-    schema::create(&db, SchemaKind::Mgc2013).await?;
+    schema::create(&db.clone().into(), SchemaKind::Mgc2013).await?;
     let t = Instant::now();
     match source.dialect() {
         Dialect::Sqlite => {
@@ -139,11 +139,10 @@ async fn baseline(source: &DbUrl, target: &DbUrl) -> Result<f64> {
 #[cfg(feature = "mssql")]
 async fn baseline_mssql(source: &DbUrl, target: &DbUrl) -> Result<f64> {
     use crate::db::batch::{Batch, Value, CHAT};
-    use crate::db::mssql::writer;
     const ROWS: usize = 10_000;
     let path = source.sqlite_path().context("the SQL Server run reads an SQLite source")?;
-    let t = writer::open(target, 1).await?;
-    writer::create_schema(&t).await?;
+    let t = crate::db::TargetDb::open(target, crate::db::OpenMode::Existing, 1).await?;
+    crate::schema::create(&t, crate::schema::SchemaKind::Mgc2013).await?;
     let start = Instant::now();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(2);
     let reader = std::thread::spawn(move || -> Result<()> {
@@ -168,11 +167,11 @@ async fn baseline_mssql(source: &DbUrl, target: &DbUrl) -> Result<f64> {
         Ok(())
     });
     while let Some(batch) = rx.recv().await {
-        writer::apply(&t, &batch).await?;
+        t.apply(&batch).await?;
     }
     reader.join().map_err(|_| anyhow::anyhow!("bench: the SQLite reader panicked"))??;
     let secs = start.elapsed().as_secs_f64();
-    writer::close(t).await;
+    t.close().await;
     Ok(secs)
 }
 
@@ -189,7 +188,7 @@ async fn floor(source: &str, dir: &Path, tag: &str) -> Result<f64> {
             .await?;
     let target = DbUrl::parse(&target)?;
     let db = Db::connect(&target, OpenMode::Create, 1).await?;
-    schema::create(&db, SchemaKind::Mgc2013).await?;
+    schema::create(&db.clone().into(), SchemaKind::Mgc2013).await?;
     let quote = |p: &Path| p.display().to_string().replace('\'', "''");
     let src = DbUrl::parse(source)?.sqlite_path().unwrap_or_default();
     let mut conn = db.pool.acquire().await?;

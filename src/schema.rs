@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use crate::db::{Db, Dialect};
+use crate::db::{Conn, Dialect};
 
 /// Which schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub fn ddl(kind: SchemaKind, dialect: Dialect) -> &'static str {
 pub const CONTOSO: &str = include_str!("../fixtures/contoso/contoso.sql");
 
 /// Creates a schema in a database.
-pub async fn create(db: &Db, kind: SchemaKind) -> Result<()> {
-    let name = format!("{kind:?} DDL ({})", db.dialect.name());
-    db.run_script(&name, ddl(kind, db.dialect)).await
+pub async fn create(db: &Conn, kind: SchemaKind) -> Result<()> {
+    let name = format!("{kind:?} DDL ({})", db.dialect().name());
+    db.run_script(&name, ddl(kind, db.dialect())).await
 }

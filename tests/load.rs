@@ -138,10 +138,11 @@ fn planned_large(dir: &Path) -> std::path::PathBuf {
 fn create_mgc(url: &str) {
     block_on(async {
         let url = gcmigrate::db::DbUrl::parse(url).unwrap();
-        let db =
-            gcmigrate::db::Db::connect(&url, gcmigrate::db::OpenMode::Existing, 1).await.unwrap();
+        let db = gcmigrate::db::Conn::open(&url, gcmigrate::db::OpenMode::Existing, 1, None)
+            .await
+            .unwrap();
         gcmigrate::schema::create(&db, gcmigrate::schema::SchemaKind::Mgc2013).await.unwrap();
-        db.pool.close().await;
+        db.close().await;
     });
 }
 
@@ -181,7 +182,7 @@ fn a_large_postgres_configuration_checks_its_foreign_keys_set_based_and_keeps_th
     let before = scalar(&pg, "SELECT COUNT(*) FROM tblPrincipalAffiliations");
     let err = block_on(async {
         let url = gcmigrate::db::DbUrl::parse(&pg).unwrap();
-        let target = Target::open(&url, false, false, 1).await.unwrap();
+        let target = Target::open(&url, gcmigrate::db::OpenMode::Existing, 1).await.unwrap();
         let mut batch = Batch::default();
         for i in 0..2_500i64 {
             batch.insert(&AFFILIATION, vec![(-1 - i).into(), (-1 - i).into(), 0.into(), 0.into()]);

@@ -9,10 +9,11 @@
 use std::io::Write;
 
 use gcmigrate::db::batch::{Batch, Op, Value, CHAT, LAST_CHAT_ID, LEDGER};
+use gcmigrate::db::mssql as ms;
 use gcmigrate::db::mssql::url::with_database;
 use gcmigrate::db::{split_statements, DbUrl};
-use gcmigrate::db::mssql::writer as target;
-use gcmigrate::db::mssql as ms;
+use gcmigrate::db::{OpenMode, TargetDb};
+use gcmigrate::load::{ledger, target as load_target};
 use tiberius::ColumnData;
 
 use crate::mssql::{extract_failing, parse};
@@ -226,19 +227,19 @@ fn live_writer_commits_chunks_with_their_ledger_row_and_resumes() {
     let db = scratch(&base, "mgc");
     let url = DbUrl::parse(&db.url).unwrap();
     block_on(async {
-        let t = target::open(&url, 2).await.unwrap();
-        assert!(target::prepare(&t, true, false).await.unwrap());
-        target::prepare(&t, false, false).await.unwrap(); // idempotent: schema and ledger exist
-        let st = target::read_state(&t).await.unwrap();
+        let t = load_target::open(&url, false, true, 2).await.unwrap().expect("an mgc");
+        // Idempotent: schema and ledger exist.
+        load_target::open(&url, false, false, 1).await.unwrap().expect("an mgc").close().await;
+        let st = gcmigrate::load::config::TargetState::read(&t).await.unwrap();
         assert_eq!((st.next_prin, st.next_node), (2, 2));
         // Bulk load, plus one row too long for tiberius' bulk encoder.
-        target::apply(&t, &chunk(1, 300, true)).await.unwrap();
-        assert_eq!(target::resume_point(&t, 1).await.unwrap(), Some(300));
+        t.apply(&chunk(1, 300, true)).await.unwrap();
+        assert_eq!(ledger::resume_point(&t, 1).await.unwrap(), Some(300));
         // A duplicate chatId fails the whole chunk: neither its rows nor its ledger row stay.
-        let e = target::apply(&t, &chunk(300, 200, false)).await.unwrap_err();
+        let e = t.apply(&chunk(300, 200, false)).await.unwrap_err();
         assert!(format!("{e:#}").contains("nothing of this chunk was committed"), "{e:#}");
-        assert_eq!(target::resume_point(&t, 1).await.unwrap(), Some(300));
-        target::close(t).await;
+        assert_eq!(ledger::resume_point(&t, 1).await.unwrap(), Some(300));
+        t.close().await;
     });
     assert_eq!(ms_scalar(&db.url, "SELECT COUNT_BIG(*) FROM tblChat"), 300);
     assert_eq!(ms_scalar(&db.url, "SELECT MAX(LEN(content)) FROM tblChat"), 40_000);
@@ -383,7 +384,10 @@ fn live_migrates_contoso_into_a_sql_server_mgc_and_rolls_it_back() {
     let (src, mgc) = (legacy_contoso(&base), scratch(&base, "target"));
     let mgc_ddl = split_statements(include_str!("../fixtures/schema/mgc2013.tsql.sql"));
     // The schema and an empty ledger, so that the counts before cover every table.
-    tsql(&mgc.url, &[mgc_ddl.join(";\n"), target::LEDGER_DDL_TSQL.to_string()]);
+    tsql(
+        &mgc.url,
+        &[mgc_ddl.join(";\n"), gcmigrate::db::Dialect::Mssql.create_ledger().to_string()],
+    );
     let before = mgc_counts(&mgc.url);
     let ws = tmp_dir("mssql-migrate");
     let plan = ["plan", "-q", "--target", &mgc.url];
@@ -589,7 +593,8 @@ fn live_bulk_loads_end_wherever_the_packets_fall() {
     // encoding) split its final DONE token across two packets, which Babelfish refuses.
     let lens = 0..=40i64;
     block_on(async {
-        let t = target::open(&DbUrl::parse(&db.url).unwrap(), 1).await.unwrap();
+        let t =
+            TargetDb::open(&DbUrl::parse(&db.url).unwrap(), OpenMode::Existing, 1).await.unwrap();
         for len in lens.clone() {
             let mut b = Batch::default();
             for id in 0..130 {
@@ -597,9 +602,9 @@ fn live_bulk_loads_end_wherever_the_packets_fall() {
                 let text = "x".repeat(len as usize);
                 b.insert(&CHAT, row.into_iter().chain([false.into(), text.into()]).collect());
             }
-            target::apply(&t, &b).await.unwrap_or_else(|e| panic!("{len} characters: {e:#}"));
+            t.apply(&b).await.unwrap_or_else(|e| panic!("{len} characters: {e:#}"));
         }
-        target::close(t).await;
+        t.close().await;
     });
     assert_eq!(ms_scalar(&db.url, "SELECT COUNT_BIG(*) FROM tblChat"), 130 * 41);
     let chars: i64 = lens.map(|l| 130 * l).sum();

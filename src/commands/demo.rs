@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 
 use crate::cli::DemoArgs;
-use crate::db::{Db, DbUrl, OpenMode};
+use crate::db::{Conn, DbUrl, OpenMode};
 use crate::error::Outcome;
 use crate::load::LoadOptions;
 use crate::progress::Progress;
@@ -40,9 +40,9 @@ pub async fn run(args: DemoArgs, progress: Progress) -> Result<Outcome> {
 
 /// Creates the Contoso legacy database (schema + data) at a SQLite or PostgreSQL URL.
 pub async fn build_contoso(url: &DbUrl) -> Result<()> {
-    let db = Db::connect(url, OpenMode::Create, 1).await?;
+    let db = Conn::open(url, OpenMode::Create, 1, None).await?;
     schema::create(&db, SchemaKind::Legacy2010).await?;
     db.run_script("fixtures/contoso/contoso.sql", schema::CONTOSO).await?;
-    db.pool.close().await;
+    db.close().await;
     Ok(())
 }

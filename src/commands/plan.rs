@@ -122,7 +122,7 @@ async fn target_nodes(
         return Ok((nodes, ours));
     }
     let db = crate::db::Db::connect(url, crate::db::OpenMode::Existing, 1).await?;
-    crate::load::config::check_schema(&db).await?;
+    crate::load::config::check_schema(&db.clone().into()).await?;
     let mut nodes = Vec::new();
     for r in sqlx::query("SELECT CAST(nodeID AS BIGINT), CAST(nodeType AS BIGINT), nodeName FROM tblNode WHERE nodeID <> 1")
         .fetch_all(&db.pool)

@@ -26,7 +26,7 @@ pub async fn run(args: SynthArgs, progress: Progress) -> Result<Outcome> {
             "{url} already holds a tblNode table: synth needs an empty database"
         )));
     }
-    schema::create(&db, SchemaKind::Legacy2010).await?;
+    schema::create(&db.clone().into(), SchemaKind::Legacy2010).await?;
     let opts = SynthOptions {
         users: args.users,
         groups: args.groups,

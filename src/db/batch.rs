@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use super::Dialect;
+
 /// A column's SQL type, which decides casts and encodings per backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ty {
@@ -223,4 +225,33 @@ impl Batch {
         }
         out
     }
+}
+
+/// `INSERT INTO t (cols) VALUES (...), (...)` with dialect casts for GUID/datetime columns.
+pub fn insert_sql(t: &TableSpec, rows: usize, dialect: Dialect) -> String {
+    let cols: Vec<&str> = t.cols.iter().map(|c| c.0).collect();
+    let mut values = String::with_capacity(rows * t.cols.len() * 6);
+    for r in 0..rows {
+        values.push_str(if r == 0 { "(" } else { ", (" });
+        for (c, (_, ty)) in t.cols.iter().enumerate() {
+            if c > 0 {
+                values.push_str(", ");
+            }
+            let n = r * t.cols.len() + c + 1;
+            match ty {
+                // SQLite gets anonymous `?` everywhere (no casts needed): sqlx resolves `$n`
+                // names one by one through sqlite3_bind_parameter_name, quadratic in the
+                // parameters of a statement.
+                _ if dialect == Dialect::Sqlite => values.push('?'),
+                Ty::Guid => values.push_str(&dialect.guid_param(n)),
+                Ty::DateTime => values.push_str(&dialect.datetime_param(n)),
+                Ty::Int | Ty::Text => {
+                    values.push('$');
+                    values.push_str(&n.to_string());
+                }
+            }
+        }
+        values.push(')');
+    }
+    format!("INSERT INTO {} ({}) VALUES {values}", t.name, cols.join(", "))
 }

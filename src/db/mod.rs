@@ -14,11 +14,14 @@
 
 pub mod batch;
 pub mod cells;
+pub mod conn;
 pub mod lite;
 #[cfg(feature = "mssql")]
 pub mod mssql;
 mod pg_keys;
+mod pg_writer;
 pub mod pool;
+pub mod source;
 pub mod sqlite_copy;
 pub mod sqlite_writer;
 pub mod target;
@@ -26,7 +29,9 @@ pub mod url;
 
 pub use batch::{Batch, Op, TableSpec, Ty, Value};
 pub use cells::{each_row, Cells};
+pub use conn::Conn;
 pub use pool::{Db, OpenMode};
+pub use source::SourceDb;
 pub use target::TargetDb;
 pub use url::{redact, DbUrl};
 
@@ -49,6 +54,45 @@ impl Dialect {
             Dialect::Sqlite => "sqlite",
             Dialect::Postgres => "postgres",
             Dialect::Mssql => "tsql",
+        }
+    }
+
+    /// `SELECT name …`: the tables the login can see, by name.
+    pub fn list_tables(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+            Dialect::Postgres => {
+                "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
+                 WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
+            }
+            Dialect::Mssql => "SELECT name FROM sys.tables ORDER BY name",
+        }
+    }
+
+    /// `expr` read as text: a cast for SQLite and PostgreSQL (a GUID or a number becomes
+    /// its text), `expr` itself on SQL Server, whose rows decode a `uniqueidentifier` as text.
+    pub fn as_text(self, expr: &str) -> String {
+        match self {
+            Dialect::Mssql => expr.to_string(),
+            _ => format!("CAST({expr} AS TEXT)"),
+        }
+    }
+
+    /// Creates the migration's ledger table when missing (one idempotent statement).
+    pub fn create_ledger(self) -> &'static str {
+        match self {
+            Dialect::Mssql => {
+                "IF OBJECT_ID(N'gcmigrate_ledger', N'U') IS NULL CREATE TABLE gcmigrate_ledger (\
+                 run_id nvarchar(64) NOT NULL, wave nvarchar(256) NOT NULL, kind nvarchar(16) NOT NULL, \
+                 room_id bigint NULL, first_chat bigint NULL, last_chat bigint NULL, \
+                 rows_written bigint NOT NULL, body nvarchar(max) NULL, written_at nvarchar(40) NOT NULL)"
+            }
+            _ => {
+                "CREATE TABLE IF NOT EXISTS gcmigrate_ledger (\
+                 run_id VARCHAR(64) NOT NULL, wave VARCHAR(256) NOT NULL, kind VARCHAR(16) NOT NULL, \
+                 room_id BIGINT, first_chat BIGINT, last_chat BIGINT, rows_written BIGINT NOT NULL, \
+                 body TEXT, written_at VARCHAR(40) NOT NULL)"
+            }
         }
     }
 

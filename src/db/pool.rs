@@ -75,7 +75,7 @@ impl Db {
             })
             .connect(&raw)
             .await
-            .map_err(|e| runtime(format!("cannot connect to {url}: {}", redact(&e.to_string()))))?;
+            .map_err(|e| cannot_connect(url, &e))?;
         Ok(Db { pool, dialect, url: url.clone() })
     }
 
@@ -97,4 +97,10 @@ impl Db {
         let sql = format!("SELECT {cols} FROM {table} WHERE 1 = 0");
         sqlx::query(&sql).fetch_optional(&self.pool).await.is_ok()
     }
+}
+
+/// The one-line runtime failure (exit 3) for a SQLite or PostgreSQL database that cannot
+/// be reached.
+pub fn cannot_connect(url: &DbUrl, e: &sqlx::Error) -> anyhow::Error {
+    runtime(format!("cannot connect to {url}: {}", redact(&e.to_string())))
 }

@@ -70,7 +70,7 @@ pub(super) fn apply_ops(tx: &Connection, batch: &Batch) -> rusqlite::Result<()> 
 const ROWS_PER_INSERT: usize = 256;
 
 fn insert_sql(t: &TableSpec, rows: usize) -> String {
-    super::target::insert_sql(t, rows, crate::db::Dialect::Sqlite)
+    super::batch::insert_sql(t, rows, crate::db::Dialect::Sqlite)
 }
 
 impl rusqlite::ToSql for Value {

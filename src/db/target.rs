@@ -1,292 +1,196 @@
-//! Load targets behind one small surface: read the target's state and ledger, and apply a
-//! [`Batch`] in one transaction. SQLite uses multi-row prepared INSERTs; PostgreSQL uses
-//! `COPY … FROM STDIN` for many rows of a table and INSERTs for a few (a large batch checks its
-//! foreign keys once, set-based: see `pg_keys.rs`); the recording target of
-//! `--dry-run` counts rows and writes nothing.
-//!
-//! Whole batches are retried on transient errors (a batch is one transaction, so a retry
-//! can never half-apply it); anything else is a runtime failure (exit 3).
+//! [`TargetDb`]: a Persistent Chat `mgc` database (or a replica with Microsoft's table and
+//! column names), opened once: its [`Conn`] for reads and statements, and one primitive
+//! more, [`TargetDb::apply`], which commits a [`Batch`] — a chunk with its ledger row — in
+//! one transaction, retrying transient failures with backoff. Each engine writes its
+//! fastest way: SQLite through one rusqlite connection with cached multi-row INSERTs
+//! (`sqlite_writer.rs`, and `sqlite_copy.rs` for history the engine copies itself),
+//! PostgreSQL with `COPY` (`pg_writer.rs`), SQL Server with bulk load
+//! (`mssql/writer.rs`), on the same connections the reads use.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::ops::Deref;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::Result;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::batch::{Batch, Op, TableSpec, Ty, Value};
-use crate::db::{DbUrl, Dialect};
+use super::sqlite_writer::SqliteTarget;
+use super::{redact, Batch, Conn, DbUrl, OpenMode};
 use crate::error::runtime;
 
-/// The ledger table the load keeps in the target.
-pub const LEDGER_DDL: &str = "CREATE TABLE IF NOT EXISTS gcmigrate_ledger (\
-    run_id VARCHAR(64) NOT NULL, wave VARCHAR(256) NOT NULL, kind VARCHAR(16) NOT NULL, \
-    room_id BIGINT, first_chat BIGINT, last_chat BIGINT, rows_written BIGINT NOT NULL, \
-    body TEXT, written_at VARCHAR(40) NOT NULL)";
+/// Attempts at a batch before a transient failure becomes a runtime error.
+const ATTEMPTS: u32 = 5;
 
-/// Rows per multi-row INSERT statement (SQLite allows 32,766 parameters).
-const ROWS_PER_INSERT: usize = 500;
-/// From this many rows of one table on, PostgreSQL gets them through COPY.
-const COPY_FROM: usize = 64;
-
-/// Where a load writes.
-pub enum TargetDb {
-    /// An SQLite mgc replica (written through rusqlite, see `sqlite.rs`).
-    Sqlite(super::sqlite_writer::SqliteTarget),
-    /// A PostgreSQL mgc replica.
-    Postgres(PgPool),
-    /// `--dry-run`: counts what would be written.
-    Recording(Mutex<BTreeMap<String, u64>>),
-    /// A real SQL Server mgc (tiberius: bulk load for history, INSERTs for the rest).
+/// A connected target.
+pub struct TargetDb {
+    conn: Conn,
+    conns: u32,
+    sqlite: OnceLock<SqliteTarget>,
+    postgres: tokio::sync::OnceCell<PgPool>,
     #[cfg(feature = "mssql")]
-    Mssql(Box<super::mssql::writer::MssqlTarget>),
+    layouts: super::mssql::writer::Layouts,
+}
+
+/// How one attempt at a batch failed.
+enum Failed {
+    /// Worth another attempt (a deadlock, a lost connection, a busy file).
+    Transient(String),
+    /// The server refused the bulk-load stream: apply again with INSERTs.
+    BulkRefused,
+    /// Final: a constraint, a permission, a missing table.
+    Permanent(anyhow::Error),
 }
 
 impl TargetDb {
-    /// Opens the writer side of a target (`None` for a dry run).
-    pub async fn open(url: &DbUrl, dry_run: bool, create: bool, conns: u32) -> Result<TargetDb> {
-        if dry_run {
-            return Ok(TargetDb::Recording(Mutex::new(BTreeMap::new())));
-        }
-        let target = match url.dialect() {
-            Dialect::Sqlite => {
-                let path = url.sqlite_path().unwrap_or_default();
-                let t = super::sqlite_writer::SqliteTarget::open(&path, create)
-                    .map_err(|e| runtime(format!("cannot open {url}: {e}")))?;
-                TargetDb::Sqlite(t)
-            }
-            Dialect::Postgres => {
-                let pool = PgPoolOptions::new()
-                    .max_connections(conns.max(1))
-                    .acquire_timeout(Duration::from_secs(15))
-                    .connect(url.expose())
-                    .await
-                    .map_err(|e| runtime(format!("cannot connect to {url}: {}", crate::db::redact(&e.to_string()))))?;
-                TargetDb::Postgres(pool)
-            }
+    /// Connects with at most `conns` connections; an SQLite file is created when `mode`
+    /// says so.
+    pub async fn open(url: &DbUrl, mode: OpenMode, conns: u32) -> Result<TargetDb> {
+        Ok(TargetDb {
+            conn: Conn::open(url, mode, conns, None).await?,
+            conns,
+            sqlite: OnceLock::new(),
+            postgres: tokio::sync::OnceCell::new(),
             #[cfg(feature = "mssql")]
-            Dialect::Mssql => TargetDb::Mssql(Box::new(super::mssql::writer::open(url, conns).await?)),
-            #[cfg(not(feature = "mssql"))]
-            Dialect::Mssql => {
-                return Err(crate::error::bad_input(format!("{url} is a SQL Server database, and this gcmigrate was built without the `mssql` feature")))
-            }
-        };
-        Ok(target)
+            layouts: Default::default(),
+        })
     }
 
-    /// Whether this is a dry run.
-    pub fn is_recording(&self) -> bool {
-        matches!(self, TargetDb::Recording(_))
+    /// Connects when the database exists; `None` for an SQLite file that does not (a dry
+    /// run against a target not created yet).
+    pub async fn open_if_exists(url: &DbUrl, conns: u32) -> Result<Option<TargetDb>> {
+        if url.sqlite_path().is_some_and(|p| !p.exists()) {
+            return Ok(None);
+        }
+        Ok(Some(TargetDb::open(url, OpenMode::Existing, conns).await?))
     }
 
-    /// Rows recorded per table by a dry run.
-    pub fn recorded(&self) -> BTreeMap<String, u64> {
-        match self {
-            TargetDb::Recording(m) => m.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-            _ => BTreeMap::new(),
+    /// The engine's own copy of staged history into the target, where it has one: an
+    /// SQLite target attaches the workspace and copies with `INSERT … SELECT`.
+    pub fn sqlite_copy(&self) -> Result<Option<&SqliteTarget>> {
+        match &self.conn {
+            Conn::Sqlite(..) => self.sqlite_writer().map(Some),
+            _ => Ok(None),
         }
     }
 
-    /// Applies a batch in one transaction, retrying transient failures with backoff.
+    fn sqlite_writer(&self) -> Result<&SqliteTarget> {
+        if let Some(w) = self.sqlite.get() {
+            return Ok(w);
+        }
+        let path = self.conn.sqlite_file().unwrap_or(std::path::Path::new(""));
+        let w = SqliteTarget::open(path, false)
+            .map_err(|e| runtime(format!("cannot open {}: {e}", self.conn.url())))?;
+        Ok(self.sqlite.get_or_init(|| w))
+    }
+
+    async fn postgres_writer(&self) -> Result<&PgPool> {
+        self.postgres
+            .get_or_try_init(|| async {
+                PgPoolOptions::new()
+                    .max_connections(self.conns.max(1))
+                    .acquire_timeout(Duration::from_secs(15))
+                    .connect(self.conn.url().expose())
+                    .await
+                    .map_err(|e| super::pool::cannot_connect(self.conn.url(), &e))
+            })
+            .await
+    }
+
+    /// Applies a batch in one transaction, retrying transient failures with backoff (a
+    /// batch is one transaction, so a retry can never half-apply it). A batch whose bulk
+    /// load the server refuses is applied again with INSERTs. Anything else is a runtime
+    /// failure (exit 3) that says nothing of the chunk was committed.
     pub async fn apply(&self, batch: &Batch) -> Result<()> {
         let mut delay = Duration::from_millis(200);
-        for attempt in 1.. {
-            let result = match self {
-                TargetDb::Recording(m) => {
-                    let mut m = m.lock().unwrap_or_else(|e| e.into_inner());
-                    for (t, n) in batch.counts() {
-                        *m.entry(t).or_default() += n;
-                    }
-                    Ok(())
-                }
-                TargetDb::Sqlite(t) => crate::db::lite::blocking(|| t.apply(batch))
-                    .map_err(|e| (super::sqlite_writer::is_transient(&e), e.to_string())),
-                TargetDb::Postgres(pool) => {
-                    apply_postgres(pool, batch).await.map_err(|e| (is_transient(&e), e.to_string()))
-                }
-                // SQL Server retries inside its own writer (its errors are tiberius errors).
-                #[cfg(feature = "mssql")]
-                TargetDb::Mssql(t) => return super::mssql::writer::apply(t, batch).await,
-            };
-            match result {
+        let mut bulk = true;
+        let mut attempt = 1;
+        loop {
+            let failed = match self.attempt(batch, bulk).await {
                 Ok(()) => return Ok(()),
-                Err((transient, _)) if attempt < 5 && transient => {
+                Err(f) => f,
+            };
+            let message = match failed {
+                Failed::BulkRefused if bulk => {
+                    bulk = false;
+                    continue;
+                }
+                Failed::Transient(_) if attempt < ATTEMPTS => {
                     tokio::time::sleep(delay).await;
                     delay *= 2;
+                    attempt += 1;
+                    continue;
                 }
-                Err((transient, e)) => {
-                    let what = if transient { "after 5 attempts" } else { "permanently" };
-                    return Err(runtime(format!(
-                        "a write to the target failed {what}: {}; nothing of this chunk was committed — \
-                         fix the cause and rerun the same `gcmigrate load`, it resumes where it stopped",
-                        crate::db::redact(&e)
-                    )));
-                }
-            }
+                Failed::Permanent(e) => return Err(e),
+                Failed::Transient(e) => format!("failed after {ATTEMPTS} attempts: {e}"),
+                Failed::BulkRefused => "was refused twice".to_string(),
+            };
+            return Err(runtime(format!(
+                "a write to {} {message}; nothing of this chunk was committed — fix the cause and \
+                 rerun the same `gcmigrate load`, it resumes where it stopped",
+                self.conn.url()
+            )));
         }
-        unreachable!("the retry loop returns")
     }
 
-    /// Closes the pools.
-    pub async fn close(self) {
-        match self {
-            TargetDb::Sqlite(_) => {}
-            TargetDb::Postgres(p) => p.close().await,
-            TargetDb::Recording(_) => {}
+    async fn attempt(&self, batch: &Batch, bulk: bool) -> Result<(), Failed> {
+        let permanent = |e: String| {
+            Failed::Permanent(runtime(format!(
+                "a write to {} failed permanently: {}; nothing of this chunk was committed — fix \
+                 the cause and rerun the same `gcmigrate load`, it resumes where it stopped",
+                self.conn.url(),
+                redact(&e)
+            )))
+        };
+        match &self.conn {
+            Conn::Sqlite(..) => {
+                let w = self.sqlite_writer().map_err(Failed::Permanent)?;
+                super::lite::blocking(|| w.apply(batch)).map_err(|e| {
+                    if super::sqlite_writer::is_transient(&e) {
+                        Failed::Transient(e.to_string())
+                    } else {
+                        permanent(e.to_string())
+                    }
+                })
+            }
+            Conn::Postgres(_) => {
+                let _ = bulk;
+                let pool = self
+                    .postgres_writer()
+                    .await
+                    .map_err(|e| Failed::Transient(format!("{e:#}")))?;
+                super::pg_writer::apply(pool, batch).await.map_err(|e| {
+                    if super::pg_writer::is_transient(&e) {
+                        Failed::Transient(redact(&e.to_string()))
+                    } else {
+                        permanent(e.to_string())
+                    }
+                })
+            }
             #[cfg(feature = "mssql")]
-            TargetDb::Mssql(t) => super::mssql::writer::close(*t).await,
-        }
-    }
-}
-
-fn is_transient(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(d) => {
-            let code = d.code().map(|c| c.to_string()).unwrap_or_default();
-            // PostgreSQL serialization failure / deadlock; SQLite BUSY (5) and LOCKED (6).
-            matches!(code.as_str(), "40001" | "40P01" | "5" | "6" | "517" | "262")
-        }
-        _ => false,
-    }
-}
-
-/// `INSERT INTO t (cols) VALUES (...), (...)` with dialect casts for GUID/datetime columns.
-pub(super) fn insert_sql(t: &TableSpec, rows: usize, dialect: Dialect) -> String {
-    let cols: Vec<&str> = t.cols.iter().map(|c| c.0).collect();
-    let mut values = String::with_capacity(rows * t.cols.len() * 6);
-    for r in 0..rows {
-        values.push_str(if r == 0 { "(" } else { ", (" });
-        for (c, (_, ty)) in t.cols.iter().enumerate() {
-            if c > 0 {
-                values.push_str(", ");
-            }
-            let n = r * t.cols.len() + c + 1;
-            match ty {
-                // SQLite gets anonymous `?` everywhere (no casts needed): sqlx resolves `$n`
-                // names one by one through sqlite3_bind_parameter_name, quadratic in the
-                // parameters of a statement.
-                _ if dialect == Dialect::Sqlite => values.push('?'),
-                Ty::Guid => values.push_str(&dialect.guid_param(n)),
-                Ty::DateTime => values.push_str(&dialect.datetime_param(n)),
-                Ty::Int | Ty::Text => {
-                    values.push('$');
-                    values.push_str(&n.to_string());
-                }
-            }
-        }
-        values.push(')');
-    }
-    format!("INSERT INTO {} ({}) VALUES {values}", t.name, cols.join(", "))
-}
-
-macro_rules! bind_all {
-    ($q:expr, $t:expr, $rows:expr) => {{
-        let mut q = $q;
-        for row in $rows {
-            for (v, (_, ty)) in row.iter().zip($t.cols) {
-                q = match (v, ty) {
-                    (Value::Int(i), _) => q.bind(*i),
-                    (Value::Text(s), _) => q.bind(s.as_str()),
-                    (Value::Null, Ty::Int) => q.bind(None::<i64>),
-                    (Value::Null, _) => q.bind(None::<String>),
-                };
-            }
-        }
-        q
-    }};
-}
-
-async fn apply_postgres(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let checks = super::pg_keys::set_aside(&mut tx, batch).await?;
-    for op in &batch.ops {
-        match op {
-            // COPY's text input gives a GUID or datetime column the same conversion as the
-            // casts of `insert_sql`.
-            Op::Insert(t, rows) if rows.len() >= COPY_FROM => {
-                let cols: Vec<&str> = t.cols.iter().map(|c| c.0).collect();
-                let mut copy = tx
-                    .copy_in_raw(&format!("COPY {} ({}) FROM STDIN", t.name, cols.join(", ")))
-                    .await?;
-                let mut buf = Vec::with_capacity(64 * 1024);
-                for row in rows {
-                    copy_row(&mut buf, row);
-                    if buf.len() >= 1 << 20 {
-                        copy.send(std::mem::take(&mut buf)).await?;
-                    }
-                }
-                if !buf.is_empty() {
-                    copy.send(buf).await?;
-                }
-                copy.finish().await?;
-            }
-            Op::Insert(t, rows) => {
-                for part in rows.chunks(ROWS_PER_INSERT) {
-                    let sql = insert_sql(t, part.len(), Dialect::Postgres);
-                    bind_all!(sqlx::query(&sql), t, part).execute(&mut *tx).await?;
-                }
-            }
-            Op::DeleteEq(t, col, v) => {
-                sqlx::query(&format!("DELETE FROM {} WHERE {col} = $1", t.name))
-                    .bind(*v)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-    }
-    super::pg_keys::restore(&mut tx, &checks).await?;
-    tx.commit().await
-}
-
-/// Appends one row in COPY text format (tab-separated, `\N` for NULL, escapes).
-fn copy_row(buf: &mut Vec<u8>, row: &[Value]) {
-    for (i, v) in row.iter().enumerate() {
-        if i > 0 {
-            buf.push(b'\t');
-        }
-        match v {
-            Value::Null => buf.extend_from_slice(b"\\N"),
-            Value::Int(n) => buf.extend_from_slice(n.to_string().as_bytes()),
-            Value::Text(s) => {
-                for b in s.bytes() {
-                    match b {
-                        b'\\' => buf.extend_from_slice(b"\\\\"),
-                        b'\t' => buf.extend_from_slice(b"\\t"),
-                        b'\n' => buf.extend_from_slice(b"\\n"),
-                        b'\r' => buf.extend_from_slice(b"\\r"),
-                        _ => buf.push(b),
-                    }
+            Conn::Mssql(pool, _) => {
+                use super::mssql::writer::{self, Outcome};
+                match writer::try_apply(pool, &self.layouts, batch, bulk).await {
+                    Ok(()) => Ok(()),
+                    Err(Outcome::Transient(e)) => Err(Failed::Transient(e)),
+                    Err(Outcome::BulkRefused) => Err(Failed::BulkRefused),
+                    Err(Outcome::Permanent(e)) => Err(Failed::Permanent(e)),
                 }
             }
         }
     }
-    buf.push(b'\n');
+
+    /// Closes the connections.
+    pub async fn close(self) {
+        if let Some(p) = self.postgres.get() {
+            p.close().await;
+        }
+        self.conn.close().await
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::db::batch::{NODE, PRINCIPAL};
-    use super::*;
-
-    #[test]
-    fn postgres_inserts_cast_guid_and_datetime_columns() {
-        let sql = insert_sql(&NODE, 2, Dialect::Postgres);
-        assert!(sql.contains("($1, CAST($2 AS uuid), $3"), "{sql}");
-        assert!(sql.contains("CAST($19 AS uuid)"), "second row's GUID: {sql}");
-        let sql = insert_sql(&PRINCIPAL, 1, Dialect::Postgres);
-        assert!(sql.ends_with("CAST($16 AS timestamp))"), "{sql}");
-        let lite = insert_sql(&NODE, 1, Dialect::Sqlite);
-        assert!(!lite.contains("CAST") && !lite.contains('$'), "{lite}");
-    }
-
-    #[test]
-    fn copy_rows_escape_tabs_newlines_and_backslashes() {
-        let mut buf = Vec::new();
-        copy_row(&mut buf, &[Value::Int(1), Value::Null, Value::Text("a\tb\nc\\d\r".into())]);
-        assert_eq!(String::from_utf8(buf).unwrap(), "1\t\\N\ta\\tb\\nc\\\\d\\r\n");
+impl Deref for TargetDb {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.conn
     }
 }

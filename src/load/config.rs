@@ -9,10 +9,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
-use crate::db::Batch;
-use crate::db::Db;
+use crate::db::{Batch, Conn, Dialect};
 use crate::error::bad_input;
 use crate::mapping::legacy::Role;
 use crate::model::Snapshot;
@@ -85,51 +83,69 @@ impl TargetState {
     }
 
     /// Reads the state of an existing target.
-    pub async fn read(db: &Db) -> Result<TargetState> {
-        let next_prin: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(MAX(prinID), 0) + 1 AS BIGINT) FROM tblPrincipal",
-        )
-        .fetch_one(&db.pool)
-        .await?;
-        let next_node: i64 =
-            sqlx::query_scalar("SELECT CAST(COALESCE(MAX(nodeID), 1) + 1 AS BIGINT) FROM tblNode")
-                .fetch_one(&db.pool)
-                .await?;
+    pub async fn read(db: &Conn) -> Result<TargetState> {
+        let one = |what, sql| async move { db.scalar(what, sql, &[]).await };
+        let next_prin = one("reading tblPrincipal", NEXT_PRIN).await?.unwrap_or(1);
+        let next_node = one("reading tblNode", NEXT_NODE).await?.unwrap_or(2);
         let mut st = TargetState { next_prin, next_node, ..TargetState::empty() };
         st.roles.clear();
-        for r in sqlx::query(
-            "SELECT CAST(prinID AS BIGINT), CAST(prinGuid AS TEXT), prinUri FROM tblPrincipal",
-        )
-        .fetch_all(&db.pool)
-        .await?
-        {
-            let id: i64 = r.try_get(0)?;
-            st.by_guid.insert(r.try_get::<String, _>(1)?.to_ascii_lowercase(), id);
-            st.by_uri.insert(r.try_get::<String, _>(2)?.to_ascii_lowercase(), id);
-        }
-        for r in sqlx::query("SELECT CAST(rtypeID AS BIGINT), rtypeDesc FROM tblRoleType")
-            .fetch_all(&db.pool)
-            .await?
-        {
-            if let Some(role) = Role::from_desc(&r.try_get::<String, _>(1)?) {
-                st.roles.insert(role, r.try_get::<i64, _>(0)?);
+        let guid = db.dialect().as_text("prinGuid");
+        let sql = format!("SELECT CAST(prinID AS BIGINT), {guid}, prinUri FROM tblPrincipal");
+        db.each_row("reading tblPrincipal", &sql, &[], |r| {
+            let id = r.int(0)?;
+            st.by_guid.insert(r.text(1)?.to_ascii_lowercase(), id);
+            st.by_uri.insert(r.text(2)?.to_ascii_lowercase(), id);
+            Ok(())
+        })
+        .await?;
+        db.each_row("reading tblRoleType", ROLE_TYPES, &[], |r| {
+            if let Some(role) = Role::from_desc(&r.text(1)?) {
+                st.roles.insert(role, r.int(0)?);
             }
-        }
+            Ok(())
+        })
+        .await?;
         for role in [Role::Member, Role::Manager, Role::Voiced, Role::Creator] {
             if !st.roles.contains_key(&role) {
                 return Err(bad_input(format!(
-                    "the target's tblRoleType has no `{role:?}` row; is it an mgc database?"
+                    "the target's tblRoleType has no `{role:?}` row; is {} an mgc database?",
+                    db.url()
                 )));
             }
         }
-        for r in sqlx::query("SELECT CAST(siopID AS TEXT) FROM tblSiopWhiteList")
-            .fetch_all(&db.pool)
-            .await?
-        {
-            st.addins.insert(r.try_get::<String, _>(0)?.to_ascii_lowercase());
-        }
+        let sql = format!("SELECT {} FROM tblSiopWhiteList", db.dialect().as_text("siopID"));
+        db.each_row("reading tblSiopWhiteList", &sql, &[], |r| {
+            st.addins.insert(r.text(0)?.to_ascii_lowercase());
+            Ok(())
+        })
+        .await?;
         Ok(st)
     }
+}
+
+/// The next free `prinID`.
+const NEXT_PRIN: &str = "SELECT CAST(COALESCE(MAX(prinID), 0) + 1 AS BIGINT) FROM tblPrincipal";
+/// The next free `nodeID` (1 is the root).
+const NEXT_NODE: &str = "SELECT CAST(COALESCE(MAX(nodeID), 1) + 1 AS BIGINT) FROM tblNode";
+/// The role types by name.
+const ROLE_TYPES: &str = "SELECT CAST(rtypeID AS BIGINT), rtypeDesc FROM tblRoleType";
+
+/// Every statement of the state read and the schema check, for the T-SQL parse tests.
+pub fn statements(d: Dialect) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> =
+        [("next prinID", NEXT_PRIN), ("next nodeID", NEXT_NODE), ("role types", ROLE_TYPES)]
+            .iter()
+            .map(|(n, s)| (n.to_string(), s.to_string()))
+            .collect();
+    out.push((
+        "principals".into(),
+        format!(
+            "SELECT CAST(prinID AS BIGINT), {}, prinUri FROM tblPrincipal",
+            d.as_text("prinGuid")
+        ),
+    ));
+    out.push(("add-ins".into(), format!("SELECT {} FROM tblSiopWhiteList", d.as_text("siopID"))));
+    out
 }
 
 /// Plans the configuration rows of `rooms` (a wave) against the target's state. `known`
@@ -178,12 +194,11 @@ pub const NEEDED: &[(&str, &str)] = &[
 ];
 
 /// Checks the target has the mgc tables the load writes.
-pub async fn check_schema(db: &Db) -> Result<()> {
-    let needed = NEEDED.iter().copied();
+pub async fn check_schema(db: &Conn) -> Result<()> {
     let mut missing = Vec::new();
-    for (t, c) in needed {
-        if !db.has_columns(t, c).await {
-            missing.push(t);
+    for (t, c) in NEEDED {
+        if !db.has_columns(t, c).await? {
+            missing.push(*t);
         }
     }
     if missing.is_empty() {
@@ -192,7 +207,7 @@ pub async fn check_schema(db: &Db) -> Result<()> {
         Err(bad_input(format!(
             "{} is not a Persistent Chat mgc database: missing or incomplete {}; pass --create-schema to \
              create the mgc tables in an empty rehearsal database",
-            db.url,
+            db.url(),
             missing.join(", ")
         )))
     }

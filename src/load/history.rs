@@ -8,12 +8,12 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use super::reader::Reader;
+use super::target::Writer;
 use super::{IdMap, LoadOptions};
 use crate::db::batch::{Batch, CHAT, LAST_CHAT_ID, LEDGER};
 use crate::db::sqlite_copy::Chunk;
 use crate::db::sqlite_writer::SqliteTarget;
-use crate::db::TargetDb as Target;
+use crate::db::TargetDb;
 use crate::model::{Chat, Snapshot};
 use crate::plan::messages::{Classifier, Disposition};
 use crate::plan::{Plan, PlanRoom};
@@ -55,8 +55,8 @@ impl HistoryStats {
 /// What every history worker shares.
 pub(super) struct Ctx<'a> {
     pub(super) ws: &'a Workspace,
-    pub(super) reader: Option<&'a Reader>,
-    pub(super) target: &'a Target,
+    pub(super) reader: Option<&'a TargetDb>,
+    pub(super) writer: &'a Writer<'a>,
     pub(super) plan: &'a Plan,
     pub(super) snap: &'a Snapshot,
     pub(super) map: &'a IdMap,
@@ -80,7 +80,7 @@ impl Ctx<'_> {
             batch.delete_eq(&LAST_CHAT_ID, "nodeID", target);
             batch.insert(&LAST_CHAT_ID, vec![target.into(), max.into()]);
         }
-        let ledger = super::ledger_row(
+        let ledger = super::ledger::row(
             self.run_id,
             self.wave,
             "chat",
@@ -105,15 +105,19 @@ pub(super) async fn load(
         ctx.plan.options.since.as_deref(),
     );
     // SQLite → SQLite: chunks are copied by the engine (see `sqlite.rs`).
-    let engine = match ctx.target {
-        Target::Sqlite(t) => {
+    let copier = match (ctx.writer, ctx.reader) {
+        (Writer::Target(_), Some(db)) => db.sqlite_copy()?,
+        _ => None,
+    };
+    let engine = match copier {
+        Some(t) => {
             let authors = ctx.map.principals.iter().filter(|(l, _)| classifier.is_author(**l));
             let staging = ctx.ws.history_path();
             crate::db::lite::blocking(|| t.attach_staging(&staging, authors.map(|(l, t)| (*l, *t))))
                 .context("attaching the workspace to the SQLite target")?
                 .then_some(t)
         }
-        _ => None,
+        None => None,
     };
     let total: u64 = rooms.iter().map(|r| r.message_count).sum();
     let bar = progress.bar("history", total);
@@ -163,9 +167,9 @@ pub(super) async fn load(
 }
 
 /// The highest legacy `chatId` of a room that the target's ledger records as committed.
-async fn resume_point(reader: Option<&Reader>, target_room: i64) -> Result<Option<i64>> {
+async fn resume_point(reader: Option<&TargetDb>, target_room: i64) -> Result<Option<i64>> {
     match reader {
-        Some(r) => r.resume_point(target_room).await,
+        Some(db) => super::ledger::resume_point(db, target_room).await,
         None => Ok(None),
     }
 }
@@ -253,7 +257,7 @@ async fn load_room(
             ctx.ws.record_rejects("load", &rejects).await?;
         }
         ctx.chunk_tail(&mut batch, target, (first_id, last_id), last_loaded, loaded);
-        ctx.target.apply(&batch).await?;
+        ctx.writer.apply(&batch).await?;
         s.read += read;
         s.loaded += loaded;
         s.chunks += 1;

@@ -7,7 +7,8 @@
 
 pub mod config;
 mod history;
-pub mod reader;
+pub mod ledger;
+pub mod target;
 
 use std::time::Instant;
 
@@ -21,10 +22,9 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::db::batch::{Batch, LEDGER};
-use crate::db::TargetDb as Target;
 pub use config::IdMap;
 pub use history::HistoryStats;
-pub use reader::{open_reader, Reader};
+use target::Writer;
 
 /// Options of one load run.
 #[derive(Debug, Clone)]
@@ -64,52 +64,6 @@ pub struct LoadReport {
     pub history_seconds: f64,
 }
 
-/// A ledger row as the batches carry it.
-pub(crate) fn ledger_row(
-    run_id: &str,
-    wave: &str,
-    kind: &str,
-    room: Option<(i64, i64, i64)>,
-    rows: u64,
-    body: Option<String>,
-) -> Vec<crate::db::Value> {
-    let (room_id, first, last) = match room {
-        Some((r, f, l)) => (r.into(), f.into(), l.into()),
-        None => (crate::db::Value::Null, crate::db::Value::Null, crate::db::Value::Null),
-    };
-    vec![
-        run_id.into(),
-        wave.into(),
-        kind.into(),
-        room_id,
-        first,
-        last,
-        (rows as i64).into(),
-        body.into(),
-        chrono::Utc::now().to_rfc3339().into(),
-    ]
-}
-
-/// The merged id map of every configuration the target's ledger holds.
-pub(crate) async fn ledger_map(reader: Option<&Reader>) -> Result<IdMap> {
-    match reader {
-        Some(r) => merge_configs(&r.ledger_configs().await?),
-        None => Ok(IdMap::default()),
-    }
-}
-
-/// Merges the ledger's configuration bodies (JSON [`IdMap`]s), oldest first.
-pub(crate) fn merge_configs(bodies: &[String]) -> Result<IdMap> {
-    let mut known = IdMap::default();
-    for body in bodies {
-        let m: IdMap = serde_json::from_str(body).context("unreadable gcmigrate_ledger row")?;
-        known.principals.extend(m.principals);
-        known.categories.extend(m.categories);
-        known.rooms.extend(m.rooms);
-    }
-    Ok(known)
-}
-
 /// Loads a wave (or all) into `target`.
 pub async fn load(
     ws: &Workspace,
@@ -133,9 +87,13 @@ pub async fn load(
         }
     }
     let t = crate::timings::phase("load: open target");
-    let reader = open_reader(url, opts.dry_run, opts.create_schema).await?;
-    let target =
-        Target::open(url, opts.dry_run, opts.create_schema, opts.jobs.max(1) as u32).await?;
+    // One pool: the configuration reads, the writers' resume points and their batches.
+    let conns = opts.jobs.max(1) as u32 + 1;
+    let reader = target::open(url, opts.dry_run, opts.create_schema, conns).await?;
+    let writer = match (&reader, opts.dry_run) {
+        (Some(db), false) => Writer::Target(db),
+        _ => Writer::Recording(Default::default()),
+    };
     drop(t);
     let run_id =
         format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"), std::process::id());
@@ -153,16 +111,19 @@ pub async fn load(
     let rooms: Vec<_> = plan.rooms_in(opts.wave.as_deref()).collect();
     // Rooms the ledger does not know yet (all of them on a first run; new rooms after a
     // delta and a re-plan) get their configuration now, in one transaction.
-    let known = ledger_map(reader.as_ref()).await?;
+    let known = match &reader {
+        Some(db) => ledger::id_map(db).await?,
+        None => IdMap::default(),
+    };
     let missing: Vec<_> =
         rooms.iter().copied().filter(|r| !known.rooms.contains_key(&r.legacy_id)).collect();
     let map = if missing.is_empty() {
         known
     } else {
         let mut st = match &reader {
-            Some(r) => {
-                r.state().await.context("reading the target's principals, nodes and role types")?
-            }
+            Some(r) => config::TargetState::read(r)
+                .await
+                .context("reading the target's principals, nodes and role types")?,
             None => config::TargetState::empty(),
         };
         let t = crate::timings::phase("load: config build");
@@ -170,7 +131,7 @@ pub async fn load(
         drop(t);
         batch.insert(
             &LEDGER,
-            ledger_row(
+            ledger::row(
                 &run_id,
                 &wave,
                 "config",
@@ -180,7 +141,7 @@ pub async fn load(
             ),
         );
         let t = crate::timings::phase("load: config write");
-        target.apply(&batch).await.context("writing the configuration")?;
+        writer.apply(&batch).await.context("writing the configuration")?;
         drop(t);
         if !opts.dry_run {
             ws.journal(&run_id, &wave, "config", &serde_json::to_string(&map.inserted)?).await?;
@@ -196,7 +157,7 @@ pub async fn load(
     let ctx = history::Ctx {
         ws,
         reader: reader.as_ref(),
-        target: &target,
+        writer: &writer,
         plan,
         snap,
         map: &map,
@@ -208,7 +169,7 @@ pub async fn load(
     report.history_seconds = t1.elapsed().as_secs_f64();
     drop(phase);
     let _phase = crate::timings::phase("load: rejects + close");
-    report.rows = target.recorded();
+    report.rows = writer.recorded();
     if !opts.dry_run {
         ws.export_rejects("load").await?;
         let ins = &map.inserted;
@@ -228,29 +189,27 @@ pub async fn load(
         report.rows.insert("tblChat".into(), report.history.loaded);
     }
     report.rows.remove("gcmigrate_ledger");
-    target.close().await;
-    if let Some(r) = reader {
-        r.close().await;
+    drop(writer);
+    if let Some(db) = reader {
+        db.close().await;
     }
     Ok(report)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ledger_configs_merge_oldest_first_and_bad_rows_are_errors() {
-        let body = |room: i64, target: i64| {
-            let mut m = IdMap::default();
-            m.rooms.insert(room, target);
-            m.principals.insert(1, 2);
-            serde_json::to_string(&m).unwrap()
-        };
-        let m = merge_configs(&[body(10, 5), body(11, 6), body(10, 7)]).unwrap();
-        assert_eq!(m.rooms.into_iter().collect::<Vec<_>>(), [(10, 7), (11, 6)]);
-        assert!(merge_configs(&[]).unwrap().rooms.is_empty());
-        let err = merge_configs(&["{not json".into()]).unwrap_err();
-        assert!(format!("{err:#}").contains("unreadable gcmigrate_ledger row"), "{err:#}");
+/// Every T-SQL statement a load sends to SQL Server, named, for the parse tests: the
+/// writer's, and the shared reads with their `$n` placeholders as SQL Server gets them.
+#[cfg(feature = "mssql")]
+pub fn tsql_statements() -> Vec<(String, String)> {
+    use crate::db::{mssql, Dialect};
+    let mut out = mssql::writer::all_statements();
+    for (n, s) in ledger::statements() {
+        out.push((n.to_string(), mssql::pool::placeholders(s).into_owned()));
     }
+    out.extend(config::statements(Dialect::Mssql));
+    out.push(("ledger DDL".into(), Dialect::Mssql.create_ledger().into()));
+    for (t, c) in config::NEEDED.iter().chain([&(LEDGER.name, "kind")]) {
+        out.push((format!("probe {t}"), mssql::presence_sql(t, c)));
+        out.push((format!("probe {t} by select"), mssql::probe_sql(t, c)));
+    }
+    out
 }

@@ -15,7 +15,7 @@ use tiberius::ColumnData;
 use tokio::sync::{mpsc, Mutex};
 
 use super::Watermarks;
-use crate::db::mssql::{self, flag, int, req_int, req_text, text, Cells, Client, ConnSpec};
+use crate::db::mssql::{self, flag, int, req_int, req_text, text, Client, ConnSpec, TdsRow};
 use crate::db::DbUrl;
 use crate::error::bad_input;
 use crate::model::*;
@@ -176,7 +176,7 @@ impl MssqlSource {
         what: &str,
         sql: &str,
         params: &[&dyn tiberius::ToSql],
-    ) -> Result<Vec<Cells>> {
+    ) -> Result<Vec<TdsRow>> {
         let mut c = self.client.lock().await;
         mssql::query(&mut c, sql, params)
             .await

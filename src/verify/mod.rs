@@ -26,7 +26,6 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::db::{Db, DbUrl, OpenMode};
-use crate::error::bad_input;
 use crate::load::IdMap;
 use crate::model::Snapshot;
 use crate::plan::Plan;
@@ -117,13 +116,8 @@ pub struct Timings {
 
 /// Reads the id map the load runs recorded in the target's ledger.
 pub async fn ledger_map(db: &Db) -> Result<IdMap> {
-    sqlx::query("SELECT kind FROM gcmigrate_ledger WHERE 1 = 0")
-        .fetch_optional(&db.pool)
-        .await
-        .map_err(|_| {
-            bad_input(format!("{} holds no gcmigrate ledger: nothing was loaded into it", db.url))
-        })?;
-    crate::load::ledger_map(Some(&crate::load::Reader::Sql(db.clone()))).await
+    let conn: crate::db::Conn = db.clone().into();
+    crate::load::ledger::required_id_map(&conn).await
 }
 
 /// The target, read through sqlx or tiberius.

@@ -91,7 +91,9 @@ impl Mgc {
         }
         let rows = self.s.rows("reading gcmigrate_ledger", LEDGER_CONFIGS, &[]).await?;
         let bodies = rows.iter().map(|r| req_text(r, 0)).collect::<Result<Vec<_>>>()?;
-        crate::load::merge_configs(&bodies)
+        let maps: Result<Vec<IdMap>> =
+            bodies.iter().map(|b| Ok(serde_json::from_str(b)?)).collect();
+        Ok(crate::load::ledger::merge(maps?))
     }
 
     /// Every node but the root, as (nodeID, is a category, name), for `plan --target`;

@@ -7,6 +7,7 @@
 //! Every message here is built from [`ConnSpec::label`] (no credentials) and scrubbed of
 //! the password, so no secret reaches a log, a report or the terminal.
 
+pub mod pool;
 pub mod session;
 pub mod url;
 pub mod writer;
@@ -28,8 +29,8 @@ pub use url::ConnSpec;
 /// A connected SQL Server session.
 pub type Client = tiberius::Client<Compat<TcpStream>>;
 
-/// A row as plain cells, in select-list order.
-pub type Cells = Vec<ColumnData<'static>>;
+/// A row as tiberius cells, in select-list order (read through [`crate::db::Cells`]).
+pub type TdsRow = Vec<ColumnData<'static>>;
 
 /// Connects to the SQL Server database at `url` (an `mssql://` URL or ADO.NET string).
 pub async fn connect(url: &DbUrl) -> Result<Client> {
@@ -351,7 +352,7 @@ pub async fn query(
     client: &mut Client,
     sql: &str,
     params: &[&dyn ToSql],
-) -> Result<Vec<Cells>, TdsError> {
+) -> Result<Vec<TdsRow>, TdsError> {
     let rows = client.query(sql, params).await?.into_first_result().await?;
     Ok(rows.into_iter().map(|r| r.into_iter().collect()).collect())
 }

@@ -7,7 +7,7 @@ use futures_util::TryStreamExt;
 use tiberius::error::Error as TdsError;
 use tiberius::ToSql;
 
-use super::{connect_spec, scrub, statement_error, Cells, Client, ConnSpec};
+use super::{connect_spec, scrub, statement_error, Client, ConnSpec, TdsRow};
 use crate::db::DbUrl;
 
 /// A connected session and the label its messages use.
@@ -40,7 +40,7 @@ impl Session {
         &mut self,
         sql: &str,
         params: &[&dyn ToSql],
-    ) -> Result<Vec<Cells>, TdsError> {
+    ) -> Result<Vec<TdsRow>, TdsError> {
         super::query(&mut self.client, sql, params).await
     }
 
@@ -50,7 +50,7 @@ impl Session {
         what: &str,
         sql: &str,
         params: &[&dyn ToSql],
-    ) -> Result<Vec<Cells>> {
+    ) -> Result<Vec<TdsRow>> {
         self.try_rows(sql, params).await.map_err(|e| self.error(what, &e))
     }
 
@@ -82,7 +82,7 @@ impl Session {
         what: &str,
         sql: &str,
         params: &[&dyn ToSql],
-        mut f: impl FnMut(Cells) -> Result<()>,
+        mut f: impl FnMut(TdsRow) -> Result<()>,
     ) -> Result<()> {
         let result: Result<Result<()>, TdsError> = async {
             let mut rows = self.client.query(sql, params).await?.into_row_stream();
