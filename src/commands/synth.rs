@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use crate::cli::SynthArgs;
-use crate::db::{Db, DbUrl, Dialect, OpenMode};
+use crate::db::{Conn, DbUrl, Dialect, OpenMode};
 use crate::error::{bad_input, Outcome};
 use crate::progress::Progress;
 use crate::schema::{self, SchemaKind};
@@ -12,21 +12,16 @@ use crate::synth::{generate, SynthOptions};
 /// Runs `synth`.
 pub async fn run(args: SynthArgs, progress: Progress) -> Result<Outcome> {
     let url = DbUrl::parse(&args.out)?;
-    if let Some(path) = url.sqlite_path() {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-    }
     if url.dialect() == Dialect::Mssql {
         return Err(bad_input("synth writes sqlite:// or postgres:// databases"));
     }
-    let db = Db::connect(&url, OpenMode::Create, 2).await?;
-    if db.has_columns("tblNode", "nodeID").await {
+    let db = Conn::open(&url, OpenMode::Replace, 2, None).await?;
+    if db.has_columns("tblNode", "nodeID").await? {
         return Err(bad_input(format!(
             "{url} already holds a tblNode table: synth needs an empty database"
         )));
     }
-    schema::create(&db.clone().into(), SchemaKind::Legacy2010).await?;
+    schema::create(&db, SchemaKind::Legacy2010).await?;
     let opts = SynthOptions {
         users: args.users,
         groups: args.groups,
@@ -36,7 +31,7 @@ pub async fn run(args: SynthArgs, progress: Progress) -> Result<Outcome> {
     };
     let started = std::time::Instant::now();
     let s = generate(&db, &opts, &progress).await?;
-    db.pool.close().await;
+    db.close().await;
     progress.note(&format!(
         "synth: {url}: {} users, {} groups, {} categories, {} rooms, {} messages in {:.1}s",
         s.users,

@@ -24,7 +24,7 @@ pub enum Conn {
     Postgres(Db),
     /// SQL Server, through tiberius.
     #[cfg(feature = "mssql")]
-    Mssql(super::mssql::pool::Pool, DbUrl),
+    Mssql(Box<super::mssql::pool::Pool>, DbUrl),
 }
 
 impl Conn {
@@ -45,7 +45,8 @@ impl Conn {
             Dialect::Postgres => Ok(Conn::Postgres(Db::connect(url, mode, conns).await?)),
             #[cfg(feature = "mssql")]
             Dialect::Mssql => {
-                Ok(Conn::Mssql(super::mssql::pool::Pool::open(url, conns, init).await?, url.clone()))
+                let pool = super::mssql::pool::Pool::open(url, conns, init).await?;
+                Ok(Conn::Mssql(Box::new(pool), url.clone()))
             }
             #[cfg(not(feature = "mssql"))]
             Dialect::Mssql => Err(crate::error::bad_input(format!(
@@ -194,7 +195,7 @@ impl Conn {
         match self {
             Conn::Sqlite(db, _) | Conn::Postgres(db) => db.pool.close().await,
             #[cfg(feature = "mssql")]
-            Conn::Mssql(pool, _) => pool.close().await,
+            Conn::Mssql(pool, _) => (*pool).close().await,
         }
     }
 }
@@ -212,7 +213,7 @@ impl From<Db> for Conn {
 }
 
 /// Binds `params` in order: integers as `BIGINT`, text as text, NULL as a NULL integer.
-fn bind<'q>(
+pub(super) fn bind<'q>(
     mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     params: &'q [Value],
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {

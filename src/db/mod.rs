@@ -15,6 +15,7 @@
 pub mod batch;
 pub mod cells;
 pub mod conn;
+pub mod engine_copy;
 pub mod lite;
 #[cfg(feature = "mssql")]
 pub mod mssql;
@@ -25,6 +26,7 @@ pub mod source;
 pub mod sqlite_copy;
 pub mod sqlite_writer;
 pub mod target;
+pub mod tx;
 pub mod url;
 
 pub use batch::{Batch, Op, TableSpec, Ty, Value};

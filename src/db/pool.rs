@@ -28,6 +28,9 @@ pub enum OpenMode {
     Existing,
     /// A SQLite file is created when missing.
     Create,
+    /// A SQLite file is deleted (with its WAL) and created afresh; a server database is
+    /// opened as it is (the caller checks it is empty).
+    Replace,
 }
 
 impl Db {
@@ -41,7 +44,12 @@ impl Db {
                 if mode == OpenMode::Existing && !path.exists() {
                     return Err(bad_input(format!("SQLite database {} does not exist", path.display())));
                 }
-                if mode == OpenMode::Create {
+                if mode == OpenMode::Replace {
+                    for suffix in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                    }
+                }
+                if mode != OpenMode::Existing {
                     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                         std::fs::create_dir_all(dir)
                             .with_context(|| format!("cannot create directory {}", dir.display()))?;

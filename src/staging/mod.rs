@@ -79,7 +79,7 @@ pub struct Workspace {
     dir: PathBuf,
     /// The `staging.db` pool.
     pub pool: SqlitePool,
-    /// Direct readers of `history.db` (see [`crate::lite`]).
+    /// Direct readers of `history.db` (see [`crate::db::lite`]).
     readers: crate::db::lite::Readers,
 }
 

@@ -4,10 +4,9 @@
 
 use std::fmt::{self, Write as _};
 
-use anyhow::{Context, Result};
-use sqlx::AnyConnection;
-
-use crate::db::Dialect;
+use crate::db::tx::Tx;
+use crate::db::{Dialect, Value};
+use anyhow::Result;
 
 const ROWS_PER_STMT: usize = 500;
 const CHAT_COLS: &str = "channelId, chatId, chatDate, userId, isAlert, content";
@@ -45,7 +44,7 @@ impl Batch {
     }
 
     /// Writes the pending rows if they fill a statement; returns how many it wrote.
-    pub(super) async fn flush_full(&mut self, conn: &mut AnyConnection) -> Result<u64> {
+    pub(super) async fn flush_full(&mut self, conn: &mut Tx) -> Result<u64> {
         if self.rows < ROWS_PER_STMT {
             return Ok(0);
         }
@@ -53,12 +52,12 @@ impl Batch {
     }
 
     /// Writes the pending rows and returns how many there were.
-    pub(super) async fn flush(&mut self, conn: &mut AnyConnection) -> Result<u64> {
+    pub(super) async fn flush(&mut self, conn: &mut Tx) -> Result<u64> {
         if self.rows == 0 {
             return Ok(0);
         }
-        let what = || format!("synth: writing {}", self.table);
-        sqlx::raw_sql(&self.sql).execute(&mut *conn).await.with_context(what)?;
+        let what = format!("synth: writing {}", self.table);
+        conn.execute(&what, &self.sql, &[]).await?;
         self.sql.truncate(self.head);
         Ok(std::mem::take(&mut self.rows) as u64)
     }
@@ -91,7 +90,7 @@ impl ChatBatch {
     }
 
     /// Writes the pending rows if they fill a statement; returns how many it wrote.
-    pub(super) async fn flush_full(&mut self, conn: &mut AnyConnection) -> Result<u64> {
+    pub(super) async fn flush_full(&mut self, conn: &mut Tx) -> Result<u64> {
         if self.rows.len() < ROWS_PER_STMT {
             return Ok(0);
         }
@@ -99,7 +98,7 @@ impl ChatBatch {
     }
 
     /// Writes the pending rows and returns how many there were.
-    pub(super) async fn flush(&mut self, conn: &mut AnyConnection) -> Result<u64> {
+    pub(super) async fn flush(&mut self, conn: &mut Tx) -> Result<u64> {
         let n = self.rows.len();
         if n == 0 {
             return Ok(0);
@@ -111,13 +110,12 @@ impl ChatBatch {
             partial = Self::sql(self.dialect, n);
             &partial
         };
-        let mut q = sqlx::query(sql);
-        for (room, chat, date, user, alert, text) in &self.rows {
-            let ints = [*room, *chat, *date, *user].map(|v| v as i64);
-            q = q.bind(ints[0]).bind(ints[1]).bind(ints[2]).bind(ints[3]).bind(i32::from(*alert));
-            q = q.bind(text.as_str());
+        let mut params = Vec::with_capacity(n * 6);
+        for (room, chat, date, user, alert, text) in self.rows.drain(..) {
+            params.extend([room, chat, date, user].map(|v| Value::Int(v as i64)));
+            params.extend([Value::Int(i64::from(alert)), Value::Text(text)]);
         }
-        q.execute(&mut *conn).await.context("synth: writing tblChat")?;
+        conn.execute("synth: writing tblChat", sql, &params).await?;
         self.rows.clear();
         Ok(n as u64)
     }

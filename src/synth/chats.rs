@@ -10,7 +10,7 @@ use super::rng::Rng;
 use super::text::{fill_words, item, CATEGORIES};
 use super::tree::NodeSpec;
 use super::{SynthOptions, DAY};
-use crate::db::Db;
+use crate::db::Conn;
 use crate::progress::Bar;
 
 const ROWS_PER_TX: u64 = 50_000;
@@ -81,16 +81,16 @@ fn content(rng: &mut Rng, room_guid: &str) -> String {
 /// Streams the history room by room: chatId 1.. per room, increasing chatDate, posters
 /// skewed within a per-room circle of users; then `tblLastChatId`.
 pub(super) async fn write_chats(
-    db: &Db,
+    db: &Conn,
     rooms: &[NodeSpec],
     opts: &SynthOptions,
     bar: &Bar,
 ) -> Result<()> {
     let (ids, mut rng) = (Ids::new(opts), Rng::new(opts.seed, 4));
     let counts = room_counts(opts.messages, rooms.len(), &mut rng);
-    let mut chats = ChatBatch::new(db.dialect);
+    let mut chats = ChatBatch::new(db.dialect());
     let mut last = Batch::new("tblLastChatId", "nodeID, lastChatId");
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let mut in_tx = 0;
     for (room, &count) in rooms.iter().zip(&counts) {
         let (id, base, circle) =
@@ -107,7 +107,7 @@ pub(super) async fn write_chats(
             in_tx += written;
             if in_tx >= ROWS_PER_TX {
                 tx.commit().await?;
-                tx = db.pool.begin().await?;
+                tx = db.begin().await?;
                 in_tx = 0;
             }
         }

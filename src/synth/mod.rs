@@ -19,9 +19,9 @@ mod rng;
 mod text;
 mod tree;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
-use crate::db::Db;
+use crate::db::Conn;
 use crate::progress::Progress;
 use chats::write_chats;
 use principals::{write_principals, Ids};
@@ -87,7 +87,7 @@ const FIXED_SQL: &[&str] = &[
 ];
 
 /// Fills `db`, which must hold the empty legacy 2010 schema, with a synthetic deployment.
-pub async fn generate(db: &Db, opts: &SynthOptions, progress: &Progress) -> Result<SynthSummary> {
+pub async fn generate(db: &Conn, opts: &SynthOptions, progress: &Progress) -> Result<SynthSummary> {
     if opts.messages > 0 && (opts.rooms == 0 || opts.users == 0) {
         bail!("synth: messages need at least one room and one user");
     }
@@ -97,10 +97,10 @@ pub async fn generate(db: &Db, opts: &SynthOptions, progress: &Progress) -> Resu
         bail!("synth: too many principals or rooms for the int id columns");
     }
     let mut rng = Rng::new(opts.seed, 1);
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     for sql in FIXED_SQL {
         let sql = sql.replace("{guid}", &rng.guid());
-        sqlx::raw_sql(&sql).execute(&mut *tx).await.context("synth: writing the fixed rows")?;
+        tx.execute("synth: writing the fixed rows", &sql, &[]).await?;
     }
     write_principals(&mut tx, &ids, &mut Rng::new(opts.seed, 2)).await?;
     let mut nodes = build_tree(opts, &ids, &mut Rng::new(opts.seed, 3));

@@ -3,7 +3,6 @@
 //! (the lists readers expect to be transitive already).
 
 use anyhow::Result;
-use sqlx::AnyConnection;
 
 use super::batch::{nul, q, Batch};
 use super::rng::Rng;
@@ -120,7 +119,7 @@ fn add_principal(b: &mut Batch, p: &Prin, rng: &mut Rng) {
 /// Writes the domain, OUs, groups and users with their affiliations: self at index -1,
 /// then 1..n for the OU, the domain and 1–4 groups. Federated users have only the self row.
 pub(super) async fn write_principals(
-    conn: &mut AnyConnection,
+    conn: &mut crate::db::tx::Tx,
     ids: &Ids,
     rng: &mut Rng,
 ) -> Result<()> {

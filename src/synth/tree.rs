@@ -3,7 +3,6 @@
 //! first because definers and ACLs depend on the parent's, then written in one pass.
 
 use anyhow::Result;
-use sqlx::AnyConnection;
 
 use super::batch::{nul, q, Batch};
 use super::principals::{distinct, Ids, DOMAIN};
@@ -149,7 +148,7 @@ pub(super) fn build_tree(opts: &SynthOptions, ids: &Ids, rng: &mut Rng) -> Vec<N
 
 /// Writes the nodes and their ACL rows (honors* copied from the role type).
 pub(super) async fn write_tree(
-    conn: &mut AnyConnection,
+    conn: &mut crate::db::tx::Tx,
     nodes: &[NodeSpec],
     by: u64,
 ) -> Result<()> {
