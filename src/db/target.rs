@@ -101,35 +101,7 @@ impl TargetDb {
     /// load the server refuses is applied again with INSERTs. Anything else is a runtime
     /// failure (exit 3) that says nothing of the chunk was committed.
     pub async fn apply(&self, batch: &Batch) -> Result<()> {
-        let mut delay = Duration::from_millis(200);
-        let mut bulk = true;
-        let mut attempt = 1;
-        loop {
-            let failed = match self.attempt(batch, bulk).await {
-                Ok(()) => return Ok(()),
-                Err(f) => f,
-            };
-            let message = match failed {
-                Failed::BulkRefused if bulk => {
-                    bulk = false;
-                    continue;
-                }
-                Failed::Transient(_) if attempt < ATTEMPTS => {
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                    attempt += 1;
-                    continue;
-                }
-                Failed::Permanent(e) => return Err(e),
-                Failed::Transient(e) => format!("failed after {ATTEMPTS} attempts: {e}"),
-                Failed::BulkRefused => "was refused twice".to_string(),
-            };
-            return Err(runtime(format!(
-                "a write to {} {message}; nothing of this chunk was committed — fix the cause and \
-                 rerun the same `gcmigrate load`, it resumes where it stopped",
-                self.conn.url()
-            )));
-        }
+        retry(self.conn.url(), FIRST_DELAY, |bulk| self.attempt(batch, bulk)).await
     }
 
     async fn attempt(&self, batch: &Batch, bulk: bool) -> Result<(), Failed> {
@@ -188,9 +160,129 @@ impl TargetDb {
     }
 }
 
+/// The wait before the second attempt; it doubles before each further one.
+const FIRST_DELAY: Duration = Duration::from_millis(200);
+
+/// The one retry loop of every engine's writer: `attempt(bulk)` applies the batch once,
+/// with bulk load allowed or not.
+async fn retry<F, Fut>(url: &DbUrl, first_delay: Duration, mut attempt: F) -> Result<()>
+where
+    F: FnMut(bool) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Failed>>,
+{
+    let mut delay = first_delay;
+    let mut bulk = true;
+    let mut tries = 1;
+    loop {
+        let failed = match attempt(bulk).await {
+            Ok(()) => return Ok(()),
+            Err(f) => f,
+        };
+        let message = match failed {
+            Failed::BulkRefused if bulk => {
+                bulk = false;
+                continue;
+            }
+            Failed::Transient(_) if tries < ATTEMPTS => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                tries += 1;
+                continue;
+            }
+            Failed::Permanent(e) => return Err(e),
+            Failed::Transient(e) => format!("failed after {ATTEMPTS} attempts: {e}"),
+            Failed::BulkRefused => "was refused twice".to_string(),
+        };
+        return Err(runtime(format!(
+            "a write to {url} {message}; nothing of this chunk was committed — fix the cause and \
+             rerun the same `gcmigrate load`, it resumes where it stopped"
+        )));
+    }
+}
+
 impl Deref for TargetDb {
     type Target = Conn;
     fn deref(&self) -> &Conn {
         &self.conn
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::batch::{CHAT, LAST_CHAT_ID};
+    use std::cell::RefCell;
+
+    fn url() -> DbUrl {
+        DbUrl::parse("postgres://u:secret@h/mgc").unwrap()
+    }
+
+    async fn run(script: &[Option<Failed>]) -> (Result<()>, Vec<bool>) {
+        let calls = RefCell::new(Vec::new());
+        let script = RefCell::new(script.iter().collect::<Vec<_>>());
+        let r = retry(&url(), Duration::from_millis(1), |bulk| {
+            calls.borrow_mut().push(bulk);
+            let next = script.borrow_mut().remove(0);
+            let out = match next {
+                None => Ok(()),
+                Some(Failed::Transient(m)) => Err(Failed::Transient(m.clone())),
+                Some(Failed::BulkRefused) => Err(Failed::BulkRefused),
+                Some(Failed::Permanent(e)) => Err(Failed::Permanent(anyhow::anyhow!("{e}"))),
+            };
+            async move { out }
+        })
+        .await;
+        (r, calls.into_inner())
+    }
+
+    #[tokio::test]
+    async fn transient_failures_are_retried_then_reported_with_what_to_do() {
+        let t = || Some(Failed::Transient("deadlock victim".into()));
+        let (r, calls) = run(&[t(), t(), None]).await;
+        assert!(r.is_ok() && calls.len() == 3, "{calls:?}");
+        let (r, calls) = run(&[t(), t(), t(), t(), t(), None]).await;
+        let m = format!("{:#}", r.unwrap_err());
+        assert_eq!(calls.len(), ATTEMPTS as usize);
+        assert!(m.contains("after 5 attempts: deadlock victim"), "{m}");
+        assert!(m.contains("nothing of this chunk was committed") && !m.contains("secret"), "{m}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_bulk_load_is_applied_again_without_bulk_and_permanent_errors_stop() {
+        let (r, calls) = run(&[Some(Failed::BulkRefused), None]).await;
+        assert!(r.is_ok());
+        assert_eq!(calls, [true, false]);
+        let (r, calls) =
+            run(&[Some(Failed::Permanent(anyhow::anyhow!("duplicate key"))), None]).await;
+        assert_eq!(format!("{:#}", r.unwrap_err()), "duplicate key");
+        assert_eq!(calls, [true]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_sqlite_batch_commits_nothing_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DbUrl::sqlite_file(&dir.path().join("t.db"));
+        let db = TargetDb::open(&url, OpenMode::Create, 1).await.unwrap();
+        db.run_script(
+            "setup",
+            "CREATE TABLE tblChat (channelId INT, chatId INT, chatDate INT, userId INT, \
+             isAlert INT, content TEXT, rtf TEXT, PRIMARY KEY (channelId, chatId)); \
+             CREATE TABLE tblLastChatId (nodeID INT PRIMARY KEY, lastChatID INT);",
+        )
+        .await
+        .unwrap();
+        let row = |id: i64| vec![7.into(), id.into(), 1.into(), 2.into(), false.into(), "m".into()];
+        let mut ok = Batch::default();
+        ok.insert(&CHAT, row(1));
+        ok.insert(&LAST_CHAT_ID, vec![7.into(), 1.into()]);
+        db.apply(&ok).await.unwrap();
+        let mut dup = Batch::default();
+        dup.insert(&CHAT, row(2));
+        dup.insert(&CHAT, row(1));
+        let m = format!("{:#}", db.apply(&dup).await.unwrap_err());
+        assert!(m.contains("failed permanently") && m.contains("nothing of this chunk"), "{m}");
+        let n = db.scalar("count", "SELECT COUNT(*) FROM tblChat", &[]).await.unwrap();
+        assert_eq!(n, Some(1), "the failed batch left nothing");
+        db.close().await;
     }
 }
