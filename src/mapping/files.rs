@@ -12,7 +12,7 @@ use std::path::Path;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use super::csv::{parse_categories, parse_principals, parse_rooms};
+use super::csv_rules::{parse_categories, parse_principals, parse_rooms};
 use crate::error::bad_input;
 
 /// How rooms under nested categories are named.

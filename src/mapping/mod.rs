@@ -1,8 +1,10 @@
 //! Mapping rules: the legacy access model (`legacy.rs`) and the user's mapping files
-//! (`files.rs`: `gcmigrate.toml` and the CSV tables of MAPPING.md §5, read by `csv.rs` and
-//! checked against the legacy snapshot by `validate.rs`).
+//! (`files.rs`: `gcmigrate.toml` and the CSV tables of MAPPING.md §5, read into rows by
+//! `csv.rs` and into rules by `csv_rules.rs`, checked against the legacy snapshot by
+//! `validate.rs`).
 
 pub mod csv;
+pub mod csv_rules;
 pub mod dense;
 pub mod files;
 pub mod legacy;
