@@ -11,9 +11,11 @@
 
 mod attach;
 mod history;
+mod journal;
 
 pub use attach::Copied;
 pub use history::ChatRef;
+pub use journal::JournalEntry;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -297,21 +299,6 @@ impl Workspace {
             .fetch_optional(&self.pool)
             .await?;
         body.ok_or_else(|| bad_input("the workspace holds no plan yet: run `gcmigrate plan` first"))
-    }
-
-    /// Appends a journal entry of a load run.
-    pub async fn journal(&self, run_id: &str, wave: &str, kind: &str, body: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO journal (run_id, wave, seq, kind, body) VALUES \
-             (?1, ?2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM journal WHERE run_id = ?1), ?3, ?4)",
-        )
-        .bind(run_id)
-        .bind(wave)
-        .bind(kind)
-        .bind(body)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 }
 
