@@ -26,6 +26,7 @@ pub mod source;
 pub mod sqlite_copy;
 pub mod sqlite_writer;
 pub mod target;
+pub mod transaction;
 pub mod tx;
 pub mod url;
 

@@ -195,7 +195,7 @@ impl Pool {
 
 /// A query with its parameters bound: integers as `int` when they fit (so a seek on an
 /// `int` key stays a seek) and `bigint` otherwise, text as `nvarchar`.
-fn query<'a>(sql: &'a str, params: &'a [Value]) -> Query<'a> {
+pub(crate) fn query<'a>(sql: &'a str, params: &'a [Value]) -> Query<'a> {
     let mut q = Query::new(Cow::Borrowed(sql));
     for v in params {
         q.bind(Param(match v {
