@@ -1,20 +1,28 @@
 //! The cutover freeze: disable a wave's legacy rooms so nobody posts in them while the
 //! delta is extracted and loaded. The only write the tool ever makes to the source; it is
 //! journaled in the workspace and `--undo` re-enables exactly the rooms it disabled.
-//! SQLite and PostgreSQL sources are written through sqlx, SQL Server through tiberius
-//! (`mssql.rs`); both journal the same way.
+//!
+//! One code path for every engine, over [`SourceDb`]: a freeze is one transaction on the
+//! source, journaled before it commits. `disabled = 0` in the UPDATE's own WHERE makes
+//! "was enabled, now disabled" one atomic step per room, so the record lists exactly the
+//! rooms this freeze changed.
 
-#[cfg(feature = "mssql")]
-pub mod mssql;
-
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
-use crate::db::{Db, DbUrl, Dialect, OpenMode};
+use crate::db::{DbUrl, SourceDb, Value};
 use crate::error::bad_input;
 use crate::plan::Plan;
 use crate::staging::Workspace;
+
+/// The table and columns a source must have for a freeze.
+const NEEDED: (&str, &str) = ("tblNode", "nodeID, disabled");
+/// Disables a room that is enabled (1 row affected) and leaves a disabled one alone.
+const DISABLE: &str = "UPDATE tblNode SET disabled = 1 WHERE nodeID = $1 AND disabled = 0";
+/// Re-enables a room the freeze disabled.
+const ENABLE: &str = "UPDATE tblNode SET disabled = 0 WHERE nodeID = $1";
+/// The journal entries of freezes.
+const KIND: &str = "freeze";
 
 /// What one freeze changed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -38,33 +46,38 @@ pub async fn freeze(
     if rooms.is_empty() {
         return Err(bad_input(format!("wave `{wave}` has no rooms in the plan")));
     }
-    if source.dialect() == Dialect::Mssql {
-        #[cfg(feature = "mssql")]
-        return mssql::freeze(ws, wave, &rooms, source).await;
-    }
-    let db = Db::connect(source, OpenMode::Existing, 1).await?;
-    let mut tx = db.pool.begin().await?;
-    let mut disabled = Vec::new();
-    for id in rooms {
-        let was: Option<i64> =
-            sqlx::query("SELECT CAST(disabled AS BIGINT) FROM tblNode WHERE nodeID = $1")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| r.get(0));
-        if was == Some(0) {
-            sqlx::query("UPDATE tblNode SET disabled = 1 WHERE nodeID = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            disabled.push(id);
+    let db = open(source).await?;
+    let ids: Vec<Vec<Value>> = rooms.iter().map(|&id| vec![Value::Int(id)]).collect();
+    let result = db
+        .execute_each("disabling rooms in tblNode", DISABLE, &ids, async |affected| {
+            let disabled = rooms.iter().zip(affected).filter(|(_, n)| *n > 0).map(|(id, _)| *id);
+            let record = FreezeRecord {
+                wave: wave.to_string(),
+                disabled: disabled.collect(),
+                undone: false,
+            };
+            journal(ws, &record).await?;
+            Ok(record)
+        })
+        .await;
+    db.close().await;
+    result
+}
+
+/// Connects and checks the source is a Group Chat database (exit 2 when not).
+async fn open(url: &DbUrl) -> Result<SourceDb> {
+    let db = SourceDb::open(url).await?;
+    match db.has_columns(NEEDED.0, NEEDED.1).await {
+        Ok(true) => Ok(db),
+        found => {
+            db.close().await;
+            found?;
+            Err(bad_input(format!(
+                "{url} is not a Group Chat database (no tblNode with nodeID and disabled): \
+                 check that --source names the legacy database"
+            )))
         }
     }
-    let record = FreezeRecord { wave: wave.to_string(), disabled, undone: false };
-    journal(ws, &record).await?;
-    tx.commit().await.context("committing the freeze")?;
-    db.pool.close().await;
-    Ok(record)
 }
 
 /// Journals a freeze. Called before the source commits: a journal entry whose freeze did
@@ -74,77 +87,81 @@ async fn journal(ws: &Workspace, record: &FreezeRecord) -> Result<()> {
     ws.journal(
         &format!("freeze-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f")),
         &record.wave,
-        "freeze",
+        KIND,
         &serde_json::to_string(record)?,
     )
     .await
 }
 
-/// Freezes of a wave not undone yet: (run id, seq, record), oldest first.
-async fn pending(ws: &Workspace, wave: &str) -> Result<Vec<(String, i64, FreezeRecord)>> {
-    let rows = sqlx::query(
-        "SELECT run_id, seq, body FROM journal WHERE kind = 'freeze' AND wave = ?1 ORDER BY run_id",
-    )
-    .bind(wave)
-    .fetch_all(&ws.pool)
-    .await?;
-    let mut out = Vec::new();
-    for r in rows {
-        let rec: FreezeRecord = serde_json::from_str(&r.get::<String, _>(2))?;
-        if !rec.undone {
-            out.push((r.get(0), r.get(1), rec));
-        }
-    }
-    Ok(out)
+/// A journaled freeze: its run id, its position in the run, what it changed.
+struct Journaled {
+    run_id: String,
+    seq: i64,
+    record: FreezeRecord,
 }
 
-/// Marks a journaled freeze as undone (after the source committed the re-enable).
-async fn mark_undone(ws: &Workspace, run_id: &str, seq: i64, mut rec: FreezeRecord) -> Result<()> {
-    rec.undone = true;
-    sqlx::query("UPDATE journal SET body = ?1 WHERE run_id = ?2 AND seq = ?3")
-        .bind(serde_json::to_string(&rec)?)
-        .bind(run_id)
-        .bind(seq)
-        .execute(&ws.pool)
-        .await?;
-    Ok(())
+/// Freezes not undone yet (of `wave`, or of every wave), oldest first.
+async fn pending(ws: &Workspace, wave: Option<&str>) -> Result<Vec<Journaled>> {
+    let mut out = Vec::new();
+    for e in ws.journal_entries(&[KIND]).await? {
+        if wave.is_some_and(|w| w != e.wave) {
+            continue;
+        }
+        let record: FreezeRecord = serde_json::from_str(&e.body)?;
+        if !record.undone {
+            out.push(Journaled { run_id: e.run_id, seq: e.seq, record });
+        }
+    }
+    out.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    Ok(out)
 }
 
 /// Legacy rooms that a freeze disabled and no `--undo` re-enabled yet.
 pub async fn frozen_rooms(ws: &Workspace) -> Result<Vec<i64>> {
-    let rows =
-        sqlx::query("SELECT body FROM journal WHERE kind = 'freeze'").fetch_all(&ws.pool).await?;
-    let mut out = Vec::new();
-    for r in rows {
-        let rec: FreezeRecord = serde_json::from_str(&r.get::<String, _>(0))?;
-        if !rec.undone {
-            out.extend(rec.disabled);
-        }
-    }
-    Ok(out)
+    Ok(pending(ws, None).await?.into_iter().flat_map(|j| j.record.disabled).collect())
 }
 
-/// Re-enables the rooms that earlier freezes of the wave disabled; returns how many.
+/// Re-enables the rooms that earlier freezes of the wave disabled, one transaction per
+/// freeze, each marked undone once the source committed; returns how many.
 pub async fn unfreeze(ws: &Workspace, wave: &str, source: &DbUrl) -> Result<u64> {
-    let todo = pending(ws, wave).await?;
-    if source.dialect() == Dialect::Mssql {
-        #[cfg(feature = "mssql")]
-        return mssql::unfreeze(ws, todo, source).await;
-    }
-    let db = Db::connect(source, OpenMode::Existing, 1).await?;
-    let mut n = 0;
-    for (run_id, seq, rec) in todo {
-        let mut tx = db.pool.begin().await?;
-        for id in &rec.disabled {
-            n += sqlx::query("UPDATE tblNode SET disabled = 0 WHERE nodeID = $1")
-                .bind(*id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+    let todo = pending(ws, Some(wave)).await?;
+    let db = open(source).await?;
+    let result = async {
+        let mut n = 0;
+        for Journaled { run_id, seq, mut record } in todo {
+            let ids: Vec<Vec<Value>> =
+                record.disabled.iter().map(|&id| vec![Value::Int(id)]).collect();
+            n += db
+                .execute_each("re-enabling rooms in tblNode", ENABLE, &ids, async |affected| {
+                    Ok(affected.iter().sum::<u64>())
+                })
+                .await?;
+            record.undone = true;
+            ws.rewrite_journal(&run_id, seq, &serde_json::to_string(&record)?).await?;
         }
-        tx.commit().await?;
-        mark_undone(ws, &run_id, seq, rec).await?;
+        anyhow::Ok(n)
     }
-    db.pool.close().await;
-    Ok(n)
+    .await;
+    db.close().await;
+    result
+}
+
+/// Every T-SQL statement freeze sends, named and as SQL Server receives it, for the parse
+/// tests.
+#[cfg(feature = "mssql")]
+pub fn tsql_statements() -> Vec<(String, String)> {
+    use crate::db::mssql::{pool, presence_sql, probe_sql};
+    let (table, cols) = NEEDED;
+    [
+        ("freeze: begin", pool::BEGIN.to_string()),
+        ("freeze: commit", pool::COMMIT.to_string()),
+        ("freeze: rollback", pool::ROLLBACK.to_string()),
+        ("freeze: disable", pool::placeholders(DISABLE).into_owned()),
+        ("freeze: enable", pool::placeholders(ENABLE).into_owned()),
+        ("freeze: probe tblNode", presence_sql(table, cols)),
+        ("freeze: probe tblNode by select", probe_sql(table, cols)),
+    ]
+    .into_iter()
+    .map(|(n, s)| (n.to_string(), s))
+    .collect()
 }

@@ -1,16 +1,15 @@
-//! Running a rendered rollback script on a SQLite or PostgreSQL target (SQL Server: `mssql.rs`).
+//! Running a rendered rollback script on the target, whatever its engine.
 //!
-//! The script carries its own `BEGIN`/`COMMIT`, and the PostgreSQL one a `DO $$ … $$`
-//! block with `;` inside, so it is neither split on `;` nor wrapped in a second
-//! transaction (`Db::run_script` does both): it goes to one connection as one text
-//! (`raw_sql`, the simple-query protocol on PostgreSQL), which stops at the first error.
+//! The script carries its own transaction (and, on SQL Server, `SET XACT_ABORT ON`), and
+//! the PostgreSQL one `DO $$ … $$` guards with `;` inside, so it goes to the target whole
+//! ([`Conn::run_whole_script`]), which stops at the first error and ends the transaction.
+//! A guard's refusal is recognised by its token in the server's message.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
-use sqlx::Connection;
 
 use super::Guard;
-use crate::db::{redact, Db};
+use crate::db::Conn;
 use crate::error::runtime;
 
 /// How running a script ended.
@@ -22,26 +21,17 @@ pub enum Executed {
     Refused(Guard),
 }
 
-/// Runs `script` on `db` in one connection; a guard's refusal is an outcome, not an error.
-pub(super) async fn execute(db: &Db, script: &str) -> Result<Executed> {
-    let mut conn = db.pool.acquire().await.context("connecting to the target")?.detach();
-    let result = sqlx::raw_sql(script).execute(&mut conn).await;
-    let Err(err) = result else {
-        conn.close().await.ok();
+/// Runs `script` on `db`; a guard's refusal is an outcome, not an error.
+pub(super) async fn execute(db: &Conn, script: &str) -> Result<Executed> {
+    let Err(failed) = db.run_whole_script("running the rollback script", script).await? else {
         return Ok(Executed::Committed);
     };
-    // The failed statement left the script's transaction open (SQLite) or aborted
-    // (PostgreSQL): end it here, then drop the connection rather than reuse it.
-    let rolled_back = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
-    conn.close().await.ok();
-    let text = err.to_string();
-    if let Some(g) = Guard::ALL.into_iter().find(|g| text.contains(g.token())) {
+    if let Some(g) = Guard::ALL.into_iter().find(|g| failed.message.contains(g.token())) {
         return Ok(Executed::Refused(g));
     }
-    let state = if rolled_back.is_ok() { "rolled back" } else { "left to the server to roll back" };
+    let state = if failed.rolled_back { "rolled back" } else { "left to the server to roll back" };
     Err(runtime(format!(
-        "the rollback script failed on {} and was {state}: {}",
-        db.url,
-        redact(&text)
+        "{:#}; the script's transaction was {state} (nothing was deleted)",
+        failed.error
     )))
 }

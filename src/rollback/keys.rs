@@ -6,12 +6,11 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use anyhow::{Context, Result};
-use sqlx::Row;
 
-use crate::db::Db;
+use crate::db::{Conn, Dialect};
 use crate::error::bad_input;
 use crate::load::config::Inserted;
-use crate::load::IdMap;
+use crate::load::ledger;
 use crate::staging::Workspace;
 
 /// Configuration loads of a wave, as the ledger or the journal records them: one run each
@@ -26,48 +25,35 @@ pub struct LoadedWave {
     pub inserted: Inserted,
 }
 
-/// Every configuration load the target's ledger holds, oldest first.
-pub async fn from_ledger(db: &Db) -> Result<Vec<LoadedWave>> {
-    let rows = sqlx::query(
-        "SELECT run_id, wave, body FROM gcmigrate_ledger WHERE kind = 'config' ORDER BY written_at",
-    )
-    .fetch_all(&db.pool)
-    .await
-    .map_err(|e| {
-        bad_input(format!(
-            "{} has no readable gcmigrate_ledger (was anything loaded into it?): {e}",
-            db.url
-        ))
-    })?;
-    rows.iter()
-        .map(|r| {
-            let (run_id, wave): (String, String) = (r.try_get(0)?, r.try_get(1)?);
-            let map: IdMap =
-                serde_json::from_str(&r.try_get::<String, _>(2)?).with_context(|| {
-                    format!("the ledger's configuration row of run {run_id} is unreadable")
-                })?;
-            Ok(LoadedWave { wave, runs: vec![run_id], inserted: map.inserted })
-        })
-        .collect()
+/// Every configuration load the target's ledger holds, oldest first; refuses a target
+/// without a ledger.
+pub async fn from_ledger(db: &Conn) -> Result<Vec<LoadedWave>> {
+    if !ledger::exists(db).await? {
+        return Err(bad_input(format!(
+            "{} has no readable gcmigrate_ledger (was anything loaded into it? is it the mgc \
+             database?)",
+            db.url()
+        )));
+    }
+    let configs = ledger::configs(db).await?;
+    Ok(configs
+        .into_iter()
+        .map(|c| LoadedWave { wave: c.wave, runs: vec![c.run_id], inserted: c.map.inserted })
+        .collect())
 }
 
 /// The workspace journal's configuration loads that no recorded rollback has undone,
 /// oldest first.
 pub async fn from_journal(ws: &Workspace) -> Result<Vec<LoadedWave>> {
-    let rows = sqlx::query("SELECT run_id, wave, kind, body FROM journal WHERE kind IN ('config', 'rollback') ORDER BY rowid")
-        .fetch_all(&ws.pool)
-        .await?;
     let mut out: Vec<LoadedWave> = Vec::new();
-    for r in &rows {
-        let (run_id, wave, kind, body): (String, String, String, String) =
-            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
-        if kind == "config" {
-            let inserted: Inserted = serde_json::from_str(&body).with_context(|| {
-                format!("the journal's configuration entry of run {run_id} is unreadable")
+    for e in ws.journal_entries(&["config", "rollback"]).await? {
+        if e.kind == "config" {
+            let inserted: Inserted = serde_json::from_str(&e.body).with_context(|| {
+                format!("the journal's configuration entry of run {} is unreadable", e.run_id)
             })?;
-            out.push(LoadedWave { wave, runs: vec![run_id], inserted });
+            out.push(LoadedWave { wave: e.wave, runs: vec![e.run_id], inserted });
         } else {
-            let undone: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            let undone: serde_json::Value = serde_json::from_str(&e.body).unwrap_or_default();
             let undone: Vec<&str> = undone["load_runs"]
                 .as_array()
                 .into_iter()
@@ -159,13 +145,13 @@ pub(super) struct NodeRefs {
 pub(super) async fn check_dependents(
     this: &LoadedWave,
     others: &[&LoadedWave],
-    target: Option<&mut super::conn::Conn>,
+    target: Option<&Conn>,
 ) -> Result<()> {
     let prins: HashSet<i64> = this.inserted.principals.iter().copied().collect();
     let nodes: HashSet<i64> = this.inserted.nodes.iter().copied().collect();
     let addins: HashSet<String> = this.inserted.addins.iter().map(|g| norm_guid(g)).collect();
     let refs = match target {
-        Some(t) if !others.is_empty() => t.node_refs().await?,
+        Some(t) if !others.is_empty() => node_refs(t).await?,
         _ => HashMap::new(),
     };
     for o in others {
@@ -204,26 +190,30 @@ pub(super) async fn check_dependents(
     Ok(())
 }
 
-/// Parent, add-in and author of every node in the target.
-pub(super) async fn node_refs(db: &Db) -> Result<HashMap<i64, NodeRefs>> {
-    let rows = sqlx::query(
-        "SELECT CAST(nodeID AS BIGINT), CAST(parentID AS BIGINT), CAST(siopID AS TEXT), \
+/// Parent, add-in and author of every node in the target, the add-in GUID as text.
+pub fn node_refs_sql(d: Dialect) -> String {
+    format!(
+        "SELECT CAST(nodeID AS BIGINT), CAST(parentID AS BIGINT), {}, \
          CAST(nodeAddedBy AS BIGINT), CAST(nodeUpdatedBy AS BIGINT) FROM tblNode",
+        d.as_text("siopID")
     )
-    .fetch_all(&db.pool)
-    .await
-    .context("reading the target's nodes")?;
-    rows.iter()
-        .map(|r| {
-            let n = NodeRefs {
-                parent: r.try_get(1)?,
-                siop: r.try_get(2)?,
-                added_by: r.try_get(3)?,
-                updated_by: r.try_get(4)?,
-            };
-            Ok((r.try_get(0)?, n))
-        })
-        .collect()
+}
+
+/// Parent, add-in and author of every node in the target.
+async fn node_refs(db: &Conn) -> Result<HashMap<i64, NodeRefs>> {
+    let mut out = HashMap::new();
+    db.each_row("reading the target's nodes", &node_refs_sql(db.dialect()), &[], |r| {
+        let n = NodeRefs {
+            parent: r.opt_int(1)?,
+            siop: r.opt_text(2)?,
+            added_by: r.int(3)?,
+            updated_by: r.int(4)?,
+        };
+        out.insert(r.int(0)?, n);
+        Ok(())
+    })
+    .await?;
+    Ok(out)
 }
 
 /// A GUID as compared here: lower case, no braces.

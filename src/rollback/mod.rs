@@ -6,15 +6,12 @@
 //! wave's load wrote, in dependency order, inside one transaction, after guards that
 //! refuse — before anything is deleted — when the target holds messages the migration
 //! did not write, or when objects the wave inserted are used outside it (a later wave).
-//! SQL Server targets are read and run through tiberius (`mssql.rs`), the others through
-//! sqlx (`keys.rs`, `exec.rs`); `conn.rs` dispatches.
-//! See: issue "Loading in waves", item 6.
+//! The target is read (`keys.rs`: its ledger, its nodes' references) and the script run
+//! (`exec.rs`) through the backend layer's [`TargetDb`], the same code on every engine.
+//! See: issue "Loading in waves", item 6; issue "One backend layer".
 
-mod conn;
 mod exec;
 pub mod keys;
-#[cfg(feature = "mssql")]
-pub mod mssql;
 pub mod script;
 
 use std::collections::BTreeSet;
@@ -23,7 +20,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::db::{DbUrl, Dialect};
+use crate::db::{DbUrl, Dialect, OpenMode, TargetDb};
 use crate::error::bad_input;
 use crate::progress::Progress;
 use crate::staging::Workspace;
@@ -193,13 +190,13 @@ pub async fn rollback(
             )));
         }
     }
-    let mut conn = match &opts.target {
-        Some(t) => Some(conn::Conn::open(t).await?),
+    let conn = match &opts.target {
+        Some(t) => Some(TargetDb::open(t, OpenMode::Existing, 2).await?),
         None => None,
     };
     let journal = keys::from_journal(ws).await?;
-    let ledger = match &mut conn {
-        Some(c) => Some(c.ledger().await?),
+    let ledger = match &conn {
+        Some(c) => Some(keys::from_ledger(c).await?),
         None => None,
     };
     let (loaded, keys_from) = match &ledger {
@@ -208,7 +205,7 @@ pub async fn rollback(
     };
     let (this, others) = keys::pick(loaded, &opts.wave, keys_from)?;
     let notes = if ledger.is_some() { keys::cross_check(&this, &journal) } else { Vec::new() };
-    keys::check_dependents(&this, &others, conn.as_mut()).await?;
+    keys::check_dependents(&this, &others, conn.as_deref()).await?;
     let keys = WaveKeys::new(&this)?;
     let text = script::render(&keys, opts.dialect, opts.new_messages);
     let path = match &opts.out {
@@ -221,9 +218,9 @@ pub async fn rollback(
     };
     std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
     let mut executed = None;
-    if let (RunMode::Execute, Some(c)) = (opts.mode, &mut conn) {
-        progress.note(&format!("rollback: running {} on {}", path.display(), c.label()));
-        let outcome = c.execute(&text).await?;
+    if let (RunMode::Execute, Some(c)) = (opts.mode, &conn) {
+        progress.note(&format!("rollback: running {} on {}", path.display(), c.url()));
+        let outcome = exec::execute(c, &text).await?;
         if outcome == Executed::Committed {
             let body = serde_json::json!({
                 "load_runs": keys.runs, "dialect": opts.dialect.name(), "script": path,
@@ -243,6 +240,25 @@ pub async fn rollback(
         c.close().await;
     }
     Ok(RollbackReport { wave: opts.wave.clone(), keys, keys_from, script: path, executed, notes })
+}
+
+/// Every T-SQL statement rollback sends besides the script, named and as SQL Server
+/// receives it, for the parse tests.
+#[cfg(feature = "mssql")]
+pub fn tsql_statements() -> Vec<(String, String)> {
+    use crate::db::mssql::{pool::placeholders, presence_sql, probe_sql};
+    // What `load::ledger::exists` probes.
+    let (table, probe) = (crate::db::batch::LEDGER.name, "kind");
+    vec![
+        ("rollback: ledger".into(), placeholders(crate::load::ledger::CONFIGS).into_owned()),
+        ("rollback: node references".into(), keys::node_refs_sql(Dialect::Mssql)),
+        (
+            "rollback: end an open transaction".into(),
+            crate::db::transaction::ROLLBACK_IF_OPEN.into(),
+        ),
+        ("rollback: probe the ledger".into(), presence_sql(table, probe)),
+        ("rollback: probe the ledger by select".into(), probe_sql(table, probe)),
+    ]
 }
 
 /// A file-name-safe form of a wave name; a hash keeps altered names apart.
