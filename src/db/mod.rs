@@ -99,6 +99,16 @@ impl Dialect {
         }
     }
 
+    /// The `n`th bound parameter of a statement with many: `$n`, except on SQLite, which
+    /// gets an anonymous `?` (sqlx resolves `$n` names one by one through
+    /// `sqlite3_bind_parameter_name`, quadratic in the parameters of a statement).
+    pub fn param(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => "?".to_string(),
+            _ => format!("${n}"),
+        }
+    }
+
     /// A bound parameter that must be stored as a GUID (PostgreSQL needs the cast).
     pub fn guid_param(self, n: usize) -> String {
         match self {

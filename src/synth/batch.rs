@@ -78,12 +78,9 @@ impl ChatBatch {
 
     /// The INSERT for `rows` rows.
     fn sql(dialect: Dialect, rows: usize) -> String {
-        // Anonymous `?` on SQLite: sqlx looks every `$n` up by name, which is quadratic.
-        let row = |r: usize| match dialect {
-            Dialect::Sqlite => "(?, ?, ?, ?, ?, ?)".to_string(),
-            _ => {
-                format!("(${}, ${}, ${}, ${}, ${}, ${})", r + 1, r + 2, r + 3, r + 4, r + 5, r + 6)
-            }
+        let row = |r: usize| {
+            let params: Vec<String> = (1..=6).map(|c| dialect.param(r + c)).collect();
+            format!("({})", params.join(", "))
         };
         let values: Vec<String> = (0..rows).map(|r| row(r * 6)).collect();
         format!("INSERT INTO tblChat ({CHAT_COLS}) VALUES {}", values.join(", "))
