@@ -73,6 +73,7 @@ fn delta_cutover_on_sqlite() {
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn delta_cutover_on_postgres() {
     let Some(pg) = pg_database("cutover_pg") else { return };
     cutover(&pg);

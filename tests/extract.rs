@@ -34,6 +34,7 @@ fn extracts_contoso_from_sqlite() {
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn extracts_contoso_from_postgres_like_sqlite() {
     let Some(pg) = pg_database("extract_pg") else { return };
     contoso(&pg);
@@ -75,6 +76,7 @@ fn refuses_a_database_that_is_not_group_chat() {
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn refuses_a_postgres_database_that_is_not_group_chat() {
     let Some(pg) = pg_database("not_gc_pg") else { return };
     exec(&pg, include_str!("../fixtures/not-groupchat/northwind.sql"));

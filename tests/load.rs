@@ -43,6 +43,7 @@ fn loads_into_sqlite_and_reruns_without_duplicates() {
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn loads_into_postgres_and_reruns_without_duplicates() {
     let Some(pg) = pg_database("load_pg") else { return };
     check_load_and_rerun(&pg, &tmp_dir("load-pg"));
@@ -161,6 +162,7 @@ fn large_pg(test: &str) -> Option<(PgDb, std::path::PathBuf)> {
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn a_large_postgres_configuration_checks_its_foreign_keys_set_based_and_keeps_them() {
     let Some((pg, ws)) = large_pg("load_pg_keys") else { return };
     let (keys, oids) = key_state(&pg);
@@ -196,6 +198,7 @@ fn a_large_postgres_configuration_checks_its_foreign_keys_set_based_and_keeps_th
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn a_postgres_writer_that_does_not_own_the_tables_keeps_the_row_by_row_checks() {
     let Some((pg, ws)) = large_pg("load_pg_not_owner") else { return };
     let role = format!("gcm_writer_{}", std::process::id());
@@ -223,6 +226,7 @@ fn a_postgres_writer_that_does_not_own_the_tables_keeps_the_row_by_row_checks() 
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn a_postgres_reader_holding_a_table_does_not_stall_the_load() {
     let Some((pg, ws)) = large_pg("load_pg_reader") else { return };
     let before = key_state(&pg);

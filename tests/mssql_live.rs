@@ -1,6 +1,6 @@
 //! Live SQL Server tests: they run when `GCMIGRATE_TEST_MSSQL_URL` names a login that may
 //! create databases (see the README, "Live SQL Server tests"), each in fresh scratch
-//! databases `gcm_<name>_<pid>` dropped at the end, and print a `SKIPPED` line otherwise.
+//! databases `gcm_<name>_<pid>` dropped at the end; without it they are ignored.
 //! The whole pipeline (extract → plan → load → verify → rollback --execute → verify),
 //! freeze and its undo, the writer's resume, and the failures that must say what to check.
 //! Also, without a server: the Contoso data they load is valid T-SQL once converted.
@@ -19,24 +19,13 @@ use crate::mssql::{extract_failing, parse};
 use crate::resume::{fingerprint, killed_then_rerun_with, Fingerprint, FINGERPRINT_TABLES};
 use crate::util::*;
 
-/// The live server URL after a visible `LIVE` line, or None after a visible `SKIPPED` line
-/// (both straight to stderr: the harness captures `eprintln!` of passing tests).
+/// The live server URL after a visible `LIVE` line (straight to stderr: the harness
+/// captures `eprintln!` of passing tests), or as [`server_url`] says without one.
 fn live(test: &str) -> Option<String> {
-    match std::env::var("GCMIGRATE_TEST_MSSQL_URL") {
-        Ok(u) if !u.trim().is_empty() => {
-            let server = ms::ConnSpec::parse_str(&u).map_or("?".into(), |s| s.server_label());
-            let _ = writeln!(std::io::stderr().lock(), "LIVE {test}: against SQL Server {server}");
-            Some(u)
-        }
-        _ => {
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "SKIPPED {test}: set GCMIGRATE_TEST_MSSQL_URL=mssql://USER:PASSWORD@HOST:1433/master?trust_server_certificate=true \
-                 to run it against a SQL Server"
-            );
-            None
-        }
-    }
+    let u = server_url("GCMIGRATE_TEST_MSSQL_URL", cfg!(gcm_mssql), test)?;
+    let server = ms::ConnSpec::parse_str(&u).map_or("?".into(), |s| s.server_label());
+    let _ = writeln!(std::io::stderr().lock(), "LIVE {test}: against SQL Server {server}");
+    Some(u)
 }
 
 /// Runs T-SQL batches against a location.
@@ -184,6 +173,7 @@ fn ms_scalar(url: &str, sql: &str) -> i64 {
 }
 
 #[test]
+#[cfg_attr(not(gcm_mssql), ignore = "set GCMIGRATE_TEST_MSSQL_URL to a SQL Server to run")]
 fn live_extracts_contoso_from_sql_server_like_sqlite() {
     let Some(base) = live("live_extracts_contoso_from_sql_server_like_sqlite") else { return };
     let src = legacy_contoso(&base);
@@ -219,6 +209,7 @@ fn chunk(first: i64, n: i64, long: bool) -> Batch {
 }
 
 #[test]
+#[cfg_attr(not(gcm_mssql), ignore = "set GCMIGRATE_TEST_MSSQL_URL to a SQL Server to run")]
 fn live_writer_commits_chunks_with_their_ledger_row_and_resumes() {
     let Some(base) = live("live_writer_commits_chunks_with_their_ledger_row_and_resumes") else {
         return;
@@ -376,6 +367,7 @@ fn run(ws: &std::path::Path, args: &[&str]) -> (i32, String) {
 }
 
 #[test]
+#[cfg_attr(not(gcm_mssql), ignore = "set GCMIGRATE_TEST_MSSQL_URL to a SQL Server to run")]
 fn live_migrates_contoso_into_a_sql_server_mgc_and_rolls_it_back() {
     let Some(base) = live("live_migrates_contoso_into_a_sql_server_mgc_and_rolls_it_back") else {
         return;
@@ -441,6 +433,7 @@ fn verify(ws: &std::path::Path, url: &str) -> (i32, String) {
 }
 
 #[test]
+#[cfg_attr(not(gcm_mssql), ignore = "set GCMIGRATE_TEST_MSSQL_URL to a SQL Server to run")]
 fn live_load_created_killed_and_rerun_equals_uninterrupted_and_verify_sees_tampering() {
     let Some(base) =
         live("live_load_created_killed_and_rerun_equals_uninterrupted_and_verify_sees_tampering")
@@ -495,6 +488,7 @@ fn live_load_created_killed_and_rerun_equals_uninterrupted_and_verify_sees_tampe
 }
 
 #[test]
+#[cfg_attr(not(gcm_mssql), ignore = "set GCMIGRATE_TEST_MSSQL_URL to a SQL Server to run")]
 fn live_freezes_and_unfreezes_a_sql_server_source() {
     let Some(base) = live("live_freezes_and_unfreezes_a_sql_server_source") else { return };
     let src = legacy_contoso(&base);
@@ -526,6 +520,7 @@ fn with_login(base: &str, user: &str, password: &str) -> Option<String> {
 }
 
 #[test]
+#[cfg_attr(not(gcm_mssql), ignore = "set GCMIGRATE_TEST_MSSQL_URL to a SQL Server to run")]
 fn live_failures_say_what_to_check() {
     let Some(base) = live("live_failures_say_what_to_check") else { return };
     let (src, empty) = (legacy_contoso(&base), scratch(&base, "notmgc"));
@@ -577,6 +572,7 @@ fn live_failures_say_what_to_check() {
 }
 
 #[test]
+#[cfg_attr(not(gcm_mssql), ignore = "set GCMIGRATE_TEST_MSSQL_URL to a SQL Server to run")]
 fn live_bulk_loads_end_wherever_the_packets_fall() {
     let Some(base) = live("live_bulk_loads_end_wherever_the_packets_fall") else { return };
     let db = scratch(&base, "packets");

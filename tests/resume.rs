@@ -122,6 +122,7 @@ fn sqlite_load_killed_and_rerun_equals_uninterrupted() {
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn postgres_load_killed_and_rerun_equals_uninterrupted() {
     let (Some(a), Some(b)) = (pg_database("resume_ref"), pg_database("resume_victim")) else {
         return;

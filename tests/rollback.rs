@@ -154,6 +154,7 @@ fn rollback_restores_a_sqlite_target() {
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn rollback_restores_a_postgres_target() {
     let Some(pg) = pg_database("rollback_pg") else { return };
     round_trip(&pg, Dialect::Postgres, &tmp_dir("rollback-pg"));
@@ -191,6 +192,7 @@ fn guard_refuses_new_messages_on_sqlite() {
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn guard_refuses_new_messages_on_postgres() {
     let Some(pg) = pg_database("rollback_guard_pg") else { return };
     refuses_new_messages(&pg, Dialect::Postgres, &tmp_dir("rollback-guard-pg"));

@@ -1,5 +1,6 @@
 //! Test helpers: a fresh directory per test, the binary, and scratch databases.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -70,14 +71,28 @@ impl Drop for PgDb {
     }
 }
 
-/// A fresh PostgreSQL database, or None (and a note) when no server is configured.
+/// The URL of a test server in `var`. Unset (or empty), it is None after a visible
+/// `SKIPPED` line, which only `--ignored` runs reach: built without the variable, the tests
+/// that need it are marked ignored (see `build.rs`). Built with it, they were meant to run,
+/// so a variable missing now fails the test instead of letting it pass.
+pub(crate) fn server_url(var: &str, built_with: bool, test: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ if built_with => panic!(
+            "{test}: {var} was set when the tests were built but is not set now; \
+             set it again, or rebuild without it to mark the test ignored"
+        ),
+        _ => {
+            // Straight to stderr: the harness captures `eprintln!` of passing tests.
+            let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {var} is not set");
+            None
+        }
+    }
+}
+
+/// A fresh PostgreSQL database on `GCMIGRATE_TEST_PG_URL`'s server (see [`server_url`]).
 pub(crate) fn pg_database(test: &str) -> Option<PgDb> {
-    let Ok(base) = std::env::var("GCMIGRATE_TEST_PG_URL") else {
-        eprintln!(
-            "skipped {test}: GCMIGRATE_TEST_PG_URL is not set (PostgreSQL tests need a server)"
-        );
-        return None;
-    };
+    let base = server_url("GCMIGRATE_TEST_PG_URL", cfg!(gcm_pg), test)?;
     static N: AtomicU32 = AtomicU32::new(0);
     let name = format!(
         "gcm_{}_{}_{}",

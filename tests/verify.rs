@@ -353,6 +353,7 @@ fn removed_manager_is_a_blocking_loss() {
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn verifies_a_postgres_target() {
     let Some(pg) = pg_database("verify_pg") else { return };
     let dir = tmp_dir("verify-pg");
