@@ -4,51 +4,8 @@ use std::time::Duration;
 
 use crate::util::*;
 
-/// The rows the migration writes, per table: (table, columns, order), time-of-load
-/// columns left out.
-pub(crate) const FINGERPRINT_TABLES: [(&str, &str, &str); 8] = [
-        ("tblChat", "channelId, chatId, chatDate, userId, isAlert, content", "channelId, chatId"),
-        ("tblLastChatId", "nodeID, lastChatID", "nodeID"),
-        ("tblNode", "nodeID, nodeGuid, parentID, nodeType, nodeName, nodeDesc, invite, logged, filePost, disabled, behavior, visibility", "nodeID"),
-        ("tblPrincipal", "prinID, prinGuid, prinUri, prinDisplayName, prinDisabled, prinTypeID", "prinID"),
-        ("tblPrincipalAffiliations", "principalID, affiliationID, \"index\"", "principalID, \"index\""),
-        ("tblScopePrincipal", "scopeNodeID, scopePrinID, scopeIsDenied", "scopeNodeID, scopePrinID"),
-        ("tblPrincipalRole", "prinRoleNodeID, prinRolePrinID, prinRoleTypeID", "prinRoleNodeID, prinRolePrinID, prinRoleTypeID"),
-        ("tblPrincipalInvites", "prinID, invID, nodeID, createdOn", "prinID, nodeID"),
-];
-
-/// Per table of [`FINGERPRINT_TABLES`]: (table, rows, hash of the rows as text), each row
-/// its cells as text joined by `|` (NULL as `~`) and a newline.
-pub(crate) type Fingerprint = Vec<(String, i64, String)>;
-
-/// The fingerprint of a SQLite or PostgreSQL target.
-pub(crate) fn fingerprint(url: &str) -> Fingerprint {
-    block_on(async {
-        use futures_util::TryStreamExt;
-        use sqlx::Row;
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(url).await.unwrap();
-        let mut out = Vec::new();
-        for (t, cols, key) in FINGERPRINT_TABLES {
-            let exprs: Vec<String> =
-                cols.split(", ").map(|c| format!("COALESCE(CAST({c} AS TEXT), '~')")).collect();
-            let sql = format!("SELECT {} FROM {t} ORDER BY {key}", exprs.join(" || '|' || "));
-            let mut rows = sqlx::query(&sql).fetch(&pool);
-            let (mut h, mut n) = (blake3::Hasher::new(), 0);
-            while let Some(r) = rows.try_next().await.unwrap() {
-                h.update(r.get::<String, _>(0).as_bytes());
-                h.update(b"\n");
-                n += 1;
-            }
-            out.push((t.to_string(), n, h.finalize().to_hex().to_string()));
-        }
-        pool.close().await;
-        out
-    })
-}
-
 fn killed_then_rerun(reference: &str, victim: &str) {
-    killed_then_rerun_with(reference, victim, &fingerprint);
+    killed_then_rerun_with(reference, victim, &|url| fingerprint(url, Some(LOADED_ROWS)));
 }
 
 /// Loads a synthetic deployment into `reference`, then into `victim` killed (SIGKILL) three

@@ -1,4 +1,5 @@
-//! Test helpers: a fresh directory per test, the binary, and scratch databases.
+//! Test helpers: a fresh directory per test, the binary, scratch databases, queries, and
+//! one [`fingerprint`] of a database's rows.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -145,4 +146,81 @@ pub(crate) fn json(path: &Path) -> serde_json::Value {
         &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
     )
     .unwrap()
+}
+
+/// Tables to [`fingerprint`]: (table, columns, order), `*` for every column of the table.
+pub(crate) type Tables = &'static [(&'static str, &'static str, &'static str)];
+
+/// The rows a load writes, per table, without the time-of-load columns: two loads of one
+/// workspace have the same fingerprint of these.
+pub(crate) const LOADED_ROWS: Tables = &[
+        ("tblChat", "channelId, chatId, chatDate, userId, isAlert, content", "channelId, chatId"),
+        ("tblLastChatId", "nodeID, lastChatID", "nodeID"),
+        ("tblNode", "nodeID, nodeGuid, parentID, nodeType, nodeName, nodeDesc, invite, logged, filePost, disabled, behavior, visibility", "nodeID"),
+        ("tblPrincipal", "prinID, prinGuid, prinUri, prinDisplayName, prinDisabled, prinTypeID", "prinID"),
+        ("tblPrincipalAffiliations", "principalID, affiliationID, \"index\"", "principalID, \"index\""),
+        ("tblScopePrincipal", "scopeNodeID, scopePrinID, scopeIsDenied", "scopeNodeID, scopePrinID"),
+        ("tblPrincipalRole", "prinRoleNodeID, prinRolePrinID, prinRoleTypeID", "prinRoleNodeID, prinRolePrinID, prinRoleTypeID"),
+        ("tblPrincipalInvites", "prinID, invID, nodeID, createdOn", "prinID, nodeID"),
+];
+
+/// Per table: (table, rows, blake3 hash of the rows as text), each row its cells as text
+/// joined by `|` (NULL as `~`) and a newline. Equal fingerprints, equal data.
+pub(crate) type Fingerprint = Vec<(String, i64, String)>;
+
+/// The fingerprint of a SQLite or PostgreSQL database: of `tables`, or (None) of every
+/// table but gcmigrate's ledger, all columns, rows in the order of their text.
+pub(crate) fn fingerprint(url: &str, tables: Option<Tables>) -> Fingerprint {
+    block_on(async {
+        use futures_util::TryStreamExt;
+        use sqlx::Row;
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(url).await.unwrap();
+        let pg = url.starts_with("postgres");
+        let tables: Vec<(String, &str, &str)> = match tables {
+            Some(list) => list.iter().map(|&(t, cols, order)| (t.to_string(), cols, order)).collect(),
+            None => sqlx::query_scalar::<_, String>(if pg {
+                "SELECT CAST(table_name AS TEXT) FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1"
+            } else {
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1"
+            })
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| !t.eq_ignore_ascii_case("gcmigrate_ledger"))
+            .map(|t| (t, "*", "1"))
+            .collect(),
+        };
+        let mut out = Vec::new();
+        for (t, cols, order) in tables {
+            let cols: Vec<String> = if cols == "*" {
+                let names: Vec<String> = sqlx::query_scalar(&if pg {
+                    format!("SELECT CAST(column_name AS TEXT) FROM information_schema.columns WHERE lower(table_name) = lower('{t}') \
+                             AND table_schema = current_schema() ORDER BY ordinal_position")
+                } else {
+                    format!("SELECT name FROM pragma_table_info('{t}') ORDER BY cid")
+                })
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+                names.iter().map(|c| format!("\"{c}\"")).collect()
+            } else {
+                cols.split(", ").map(str::to_string).collect()
+            };
+            let exprs: Vec<String> =
+                cols.iter().map(|c| format!("COALESCE(CAST({c} AS TEXT), '~')")).collect();
+            let sql = format!("SELECT {} FROM {t} ORDER BY {order}", exprs.join(" || '|' || "));
+            let mut rows = sqlx::query(&sql).fetch(&pool);
+            let (mut h, mut n) = (blake3::Hasher::new(), 0);
+            while let Some(r) = rows.try_next().await.unwrap() {
+                h.update(r.get::<String, _>(0).as_bytes());
+                h.update(b"\n");
+                n += 1;
+            }
+            out.push((t, n, h.finalize().to_hex().to_string()));
+        }
+        pool.close().await;
+        out
+    })
 }
