@@ -47,10 +47,9 @@ fn extracts_contoso_from_postgres_like_sqlite() {
     }
     // The same plan comes out of both (GUIDs from PostgreSQL's uuid type included).
     let plan = |src: &str| {
-        let d = tmp_dir("extract-plan");
-        gcm().args(["extract", "-q", "--source", src, "--workspace"]).arg(&d).assert().success();
-        gcm().args(["plan", "-q", "--workspace"]).arg(&d).assert().success();
-        let mut p = json(&d.join("reports/plan.json"));
+        let env = TestEnv::new("extract-plan").source(src);
+        env.extract().plan();
+        let mut p = env.report("plan.json");
         p["source_version"] = serde_json::Value::Null;
         p
     };

@@ -10,36 +10,32 @@ fn killed_then_rerun(reference: &str, victim: &str) {
 
 /// Loads a synthetic deployment into `reference`, then into `victim` killed (SIGKILL) three
 /// times at pseudo-random moments and rerun; both targets must have the same
-/// `fingerprint` and the victim must verify. Returns the workspace.
+/// `fingerprint` and the victim must verify. Returns the environment of the workspace.
 pub(crate) fn killed_then_rerun_with(
     reference: &str,
     victim: &str,
     fingerprint: &dyn Fn(&str) -> Fingerprint,
-) -> std::path::PathBuf {
-    let dir = tmp_dir("resume");
-    let src = sqlite_url(&dir, "legacy.db");
-    gcm()
-        .args(["synth", "-q", "--out", &src, "--messages", "20000", "--rooms", "40", "--seed", "3"])
-        .assert()
-        .success();
-    let ws = dir.join("ws");
-    gcm().args(["extract", "-q", "--source", &src, "--workspace"]).arg(&ws).assert().success();
-    gcm().args(["plan", "-q", "--workspace"]).arg(&ws).assert().success();
+) -> TestEnv {
+    let env =
+        TestEnv::new("resume").synth(&["--messages", "20000", "--rooms", "40", "--seed", "3"]);
+    env.extract().plan();
+    // Not through the env: the load is spawned and killed.
     let load = |target: &str| {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_gcmigrate"));
-        c.args([
-            "load",
-            "-q",
-            "--create-schema",
-            "--chunk",
-            "50",
-            "--jobs",
-            "2",
-            "--target",
-            target,
-            "--workspace",
-        ])
-        .arg(&ws);
+        c.current_dir(&env.dir)
+            .args([
+                "load",
+                "-q",
+                "--create-schema",
+                "--chunk",
+                "50",
+                "--jobs",
+                "2",
+                "--target",
+                target,
+                "--workspace",
+            ])
+            .arg(&env.ws);
         c
     };
     let started = std::time::Instant::now();
@@ -68,8 +64,8 @@ pub(crate) fn killed_then_rerun_with(
     assert!(load(victim).status().unwrap().success());
     assert!(kills > 0, "the load finished before any kill: make it bigger");
     assert_eq!(fingerprint(reference), fingerprint(victim), "seed {seed}");
-    gcm().args(["verify", "-q", "--target", victim, "--workspace"]).arg(&ws).assert().success();
-    ws
+    env.run(&["verify", "-q", "--target", victim]);
+    env
 }
 
 #[test]

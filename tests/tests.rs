@@ -1,4 +1,5 @@
-//! Integration tests, one binary. Each module covers one stage or scenario.
+//! Integration tests, one binary. Each module covers one stage or scenario; most set up a
+//! `util::TestEnv` (a fresh directory, a legacy source, a workspace and a target).
 //!
 //! PostgreSQL tests run when `GCMIGRATE_TEST_PG_URL` points at a server whose user may
 //! create databases (`.ci/run` starts one), the live SQL Server tests when
