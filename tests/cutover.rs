@@ -2,28 +2,20 @@
 
 use crate::util::*;
 
-fn cutover(target: &str) {
-    let dir = tmp_dir("cutover");
-    let src = sqlite_url(&dir, "legacy.db");
-    contoso(&src);
-    let ws = dir.join("ws");
-    let run = |args: &[&str]| {
-        gcm().args(args).arg("--workspace").arg(&ws).assert().success();
-    };
-    run(&["extract", "-q", "--source", &src]);
-    run(&["plan", "-q"]);
-    run(&["load", "-q", "--create-schema", "--target", target]);
+fn cutover(env: &TestEnv) {
+    let (src, target) = (env.source.as_str(), env.target.as_str());
+    env.extract().plan().load();
     let before = scalar(target, "SELECT COUNT(*) FROM tblChat");
-    let enabled = scalar(&src, "SELECT COUNT(*) FROM tblNode WHERE nodeType = 0 AND disabled = 0");
+    let enabled = scalar(src, "SELECT COUNT(*) FROM tblNode WHERE nodeType = 0 AND disabled = 0");
 
-    run(&["freeze", "-q", "--wave", "all", "--source", &src]);
-    assert_eq!(0, scalar(&src, "SELECT COUNT(*) FROM tblNode WHERE nodeType = 0 AND disabled = 0"));
+    env.run(&["freeze", "-q", "--wave", "all", "--source", src]);
+    assert_eq!(0, scalar(src, "SELECT COUNT(*) FROM tblNode WHERE nodeType = 0 AND disabled = 0"));
 
     // Messages posted before the freeze took effect, in two rooms.
     let rooms: Vec<i64> = (0..2)
         .map(|i| {
             scalar(
-                &src,
+                src,
                 &format!(
                     "SELECT channelId FROM tblChat c JOIN tblNode n ON n.nodeID = c.channelId \
                                          GROUP BY channelId ORDER BY channelId LIMIT 1 OFFSET {i}"
@@ -33,77 +25,49 @@ fn cutover(target: &str) {
         .collect();
     for room in &rooms {
         let next =
-            scalar(&src, &format!("SELECT MAX(chatId) + 1 FROM tblChat WHERE channelId = {room}"));
-        exec(&src, &format!(
+            scalar(src, &format!("SELECT MAX(chatId) + 1 FROM tblChat WHERE channelId = {room}"));
+        exec(src, &format!(
             "INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) VALUES \
              ({room}, {next}, 634600000000000000, 20, 0, 'late news'), ({room}, {}, 634600000000000001, 21, 0, 'later')",
             next + 1
         ));
     }
-    run(&["extract", "-q", "--delta", "--source", &src]);
-    assert_eq!(
-        json(&ws.join("reports/extract-delta.json"))["messages"],
-        4,
-        "only the delta is read"
-    );
-    run(&["plan", "-q"]);
-    let out = gcm()
-        .args(["load", "--target", target, "--workspace"])
-        .arg(&ws)
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let err = String::from_utf8_lossy(&out.stderr);
+    env.run(&["extract", "-q", "--delta", "--source", src]);
+    assert_eq!(env.report("extract-delta.json")["messages"], 4, "only the delta is read");
+    env.plan();
+    let err = env.run(&["load", "--target", target]).stderr;
     assert!(err.contains("4 read, 4 loaded"), "only the delta is written: {err}");
     assert_eq!(before + 4, scalar(target, "SELECT COUNT(*) FROM tblChat"));
-    gcm().args(["verify", "-q", "--target", target, "--workspace"]).arg(&ws).assert().success();
+    env.verify();
 
-    run(&["freeze", "-q", "--wave", "all", "--source", &src, "--undo"]);
+    env.run(&["freeze", "-q", "--wave", "all", "--source", src, "--undo"]);
     assert_eq!(
         enabled,
-        scalar(&src, "SELECT COUNT(*) FROM tblNode WHERE nodeType = 0 AND disabled = 0")
+        scalar(src, "SELECT COUNT(*) FROM tblNode WHERE nodeType = 0 AND disabled = 0")
     );
 }
 
 #[test]
 fn delta_cutover_on_sqlite() {
-    let dir = tmp_dir("cutover-target");
-    cutover(&sqlite_url(&dir, "mgc.db"));
+    cutover(&TestEnv::new("cutover").contoso());
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn delta_cutover_on_postgres() {
     let Some(pg) = pg_database("cutover_pg") else { return };
-    cutover(&pg);
+    cutover(&TestEnv::new("cutover").contoso().target(&pg));
 }
 
 #[test]
 fn dry_run_reports_rows_and_writes_nothing() {
-    let dir = tmp_dir("dry");
-    let src = sqlite_url(&dir, "legacy.db");
-    contoso(&src);
-    let ws = dir.join("ws");
-    gcm().args(["extract", "-q", "--source", &src, "--workspace"]).arg(&ws).assert().success();
-    gcm().args(["plan", "-q", "--workspace"]).arg(&ws).assert().success();
-    let target = dir.join("mgc.db");
-    let out = gcm()
-        .args([
-            "load",
-            "--dry-run",
-            "--create-schema",
-            "--target",
-            &sqlite_url(&dir, "mgc.db"),
-            "--workspace",
-        ])
-        .arg(&ws)
-        .assert()
-        .success()
-        .get_output()
-        .clone();
+    let env = TestEnv::new("dry").contoso();
+    env.extract().plan();
+    let target = env.dir.join("mgc.db");
+    let out = env.run(&["load", "--dry-run", "--create-schema", "--target", &env.target]);
     assert!(!target.exists(), "a dry run creates nothing");
-    let plan = json(&ws.join("reports/plan.json"));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let plan = env.report("plan.json");
+    let err = out.stderr;
     assert!(err.contains(&format!("tblChat {}", plan["messages"]["load"])), "{err}");
     assert!(
         err.contains(&format!(

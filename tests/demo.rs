@@ -77,12 +77,8 @@ fn demo_twice_starts_clean_each_time() {
 
 #[test]
 fn plan_produces_every_finding_the_fixture_readme_lists() {
-    let dir = tmp_dir("findings");
-    let src = sqlite_url(&dir, "legacy.db");
-    contoso(&src);
-    let ws = dir.join("ws");
-    gcm().args(["extract", "-q", "--source", &src, "--workspace"]).arg(&ws).assert().success();
-    gcm().args(["plan", "-q", "--workspace"]).arg(&ws).assert().success();
+    let env = TestEnv::new("findings").contoso();
+    env.extract().plan();
     let readme = include_str!("../fixtures/README.md");
     let block = readme
         .split("```expected-findings")
@@ -91,7 +87,7 @@ fn plan_produces_every_finding_the_fixture_readme_lists() {
         .split("```")
         .next()
         .unwrap();
-    let plan = json(&ws.join("reports/plan.json"));
+    let plan = env.report("plan.json");
     let codes: Vec<&str> =
         plan["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
     let expected: Vec<&str> = block.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
@@ -111,5 +107,5 @@ fn plan_produces_every_finding_the_fixture_readme_lists() {
     guids.sort();
     guids.dedup();
     assert_eq!(n, guids.len());
-    assert_eq!(n as i64, scalar(&src, "SELECT COUNT(*) FROM tblNode WHERE nodeType = 0"));
+    assert_eq!(n as i64, scalar(&env.source, "SELECT COUNT(*) FROM tblNode WHERE nodeType = 0"));
 }

@@ -47,27 +47,13 @@ fn plan_without_extract_says_what_to_run() {
 
 #[test]
 fn broken_mapping_option_names_file_line_and_column() {
-    let dir = tmp_dir("badmap");
-    let src = sqlite_url(&dir, "legacy.db");
-    contoso(&src);
-    let ws = dir.join("ws");
-    gcm().args(["extract", "-q", "--source", &src, "--workspace"]).arg(&ws).assert().success();
-    let maps = dir.join("maps");
-    std::fs::create_dir_all(&maps).unwrap();
-    std::fs::write(maps.join("gcmigrate.toml"), "separator = \"-\"\ndrop_root_manager = true\n")
-        .unwrap();
-    let out = gcm()
-        .args(["plan", "--workspace"])
-        .arg(&ws)
-        .arg("--mappings")
-        .arg(&maps)
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let env = TestEnv::new("badmap").contoso();
+    env.extract();
+    let env = env.mapping("gcmigrate.toml", "separator = \"-\"\ndrop_root_manager = true\n");
+    let out = env.command(&["plan"]).arg("--mappings").arg(env.maps()).assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr);
     assert!(err.contains("gcmigrate.toml:2:1:"), "{err}");
-    assert!(!ws.join("reports/plan.json").exists(), "no plan is written on a mapping error");
+    assert!(!env.ws.join("reports/plan.json").exists(), "no plan is written on a mapping error");
 }
 
 #[test]

@@ -34,6 +34,7 @@ fn extracts_contoso_from_sqlite() {
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn extracts_contoso_from_postgres_like_sqlite() {
     let Some(pg) = pg_database("extract_pg") else { return };
     contoso(&pg);
@@ -46,10 +47,9 @@ fn extracts_contoso_from_postgres_like_sqlite() {
     }
     // The same plan comes out of both (GUIDs from PostgreSQL's uuid type included).
     let plan = |src: &str| {
-        let d = tmp_dir("extract-plan");
-        gcm().args(["extract", "-q", "--source", src, "--workspace"]).arg(&d).assert().success();
-        gcm().args(["plan", "-q", "--workspace"]).arg(&d).assert().success();
-        let mut p = json(&d.join("reports/plan.json"));
+        let env = TestEnv::new("extract-plan").source(src);
+        env.extract().plan();
+        let mut p = env.report("plan.json");
         p["source_version"] = serde_json::Value::Null;
         p
     };
@@ -75,6 +75,7 @@ fn refuses_a_database_that_is_not_group_chat() {
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn refuses_a_postgres_database_that_is_not_group_chat() {
     let Some(pg) = pg_database("not_gc_pg") else { return };
     exec(&pg, include_str!("../fixtures/not-groupchat/northwind.sql"));

@@ -1,76 +1,56 @@
 //! `gcmigrate load` and `verify` on SQLite and PostgreSQL targets.
 
-use std::path::Path;
-
 use crate::util::*;
 
-/// Extracts and plans Contoso into a workspace; returns the workspace.
-fn planned(dir: &Path) -> std::path::PathBuf {
-    let src = sqlite_url(dir, "legacy.db");
-    contoso(&src);
-    let ws = dir.join("ws");
-    gcm().args(["extract", "-q", "--source", &src, "--workspace"]).arg(&ws).assert().success();
-    gcm().args(["plan", "-q", "--workspace"]).arg(&ws).assert().success();
-    ws
-}
-
-fn load(ws: &Path, target: &str) {
-    gcm()
-        .args(["load", "-q", "--create-schema", "--target", target, "--workspace"])
-        .arg(ws)
-        .assert()
-        .success();
-}
-
-fn check_load_and_rerun(target: &str, dir: &Path) {
-    let ws = planned(dir);
-    load(&ws, target);
-    let plan = json(&ws.join("reports/plan.json"));
+/// Extracts, plans and loads Contoso into the env's target, twice, then verifies.
+fn check_load_and_rerun(env: &TestEnv) {
+    let target = env.target.as_str();
+    env.extract().plan().load();
+    let plan = env.report("plan.json");
     let expected = plan["messages"]["load"].as_i64().unwrap();
     assert_eq!(expected, scalar(target, "SELECT COUNT(*) FROM tblChat"));
     // A second run finds everything in the ledger and writes nothing twice.
     let nodes = scalar(target, "SELECT COUNT(*) FROM tblNode");
-    load(&ws, target);
+    env.load();
     assert_eq!(expected, scalar(target, "SELECT COUNT(*) FROM tblChat"));
     assert_eq!(nodes, scalar(target, "SELECT COUNT(*) FROM tblNode"));
-    gcm().args(["verify", "-q", "--target", target, "--workspace"]).arg(&ws).assert().success();
+    env.verify();
 }
 
 #[test]
 fn loads_into_sqlite_and_reruns_without_duplicates() {
-    let dir = tmp_dir("load-sqlite");
-    check_load_and_rerun(&sqlite_url(&dir, "mgc.db"), &dir);
+    check_load_and_rerun(&TestEnv::new("load-sqlite").contoso());
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn loads_into_postgres_and_reruns_without_duplicates() {
     let Some(pg) = pg_database("load_pg") else { return };
-    check_load_and_rerun(&pg, &tmp_dir("load-pg"));
+    check_load_and_rerun(&TestEnv::new("load-pg").contoso().target(&pg));
 }
 
 #[test]
 fn verify_names_the_room_and_message_that_differ() {
-    let dir = tmp_dir("tamper");
-    let ws = planned(&dir);
-    let target = sqlite_url(&dir, "mgc.db");
-    load(&ws, &target);
+    let env = TestEnv::new("tamper").contoso();
+    env.extract().plan().load();
+    let target = env.target.as_str();
     let (room, chat) = {
-        let room = scalar(&target, "SELECT MIN(channelId) FROM tblChat");
+        let room = scalar(target, "SELECT MIN(channelId) FROM tblChat");
         (
             room,
             scalar(
-                &target,
+                target,
                 &format!("SELECT MIN(chatId) + 1 FROM tblChat WHERE channelId = {room}"),
             ),
         )
     };
-    exec(&target, &format!("UPDATE tblChat SET content = content || '!' WHERE channelId = {room} AND chatId = {chat}"));
-    gcm().args(["verify", "-q", "--target", &target, "--workspace"]).arg(&ws).assert().code(1);
-    let report = json(&ws.join("reports/verify-all.json"));
+    exec(target, &format!("UPDATE tblChat SET content = content || '!' WHERE channelId = {room} AND chatId = {chat}"));
+    env.output(&["verify", "-q", "--target", target]).expect(1);
+    let report = env.report("verify-all.json");
     let guid: String = {
         let g = block_on(async {
             sqlx::any::install_default_drivers();
-            let pool = sqlx::AnyPool::connect(&target).await.unwrap();
+            let pool = sqlx::AnyPool::connect(target).await.unwrap();
             let g: String =
                 sqlx::query_scalar(&format!("SELECT nodeGuid FROM tblNode WHERE nodeID = {room}"))
                     .fetch_one(&pool)
@@ -91,9 +71,9 @@ fn verify_names_the_room_and_message_that_differ() {
     assert_eq!(bad[0]["first_mismatch"]["chat_id"], chat);
     assert_eq!(bad[0]["first_mismatch"]["what"], "content");
 
-    exec(&target, &format!("DELETE FROM tblChat WHERE channelId = {room} AND chatId = {chat}"));
-    gcm().args(["verify", "-q", "--target", &target, "--workspace"]).arg(&ws).assert().code(1);
-    let report = json(&ws.join("reports/verify-all.json"));
+    exec(target, &format!("DELETE FROM tblChat WHERE channelId = {room} AND chatId = {chat}"));
+    env.output(&["verify", "-q", "--target", target]).expect(1);
+    let report = env.report("verify-all.json");
     let bad: Vec<_> = report["rooms"]
         .as_array()
         .unwrap()
@@ -124,14 +104,21 @@ fn foreign_keys(url: &str) -> Vec<String> {
 }
 
 /// A planned workspace of a synthetic deployment whose configuration is over 2,000 rows.
-fn planned_large(dir: &Path) -> std::path::PathBuf {
-    let src = sqlite_url(dir, "legacy.db");
-    let args = ["--messages", "3000", "--users", "900", "--groups", "40", "--rooms", "40"];
-    gcm().args(["synth", "-q", "--out", &src, "--seed", "5"]).args(args).assert().success();
-    let ws = dir.join("ws");
-    gcm().args(["extract", "-q", "--source", &src, "--workspace"]).arg(&ws).assert().success();
-    gcm().args(["plan", "-q", "--workspace"]).arg(&ws).assert().success();
-    ws
+fn planned_large(name: &str) -> TestEnv {
+    let env = TestEnv::new(name).synth(&[
+        "--seed",
+        "5",
+        "--messages",
+        "3000",
+        "--users",
+        "900",
+        "--groups",
+        "40",
+        "--rooms",
+        "40",
+    ]);
+    env.extract().plan();
+    env
 }
 
 /// Creates the mgc schema in an existing database.
@@ -154,19 +141,20 @@ fn key_state(url: &str) -> (Vec<String>, i64) {
 
 /// A fresh PostgreSQL database with the mgc schema already in it (so its keys can be seen
 /// before the load), and [`planned_large`]'s workspace; `None` without a server.
-fn large_pg(test: &str) -> Option<(PgDb, std::path::PathBuf)> {
+fn large_pg(test: &str) -> Option<(PgDb, TestEnv)> {
     let pg = pg_database(test)?;
-    let ws = planned_large(&tmp_dir(&test.replace('_', "-")));
+    let env = planned_large(&test.replace('_', "-"));
     create_mgc(&pg);
-    Some((pg, ws))
+    Some((pg, env))
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn a_large_postgres_configuration_checks_its_foreign_keys_set_based_and_keeps_them() {
-    let Some((pg, ws)) = large_pg("load_pg_keys") else { return };
+    let Some((pg, env)) = large_pg("load_pg_keys") else { return };
     let (keys, oids) = key_state(&pg);
     assert!(keys.len() > 5, "{keys:?}");
-    gcm().args(["load", "-q", "--target", &pg, "--workspace"]).arg(&ws).assert().success();
+    env.run(&["load", "-q", "--target", &pg]);
     // Large enough for the set-based path (2,000 rows): the keys were dropped and added
     // back (new constraint rows), exactly as they were.
     let rows = scalar(&pg, "SELECT COUNT(*) FROM tblPrincipalAffiliations")
@@ -174,7 +162,7 @@ fn a_large_postgres_configuration_checks_its_foreign_keys_set_based_and_keeps_th
     assert!(rows > 2_000, "only {rows} configuration rows");
     assert_ne!(oids, scalar(&pg, KEY_OIDS), "the keys were not set aside");
     assert_eq!(foreign_keys(&pg), keys);
-    gcm().args(["verify", "-q", "--target", &pg, "--workspace"]).arg(&ws).assert().success();
+    env.run(&["verify", "-q", "--target", &pg]);
 
     // A large batch with a dangling reference fails whole, naming the key, and changes nothing.
     use gcmigrate::db::batch::{Batch, AFFILIATION};
@@ -197,8 +185,9 @@ fn a_large_postgres_configuration_checks_its_foreign_keys_set_based_and_keeps_th
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn a_postgres_writer_that_does_not_own_the_tables_keeps_the_row_by_row_checks() {
-    let Some((pg, ws)) = large_pg("load_pg_not_owner") else { return };
+    let Some((pg, env)) = large_pg("load_pg_not_owner") else { return };
     let role = format!("gcm_writer_{}", std::process::id());
     let db = pg.rsplit_once('/').unwrap().1;
     exec(
@@ -213,10 +202,10 @@ fn a_postgres_writer_that_does_not_own_the_tables_keeps_the_row_by_row_checks() 
     let host = rest.split_once('@').map_or(rest, |(_, h)| h);
     let writer = format!("{scheme}://{role}:w@{host}");
     let before = key_state(&pg);
-    gcm().args(["load", "-q", "--target", &writer, "--workspace"]).arg(&ws).assert().success();
+    env.run(&["load", "-q", "--target", &writer]);
     assert!(scalar(&pg, "SELECT COUNT(*) FROM tblPrincipalAffiliations") > 0);
     assert_eq!(key_state(&pg), before, "the keys were never dropped");
-    gcm().args(["verify", "-q", "--target", &pg, "--workspace"]).arg(&ws).assert().success();
+    env.run(&["verify", "-q", "--target", &pg]);
     // The role owns the ledger table now: the database goes first, then the role.
     let admin = std::env::var("GCMIGRATE_TEST_PG_URL").unwrap();
     drop(pg);
@@ -224,8 +213,9 @@ fn a_postgres_writer_that_does_not_own_the_tables_keeps_the_row_by_row_checks() 
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn a_postgres_reader_holding_a_table_does_not_stall_the_load() {
-    let Some((pg, ws)) = large_pg("load_pg_reader") else { return };
+    let Some((pg, env)) = large_pg("load_pg_reader") else { return };
     let before = key_state(&pg);
     // Another session reads tblPrincipalAffiliations in a long transaction.
     let (ready_tx, ready) = std::sync::mpsc::channel();
@@ -247,9 +237,9 @@ fn a_postgres_reader_holding_a_table_does_not_stall_the_load() {
     ready.recv().unwrap();
     // The keys cannot be dropped under the reader's lock: after a short wait the load
     // keeps the per-row checks and finishes.
-    gcm().args(["load", "-q", "--target", &pg, "--workspace"]).arg(&ws).assert().success();
+    env.run(&["load", "-q", "--target", &pg]);
     stop.send(()).unwrap();
     reader.join().unwrap();
     assert_eq!(key_state(&pg), before, "the keys were never dropped");
-    gcm().args(["verify", "-q", "--target", &pg, "--workspace"]).arg(&ws).assert().success();
+    env.run(&["verify", "-q", "--target", &pg]);
 }

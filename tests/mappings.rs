@@ -5,27 +5,18 @@ use std::path::Path;
 
 use crate::util::*;
 
-fn extracted(dir: &Path) -> std::path::PathBuf {
-    let src = sqlite_url(dir, "legacy.db");
-    contoso(&src);
-    let ws = dir.join("ws");
-    gcm().args(["extract", "-q", "--source", &src, "--workspace"]).arg(&ws).assert().success();
-    ws
+/// Contoso, extracted, in a fresh environment.
+fn extracted(name: &str) -> TestEnv {
+    let env = TestEnv::new(name).contoso();
+    env.extract();
+    env
 }
 
 #[test]
 fn shipped_mappings_apply_to_contoso() {
-    let dir = tmp_dir("mappings-shipped");
-    let ws = extracted(&dir);
-    let maps = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
-    gcm()
-        .args(["plan", "-q", "--workspace"])
-        .arg(&ws)
-        .arg("--mappings")
-        .arg(&maps)
-        .assert()
-        .success();
-    let plan = json(&ws.join("reports/plan.json"));
+    let env = extracted("mappings-shipped").mappings_from("mappings");
+    env.plan();
+    let plan = env.report("plan.json");
     let waves: Vec<&str> =
         plan["waves"].as_array().unwrap().iter().map(|w| w["name"].as_str().unwrap()).collect();
     assert!(waves.contains(&"pilot") && waves.contains(&"wave2"), "{waves:?}");
@@ -47,34 +38,17 @@ fn shipped_mappings_apply_to_contoso() {
         .expect("Jane remapped");
     assert_eq!(jane["disabled"], false);
     // Every wave can be loaded on its own, then verified.
-    let target = sqlite_url(&dir, "mgc.db");
+    let target = env.target.as_str();
     for w in waves {
-        gcm()
-            .args([
-                "load",
-                "-q",
-                "--create-schema",
-                "--wave",
-                w,
-                "--target",
-                &target,
-                "--workspace",
-            ])
-            .arg(&ws)
-            .assert()
-            .success();
-        gcm()
-            .args(["verify", "-q", "--wave", w, "--target", &target, "--workspace"])
-            .arg(&ws)
-            .assert()
-            .success();
+        env.run(&["load", "-q", "--create-schema", "--wave", w, "--target", target]);
+        env.run(&["verify", "-q", "--wave", w, "--target", target]);
     }
 }
 
 #[test]
 fn broken_mapping_files_name_file_line_and_column_and_exit_2() {
-    let dir = tmp_dir("mappings-broken");
-    let ws = extracted(&dir);
+    let env = extracted("mappings-broken");
+    let ws = &env.ws;
     let cases = [
         ("bad-row", "rooms.csv:4:47:"),
         ("unterminated-quote", "categories.csv:3:1:"),
@@ -91,34 +65,20 @@ fn broken_mapping_files_name_file_line_and_column_and_exit_2() {
         let _ = std::fs::remove_file(ws.join("reports/plan.json"));
         let maps =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mappings-broken").join(case);
-        let out = gcm()
-            .args(["plan", "--workspace"])
-            .arg(&ws)
-            .arg("--mappings")
-            .arg(&maps)
-            .assert()
-            .code(2)
-            .get_output()
-            .clone();
+        let out = env.command(&["plan"]).arg("--mappings").arg(&maps).assert().code(2);
+        let out = out.get_output();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(expected), "{case}: expected `{expected}` in: {err}");
         assert!(!ws.join("reports/plan.json").exists(), "{case}: no plan is written");
     }
     let ok = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mappings-broken/bom-crlf");
-    gcm()
-        .args(["plan", "-q", "--workspace"])
-        .arg(&ws)
-        .arg("--mappings")
-        .arg(&ok)
-        .assert()
-        .success();
+    env.command(&["plan", "-q"]).arg("--mappings").arg(&ok).assert().success();
 }
 
 #[test]
 fn names_taken_in_the_target_block_or_are_renamed() {
-    let dir = tmp_dir("collide");
-    let ws = extracted(&dir);
-    let target = sqlite_url(&dir, "mgc.db");
+    let env = extracted("collide");
+    let target = env.target.clone();
     exec(
         &format!("{target}?mode=rwc"),
         gcmigrate::schema::ddl(
@@ -129,26 +89,15 @@ fn names_taken_in_the_target_block_or_are_renamed() {
     exec(&target, "INSERT INTO tblNode (nodeID, nodeGuid, parentID, nodeType, nodeName, nodeDesc, invite, logged, filePost, \
                    disabled, behavior, visibility, nodeAddedBy, nodeAddedOn, nodeUpdatedBy, nodeUpdatedOn) VALUES \
                    (500, 'aaaaaaaa-0000-0000-0000-000000000001', 1, 1, 'company', '', 1, 1, 1, 0, 4, 3, 1, 0, 1, 0)");
-    let out = gcm()
-        .args(["plan", "--target", &target, "--workspace"])
-        .arg(&ws)
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("TARGET_COLLISION"));
-    let maps = dir.join("maps");
-    std::fs::create_dir_all(&maps).unwrap();
-    std::fs::write(maps.join("categories.csv"), "legacy_path,on_conflict\n/Company,rename\n")
-        .unwrap();
-    gcm()
-        .args(["plan", "-q", "--target", &target, "--mappings"])
-        .arg(&maps)
-        .arg("--workspace")
-        .arg(&ws)
+    let out = env.command(&["plan", "--target", &target]).assert().code(1);
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("TARGET_COLLISION"));
+    let env = env.mapping("categories.csv", "legacy_path,on_conflict\n/Company,rename\n");
+    env.command(&["plan", "-q", "--target", &target])
+        .arg("--mappings")
+        .arg(env.maps())
         .assert()
         .success();
-    let plan = json(&ws.join("reports/plan.json"));
+    let plan = env.report("plan.json");
     assert!(
         plan["categories"].as_array().unwrap().iter().any(|c| c["name"] == "Company (2)"),
         "renamed"

@@ -53,20 +53,11 @@ fn unreachable_sql_server_is_exit_3_within_the_timeout_without_the_password() {
     }
 }
 
-/// A workspace with Contoso extracted and planned (SQLite source).
-fn planned_workspace() -> std::path::PathBuf {
-    let dir = tmp_dir("mssql-stages");
-    let src = sqlite_url(&dir, "legacy.db");
-    contoso(&src);
-    let ws = dir.join("ws");
-    gcm().args(["extract", "-q", "--source", &src, "--workspace"]).arg(&ws).assert().success();
-    gcm().args(["plan", "-q", "--workspace"]).arg(&ws).assert().success();
-    ws
-}
-
 #[test]
 fn every_stage_fails_fast_on_an_unreachable_sql_server_without_the_password() {
-    let ws = planned_workspace();
+    // A workspace with Contoso extracted and planned (SQLite source).
+    let env = TestEnv::new("mssql-stages").contoso();
+    env.extract().plan();
     let url = "mssql://u:secret@127.0.0.1:1/mgc?connect_timeout=5";
     for args in [
         &["plan", "--target", url][..],
@@ -78,13 +69,7 @@ fn every_stage_fails_fast_on_an_unreachable_sql_server_without_the_password() {
         &["rollback", "--wave", "all", "--execute", "--target", url],
     ] {
         let t0 = Instant::now();
-        let out = gcm()
-            .args(args)
-            .arg("--workspace")
-            .arg(&ws)
-            .timeout(Duration::from_secs(60))
-            .output()
-            .unwrap();
+        let out = env.command(args).timeout(Duration::from_secs(60)).output().unwrap();
         let all = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),

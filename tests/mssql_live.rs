@@ -1,6 +1,6 @@
 //! Live SQL Server tests: they run when `GCMIGRATE_TEST_MSSQL_URL` names a login that may
 //! create databases (see the README, "Live SQL Server tests"), each in fresh scratch
-//! databases `gcm_<name>_<pid>` dropped at the end, and print a `SKIPPED` line otherwise.
+//! databases `gcm_<name>_<pid>` dropped at the end; without it they are ignored.
 //! The whole pipeline (extract → plan → load → verify → rollback --execute → verify),
 //! freeze and its undo, the writer's resume, and the failures that must say what to check.
 //! Also, without a server: the Contoso data they load is valid T-SQL once converted.
@@ -17,27 +17,16 @@ use gcmigrate::load::{ledger, target as load_target};
 use tiberius::ColumnData;
 
 use crate::mssql::{extract_failing, parse};
-use crate::resume::{fingerprint, killed_then_rerun_with, Fingerprint, FINGERPRINT_TABLES};
+use crate::resume::killed_then_rerun_with;
 use crate::util::*;
 
-/// The live server URL after a visible `LIVE` line, or None after a visible `SKIPPED` line
-/// (both straight to stderr: the harness captures `eprintln!` of passing tests).
+/// The live server URL after a visible `LIVE` line (straight to stderr: the harness
+/// captures `eprintln!` of passing tests), or as [`server_url`] says without one.
 fn live(test: &str) -> Option<String> {
-    match std::env::var("GCMIGRATE_TEST_MSSQL_URL") {
-        Ok(u) if !u.trim().is_empty() => {
-            let server = ms::ConnSpec::parse_str(&u).map_or("?".into(), |s| s.server_label());
-            let _ = writeln!(std::io::stderr().lock(), "LIVE {test}: against SQL Server {server}");
-            Some(u)
-        }
-        _ => {
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "SKIPPED {test}: set GCMIGRATE_TEST_MSSQL_URL=mssql://USER:PASSWORD@HOST:1433/master?trust_server_certificate=true \
-                 to run it against a SQL Server"
-            );
-            None
-        }
-    }
+    let u = server_url("GCMIGRATE_TEST_MSSQL_URL", cfg!(gcm_mssql), test)?;
+    let server = ms::ConnSpec::parse_str(&u).map_or("?".into(), |s| s.server_label());
+    let _ = writeln!(std::io::stderr().lock(), "LIVE {test}: against SQL Server {server}");
+    Some(u)
 }
 
 /// Runs T-SQL batches against a location.
@@ -171,12 +160,11 @@ fn legacy_contoso(base: &str) -> Scratch {
 }
 
 fn extract_plan(src: &str) -> (serde_json::Value, serde_json::Value) {
-    let d = tmp_dir("mssql-plan");
-    gcm().args(["extract", "-q", "--source", src, "--workspace"]).arg(&d).assert().success();
-    gcm().args(["plan", "-q", "--workspace"]).arg(&d).assert().success();
-    let mut p = json(&d.join("reports/plan.json"));
+    let env = TestEnv::new("mssql-plan").source(src);
+    env.extract().plan();
+    let mut p = env.report("plan.json");
     p["source_version"] = serde_json::Value::Null;
-    (json(&d.join("reports/extract-full.json")), p)
+    (env.report("extract-full.json"), p)
 }
 
 /// One integer from a query against a SQL Server location.
@@ -185,6 +173,7 @@ fn ms_scalar(url: &str, sql: &str) -> i64 {
 }
 
 #[test]
+#[cfg_attr(not(gcm_mssql), ignore = "set GCMIGRATE_TEST_MSSQL_URL to a SQL Server to run")]
 fn live_extracts_contoso_from_sql_server_like_sqlite() {
     let Some(base) = live("live_extracts_contoso_from_sql_server_like_sqlite") else { return };
     let src = legacy_contoso(&base);
@@ -220,6 +209,7 @@ fn chunk(first: i64, n: i64, long: bool) -> Batch {
 }
 
 #[test]
+#[cfg_attr(not(gcm_mssql), ignore = "set GCMIGRATE_TEST_MSSQL_URL to a SQL Server to run")]
 fn live_writer_commits_chunks_with_their_ledger_row_and_resumes() {
     let Some(base) = live("live_writer_commits_chunks_with_their_ledger_row_and_resumes") else {
         return;
@@ -340,9 +330,10 @@ fn cell_text(c: &ColumnData<'_>) -> String {
     }
 }
 
-/// [`fingerprint`] of a SQL Server target: the same rows, hashed from the same text.
+/// [`fingerprint`] of [`LOADED_ROWS`] of a SQL Server target: the same rows, hashed from
+/// the same text.
 fn ms_fingerprint(url: &str) -> Fingerprint {
-    FINGERPRINT_TABLES
+    LOADED_ROWS
         .iter()
         .map(|(t, cols, key)| {
             let sql =
@@ -369,14 +360,13 @@ fn mgc_counts(url: &str) -> Vec<(String, i64)> {
 }
 
 /// `gcmigrate ARGS… --workspace WS`: (exit code, stdout + stderr).
-fn run(ws: &std::path::Path, args: &[&str]) -> (i32, String) {
-    let out = gcm().args(args).arg("--workspace").arg(ws).output().unwrap();
-    let all =
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.code().unwrap_or(-1), all)
+fn run(env: &TestEnv, args: &[&str]) -> (i32, String) {
+    let out = env.output(args);
+    (out.code, out.all())
 }
 
 #[test]
+#[cfg_attr(not(gcm_mssql), ignore = "set GCMIGRATE_TEST_MSSQL_URL to a SQL Server to run")]
 fn live_migrates_contoso_into_a_sql_server_mgc_and_rolls_it_back() {
     let Some(base) = live("live_migrates_contoso_into_a_sql_server_mgc_and_rolls_it_back") else {
         return;
@@ -389,29 +379,26 @@ fn live_migrates_contoso_into_a_sql_server_mgc_and_rolls_it_back() {
         &[mgc_ddl.join(";\n"), gcmigrate::db::Dialect::Mssql.create_ledger().to_string()],
     );
     let before = mgc_counts(&mgc.url);
-    let ws = tmp_dir("mssql-migrate");
-    let plan = ["plan", "-q", "--target", &mgc.url];
-    for args in [&["extract", "-q", "--source", &src.url][..], &plan] {
-        let (code, all) = run(&ws, args);
-        assert_eq!(code, 0, "{args:?}: {all}");
-    }
+    let env = TestEnv::new("mssql-migrate").source(&src.url);
+    env.extract().run(&["plan", "-q", "--target", &mgc.url]);
     // Twice: the second run finds every chunk in the ledger and writes nothing.
     for _ in 0..2 {
-        let (code, all) = run(&ws, &["load", "-q", "--target", &mgc.url]);
+        let (code, all) = run(&env, &["load", "-q", "--target", &mgc.url]);
         assert_eq!(code, 0, "load: {all}");
     }
-    let expected = json(&ws.join("reports/plan.json"))["messages"]["load"].as_i64().unwrap();
+    let expected = env.report("plan.json")["messages"]["load"].as_i64().unwrap();
     assert_eq!(ms_scalar(&mgc.url, "SELECT COUNT_BIG(*) FROM tblChat"), expected, "loaded once");
-    let (code, all) = run(&ws, &["verify", "-q", "--target", &mgc.url]);
+    let (code, all) = run(&env, &["verify", "-q", "--target", &mgc.url]);
     assert_eq!(code, 0, "verify: {all}");
-    let report = json(&ws.join("reports/verify-all.json"));
+    let report = env.report("verify-all.json");
     assert_eq!(report["totals"]["loaded"].as_i64(), Some(expected), "{report}");
     assert!(report["invariants"].as_array().is_some_and(|v| v.len() > 4), "{report}");
     // What SQL Server stored is what the same workspace writes into SQLite, row for row.
     let lite = sqlite_url(&tmp_dir("mssql-vs-sqlite"), "mgc.db");
-    let (code, all) = run(&ws, &["load", "-q", "--create-schema", "--target", &lite]);
+    let (code, all) = run(&env, &["load", "-q", "--create-schema", "--target", &lite]);
     assert_eq!(code, 0, "load into SQLite: {all}");
-    assert_eq!(ms_fingerprint(&mgc.url), fingerprint(&lite), "SQL Server and SQLite targets");
+    let lite_rows = fingerprint(&lite, Some(LOADED_ROWS));
+    assert_eq!(ms_fingerprint(&mgc.url), lite_rows, "SQL Server and SQLite targets");
 
     // A message posted after the cutover: the guard refuses and nothing is deleted.
     let room = ms_scalar(&mgc.url, "SELECT MAX(channelId) FROM tblChat");
@@ -421,30 +408,31 @@ fn live_migrates_contoso_into_a_sql_server_mgc_and_rolls_it_back() {
     );
     tsql(&mgc.url, &[late]);
     let (code, all) =
-        run(&ws, &["rollback", "-q", "--wave", "all", "--execute", "--target", &mgc.url]);
+        run(&env, &["rollback", "-q", "--wave", "all", "--execute", "--target", &mgc.url]);
     assert_eq!(code, 1, "refused: {all}");
     assert!(all.contains("new_messages_posted_after_cutover"), "{all}");
     assert_eq!(ms_scalar(&mgc.url, "SELECT COUNT_BIG(*) FROM tblChat"), expected + 1);
 
     let args = ["rollback", "-q", "--wave", "all", "--execute", "--discard-new-messages"];
-    let (code, all) = run(&ws, &[&args[..], &["--target", &mgc.url]].concat());
+    let (code, all) = run(&env, &[&args[..], &["--target", &mgc.url]].concat());
     assert_eq!(code, 0, "rollback: {all}");
     assert_eq!(mgc_counts(&mgc.url), before, "the rollback restores the pre-load state");
-    let (code, all) = run(&ws, &["verify", "-q", "--target", &mgc.url]);
+    let (code, all) = run(&env, &["verify", "-q", "--target", &mgc.url]);
     assert_eq!(code, 1, "nothing of the wave is left to verify: {all}");
-    let report = json(&ws.join("reports/verify-all.json"));
+    let report = env.report("verify-all.json");
     assert_eq!(report["totals"]["loaded"].as_i64(), Some(0), "{report}");
     let (code, all) =
-        run(&ws, &["rollback", "-q", "--wave", "all", "--execute", "--target", &mgc.url]);
+        run(&env, &["rollback", "-q", "--wave", "all", "--execute", "--target", &mgc.url]);
     assert!(code == 2 && all.contains("no load of wave"), "nothing left to roll back: {all}");
 }
 
 /// `gcmigrate verify` of the workspace against a target: (exit code, stdout + stderr).
-fn verify(ws: &std::path::Path, url: &str) -> (i32, String) {
-    run(ws, &["verify", "--target", url])
+fn verify(env: &TestEnv, url: &str) -> (i32, String) {
+    run(env, &["verify", "--target", url])
 }
 
 #[test]
+#[cfg_attr(not(gcm_mssql), ignore = "set GCMIGRATE_TEST_MSSQL_URL to a SQL Server to run")]
 fn live_load_created_killed_and_rerun_equals_uninterrupted_and_verify_sees_tampering() {
     let Some(base) =
         live("live_load_created_killed_and_rerun_equals_uninterrupted_and_verify_sees_tampering")
@@ -453,8 +441,8 @@ fn live_load_created_killed_and_rerun_equals_uninterrupted_and_verify_sees_tampe
     };
     // Empty databases: the loads create the mgc schema (--create-schema).
     let (reference, victim) = (scratch(&base, "ref"), scratch(&base, "victim"));
-    let ws = killed_then_rerun_with(&reference.url, &victim.url, &ms_fingerprint);
-    let (code, all) = verify(&ws, &victim.url);
+    let env = killed_then_rerun_with(&reference.url, &victim.url, &ms_fingerprint);
+    let (code, all) = verify(&env, &victim.url);
     assert_eq!(code, 0, "{all}");
 
     // A wrong value in one message: verify fails naming the room, and passes once it is undone.
@@ -464,7 +452,7 @@ fn live_load_created_killed_and_rerun_equals_uninterrupted_and_verify_sees_tampe
     );
     let at = format!("WHERE channelId = {room} AND chatId = {chat}");
     tsql(&victim.url, &[format!("UPDATE tblChat SET content = content + N'!' {at}")]);
-    let (code, all) = verify(&ws, &victim.url);
+    let (code, all) = verify(&env, &victim.url);
     assert!(
         code == 1 && all.contains("mismatch") && all.contains(&format!("chatId {chat}")),
         "{all}"
@@ -473,11 +461,11 @@ fn live_load_created_killed_and_rerun_equals_uninterrupted_and_verify_sees_tampe
         &victim.url,
         &[format!("UPDATE tblChat SET content = LEFT(content, LEN(content) - 1) {at}")],
     );
-    assert_eq!(verify(&ws, &victim.url).0, 0, "the original content verifies again");
+    assert_eq!(verify(&env, &victim.url).0, 0, "the original content verifies again");
 
     // A deleted message: the count no longer matches.
     tsql(&victim.url, &[format!("DELETE FROM tblChat {at}")]);
-    let (code, all) = verify(&ws, &victim.url);
+    let (code, all) = verify(&env, &victim.url);
     assert!(code == 1 && all.contains("mismatch"), "{all}");
 
     // A role nobody had: a user made manager of every room gains access.
@@ -491,14 +479,15 @@ fn live_load_created_killed_and_rerun_equals_uninterrupted_and_verify_sees_tampe
         WHERE n.nodeType = 0 AND t.rtypeDesc = N'Manager' AND NOT EXISTS (SELECT 1 FROM tblPrincipalRole AS r \
         WHERE r.prinRoleNodeID = n.nodeID AND r.prinRolePrinID = @u AND r.prinRoleTypeID = t.rtypeID)";
     tsql(fresh, &[manage_everything.to_string()]);
-    let (code, all) = verify(&ws, fresh);
+    let (code, all) = verify(&env, fresh);
     assert_eq!(code, 1, "{all}");
-    let report = json(&ws.join("reports/verify-all.json"));
+    let report = env.report("verify-all.json");
     let gained = report["access"]["gained"].as_array().unwrap();
     assert!(gained.iter().any(|g| g["right"] == "manage"), "{report}");
 }
 
 #[test]
+#[cfg_attr(not(gcm_mssql), ignore = "set GCMIGRATE_TEST_MSSQL_URL to a SQL Server to run")]
 fn live_freezes_and_unfreezes_a_sql_server_source() {
     let Some(base) = live("live_freezes_and_unfreezes_a_sql_server_source") else { return };
     let src = legacy_contoso(&base);
@@ -507,14 +496,12 @@ fn live_freezes_and_unfreezes_a_sql_server_source() {
         ms_scalar(&src.url, "SELECT COUNT_BIG(*) FROM tblNode WHERE disabled = 1");
     let open_rooms = ms_scalar(&src.url, enabled);
     assert!(open_rooms > 1);
-    let ws = tmp_dir("mssql-freeze");
-    for args in [&["extract", "-q", "--source", &src.url][..], &["plan", "-q"]] {
-        assert_eq!(run(&ws, args).0, 0, "{args:?}");
-    }
-    let (code, all) = run(&ws, &["freeze", "--wave", "all", "--source", &src.url]);
+    let env = TestEnv::new("mssql-freeze").source(&src.url);
+    env.extract().plan();
+    let (code, all) = run(&env, &["freeze", "--wave", "all", "--source", &src.url]);
     assert_eq!(code, 0, "{all}");
     assert_eq!(ms_scalar(&src.url, enabled), 0, "every room of the wave is disabled");
-    let (code, all) = run(&ws, &["freeze", "--wave", "all", "--undo", "--source", &src.url]);
+    let (code, all) = run(&env, &["freeze", "--wave", "all", "--undo", "--source", &src.url]);
     assert_eq!(code, 0, "{all}");
     assert_eq!(ms_scalar(&src.url, enabled), open_rooms);
     let after = ms_scalar(&src.url, "SELECT COUNT_BIG(*) FROM tblNode WHERE disabled = 1");
@@ -530,12 +517,12 @@ fn with_login(base: &str, user: &str, password: &str) -> Option<String> {
 }
 
 #[test]
+#[cfg_attr(not(gcm_mssql), ignore = "set GCMIGRATE_TEST_MSSQL_URL to a SQL Server to run")]
 fn live_failures_say_what_to_check() {
     let Some(base) = live("live_failures_say_what_to_check") else { return };
     let (src, empty) = (legacy_contoso(&base), scratch(&base, "notmgc"));
-    let ws = tmp_dir("mssql-failures");
-    assert_eq!(run(&ws, &["extract", "-q", "--source", &src.url]).0, 0);
-    assert_eq!(run(&ws, &["plan", "-q"]).0, 0);
+    let env = TestEnv::new("mssql-failures").source(&src.url);
+    env.extract().plan();
     // Wrong kind of database: exit 2.
     for (args, needle) in [
         (vec!["load", "--target", &empty.url], "is not a Persistent Chat mgc database"),
@@ -544,7 +531,7 @@ fn live_failures_say_what_to_check() {
         (vec!["freeze", "--wave", "all", "--source", &empty.url], "is not a Group Chat database"),
         (vec!["rollback", "--wave", "all", "--target", &src.url], "no readable gcmigrate_ledger"),
     ] {
-        let (code, all) = run(&ws, &args);
+        let (code, all) = run(&env, &args);
         assert!(code == 2 && all.contains(needle), "{args:?}: {all}");
     }
     let missing = with_database(&base, "gcm_no_such_database");
@@ -581,6 +568,7 @@ fn live_failures_say_what_to_check() {
 }
 
 #[test]
+#[cfg_attr(not(gcm_mssql), ignore = "set GCMIGRATE_TEST_MSSQL_URL to a SQL Server to run")]
 fn live_bulk_loads_end_wherever_the_packets_fall() {
     let Some(base) = live("live_bulk_loads_end_wherever_the_packets_fall") else { return };
     let db = scratch(&base, "packets");

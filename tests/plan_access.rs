@@ -8,13 +8,6 @@ use gcmigrate::staging::Workspace;
 
 use crate::util::*;
 
-fn planned(src: &str, dir: &Path) -> std::path::PathBuf {
-    let ws = dir.join("ws");
-    gcm().args(["extract", "-q", "--source", src, "--workspace"]).arg(&ws).assert().success();
-    gcm().args(["plan", "-q", "--workspace"]).arg(&ws).assert().success();
-    ws
-}
-
 fn plan_and_snapshot(ws: &Path) -> (Plan, gcmigrate::model::Snapshot) {
     block_on(async {
         let w = Workspace::open(ws, false).await.unwrap();
@@ -39,14 +32,12 @@ fn assert_no_widening(ws: &Path) {
 
 #[test]
 fn contoso_plan_grants_nothing_the_legacy_rules_did_not() {
-    let dir = tmp_dir("plan-access");
-    let src = sqlite_url(&dir, "legacy.db");
-    contoso(&src);
-    let ws = planned(&src, &dir);
-    assert_no_widening(&ws);
+    let env = TestEnv::new("plan-access").contoso();
+    env.extract().plan();
+    assert_no_widening(&env.ws);
 
     // The check does catch a widening: a principal added to a Secret room's members.
-    let (mut plan, snap) = plan_and_snapshot(&ws);
+    let (mut plan, snap) = plan_and_snapshot(&env.ws);
     let secret =
         plan.rooms.iter().position(|r| r.visibility == 2).expect("Contoso has a Secret room");
     let had = gcmigrate::mapping::legacy::Legacy::new(&snap)
@@ -74,24 +65,8 @@ fn contoso_plan_grants_nothing_the_legacy_rules_did_not() {
 
 #[test]
 fn synthetic_plan_grants_nothing_the_legacy_rules_did_not() {
-    let dir = tmp_dir("plan-access-synth");
-    let src = sqlite_url(&dir, "legacy.db");
-    gcm()
-        .args([
-            "synth",
-            "-q",
-            "--out",
-            &src,
-            "--messages",
-            "2000",
-            "--users",
-            "300",
-            "--rooms",
-            "60",
-            "--seed",
-            "11",
-        ])
-        .assert()
-        .success();
-    assert_no_widening(&planned(&src, &dir));
+    let synth = ["--messages", "2000", "--users", "300", "--rooms", "60", "--seed", "11"];
+    let env = TestEnv::new("plan-access-synth").synth(&synth);
+    env.extract().plan();
+    assert_no_widening(&env.ws);
 }

@@ -4,85 +4,38 @@ use std::time::Duration;
 
 use crate::util::*;
 
-/// The rows the migration writes, per table: (table, columns, order), time-of-load
-/// columns left out.
-pub(crate) const FINGERPRINT_TABLES: [(&str, &str, &str); 8] = [
-        ("tblChat", "channelId, chatId, chatDate, userId, isAlert, content", "channelId, chatId"),
-        ("tblLastChatId", "nodeID, lastChatID", "nodeID"),
-        ("tblNode", "nodeID, nodeGuid, parentID, nodeType, nodeName, nodeDesc, invite, logged, filePost, disabled, behavior, visibility", "nodeID"),
-        ("tblPrincipal", "prinID, prinGuid, prinUri, prinDisplayName, prinDisabled, prinTypeID", "prinID"),
-        ("tblPrincipalAffiliations", "principalID, affiliationID, \"index\"", "principalID, \"index\""),
-        ("tblScopePrincipal", "scopeNodeID, scopePrinID, scopeIsDenied", "scopeNodeID, scopePrinID"),
-        ("tblPrincipalRole", "prinRoleNodeID, prinRolePrinID, prinRoleTypeID", "prinRoleNodeID, prinRolePrinID, prinRoleTypeID"),
-        ("tblPrincipalInvites", "prinID, invID, nodeID, createdOn", "prinID, nodeID"),
-];
-
-/// Per table of [`FINGERPRINT_TABLES`]: (table, rows, hash of the rows as text), each row
-/// its cells as text joined by `|` (NULL as `~`) and a newline.
-pub(crate) type Fingerprint = Vec<(String, i64, String)>;
-
-/// The fingerprint of a SQLite or PostgreSQL target.
-pub(crate) fn fingerprint(url: &str) -> Fingerprint {
-    block_on(async {
-        use futures_util::TryStreamExt;
-        use sqlx::Row;
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(url).await.unwrap();
-        let mut out = Vec::new();
-        for (t, cols, key) in FINGERPRINT_TABLES {
-            let exprs: Vec<String> =
-                cols.split(", ").map(|c| format!("COALESCE(CAST({c} AS TEXT), '~')")).collect();
-            let sql = format!("SELECT {} FROM {t} ORDER BY {key}", exprs.join(" || '|' || "));
-            let mut rows = sqlx::query(&sql).fetch(&pool);
-            let (mut h, mut n) = (blake3::Hasher::new(), 0);
-            while let Some(r) = rows.try_next().await.unwrap() {
-                h.update(r.get::<String, _>(0).as_bytes());
-                h.update(b"\n");
-                n += 1;
-            }
-            out.push((t.to_string(), n, h.finalize().to_hex().to_string()));
-        }
-        pool.close().await;
-        out
-    })
-}
-
 fn killed_then_rerun(reference: &str, victim: &str) {
-    killed_then_rerun_with(reference, victim, &fingerprint);
+    killed_then_rerun_with(reference, victim, &|url| fingerprint(url, Some(LOADED_ROWS)));
 }
 
 /// Loads a synthetic deployment into `reference`, then into `victim` killed (SIGKILL) three
 /// times at pseudo-random moments and rerun; both targets must have the same
-/// `fingerprint` and the victim must verify. Returns the workspace.
+/// `fingerprint` and the victim must verify. Returns the environment of the workspace.
 pub(crate) fn killed_then_rerun_with(
     reference: &str,
     victim: &str,
     fingerprint: &dyn Fn(&str) -> Fingerprint,
-) -> std::path::PathBuf {
-    let dir = tmp_dir("resume");
-    let src = sqlite_url(&dir, "legacy.db");
-    gcm()
-        .args(["synth", "-q", "--out", &src, "--messages", "20000", "--rooms", "40", "--seed", "3"])
-        .assert()
-        .success();
-    let ws = dir.join("ws");
-    gcm().args(["extract", "-q", "--source", &src, "--workspace"]).arg(&ws).assert().success();
-    gcm().args(["plan", "-q", "--workspace"]).arg(&ws).assert().success();
+) -> TestEnv {
+    let env =
+        TestEnv::new("resume").synth(&["--messages", "20000", "--rooms", "40", "--seed", "3"]);
+    env.extract().plan();
+    // Not through the env: the load is spawned and killed.
     let load = |target: &str| {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_gcmigrate"));
-        c.args([
-            "load",
-            "-q",
-            "--create-schema",
-            "--chunk",
-            "50",
-            "--jobs",
-            "2",
-            "--target",
-            target,
-            "--workspace",
-        ])
-        .arg(&ws);
+        c.current_dir(&env.dir)
+            .args([
+                "load",
+                "-q",
+                "--create-schema",
+                "--chunk",
+                "50",
+                "--jobs",
+                "2",
+                "--target",
+                target,
+                "--workspace",
+            ])
+            .arg(&env.ws);
         c
     };
     let started = std::time::Instant::now();
@@ -111,8 +64,8 @@ pub(crate) fn killed_then_rerun_with(
     assert!(load(victim).status().unwrap().success());
     assert!(kills > 0, "the load finished before any kill: make it bigger");
     assert_eq!(fingerprint(reference), fingerprint(victim), "seed {seed}");
-    gcm().args(["verify", "-q", "--target", victim, "--workspace"]).arg(&ws).assert().success();
-    ws
+    env.run(&["verify", "-q", "--target", victim]);
+    env
 }
 
 #[test]
@@ -122,6 +75,7 @@ fn sqlite_load_killed_and_rerun_equals_uninterrupted() {
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn postgres_load_killed_and_rerun_equals_uninterrupted() {
     let (Some(a), Some(b)) = (pg_database("resume_ref"), pg_database("resume_victim")) else {
         return;

@@ -1,7 +1,6 @@
 //! `gcmigrate rollback`: load → rollback leaves every table as it was, guards refuse
 //! before deleting anything, hostile names cannot reach a script, T-SQL parses.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use gcmigrate::db::{split_statements, Dialect};
@@ -36,17 +35,11 @@ INSERT INTO tblLastChatId (nodeID, lastChatID) VALUES (3, 1);
 /// A name that breaks any script that quotes it naively, in any of the three dialects.
 const HOSTILE: &str = "x'); DROP TABLE tblChat; --\n$$ */ \"q\" ]]";
 
-/// Extracts and plans Contoso (after `legacy_sql` runs on the legacy database).
-fn planned(dir: &Path, legacy_sql: &str) -> PathBuf {
-    let src = sqlite_url(dir, "legacy.db");
-    contoso(&src);
-    if !legacy_sql.is_empty() {
-        exec(&src, legacy_sql);
-    }
-    let ws = dir.join("ws");
-    gcm().args(["extract", "-q", "--source", &src, "--workspace"]).arg(&ws).assert().success();
-    gcm().args(["plan", "-q", "--workspace"]).arg(&ws).assert().success();
-    ws
+/// Contoso, extracted and planned, in a fresh environment.
+fn planned(name: &str) -> TestEnv {
+    let env = TestEnv::new(name).contoso();
+    env.extract().plan();
+    env
 }
 
 /// An mgc database holding [`PRE_EXISTING`].
@@ -56,55 +49,15 @@ fn seeded(url: &str, dialect: Dialect) {
     exec(&url, PRE_EXISTING);
 }
 
-fn load(ws: &Path, target: &str, wave: Option<&str>) {
-    let mut cmd = gcm();
-    cmd.args(["load", "-q", "--create-schema", "--target", target, "--workspace"]).arg(ws);
-    if let Some(w) = wave {
-        cmd.args(["--wave", w]);
-    }
-    cmd.assert().success();
+/// Loads one wave of the plan into the env's target.
+fn load_wave(env: &TestEnv, wave: &str) {
+    env.run(&["load", "-q", "--create-schema", "--target", &env.target, "--wave", wave]);
 }
 
-/// `gcmigrate rollback -q --workspace WS ARGS…`, returning (exit code, stdout, stderr).
-fn rollback(ws: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = gcm().args(["rollback", "-q", "--workspace"]).arg(ws).args(args).output().unwrap();
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
-}
-
-/// Every row of every table but the ledger, as text, ordered: equal fingerprints, equal data.
-fn fingerprint(url: &str) -> BTreeMap<String, Vec<String>> {
-    block_on(async {
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(url).await.unwrap();
-        let pg = url.starts_with("postgres");
-        let tables: Vec<String> = sqlx::query_scalar(if pg {
-            "SELECT CAST(table_name AS TEXT) FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1"
-        } else {
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1"
-        })
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-        let mut out = BTreeMap::new();
-        for t in tables.into_iter().filter(|t| !t.eq_ignore_ascii_case("gcmigrate_ledger")) {
-            let cols: Vec<String> = sqlx::query_scalar(&if pg {
-                format!("SELECT CAST(column_name AS TEXT) FROM information_schema.columns WHERE table_name = '{t}' \
-                         AND table_schema = current_schema() ORDER BY ordinal_position")
-            } else {
-                format!("SELECT name FROM pragma_table_info('{t}') ORDER BY cid")
-            })
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-            let row: Vec<String> =
-                cols.iter().map(|c| format!("COALESCE(CAST(\"{c}\" AS TEXT), '<null>')")).collect();
-            let sql = format!("SELECT {} FROM {t} ORDER BY 1", row.join(" || '|' || "));
-            out.insert(t.to_lowercase(), sqlx::query_scalar(&sql).fetch_all(&pool).await.unwrap());
-        }
-        pool.close().await;
-        out
-    })
+/// `gcmigrate rollback -q ARGS… --workspace WS`, returning (exit code, stdout, stderr).
+fn rollback(env: &TestEnv, args: &[&str]) -> (i32, String, String) {
+    let out = env.output(&[&["rollback", "-q"][..], args].concat());
+    (out.code, out.stdout, out.stderr)
 }
 
 fn ledger_rows(url: &str) -> i64 {
@@ -112,34 +65,34 @@ fn ledger_rows(url: &str) -> i64 {
 }
 
 /// Load, roll back, compare; then the same wave loads again on the cleaned target.
-fn round_trip(target: &str, dialect: Dialect, dir: &Path) {
-    let ws = planned(dir, "");
+fn round_trip(env: &TestEnv, dialect: Dialect) {
+    let (ws, target) = (&env.ws, env.target.as_str());
     seeded(target, dialect);
-    let before = fingerprint(target);
-    load(&ws, target, None);
+    let before = fingerprint(target, None);
+    env.load();
     let loaded = scalar(target, "SELECT COUNT(*) FROM tblChat");
-    assert!(loaded > 1 && fingerprint(target) != before);
+    assert!(loaded > 1 && fingerprint(target, None) != before);
 
     // Offline (journal) and online (ledger) rendering agree.
-    let file = dir.join("offline.sql");
+    let file = env.dir.join("offline.sql");
     let (code, _, err) =
-        rollback(&ws, &["--dialect", dialect.name(), "--out", file.to_str().unwrap()]);
+        rollback(env, &["--dialect", dialect.name(), "--out", file.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    let (code, out, err) = rollback(&ws, &["--execute", "--target", target]);
+    let (code, out, err) = rollback(env, &["--execute", "--target", target]);
     assert_eq!(code, 0, "{err}");
     let script = PathBuf::from(out.trim());
     assert!(script.starts_with(ws.join("scripts")), "{out}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), std::fs::read_to_string(&script).unwrap());
 
-    assert_eq!(fingerprint(target), before, "the rollback restores the pre-load state");
+    assert_eq!(fingerprint(target, None), before, "the rollback restores the pre-load state");
     assert_eq!(ledger_rows(target), 0);
     for args in [&["--execute", "--target", target][..], &["--dialect", dialect.name()][..]] {
-        let (code, _, err) = rollback(&ws, args);
+        let (code, _, err) = rollback(env, args);
         assert_eq!(code, 2, "nothing left to roll back, in the ledger nor in the journal: {err}");
         assert!(err.contains("no load of wave"), "{err}");
     }
 
-    load(&ws, target, None);
+    env.load();
     assert_eq!(
         loaded,
         scalar(target, "SELECT COUNT(*) FROM tblChat"),
@@ -149,70 +102,69 @@ fn round_trip(target: &str, dialect: Dialect, dir: &Path) {
 
 #[test]
 fn rollback_restores_a_sqlite_target() {
-    let dir = tmp_dir("rollback-sqlite");
-    round_trip(&sqlite_url(&dir, "mgc.db"), Dialect::Sqlite, &dir);
+    round_trip(&planned("rollback-sqlite"), Dialect::Sqlite);
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn rollback_restores_a_postgres_target() {
     let Some(pg) = pg_database("rollback_pg") else { return };
-    round_trip(&pg, Dialect::Postgres, &tmp_dir("rollback-pg"));
+    round_trip(&planned("rollback-pg").target(&pg), Dialect::Postgres);
 }
 
 /// A message posted in a migrated room after the cutover stops the rollback before it
 /// deletes anything, until `--discard-new-messages`.
-fn refuses_new_messages(target: &str, dialect: Dialect, dir: &Path) {
-    let ws = planned(dir, "");
+fn refuses_new_messages(env: &TestEnv, dialect: Dialect) {
+    let target = env.target.as_str();
     seeded(target, dialect);
-    let before = fingerprint(target);
-    load(&ws, target, None);
+    let before = fingerprint(target, None);
+    env.load();
     let room = scalar(target, "SELECT MIN(channelId) FROM tblChat WHERE channelId > 3");
     let next =
         scalar(target, &format!("SELECT MAX(chatId) + 1 FROM tblChat WHERE channelId = {room}"));
     exec(target, &format!(
         "INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) VALUES ({room}, {next}, 635000000000000000, 2, 0, 'after cutover')"
     ));
-    let posted = fingerprint(target);
-    let (code, _, err) = rollback(&ws, &["--execute", "--target", target]);
+    let posted = fingerprint(target, None);
+    let (code, _, err) = rollback(env, &["--execute", "--target", target]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("--discard-new-messages"), "{err}");
-    assert_eq!(fingerprint(target), posted, "nothing was deleted");
+    assert_eq!(fingerprint(target, None), posted, "nothing was deleted");
 
     let (code, _, err) =
-        rollback(&ws, &["--execute", "--target", target, "--discard-new-messages"]);
+        rollback(env, &["--execute", "--target", target, "--discard-new-messages"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(fingerprint(target), before);
+    assert_eq!(fingerprint(target, None), before);
 }
 
 #[test]
 fn guard_refuses_new_messages_on_sqlite() {
-    let dir = tmp_dir("rollback-guard-sqlite");
-    refuses_new_messages(&sqlite_url(&dir, "mgc.db"), Dialect::Sqlite, &dir);
+    refuses_new_messages(&planned("rollback-guard-sqlite"), Dialect::Sqlite);
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn guard_refuses_new_messages_on_postgres() {
     let Some(pg) = pg_database("rollback_guard_pg") else { return };
-    refuses_new_messages(&pg, Dialect::Postgres, &tmp_dir("rollback-guard-pg"));
+    refuses_new_messages(&planned("rollback-guard-pg").target(&pg), Dialect::Postgres);
 }
 
 #[test]
 fn sqlite_script_deletes_nothing_when_a_shell_goes_on_after_the_guard() {
-    let dir = tmp_dir("rollback-bail");
-    let target = sqlite_url(&dir, "mgc.db");
-    let ws = planned(&dir, "");
-    seeded(&target, Dialect::Sqlite);
-    load(&ws, &target, None);
-    let room = scalar(&target, "SELECT MIN(channelId) FROM tblChat WHERE channelId > 3");
-    exec(&target, &format!("INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) VALUES ({room}, 999999, 1, 2, 0, 'new')"));
-    let posted = fingerprint(&target);
-    let (code, out, err) = rollback(&ws, &["--dialect", "sqlite"]);
+    let env = planned("rollback-bail");
+    let target = &env.target;
+    seeded(target, Dialect::Sqlite);
+    env.load();
+    let room = scalar(target, "SELECT MIN(channelId) FROM tblChat WHERE channelId > 3");
+    exec(target, &format!("INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) VALUES ({room}, 999999, 1, 2, 0, 'new')"));
+    let posted = fingerprint(target, None);
+    let (code, out, err) = rollback(&env, &["--dialect", "sqlite"]);
     assert_eq!(code, 0, "{err}");
     // What `sqlite3 mgc.db < FILE` does without -bail: report the error, run the rest.
     let script = std::fs::read_to_string(out.trim()).unwrap();
     let failed = block_on(async {
         sqlx::any::install_default_drivers();
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&target).await.unwrap();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(target).await.unwrap();
         let mut failed = Vec::new();
         for stmt in split_statements(&script) {
             if let Err(e) = sqlx::raw_sql(&stmt).execute(&mut conn).await {
@@ -223,7 +175,7 @@ fn sqlite_script_deletes_nothing_when_a_shell_goes_on_after_the_guard() {
     });
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert!(failed[0].contains("new_messages_posted_after_cutover"), "{failed:?}");
-    assert_eq!(fingerprint(&target), posted);
+    assert_eq!(fingerprint(target, None), posted);
 }
 
 /// Splits the plan's rooms over waves `a` and `b` (alternately, so categories are shared).
@@ -258,26 +210,25 @@ fn two_waves(ws: &Path) {
 
 #[test]
 fn refuses_to_pull_a_wave_from_under_a_later_one() {
-    let dir = tmp_dir("rollback-waves");
-    let target = sqlite_url(&dir, "mgc.db");
-    let ws = planned(&dir, "");
-    two_waves(&ws);
-    seeded(&target, Dialect::Sqlite);
-    let before = fingerprint(&target);
-    load(&ws, &target, Some("a"));
-    load(&ws, &target, Some("b"));
-    let both = fingerprint(&target);
+    let env = planned("rollback-waves");
+    let target = &env.target;
+    two_waves(&env.ws);
+    seeded(target, Dialect::Sqlite);
+    let before = fingerprint(target, None);
+    load_wave(&env, "a");
+    load_wave(&env, "b");
+    let both = fingerprint(target, None);
     for args in [&["--execute", "--target", target.as_str()][..], &["--dialect", "sqlite"][..]] {
-        let (code, _, err) = rollback(&ws, &[&["--wave", "a"][..], args].concat());
+        let (code, _, err) = rollback(&env, &[&["--wave", "a"][..], args].concat());
         assert_eq!(code, 2, "{err}");
         assert!(err.contains("wave \"b\"") && err.contains("roll back wave \"b\" first"), "{err}");
     }
-    assert_eq!(fingerprint(&target), both);
+    assert_eq!(fingerprint(target, None), both);
     for w in ["b", "a"] {
-        let (code, _, err) = rollback(&ws, &["--wave", w, "--execute", "--target", &target]);
+        let (code, _, err) = rollback(&env, &["--wave", w, "--execute", "--target", target]);
         assert_eq!(code, 0, "wave {w}: {err}");
     }
-    assert_eq!(fingerprint(&target), before);
+    assert_eq!(fingerprint(target, None), before);
 }
 
 /// T-SQL that sqlparser 0.52's MsSqlDialect cannot parse although SQL Server runs it;
@@ -320,11 +271,10 @@ fn parse_tsql(script: &str) -> [usize; 2] {
 
 #[test]
 fn tsql_scripts_parse_even_with_thousands_of_keys() {
-    let dir = tmp_dir("rollback-tsql");
-    let target = sqlite_url(&dir, "mgc.db");
-    let ws = planned(&dir, "");
-    load(&ws, &target, None);
-    let (code, out, err) = rollback(&ws, &["--dialect", "tsql"]);
+    let env = planned("rollback-tsql");
+    let ws = &env.ws;
+    env.load();
+    let (code, out, err) = rollback(&env, &["--dialect", "tsql"]);
     assert_eq!(code, 0, "{err}");
     let script = std::fs::read_to_string(out.trim()).unwrap();
     assert!(
@@ -338,10 +288,10 @@ fn tsql_scripts_parse_even_with_thousands_of_keys() {
         "principals": (10_000..12_500).collect::<Vec<i64>>(), "affiliations": [], "nodes": (10_000..12_500).collect::<Vec<i64>>(),
         "addins": ["0f8fad5b-d9cb-469f-a165-70867728950e"], "scopes": [], "roles": [], "invites": [],
     });
-    exec(&sqlite_url(&ws, "staging.db"), &format!(
+    exec(&sqlite_url(ws, "staging.db"), &format!(
         "INSERT INTO journal (run_id, wave, seq, kind, body) VALUES ('20990101T000000.000-1', 'big', 1, 'config', '{big}')"
     ));
-    let (code, out, err) = rollback(&ws, &["--dialect", "tsql", "--wave", "big"]);
+    let (code, out, err) = rollback(&env, &["--dialect", "tsql", "--wave", "big"]);
     assert_eq!(code, 0, "{err}");
     let script = std::fs::read_to_string(out.trim()).unwrap();
     assert_eq!(script.matches("INSERT INTO #gcm_rb_node").count(), 3);
@@ -350,19 +300,20 @@ fn tsql_scripts_parse_even_with_thousands_of_keys() {
 
 #[test]
 fn hostile_wave_and_room_names_never_reach_a_script() {
-    let dir = tmp_dir("rollback-hostile");
-    let target = sqlite_url(&dir, "mgc.db");
+    let env = TestEnv::new("rollback-hostile").contoso();
+    let (ws, target) = (&env.ws, &env.target);
     let quoted = HOSTILE.replace('\'', "''");
-    let ws = planned(&dir, &format!(
+    exec(&env.source, &format!(
         "UPDATE tblNode SET nodeName = '{quoted}', nodeDesc = '{quoted}' WHERE nodeID = (SELECT MIN(nodeID) FROM tblNode WHERE nodeType = 0)"
     ));
-    seeded(&target, Dialect::Sqlite);
-    let before = fingerprint(&target);
-    load(&ws, &target, None);
+    env.extract().plan();
+    seeded(target, Dialect::Sqlite);
+    let before = fingerprint(target, None);
+    env.load();
     assert_eq!(
         1,
         scalar(
-            &target,
+            target,
             &format!(
                 "SELECT COUNT(*) FROM tblNode WHERE nodeName LIKE '%{}%'",
                 "DROP TABLE tblChat"
@@ -371,12 +322,12 @@ fn hostile_wave_and_room_names_never_reach_a_script() {
     );
     // The wave gets the hostile name too, in the ledger and in the journal.
     for (url, table) in
-        [(target.clone(), "gcmigrate_ledger"), (sqlite_url(&ws, "staging.db"), "journal")]
+        [(target.clone(), "gcmigrate_ledger"), (sqlite_url(ws, "staging.db"), "journal")]
     {
         exec(&url, &format!("UPDATE {table} SET wave = '{quoted}'"));
     }
     for dialect in ["tsql", "sqlite", "postgres"] {
-        let (code, out, err) = rollback(&ws, &["--dialect", dialect, "--wave", HOSTILE]);
+        let (code, out, err) = rollback(&env, &["--dialect", dialect, "--wave", HOSTILE]);
         assert_eq!(code, 0, "{dialect}: {err}");
         let path = PathBuf::from(out.trim());
         assert_eq!(path.parent(), Some(ws.join("scripts").as_path()), "{out}");
@@ -388,7 +339,7 @@ fn hostile_wave_and_room_names_never_reach_a_script() {
             parse_tsql(&script);
         }
     }
-    let (code, _, err) = rollback(&ws, &["--wave", HOSTILE, "--execute", "--target", &target]);
+    let (code, _, err) = rollback(&env, &["--wave", HOSTILE, "--execute", "--target", target]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(fingerprint(&target), before);
+    assert_eq!(fingerprint(target, None), before);
 }

@@ -1,7 +1,12 @@
-//! Integration tests, one binary. Each module covers one stage or scenario.
+//! Integration tests, one binary. Each module covers one stage or scenario; most set up a
+//! `util::TestEnv` (a fresh directory, a legacy source, a workspace and a target).
 //!
 //! PostgreSQL tests run when `GCMIGRATE_TEST_PG_URL` points at a server whose user may
-//! create databases (`.ci/run` starts one); otherwise they print that they were skipped.
+//! create databases (`.ci/run` starts one), the live SQL Server tests when
+//! `GCMIGRATE_TEST_MSSQL_URL` names a login that may create databases. `build.rs` reads
+//! both when the tests are built: without one, its tests are listed as
+//! `ignored, set GCMIGRATE_TEST_…_URL …`. A test built with its variable but run without
+//! it fails rather than passing unrun.
 
 mod util;
 
@@ -29,5 +34,5 @@ mod verify;
 mod rollback;
 // SQL Server through tiberius: connection failures, T-SQL parse checks, encoding; live with GCMIGRATE_TEST_MSSQL_URL.
 mod mssql;
-// SQL Server live: the whole pipeline, freeze, failures (GCMIGRATE_TEST_MSSQL_URL; SKIPPED otherwise).
+// SQL Server live: the whole pipeline, freeze, failures (GCMIGRATE_TEST_MSSQL_URL; ignored otherwise).
 mod mssql_live;

@@ -1,5 +1,9 @@
-//! Test helpers: a fresh directory per test, the binary, and scratch databases.
+//! Test helpers: a [`TestEnv`] per test (a fresh directory with a legacy source, a
+//! workspace, mapping files and a target, and the binary run in it), scratch PostgreSQL
+//! databases, queries, and one [`fingerprint`] of a database's rows.
 
+use std::fmt;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -28,6 +32,258 @@ pub(crate) fn gcm() -> Command {
 /// A sqlite:// URL for a file in `dir`.
 pub(crate) fn sqlite_url(dir: &Path, file: &str) -> String {
     format!("sqlite://{}", dir.join(file).display())
+}
+
+/// One test's environment in a fresh directory: a legacy source (`legacy.db` unless
+/// given), the workspace `ws/`, mapping files in `maps/` and a target (`mgc.db` unless
+/// given). The builder methods set it up; the step methods run the standard subcommands
+/// in it, and any run that ends unexpectedly panics showing the whole run.
+pub(crate) struct TestEnv {
+    /// The test's own directory; gcmigrate runs in it.
+    pub(crate) dir: PathBuf,
+    /// The workspace, `DIR/ws`.
+    pub(crate) ws: PathBuf,
+    /// The legacy database.
+    pub(crate) source: String,
+    /// The mgc database the loads write.
+    pub(crate) target: String,
+}
+
+impl TestEnv {
+    /// A fresh directory for the test `name`; no database is built yet.
+    pub(crate) fn new(name: &str) -> TestEnv {
+        let dir = tmp_dir(name);
+        let (source, target) = (sqlite_url(&dir, "legacy.db"), sqlite_url(&dir, "mgc.db"));
+        TestEnv { ws: dir.join("ws"), dir, source, target }
+    }
+
+    /// Reads the legacy database at `url` (say a [`PgDb`]) instead of `legacy.db`.
+    pub(crate) fn source(mut self, url: &str) -> Self {
+        self.source = url.to_string();
+        self
+    }
+
+    /// Loads into `url` instead of `mgc.db`.
+    pub(crate) fn target(mut self, url: &str) -> Self {
+        self.target = url.to_string();
+        self
+    }
+
+    /// Builds the Contoso fixture at the source.
+    pub(crate) fn contoso(self) -> Self {
+        contoso(&self.source);
+        self
+    }
+
+    /// Generates a synthetic deployment at the source: `gcmigrate synth -q --out SOURCE ARGS…`.
+    #[track_caller]
+    pub(crate) fn synth(self, args: &[&str]) -> Self {
+        let line = [&["synth", "-q", "--out", &self.source][..], args].concat();
+        self.launch(&line.iter().map(|a| a.to_string()).collect::<Vec<_>>()).expect(0);
+        self
+    }
+
+    /// Copies the repository's mapping directory `from` (`mappings`, say) into `maps/`.
+    pub(crate) fn mappings_from(self, from: &str) -> Self {
+        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join(from), &self.maps());
+        self
+    }
+
+    /// Writes the mapping file `file` into `maps/`.
+    pub(crate) fn mapping(self, file: &str, text: &str) -> Self {
+        std::fs::create_dir_all(self.maps()).unwrap();
+        std::fs::write(self.maps().join(file), text).unwrap();
+        self
+    }
+
+    /// The mapping directory, `DIR/maps`; [`plan`](Self::plan) reads it when it exists.
+    pub(crate) fn maps(&self) -> PathBuf {
+        self.dir.join("maps")
+    }
+
+    /// A copy of this environment in a fresh directory, its SQLite files moved along, so a
+    /// fixture built once can serve several tests.
+    pub(crate) fn copy(&self, name: &str) -> TestEnv {
+        let dir = tmp_dir(name);
+        copy_dir(&self.dir, &dir);
+        let moved = |url: &str| match url.strip_prefix(&sqlite_url(&self.dir, "")) {
+            Some(file) => sqlite_url(&dir, file),
+            None => url.to_string(),
+        };
+        let (source, target) = (moved(&self.source), moved(&self.target));
+        TestEnv { ws: dir.join("ws"), dir, source, target }
+    }
+
+    /// `gcmigrate ARGS… --workspace WS`, run in the environment's directory and without
+    /// the caller's `GCMIGRATE_SOURCE`/`GCMIGRATE_TARGET`.
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
+        let mut c = gcm();
+        c.current_dir(&self.dir).args(self.with_ws(args));
+        c
+    }
+
+    /// Runs [`command`](Self::command) and returns how it ended, whatever its exit code.
+    #[track_caller]
+    pub(crate) fn output(&self, args: &[&str]) -> Outcome {
+        self.launch(&self.with_ws(args))
+    }
+
+    /// Runs [`command`](Self::command), which must exit 0.
+    #[track_caller]
+    pub(crate) fn run(&self, args: &[&str]) -> Outcome {
+        self.output(args).expect(0)
+    }
+
+    /// `gcmigrate extract -q --source SOURCE`.
+    #[track_caller]
+    pub(crate) fn extract(&self) -> &Self {
+        self.run(&["extract", "-q", "--source", &self.source]);
+        self
+    }
+
+    /// `gcmigrate plan -q`, with `--mappings maps/` when there are mapping files.
+    #[track_caller]
+    pub(crate) fn plan(&self) -> &Self {
+        let maps = self.maps();
+        if maps.is_dir() {
+            self.run(&["plan", "-q", "--mappings", maps.to_str().unwrap()]);
+        } else {
+            self.run(&["plan", "-q"]);
+        }
+        self
+    }
+
+    /// `gcmigrate load -q --create-schema --target TARGET`.
+    #[track_caller]
+    pub(crate) fn load(&self) -> &Self {
+        self.run(&["load", "-q", "--create-schema", "--target", &self.target]);
+        self
+    }
+
+    /// `gcmigrate verify -q --target TARGET`, which must pass.
+    #[track_caller]
+    pub(crate) fn verify(&self) -> &Self {
+        self.run(&["verify", "-q", "--target", &self.target]);
+        self
+    }
+
+    /// A JSON report of the workspace: `ws/reports/FILE`.
+    pub(crate) fn report(&self, file: &str) -> serde_json::Value {
+        json(&self.ws.join("reports").join(file))
+    }
+
+    /// `ARGS… --workspace WS`.
+    fn with_ws(&self, args: &[&str]) -> Vec<String> {
+        let ws = self.ws.to_str().expect("a UTF-8 workspace path");
+        args.iter().copied().chain(["--workspace", ws]).map(str::to_string).collect()
+    }
+
+    /// Runs `gcmigrate ARGS…` in the directory; panics if a signal ended it.
+    #[track_caller]
+    fn launch(&self, args: &[String]) -> Outcome {
+        let out = gcm().current_dir(&self.dir).args(args).output().unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let mut o = Outcome {
+            code: out.status.code().unwrap_or(-1),
+            stdout: text(&out.stdout),
+            stderr: text(&out.stderr),
+            cwd: self.dir.clone(),
+            line: std::iter::once("gcmigrate".to_string())
+                .chain(args.iter().map(|a| shell_word(&redact(a))))
+                .collect::<Vec<_>>()
+                .join(" "),
+        };
+        if out.status.code().is_none() {
+            o.line = format!("{} (ended by {})", o.line, out.status);
+            panic!("gcmigrate did not exit\n{o}");
+        }
+        o
+    }
+}
+
+/// How a run of gcmigrate ended and what it printed; `Display` shows the whole run.
+pub(crate) struct Outcome {
+    /// The exit code.
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    /// The directory it ran in.
+    cwd: PathBuf,
+    /// The command line, passwords hidden.
+    line: String,
+}
+
+impl Outcome {
+    /// Panics, showing the whole run, unless it exited with `code`.
+    #[track_caller]
+    pub(crate) fn expect(self, code: i32) -> Self {
+        if self.code != code {
+            panic!("expected exit code {code}, got {}\n{self}", self.code);
+        }
+        self
+    }
+
+    /// Stdout, then stderr.
+    pub(crate) fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "cwd: {}\ncommand: {}\nexit code: {}",
+            self.cwd.display(),
+            self.line,
+            self.code
+        )?;
+        write!(f, "--- stdout ---\n{}\n--- stderr ---\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// A location with its password replaced by `***` (URL or `Password=`/`PWD=` keys).
+fn redact(arg: &str) -> String {
+    if let Some((scheme, rest)) = arg.split_once("://") {
+        let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+        return match authority.rsplit_once('@').and_then(|(u, _)| u.split_once(':')) {
+            Some((user, pass)) => {
+                format!("{scheme}://{user}:***{}", &rest[user.len() + 1 + pass.len()..])
+            }
+            None => arg.to_string(),
+        };
+    }
+    let secret = |k: &str| ["password", "pwd"].contains(&k.trim().to_ascii_lowercase().as_str());
+    arg.split(';')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if secret(k) => format!("{k}=***"),
+            _ => kv.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// An argument as a POSIX shell reads it back, so a printed command line can be rerun.
+fn shell_word(arg: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c);
+    if !arg.is_empty() && arg.chars().all(plain) {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+/// Copies a directory tree.
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
 }
 
 /// Runs an async block on a fresh runtime.
@@ -70,14 +326,28 @@ impl Drop for PgDb {
     }
 }
 
-/// A fresh PostgreSQL database, or None (and a note) when no server is configured.
+/// The URL of a test server in `var`. Unset (or empty), it is None after a visible
+/// `SKIPPED` line, which only `--ignored` runs reach: built without the variable, the tests
+/// that need it are marked ignored (see `build.rs`). Built with it, they were meant to run,
+/// so a variable missing now fails the test instead of letting it pass.
+pub(crate) fn server_url(var: &str, built_with: bool, test: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ if built_with => panic!(
+            "{test}: {var} was set when the tests were built but is not set now; \
+             set it again, or rebuild without it to mark the test ignored"
+        ),
+        _ => {
+            // Straight to stderr: the harness captures `eprintln!` of passing tests.
+            let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {var} is not set");
+            None
+        }
+    }
+}
+
+/// A fresh PostgreSQL database on `GCMIGRATE_TEST_PG_URL`'s server (see [`server_url`]).
 pub(crate) fn pg_database(test: &str) -> Option<PgDb> {
-    let Ok(base) = std::env::var("GCMIGRATE_TEST_PG_URL") else {
-        eprintln!(
-            "skipped {test}: GCMIGRATE_TEST_PG_URL is not set (PostgreSQL tests need a server)"
-        );
-        return None;
-    };
+    let base = server_url("GCMIGRATE_TEST_PG_URL", cfg!(gcm_pg), test)?;
     static N: AtomicU32 = AtomicU32::new(0);
     let name = format!(
         "gcm_{}_{}_{}",
@@ -130,4 +400,81 @@ pub(crate) fn json(path: &Path) -> serde_json::Value {
         &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
     )
     .unwrap()
+}
+
+/// Tables to [`fingerprint`]: (table, columns, order), `*` for every column of the table.
+pub(crate) type Tables = &'static [(&'static str, &'static str, &'static str)];
+
+/// The rows a load writes, per table, without the time-of-load columns: two loads of one
+/// workspace have the same fingerprint of these.
+pub(crate) const LOADED_ROWS: Tables = &[
+        ("tblChat", "channelId, chatId, chatDate, userId, isAlert, content", "channelId, chatId"),
+        ("tblLastChatId", "nodeID, lastChatID", "nodeID"),
+        ("tblNode", "nodeID, nodeGuid, parentID, nodeType, nodeName, nodeDesc, invite, logged, filePost, disabled, behavior, visibility", "nodeID"),
+        ("tblPrincipal", "prinID, prinGuid, prinUri, prinDisplayName, prinDisabled, prinTypeID", "prinID"),
+        ("tblPrincipalAffiliations", "principalID, affiliationID, \"index\"", "principalID, \"index\""),
+        ("tblScopePrincipal", "scopeNodeID, scopePrinID, scopeIsDenied", "scopeNodeID, scopePrinID"),
+        ("tblPrincipalRole", "prinRoleNodeID, prinRolePrinID, prinRoleTypeID", "prinRoleNodeID, prinRolePrinID, prinRoleTypeID"),
+        ("tblPrincipalInvites", "prinID, invID, nodeID, createdOn", "prinID, nodeID"),
+];
+
+/// Per table: (table, rows, blake3 hash of the rows as text), each row its cells as text
+/// joined by `|` (NULL as `~`) and a newline. Equal fingerprints, equal data.
+pub(crate) type Fingerprint = Vec<(String, i64, String)>;
+
+/// The fingerprint of a SQLite or PostgreSQL database: of `tables`, or (None) of every
+/// table but gcmigrate's ledger, all columns, rows in the order of their text.
+pub(crate) fn fingerprint(url: &str, tables: Option<Tables>) -> Fingerprint {
+    block_on(async {
+        use futures_util::TryStreamExt;
+        use sqlx::Row;
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(url).await.unwrap();
+        let pg = url.starts_with("postgres");
+        let tables: Vec<(String, &str, &str)> = match tables {
+            Some(list) => list.iter().map(|&(t, cols, order)| (t.to_string(), cols, order)).collect(),
+            None => sqlx::query_scalar::<_, String>(if pg {
+                "SELECT CAST(table_name AS TEXT) FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1"
+            } else {
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1"
+            })
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| !t.eq_ignore_ascii_case("gcmigrate_ledger"))
+            .map(|t| (t, "*", "1"))
+            .collect(),
+        };
+        let mut out = Vec::new();
+        for (t, cols, order) in tables {
+            let cols: Vec<String> = if cols == "*" {
+                let names: Vec<String> = sqlx::query_scalar(&if pg {
+                    format!("SELECT CAST(column_name AS TEXT) FROM information_schema.columns WHERE lower(table_name) = lower('{t}') \
+                             AND table_schema = current_schema() ORDER BY ordinal_position")
+                } else {
+                    format!("SELECT name FROM pragma_table_info('{t}') ORDER BY cid")
+                })
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+                names.iter().map(|c| format!("\"{c}\"")).collect()
+            } else {
+                cols.split(", ").map(str::to_string).collect()
+            };
+            let exprs: Vec<String> =
+                cols.iter().map(|c| format!("COALESCE(CAST({c} AS TEXT), '~')")).collect();
+            let sql = format!("SELECT {} FROM {t} ORDER BY {order}", exprs.join(" || '|' || "));
+            let mut rows = sqlx::query(&sql).fetch(&pool);
+            let (mut h, mut n) = (blake3::Hasher::new(), 0);
+            while let Some(r) = rows.try_next().await.unwrap() {
+                h.update(r.get::<String, _>(0).as_bytes());
+                h.update(b"\n");
+                n += 1;
+            }
+            out.push((t, n, h.finalize().to_hex().to_string()));
+        }
+        pool.close().await;
+        out
+    })
 }

@@ -6,69 +6,30 @@
 //! workspace and SQLite target, so the tampering cannot leak between tests.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde_json::Value;
 
 use crate::util::*;
 
-/// A loaded workspace and its target.
-struct Loaded {
-    ws: PathBuf,
-    target: String,
-}
-
-/// Extracts, plans and loads Contoso into `dir/ws` and `target`.
-fn load_contoso(dir: &Path, target: &str) -> PathBuf {
-    let src = sqlite_url(dir, "legacy.db");
-    contoso(&src);
-    let ws = dir.join("ws");
-    gcm().args(["extract", "-q", "--source", &src, "--workspace"]).arg(&ws).assert().success();
-    gcm().args(["plan", "-q", "--workspace"]).arg(&ws).assert().success();
-    gcm()
-        .args(["load", "-q", "--create-schema", "--target", target, "--workspace"])
-        .arg(&ws)
-        .assert()
-        .success();
-    ws
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
 /// A fresh copy of the Contoso load (workspace, target and their WAL files).
-fn fresh(name: &str) -> Loaded {
-    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
-    let template = TEMPLATE.get_or_init(|| {
-        let dir = tmp_dir("verify-template");
-        load_contoso(&dir, &sqlite_url(&dir, "mgc.db"));
-        dir
-    });
-    let dir = tmp_dir(name);
-    copy_dir(template, &dir);
-    Loaded { ws: dir.join("ws"), target: sqlite_url(&dir, "mgc.db") }
+fn fresh(name: &str) -> TestEnv {
+    static TEMPLATE: OnceLock<TestEnv> = OnceLock::new();
+    TEMPLATE
+        .get_or_init(|| {
+            let env = TestEnv::new("verify-template").contoso();
+            env.extract().plan().load();
+            env
+        })
+        .copy(name)
 }
 
 /// Runs verify; returns its exit code and the JSON report.
-fn verify(l: &Loaded) -> (i32, Value) {
-    let out = gcm()
-        .args(["verify", "-q", "--target", &l.target, "--workspace"])
-        .arg(&l.ws)
-        .output()
-        .unwrap();
-    let code = out.status.code().unwrap();
-    assert!(code <= 1, "verify failed: {}", String::from_utf8_lossy(&out.stderr));
-    (code, json(&l.ws.join("reports/verify-all.json")))
+fn verify(l: &TestEnv) -> (i32, Value) {
+    let out = l.output(&["verify", "-q", "--target", &l.target]);
+    let code = out.code;
+    assert!(code <= 1, "verify failed: {}", out.stderr);
+    (code, l.report("verify-all.json"))
 }
 
 /// A text-valued query (GUIDs are cast, as PostgreSQL stores them as uuid).
@@ -328,7 +289,7 @@ fn group_listed_outside_its_category_scope_fails_an_invariant() {
 }
 
 /// Removes Raj Patel's manager row (Falcon) and checks it is a blocking, unexplained loss.
-fn assert_removed_manager_blocks(l: &Loaded) {
+fn assert_removed_manager_blocks(l: &TestEnv) {
     let raj = "sip:raj.patel@contoso.com";
     let cond =
         format!("prinRolePrinID = {} AND prinRoleTypeID = {}", prin_id(raj), role_id("Manager"));
@@ -353,10 +314,11 @@ fn removed_manager_is_a_blocking_loss() {
 }
 
 #[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
 fn verifies_a_postgres_target() {
     let Some(pg) = pg_database("verify_pg") else { return };
-    let dir = tmp_dir("verify-pg");
-    let l = Loaded { ws: load_contoso(&dir, &pg), target: pg.to_string() };
+    let l = TestEnv::new("verify-pg").contoso().target(&pg);
+    l.extract().plan().load();
     let (code, report) = verify(&l);
     assert_eq!(code, 0, "{report:#}");
     assert_contoso_reconciles(&report, &l.target);
