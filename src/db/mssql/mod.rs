@@ -7,6 +7,8 @@
 //! Every message here is built from [`ConnSpec::label`] (no credentials) and scrubbed of
 //! the password, so no secret reaches a log, a report or the terminal.
 
+#[cfg(test)]
+mod cells_tests;
 pub mod pool;
 pub mod session;
 pub mod url;
