@@ -2,9 +2,10 @@
 //!
 //! A full extract replaces the snapshot; `--delta` refreshes the configuration and reads
 //! only history past each room's watermark. History is streamed (a reader task sends
-//! batches over a bounded channel to the staging writer) or, from a SQLite source, copied
-//! by the engine through an attached database while this task reads the configuration;
-//! memory stays flat either way.
+//! batches over a bounded channel to the staging writer) or, when the source is an SQLite
+//! file ([`Conn::sqlite_file`](crate::db::Conn::sqlite_file)), copied by the engine
+//! through an attached database while this task reads the configuration; memory stays
+//! flat either way.
 
 use std::time::Instant;
 
@@ -12,9 +13,9 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::db::DbUrl;
+use crate::db::{DbUrl, SourceDb};
 use crate::progress::Progress;
-use crate::source::{SourceDb, Watermarks};
+use crate::source::{self, Watermarks};
 use crate::staging::{Copied, Workspace};
 
 /// Full snapshot or delta.
@@ -61,8 +62,8 @@ pub async fn extract(
     progress: &Progress,
 ) -> Result<ExtractReport> {
     let t0 = Instant::now();
-    let src = SourceDb::connect(source).await?;
-    let version = src.version().await?;
+    let src = SourceDb::open(source).await?;
+    let version = source::detect_version(&src).await?;
     let after: Watermarks = match mode {
         ExtractMode::Full => Watermarks::new(),
         ExtractMode::Delta => ws.watermarks().await?,
@@ -71,11 +72,11 @@ pub async fn extract(
         let _t = crate::timings::phase("extract: clear");
         ws.clear_chats().await?;
     }
-    let total = src.count_chats(&after).await?;
+    let total = source::count_chats(&src, &after).await?;
     let bar = progress.bar("extract", total);
     let config = async {
         let _t = crate::timings::phase("extract: read config");
-        let mut snap = src.snapshot(version).await?;
+        let mut snap = source::snapshot(&src, version).await?;
         // Rooms our own cutover freeze disabled are not disabled by their owners: plan them
         // as they were, or a frozen wave would lose its delta.
         for id in crate::freeze::frozen_rooms(ws).await? {
@@ -85,13 +86,13 @@ pub async fn extract(
         }
         anyhow::Ok(snap)
     };
-    let (snap, copied) = match source.sqlite_path() {
+    let (snap, copied) = match src.sqlite_file() {
         // SQLite: the engine copies the rows itself (raw-copy speed), on its own
         // connection while this task reads the configuration.
         Some(path) => {
             let history = async {
                 let _t = crate::timings::phase("extract: copy history");
-                ws.copy_chats_from_sqlite(&path, mode == ExtractMode::Delta, total, &bar).await
+                ws.copy_chats_from_sqlite(path, mode == ExtractMode::Delta, total, &bar).await
             };
             let (snap, copied) = tokio::join!(config, history);
             (snap?, copied?)
@@ -141,7 +142,7 @@ async fn stream(
     bar: &crate::progress::Bar,
 ) -> Result<u64> {
     let (tx, mut rx) = mpsc::channel(4);
-    let reader = src.stream_chats(after, BATCH, tx);
+    let reader = source::stream_chats(src, after, BATCH, tx);
     let writer = async {
         let mut n = 0u64;
         while let Some(batch) = rx.recv().await {

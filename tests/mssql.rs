@@ -124,7 +124,7 @@ fn every_statement() -> Vec<(String, String)> {
     let named = |prefix: &str, v: Vec<(String, String)>| {
         v.into_iter().map(|(n, s)| (format!("{prefix}: {n}"), s)).collect::<Vec<_>>()
     };
-    let mut all = named("extract", gcmigrate::source::mssql::all_statements());
+    let mut all = named("extract", gcmigrate::source::tsql_statements());
     all.extend(named("load", gcmigrate::load::tsql_statements()));
     all.extend(gcmigrate::verify::mssql::all_statements());
     all.extend(gcmigrate::freeze::tsql_statements());

@@ -157,6 +157,8 @@ pub async fn fresh(
     name: &str,
 ) -> Result<String> {
     let pg = postgres;
+    #[cfg(not(feature = "mssql"))]
+    let _ = mssql;
     match engine {
         Dialect::Sqlite => {
             for suffix in ["", "-wal", "-shm"] {

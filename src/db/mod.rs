@@ -22,6 +22,7 @@ pub mod mssql;
 mod pg_keys;
 mod pg_writer;
 pub mod pool;
+mod read_sql;
 pub mod source;
 pub mod sqlite_copy;
 pub mod sqlite_writer;

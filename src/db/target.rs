@@ -36,6 +36,7 @@ enum Failed {
     /// Worth another attempt (a deadlock, a lost connection, a busy file).
     Transient(String),
     /// The server refused the bulk-load stream: apply again with INSERTs.
+    #[cfg_attr(not(feature = "mssql"), allow(dead_code))]
     BulkRefused,
     /// Final: a constraint, a permission, a missing table.
     Permanent(anyhow::Error),

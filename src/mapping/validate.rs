@@ -203,8 +203,9 @@ mod tests {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async {
                 crate::commands::demo::build_contoso(&url).await.unwrap();
-                let src = crate::source::SourceDb::connect(&url).await.unwrap();
-                let snap = src.snapshot(src.version().await.unwrap()).await.unwrap();
+                let src = crate::db::SourceDb::open(&url).await.unwrap();
+                let version = crate::source::detect_version(&src).await.unwrap();
+                let snap = crate::source::snapshot(&src, version).await.unwrap();
                 src.close().await;
                 snap
             })

@@ -1,97 +1,122 @@
-//! Reading a legacy Group Chat database: version detection, the configuration snapshot
-//! and the history stream.
-//!
-//! [`SourceDb`] dispatches on the backend; the SQLite/PostgreSQL reader lives in
-//! `sqlx.rs`. Every query names its columns explicitly (Microsoft does not support
-//! `SELECT *` on these schemas) and the source is only ever read.
+//! Reading a legacy Group Chat database, on any engine, through the backend layer's
+//! primitives ([`Conn`]: probe a table, stream rows as [`Cells`](crate::db::Cells)):
+//! version detection, the configuration snapshot and the history stream, each written
+//! once. The SQL is in `sql.rs`, the row decoders in `rows.rs`, the history reader in
+//! `history.rs`. The source is only ever read.
 
-#[cfg(feature = "mssql")]
-pub mod mssql;
-mod sqlx;
+mod history;
+pub(crate) mod rows;
+mod sql;
 
-use anyhow::Result;
-use tokio::sync::mpsc;
+use anyhow::{Context, Result};
 
-use crate::db::{Db, DbUrl, Dialect, OpenMode};
-use crate::model::{Chat, Snapshot, SourceVersion};
+use crate::db::Conn;
+use crate::error::bad_input;
+use crate::model::{Snapshot, SourceVersion};
 
-pub use self::sqlx::detect_version;
-
-/// A connected legacy database.
-pub enum SourceDb {
-    /// SQLite or PostgreSQL copy of a legacy database.
-    Sqlx(Db),
-    /// The live legacy database on SQL Server (tiberius).
-    #[cfg(feature = "mssql")]
-    Mssql(Box<self::mssql::MssqlSource>),
-}
-
-impl SourceDb {
-    /// Connects to the legacy database at `url`.
-    pub async fn connect(url: &DbUrl) -> Result<SourceDb> {
-        match url.dialect() {
-            Dialect::Sqlite | Dialect::Postgres => {
-                Ok(SourceDb::Sqlx(Db::connect(url, OpenMode::Existing, 4).await?))
-            }
-            #[cfg(feature = "mssql")]
-            Dialect::Mssql => Ok(SourceDb::Mssql(Box::new(self::mssql::MssqlSource::connect(url).await?))),
-            #[cfg(not(feature = "mssql"))]
-            Dialect::Mssql => Err(crate::error::bad_input(format!(
-                "{url} is a SQL Server database, and this gcmigrate was built without the `mssql` feature"
-            ))),
-        }
-    }
-
-    /// Detects the product version, refusing anything that is not Group Chat.
-    pub async fn version(&self) -> Result<SourceVersion> {
-        match self {
-            SourceDb::Sqlx(db) => detect_version(db).await,
-            #[cfg(feature = "mssql")]
-            SourceDb::Mssql(src) => src.detect_version().await,
-        }
-    }
-
-    /// Reads everything except the history.
-    pub async fn snapshot(&self, version: SourceVersion) -> Result<Snapshot> {
-        match self {
-            SourceDb::Sqlx(db) => self::sqlx::read_snapshot(db, version).await,
-            #[cfg(feature = "mssql")]
-            SourceDb::Mssql(src) => src.read_snapshot(version).await,
-        }
-    }
-
-    /// The number of history rows past the watermarks (for progress totals).
-    pub async fn count_chats(&self, after: &Watermarks) -> Result<u64> {
-        match self {
-            SourceDb::Sqlx(db) => self::sqlx::count_chats(db, after).await,
-            #[cfg(feature = "mssql")]
-            SourceDb::Mssql(src) => src.count_chats(after).await,
-        }
-    }
-
-    /// Streams history rows past the watermarks, in (room, chatId) order, in batches.
-    pub async fn stream_chats(
-        &self,
-        after: &Watermarks,
-        batch: usize,
-        tx: mpsc::Sender<Vec<Chat>>,
-    ) -> Result<()> {
-        match self {
-            SourceDb::Sqlx(db) => self::sqlx::stream_chats(db, after, batch, tx).await,
-            #[cfg(feature = "mssql")]
-            SourceDb::Mssql(src) => src.stream_chats(after, batch, tx).await,
-        }
-    }
-
-    /// Closes the connections.
-    pub async fn close(self) {
-        match self {
-            SourceDb::Sqlx(db) => db.pool.close().await,
-            #[cfg(feature = "mssql")]
-            SourceDb::Mssql(src) => (*src).close().await,
-        }
-    }
-}
+pub use history::{count_chats, stream_chats};
 
 /// Per-room highest `chatId` already extracted; empty for a full extract.
 pub type Watermarks = std::collections::BTreeMap<i64, i64>;
+
+/// Tables a Group Chat database must have, with the columns read unconditionally.
+pub const CORE: &[(&str, &str)] = &[
+    ("tblNode", "nodeID, parentID, nodeType, nodeName"),
+    ("tblPrincipal", "prinID, prinGuid, prinUri, prinTypeID"),
+    ("tblChat", "channelId, chatId, chatDate, userId, content"),
+    ("tblPrincipalRole", "prinRoleNodeID, prinRolePrinID, prinRoleTypeID"),
+    ("tblRoleType", "rtypeID, rtypeDesc"),
+    ("tblScopePrincipal", "scopeNodeID, scopePrinID"),
+];
+
+/// Columns that only 2013 `mgc` has (either one), then the columns only Lync 2010 has.
+const MGC_2013: [(&str, &str); 2] = [("tblScopePrincipal", "scopeIsDenied"), ("tblChat", "rtf")];
+const LYNC_2010: (&str, &str) = ("tblNode", "scopeDefinerId, roleDefinerId");
+
+/// Detects Lync 2010, OCS 2007 R2 or 2013 `mgc` from the tables and columns present;
+/// anything else is bad input (exit 2). On SQL Server a missing permission is an error
+/// that says what to GRANT, not a missing table.
+pub async fn detect_version(db: &Conn) -> Result<SourceVersion> {
+    let mut missing = Vec::new();
+    for (table, cols) in CORE {
+        if !db.has_columns(table, cols).await? {
+            missing.push(*table);
+        }
+    }
+    if !missing.is_empty() {
+        let found = db.list_tables().await.unwrap_or_default();
+        let found = if found.is_empty() { "no tables".to_string() } else { found.join(", ") };
+        return Err(bad_input(format!(
+            "{} is not a Group Chat database: missing {} (found: {found})",
+            db.label(),
+            missing.join(", ")
+        )));
+    }
+    for (table, cols) in MGC_2013 {
+        if db.has_columns(table, cols).await? {
+            return Ok(SourceVersion::Mgc2013);
+        }
+    }
+    if db.has_columns(LYNC_2010.0, LYNC_2010.1).await? {
+        return Ok(SourceVersion::Lync2010);
+    }
+    Ok(SourceVersion::Ocs2007R2)
+}
+
+/// Reads every table but `tblChat` into memory.
+pub async fn snapshot(db: &Conn, version: SourceVersion) -> Result<Snapshot> {
+    let mut s = Snapshot { version: Some(version), ..Snapshot::default() };
+    let present = sql::Present::probe(db).await?;
+    let label = db.label();
+    for (table, sql) in sql::snapshot_sql(db.dialect(), &present) {
+        if !present.reads(table) {
+            continue;
+        }
+        let mut n = 0u64;
+        db.each_row(&format!("reading {table}"), &sql, &[], |r| {
+            n += 1;
+            rows::add_row(&mut s, table, r).with_context(|| format!("{table} row {n} on {label}"))
+        })
+        .await?;
+    }
+    // SQL Server orders uniqueidentifiers by byte groups; every engine sorts by the text.
+    s.addins.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(s)
+}
+
+/// Every T-SQL statement the reader can send, named, as SQL Server receives it
+/// (placeholders renamed): for the parse tests.
+#[cfg(feature = "mssql")]
+pub fn tsql_statements() -> Vec<(String, String)> {
+    use crate::db::mssql::{pool::placeholders, presence_sql, probe_sql};
+    use crate::db::Dialect;
+    let d = Dialect::Mssql;
+    let mut out: Vec<(String, String)> = [
+        ("isolation", crate::db::source::ISOLATION.to_string()),
+        ("list tables", d.list_tables().to_string()),
+        ("count all", sql::count_all(d)),
+        ("count seen", sql::count_seen(d)),
+        ("first room", sql::first_room(d)),
+        ("next room", sql::next_room(d)),
+        ("chunk", sql::chunk(d)),
+    ]
+    .into_iter()
+    .map(|(n, s)| (n.to_string(), s))
+    .collect();
+    let probes = CORE.iter().chain(&MGC_2013).chain([&LYNC_2010]).chain(&sql::OPTIONAL);
+    for (t, c) in probes {
+        let name = format!("probe {t} ({c})");
+        if !out.iter().any(|(n, _)| *n == name) {
+            let by_select = (format!("{name} by select"), probe_sql(t, c));
+            out.extend([(name, presence_sql(t, c)), by_select]);
+        }
+    }
+    for (on, tag) in [(true, "all columns"), (false, "fallbacks")] {
+        let all = sql::snapshot_sql(d, &sql::Present::all(on));
+        out.extend(all.into_iter().map(|(t, s)| (format!("{t} ({tag})"), s)));
+    }
+    for (_, s) in &mut out {
+        *s = placeholders(s).into_owned();
+    }
+    out
+}

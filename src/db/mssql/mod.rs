@@ -4,10 +4,9 @@
 //! exact type of the destination column, which bulk load requires), `pool.rs` (the
 //! backend primitives), `writer.rs` (batches, bulk load), `url.rs` (URLs and ADO.NET
 //! strings); here, small helpers to run statements and probe the catalog.
-//!
-//! Every message here is built from [`ConnSpec::label`] (no credentials) and scrubbed of
-//! the password, so no secret reaches a log, a report or the terminal.
 
+#[cfg(test)]
+mod cells_tests;
 pub mod connect;
 pub mod pool;
 pub mod session;

@@ -1,0 +1,248 @@
+//! The legacy reader's SQL, written once for every engine: the snapshot queries (their
+//! select lists follow the version-dependent columns [`Present`] found) and the history
+//! statements. Every query names its columns (Microsoft does not support `SELECT *` on
+//! these schemas); identifiers are unquoted (PostgreSQL folds them to lowercase, as
+//! restore tools do) and integers are cast to `BIGINT`; [`Dialect`] supplies GUIDs as
+//! text, the invitation date as text, the row limit and the 64-bit count.
+
+use anyhow::Result;
+
+use crate::db::{Conn, Dialect};
+
+/// Version-dependent columns and tables: each changes a snapshot select list or whether a
+/// table is read at all.
+pub(crate) const OPTIONAL: [(&str, &str); 11] = [
+    ("tblPrincipalType", "ptypeIsFederated"),
+    ("tblPrincipal", "prinDisplayName"),
+    ("tblScopePrincipal", "scopeIsDenied"),
+    ("tblPrincipalRole", "honorsScope"),
+    ("tblNode", "topic"),
+    ("tblNode", "overrideMember"),
+    ("tblNode", "scopeDefinerId"),
+    ("tblNode", "roleDefinerId"),
+    ("tblNode", "siopID"),
+    ADDINS,
+    INVITES,
+];
+
+/// The add-in list (2010 and later), with the columns read.
+const ADDINS: (&str, &str) = ("tblSiopWhiteList", "siopId, siopName, siopUrl");
+/// Invitations (2010 and later), with the columns read.
+const INVITES: (&str, &str) = ("tblPrincipalInvites", "prinID, invID, nodeID, createdOn");
+
+/// Which of [`OPTIONAL`] the source has, in that order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Present([bool; OPTIONAL.len()]);
+
+impl Present {
+    /// Probes the source for every optional column and table.
+    pub(crate) async fn probe(db: &Conn) -> Result<Present> {
+        let mut found = [false; OPTIONAL.len()];
+        for (i, (table, cols)) in OPTIONAL.iter().enumerate() {
+            found[i] = db.has_columns(table, cols).await?;
+        }
+        Ok(Present(found))
+    }
+
+    /// Every optional column present (`true`) or none (`false`).
+    #[cfg(any(test, feature = "mssql"))]
+    pub(crate) fn all(on: bool) -> Present {
+        Present([on; OPTIONAL.len()])
+    }
+
+    /// Whether `table.cols` (as listed in [`OPTIONAL`]) is present.
+    fn has(&self, table: &str, cols: &str) -> bool {
+        OPTIONAL.iter().zip(self.0).any(|((t, c), on)| on && *t == table && *c == cols)
+    }
+
+    /// `expr` when `table.col` is present, else `fallback`.
+    fn pick(&self, table: &str, col: &str, expr: &str, fallback: &str) -> String {
+        if self.has(table, col) { expr } else { fallback }.to_string()
+    }
+
+    /// Whether the snapshot reads `table`: the add-in list and invitations are not in
+    /// every version.
+    pub(crate) fn reads(&self, table: &str) -> bool {
+        match [ADDINS, INVITES].iter().find(|(t, _)| *t == table) {
+            Some((t, cols)) => self.has(t, cols),
+            None => true,
+        }
+    }
+}
+
+/// The snapshot queries for the columns present, by table, in reading order.
+pub(crate) fn snapshot_sql(d: Dialect, p: &Present) -> Vec<(&'static str, String)> {
+    let int = |col: &str| format!("CAST({col} AS BIGINT)");
+    let fed = p.pick("tblPrincipalType", "ptypeIsFederated", &int("ptypeIsFederated"), "0");
+    let name = p.pick(
+        "tblPrincipal",
+        "prinDisplayName",
+        "COALESCE(prinDisplayName, prinName)",
+        "prinName",
+    );
+    let denied = p.pick("tblScopePrincipal", "scopeIsDenied", &int("scopeIsDenied"), "0");
+    let honors = p.pick("tblPrincipalRole", "honorsScope", &int("honorsScope"), "1");
+    let node = |col: &str, expr: &str, fallback: &str| p.pick("tblNode", col, expr, fallback);
+    let topic = node("topic", "topic", "NULL");
+    let over = node("overrideMember", &int("overrideMember"), "0");
+    let sdef = node("scopeDefinerId", &int("scopeDefinerId"), "NULL");
+    let rdef = node("roleDefinerId", &int("roleDefinerId"), "NULL");
+    let siop = node("siopID", &d.as_text("siopID"), "NULL");
+    vec![
+        (
+            "tblPrincipalType",
+            format!(
+                "SELECT CAST(ptypeID AS BIGINT), ptypeDesc, CAST(ptypeIsSystemUser AS BIGINT), \
+                 CAST(ptypeIsUser AS BIGINT), {fed} FROM tblPrincipalType ORDER BY ptypeID"
+            ),
+        ),
+        (
+            "tblPrincipal",
+            format!(
+                "SELECT CAST(prinID AS BIGINT), {}, prinUri, {name}, prinCompanyName, prinEmail, \
+                 prinADPath, prinADUserPrincipalName, CAST(prinDisabled AS BIGINT), \
+                 CAST(prinTypeID AS BIGINT), CAST(prinAddedOn AS BIGINT), \
+                 CAST(prinUpdatedOn AS BIGINT) FROM tblPrincipal ORDER BY prinID",
+                d.as_text("prinGuid")
+            ),
+        ),
+        (
+            "tblPrincipalAffiliations",
+            "SELECT CAST(principalID AS BIGINT), CAST(affiliationID AS BIGINT) \
+             FROM tblPrincipalAffiliations ORDER BY principalID, affiliationID"
+                .into(),
+        ),
+        (
+            "tblNode",
+            format!(
+                "SELECT CAST(nodeID AS BIGINT), {}, CAST(parentID AS BIGINT), \
+                 CAST(nodeType AS BIGINT), nodeName, nodeDesc, {topic}, {over}, \
+                 CAST(invite AS BIGINT), CAST(logged AS BIGINT), CAST(filePost AS BIGINT), \
+                 CAST(disabled AS BIGINT), CAST(behavior AS BIGINT), CAST(visibility AS BIGINT), \
+                 {sdef}, {rdef}, {siop}, CAST(nodeAddedBy AS BIGINT), CAST(nodeAddedOn AS BIGINT), \
+                 CAST(nodeUpdatedBy AS BIGINT), CAST(nodeUpdatedOn AS BIGINT) \
+                 FROM tblNode ORDER BY nodeID",
+                d.as_text("nodeGuid")
+            ),
+        ),
+        (
+            "tblRoleType",
+            "SELECT CAST(rtypeID AS BIGINT), rtypeDesc FROM tblRoleType ORDER BY rtypeID".into(),
+        ),
+        (
+            "tblScopePrincipal",
+            format!(
+                "SELECT CAST(scopeNodeID AS BIGINT), CAST(scopePrinID AS BIGINT), {denied} \
+                 FROM tblScopePrincipal ORDER BY scopeNodeID, scopePrinID"
+            ),
+        ),
+        (
+            "tblPrincipalRole",
+            format!(
+                "SELECT CAST(prinRoleNodeID AS BIGINT), CAST(prinRolePrinID AS BIGINT), \
+                 CAST(prinRoleTypeID AS BIGINT), {honors} FROM tblPrincipalRole \
+                 ORDER BY prinRoleNodeID, prinRolePrinID, prinRoleTypeID"
+            ),
+        ),
+        // Sorted by id after reading: SQL Server orders uniqueidentifiers by byte groups.
+        (
+            "tblSiopWhiteList",
+            format!("SELECT {}, siopName, siopUrl FROM tblSiopWhiteList", d.as_text("siopId")),
+        ),
+        (
+            "tblPrincipalInvites",
+            format!(
+                "SELECT CAST(prinID AS BIGINT), CAST(invID AS BIGINT), CAST(nodeID AS BIGINT), \
+                 {} FROM tblPrincipalInvites ORDER BY prinID, nodeID",
+                d.datetime_text("createdOn")
+            ),
+        ),
+    ]
+}
+
+/// The history columns, in [`Chat`](crate::model::Chat) order. The casts are named so
+/// that `ORDER BY chatId` is the key column: PostgreSQL names an unnamed cast after its
+/// column and would sort by the cast instead of reading the key in order.
+const CHAT_COLS: &str =
+    "CAST(channelId AS BIGINT) AS channel_id, CAST(chatId AS BIGINT) AS chat_id, \
+    CAST(chatDate AS BIGINT) AS chat_date, CAST(userId AS BIGINT) AS user_id, \
+    CAST(isAlert AS BIGINT) AS is_alert, content";
+
+/// A room id, named so that `ORDER BY channelId` is the key column (see [`CHAT_COLS`]).
+const ROOM: &str = "CAST(channelId AS BIGINT) AS room";
+
+/// All history rows, for progress totals.
+pub(crate) fn count_all(d: Dialect) -> String {
+    format!("SELECT {} FROM tblChat", d.count_big())
+}
+
+/// History rows of room `$1` at or below its watermark `$2`.
+pub(crate) fn count_seen(d: Dialect) -> String {
+    format!("SELECT {} FROM tblChat WHERE channelId = $1 AND chatId <= $2", d.count_big())
+}
+
+/// The first room id in `tblChat`.
+pub(crate) fn first_room(d: Dialect) -> String {
+    d.select_first("1", &format!("{ROOM} FROM tblChat ORDER BY channelId"))
+}
+
+/// The next room id in `tblChat` after `$1`: a skip-scan of the `(channelId, chatId)` key,
+/// which also finds the messages of rooms `tblNode` no longer holds.
+pub(crate) fn next_room(d: Dialect) -> String {
+    d.select_first("1", &format!("{ROOM} FROM tblChat WHERE channelId > $1 ORDER BY channelId"))
+}
+
+/// One chunk of room `$1`'s history past `chatId` `$2`, at most `$3` rows: a seek of the
+/// primary key.
+pub(crate) fn chunk(d: Dialect) -> String {
+    d.select_first(
+        "$3",
+        &format!("{CHAT_COLS} FROM tblChat WHERE channelId = $1 AND chatId > $2 ORDER BY chatId"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn select_lists_are_explicit_with_fallbacks() {
+        for d in [Dialect::Sqlite, Dialect::Postgres, Dialect::Mssql] {
+            let all = snapshot_sql(d, &Present::all(true));
+            let none = snapshot_sql(d, &Present::all(false));
+            assert_eq!(all.len(), none.len());
+            assert!(
+                all.iter().chain(&none).all(|(_, s)| !s.contains('*')),
+                "explicit column lists only"
+            );
+            assert!(none.iter().any(|(_, s)| s.contains(
+                "SELECT CAST(scopeNodeID AS BIGINT), CAST(scopePrinID AS BIGINT), 0 FROM"
+            )));
+            // Every optional column is read when present and only then.
+            for (table, col) in OPTIONAL.iter().filter(|(_, c)| !c.contains(',')) {
+                let sql = |v: &[(&str, String)]| {
+                    v.iter().find(|(t, _)| t == table).map(|(_, s)| s.clone()).unwrap()
+                };
+                assert!(sql(&all).contains(col) && !sql(&none).contains(col), "{table}.{col}");
+            }
+        }
+    }
+
+    #[test]
+    fn optional_tables_are_read_only_when_present() {
+        let (all, none) = (Present::all(true), Present::all(false));
+        for t in ["tblSiopWhiteList", "tblPrincipalInvites"] {
+            assert!(all.reads(t) && !none.reads(t), "{t}");
+        }
+        assert!(none.reads("tblNode") && none.reads("tblPrincipal"));
+    }
+
+    #[test]
+    fn history_placeholders_appear_in_their_order() {
+        // SQLite numbers `$n` by first appearance: they must appear as 1, 2, 3.
+        let sql = chunk(Dialect::Sqlite);
+        let at = |p: &str| sql.find(p).unwrap();
+        assert!(at("$1") < at("$2") && at("$2") < at("$3"), "{sql}");
+        assert!(chunk(Dialect::Mssql).starts_with("SELECT TOP ($3) "));
+    }
+}
