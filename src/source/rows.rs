@@ -127,3 +127,85 @@ pub(crate) fn chat_from(r: &dyn Cells) -> Result<Chat> {
         content: r.opt_text(5)?.unwrap_or_default(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cell of a plain test row: an integer, text or NULL.
+    enum Cell {
+        Int(i64),
+        Text(&'static str),
+        Null,
+    }
+
+    impl Cells for Vec<Cell> {
+        fn int(&self, i: usize) -> Result<i64> {
+            self.opt_int(i)?.ok_or_else(|| anyhow::anyhow!("column {} is NULL", i + 1))
+        }
+        fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+            match &self[i] {
+                Cell::Int(v) => Ok(Some(*v)),
+                Cell::Null => Ok(None),
+                Cell::Text(_) => anyhow::bail!("column {} is text", i + 1),
+            }
+        }
+        fn text(&self, i: usize) -> Result<String> {
+            self.opt_text(i)?.ok_or_else(|| anyhow::anyhow!("column {} is NULL", i + 1))
+        }
+        fn opt_text(&self, i: usize) -> Result<Option<String>> {
+            match &self[i] {
+                Cell::Text(t) => Ok(Some(t.to_string())),
+                Cell::Null => Ok(None),
+                Cell::Int(_) => anyhow::bail!("column {} is a number", i + 1),
+            }
+        }
+    }
+
+    #[test]
+    fn rows_decode_with_the_legacy_normalisation() {
+        use Cell::{Int, Null, Text};
+        let mut s = Snapshot::default();
+        let node = vec![
+            Int(7),
+            Text(" 70B3427B-2A75-5EEF-805F-02CE5DD28DFE "),
+            Int(1),
+            Int(0),
+            Text("Sales"),
+            Text("d"),
+            Text("  "),
+            Int(1),
+            Null,
+            Int(1),
+            Null,
+            Int(0),
+            Int(5),
+            Null,
+            Int(1),
+            Int(1),
+            Null,
+            Int(2),
+            Int(634294368000000000),
+            Int(2),
+            Int(634294368000000001),
+        ];
+        add_row(&mut s, "tblNode", &node).unwrap();
+        let n = &s.nodes[&7];
+        assert_eq!(n.guid, "70b3427b-2a75-5eef-805f-02ce5dd28dfe");
+        assert_eq!(
+            (n.is_category, n.topic.clone(), n.override_member, n.invite, n.logged),
+            (false, None, true, None, Some(true))
+        );
+        assert_eq!(
+            (n.behavior, n.visibility, n.siop_id.clone(), n.updated_on),
+            (5, None, None, 634294368000000001)
+        );
+        let chat = chat_from(&vec![Int(7), Int(3), Int(9), Int(2), Int(1), Text("héllo\n😀")]);
+        let chat = chat.unwrap();
+        assert_eq!(
+            (chat.channel_id, chat.chat_id, chat.is_alert, chat.content.as_str()),
+            (7, 3, true, "héllo\n😀")
+        );
+        assert!(add_row(&mut s, "tblRoleType", &vec![Null, Null]).is_err());
+    }
+}
