@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::target::Target;
+use super::target::Model;
 use crate::load::IdMap;
 use crate::mapping::dense::{pack, unpack, Marks};
 use crate::mapping::legacy::{Legacy, Rights};
@@ -124,7 +124,7 @@ struct RoomRef<'a> {
 /// Everything a room comparison reads; shared by the rayon workers.
 struct Compare<'a> {
     lg: Legacy<'a>,
-    tg: &'a Target,
+    tg: &'a Model,
     /// Legacy prinID → target prinID, for every legacy principal that has a counterpart.
     ids: HashMap<i64, i64>,
     /// Rooms (legacy GUIDs) for which the plan dropped a grant outside the category scope.
@@ -148,7 +148,7 @@ struct Partial {
 pub fn compare(
     plan: &Plan,
     snap: &Snapshot,
-    tg: &Target,
+    tg: &Model,
     map: &IdMap,
     wave: Option<&str>,
 ) -> AccessReport {
@@ -206,7 +206,7 @@ pub fn compare(
 }
 
 /// Legacy prinID → target prinID: the load's id map, then `prinGuid`, then `prinUri`.
-fn match_principals(snap: &Snapshot, tg: &Target, map: &IdMap) -> HashMap<i64, i64> {
+fn match_principals(snap: &Snapshot, tg: &Model, map: &IdMap) -> HashMap<i64, i64> {
     snap.principals
         .values()
         .filter_map(|p| {
