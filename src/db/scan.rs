@@ -7,7 +7,7 @@
 //! - SQLite (a file): keys on rayon's threads, each with its own read-only connection and
 //!   cached statement, the caller's work for a key on the same thread before its read;
 //! - PostgreSQL: a spawned task reads the next key while the caller works on this one, on
-//!   connections told to follow the index (see [`ordered_pool`]);
+//!   connections told to follow the index (`ordered_pool`);
 //! - SQL Server: key by key on one pooled session.
 
 use std::sync::Arc;
@@ -53,27 +53,53 @@ impl ByteCells for Vec<tiberius::ColumnData<'static>> {
     }
 }
 
+/// How each key's rows are folded: `init` makes a key's value, `step` folds one row into
+/// it. Both run where the engine reads (another task on PostgreSQL), so they own what they
+/// use.
+pub struct Fold<T> {
+    init: Arc<Init<T>>,
+    step: Arc<Step<T>>,
+}
+
+type Init<T> = dyn Fn() -> T + Send + Sync;
+type Step<T> = dyn Fn(&mut T, &dyn ByteCells) -> Result<()> + Send + Sync;
+
+impl<T> Fold<T> {
+    /// A fold from its two steps.
+    pub fn new(
+        init: impl Fn() -> T + Send + Sync + 'static,
+        step: impl Fn(&mut T, &dyn ByteCells) -> Result<()> + Send + Sync + 'static,
+    ) -> Fold<T> {
+        Fold { init: Arc::new(init), step: Arc::new(step) }
+    }
+}
+
+impl<T> Clone for Fold<T> {
+    fn clone(&self) -> Fold<T> {
+        Fold { init: Arc::clone(&self.init), step: Arc::clone(&self.step) }
+    }
+}
+
 impl Conn {
     /// Runs `sql` — a query with one parameter, `$1` — once for each key of `keys`, and
-    /// folds the rows of each run, in the order the query returns them, into a value
-    /// `init` makes for that key (`step` per row); a `None` key reads nothing. `side(i)`
-    /// is the caller's own synchronous work for key `i`, run alongside the read (the
-    /// other side of a comparison, say). Returns `(side(i), fold of key i)` in key order;
-    /// the first failure stops the whole. `init` and `step` run where the engine reads
-    /// (another task on PostgreSQL), so they own what they use; `what` names the read
-    /// in an error.
-    pub async fn fold_each_key<S, T>(
+    /// folds the rows of each run, in the order the query returns them, through `fold`; a
+    /// `None` key reads nothing. `side(i)` is the caller's own synchronous work for key
+    /// `i`, run alongside the read (the other side of a comparison, say), and `join` makes
+    /// key `i`'s result of the two as soon as both are done. Results come in key order;
+    /// the first failure stops the whole. `what` names the read in an error.
+    pub async fn fold_each_key<S, T, R>(
         &self,
         what: &str,
         sql: &str,
         keys: &[Option<i64>],
+        fold: &Fold<T>,
         side: impl Fn(usize) -> Result<S> + Sync,
-        init: impl Fn() -> T + Send + Sync + 'static,
-        step: impl Fn(&mut T, &dyn ByteCells) -> Result<()> + Send + Sync + 'static,
-    ) -> Result<Vec<(S, T)>>
+        join: impl Fn(S, T) -> Result<R> + Sync,
+    ) -> Result<Vec<R>>
     where
         S: Send,
         T: Send + 'static,
+        R: Send,
     {
         match self {
             Conn::Sqlite(db, path) if path.exists() => {
@@ -83,7 +109,7 @@ impl Conn {
                         let mut st = c.prepare_cached(sql)?;
                         let mut rows = st.query([k])?;
                         while let Some(r) = rows.next()? {
-                            step(t, r)?;
+                            (fold.step)(t, r)?;
                         }
                         Ok(())
                     })
@@ -93,24 +119,22 @@ impl Conn {
                         .enumerate()
                         .map(|(i, key)| {
                             let s = side(i)?;
-                            let mut t = init();
+                            let mut t = (fold.init)();
                             if let Some(k) = key {
                                 read(*k, &mut t)
                                     .with_context(|| format!("{what} on {}", db.url))?;
                             }
-                            Ok((s, t))
+                            join(s, t)
                         })
                         .collect()
                 })
             }
             Conn::Sqlite(db, _) => {
-                let (init, step) = (Arc::new(init), Arc::new(step));
-                ahead(&db.pool, &db.url, what, sql, keys, side, init, step).await
+                ahead(&db.pool, &db.url, what, sql, keys, fold, side, join).await
             }
             Conn::Postgres(db) => {
                 let pool = ordered_pool(db).await?;
-                let (init, step) = (Arc::new(init), Arc::new(step));
-                let out = ahead(&pool, &db.url, what, sql, keys, side, init, step).await;
+                let out = ahead(&pool, &db.url, what, sql, keys, fold, side, join).await;
                 pool.close().await;
                 out
             }
@@ -119,11 +143,11 @@ impl Conn {
                 let mut out = Vec::with_capacity(keys.len());
                 for (i, key) in keys.iter().enumerate() {
                     let s = lite::blocking(|| side(i))?;
-                    let mut t = init();
+                    let mut t = (fold.init)();
                     if let Some(k) = key {
-                        tds_rows(pool, what, sql, *k, &mut |r| step(&mut t, r)).await?;
+                        tds_rows(pool, what, sql, *k, &mut |r| (fold.step)(&mut t, r)).await?;
                     }
-                    out.push((s, t));
+                    out.push(join(s, t)?);
                 }
                 Ok(out)
             }
@@ -154,30 +178,25 @@ pub fn distinct_sql(table: &str, col: &str) -> String {
 /// [`Conn::fold_each_key`] through sqlx: a spawned task reads the next key while `side`
 /// works on this one, so the server, the row decoding and the caller's work overlap.
 #[allow(clippy::too_many_arguments)]
-async fn ahead<S, T, I, F>(
+async fn ahead<S, T: Send + 'static, R>(
     pool: &sqlx::AnyPool,
     url: &DbUrl,
     what: &str,
     sql: &str,
     keys: &[Option<i64>],
+    fold: &Fold<T>,
     side: impl Fn(usize) -> Result<S>,
-    init: Arc<I>,
-    step: Arc<F>,
-) -> Result<Vec<(S, T)>>
-where
-    T: Send + 'static,
-    I: Fn() -> T + Send + Sync + 'static,
-    F: Fn(&mut T, &dyn ByteCells) -> Result<()> + Send + Sync + 'static,
-{
+    join: impl Fn(S, T) -> Result<R>,
+) -> Result<Vec<R>> {
     let sql: Arc<str> = Arc::from(sql);
     let spawn = |i: usize| {
         let k = keys.get(i).copied().flatten()?;
-        let (pool, sql, init, step) = (pool.clone(), Arc::clone(&sql), init.clone(), step.clone());
+        let (pool, sql, fold) = (pool.clone(), Arc::clone(&sql), fold.clone());
         Some(tokio::spawn(async move {
-            let mut t = init();
+            let mut t = (fold.init)();
             let mut rows = sqlx::query(&sql).bind(k).fetch(&pool);
             while let Some(r) = rows.try_next().await? {
-                step(&mut t, &r)?;
+                (fold.step)(&mut t, &r)?;
             }
             anyhow::Ok(t)
         }))
@@ -192,9 +211,9 @@ where
                 .await
                 .context("the reader stopped")?
                 .with_context(|| format!("{what} on {url}"))?,
-            None => init(),
+            None => (fold.init)(),
         };
-        out.push((s, t));
+        out.push(join(s, t)?);
     }
     Ok(out)
 }
@@ -287,30 +306,24 @@ mod tests {
         .unwrap();
         let sql = "SELECT n, s FROM t WHERE k = $1 ORDER BY n";
         let keys = [Some(1), None, Some(3), Some(2)];
+        let fold = Fold::new(String::new, |t, r| {
+            t.push_str(&format!("{}:", r.int(0)?));
+            t.push_str(std::str::from_utf8(r.bytes(1)?)?);
+            Ok(())
+        });
         let out = conn
-            .fold_each_key(
-                "reading t",
-                sql,
-                &keys,
-                |i| Ok(i * 10),
-                String::new,
-                |t, r| {
-                    t.push_str(&format!("{}:", r.int(0)?));
-                    t.push_str(std::str::from_utf8(r.bytes(1)?)?);
-                    Ok(())
-                },
-            )
+            .fold_each_key("reading t", sql, &keys, &fold, |i| Ok(i * 10), |s, t| Ok((s, t)))
             .await
             .unwrap();
         let want = [(0, "1:a2:b"), (10, ""), (20, "1:"), (30, "")];
         assert_eq!(out, want.map(|(s, t)| (s, t.to_string())));
-        let err = conn
-            .fold_each_key("reading t", sql, &keys, |_| Ok(()), || 0, |_, r| r.bytes(0).map(drop))
-            .await;
+        let fold = Fold::new(|| 0, |_, r| r.bytes(0).map(drop));
+        let err =
+            conn.fold_each_key("reading t", sql, &keys, &fold, |_| Ok(()), |_, t| Ok(t)).await;
         assert!(err.is_err(), "an integer read as text is an error");
         assert_eq!(conn.distinct_ints("t", "k").await.unwrap(), [1, 3, 4]);
         conn.run_script(
-            "drop the index",
+            "a table without an index",
             "CREATE TABLE u (k INTEGER); INSERT INTO u VALUES (2), (2), (1);",
         )
         .await

@@ -5,8 +5,8 @@
 //! is streamed back from `tblChat`. A passing room keeps only two running checksums; only
 //! a room that disagrees is read a second time keeping its (chatId, hash) pairs.
 //!
-//! A room check is a [`Pass`]: the source side ([`Rooms::source_pass`]) and the target
-//! rows folded into a [`TargetDigest`], then [`Pass::finish`]. One pass for every engine:
+//! A room check is a `Pass`: the source side (`Rooms::source_pass`) and the target rows
+//! folded into a `TargetDigest`, then `Pass::finish`. One pass for every engine:
 //! [`Conn::fold_each_key`] reads each room's target rows the engine's fastest way (SQLite
 //! rooms in parallel, PostgreSQL a room ahead) while the staged side is hashed.
 
@@ -17,6 +17,7 @@ use anyhow::{Context, Result};
 
 use super::invariants::RoomFacts;
 use super::{Mismatch, RoomCheck};
+use crate::db::scan::Fold;
 use crate::db::Conn;
 use crate::load::IdMap;
 use crate::model::{ticks_to_iso, Snapshot};
@@ -33,12 +34,11 @@ struct Rooms<'a> {
     uris: Arc<HashMap<i64, String>>,
 }
 
-/// One check of one room in progress.
+/// One check of one room in progress: its source side, hashed.
 struct Pass {
     check: RoomCheck,
     src: blake3::Hash,
     expected: Vec<(i64, blake3::Hash)>,
-    target: TargetDigest,
 }
 
 /// The target side of a room check: its running checksum and count, and with `collect`
@@ -141,15 +141,16 @@ impl<'a> Rooms<'a> {
             check.last_date = ticks_to_iso(last);
         }
         let src = src.finalize();
-        Ok(Pass { check, src, expected, target: TargetDigest::new(collect) })
+        Ok(Pass { check, src, expected })
     }
 }
 
 impl Pass {
-    /// The room's result; `None` when it disagrees and this pass did not collect the pairs
-    /// that name the first mismatch (run it again with `collect`).
-    fn finish(self) -> Option<RoomCheck> {
-        let (mut check, target) = (self.check, self.target);
+    /// The room's result against its `target` side; `None` when they disagree and this
+    /// pass did not collect the pairs that name the first mismatch (run it again with
+    /// `collect`).
+    fn finish(self, target: TargetDigest) -> Option<RoomCheck> {
+        let mut check = self.check;
         check.loaded = target.rows;
         // The room's rows were all read: the invariants need not read them again.
         check.facts = check.target_id.map(|_| target.facts);
@@ -184,50 +185,39 @@ pub async fn check(
         .collect();
     let rooms = Rooms::new(ws, plan, snap, map, uris);
     let list: Vec<&PlanRoom> = plan.rooms_in(wave).collect();
-    let mut out = Vec::with_capacity(list.len());
-    let mut again = Vec::new();
-    for (i, pass) in passes(db, &rooms, &list, false).await?.into_iter().enumerate() {
-        let check = pass.finish();
-        if check.is_none() {
-            again.push(i);
-        }
-        out.push(check);
-    }
+    let mut out = passes(db, &rooms, &list, false).await?;
+    let again: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_none()).collect();
     // Memory stays flat: a collecting pass holds its rooms' pairs, so few rooms at once.
     for chunk in again.chunks(rayon::current_num_threads().max(1)) {
         let some: Vec<&PlanRoom> = chunk.iter().map(|&i| list[i]).collect();
-        for (&i, pass) in chunk.iter().zip(passes(db, &rooms, &some, true).await?) {
-            out[i] = Some(pass.finish().context("a collecting pass always finishes")?);
+        for (&i, check) in chunk.iter().zip(passes(db, &rooms, &some, true).await?) {
+            out[i] = Some(check.context("a collecting pass always finishes")?);
         }
     }
     Ok(out.into_iter().flatten().collect())
 }
 
-/// The passes of `list`: each room's staged side hashed while the engine reads its target
-/// rows (see [`Conn::fold_each_key`]).
+/// The checks of `list` ([`Pass::finish`]): each room's staged side hashed while the
+/// engine reads its target rows (see [`Conn::fold_each_key`]).
 async fn passes(
     db: &Conn,
     rooms: &Rooms<'_>,
     list: &[&PlanRoom],
     collect: bool,
-) -> Result<Vec<Pass>> {
+) -> Result<Vec<Option<RoomCheck>>> {
     let keys: Vec<Option<i64>> = list.iter().map(|r| rooms.target_of(r)).collect();
     let uris = Arc::clone(&rooms.uris);
-    let read = db
-        .fold_each_key(
-            "reading tblChat",
-            TARGET_CHATS,
-            &keys,
-            |i| rooms.source_pass(list[i], collect),
-            move || TargetDigest::new(collect),
-            move |d, r| {
-                let alert = r.int(3)? != 0;
-                d.row(&Key::target(&uris, r.int(0)?, r.int(1)?, r.int(2)?, alert, r.bytes(4)?));
-                Ok(())
-            },
-        )
-        .await?;
-    Ok(read.into_iter().map(|(pass, target)| Pass { target, ..pass }).collect())
+    let target = Fold::new(
+        move || TargetDigest::new(collect),
+        move |d, r| {
+            let alert = r.int(3)? != 0;
+            d.row(&Key::target(&uris, r.int(0)?, r.int(1)?, r.int(2)?, alert, r.bytes(4)?));
+            Ok(())
+        },
+    );
+    let source = |i: usize| rooms.source_pass(list[i], collect);
+    let finish = |pass: Pass, target| Ok(pass.finish(target));
+    db.fold_each_key("reading tblChat", TARGET_CHATS, &keys, &target, source, finish).await
 }
 
 /// `prinUri` of a target principal, empty when there is none.

@@ -10,6 +10,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::target::Model;
+use crate::db::scan::Fold;
 use crate::db::Conn;
 use crate::model::BEHAVIOR_NORMAL;
 use crate::plan::build::NAME_LIMIT;
@@ -103,35 +104,32 @@ pub async fn check(
 async fn chat_facts(db: &Conn, tg: &Model, checked: &[super::RoomCheck]) -> Result<ChatFacts> {
     let covered: HashMap<i64, &RoomFacts> =
         checked.iter().filter_map(|c| Some((c.target_id?, c.facts.as_ref()?))).collect();
-    let mut fold = Fold::default();
+    let mut tally = Tally::default();
     let mut rest = Vec::new();
     for channel in db.distinct_ints("tblChat", "channelId").await? {
         match covered.get(&channel) {
-            Some(f) => fold.room(channel, f),
+            Some(f) => tally.room(channel, f),
             None => rest.push(Some(channel)),
         }
     }
-    let sums = db
-        .fold_each_key(
-            "reading tblChat",
-            CHANNEL_AUTHORS,
-            &rest,
-            |_| Ok(()),
-            Vec::new,
-            |v, r| {
-                v.push((r.int(0)?, r.int(1)?, r.int(2)?));
-                Ok(())
-            },
-        )
-        .await?;
-    for (channel, ((), authors)) in rest.into_iter().flatten().zip(sums) {
+    let authors = Fold::new(Vec::new, |v, r| {
+        v.push((r.int(0)?, r.int(1)?, r.int(2)?));
+        Ok(())
+    });
+    let facts = |(), authors: Vec<(i64, i64, i64)>| {
         let mut f = RoomFacts::default();
         for (user, n, max) in authors {
             f.authors(user, n, max, tg.principals.contains_key(&user));
         }
-        fold.room(channel, &f);
+        Ok(f)
+    };
+    let sums = db
+        .fold_each_key("reading tblChat", CHANNEL_AUTHORS, &rest, &authors, |_| Ok(()), facts)
+        .await?;
+    for (channel, f) in rest.into_iter().flatten().zip(sums) {
+        tally.room(channel, &f);
     }
-    let mut f = fold.finish(tg);
+    let mut f = tally.finish(tg);
     db.each_row("reading tblLastChatId", LAST_CHAT, &[], |r| {
         f.last_rows.entry(r.int(0)?).or_default().push(r.int(1)?);
         Ok(())
@@ -143,13 +141,13 @@ async fn chat_facts(db: &Conn, tg: &Model, checked: &[super::RoomCheck]) -> Resu
 /// Chat facts being gathered: per channel, rows and highest `chatId`; per (channel,
 /// author the target lacks), rows.
 #[derive(Default)]
-struct Fold {
+struct Tally {
     max_chat: HashMap<i64, i64>,
     per_channel: BTreeMap<i64, i64>,
     orphans: BTreeMap<(i64, i64), i64>,
 }
 
-impl Fold {
+impl Tally {
     /// Adds what is known of some rows of `channel`.
     fn room(&mut self, channel: i64, f: &RoomFacts) {
         let Some(top) = f.max_chat else { return };
