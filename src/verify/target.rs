@@ -15,6 +15,7 @@ use crate::model::{BEHAVIOR_NORMAL, VISIBILITY_OPEN};
 mod read;
 
 pub use read::existing_nodes;
+#[cfg(feature = "mssql")]
 pub(super) use read::{Sql, EXISTING_NODES};
 
 /// A `tblPrincipal` row, as far as access needs it.

@@ -48,6 +48,7 @@ impl Sql {
     }
 
     /// Every statement, named, for the T-SQL parse tests.
+    #[cfg(feature = "mssql")]
     pub(in crate::verify) fn named(self) -> Vec<(&'static str, String)> {
         vec![
             ("verify: principal types", self.principal_types.into()),
