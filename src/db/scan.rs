@@ -247,8 +247,8 @@ async fn ordered_pool(db: &Db) -> Result<sqlx::AnyPool> {
         })
 }
 
-/// Streams the rows of `sql` for key `k` on a session of `pool` into `f` (the key is bound
-/// as `int` when it fits, so a seek on an `int` key stays a seek).
+/// Streams the rows of `sql` for key `k` on a session of `pool` into `f`, as
+/// `Pool::try_each_row` does, handing each row as [`ByteCells`].
 #[cfg(feature = "mssql")]
 async fn tds_rows(
     pool: &super::mssql::pool::Pool,
@@ -257,17 +257,14 @@ async fn tds_rows(
     k: i64,
     f: &mut dyn FnMut(&dyn ByteCells) -> Result<()>,
 ) -> Result<()> {
+    use super::mssql::pool::{placeholders, query};
     use tiberius::error::Error as TdsError;
     let (_permit, mut c) = pool.take().await?;
-    let sql = super::mssql::pool::placeholders(sql);
+    let sql = placeholders(sql);
     let mut failed = None;
     let r: Result<(), TdsError> = async {
-        let mut q = tiberius::Query::new(sql.as_ref());
-        match i32::try_from(k) {
-            Ok(small) => q.bind(small),
-            Err(_) => q.bind(k),
-        }
-        let mut rows = q.query(&mut c).await?.into_row_stream();
+        let key = [super::Value::Int(k)];
+        let mut rows = query(&sql, &key).query(&mut c).await?.into_row_stream();
         while let Some(row) = rows.try_next().await? {
             if failed.is_none() {
                 let cells: Vec<tiberius::ColumnData<'static>> = row.into_iter().collect();
