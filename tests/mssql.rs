@@ -126,7 +126,7 @@ fn every_statement() -> Vec<(String, String)> {
     };
     let mut all = named("extract", gcmigrate::source::tsql_statements());
     all.extend(named("load", gcmigrate::load::tsql_statements()));
-    all.extend(gcmigrate::verify::mssql::all_statements());
+    all.extend(gcmigrate::verify::tsql_statements());
     all.extend(gcmigrate::freeze::tsql_statements());
     all.extend(gcmigrate::rollback::tsql_statements());
     all

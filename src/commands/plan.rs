@@ -109,30 +109,12 @@ pub async fn stage(ws: &Workspace, mappings: Option<&Path>, progress: Progress) 
 async fn target_nodes(
     url: &crate::db::DbUrl,
 ) -> Result<(Vec<crate::plan::collide::Existing>, std::collections::HashSet<i64>)> {
-    use sqlx::Row;
-    let ids =
-        |m: crate::load::IdMap| m.categories.values().chain(m.rooms.values()).copied().collect();
-    #[cfg(feature = "mssql")]
-    if url.dialect() == crate::db::Dialect::Mssql {
-        let mut m = crate::verify::mssql::Mgc::open(url).await?;
-        let nodes = m.existing_nodes().await?;
-        // No ledger: nothing of ours is there yet.
-        let ours = m.ledger_map().await.map(ids).unwrap_or_default();
-        m.close().await;
-        return Ok((nodes, ours));
-    }
-    let db = crate::db::Db::connect(url, crate::db::OpenMode::Existing, 1).await?;
-    crate::load::config::check_schema(&db.clone().into()).await?;
-    let mut nodes = Vec::new();
-    for r in sqlx::query("SELECT CAST(nodeID AS BIGINT), CAST(nodeType AS BIGINT), nodeName FROM tblNode WHERE nodeID <> 1")
-        .fetch_all(&db.pool)
-        .await?
-    {
-        nodes.push((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)? == 1, r.try_get::<String, _>(2)?));
-    }
-    let ours = crate::verify::ledger_map(&db).await.map(ids).unwrap_or_default();
-    db.pool.close().await;
-    Ok((nodes, ours))
+    let db = crate::db::TargetDb::open(url, crate::db::OpenMode::Existing, 1).await?;
+    let nodes = crate::verify::target::existing_nodes(&db).await?;
+    // No ledger: nothing of ours is there yet.
+    let ours = crate::load::ledger::id_map(&db).await.unwrap_or_default();
+    db.close().await;
+    Ok((nodes, ours.categories.values().chain(ours.rooms.values()).copied().collect()))
 }
 
 /// The plan stage, checking names against an existing target when one is given.

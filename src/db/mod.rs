@@ -23,6 +23,7 @@ mod pg_keys;
 mod pg_writer;
 pub mod pool;
 mod read_sql;
+pub mod scan;
 pub mod source;
 pub mod sqlite_copy;
 pub mod sqlite_writer;

@@ -6,12 +6,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
-use super::target::Target;
-use crate::db::Db;
+use super::target::Model;
+use crate::db::scan::Fold;
+use crate::db::Conn;
 use crate::model::BEHAVIOR_NORMAL;
 use crate::plan::build::NAME_LIMIT;
 
@@ -40,8 +40,7 @@ impl Invariant {
     }
 }
 
-/// What the history invariants need from `tblChat` and `tblLastChatId`, read by each
-/// backend with its own SQL.
+/// What the history invariants need from `tblChat` and `tblLastChatId`.
 #[derive(Debug, Clone, Default)]
 pub struct ChatFacts {
     /// Highest `chatId` per `channelId`.
@@ -55,7 +54,7 @@ pub struct ChatFacts {
 }
 
 /// What the history pass saw of one room's rows in the target — enough for the history
-/// invariants, so that an SQLite target's rooms are not read a second time for them.
+/// invariants, so that the rooms it read are not read a second time for them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RoomFacts {
     rows: i64,
@@ -67,122 +66,88 @@ pub struct RoomFacts {
 impl RoomFacts {
     /// Counts one row of the room; `known`: the target holds principal `user`.
     pub(crate) fn row(&mut self, chat: i64, user: i64, known: bool) {
-        self.rows += 1;
-        self.max_chat = Some(self.max_chat.map_or(chat, |m| m.max(chat)));
+        self.authors(user, 1, chat, known);
+    }
+
+    /// Counts `n` rows of the room by `user`, the highest with `chatId` `max`.
+    fn authors(&mut self, user: i64, n: i64, max: i64, known: bool) {
+        self.rows += n;
+        self.max_chat = Some(self.max_chat.map_or(max, |m| m.max(max)));
         if !known {
-            *self.unknown.entry(user).or_default() += 1;
+            *self.unknown.entry(user).or_default() += n;
         }
     }
 }
 
+/// A channel's messages summed by author: (`userId`, messages, highest `chatId`).
+pub(super) const CHANNEL_AUTHORS: &str =
+    "SELECT CAST(userId AS BIGINT), CAST(COUNT(*) AS BIGINT), \
+    CAST(MAX(chatId) AS BIGINT) FROM tblChat WHERE channelId = $1 GROUP BY userId";
+/// Each room's recorded last message.
+pub(super) const LAST_CHAT: &str =
+    "SELECT CAST(nodeID AS BIGINT), CAST(lastChatID AS BIGINT) FROM tblLastChatId";
+
 /// Checks every invariant; `rooms` are the wave's target room `nodeID`s, `checked` the
-/// history checks (an SQLite target reads only the rooms they did not read).
+/// history checks, whose rooms are not read again.
 pub async fn check(
-    db: &Db,
-    tg: &Target,
+    db: &Conn,
+    tg: &Model,
     rooms: &[i64],
     checked: &[super::RoomCheck],
 ) -> Result<Vec<Invariant>> {
-    let facts = match db.url.sqlite_path() {
-        Some(path) => crate::db::lite::blocking(|| scan_facts(&path, tg, checked))?,
-        None => read_facts(db).await?,
-    };
-    Ok(check_facts(tg, rooms, &facts))
+    Ok(check_facts(tg, rooms, &chat_facts(db, tg, checked).await?))
 }
 
-/// [`ChatFacts`] of an SQLite target, judging references against the target model (which
-/// holds every node and principal of the pool). Rooms the history pass read give their
-/// [`RoomFacts`]; the other channels are read here — each through the `channelId` index
-/// when there is one, else `tblChat` in one pass.
-fn scan_facts(
-    path: &std::path::Path,
-    tg: &Target,
-    checked: &[super::RoomCheck],
-) -> Result<ChatFacts> {
-    let conn = crate::db::lite::open(path, false, false)?;
+/// [`ChatFacts`] of the target, judging references against the target model (which holds
+/// every node and principal of the pool). Rooms the history pass read give their
+/// [`RoomFacts`]; every other channel of `tblChat` is summed by author on the server.
+async fn chat_facts(db: &Conn, tg: &Model, checked: &[super::RoomCheck]) -> Result<ChatFacts> {
     let covered: HashMap<i64, &RoomFacts> =
         checked.iter().filter_map(|c| Some((c.target_id?, c.facts.as_ref()?))).collect();
-    let mut fold = Fold::default();
-    if covered.is_empty() || !channel_indexed(&conn)? {
-        fold.rows(&conn, "SELECT channelId, chatId, userId FROM tblChat", [], tg)?;
-    } else {
-        let mut channels =
-            conn.prepare(&crate::db::lite::loose_scan("tblChat", "channelId", "c"))?;
-        let channels: Vec<i64> =
-            channels.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
-        for channel in channels {
-            match covered.get(&channel) {
-                Some(f) => fold.room(channel, f),
-                None => fold.rows(
-                    &conn,
-                    "SELECT channelId, chatId, userId FROM tblChat WHERE channelId = ?1",
-                    [channel],
-                    tg,
-                )?,
-            }
+    let mut tally = Tally::default();
+    let mut rest = Vec::new();
+    for channel in db.distinct_ints("tblChat", "channelId").await? {
+        match covered.get(&channel) {
+            Some(f) => tally.room(channel, f),
+            None => rest.push(Some(channel)),
         }
     }
-    let mut f = fold.finish(tg);
-    let mut st = conn.prepare("SELECT nodeID, lastChatID FROM tblLastChatId")?;
-    let mut rows = st.query([])?;
-    while let Some(r) = rows.next()? {
-        f.last_rows.entry(r.get(0)?).or_default().push(r.get(1)?);
+    let authors = Fold::new(Vec::new, |v, r| {
+        v.push((r.int(0)?, r.int(1)?, r.int(2)?));
+        Ok(())
+    });
+    let facts = |(), authors: Vec<(i64, i64, i64)>| {
+        let mut f = RoomFacts::default();
+        for (user, n, max) in authors {
+            f.authors(user, n, max, tg.principals.contains_key(&user));
+        }
+        Ok(f)
+    };
+    let sums = db
+        .fold_each_key("reading tblChat", CHANNEL_AUTHORS, &rest, &authors, |_| Ok(()), facts)
+        .await?;
+    for (channel, f) in rest.into_iter().flatten().zip(sums) {
+        tally.room(channel, &f);
     }
+    let mut f = tally.finish(tg);
+    db.each_row("reading tblLastChatId", LAST_CHAT, &[], |r| {
+        f.last_rows.entry(r.int(0)?).or_default().push(r.int(1)?);
+        Ok(())
+    })
+    .await?;
     Ok(f)
-}
-
-/// Whether `tblChat` has an index whose first column is `channelId`.
-fn channel_indexed(conn: &rusqlite::Connection) -> Result<bool> {
-    Ok(conn.prepare(&crate::db::lite::index_led_by("main", "tblChat", "channelId"))?.exists([])?)
 }
 
 /// Chat facts being gathered: per channel, rows and highest `chatId`; per (channel,
 /// author the target lacks), rows.
 #[derive(Default)]
-struct Fold {
+struct Tally {
     max_chat: HashMap<i64, i64>,
     per_channel: BTreeMap<i64, i64>,
     orphans: BTreeMap<(i64, i64), i64>,
 }
 
-impl Fold {
-    /// Folds the (channelId, chatId, userId) rows of `sql`.
-    fn rows(
-        &mut self,
-        conn: &rusqlite::Connection,
-        sql: &str,
-        params: impl rusqlite::Params,
-        tg: &Target,
-    ) -> Result<()> {
-        let mut st = conn.prepare_cached(sql)?;
-        let mut rows = st.query(params)?;
-        // Rows come in insertion order, a room's chunks together: sum a run of one channel
-        // before touching the maps, and remember the last author found.
-        let mut run: Option<(i64, RoomFacts)> = None;
-        let mut known_user = None;
-        while let Some(r) = rows.next().context("reading tblChat")? {
-            let (channel, chat, user): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-            let known = known_user == Some(user) || tg.principals.contains_key(&user);
-            if known {
-                known_user = Some(user);
-            }
-            match &mut run {
-                Some((c, f)) if *c == channel => f.row(chat, user, known),
-                _ => {
-                    let mut f = RoomFacts::default();
-                    f.row(chat, user, known);
-                    if let Some((c, done)) = run.replace((channel, f)) {
-                        self.room(c, &done);
-                    }
-                }
-            }
-        }
-        if let Some((c, done)) = run {
-            self.room(c, &done);
-        }
-        Ok(())
-    }
-
+impl Tally {
     /// Adds what is known of some rows of `channel`.
     fn room(&mut self, channel: i64, f: &RoomFacts) {
         let Some(top) = f.max_chat else { return };
@@ -194,7 +159,7 @@ impl Fold {
         }
     }
 
-    fn finish(self, tg: &Target) -> ChatFacts {
+    fn finish(self, tg: &Model) -> ChatFacts {
         let is_room = |c: &i64| tg.nodes.get(c).is_some_and(|n| !n.is_category);
         ChatFacts {
             max_chat: self.max_chat,
@@ -206,7 +171,7 @@ impl Fold {
 }
 
 /// Every invariant, on the target model and the chat facts read from the target.
-pub fn check_facts(tg: &Target, rooms: &[i64], facts: &ChatFacts) -> Vec<Invariant> {
+pub fn check_facts(tg: &Model, rooms: &[i64], facts: &ChatFacts) -> Vec<Invariant> {
     let mut out = vec![lists_within_scope(tg, rooms), no_presenters_in_normal_rooms(tg, rooms)];
     out.extend(names(tg));
     out.push(last_chat_id(facts, tg, rooms));
@@ -214,59 +179,19 @@ pub fn check_facts(tg: &Target, rooms: &[i64], facts: &ChatFacts) -> Vec<Invaria
     out
 }
 
-async fn read_facts(db: &Db) -> Result<ChatFacts> {
-    let mut f = ChatFacts::default();
-    for r in sqlx::query("SELECT CAST(channelId AS BIGINT), CAST(MAX(chatId) AS BIGINT) FROM tblChat GROUP BY channelId")
-        .fetch_all(&db.pool)
-        .await
-        .context("reading the highest chatId per room")?
-    {
-        f.max_chat.insert(r.try_get(0)?, r.try_get(1)?);
-    }
-    for r in
-        sqlx::query("SELECT CAST(nodeID AS BIGINT), CAST(lastChatID AS BIGINT) FROM tblLastChatId")
-            .fetch_all(&db.pool)
-            .await
-            .context("reading tblLastChatId")?
-    {
-        f.last_rows.entry(r.try_get(0)?).or_default().push(r.try_get(1)?);
-    }
-    for r in sqlx::query(
-        "SELECT CAST(c.channelId AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM tblChat c \
-         LEFT JOIN tblNode n ON n.nodeID = c.channelId AND n.nodeType = 0 WHERE n.nodeID IS NULL GROUP BY c.channelId",
-    )
-    .fetch_all(&db.pool)
-    .await
-    .context("checking tblChat.channelId")?
-    {
-        f.orphan_channels.push((r.try_get(0)?, r.try_get(1)?));
-    }
-    for r in sqlx::query(
-        "SELECT CAST(c.channelId AS BIGINT), CAST(c.userId AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM tblChat c \
-         LEFT JOIN tblPrincipal p ON p.prinID = c.userId WHERE p.prinID IS NULL GROUP BY c.channelId, c.userId",
-    )
-    .fetch_all(&db.pool)
-    .await
-    .context("checking tblChat.userId")?
-    {
-        f.orphan_authors.push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
-    }
-    Ok(f)
-}
-
 /// `` `name` (guid) `` for messages.
-fn label(tg: &Target, node: i64) -> String {
+fn label(tg: &Model, node: i64) -> String {
     tg.nodes
         .get(&node)
         .map_or_else(|| format!("node {node}"), |n| format!("`{}` ({})", n.name, n.guid))
 }
 
-fn uri(tg: &Target, p: i64) -> String {
+fn uri(tg: &Model, p: i64) -> String {
     tg.principals.get(&p).map_or_else(|| format!("principal {p}"), |x| x.uri.clone())
 }
 
 /// Room lists ⊆ allowed(c) − denied(c), expanding affiliations (MAPPING.md §4 Rooms).
-fn lists_within_scope(tg: &Target, rooms: &[i64]) -> Invariant {
+fn lists_within_scope(tg: &Model, rooms: &[i64]) -> Invariant {
     let mut details = Vec::new();
     for &r in rooms {
         let Some(node) = tg.nodes.get(&r) else { continue };
@@ -285,7 +210,7 @@ fn lists_within_scope(tg: &Target, rooms: &[i64]) -> Invariant {
 }
 
 /// Presenters exist only in auditorium rooms.
-fn no_presenters_in_normal_rooms(tg: &Target, rooms: &[i64]) -> Invariant {
+fn no_presenters_in_normal_rooms(tg: &Model, rooms: &[i64]) -> Invariant {
     let mut details = Vec::new();
     for &r in rooms {
         if tg.nodes.get(&r).is_some_and(|n| n.behavior == BEHAVIOR_NORMAL) {
@@ -302,7 +227,7 @@ fn no_presenters_in_normal_rooms(tg: &Target, rooms: &[i64]) -> Invariant {
 }
 
 /// Names unique per pool across rooms and categories (case-insensitive), and ≤ 256 characters.
-fn names(tg: &Target) -> [Invariant; 2] {
+fn names(tg: &Model) -> [Invariant; 2] {
     let mut by_name: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     let mut long = Vec::new();
     for (id, n) in &tg.nodes {
@@ -326,7 +251,7 @@ fn names(tg: &Target) -> [Invariant; 2] {
 }
 
 /// `tblLastChatId` holds each room's highest `chatId` (no row for a room without history).
-fn last_chat_id(f: &ChatFacts, tg: &Target, rooms: &[i64]) -> Invariant {
+fn last_chat_id(f: &ChatFacts, tg: &Model, rooms: &[i64]) -> Invariant {
     let mut details = Vec::new();
     for &r in rooms {
         let rows = f.last_rows.get(&r).map_or(&[][..], Vec::as_slice);
@@ -380,7 +305,7 @@ mod tests {
 
     #[test]
     fn flags_out_of_scope_lists_presenters_and_name_clashes() {
-        let mut tg = Target::default();
+        let mut tg = Model::default();
         for id in [10, 11] {
             tg.principals.insert(
                 id,
@@ -406,7 +331,7 @@ mod tests {
 
     #[test]
     fn chat_facts_flag_stale_last_chat_ids_and_dangling_references() {
-        let mut tg = Target::default();
+        let mut tg = Model::default();
         for (id, name) in [(5, "a"), (6, "b"), (7, "c")] {
             tg.nodes.insert(id, node(2, name, false));
         }

@@ -8,14 +8,12 @@
 //!   every difference explained by a mapping rule or blocking;
 //! - `invariants.rs`: rules Persistent Chat relies on (lists within scope, unique names, …).
 //!
-//! `target.rs` reads the target model the last two share; `mssql.rs` reads the same
-//! things from a SQL Server target.
+//! `target.rs` reads the target model the last two share. Every check is written once,
+//! over [`TargetDb`]'s primitives, for every engine.
 
 pub mod access;
 pub mod history;
 pub mod invariants;
-#[cfg(feature = "mssql")]
-pub mod mssql;
 pub mod planned;
 pub mod target;
 
@@ -25,8 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::db::{Db, DbUrl, OpenMode};
-use crate::load::IdMap;
+use crate::db::{DbUrl, OpenMode, TargetDb};
 use crate::model::Snapshot;
 use crate::plan::Plan;
 use crate::staging::Workspace;
@@ -114,82 +111,6 @@ pub struct Timings {
     pub invariants: Duration,
 }
 
-/// Reads the id map the load runs recorded in the target's ledger.
-pub async fn ledger_map(db: &Db) -> Result<IdMap> {
-    let conn: crate::db::Conn = db.clone().into();
-    crate::load::ledger::required_id_map(&conn).await
-}
-
-/// The target, read through sqlx or tiberius.
-enum Conn {
-    Sql(Db),
-    #[cfg(feature = "mssql")]
-    Mssql(Box<mssql::Mgc>),
-}
-
-impl Conn {
-    async fn open(url: &DbUrl) -> Result<Conn> {
-        match url.dialect() {
-            #[cfg(feature = "mssql")]
-            crate::db::Dialect::Mssql => Ok(Conn::Mssql(Box::new(mssql::Mgc::open(url).await?))),
-            // Without the feature, Db::connect refuses SQL Server with a clear message.
-            _ => Ok(Conn::Sql(Db::connect(url, OpenMode::Existing, 4).await?)),
-        }
-    }
-
-    async fn ledger_map(&mut self) -> Result<IdMap> {
-        match self {
-            Conn::Sql(db) => ledger_map(db).await,
-            #[cfg(feature = "mssql")]
-            Conn::Mssql(m) => m.ledger_map().await,
-        }
-    }
-
-    async fn history(
-        &mut self,
-        ws: &Workspace,
-        plan: &Plan,
-        snap: &Snapshot,
-        map: &IdMap,
-        wave: Option<&str>,
-    ) -> Result<Vec<RoomCheck>> {
-        match self {
-            Conn::Sql(db) => history::check(ws, plan, snap, db, map, wave).await,
-            #[cfg(feature = "mssql")]
-            Conn::Mssql(m) => m.history(ws, plan, snap, map, wave).await,
-        }
-    }
-
-    async fn target(&mut self, rooms: &BTreeSet<i64>) -> Result<target::Target> {
-        match self {
-            Conn::Sql(db) => target::Target::read(db, rooms).await,
-            #[cfg(feature = "mssql")]
-            Conn::Mssql(m) => m.target(rooms).await,
-        }
-    }
-
-    async fn invariants(
-        &mut self,
-        tg: &target::Target,
-        rooms: &[i64],
-        checked: &[RoomCheck],
-    ) -> Result<Vec<Invariant>> {
-        match self {
-            Conn::Sql(db) => invariants::check(db, tg, rooms, checked).await,
-            #[cfg(feature = "mssql")]
-            Conn::Mssql(m) => Ok(invariants::check_facts(tg, rooms, &m.chat_facts().await?)),
-        }
-    }
-
-    async fn close(self) {
-        match self {
-            Conn::Sql(db) => db.pool.close().await,
-            #[cfg(feature = "mssql")]
-            Conn::Mssql(m) => m.close().await,
-        }
-    }
-}
-
 /// Verifies a wave (or all) against `target`.
 pub async fn verify(
     ws: &Workspace,
@@ -209,8 +130,8 @@ pub async fn verify_timed(
     target: &DbUrl,
     wave: Option<&str>,
 ) -> Result<(VerifyReport, Timings)> {
-    let mut conn = Conn::open(target).await?;
-    let map = conn.ledger_map().await?;
+    let db = TargetDb::open(target, OpenMode::Existing, 4).await?;
+    let map = crate::load::ledger::required_id_map(&db).await?;
     let mut t = Timings::default();
     let clock = Instant::now();
     let mut report = VerifyReport {
@@ -219,14 +140,14 @@ pub async fn verify_timed(
         ..Default::default()
     };
     let phase = crate::timings::phase("verify: history");
-    report.rooms = conn.history(ws, plan, snap, &map, wave).await?;
+    report.rooms = history::check(ws, plan, snap, &db, &map, wave).await?;
     drop(phase);
     t.history = clock.elapsed();
 
     let clock = Instant::now();
     let rooms: BTreeSet<i64> = report.rooms.iter().filter_map(|r| r.target_id).collect();
     let phase = crate::timings::phase("verify: read target config");
-    let tg = conn.target(&rooms).await?;
+    let tg = target::Model::read(&db, &rooms).await?;
     drop(phase);
     let phase = crate::timings::phase("verify: access");
     for r in &mut report.rooms {
@@ -242,10 +163,10 @@ pub async fn verify_timed(
 
     let clock = Instant::now();
     let rooms: Vec<i64> = rooms.iter().copied().collect();
-    report.invariants = conn.invariants(&tg, &rooms, &report.rooms).await?;
+    report.invariants = invariants::check(&db, &tg, &rooms, &report.rooms).await?;
     t.invariants = clock.elapsed();
     drop(phase);
-    conn.close().await;
+    db.close().await;
 
     for (k, v) in [
         ("read", report.rooms.iter().map(|r| r.read).sum::<u64>()),
@@ -260,4 +181,21 @@ pub async fn verify_timed(
         && report.access.blocking() == 0
         && report.invariants.iter().all(|i| i.ok);
     Ok((report, t))
+}
+
+/// Every T-SQL statement verify (and `plan --target`) sends, named, as SQL Server receives
+/// it, for the parse tests. The ledger's reads are `load`'s.
+#[cfg(feature = "mssql")]
+pub fn tsql_statements() -> Vec<(String, String)> {
+    use crate::db::mssql::pool::placeholders;
+    let mut out = target::Sql::new(crate::db::Dialect::Mssql).named();
+    out.extend([
+        ("verify: principal URIs", history::URIS.into()),
+        ("verify: room history", history::TARGET_CHATS.into()),
+        ("plan --target: existing nodes", target::EXISTING_NODES.into()),
+        ("verify: channels", crate::db::scan::distinct_sql("tblChat", "channelId")),
+        ("verify: channel authors", invariants::CHANNEL_AUTHORS.into()),
+        ("verify: tblLastChatId", invariants::LAST_CHAT.into()),
+    ]);
+    out.into_iter().map(|(n, s)| (n.to_string(), placeholders(&s).into_owned())).collect()
 }

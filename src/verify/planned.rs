@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::access::{compare, AccessReport};
-use super::target::{CategoryScope, RoomLists, Target, TargetNode, TargetPrincipal};
+use super::target::{CategoryScope, Model, RoomLists, TargetNode, TargetPrincipal};
 use crate::load::IdMap;
 use crate::mapping::legacy::Affiliations;
 use crate::model::{Snapshot, BEHAVIOR_NORMAL, VISIBILITY_SCOPED};
@@ -15,8 +15,8 @@ use crate::plan::Plan;
 
 /// The target the plan describes: principals keep their legacy ids; categories get ids
 /// below zero so they cannot meet a room's legacy id.
-pub fn planned_target(plan: &Plan, snap: &Snapshot) -> (Target, IdMap) {
-    let mut t = Target::default();
+pub fn planned_target(plan: &Plan, snap: &Snapshot) -> (Model, IdMap) {
+    let mut t = Model::default();
     let mut map = IdMap::default();
     for p in &plan.principals {
         let is_user = snap.principal_types.get(&p.target_type).is_some_and(|ty| ty.is_user)

@@ -8,13 +8,15 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::OnceLock;
 
-use anyhow::{Context, Result};
-
-use crate::db::cells::each_row;
-use crate::db::Db;
 use crate::mapping::dense::{Dense, Marks};
-use crate::mapping::legacy::{Affiliations, Rights, Role};
+use crate::mapping::legacy::{Affiliations, Rights};
 use crate::model::{BEHAVIOR_NORMAL, VISIBILITY_OPEN};
+
+mod read;
+
+pub use read::existing_nodes;
+#[cfg(feature = "mssql")]
+pub(super) use read::{Sql, EXISTING_NODES};
 
 /// A `tblPrincipal` row, as far as access needs it.
 #[derive(Debug, Clone)]
@@ -75,7 +77,7 @@ impl RoomLists {
 
 /// The target model that §3 and the invariants are evaluated on.
 #[derive(Debug, Default)]
-pub struct Target {
+pub struct Model {
     /// Principals by `prinID`.
     pub principals: HashMap<i64, TargetPrincipal>,
     /// `prinGuid` (lowercase) → `prinID`.
@@ -90,7 +92,7 @@ pub struct Target {
     pub scopes: HashMap<i64, CategoryScope>,
     /// Role lists of the verified rooms.
     pub lists: HashMap<i64, RoomLists>,
-    /// Dense principal index, built on the first [`Target::rights`] call (fill the fields first).
+    /// Dense principal index, built on the first [`Model::rights`] call (fill the fields first).
     dense: OnceLock<Dense>,
 }
 
@@ -98,107 +100,7 @@ static EMPTY_SCOPE: std::sync::LazyLock<CategoryScope> =
     std::sync::LazyLock::new(CategoryScope::default);
 static EMPTY_LISTS: std::sync::LazyLock<RoomLists> = std::sync::LazyLock::new(RoomLists::default);
 
-impl Target {
-    /// Reads the model; role lists only for `rooms` (target `nodeID`s).
-    pub async fn read(db: &Db, rooms: &BTreeSet<i64>) -> Result<Target> {
-        let mut t = Target::default();
-        let mut user_types: HashMap<i64, bool> = HashMap::new();
-        each_row(
-            db,
-            "SELECT CAST(ptypeID AS BIGINT), CAST(ptypeIsUser AS BIGINT) FROM tblPrincipalType",
-            |r| {
-                user_types.insert(r.int(0)?, r.int(1)? != 0);
-                Ok(())
-            },
-        )
-        .await
-        .context("reading tblPrincipalType from the target")?;
-        each_row(
-            db,
-            "SELECT CAST(prinID AS BIGINT), prinUri, CAST(prinDisabled AS BIGINT), CAST(prinTypeID AS BIGINT), \
-             CAST(prinGuid AS TEXT) FROM tblPrincipal",
-            |r| {
-                let is_user = user_types.get(&r.int(3)?).copied().unwrap_or(false);
-                let p = TargetPrincipal { uri: r.text(1)?, disabled: r.int(2)? != 0, is_user };
-                let id = r.int(0)?;
-                t.by_guid.insert(r.text(4)?.to_ascii_lowercase(), id);
-                t.by_uri.insert(p.uri.to_ascii_lowercase(), id);
-                t.principals.insert(id, p);
-                Ok(())
-            },
-        )
-        .await
-        .context("reading tblPrincipal from the target")?;
-        let mut pairs = Vec::new();
-        each_row(
-            db,
-            "SELECT CAST(principalID AS BIGINT), CAST(affiliationID AS BIGINT) FROM tblPrincipalAffiliations",
-            |r| {
-                pairs.push((r.int(0)?, r.int(1)?));
-                Ok(())
-            },
-        )
-        .await
-        .context("reading tblPrincipalAffiliations from the target")?;
-        t.affs = Affiliations::build(&pairs, t.principals.keys().copied());
-        each_row(
-            db,
-            "SELECT CAST(nodeID AS BIGINT), CAST(nodeGuid AS TEXT), CAST(parentID AS BIGINT), CAST(nodeType AS BIGINT), \
-             nodeName, CAST(disabled AS BIGINT), CAST(behavior AS BIGINT), CAST(visibility AS BIGINT) FROM tblNode",
-            |r| {
-                let node = TargetNode {
-                    guid: r.text(1)?.to_ascii_lowercase(),
-                    parent: r.opt_int(2)?.unwrap_or(1),
-                    is_category: r.int(3)? == 1,
-                    name: r.text(4)?,
-                    disabled: r.int(5)? != 0,
-                    behavior: r.int(6)?,
-                    visibility: r.int(7)?,
-                };
-                t.nodes.insert(r.int(0)?, node);
-                Ok(())
-            },
-        )
-        .await
-        .context("reading tblNode from the target")?;
-        each_row(
-            db,
-            "SELECT CAST(scopeNodeID AS BIGINT), CAST(scopePrinID AS BIGINT), CAST(scopeIsDenied AS BIGINT) FROM tblScopePrincipal",
-            |r| {
-                let s = t.scopes.entry(r.int(0)?).or_default();
-                let list = if r.int(2)? != 0 { &mut s.denied } else { &mut s.allowed };
-                list.insert(r.int(1)?);
-                Ok(())
-            },
-        )
-        .await
-        .context("reading tblScopePrincipal from the target")?;
-        // Role names, never ids (MAPPING.md §1): a target may number its role types differently.
-        each_row(
-            db,
-            "SELECT CAST(r.prinRoleNodeID AS BIGINT), CAST(r.prinRolePrinID AS BIGINT), t.rtypeDesc \
-             FROM tblPrincipalRole r JOIN tblRoleType t ON t.rtypeID = r.prinRoleTypeID",
-            |r| {
-                let node = r.int(0)?;
-                if !rooms.contains(&node) {
-                    return Ok(());
-                }
-                let lists = t.lists.entry(node).or_default();
-                let prin = r.int(1)?;
-                match Role::from_desc(&r.text(2)?) {
-                    Some(Role::Member) => lists.members.insert(prin),
-                    Some(Role::Manager) => lists.managers.insert(prin),
-                    Some(Role::Voiced) => lists.presenters.insert(prin),
-                    Some(Role::Creator) | None => false,
-                };
-                Ok(())
-            },
-        )
-        .await
-        .context("reading tblPrincipalRole from the target")?;
-        Ok(t)
-    }
-
+impl Model {
     /// The scope rows of category `c` (empty when it has none).
     pub fn scope(&self, c: i64) -> &CategoryScope {
         self.scopes.get(&c).unwrap_or(&EMPTY_SCOPE)
@@ -237,12 +139,12 @@ impl Target {
         })
     }
 
-    /// Scratch space for [`Target::rights_dense`] (one per thread).
+    /// Scratch space for [`Model::rights_dense`] (one per thread).
     pub fn marks(&self) -> Marks {
         Marks::new(self.dense().len())
     }
 
-    /// [`Target::rights`] into `out` as (dense user index, rights), in index order. The
+    /// [`Model::rights`] into `out` as (dense user index, rights), in index order. The
     /// room marks its lists and its category's scope once; a user's mask is the OR of the
     /// marks over its closure (its own id included, as `∈*` counts it).
     pub fn rights_dense(&self, r: i64, marks: &mut Marks, out: &mut Vec<(u32, Rights)>) {
@@ -304,8 +206,8 @@ mod tests {
     }
 
     /// Users 10, 11 in group 20; 12 outside; 13 disabled; category 2 allows group 20 and 12, denies 11.
-    fn model(behavior: i64, visibility: i64) -> Target {
-        let mut t = Target::default();
+    fn model(behavior: i64, visibility: i64) -> Model {
+        let mut t = Model::default();
         for (id, dis) in [(10, false), (11, false), (12, false), (13, true)] {
             t.principals.insert(id, user(&format!("sip:{id}"), dis));
         }
@@ -339,7 +241,7 @@ mod tests {
     }
 
     /// §3 evaluated naively, user by user, for checking the dense evaluation.
-    fn naive(t: &Target, r: i64) -> BTreeMap<i64, Rights> {
+    fn naive(t: &Model, r: i64) -> BTreeMap<i64, Rights> {
         let room = &t.nodes[&r];
         let (lists, open) = (t.lists(r), room.visibility == VISIBILITY_OPEN);
         let mut out = BTreeMap::new();
@@ -371,7 +273,7 @@ mod tests {
             (seed >> 33) % n
         };
         for round in 0..40 {
-            let mut t = Target::default();
+            let mut t = Model::default();
             let mut pairs = vec![(11, 10), (13, 12)];
             for g in 10..16 {
                 t.principals.insert(
