@@ -109,6 +109,6 @@ impl Db {
 
 /// The one-line runtime failure (exit 3) for a SQLite or PostgreSQL database that cannot
 /// be reached.
-pub fn cannot_connect(url: &DbUrl, e: &sqlx::Error) -> anyhow::Error {
+pub(super) fn cannot_connect(url: &DbUrl, e: &sqlx::Error) -> anyhow::Error {
     runtime(format!("cannot connect to {url}: {}", redact(&e.to_string())))
 }

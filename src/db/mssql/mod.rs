@@ -9,7 +9,6 @@
 mod cells_tests;
 pub mod connect;
 pub mod pool;
-pub mod session;
 pub mod types;
 pub mod url;
 pub mod writer;
@@ -26,7 +25,6 @@ pub use connect::{
     connect, connect_error, connect_spec, is_permission_denied, scrub, statement_error, Cause,
     PERMISSION_DENIED,
 };
-pub use session::Session;
 pub use types::{encode, flag, int, parse_datetime, req_int, req_text, text, Param, SqlType};
 pub use url::ConnSpec;
 
