@@ -115,7 +115,7 @@ impl Conn {
                 Ok(())
             }
             #[cfg(feature = "mssql")]
-            Conn::Mssql(pool, _) => pool.each_row(what, sql, params, &mut f).await,
+            Conn::Mssql(pool, _) => pool.each_row(what, sql, params, &mut |r| f(r)).await,
         }
     }
 

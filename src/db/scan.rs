@@ -247,8 +247,7 @@ async fn ordered_pool(db: &Db) -> Result<sqlx::AnyPool> {
         })
 }
 
-/// Streams the rows of `sql` for key `k` on a session of `pool` into `f`, as
-/// `Pool::try_each_row` does, handing each row as [`ByteCells`].
+/// One keyed read on SQL Server, through the pool's row stream.
 #[cfg(feature = "mssql")]
 async fn tds_rows(
     pool: &super::mssql::pool::Pool,
@@ -257,31 +256,7 @@ async fn tds_rows(
     k: i64,
     f: &mut dyn FnMut(&dyn ByteCells) -> Result<()>,
 ) -> Result<()> {
-    use super::mssql::pool::{placeholders, query};
-    use tiberius::error::Error as TdsError;
-    let (_permit, mut c) = pool.take().await?;
-    let sql = placeholders(sql);
-    let mut failed = None;
-    let r: Result<(), TdsError> = async {
-        let key = [super::Value::Int(k)];
-        let mut rows = query(&sql, &key).query(&mut c).await?.into_row_stream();
-        while let Some(row) = rows.try_next().await? {
-            if failed.is_none() {
-                let cells: Vec<tiberius::ColumnData<'static>> = row.into_iter().collect();
-                failed = f(&cells).err();
-            }
-        }
-        Ok(())
-    }
-    .await;
-    // A server error leaves the session usable; anything else may have broken it.
-    if matches!(r, Ok(()) | Err(TdsError::Server(_))) {
-        pool.give_back(c);
-    }
-    match failed {
-        Some(e) => Err(e.context(format!("{what} on SQL Server {}", pool.label()))),
-        None => r.map_err(|e| pool.error(what, &e)),
-    }
+    pool.each_row(what, sql, &[super::Value::Int(k)], f).await
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use super::{
     batch, connect_spec, has_columns, int, scrub, statement_error, text, Client, ConnSpec, Param,
 };
+use crate::db::scan::ByteCells;
 use crate::db::{Cells, DbUrl, Value};
 
 /// Opens a batch's transaction.
@@ -102,7 +103,7 @@ impl Pool {
         &self,
         sql: &str,
         params: &[Value],
-        f: &mut dyn FnMut(&dyn Cells) -> Result<()>,
+        f: &mut dyn FnMut(&dyn ByteCells) -> Result<()>,
     ) -> Result<Result<(), TdsError>> {
         let (_permit, mut c) = self.take().await?;
         let sql = placeholders(sql);
@@ -133,9 +134,11 @@ impl Pool {
         what: &str,
         sql: &str,
         params: &[Value],
-        f: &mut dyn FnMut(&dyn Cells) -> Result<()>,
+        f: &mut dyn FnMut(&dyn ByteCells) -> Result<()>,
     ) -> Result<()> {
-        self.try_each_row(sql, params, f).await?.map_err(|e| self.error(what, &e))
+        let r = self.try_each_row(sql, params, f).await;
+        let r = r.with_context(|| format!("{what} on SQL Server {}", self.label))?;
+        r.map_err(|e| self.error(what, &e))
     }
 
     /// Runs a statement; returns the rows affected.
