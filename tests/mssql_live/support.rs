@@ -137,7 +137,7 @@ pub(super) fn extract_plan(src: &str) -> (serde_json::Value, serde_json::Value) 
 
 /// One integer from a query against a SQL Server location.
 pub(super) fn ms_scalar(url: &str, sql: &str) -> i64 {
-    ms::req_int(&ms_rows(url, sql)[0], 0).unwrap()
+    gcmigrate::db::Cells::int(&ms_rows(url, sql)[0], 0).unwrap()
 }
 
 /// A history chunk of room 1 with its `tblLastChatId` row and ledger row.

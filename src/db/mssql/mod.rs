@@ -25,7 +25,7 @@ pub use connect::{
     connect, connect_error, connect_spec, is_permission_denied, scrub, statement_error, Cause,
     PERMISSION_DENIED,
 };
-pub use types::{encode, flag, int, parse_datetime, req_int, req_text, text, Param, SqlType};
+pub use types::{encode, int, parse_datetime, text, Param, SqlType};
 pub use url::ConnSpec;
 
 /// A connected SQL Server session.
@@ -99,15 +99,6 @@ pub async fn recreate_database(location: &str, name: &str) -> Result<String> {
     }
     let _ = c.close().await;
     Ok(url::with_database(location, name))
-}
-
-/// Runs a statement with `@P1…` parameters; returns the rows affected.
-pub async fn execute(
-    client: &mut Client,
-    sql: &str,
-    params: &[&dyn ToSql],
-) -> Result<u64, TdsError> {
-    Ok(client.execute(sql, params).await?.total())
 }
 
 /// Runs a statement with bound [`Param`]s; returns the rows affected.

@@ -15,11 +15,9 @@ use tiberius::error::Error as TdsError;
 use tiberius::{ColumnData, Query};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use super::{
-    batch, connect_spec, has_columns, int, scrub, statement_error, text, Client, ConnSpec, Param,
-};
+use super::{batch, connect_spec, has_columns, scrub, statement_error, Client, ConnSpec, Param};
 use crate::db::scan::ByteCells;
-use crate::db::{Cells, DbUrl, Value};
+use crate::db::{DbUrl, Value};
 
 /// Opens a batch's transaction.
 pub const BEGIN: &str = "BEGIN TRANSACTION";
@@ -246,24 +244,10 @@ pub fn placeholders(sql: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-impl Cells for Vec<ColumnData<'static>> {
-    fn int(&self, i: usize) -> Result<i64> {
-        int(self, i)?.ok_or_else(|| anyhow::anyhow!("column {} is NULL", i + 1))
-    }
-    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
-        int(self, i)
-    }
-    fn text(&self, i: usize) -> Result<String> {
-        text(self, i)?.ok_or_else(|| anyhow::anyhow!("column {} is NULL", i + 1))
-    }
-    fn opt_text(&self, i: usize) -> Result<Option<String>> {
-        text(self, i)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::Cells;
 
     #[test]
     fn placeholders_become_at_p_outside_literals() {

@@ -8,6 +8,7 @@ use anyhow::Result;
 use tiberius::{ColumnData, IntoSql, ToSql, Uuid};
 
 use crate::db::batch::Value;
+use crate::db::Cells;
 
 /// A cell value bound as a query parameter, whatever its type (`datetime` included).
 #[derive(Debug, Clone)]
@@ -40,16 +41,6 @@ pub fn int(cells: &[ColumnData<'_>], i: usize) -> Result<Option<i64>> {
     })
 }
 
-/// A non-NULL integer cell.
-pub fn req_int(cells: &[ColumnData<'_>], i: usize) -> Result<i64> {
-    int(cells, i)?.ok_or_else(|| anyhow::anyhow!("column {} is NULL", i + 1))
-}
-
-/// A bit (or integer) cell as a bool; NULL is `None`.
-pub fn flag(cells: &[ColumnData<'_>], i: usize) -> Result<Option<bool>> {
-    Ok(int(cells, i)?.map(|v| v != 0))
-}
-
 /// A text cell; a `uniqueidentifier` becomes its lowercase hyphenated form.
 pub fn text(cells: &[ColumnData<'_>], i: usize) -> Result<Option<String>> {
     Ok(match cells.get(i) {
@@ -65,9 +56,21 @@ pub fn text(cells: &[ColumnData<'_>], i: usize) -> Result<Option<String>> {
     })
 }
 
-/// A non-NULL text cell.
-pub fn req_text(cells: &[ColumnData<'_>], i: usize) -> Result<String> {
-    text(cells, i)?.ok_or_else(|| anyhow::anyhow!("column {} is NULL", i + 1))
+/// A tiberius row read through the one row interface: [`int`] and [`text`], with NULL an
+/// error where a value is required.
+impl Cells for Vec<ColumnData<'static>> {
+    fn int(&self, i: usize) -> Result<i64> {
+        int(self, i)?.ok_or_else(|| anyhow::anyhow!("column {} is NULL", i + 1))
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        int(self, i)
+    }
+    fn text(&self, i: usize) -> Result<String> {
+        text(self, i)?.ok_or_else(|| anyhow::anyhow!("column {} is NULL", i + 1))
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        text(self, i)
+    }
 }
 
 fn kind(c: Option<&ColumnData<'_>>) -> String {
@@ -203,10 +206,10 @@ mod tests {
             ColumnData::String(Some("x".into())),
         ];
         assert_eq!(int(&row, 0).unwrap(), Some(1));
-        assert_eq!(req_int(&row, 1).unwrap(), -3);
+        assert_eq!(row.int(1).unwrap(), -3);
         assert_eq!(int(&row, 2).unwrap(), None);
         assert_eq!(text(&row, 3).unwrap().unwrap(), "459c34bd-fa4e-50b0-8a7b-f1164310920c");
         assert!(int(&row, 4).is_err() && text(&row, 1).is_err() && int(&row, 9).is_err());
-        assert!(req_int(&row, 2).unwrap_err().to_string().contains("NULL"));
+        assert!(Cells::int(&row, 2).unwrap_err().to_string().contains("NULL"));
     }
 }
