@@ -89,9 +89,7 @@ impl TargetState {
         let next_node = one("reading tblNode", NEXT_NODE).await?.unwrap_or(2);
         let mut st = TargetState { next_prin, next_node, ..TargetState::empty() };
         st.roles.clear();
-        let guid = db.dialect().as_text("prinGuid");
-        let sql = format!("SELECT CAST(prinID AS BIGINT), {guid}, prinUri FROM tblPrincipal");
-        db.each_row("reading tblPrincipal", &sql, &[], |r| {
+        db.each_row("reading tblPrincipal", &principals_sql(db.dialect()), &[], |r| {
             let id = r.int(0)?;
             st.by_guid.insert(r.text(1)?.to_ascii_lowercase(), id);
             st.by_uri.insert(r.text(2)?.to_ascii_lowercase(), id);
@@ -113,8 +111,7 @@ impl TargetState {
                 )));
             }
         }
-        let sql = format!("SELECT {} FROM tblSiopWhiteList", db.dialect().as_text("siopID"));
-        db.each_row("reading tblSiopWhiteList", &sql, &[], |r| {
+        db.each_row("reading tblSiopWhiteList", &addins_sql(db.dialect()), &[], |r| {
             st.addins.insert(r.text(0)?.to_ascii_lowercase());
             Ok(())
         })
@@ -130,21 +127,25 @@ const NEXT_NODE: &str = "SELECT CAST(COALESCE(MAX(nodeID), 1) + 1 AS BIGINT) FRO
 /// The role types by name.
 const ROLE_TYPES: &str = "SELECT CAST(rtypeID AS BIGINT), rtypeDesc FROM tblRoleType";
 
-/// Every statement of the state read and the schema check, for the T-SQL parse tests.
+/// The principals by id, GUID (as text) and URI.
+fn principals_sql(d: Dialect) -> String {
+    format!("SELECT CAST(prinID AS BIGINT), {}, prinUri FROM tblPrincipal", d.as_text("prinGuid"))
+}
+
+/// The add-ins' GUIDs, as text.
+fn addins_sql(d: Dialect) -> String {
+    format!("SELECT {} FROM tblSiopWhiteList", d.as_text("siopID"))
+}
+
+/// Every statement of the state read, for the T-SQL parse tests.
 pub fn statements(d: Dialect) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> =
         [("next prinID", NEXT_PRIN), ("next nodeID", NEXT_NODE), ("role types", ROLE_TYPES)]
             .iter()
             .map(|(n, s)| (n.to_string(), s.to_string()))
             .collect();
-    out.push((
-        "principals".into(),
-        format!(
-            "SELECT CAST(prinID AS BIGINT), {}, prinUri FROM tblPrincipal",
-            d.as_text("prinGuid")
-        ),
-    ));
-    out.push(("add-ins".into(), format!("SELECT {} FROM tblSiopWhiteList", d.as_text("siopID"))));
+    out.push(("principals".into(), principals_sql(d)));
+    out.push(("add-ins".into(), addins_sql(d)));
     out
 }
 
