@@ -137,13 +137,13 @@ pub struct LoadArgs {
     #[arg(long, short = 't', value_name = "URL", env = "GCMIGRATE_TARGET")]
     pub target: String,
     /// Load only this wave (default: every wave).
-    #[arg(long, value_name = "WAVE")]
+    #[arg(long, value_name = "WAVE", value_parser = crate::mapping::wave_name::parse_wave_arg)]
     pub wave: Option<String>,
     /// Parallel history writers (one connection each).
-    #[arg(long, short = 'j', default_value_t = 2)]
+    #[arg(long, short = 'j', default_value_t = 2, value_parser = at_least_one)]
     pub jobs: usize,
     /// Messages per chunk; each chunk is one target transaction with its ledger row.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 5000, value_parser = at_least_one)]
     pub chunk: usize,
     /// Create the mgc tables when the target has none (rehearsal databases).
     #[arg(long)]
@@ -164,7 +164,7 @@ pub struct VerifyArgs {
     #[arg(long, short = 't', value_name = "URL", env = "GCMIGRATE_TARGET")]
     pub target: String,
     /// Verify only this wave.
-    #[arg(long, value_name = "WAVE")]
+    #[arg(long, value_name = "WAVE", value_parser = crate::mapping::wave_name::parse_wave_arg)]
     pub wave: Option<String>,
 }
 
@@ -186,7 +186,7 @@ pub struct FreezeArgs {
     #[allow(missing_docs)]
     pub ws: WorkspaceOpts,
     /// The wave whose legacy rooms are disabled.
-    #[arg(long, value_name = "WAVE")]
+    #[arg(long, value_name = "WAVE", value_parser = crate::mapping::wave_name::parse_wave_arg)]
     pub wave: String,
     /// The legacy database (the only write gcmigrate makes to it).
     #[arg(long, short = 's', value_name = "URL", env = "GCMIGRATE_SOURCE")]
@@ -203,7 +203,7 @@ pub struct RollbackArgs {
     #[allow(missing_docs)]
     pub ws: WorkspaceOpts,
     /// The wave whose load runs are undone.
-    #[arg(long, value_name = "WAVE", default_value = "all")]
+    #[arg(long, value_name = "WAVE", default_value = "all", value_parser = crate::mapping::wave_name::parse_wave_arg)]
     pub wave: String,
     /// Script dialect: tsql (SQL Server), sqlite or postgres.
     #[arg(long, value_name = "DIALECT", value_parser = ["tsql", "sqlite", "postgres"])]
@@ -242,7 +242,7 @@ pub struct MigrateArgs {
     #[arg(long)]
     pub create_schema: bool,
     /// Parallel history writers.
-    #[arg(long, short = 'j', default_value_t = 2)]
+    #[arg(long, short = 'j', default_value_t = 2, value_parser = at_least_one)]
     pub jobs: usize,
 }
 
@@ -284,11 +284,11 @@ pub struct BenchArgs {
     #[arg(long, value_name = "URL", env = "GCMIGRATE_BENCH_MSSQL_URL")]
     pub mssql: Option<String>,
     /// Parallel writers for `load`.
-    #[arg(long, short = 'j', default_value_t = 2)]
+    #[arg(long, short = 'j', default_value_t = 2, value_parser = at_least_one)]
     pub jobs: usize,
     /// Run the baseline and the pipeline this many times per size (same generated data)
     /// and report each step's median: on a noisy machine one run can be off by a third.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     pub repeat: usize,
 }
 
@@ -313,4 +313,13 @@ pub struct SynthArgs {
     /// Random seed: the same seed and sizes give the same database.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+/// A count that must be at least 1 (`--jobs`, `--chunk`, `--repeat`).
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("`{s}` is not a whole number: {e}")),
+    }
 }

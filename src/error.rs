@@ -71,11 +71,6 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
                 FailureKind::Runtime => ExitCode::from(3),
             };
         }
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::BrokenPipe {
-                return ExitCode::SUCCESS;
-            }
-        }
         if cause.downcast_ref::<clap::Error>().is_some() {
             return ExitCode::from(2);
         }

@@ -47,14 +47,14 @@ pub fn main_entry() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            progress::err_line(&format!("error: cannot start the async runtime: {e}"));
             return ExitCode::from(3);
         }
     };
     match runtime.block_on(commands::run(cli.command, progress)) {
         Ok(outcome) => outcome.into(),
         Err(err) => {
-            eprintln!("error: {}", db::redact(&format!("{err:#}")));
+            progress::err_line(&format!("error: {}", db::redact(&format!("{err:#}"))));
             exit_code_for(&err)
         }
     }

@@ -3,6 +3,7 @@
 //! On a terminal each stage gets a bar with rate and ETA; otherwise a plain line is
 //! printed every few seconds; with `--quiet`, nothing.
 
+use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -49,9 +50,21 @@ impl Progress {
     /// Prints a status line to stderr unless quiet.
     pub fn note(&self, msg: &str) {
         if *self != Progress::Quiet {
-            eprintln!("{msg}");
+            err_line(msg);
         }
     }
+}
+
+/// Writes one line to stdout; a write error (a closed pipe, a full disk behind a
+/// redirect) is ignored: the output is a courtesy, the exit code is the result.
+pub fn out_line(msg: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{msg}").and_then(|()| out.flush());
+}
+
+/// Writes one line to stderr, ignoring write errors like [`out_line`].
+pub fn err_line(msg: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{msg}");
 }
 
 /// A progress handle that can be cloned into workers.
@@ -85,7 +98,12 @@ impl Bar {
                 if last.elapsed() >= Duration::from_secs(5) {
                     *last = Instant::now();
                     let secs = st.start.elapsed().as_secs_f64().max(0.001);
-                    eprintln!("{}: {pos}/{} ({:.0}/s)", st.stage, st.total, pos as f64 / secs);
+                    err_line(&format!(
+                        "{}: {pos}/{} ({:.0}/s)",
+                        st.stage,
+                        st.total,
+                        pos as f64 / secs
+                    ));
                 }
             }
         }

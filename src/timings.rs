@@ -25,7 +25,11 @@ pub fn phase(name: &'static str) -> Phase {
 impl Drop for Phase {
     fn drop(&mut self) {
         if let Some(t) = self.start {
-            eprintln!("timing {:<28} {:>8.3}", self.name, t.elapsed().as_secs_f64());
+            crate::progress::err_line(&format!(
+                "timing {:<28} {:>8.3}",
+                self.name,
+                t.elapsed().as_secs_f64()
+            ));
         }
     }
 }

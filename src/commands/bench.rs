@@ -47,11 +47,11 @@ pub async fn run(args: BenchArgs, progress: Progress) -> Result<Outcome> {
             progress.note(&format!("bench: {} at {m} messages …", e.name()));
             steps.extend(run_size(e, m, &o).await?);
             // Print as we go: a 10x run takes a while.
-            println!("{}", render(&steps));
+            crate::progress::out_line(&render(&steps));
         }
     }
     if sizes.len() > 1 {
-        println!("{}", scaling(&steps, sizes[0], sizes[1]));
+        crate::progress::out_line(&scaling(&steps, sizes[0], sizes[1]));
     }
     crate::report::write_json(&o.dir, "bench.json", &steps)?;
     Ok(Outcome::Success)

@@ -17,7 +17,7 @@ pub async fn run(args: RollbackArgs, progress: Progress) -> Result<Outcome> {
     for n in &report.notes {
         progress.note(&format!("rollback: note: {n}"));
     }
-    println!("{}", report.script.display());
+    crate::progress::out_line(&report.script.display().to_string());
     let k = &report.keys;
     let what = format!(
         "{} nodes, {} principals, {} add-ins of load runs {}",
@@ -40,7 +40,7 @@ pub async fn run(args: RollbackArgs, progress: Progress) -> Result<Outcome> {
         }
         Some(Executed::Refused(g)) => {
             // The outcome itself, not progress: shown even with --quiet.
-            eprintln!("{}", g.message());
+            crate::progress::err_line(&g.message());
             Ok(Outcome::Findings)
         }
     }

@@ -19,6 +19,7 @@ pub mod engine_copy;
 pub mod lite;
 #[cfg(feature = "mssql")]
 pub mod mssql;
+pub mod pg_connect;
 mod pg_keys;
 mod pg_writer;
 mod pool;
@@ -26,6 +27,7 @@ mod read_sql;
 pub mod scan;
 pub mod source;
 pub mod sqlite_copy;
+pub mod sqlite_file;
 pub mod sqlite_writer;
 pub mod target;
 pub mod transaction;

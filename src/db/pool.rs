@@ -44,6 +44,9 @@ impl Db {
                 if mode == OpenMode::Existing && !path.exists() {
                     return Err(bad_input(format!("SQLite database {} does not exist", path.display())));
                 }
+                if mode != OpenMode::Replace {
+                    super::sqlite_file::check(&path)?;
+                }
                 if mode == OpenMode::Replace {
                     for suffix in ["", "-wal", "-shm"] {
                         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -66,9 +69,13 @@ impl Db {
             }
         }
         let dialect = url.dialect();
-        let pool = AnyPoolOptions::new()
+        let timeout = match dialect {
+            Dialect::Postgres => super::pg_connect::connect_timeout(url)?,
+            _ => Duration::from_secs(15),
+        };
+        let connect = AnyPoolOptions::new()
             .max_connections(max_conns.max(1))
-            .acquire_timeout(Duration::from_secs(15))
+            .acquire_timeout(timeout)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
@@ -81,9 +88,19 @@ impl Db {
                     Ok(())
                 })
             })
-            .connect(&raw)
-            .await
-            .map_err(|e| cannot_connect(url, &e))?;
+            .connect(&raw);
+        // The pool's acquire timeout bounds its retries; this bounds name resolution too.
+        let pool = match tokio::time::timeout(timeout + Duration::from_secs(1), connect).await {
+            Ok(Ok(pool)) => pool,
+            Ok(Err(sqlx::Error::PoolTimedOut)) if dialect == Dialect::Postgres => {
+                return Err(super::pg_connect::unreachable(url, timeout, None));
+            }
+            Ok(Err(sqlx::Error::Io(e))) if dialect == Dialect::Postgres => {
+                return Err(super::pg_connect::unreachable(url, timeout, Some(&e.to_string())));
+            }
+            Ok(Err(e)) => return Err(cannot_connect(url, &e)),
+            Err(_) => return Err(super::pg_connect::unreachable(url, timeout, None)),
+        };
         Ok(Db { pool, dialect, url: url.clone() })
     }
 

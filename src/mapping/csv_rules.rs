@@ -180,7 +180,16 @@ fn choice<T: Copy>(row: &Row, col: &str, values: &[(&str, T)]) -> Result<T> {
     })
 }
 
-/// An optional pool or wave name: letters, digits, `-`, `_`, `.`.
+/// An optional wave name, checked by [`super::check_wave_name`].
+fn wave(row: &Row, col: &str) -> Result<Option<String>> {
+    let v = row.opt(col);
+    match v.as_deref().map(super::check_wave_name) {
+        Some(Err(e)) => Err(row.err(col, e)),
+        _ => Ok(v),
+    }
+}
+
+/// An optional pool name: letters, digits, `-`, `_`, `.`.
 fn ident(row: &Row, col: &str) -> Result<Option<String>> {
     let v = row.opt(col);
     match &v {
@@ -246,7 +255,7 @@ pub fn parse_categories(file: &str, bytes: &[u8]) -> Result<Vec<CategoryRule>> {
             pattern,
             target_name: name(&row, "target_name")?,
             pool: ident(&row, "pool")?,
-            wave: ident(&row, "wave")?,
+            wave: wave(&row, "wave")?,
             on_conflict,
             source: row.pos("legacy_path"),
         });
@@ -279,7 +288,7 @@ pub fn parse_rooms(file: &str, bytes: &[u8]) -> Result<Vec<RoomRule>> {
             key,
             target_name: name(&row, "target_name")?,
             target_category: name(&row, "target_category")?,
-            wave: ident(&row, "wave")?,
+            wave: wave(&row, "wave")?,
             skip,
             source: row.pos("room"),
         });

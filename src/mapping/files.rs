@@ -379,6 +379,11 @@ pub fn parse_options(path: &Path, text: &str) -> Result<Options> {
             )));
         }
     }
+    if let Err(e) = super::check_wave_name(&opts.default_wave) {
+        let off = text.find("default_wave").unwrap_or(0);
+        let (line, col) = line_col(text, off);
+        return Err(bad_input(format!("{}:{line}:{col}: default_wave: {e}", path.display())));
+    }
     Ok(opts)
 }
 

@@ -89,11 +89,8 @@ impl Classifier {
 
     /// The fate of a message of `room` by `author` at `date` (ticks).
     pub fn classify(&self, room: i64, author: i64, date: i64) -> Disposition {
-        match self.rooms.get(&room) {
-            None => return Disposition::Rejected("room_unknown"),
-            Some(RoomState::Rejected) => return Disposition::Rejected("room_rejected"),
-            Some(RoomState::Excluded(rule)) => return Disposition::Excluded(rule),
-            Some(RoomState::Planned) => {}
+        if let Some(by_room) = self.room_disposition(room) {
+            return by_room;
         }
         if !(0..=MAX_TICKS).contains(&date) {
             return Disposition::Rejected("chat_date_out_of_range");
@@ -105,6 +102,17 @@ impl Classifier {
             return Disposition::Rejected("author_unknown");
         }
         Disposition::Load
+    }
+
+    /// The fate every message of `room` shares, when its room alone decides it (an
+    /// unknown, rejected or excluded room); `None` for a planned room.
+    fn room_disposition(&self, room: i64) -> Option<Disposition> {
+        match self.rooms.get(&room) {
+            None => Some(Disposition::Rejected("room_unknown")),
+            Some(RoomState::Rejected) => Some(Disposition::Rejected("room_rejected")),
+            Some(RoomState::Excluded(rule)) => Some(Disposition::Excluded(rule)),
+            Some(RoomState::Planned) => None,
+        }
     }
 
     /// Adds one aggregate to the totals, splitting it by rule exactly as rows would be.
@@ -121,9 +129,10 @@ impl Classifier {
 
     /// The dispositions of an aggregate and how many messages each gets.
     fn split(&self, c: &AuthorCounts) -> Vec<(Disposition, u64)> {
-        match self.classify(c.channel_id, c.user_id, 0) {
-            Disposition::Load | Disposition::Rejected("author_unknown") => {}
-            other => return vec![(other, c.total)],
+        // Only the room decides for the whole aggregate; the date rules split it below.
+        // (Classifying a stand-in date here counted every message as before `since`.)
+        if let Some(by_room) = self.room_disposition(c.channel_id) {
+            return vec![(by_room, c.total)];
         }
         let valid = c.total - c.bad_date;
         let after = valid - c.before_since;
@@ -157,5 +166,65 @@ impl Classifier {
     /// The `since` cut-off in ticks.
     pub fn since_ticks(&self) -> Option<i64> {
         self.since
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With `since` set, the messages at or after the cut-off are counted as to load and
+    /// only the older ones as excluded by rule (the aggregate used to go wholly to
+    /// `before_since`, so `plan` said 0 messages to load).
+    #[test]
+    fn since_splits_an_aggregate_instead_of_excluding_it() {
+        let mut snap = Snapshot::default();
+        let p = crate::model::Principal {
+            id: 5,
+            guid: String::new(),
+            uri: "sip:a@x".into(),
+            name: None,
+            company: None,
+            email: None,
+            ad_path: None,
+            upn: None,
+            disabled: false,
+            type_id: 2,
+            added_on: 0,
+            updated_on: 0,
+        };
+        snap.principals.insert(5, p);
+        let room = PlanRoom {
+            legacy_id: 7,
+            legacy_guid: String::new(),
+            legacy_path: "/R".into(),
+            target_name: "R".into(),
+            category: String::new(),
+            pool: "default".into(),
+            wave: "all".into(),
+            members: vec![],
+            managers: vec![],
+            presenters: vec![],
+            visibility: 3,
+            behavior: 4,
+            disabled: false,
+            invite: None,
+            desc: String::new(),
+            addin: None,
+            message_count: 10,
+        };
+        let c = Classifier::new(std::slice::from_ref(&room), &[], &snap, Some("2011-01-01"));
+        let counts =
+            AuthorCounts { channel_id: 7, user_id: 5, total: 10, bad_date: 1, before_since: 3 };
+        let mut t = MessageTotals::default();
+        c.tally(&counts, &mut t);
+        assert_eq!((t.read, t.load), (10, 6));
+        assert_eq!(t.excluded.get("before_since"), Some(&3));
+        assert_eq!(t.rejected.get("chat_date_out_of_range"), Some(&1));
+        assert_eq!(c.loadable_per_room(&[counts]).get(&7), Some(&6));
+        let cut = crate::model::date_to_ticks("2011-01-01").unwrap();
+        assert_eq!(c.classify(7, 5, cut), Disposition::Load);
+        assert_eq!(c.classify(7, 5, cut - 1), Disposition::Excluded("before_since"));
+        assert_eq!(c.classify(8, 5, cut), Disposition::Rejected("room_unknown"));
     }
 }

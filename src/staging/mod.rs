@@ -96,6 +96,8 @@ impl Workspace {
                 dir.display()
             )));
         }
+        crate::db::sqlite_file::check(&db_path)?;
+        crate::db::sqlite_file::check(&dir.join(HISTORY_FILE))?;
         for sub in ["", "reports", "rejects", "scripts"] {
             std::fs::create_dir_all(dir.join(sub))
                 .with_context(|| format!("cannot create {}", dir.join(sub).display()))?;
