@@ -1,5 +1,6 @@
 //! `gcmigrate verify`: reconcile a loaded wave against the snapshot — history, access and
-//! target invariants — and write `reports/verify-<wave>.{json,md,csv,html}`.
+//! target invariants — and write `reports/verify-<wave>-<run>.{json,md,csv,html}` (the latest run
+//! also at `reports/verify-<wave>.*`).
 
 use std::time::Instant;
 
@@ -84,8 +85,15 @@ pub async fn stage(
             i.details.first().map_or("", String::as_str)
         ));
     }
-    if let Some(html) = paths.iter().find(|p| p.extension().is_some_and(|e| e == "html")) {
-        progress.note(&format!("verify: report {}", html.display()));
+    let html = |files: &[std::path::PathBuf]| {
+        files.iter().find(|p| p.extension().is_some_and(|e| e == "html")).cloned()
+    };
+    if let (Some(latest), Some(run)) = (html(&paths.latest), html(&paths.run)) {
+        progress.note(&format!(
+            "verify: report {} (this run's own copy: {})",
+            latest.display(),
+            run.file_name().unwrap_or_default().to_string_lossy()
+        ));
     }
     Ok(report)
 }

@@ -6,6 +6,7 @@ pub mod html;
 pub mod plan;
 pub mod plan_html;
 pub mod verify;
+pub mod verify_runs;
 
 use std::path::{Path, PathBuf};
 

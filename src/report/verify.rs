@@ -1,4 +1,5 @@
-//! The verification report: `verify-<wave>.json` (the [`VerifyReport`] as it is),
+//! The verification report, per run `verify-<wave>-<run>.*` and the latest run's copy at
+//! `verify-<wave>.*` (`verify_runs.rs`): `verify-<wave>.json` (the [`VerifyReport`] as it is),
 //! `verify-<wave>.md` (for a ticket), `verify-<wave>.csv` (one row per room, then one per
 //! access change and per invariant, for a spreadsheet) and `verify-<wave>.html` (a
 //! self-contained page with a PASS/FAIL banner for the cutover meeting).
@@ -14,9 +15,25 @@ mod html;
 
 pub use html::render_html;
 
-/// Writes the JSON, Markdown, CSV and HTML reports; returns their paths.
-pub fn write_all(dir: &Path, r: &VerifyReport) -> Result<Vec<PathBuf>> {
-    let stem = format!("verify-{}", r.wave);
+/// The files one verify run wrote: its own, and the copies at `verify-<wave>.*`.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// `verify-<wave>-<run>.{json,md,csv,html}`, kept.
+    pub run: Vec<PathBuf>,
+    /// `verify-<wave>.{json,md,csv,html}`, the latest run's copies.
+    pub latest: Vec<PathBuf>,
+}
+
+/// Writes the JSON, Markdown, CSV and HTML reports of this run under their own names
+/// ([`super::verify_runs`]) and copies them to `verify-<wave>.*`.
+pub fn write_all(dir: &Path, r: &VerifyReport) -> Result<Written> {
+    let run = write_files(dir, &super::verify_runs::run_stem(dir, &r.wave), r)?;
+    let latest = super::verify_runs::publish_latest(dir, &run, &r.wave)?;
+    Ok(Written { run, latest })
+}
+
+/// Writes the four files as `<stem>.<ext>`.
+fn write_files(dir: &Path, stem: &str, r: &VerifyReport) -> Result<Vec<PathBuf>> {
     let mut out = vec![super::write_json(dir, &format!("{stem}.json"), r)?];
     out.push(super::write(dir, &format!("{stem}.md"), &markdown(r))?);
     let path = dir.join(format!("{stem}.csv"));

@@ -5,10 +5,11 @@
 //! `history.rs`. The source is only ever read.
 
 mod history;
+mod named;
 pub(crate) mod rows;
 mod sql;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::db::Conn;
 use crate::error::bad_input;
@@ -44,12 +45,22 @@ pub async fn detect_version(db: &Conn) -> Result<SourceVersion> {
         }
     }
     if !missing.is_empty() {
-        let found = db.list_tables().await.unwrap_or_default();
-        let found = if found.is_empty() { "no tables".to_string() } else { found.join(", ") };
+        let tables = db.list_tables().await.unwrap_or_default();
+        let has = |t: &str| tables.iter().any(|f| f.eq_ignore_ascii_case(t));
+        // A table that is there but lacks a column read unconditionally: name the columns.
+        let what: Vec<String> = missing
+            .iter()
+            .map(|t| match CORE.iter().find(|(c, _)| c == t) {
+                Some((_, cols)) if has(t) => format!("{t} lacks one of the columns {cols}"),
+                _ => format!("missing {t}"),
+            })
+            .collect();
+        let found = if tables.is_empty() { "no tables".to_string() } else { tables.join(", ") };
         return Err(bad_input(format!(
-            "{} is not a Group Chat database: missing {} (found: {found})",
+            "{} is not a Group Chat database: {} (found: {found}); give a complete Lync 2010, \
+             OCS 2007 R2 or Persistent Chat 2013 database (a full restore, not a partial copy)",
             db.label(),
-            missing.join(", ")
+            what.join("; ")
         )));
     }
     for (table, cols) in MGC_2013 {
@@ -75,7 +86,8 @@ pub async fn snapshot(db: &Conn, version: SourceVersion) -> Result<Snapshot> {
         let mut n = 0u64;
         db.each_row(&format!("reading {table}"), &sql, &[], |r| {
             n += 1;
-            rows::add_row(&mut s, table, r).with_context(|| format!("{table} row {n} on {label}"))
+            let row = named::Tracked::new(r);
+            rows::add_row(&mut s, table, &row).map_err(|e| row.error(table, n, &label, &e))
         })
         .await?;
     }

@@ -15,6 +15,7 @@ pub mod access;
 pub mod history;
 pub mod invariants;
 pub mod planned;
+pub mod scope;
 pub mod target;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -130,6 +131,7 @@ pub async fn verify_timed(
     target: &DbUrl,
     wave: Option<&str>,
 ) -> Result<(VerifyReport, Timings)> {
+    scope::require_rooms(plan, wave)?;
     let db = TargetDb::open(target, OpenMode::Existing, 4).await?;
     let map = crate::load::ledger::required_id_map(&db).await?;
     let mut t = Timings::default();
@@ -177,7 +179,9 @@ pub async fn verify_timed(
     ] {
         report.totals.insert(k.into(), v);
     }
-    report.ok = report.rooms.iter().all(|r| r.checksum_match)
+    // A report over no room at all is never a pass, whatever the caller checked.
+    report.ok = !report.rooms.is_empty()
+        && report.rooms.iter().all(|r| r.checksum_match)
         && report.access.blocking() == 0
         && report.invariants.iter().all(|i| i.ok);
     Ok((report, t))
