@@ -117,7 +117,8 @@ pub struct PlanArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub ws: WorkspaceOpts,
-    /// Mappings directory (gcmigrate.toml and CSV tables); defaults apply without it.
+    /// Mappings directory (gcmigrate.toml and CSV tables). Without it, the directory the
+    /// last plan of this workspace read is read again; `NONE` plans with the defaults.
     #[arg(long, short = 'm', value_name = "DIR")]
     pub mappings: Option<PathBuf>,
     /// The target mgc database: check planned names against what already exists there

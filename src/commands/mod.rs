@@ -7,6 +7,7 @@ pub mod export;
 pub mod extract;
 pub mod freeze;
 pub mod load;
+pub mod mappings_dir;
 pub mod migrate;
 pub mod plan;
 pub mod rollback;

@@ -100,7 +100,9 @@ fn add_access_findings(plan: &mut Plan, snap: &crate::model::Snapshot) {
     plan.add_findings(found);
 }
 
-/// The plan stage: builds, stores and reports the plan.
+/// The plan stage: builds, stores and reports the plan. `mappings` is the `--mappings`
+/// argument: a directory, `NONE`, or `None` for what the last plan read
+/// ([`super::mappings_dir`]).
 pub async fn stage(ws: &Workspace, mappings: Option<&Path>, progress: Progress) -> Result<Plan> {
     stage_with_target(ws, mappings, None, progress).await
 }
@@ -124,7 +126,8 @@ pub async fn stage_with_target(
     target: Option<&crate::db::DbUrl>,
     progress: Progress,
 ) -> Result<Plan> {
-    let mappings = Mappings::load(mappings)?;
+    let chosen = super::mappings_dir::choose(ws, mappings, progress).await?;
+    let mappings = Mappings::load(chosen.dir.as_deref())?;
     let t = crate::timings::phase("plan: snapshot");
     let snap = ws.load_snapshot().await?;
     drop(t);
@@ -145,6 +148,7 @@ pub async fn stage_with_target(
     }
     let t = crate::timings::phase("plan: save + unplanned");
     ws.save_plan(&serde_json::to_string(&plan)?).await?;
+    super::mappings_dir::remember(ws, &chosen).await?;
     record_unplanned(ws, &plan, &snap, &counts).await?;
     drop(t);
     let t = crate::timings::phase("plan: reports + scripts");

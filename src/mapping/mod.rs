@@ -6,6 +6,7 @@
 pub mod csv;
 pub mod csv_rules;
 pub mod dense;
+pub mod dir_digest;
 pub mod files;
 pub mod legacy;
 pub mod validate;

@@ -48,13 +48,15 @@ pub async fn detect_version(db: &Conn) -> Result<SourceVersion> {
         let tables = db.list_tables().await.unwrap_or_default();
         let has = |t: &str| tables.iter().any(|f| f.eq_ignore_ascii_case(t));
         // A table that is there but lacks a column read unconditionally: name the columns.
-        let what: Vec<String> = missing
-            .iter()
-            .map(|t| match CORE.iter().find(|(c, _)| c == t) {
-                Some((_, cols)) if has(t) => format!("{t} lacks one of the columns {cols}"),
-                _ => format!("missing {t}"),
-            })
-            .collect();
+        let (partial, absent): (Vec<&str>, Vec<&str>) = missing.iter().partition(|t| has(t));
+        let mut what: Vec<String> = Vec::new();
+        if !absent.is_empty() {
+            what.push(format!("missing {}", absent.join(", ")));
+        }
+        for t in partial {
+            let cols = CORE.iter().find(|(c, _)| *c == t).map_or("", |(_, c)| *c);
+            what.push(format!("{t} lacks one of the columns {cols}"));
+        }
         let found = if tables.is_empty() { "no tables".to_string() } else { tables.join(", ") };
         return Err(bad_input(format!(
             "{} is not a Group Chat database: {} (found: {found}); give a complete Lync 2010, \
