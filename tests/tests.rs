@@ -18,6 +18,8 @@ mod extract;
 mod load;
 // Bad input and runtime failures: exit codes and messages.
 mod errors;
+// The corpus of broken legacy databases (fixtures/broken/): exit codes, messages, no panic.
+mod broken;
 // The synthetic generator: exact counts, determinism.
 mod synth;
 // Staged cutover: freeze, delta extract and load, unfreeze; dry runs.

@@ -72,6 +72,40 @@ impl Present {
 
 /// The snapshot queries for the columns present, by table, in reading order.
 pub(crate) fn snapshot_sql(d: Dialect, p: &Present) -> Vec<(&'static str, String)> {
+    let queries = snapshot_queries(d, p);
+    match d {
+        Dialect::Sqlite => queries.into_iter().map(|(t, q)| (t, uncast(&q))).collect(),
+        _ => queries,
+    }
+}
+
+/// An SQLite snapshot query reads integer columns as stored: SQLite's `CAST('x7' AS
+/// BIGINT)` is 0, which would turn a key that is text into node 0 without a word, while
+/// the column as stored is text and fails to decode, naming its row (exit 2). Columns of
+/// INTEGER affinity hold every real integer as one, so nothing valid changes.
+fn uncast(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(at) = rest.find("CAST(") {
+        let inner = &rest[at + 5..];
+        match inner.find(" AS BIGINT)") {
+            Some(end) if inner[..end].chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                out.push_str(&rest[..at]);
+                out.push_str(&inner[..end]);
+                rest = &inner[end + " AS BIGINT)".len()..];
+            }
+            _ => {
+                out.push_str(&rest[..at + 5]);
+                rest = inner;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The snapshot queries as every engine but SQLite runs them.
+fn snapshot_queries(d: Dialect, p: &Present) -> Vec<(&'static str, String)> {
     let int = |col: &str| format!("CAST({col} AS BIGINT)");
     let fed = p.pick("tblPrincipalType", "ptypeIsFederated", &int("ptypeIsFederated"), "0");
     let name = p.pick(
@@ -215,9 +249,12 @@ mod tests {
                 all.iter().chain(&none).all(|(_, s)| !s.contains('*')),
                 "explicit column lists only"
             );
-            assert!(none.iter().any(|(_, s)| s.contains(
-                "SELECT CAST(scopeNodeID AS BIGINT), CAST(scopePrinID AS BIGINT), 0 FROM"
-            )));
+            let scopes = match d {
+                // SQLite reads integers as stored (see `uncast`).
+                Dialect::Sqlite => "SELECT scopeNodeID, scopePrinID, 0 FROM",
+                _ => "SELECT CAST(scopeNodeID AS BIGINT), CAST(scopePrinID AS BIGINT), 0 FROM",
+            };
+            assert!(none.iter().any(|(_, s)| s.contains(scopes)));
             // Every optional column is read when present and only then.
             for (table, col) in OPTIONAL.iter().filter(|(_, c)| !c.contains(',')) {
                 let sql = |v: &[(&str, String)]| {
@@ -226,6 +263,20 @@ mod tests {
                 assert!(sql(&all).contains(col) && !sql(&none).contains(col), "{table}.{col}");
             }
         }
+    }
+
+    #[test]
+    fn sqlite_reads_integer_columns_as_stored() {
+        let q = snapshot_sql(Dialect::Sqlite, &Present::all(true));
+        assert!(q.iter().all(|(_, s)| !s.contains("AS BIGINT")), "{q:?}");
+        let node = &q.iter().find(|(t, _)| *t == "tblNode").unwrap().1;
+        assert!(node.starts_with("SELECT nodeID, "), "{node}");
+        assert_eq!(
+            uncast("SELECT CAST(a AS BIGINT), CAST(COALESCE(b, 0) AS BIGINT)"),
+            "SELECT a, CAST(COALESCE(b, 0) AS BIGINT)"
+        );
+        let pg = snapshot_sql(Dialect::Postgres, &Present::all(true));
+        assert!(pg.iter().any(|(_, s)| s.contains("CAST(nodeID AS BIGINT)")));
     }
 
     #[test]
