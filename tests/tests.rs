@@ -30,6 +30,8 @@ mod resume;
 mod plan_access;
 // Mapping files: the shipped examples and broken ones.
 mod mappings;
+// Sign-off: verify refuses unknown or empty waves, keeps each run; remembered mappings; since.
+mod signoff;
 // Verification: history, access equivalence (gained/lost with rules), target invariants, tampering.
 mod verify;
 // Rollback scripts: round trips on SQLite and PostgreSQL, guards, wave order, hostile names, T-SQL parsing.
