@@ -233,3 +233,38 @@ fn every_broken_input_gets_its_exit_code_and_message_and_none_panics() {
         assert!(cases.iter().any(|c| c.name == *name), "pending case {name} is in cases.csv");
     }
 }
+
+/// The same decode errors on PostgreSQL, whose driver reports a NULL differently: the
+/// table, the key and the column are named, exit 2; a missing column too.
+#[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
+fn postgres_sources_name_the_row_they_cannot_read() {
+    for (name, sql, says) in [
+        (
+            "null_name",
+            "ALTER TABLE tblNode ALTER COLUMN nodeName DROP NOT NULL; \
+             UPDATE tblNode SET nodeName = NULL WHERE nodeID = 7;",
+            &["tblNode row nodeID=7 ", "column nodeName"][..],
+        ),
+        (
+            "null_uri",
+            "ALTER TABLE tblPrincipal ALTER COLUMN prinUri DROP NOT NULL; \
+             UPDATE tblPrincipal SET prinUri = NULL WHERE prinID = 12;",
+            &["tblPrincipal row prinID=12 ", "column prinUri"][..],
+        ),
+        (
+            "no_column",
+            "ALTER TABLE tblNode DROP COLUMN nodeName;",
+            &["tblNode lacks one of the columns"][..],
+        ),
+    ] {
+        let Some(pg) = pg_database(&format!("broken_{name}")) else { return };
+        contoso(&pg);
+        exec(&pg, sql);
+        let env = TestEnv::new(&format!("broken-pg-{name}")).source(&pg);
+        let out = env.output(&["extract", "-q", "--source", &env.source]).expect(2);
+        let first = first_error_line(&out.stderr).unwrap_or("");
+        assert!(says.iter().all(|s| first.contains(s)), "{name}: {out}");
+        assert!(!out.all().contains("panicked"), "{out}");
+    }
+}

@@ -69,13 +69,16 @@ impl Db {
             }
         }
         let dialect = url.dialect();
+        // The first connection must come within the connect timeout; later waits for a
+        // busy pool's connection keep the longer acquire timeout.
+        let acquire = Duration::from_secs(15);
         let timeout = match dialect {
             Dialect::Postgres => super::pg_connect::connect_timeout(url)?,
-            _ => Duration::from_secs(15),
+            _ => acquire,
         };
         let connect = AnyPoolOptions::new()
             .max_connections(max_conns.max(1))
-            .acquire_timeout(timeout)
+            .acquire_timeout(acquire.max(timeout))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
@@ -89,8 +92,8 @@ impl Db {
                 })
             })
             .connect(&raw);
-        // The pool's acquire timeout bounds its retries; this bounds name resolution too.
-        let pool = match tokio::time::timeout(timeout + Duration::from_secs(1), connect).await {
+        // Bounds the pool's connection retries, name resolution and TLS alike.
+        let pool = match tokio::time::timeout(timeout, connect).await {
             Ok(Ok(pool)) => pool,
             Ok(Err(sqlx::Error::PoolTimedOut)) if dialect == Dialect::Postgres => {
                 return Err(super::pg_connect::unreachable(url, timeout, None));
@@ -99,7 +102,10 @@ impl Db {
                 return Err(super::pg_connect::unreachable(url, timeout, Some(&e.to_string())));
             }
             Ok(Err(e)) => return Err(cannot_connect(url, &e)),
-            Err(_) => return Err(super::pg_connect::unreachable(url, timeout, None)),
+            Err(_) if dialect == Dialect::Postgres => {
+                return Err(super::pg_connect::unreachable(url, timeout, None))
+            }
+            Err(_) => return Err(cannot_connect(url, &sqlx::Error::PoolTimedOut)),
         };
         Ok(Db { pool, dialect, url: url.clone() })
     }
