@@ -24,10 +24,7 @@ const HEADER: usize = 100;
 /// empty database); anything else must carry a valid header and be as long as the header
 /// says.
 pub fn check(path: &Path) -> Result<()> {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(_) => return Ok(()),
-    };
+    let Ok(meta) = std::fs::metadata(path) else { return Ok(()) };
     if meta.is_dir() {
         return Err(bad_input(format!(
             "{} is a directory, not an SQLite database file: give the path of the .db file",
