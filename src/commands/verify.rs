@@ -15,6 +15,7 @@ use crate::verify::{verify_timed, VerifyReport};
 /// Runs `verify`: exit code 0 when everything reconciles, 1 otherwise.
 pub async fn run(args: VerifyArgs, progress: Progress) -> Result<Outcome> {
     let ws = Workspace::open(&args.ws.workspace, false).await?;
+    ws.check_manifest().await?;
     let target = DbUrl::parse(&args.target)?;
     let report = stage(&ws, &target, args.wave.as_deref(), progress).await?;
     Ok(if report.ok { Outcome::Success } else { Outcome::Findings })
