@@ -78,11 +78,40 @@ pub async fn extract(
     };
     // The rows go aside; the previous snapshot stays current until `commit_extract`.
     let run = ws.begin_extract(mode == ExtractMode::Full).await?;
-    let total = source::count_chats(&src, &after).await?;
+    match read(ws, &src, source, version, mode, &after, &run, progress).await {
+        Ok(mut report) => {
+            src.close().await;
+            report.seconds = t0.elapsed().as_secs_f64();
+            Ok(report)
+        }
+        Err(e) => {
+            // The previous complete snapshot stays current; what this run staged goes.
+            if let Err(undo) = ws.abandon_extract(&run).await {
+                progress.note(&format!("extract: could not discard the failed run: {undo:#}"));
+            }
+            src.close().await;
+            Err(e)
+        }
+    }
+}
+
+/// Reads the source into the run's side table and commits it.
+#[allow(clippy::too_many_arguments)]
+async fn read(
+    ws: &Workspace,
+    src: &SourceDb,
+    source: &DbUrl,
+    version: crate::model::SourceVersion,
+    mode: ExtractMode,
+    after: &Watermarks,
+    run: &crate::staging::ExtractRun,
+    progress: &Progress,
+) -> Result<ExtractReport> {
+    let total = source::count_chats(src, after).await?;
     let bar = progress.bar("extract", total);
     let config = async {
         let _t = crate::timings::phase("extract: read config");
-        let mut snap = source::snapshot(&src, version).await?;
+        let mut snap = source::snapshot(src, version).await?;
         // Rooms our own cutover freeze disabled are not disabled by their owners: plan them
         // as they were, or a frozen wave would lose its delta.
         for id in crate::freeze::frozen_rooms(ws).await? {
@@ -106,7 +135,7 @@ pub async fn extract(
         None => {
             let snap = config.await?;
             let _t = crate::timings::phase("extract: stream history");
-            let (rows, digests) = stream(&src, &after, ws, &bar).await?;
+            let (rows, digests) = stream(src, after, ws, &bar).await?;
             (snap, Copied { rows, rejected: 0, digests })
         }
     };
@@ -119,11 +148,10 @@ pub async fn extract(
             source: &source.to_string(),
             version: version.label(),
         };
-        ws.commit_extract(&run, commit).await?;
+        ws.commit_extract(run, commit).await?;
     }
     let rejected_total = ws.export_rejects("extract").await?;
     bar.finish();
-    src.close().await;
     Ok(ExtractReport {
         source: source.to_string(),
         version: version.label().into(),
@@ -134,7 +162,7 @@ pub async fn extract(
         messages,
         rejected,
         rejected_total,
-        seconds: t0.elapsed().as_secs_f64(),
+        seconds: 0.0,
     })
 }
 

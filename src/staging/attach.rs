@@ -55,7 +55,8 @@ impl Workspace {
                 .with_context(|| format!("cannot attach {} read-only", source.display()))?;
         }
         let past = past(delta);
-        let (copied, digests) = tokio::join!(copy(&mut conn, &past, total, bar), digests(&mut side, &past));
+        let (copied, digests) =
+            tokio::join!(copy(&mut conn, &past, total, bar), digests(&mut side, &past));
         for c in [&mut conn, &mut side] {
             sqlx::raw_sql("DETACH DATABASE src").execute(&mut **c).await?;
         }

@@ -40,7 +40,13 @@ pub fn row_checksum(chat_id: i64, chat_date: i64, user_id: i64, alert: bool, len
 
 /// [`row_checksum`] as SQL over the columns `id`, `date`, `user`, `alert` (0 or 1) and
 /// `bytes` (the content's length in bytes), for SQLite.
-pub(crate) fn row_checksum_sql(id: &str, date: &str, user: &str, alert: &str, bytes: &str) -> String {
+pub(crate) fn row_checksum_sql(
+    id: &str,
+    date: &str,
+    user: &str,
+    alert: &str,
+    bytes: &str,
+) -> String {
     format!(
         "(((((({id}) % {P}) * {M} + ({date}) % {P}) % {P} * {M} + ({user}) % {P}) % {P} * {M} \
          + ({alert})) % {P} * {M} + ({bytes}) % {P}) % {P}"
@@ -72,8 +78,11 @@ impl RoomDigest {
         if later.rows == 0 {
             return;
         }
-        self.max_chat_id =
-            if self.rows == 0 { later.max_chat_id } else { self.max_chat_id.max(later.max_chat_id) };
+        self.max_chat_id = if self.rows == 0 {
+            later.max_chat_id
+        } else {
+            self.max_chat_id.max(later.max_chat_id)
+        };
         self.rows += later.rows;
         self.checksum = self.checksum.wrapping_add(later.checksum);
     }
@@ -135,7 +144,9 @@ impl Workspace {
     /// The manifest's header, when an extract of this version completed.
     pub async fn manifest(&self) -> Result<Option<ManifestHeader>> {
         match self.meta("manifest").await? {
-            Some(body) => Ok(Some(serde_json::from_str(&body).context("the manifest is unreadable")?)),
+            Some(body) => {
+                Ok(Some(serde_json::from_str(&body).context("the manifest is unreadable")?))
+            }
             None => Ok(None),
         }
     }
@@ -148,7 +159,8 @@ impl Workspace {
 
     async fn last_run(&self) -> Result<Option<LastRun>> {
         let row = sqlx::query(
-            "SELECT kind, started_at, finished_at IS NOT NULL FROM extract_run ORDER BY run_id DESC LIMIT 1",
+            "SELECT kind, started_at, finished_at IS NOT NULL FROM extract_run \
+             WHERE kind NOT LIKE '%-failed' ORDER BY run_id DESC LIMIT 1",
         )
         .fetch_optional(&self.pool)
         .await?;
@@ -214,7 +226,9 @@ impl Workspace {
                     "SELECT channel_id, COUNT(*), MAX(chat_id) FROM snap_chat GROUP BY channel_id",
                 )?;
                 let rows = st
-                    .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))?
+                    .query_map([], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                    })?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
                 Ok((run, rows))
             })
@@ -236,7 +250,10 @@ impl Workspace {
         }
         let total: u64 = got.values().map(|d| d.rows).sum();
         for room in want.keys().chain(got.keys()) {
-            let (w, g) = (want.get(room).copied().unwrap_or_default(), got.get(room).copied().unwrap_or_default());
+            let (w, g) = (
+                want.get(room).copied().unwrap_or_default(),
+                got.get(room).copied().unwrap_or_default(),
+            );
             if (w.rows, w.max_chat_id) != (g.rows, g.max_chat_id) {
                 return Err(bad_input(format!(
                     "{} is truncated or changed: room {room} holds {} messages up to chatId {}, the manifest of the extract of {} says {} up to {} ({} of {} messages staged in all): re-run `{fix}`",
@@ -269,7 +286,9 @@ mod tests {
         ] {
             let sql = row_checksum_sql("?1", "?2", "?3", "?4", "length(CAST(?5 AS BLOB))");
             let got: i64 = c
-                .query_row(&format!("SELECT {sql}"), (id, date, user, alert as i64, text), |r| r.get(0))
+                .query_row(&format!("SELECT {sql}"), (id, date, user, alert as i64, text), |r| {
+                    r.get(0)
+                })
                 .unwrap();
             assert_eq!(got, row_checksum(id, date, user, alert, text.len()), "{id}");
         }

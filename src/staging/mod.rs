@@ -83,6 +83,24 @@ async fn move_history(pool: &SqlitePool) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a `history.db` that SQLite cannot attach or that is shorter than its header
+/// says (truncated), and rolls back what a killed extract left half-written: attaching such a file fails on every pooled connection, which would
+/// surface as a pool timeout instead of a message.
+fn probe_history(path: &Path) -> Result<()> {
+    // Read-write (not created): a hot journal left by a killed extract is rolled back.
+    let c =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    c.busy_timeout(std::time::Duration::from_secs(30))?;
+    let _: i64 = c.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))?;
+    let pages: u64 = c.query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))? as u64;
+    let size: u64 = c.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))? as u64;
+    let len = std::fs::metadata(path)?.len();
+    if len < pages * size {
+        anyhow::bail!("{len} bytes where its header says {}: truncated", pages * size);
+    }
+    Ok(())
+}
+
 /// An open workspace directory.
 pub struct Workspace {
     dir: PathBuf,
@@ -117,6 +135,15 @@ impl Workspace {
             .busy_timeout(std::time::Duration::from_secs(30));
         let history = dir.join(HISTORY_FILE);
         let history_missing = !create && !history.exists();
+        if history.exists() {
+            probe_history(&history).map_err(|e| {
+                bad_input(format!(
+                    "{} is unreadable ({e:#}): delete it and re-run `gcmigrate extract --workspace {}`",
+                    history.display(),
+                    dir.display()
+                ))
+            })?;
+        }
         // 16 KiB pages (they apply when the file is new): rows are appended and scanned in
         // key order, and bigger pages cut the copy by about a fifth. Multi-statement text
         // through `Executor::execute`: a bound query does not satisfy the callback's

@@ -5,8 +5,11 @@
 //! over `snap_chat`; a delta appends it. Until then the previous complete snapshot stays
 //! current and untouched.
 //!
-//! The run is recorded in `extract_run` when it starts; a run that never reaches the
-//! commit keeps `finished_at` NULL, which `check_manifest` reports. `staging.db` (WAL) and
+//! The run is recorded in `extract_run` when it starts. A run that fails (a source error,
+//! a full disk) discards its side table and is recorded as failed: the previous complete
+//! snapshot stays current and the stages keep using it. A run that never ends (killed)
+//! keeps `finished_at` NULL, which `check_manifest` refuses until an extract completes:
+//! it cannot tell a killed run from one still running. `staging.db` (WAL) and
 //! `history.db` are separate files, so SQLite makes the commit atomic per file: the run id
 //! written into `history.db`'s `snap_meta` lets the check tell a commit torn between the
 //! two files (a kill at that instant) from a whole one.
@@ -69,6 +72,25 @@ impl Workspace {
         .fetch_one(&self.pool)
         .await?;
         Ok(ExtractRun { id, full, started_at })
+    }
+
+    /// Discards what a failed extract staged aside and records the run as failed (its
+    /// `kind` gains `-failed`, `finished_at` is set): the previous complete snapshot stays
+    /// current and usable. A killed run cannot get here; it stays unfinished.
+    pub async fn abandon_extract(&self, run: &ExtractRun) -> Result<()> {
+        sqlx::raw_sql(&format!("DROP TABLE IF EXISTS {NEXT};")).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM reject WHERE stage = ?1")
+            .bind(NEXT_REJECTS)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "UPDATE extract_run SET kind = kind || '-failed', finished_at = ?1 WHERE run_id = ?2",
+        )
+        .bind(chrono::Utc::now().to_rfc3339())
+        .bind(run.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Makes the run's rows, configuration, watermarks, rejects and manifest current in
