@@ -191,7 +191,7 @@ async fn stream(
                     at = Some((c.channel_id, digests.remove(&c.channel_id).unwrap_or_default()));
                 }
                 if let Some((_, d)) = at.as_mut() {
-                    d.add(c.chat_id, c.chat_date, c.user_id, c.is_alert, c.content.len());
+                    d.add(c.chat_id);
                 }
             }
             if let Some((room, d)) = at {

@@ -70,7 +70,13 @@ fn a_killed_re_extract_never_leaves_a_workspace_that_passes_on_fewer_messages() 
         match plan.code {
             2 => {
                 refused += 1;
-                assert!(plan.stderr.contains("did not finish"), "{plan}");
+                // Killed while reading ("did not finish"), or in the instant between the
+                // commits of staging.db and history.db ("does not hold the rows").
+                assert!(
+                    plan.stderr.contains("did not finish")
+                        || plan.stderr.contains("does not hold the rows"),
+                    "{plan}"
+                );
                 all_refuse(&env, "gcmigrate extract");
             }
             0 => {

@@ -55,14 +55,23 @@ impl Workspace {
                 .with_context(|| format!("cannot attach {} read-only", source.display()))?;
         }
         let past = past(delta);
-        let (copied, digests) =
-            tokio::join!(copy(&mut conn, &past, total, bar), digests(&mut side, &past));
+        let (copied, quick) =
+            tokio::join!(copy(&mut conn, &past, total, bar), digests(&mut side, &past, false));
+        let result = async {
+            let mut copied = copied?;
+            copied.digests = quick?;
+            // A row was rejected: the keys alone may count it; aggregate what was staged.
+            let counted: u64 = copied.digests.values().map(|d| d.rows).sum();
+            if copied.rejected > 0 || counted != copied.rows {
+                copied.digests = digests(&mut side, &past, true).await?;
+            }
+            anyhow::Ok(copied)
+        }
+        .await;
         for c in [&mut conn, &mut side] {
             sqlx::raw_sql("DETACH DATABASE src").execute(&mut **c).await?;
         }
-        let mut copied = copied?;
-        copied.digests = digests?;
-        Ok(copied)
+        result
     }
 }
 
@@ -96,18 +105,22 @@ fn past(delta: bool) -> String {
 const STAGED: &str = "c.channelId IS NOT NULL AND c.chatId IS NOT NULL AND c.chatDate IS NOT NULL \
     AND c.userId IS NOT NULL AND c.content IS NOT NULL";
 
-/// The manifest's digests of the rows the copy stages, aggregated on the source's side.
-async fn digests(conn: &mut sqlx::SqliteConnection, past: &str) -> Result<Digests> {
-    let h = super::manifest::row_checksum_sql(
-        "CAST(c.chatId AS INTEGER)",
-        "CAST(c.chatDate AS INTEGER)",
-        "CAST(c.userId AS INTEGER)",
-        "(COALESCE(c.isAlert, 0) <> 0)",
-        "length(CAST(c.content AS BLOB))",
-    );
+/// The manifest's digests of the rows the copy stages, aggregated on the source's side
+/// (from its `(channelId, chatId)` key index when the filters allow: a covering scan).
+/// `exact` also applies the filters on the other columns (a table scan); without it only
+/// the keys are tested, which is exact whenever no row was rejected.
+async fn digests(conn: &mut sqlx::SqliteConnection, past: &str, exact: bool) -> Result<Digests> {
+    let filter = if exact {
+        format!("{COPYABLE} AND {STAGED}")
+    } else {
+        "CAST(c.channelId AS INTEGER) IS c.channelId AND CAST(c.chatId AS INTEGER) IS c.chatId \
+         AND c.channelId IS NOT NULL AND c.chatId IS NOT NULL"
+            .to_string()
+    };
+    let h = super::manifest::row_checksum_sql("CAST(c.chatId AS INTEGER)");
     let rows = sqlx::query(&format!(
         "SELECT CAST(c.channelId AS INTEGER), COUNT(*), MAX(CAST(c.chatId AS INTEGER)), SUM({h}) \
-         FROM src.tblChat c WHERE {COPYABLE} AND {STAGED} AND {past} GROUP BY CAST(c.channelId AS INTEGER)"
+         FROM src.tblChat c WHERE {filter} AND {past} GROUP BY c.channelId"
     ))
     .fetch_all(&mut *conn)
     .await
