@@ -166,6 +166,10 @@ pub struct VerifyArgs {
     /// Verify only this wave.
     #[arg(long, value_name = "WAVE")]
     pub wave: Option<String>,
+    /// Also compare the target with this legacy database itself (per-room counts and
+    /// checksums up to the extract's watermarks), independent of the workspace.
+    #[arg(long, short = 's', value_name = "URL")]
+    pub source: Option<String>,
 }
 
 /// `export` arguments.

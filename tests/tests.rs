@@ -38,3 +38,5 @@ mod mssql;
 mod mssql_live;
 // Whole snapshots and the manifest: killed, failed and tampered extracts never pass short.
 mod snapshot;
+// verify --source: the target against the legacy database itself.
+mod verify_source;

@@ -17,8 +17,15 @@ pub async fn run(args: VerifyArgs, progress: Progress) -> Result<Outcome> {
     let ws = Workspace::open(&args.ws.workspace, false).await?;
     ws.check_manifest().await?;
     let target = DbUrl::parse(&args.target)?;
-    let report = stage(&ws, &target, args.wave.as_deref(), progress).await?;
-    Ok(if report.ok { Outcome::Success } else { Outcome::Findings })
+    let source = args.source.as_deref().map(DbUrl::parse).transpose()?;
+    let report = stage(&ws, &target, args.wave.as_deref(), progress.clone()).await?;
+    let against_source = match &source {
+        Some(s) => {
+            crate::verify::source::check(&ws, s, &target, args.wave.as_deref(), &progress).await?
+        }
+        None => true,
+    };
+    Ok(if report.ok && against_source { Outcome::Success } else { Outcome::Findings })
 }
 
 /// The verify stage with its report files.
