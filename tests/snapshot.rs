@@ -194,3 +194,39 @@ fn the_manifest_describes_the_source_and_follows_a_delta() {
     env.plan();
     assert_eq!(planned(&env), full + 7);
 }
+
+#[test]
+fn rows_rejected_at_extract_show_in_the_summary_and_the_plan_report_and_survive_a_delta() {
+    let env = TestEnv::new("snap-rejects").contoso();
+    let room = scalar(&env.source, "SELECT MIN(nodeID) FROM tblNode WHERE nodeType = 0");
+    exec(
+        &env.source,
+        &format!(
+            "INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) VALUES \
+             ({room}, 9001, 'yesterday', 20, 0, 'a date that is text'), \
+             ('lobby', 9002, 634300000000000000, 20, 0, 'a room that is text')"
+        ),
+    );
+    let o = env.run(&["extract", "--source", &env.source]);
+    assert!(o.all().contains("2 rows rejected (rejects/extract.csv)"), "{o}");
+    env.plan();
+    let plan = env.report("plan.json");
+    assert_eq!(plan["messages"]["rejected_at_extract"], 2, "{}", plan["messages"]);
+    let md = std::fs::read_to_string(env.ws.join("reports/plan.md")).unwrap();
+    assert!(md.contains("| Rejected at extract (rejects/extract.csv) | 2 |"), "{md}");
+    let html = std::fs::read_to_string(env.ws.join("reports/plan.html")).unwrap();
+    assert!(
+        html.contains("2 source rows could not be read at extract"),
+        "the HTML verdict says so"
+    );
+    // A delta keeps the snapshot's rejects (their rows are still not staged); a full
+    // extract replaces them.
+    env.run(&["extract", "-q", "--delta", "--source", &env.source]);
+    env.plan();
+    assert_eq!(env.report("plan.json")["messages"]["rejected_at_extract"], 2);
+    exec(&env.source, "DELETE FROM tblChat WHERE chatId IN (9001, 9002)");
+    env.extract().plan();
+    assert_eq!(env.report("plan.json")["messages"]["rejected_at_extract"], 0);
+    let csv = std::fs::read_to_string(env.ws.join("rejects/extract.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1, "only the header: {csv}");
+}

@@ -136,6 +136,7 @@ pub async fn stage_with_target(
     drop(t);
     let t = crate::timings::phase("plan: build");
     let mut plan = crate::plan::build(&snap, &mappings, &counts);
+    plan.messages.rejected_at_extract = ws.extract_rejects().await?;
     drop(t);
     let t = crate::timings::phase("plan: access findings");
     add_access_findings(&mut plan, &snap);

@@ -107,6 +107,14 @@ struct LastRun {
 }
 
 impl Workspace {
+    /// Source rows the current snapshot's extracts rejected (`rejects/extract.csv`).
+    pub async fn extract_rejects(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reject WHERE stage = 'extract'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
     /// The manifest's rooms.
     pub async fn manifest_rooms(&self) -> Result<Digests> {
         let rows = sqlx::query("SELECT channel_id, rows, max_chat_id, checksum FROM manifest_room")
