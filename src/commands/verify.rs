@@ -18,7 +18,7 @@ pub async fn run(args: VerifyArgs, progress: Progress) -> Result<Outcome> {
     ws.check_manifest().await?;
     let target = DbUrl::parse(&args.target)?;
     let source = args.source.as_deref().map(DbUrl::parse).transpose()?;
-    let report = stage(&ws, &target, args.wave.as_deref(), progress.clone()).await?;
+    let report = stage(&ws, &target, args.wave.as_deref(), progress).await?;
     let against_source = match &source {
         Some(s) => {
             crate::verify::source::check(&ws, s, &target, args.wave.as_deref(), &progress).await?
