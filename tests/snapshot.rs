@@ -230,3 +230,54 @@ fn rows_rejected_at_extract_show_in_the_summary_and_the_plan_report_and_survive_
     let csv = std::fs::read_to_string(env.ws.join("rejects/extract.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1, "only the header: {csv}");
 }
+
+#[test]
+fn a_delta_left_unfinished_is_refused_then_rerun_on_the_intact_snapshot() {
+    let (env, full) = staged("snap-delta-killed", "3000");
+    exec(
+        &env.source,
+        "INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) \
+         SELECT channelId, chatId + 100000, chatDate, userId, isAlert, content FROM tblChat LIMIT 5",
+    );
+    // What a delta killed mid-copy leaves: its run open and rows in the side table.
+    exec(
+        &sqlite_url(&env.ws, "staging.db"),
+        "INSERT INTO extract_run (kind, started_at) VALUES ('delta', '2026-01-01T00:00:00Z')",
+    );
+    exec(
+        &sqlite_url(&env.ws, "history.db"),
+        "CREATE TABLE snap_chat_next AS SELECT * FROM snap_chat LIMIT 3",
+    );
+    all_refuse(&env, "did not finish");
+    let o = env.output(&["plan", "-q"]);
+    assert!(o.stderr.contains("--delta"), "the repair is a delta again: {o}");
+    env.run(&["extract", "-q", "--delta", "--source", &env.source]);
+    env.plan();
+    assert_eq!(planned(&env), full + 5, "the earlier snapshot and the delta, nothing twice");
+    env.load().verify();
+}
+
+#[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
+fn a_postgres_source_gets_its_manifest_while_streaming() {
+    let Some(pg) = pg_database("snap_pg") else { return };
+    let env = TestEnv::new("snap-pg").source(&pg).synth(&["--messages", "5000", "--rooms", "10"]);
+    env.extract().plan();
+    let m = json(&env.ws.join("manifest.json"));
+    assert_eq!(m["messages"].as_i64().unwrap(), scalar(&pg, "SELECT COUNT(*) FROM tblChat"));
+    assert_eq!(
+        m["rooms"].as_i64().unwrap(),
+        scalar(&pg, "SELECT COUNT(DISTINCT channelId) FROM tblChat")
+    );
+    let staging = sqlite_url(&env.ws, "staging.db");
+    assert_eq!(
+        scalar(&staging, "SELECT SUM(max_chat_id) FROM manifest_room"),
+        scalar(&pg, "SELECT CAST(SUM(m) AS BIGINT) FROM (SELECT MAX(chatId) AS m FROM tblChat GROUP BY channelId) x"),
+    );
+    exec(
+        &sqlite_url(&env.ws, "history.db"),
+        "DELETE FROM snap_chat WHERE chat_id = (SELECT MIN(chat_id) FROM snap_chat)",
+    );
+    let o = env.output(&["plan", "-q"]).expect(2);
+    assert!(o.stderr.contains("truncated or changed"), "{o}");
+}
