@@ -167,6 +167,10 @@ pub struct VerifyArgs {
     /// Verify only this wave.
     #[arg(long, value_name = "WAVE", value_parser = crate::mapping::wave_name::parse_wave_arg)]
     pub wave: Option<String>,
+    /// Also compare the target with this legacy database itself (per-room counts and
+    /// checksums up to the extract's watermarks), independent of the workspace.
+    #[arg(long, short = 's', value_name = "URL")]
+    pub source: Option<String>,
 }
 
 /// `export` arguments.

@@ -6,6 +6,10 @@
 //! file ([`Conn::sqlite_file`](crate::db::Conn::sqlite_file)), copied by the engine
 //! through an attached database while this task reads the configuration; memory stays
 //! flat either way.
+//!
+//! The rows go into a side table and become current with the configuration, the
+//! watermarks and the manifest in one commit at the end (`staging/snapshot.rs`): an
+//! extract that fails or is killed leaves the previous complete snapshot untouched.
 
 use std::time::Instant;
 
@@ -16,7 +20,7 @@ use tokio::sync::mpsc;
 use crate::db::{DbUrl, SourceDb};
 use crate::progress::Progress;
 use crate::source::{self, Watermarks};
-use crate::staging::{Copied, Workspace};
+use crate::staging::{Commit, Copied, Digests, RoomDigest, Workspace};
 
 /// Full snapshot or delta.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +51,10 @@ pub struct ExtractReport {
     /// History rows that could not be read (NULL or non-integer keys, NULL content),
     /// recorded in `rejects/extract.csv`.
     pub rejected: u64,
+    /// Rows rejected at extract that the staged snapshot lacks in all (this run's and,
+    /// after a delta, earlier ones'): the rows of `rejects/extract.csv`.
+    #[serde(default)]
+    pub rejected_total: u64,
     /// Wall time.
     pub seconds: f64,
 }
@@ -68,15 +76,42 @@ pub async fn extract(
         ExtractMode::Full => Watermarks::new(),
         ExtractMode::Delta => ws.watermarks().await?,
     };
-    if mode == ExtractMode::Full {
-        let _t = crate::timings::phase("extract: clear");
-        ws.clear_chats().await?;
+    // The rows go aside; the previous snapshot stays current until `commit_extract`.
+    let run = ws.begin_extract(mode == ExtractMode::Full).await?;
+    match read(ws, &src, source, version, mode, &after, &run, progress).await {
+        Ok(mut report) => {
+            src.close().await;
+            report.seconds = t0.elapsed().as_secs_f64();
+            Ok(report)
+        }
+        Err(e) => {
+            // The previous complete snapshot stays current; what this run staged goes.
+            if let Err(undo) = ws.abandon_extract(&run).await {
+                progress.note(&format!("extract: could not discard the failed run: {undo:#}"));
+            }
+            src.close().await;
+            Err(e)
+        }
     }
-    let total = source::count_chats(&src, &after).await?;
+}
+
+/// Reads the source into the run's side table and commits it.
+#[allow(clippy::too_many_arguments)]
+async fn read(
+    ws: &Workspace,
+    src: &SourceDb,
+    source: &DbUrl,
+    version: crate::model::SourceVersion,
+    mode: ExtractMode,
+    after: &Watermarks,
+    run: &crate::staging::ExtractRun,
+    progress: &Progress,
+) -> Result<ExtractReport> {
+    let total = source::count_chats(src, after).await?;
     let bar = progress.bar("extract", total);
     let config = async {
         let _t = crate::timings::phase("extract: read config");
-        let mut snap = source::snapshot(&src, version).await?;
+        let mut snap = source::snapshot(src, version).await?;
         // Rooms our own cutover freeze disabled are not disabled by their owners: plan them
         // as they were, or a frozen wave would lose its delta.
         for id in crate::freeze::frozen_rooms(ws).await? {
@@ -100,26 +135,23 @@ pub async fn extract(
         None => {
             let snap = config.await?;
             let _t = crate::timings::phase("extract: stream history");
-            let rows = stream(&src, &after, ws, &bar).await?;
-            (snap, Copied { rows, rejected: 0, last_ids: None })
+            let (rows, digests) = stream(src, after, ws, &bar).await?;
+            (snap, Copied { rows, rejected: 0, digests })
         }
     };
     let (messages, rejected) = (copied.rows, copied.rejected);
     {
-        let _t = crate::timings::phase("extract: watermarks");
-        match &copied.last_ids {
-            Some(last) => ws.set_watermarks(last).await?,
-            None => ws.update_watermarks().await?,
-        }
+        let _t = crate::timings::phase("extract: commit");
+        let commit = Commit {
+            snapshot: &snap,
+            digests: &copied.digests,
+            source: &source.to_string(),
+            version: version.label(),
+        };
+        ws.commit_extract(run, commit).await?;
     }
-    ws.save_snapshot(&snap).await?;
-    ws.set_meta("source", &source.to_string()).await?;
-    ws.set_meta("source_version", version.label()).await?;
-    if rejected > 0 {
-        ws.export_rejects("extract").await?;
-    }
+    let rejected_total = ws.export_rejects("extract").await?;
     bar.finish();
-    src.close().await;
     Ok(ExtractReport {
         source: source.to_string(),
         version: version.label().into(),
@@ -129,7 +161,8 @@ pub async fn extract(
         rooms: snap.nodes.values().filter(|n| !n.is_category).count() as u64,
         messages,
         rejected,
-        seconds: t0.elapsed().as_secs_f64(),
+        rejected_total,
+        seconds: 0.0,
     })
 }
 
@@ -140,17 +173,34 @@ async fn stream(
     after: &Watermarks,
     ws: &Workspace,
     bar: &crate::progress::Bar,
-) -> Result<u64> {
+) -> Result<(u64, Digests)> {
     let (tx, mut rx) = mpsc::channel(4);
     let reader = source::stream_chats(src, after, BATCH, tx);
     let writer = async {
-        let mut n = 0u64;
+        let (mut n, mut digests) = (0u64, Digests::new());
         while let Some(batch) = rx.recv().await {
             ws.insert_chats(&batch).await?;
+            // The manifest, taken from the rows as read (rooms arrive in order: one lookup
+            // per room change).
+            let mut at: Option<(i64, RoomDigest)> = None;
+            for c in &batch {
+                if at.as_ref().map(|a| a.0) != Some(c.channel_id) {
+                    if let Some((room, d)) = at.take() {
+                        digests.insert(room, d);
+                    }
+                    at = Some((c.channel_id, digests.remove(&c.channel_id).unwrap_or_default()));
+                }
+                if let Some((_, d)) = at.as_mut() {
+                    d.add(c.chat_id);
+                }
+            }
+            if let Some((room, d)) = at {
+                digests.insert(room, d);
+            }
             n += batch.len() as u64;
             bar.inc(batch.len() as u64);
         }
-        anyhow::Ok(n)
+        anyhow::Ok((n, digests))
     };
     let (read, written) = tokio::join!(reader, writer);
     read?;

@@ -40,3 +40,7 @@ mod rollback;
 mod mssql;
 // SQL Server live: the whole pipeline, freeze, failures (GCMIGRATE_TEST_MSSQL_URL; ignored otherwise).
 mod mssql_live;
+// Whole snapshots and the manifest: killed, failed and tampered extracts never pass short.
+mod snapshot;
+// verify --source: the target against the legacy database itself.
+mod verify_source;

@@ -38,8 +38,13 @@ pub async fn stage(
 
 /// One line for the terminal.
 pub fn summary(r: &ExtractReport) -> String {
+    let rejected = if r.rejected_total > 0 {
+        format!(", {} rows rejected (rejects/extract.csv)", r.rejected_total)
+    } else {
+        String::new()
+    };
     format!(
-        "extract ({}): {} — {} principals, {} categories, {} rooms, {} messages in {:.1}s",
+        "extract ({}): {} — {} principals, {} categories, {} rooms, {} messages{rejected} in {:.1}s",
         r.mode, r.version, r.principals, r.categories, r.rooms, r.messages, r.seconds
     )
 }

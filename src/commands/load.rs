@@ -12,6 +12,7 @@ use crate::staging::Workspace;
 /// Runs `load`.
 pub async fn run(args: LoadArgs, progress: Progress) -> Result<Outcome> {
     let ws = Workspace::open(&args.ws.workspace, false).await?;
+    ws.check_manifest().await?;
     let target = DbUrl::parse(&args.target)?;
     let opts = LoadOptions {
         wave: args.wave,

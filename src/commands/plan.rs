@@ -16,6 +16,7 @@ use crate::staging::Workspace;
 /// Runs `plan`.
 pub async fn run(args: PlanArgs, progress: Progress) -> Result<Outcome> {
     let ws = Workspace::open(&args.ws.workspace, false).await?;
+    ws.check_manifest().await?;
     let target = args.target.as_deref().map(crate::db::DbUrl::parse).transpose()?;
     let plan = stage_with_target(&ws, args.mappings.as_deref(), target.as_ref(), progress).await?;
     Ok(if plan.has_errors() { Outcome::Findings } else { Outcome::Success })
@@ -138,6 +139,7 @@ pub async fn stage_with_target(
     drop(t);
     let t = crate::timings::phase("plan: build");
     let mut plan = crate::plan::build(&snap, &mappings, &counts);
+    plan.messages.rejected_at_extract = ws.extract_rejects().await?;
     drop(t);
     let t = crate::timings::phase("plan: access findings");
     add_access_findings(&mut plan, &snap);

@@ -16,9 +16,17 @@ use crate::verify::{verify_timed, VerifyReport};
 /// Runs `verify`: exit code 0 when everything reconciles, 1 otherwise.
 pub async fn run(args: VerifyArgs, progress: Progress) -> Result<Outcome> {
     let ws = Workspace::open(&args.ws.workspace, false).await?;
+    ws.check_manifest().await?;
     let target = DbUrl::parse(&args.target)?;
+    let source = args.source.as_deref().map(DbUrl::parse).transpose()?;
     let report = stage(&ws, &target, args.wave.as_deref(), progress).await?;
-    Ok(if report.ok { Outcome::Success } else { Outcome::Findings })
+    let against_source = match &source {
+        Some(s) => {
+            crate::verify::source::check(&ws, s, &target, args.wave.as_deref(), &progress).await?
+        }
+        None => true,
+    };
+    Ok(if report.ok && against_source { Outcome::Success } else { Outcome::Findings })
 }
 
 /// The verify stage with its report files.

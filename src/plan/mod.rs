@@ -182,6 +182,10 @@ pub struct MessageTotals {
     pub excluded: BTreeMap<String, u64>,
     /// Rejected, by reason.
     pub rejected: BTreeMap<String, u64>,
+    /// Source rows extract could not read and never staged (not in `read`), listed in
+    /// `rejects/extract.csv`.
+    #[serde(default)]
+    pub rejected_at_extract: u64,
 }
 
 /// The whole plan.

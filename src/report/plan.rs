@@ -104,6 +104,7 @@ pub fn markdown(plan: &Plan) -> String {
         s,
         "| | |\n|---|---|\n| Target categories | {} |\n| Rooms | {} |\n| Rooms not migrated | {} |\n| Principals | {} |\n\
          | Messages read | {} |\n| Messages to load | {} |\n| Excluded by rule | {} |\n| Rejected | {} |\n\
+         | Rejected at extract (rejects/extract.csv) | {} |\n\
          | Findings | {} error, {} warning, {} info |\n",
         plan.categories.len(),
         plan.rooms.len(),
@@ -113,6 +114,7 @@ pub fn markdown(plan: &Plan) -> String {
         plan.messages.load,
         plan.messages.excluded.values().sum::<u64>(),
         plan.messages.rejected.values().sum::<u64>(),
+        plan.messages.rejected_at_extract,
         count(Severity::Error),
         count(Severity::Warning),
         count(Severity::Info),

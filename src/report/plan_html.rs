@@ -132,6 +132,13 @@ fn verdict(plan: &Plan, legacy_categories: usize) -> String {
             fmt_num(rejected as f64)
         );
     }
+    if m.rejected_at_extract > 0 {
+        let _ = write!(
+            text,
+            " {} could not be read at extract and were never staged (listed in rejects/extract.csv).",
+            plural(m.rejected_at_extract, "source row", "source rows")
+        );
+    }
     if !plan.excluded_rooms.is_empty() {
         let _ = write!(
             text,

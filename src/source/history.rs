@@ -74,3 +74,37 @@ pub async fn stream_chats(
     }
     Ok(())
 }
+
+/// Hands `f` room `room`'s history up to `chatId` `mark` in `chatId` order, read in
+/// chunks of `batch` rows (the extract's statement). Rows extract would reject (a key,
+/// date or author that is no integer) are skipped; they were never staged.
+pub async fn each_chat_upto(
+    db: &Conn,
+    room: i64,
+    mark: i64,
+    batch: usize,
+    mut f: impl FnMut(Chat) + Send,
+) -> Result<()> {
+    let batch = batch.max(1) as i64;
+    let chunk = sql::chunk(db.dialect());
+    let mut after = i64::MIN;
+    loop {
+        let (mut read, mut past) = (0i64, false);
+        let params = [Value::Int(room), Value::Int(after), Value::Int(batch)];
+        db.each_row("reading tblChat", &chunk, &params, |row| {
+            read += 1;
+            let Ok(id) = row.int(1) else { return Ok(()) };
+            after = id;
+            if id > mark {
+                past = true;
+            } else if let Ok(c) = chat_from(row) {
+                f(c);
+            }
+            Ok(())
+        })
+        .await?;
+        if past || read < batch {
+            return Ok(());
+        }
+    }
+}

@@ -15,7 +15,7 @@ use crate::db::Conn;
 use crate::error::bad_input;
 use crate::model::{Snapshot, SourceVersion};
 
-pub use history::{count_chats, stream_chats};
+pub use history::{count_chats, each_chat_upto, stream_chats};
 
 /// Per-room highest `chatId` already extracted; empty for a full extract.
 pub type Watermarks = std::collections::BTreeMap<i64, i64>;

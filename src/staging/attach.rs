@@ -11,9 +11,9 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use sqlx::Row;
 
-use super::Workspace;
+use super::snapshot::{NEXT, NEXT_REJECTS};
+use super::{Digests, RoomDigest, Workspace};
 use crate::progress::Bar;
-use crate::source::Watermarks;
 
 /// Rows per copy transaction.
 const ROWS_PER_TX: i64 = 200_000;
@@ -33,8 +33,10 @@ const COPYABLE: &str = "CAST(c.channelId AS INTEGER) IS c.channelId \
 
 impl Workspace {
     /// Copies `tblChat` of the SQLite database at `source` past the watermarks (all of it
-    /// when `delta` is false). `total` is the source's count of those rows: when fewer are
-    /// copied, the rest are looked for and recorded as rejects.
+    /// when `delta` is false) into the running extract's side table. `total` is the
+    /// source's count of those rows: when fewer are copied, the rest are looked for and
+    /// recorded as rejects. The manifest's digests are aggregated from the source's rows
+    /// on a second connection while the first copies.
     pub async fn copy_chats_from_sqlite(
         &self,
         source: &Path,
@@ -42,14 +44,33 @@ impl Workspace {
         total: u64,
         bar: &Bar,
     ) -> Result<Copied> {
-        let mut conn = self.pool.acquire().await?;
         let path = source.display().to_string().replace('\'', "''");
-        sqlx::raw_sql(&format!("ATTACH DATABASE 'file:{path}?mode=ro' AS src"))
-            .execute(&mut *conn)
-            .await
-            .with_context(|| format!("cannot attach {} read-only", source.display()))?;
-        let result = copy(&mut conn, delta, total, bar).await;
-        sqlx::raw_sql("DETACH DATABASE src").execute(&mut *conn).await?;
+        let attach = format!("ATTACH DATABASE 'file:{path}?mode=ro' AS src");
+        let mut conn = self.pool.acquire().await?;
+        let mut side = self.pool.acquire().await?;
+        for c in [&mut conn, &mut side] {
+            sqlx::raw_sql(&attach)
+                .execute(&mut **c)
+                .await
+                .with_context(|| format!("cannot attach {} read-only", source.display()))?;
+        }
+        let past = past(delta);
+        let (copied, quick) =
+            tokio::join!(copy(&mut conn, &past, total, bar), digests(&mut side, &past, false));
+        let result = async {
+            let mut copied = copied?;
+            copied.digests = quick?;
+            // A row was rejected: the keys alone may count it; aggregate what was staged.
+            let counted: u64 = copied.digests.values().map(|d| d.rows).sum();
+            if copied.rejected > 0 || counted != copied.rows {
+                copied.digests = digests(&mut side, &past, true).await?;
+            }
+            anyhow::Ok(copied)
+        }
+        .await;
+        for c in [&mut conn, &mut side] {
+            sqlx::raw_sql("DETACH DATABASE src").execute(&mut **c).await?;
+        }
         result
     }
 }
@@ -66,43 +87,64 @@ pub struct Copied {
     pub rows: u64,
     /// Rows recorded as rejects instead.
     pub rejected: u64,
-    /// Each copied room's highest `chatId` — its new watermark — read from the source's
-    /// key when nothing was rejected; `None`: compute them from the staged rows.
-    pub last_ids: Option<Watermarks>,
+    /// The per-room digests of the staged rows (for the manifest and the watermarks).
+    pub digests: Digests,
+}
+
+/// The rows past the watermarks (every row for a full extract).
+fn past(delta: bool) -> String {
+    if delta {
+        "c.chatId > COALESCE((SELECT w.last_chat_id FROM main.watermark w WHERE w.channel_id = c.channelId), -9223372036854775808)".into()
+    } else {
+        "1 = 1".into()
+    }
+}
+
+/// The rows the copy stages: [`COPYABLE`] and nothing NULL (the staged columns are NOT
+/// NULL, the copy's `OR IGNORE` skips such rows).
+const STAGED: &str = "c.channelId IS NOT NULL AND c.chatId IS NOT NULL AND c.chatDate IS NOT NULL \
+    AND c.userId IS NOT NULL AND c.content IS NOT NULL";
+
+/// The manifest's digests of the rows the copy stages, aggregated on the source's side
+/// (from its `(channelId, chatId)` key index when the filters allow: a covering scan).
+/// `exact` also applies the filters on the other columns (a table scan); without it only
+/// the keys are tested, which is exact whenever no row was rejected.
+async fn digests(conn: &mut sqlx::SqliteConnection, past: &str, exact: bool) -> Result<Digests> {
+    let filter = if exact {
+        format!("{COPYABLE} AND {STAGED}")
+    } else {
+        "CAST(c.channelId AS INTEGER) IS c.channelId AND CAST(c.chatId AS INTEGER) IS c.chatId \
+         AND c.channelId IS NOT NULL AND c.chatId IS NOT NULL"
+            .to_string()
+    };
+    let h = super::manifest::row_checksum_sql("CAST(c.chatId AS INTEGER)");
+    let rows = sqlx::query(&format!(
+        "SELECT CAST(c.channelId AS INTEGER), COUNT(*), MAX(CAST(c.chatId AS INTEGER)), SUM({h}) \
+         FROM src.tblChat c WHERE {filter} AND {past} GROUP BY c.channelId"
+    ))
+    .fetch_all(&mut *conn)
+    .await
+    .context("taking the manifest of tblChat")?;
+    let mut out = Digests::new();
+    for r in rows {
+        out.insert(
+            r.try_get(0)?,
+            RoomDigest {
+                rows: r.try_get::<i64, _>(1)? as u64,
+                max_chat_id: r.try_get(2)?,
+                checksum: r.try_get(3)?,
+            },
+        );
+    }
+    Ok(out)
 }
 
 async fn copy(
     conn: &mut sqlx::SqliteConnection,
-    delta: bool,
+    past: &str,
     total: u64,
     bar: &Bar,
 ) -> Result<Copied> {
-    let past = if delta {
-        "c.chatId > COALESCE((SELECT w.last_chat_id FROM main.watermark w WHERE w.channel_id = c.channelId), -9223372036854775808)"
-    } else {
-        "1 = 1"
-    };
-    // Each room's highest chatId (its next watermark): with an index led by channelId (the
-    // primary key), a loose scan — two index seeks per room instead of every entry.
-    let indexed: Option<i64> =
-        sqlx::query_scalar(&crate::db::lite::index_led_by("src", "tblChat", "channelId"))
-            .fetch_optional(&mut *conn)
-            .await?;
-    let marks = if indexed.is_some() {
-        crate::db::lite::loose_scan(
-            "src.tblChat",
-            "channelId",
-            "c, (SELECT MAX(chatId) FROM src.tblChat WHERE channelId = r.c)",
-        )
-    } else {
-        "SELECT channelId, MAX(chatId) FROM src.tblChat GROUP BY channelId".to_string()
-    };
-    let rows = sqlx::query(&marks).fetch_all(&mut *conn).await?;
-    // A rejected row's key may be no integer at all: then the staged rows decide.
-    let last: Option<Watermarks> = rows
-        .iter()
-        .map(|r| Some((r.try_get::<i64, _>(0).ok()?, r.try_get::<i64, _>(1).ok()?)))
-        .collect();
     // Transactions of bounded size over rowid ranges: the table is read in its own order,
     // with no index lookup per row. A table without rowids is copied in one transaction.
     let span: Option<(i64, i64)> = sqlx::query_as("SELECT MIN(rowid), MAX(rowid) FROM src.tblChat")
@@ -120,7 +162,7 @@ async fn copy(
     for (lo, hi) in ranges {
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let ins = sqlx::query(&format!(
-            "INSERT OR IGNORE INTO hist.snap_chat (channel_id, chat_id, chat_date, user_id, is_alert, content) \
+            "INSERT OR IGNORE INTO {NEXT} (channel_id, chat_id, chat_date, user_id, is_alert, content) \
              SELECT c.channelId, c.chatId, c.chatDate, c.userId, COALESCE(c.isAlert, 0), c.content FROM src.tblChat c \
              WHERE {range} AND {COPYABLE} AND {past}"
         ))
@@ -136,8 +178,7 @@ async fn copy(
     // Every row copied: nothing to reject, skip the second scan.
     let rejected = if copied >= total { 0 } else { rejects(conn, past).await? };
     bar.inc(rejected);
-    let last_ids = if rejected == 0 { last } else { None };
-    Ok(Copied { rows: copied, rejected, last_ids })
+    Ok(Copied { rows: copied, rejected, digests: Digests::new() })
 }
 
 /// Records the unreadable rows as extract rejects, with their raw values.
@@ -146,7 +187,7 @@ async fn rejects(conn: &mut sqlx::SqliteConnection, past: &str) -> Result<u64> {
         (int_or("c.chatId"), int_or("c.userId"), int_or("c.chatDate"));
     let rej = sqlx::query(&format!(
             "INSERT OR IGNORE INTO main.reject (stage, channel_id, chat_id, user_id, chat_date, reason) \
-             SELECT 'extract', {}, {int_chat}, {int_user}, {int_date}, \
+             SELECT '{NEXT_REJECTS}', {}, {int_chat}, {int_user}, {int_date}, \
              'unreadable row (channelId, chatId, chatDate, userId, content NULL?): ' || quote(c.channelId) || ', ' \
              || quote(c.chatId) || ', ' || quote(c.chatDate) || ', ' || quote(c.userId) || ', ' || (c.content IS NULL) \
              FROM src.tblChat c WHERE NOT ({VALID}) AND {past}",

@@ -12,10 +12,14 @@
 mod attach;
 mod history;
 mod journal;
+pub mod manifest;
+mod snapshot;
 
 pub use attach::Copied;
 pub use history::ChatRef;
 pub use journal::JournalEntry;
+pub use manifest::{Digests, ManifestHeader, RoomDigest};
+pub use snapshot::{Commit, ExtractRun};
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -36,6 +40,9 @@ CREATE TABLE IF NOT EXISTS watermark (
 CREATE TABLE IF NOT EXISTS extract_run (
   run_id INTEGER PRIMARY KEY, kind TEXT NOT NULL, started_at TEXT NOT NULL,
   finished_at TEXT, rows_read INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS manifest_room (
+  channel_id INTEGER PRIMARY KEY, rows INTEGER NOT NULL, max_chat_id INTEGER NOT NULL,
+  checksum INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS plan (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reject (
   stage TEXT NOT NULL, channel_id INTEGER NOT NULL, chat_id INTEGER NOT NULL, user_id INTEGER NOT NULL,
@@ -76,6 +83,24 @@ async fn move_history(pool: &SqlitePool) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a `history.db` that SQLite cannot attach or that is shorter than its header
+/// says (truncated), and rolls back what a killed extract left half-written: attaching such a file fails on every pooled connection, which would
+/// surface as a pool timeout instead of a message.
+fn probe_history(path: &Path) -> Result<()> {
+    // Read-write (not created): a hot journal left by a killed extract is rolled back.
+    let c =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    c.busy_timeout(std::time::Duration::from_secs(30))?;
+    let _: i64 = c.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))?;
+    let pages: u64 = c.query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))? as u64;
+    let size: u64 = c.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))? as u64;
+    let len = std::fs::metadata(path)?.len();
+    if len < pages * size {
+        anyhow::bail!("{len} bytes where its header says {}: truncated", pages * size);
+    }
+    Ok(())
+}
+
 /// An open workspace directory.
 pub struct Workspace {
     dir: PathBuf,
@@ -83,6 +108,9 @@ pub struct Workspace {
     pub pool: SqlitePool,
     /// Direct readers of `history.db` (see [`crate::db::lite`]).
     readers: crate::db::lite::Readers,
+    /// `history.db` did not exist when the workspace was opened (attaching it created an
+    /// empty one): [`Workspace::check_manifest`] names it.
+    history_missing: bool,
 }
 
 impl Workspace {
@@ -108,6 +136,16 @@ impl Workspace {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(30));
         let history = dir.join(HISTORY_FILE);
+        let history_missing = !create && !history.exists();
+        if history.exists() {
+            probe_history(&history).map_err(|e| {
+                bad_input(format!(
+                    "{} is unreadable ({e:#}): delete it and re-run `gcmigrate extract --workspace {}`",
+                    history.display(),
+                    dir.display()
+                ))
+            })?;
+        }
         // 16 KiB pages (they apply when the file is new): rows are appended and scanned in
         // key order, and bigger pages cut the copy by about a fifth. Multi-statement text
         // through `Executor::execute`: a bound query does not satisfy the callback's
@@ -130,15 +168,25 @@ impl Workspace {
             .await
             .with_context(|| format!("cannot open {}", db_path.display()))?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await.context("creating the staging schema")?;
-        sqlx::raw_sql(&format!("CREATE TABLE IF NOT EXISTS hist.snap_chat {SNAP_CHAT_COLUMNS}"))
-            .execute(&pool)
-            .await
-            .context("creating history.db")?;
+        sqlx::raw_sql(&format!(
+            "CREATE TABLE IF NOT EXISTS hist.snap_chat {SNAP_CHAT_COLUMNS}; \
+             CREATE TABLE IF NOT EXISTS hist.snap_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        ))
+        .execute(&pool)
+        .await
+        .map_err(|e| {
+            bad_input(format!(
+                "{} is unreadable ({e}): delete it and re-run `gcmigrate extract --workspace {}`",
+                history.display(),
+                dir.display()
+            ))
+        })?;
         move_history(&pool).await?;
         Ok(Workspace {
             dir: dir.to_path_buf(),
             pool,
             readers: crate::db::lite::Readers::new(history),
+            history_missing,
         })
     }
 
@@ -219,19 +267,13 @@ impl Workspace {
         serde_json::from_str(body).context("the staging snapshot is unreadable")
     }
 
-    /// Removes every staged history row (before a full extract).
-    pub async fn clear_chats(&self) -> Result<()> {
-        sqlx::query("DELETE FROM hist.snap_chat").execute(&self.pool).await?;
-        sqlx::query("DELETE FROM watermark").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    /// Stages a batch of history rows in one transaction; existing keys are kept.
+    /// Stages a batch of history rows of the running extract (into its side table, see
+    /// `snapshot.rs`) in one transaction; existing keys are kept.
     pub async fn insert_chats(&self, rows: &[Chat]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for chunk in rows.chunks(CHAT_ROWS_PER_INSERT) {
             let mut qb = sqlx::QueryBuilder::new(
-                "INSERT OR IGNORE INTO hist.snap_chat (channel_id, chat_id, chat_date, user_id, is_alert, content) ",
+                "INSERT OR IGNORE INTO hist.snap_chat_next (channel_id, chat_id, chat_date, user_id, is_alert, content) ",
             );
             qb.push_values(chunk, |mut b, c| {
                 b.push_bind(c.channel_id)
@@ -242,37 +284,6 @@ impl Workspace {
                     .push_bind(c.content.as_str());
             });
             qb.build().execute(&mut *tx).await.context("staging tblChat rows")?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Records each room's highest staged `chatId` as its watermark.
-    pub async fn update_watermarks(&self) -> Result<()> {
-        let now = chrono::Utc::now().to_rfc3339();
-        sqlx::query(
-            "INSERT OR REPLACE INTO watermark (channel_id, last_chat_id, extracted_at) \
-             SELECT channel_id, MAX(chat_id), ?1 FROM snap_chat GROUP BY channel_id",
-        )
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Records the given rooms' watermarks (highest staged `chatId`).
-    pub async fn set_watermarks(&self, last: &Watermarks) -> Result<()> {
-        let now = chrono::Utc::now().to_rfc3339();
-        let mut tx = self.pool.begin().await?;
-        for (room, chat) in last {
-            sqlx::query(
-                "INSERT OR REPLACE INTO watermark (channel_id, last_chat_id, extracted_at) VALUES (?1, ?2, ?3)",
-            )
-            .bind(room)
-            .bind(chat)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -16,6 +16,7 @@ pub mod history;
 pub mod invariants;
 pub mod planned;
 pub mod scope;
+pub mod source;
 pub mod target;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -200,6 +201,7 @@ pub fn tsql_statements() -> Vec<(String, String)> {
         ("verify: channels", crate::db::scan::distinct_sql("tblChat", "channelId")),
         ("verify: channel authors", invariants::CHANNEL_AUTHORS.into()),
         ("verify: tblLastChatId", invariants::LAST_CHAT.into()),
+        ("verify --source: target room up to a watermark", source::TARGET_UPTO.into()),
     ]);
     out.into_iter().map(|(n, s)| (n.to_string(), placeholders(&s).into_owned())).collect()
 }

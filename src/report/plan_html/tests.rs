@@ -118,6 +118,7 @@ pub(crate) fn hostile_plan() -> Plan {
             load: 99,
             excluded: [("since".to_owned(), 6)].into(),
             rejected: [(format!("reason {HOSTILE}"), 5)].into(),
+            rejected_at_extract: 0,
         },
         findings: vec![
             finding(Severity::Error, "NAME_COLLISION"),
