@@ -12,6 +12,7 @@
 mod attach;
 mod history;
 mod journal;
+pub mod lock;
 
 pub use attach::Copied;
 pub use history::ChatRef;
