@@ -36,3 +36,7 @@ mod rollback;
 mod mssql;
 // SQL Server live: the whole pipeline, freeze, failures (GCMIGRATE_TEST_MSSQL_URL; ignored otherwise).
 mod mssql_live;
+// Two legacy deployments side by side in one target: own id maps, own rollbacks, refusals.
+mod deployments;
+// Concurrent runs: the workspace lock file and the target lock row.
+mod concurrency;

@@ -251,7 +251,7 @@ pub fn check_wave_owner(
         Some(theirs) => Err(bad_input(format!(
             "wave `{wave}` in {url} holds deployment {theirs}, but this workspace was extracted \
              from deployment {deployment}: load this deployment under its own wave names (waves \
-             in the mappings) or into another target; nothing was written"
+             in the mappings, then `load --wave NAME`) or into another target; nothing was written"
         ))),
     }
 }
