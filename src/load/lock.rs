@@ -33,7 +33,15 @@ pub struct TargetLock {
 impl TargetLock {
     /// Takes the lock of `db` for `command`, or refuses naming who holds it.
     pub async fn acquire(db: &Conn, command: &str) -> Result<TargetLock> {
-        db.run_script("creating gcmigrate_lock in the target", db.dialect().create_lock()).await?;
+        let created = db
+            .run_script("creating gcmigrate_lock in the target", db.dialect().create_lock())
+            .await;
+        // Two first runs may create it at once (PostgreSQL then fails one of them).
+        if let Err(e) = created {
+            if !db.has_columns("gcmigrate_lock", "lock_key, holder").await? {
+                return Err(e);
+            }
+        }
         let holder = Holder::me().label();
         let command: String =
             command.chars().map(|c| if c.is_control() { ' ' } else { c }).take(250).collect();

@@ -100,6 +100,7 @@ pub async fn load(
             let what = format!("gcmigrate load --wave {wave} (workspace {})", ws.dir().display());
             let note = |n: &str| progress.note(&format!("load: note: {n}"));
             lock::with_lock(db, &what, note, async {
+                target::prepare(db, opts.create_schema).await?;
                 let writer = Writer::Target(db);
                 run(ws, plan, snap, url, opts, progress, &reader, &writer, &owner, &wave, &rooms)
                     .await
