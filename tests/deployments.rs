@@ -24,6 +24,11 @@ fn deployment_a(name: &str, target: Option<&str>) -> TestEnv {
 /// every room given its own name. Its users are other people than A's (synth gives both
 /// the same SIP URIs and groups): principals.csv moves them to another domain.
 fn deployment_b(name: &str, target: &str) -> TestEnv {
+    deployment_b_with(name, target, true)
+}
+
+/// [`deployment_b`]; `other_people: false` keeps A's SIP URIs, so B reuses A's principals.
+fn deployment_b_with(name: &str, target: &str, other_people: bool) -> TestEnv {
     let env = TestEnv::new(name).target(target).synth(&[SIZE, &["--seed", "2"]].concat());
     let mut rooms = String::from("room,target_name\n");
     for (guid, id) in
@@ -31,11 +36,13 @@ fn deployment_b(name: &str, target: &str) -> TestEnv {
     {
         rooms.push_str(&format!("{guid},B room {id}\n"));
     }
-    let mut prins =
-        String::from("legacy,target_uri\nsip:*@contoso.example,sip:*@fabrikam.example\n");
-    for (uri, _) in
-        rows2(&env.source, "SELECT prinUri, '' FROM tblPrincipal WHERE prinUri LIKE 'ma-grp:%'")
-    {
+    let mut prins = String::from("legacy,target_uri\n");
+    if other_people {
+        prins.push_str("sip:*@contoso.example,sip:*@fabrikam.example\n");
+    }
+    let groups = if other_people { "ma-grp:%" } else { "none" };
+    let sql = format!("SELECT prinUri, '' FROM tblPrincipal WHERE prinUri LIKE '{groups}'");
+    for (uri, _) in rows2(&env.source, &sql) {
         prins.push_str(&format!("\"{uri}\",\"{}\"\n", uri.replace("contoso", "fabrikam")));
     }
     let env = env
@@ -127,7 +134,7 @@ fn node_list(url: &str) -> String {
     }
 }
 
-fn side_by_side(a: TestEnv, name: &str) {
+fn side_by_side(a: &TestEnv, name: &str) {
     let target = a.target.clone();
     let deployment = |env: &TestEnv| {
         let s = rows2(&sqlite_url(&env.ws, "staging.db"), "SELECT section, body FROM snapshot");
@@ -138,7 +145,7 @@ fn side_by_side(a: TestEnv, name: &str) {
     let a_alone = fingerprint(&target, None);
     let a_rows = dump(&target, &a_nodes);
     let b = deployment_b(&format!("{name}-b"), &target);
-    let (da, db) = (deployment(&a), deployment(&b));
+    let (da, db) = (deployment(a), deployment(&b));
     assert!(da.starts_with("pool:") && db.starts_with("pool:") && da != db, "{da} {db}");
 
     b.run(&["load", "-q", "--wave", "b", "--target", &target]);
@@ -151,7 +158,7 @@ fn side_by_side(a: TestEnv, name: &str) {
     assert_eq!(dump(&target, &a_nodes), a_rows, "loading B changed A's rows");
     let ledger =
         rows2(&target, "SELECT DISTINCT deployment, wave FROM gcmigrate_ledger ORDER BY 2");
-    assert_eq!(ledger, [(da.clone(), "all".into()), (db.clone(), "b".into())]);
+    assert_eq!(ledger, [(da, "all".into()), (db, "b".into())]);
 
     // Rolling B back leaves the target exactly as A alone left it.
     b.run(&["rollback", "-q", "--wave", "b", "--execute", "--target", &target]);
@@ -162,7 +169,7 @@ fn side_by_side(a: TestEnv, name: &str) {
     b.run(&["load", "-q", "--wave", "b", "--target", &target]);
     let b_list = node_list_of(&target, &b_nodes);
     let b_rows = dump(&target, &b_list);
-    let out = a.run(&["rollback", "--wave", "all", "--execute", "--target", &target]);
+    a.run(&["rollback", "-q", "--wave", "all", "--execute", "--target", &target]);
     assert_eq!(dump(&target, &b_list), b_rows, "A's rollback touched B's rows");
     assert_eq!(
         scalar(&target, &format!("SELECT COUNT(*) FROM tblNode WHERE nodeID IN ({a_nodes})")),
@@ -173,7 +180,6 @@ fn side_by_side(a: TestEnv, name: &str) {
     let again =
         a.output(&["rollback", "--wave", "all", "--execute", "--target", &target]).expect(2);
     assert!(again.stderr.contains("no load of wave"), "{again}");
-    let _ = out;
 }
 
 fn node_list_of(url: &str, sql: &str) -> String {
@@ -184,14 +190,14 @@ fn node_list_of(url: &str, sql: &str) -> String {
 #[test]
 fn two_deployments_side_by_side_in_sqlite() {
     let a = deployment_a("dep-sqlite", None);
-    side_by_side(a, "dep-sqlite");
+    side_by_side(&a, "dep-sqlite");
 }
 
 #[test]
 fn two_deployments_side_by_side_in_postgres() {
     let Some(pg) = pg_database("two_deployments_side_by_side_in_postgres") else { return };
     let a = deployment_a("dep-pg", Some(&*pg));
-    side_by_side(a, "dep-pg");
+    side_by_side(&a, "dep-pg");
 }
 
 #[test]
@@ -258,4 +264,34 @@ fn a_source_without_a_pool_id_gets_a_stable_hash_identity() {
     );
     env.run(&["extract", "-q", "--source", &sqlite_url(&env.dir, "copy.db")]);
     assert_eq!(read(), first);
+}
+
+#[test]
+fn principals_the_other_deployment_uses_survive_a_rollback() {
+    let a = deployment_a("dep-shared-a", None);
+    let target = a.target.clone();
+    let a_nodes = node_list(&target);
+    let b = deployment_b_with("dep-shared-b", &target, false);
+    b.run(&["load", "-q", "--wave", "b", "--target", &target]);
+    let b_nodes = node_list_of(
+        &target,
+        &format!("SELECT nodeID FROM tblNode WHERE nodeID <> 1 AND nodeID NOT IN ({a_nodes})"),
+    );
+    let b_rows = dump(&target, &b_nodes);
+    // B reused principals A inserted (the same SIP URIs).
+    let shared = scalar(
+        &target,
+        &format!("SELECT COUNT(DISTINCT prinRolePrinID) FROM tblPrincipalRole WHERE prinRoleNodeID IN ({b_nodes}) AND prinRolePrinID > 1"),
+    );
+    assert!(shared > 0);
+    let out = a.run(&["rollback", "--wave", "all", "--execute", "--target", &target]);
+    assert!(
+        out.stderr.contains("principal(s) this wave inserted that another deployment's loads use"),
+        "{out}"
+    );
+    assert_eq!(dump(&target, &b_nodes), b_rows, "A's rollback touched B's rows or principals");
+    assert_eq!(
+        scalar(&target, &format!("SELECT COUNT(*) FROM tblNode WHERE nodeID IN ({a_nodes})")),
+        0
+    );
 }

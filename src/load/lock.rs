@@ -53,9 +53,8 @@ impl TargetLock {
                 command.as_str().into(),
                 chrono::Utc::now().to_rfc3339().into(),
             ];
-            let err = match db.execute("taking the target lock", TAKE, &row).await {
-                Ok(_) => return Ok(TargetLock { holder, took_over }),
-                Err(e) => e,
+            let Err(err) = db.execute("taking the target lock", TAKE, &row).await else {
+                return Ok(TargetLock { holder, took_over });
             };
             let held = db
                 .rows("reading gcmigrate_lock", HELD, &[KEY.into()], |r| {
