@@ -295,3 +295,29 @@ fn principals_the_other_deployment_uses_survive_a_rollback() {
         0
     );
 }
+
+#[test]
+fn a_ledger_from_before_deployments_is_upgraded_and_claimed_by_its_workspace() {
+    let a = deployment_a("dep-upgrade-a", None);
+    let target = a.target.clone();
+    let rows = scalar(&target, "SELECT COUNT(*) FROM gcmigrate_ledger");
+    // The ledger as an older gcmigrate left it.
+    exec(&target, "ALTER TABLE gcmigrate_ledger DROP COLUMN deployment; ALTER TABLE gcmigrate_ledger DROP COLUMN pool");
+    // Verify reads it: the rows whose runs A's journal lists are A's.
+    a.verify();
+    // Another deployment cannot claim wave `all`.
+    let b = TestEnv::new("dep-upgrade-b").target(&target).synth(&[SIZE, &["--seed", "2"]].concat());
+    b.extract().plan();
+    let out = b.output(&["load", "-q", "--target", &target]).expect(2);
+    assert!(out.stderr.contains("older gcmigrate that did not record the deployment"), "{out}");
+    // A's next load upgrades the ledger and claims its rows, writing nothing twice.
+    let out = a.run(&["load", "--target", &target]);
+    assert!(out.stderr.contains(&format!("claimed {rows} ledger row(s) of wave all")), "{out}");
+    assert_eq!(
+        scalar(&target, "SELECT COUNT(*) FROM gcmigrate_ledger WHERE deployment LIKE 'pool:%'"),
+        rows
+    );
+    a.verify();
+    let out = b.output(&["load", "-q", "--target", &target]).expect(2);
+    assert!(out.stderr.contains("holds deployment pool:"), "{out}");
+}
