@@ -136,14 +136,19 @@ pub async fn ensure(db: &Conn) -> Result<()> {
 }
 
 /// Claims for `owner` the rows of `wave` written before rows carried their deployment,
-/// when this workspace's journal records loading that wave (the rows are then its own).
-/// Returns the rows claimed.
-pub async fn claim(db: &Conn, owner: &Owner, wave: &str, journal_knows: bool) -> Result<u64> {
+/// when this workspace's journal lists every configuration run of those rows (they are
+/// then its own). Returns the rows claimed.
+pub async fn claim(db: &Conn, owner: &Owner, wave: &str, mine: &Mine) -> Result<u64> {
     let left = db.scalar("reading gcmigrate_ledger", UNCLAIMED, &[wave.into()]).await?;
     if left.unwrap_or(0) == 0 {
         return Ok(0);
     }
-    if !journal_knows {
+    let unclaimed: Vec<ConfigRow> = configs(db)
+        .await?
+        .into_iter()
+        .filter(|c| c.wave == wave && c.deployment.is_none())
+        .collect();
+    if unclaimed.is_empty() || !unclaimed.iter().all(|c| mine.runs.contains(&c.run_id)) {
         return Err(bad_input(format!(
             "wave `{wave}` in {} was loaded by an older gcmigrate that did not record the \
              deployment, and this workspace's journal does not list that load: run `load` from \

@@ -87,14 +87,15 @@ pub async fn load(
             )));
         }
     }
+    let rooms: Vec<_> = plan.rooms_in(opts.wave.as_deref()).collect();
+    let pools: std::collections::BTreeSet<&str> = rooms.iter().map(|r| r.pool.as_str()).collect();
+    // Before the target is touched: a snapshot without its deployment is refused.
+    let owner = ledger::Owner::of(snap, pools.into_iter().collect::<Vec<_>>().join(","))?;
     let t = crate::timings::phase("load: open target");
     // One pool: the configuration reads, the writers' resume points and their batches.
     let conns = opts.jobs.max(1) as u32 + 1;
     let reader = target::open(url, opts.dry_run, opts.create_schema, conns).await?;
     drop(t);
-    let rooms: Vec<_> = plan.rooms_in(opts.wave.as_deref()).collect();
-    let pools: std::collections::BTreeSet<&str> = rooms.iter().map(|r| r.pool.as_str()).collect();
-    let owner = ledger::Owner::of(snap, pools.into_iter().collect::<Vec<_>>().join(","))?;
     let out = match (&reader, opts.dry_run) {
         (Some(db), false) => {
             let what = format!("gcmigrate load --wave {wave} (workspace {})", ws.dir().display());
@@ -149,10 +150,9 @@ async fn run(
     let phase = crate::timings::phase("load: configuration");
     let known = match reader {
         Some(db) => {
+            let mine = ledger::Mine::of(ws, snap).await?;
             if !opts.dry_run {
-                let journal = ws.journal_entries(&["config"]).await?;
-                let knows = journal.iter().any(|e| e.wave == wave);
-                let n = ledger::claim(db, owner, wave, knows).await?;
+                let n = ledger::claim(db, owner, wave, &mine).await?;
                 if n > 0 {
                     progress.note(&format!(
                         "load: note: claimed {n} ledger row(s) of wave {wave} written before rows \
@@ -163,7 +163,6 @@ async fn run(
             }
             let configs = ledger::configs(db).await?;
             ledger::check_wave_owner(&configs, wave, &owner.deployment, &db.url().to_string())?;
-            let mine = ledger::Mine::of(ws, snap).await?;
             ledger::map_of(&configs, &mine)
         }
         None => IdMap::default(),
