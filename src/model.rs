@@ -221,6 +221,10 @@ pub struct Snapshot {
     pub addins: Vec<Addin>,
     /// `tblPrincipalInvites`.
     pub invites: Vec<Invite>,
+    /// The legacy deployment's identity (`source::deployment`); `None` in a snapshot
+    /// extracted before it was recorded (such a workspace must be re-extracted to load).
+    #[serde(default)]
+    pub deployment: Option<String>,
 }
 
 /// Converts .NET ticks to an ISO-8601 UTC string for display, or None when out of range.

@@ -71,8 +71,22 @@ fn live_writer_commits_chunks_with_their_ledger_row_and_resumes() {
     let url = DbUrl::parse(&db.url).unwrap();
     block_on(async {
         let t = load_target::open(&url, false, true, 2).await.unwrap().expect("an mgc");
+        load_target::prepare(&t, true).await.unwrap();
         // Idempotent: schema and ledger exist.
-        load_target::open(&url, false, false, 1).await.unwrap().expect("an mgc").close().await;
+        let again = load_target::open(&url, false, false, 1).await.unwrap().expect("an mgc");
+        load_target::prepare(&again, false).await.unwrap();
+        again.close().await;
+        // The target lock: a second holder is refused with its name, never a raw error.
+        let lock = gcmigrate::load::lock::TargetLock::acquire(&t, "first").await.unwrap();
+        let e = gcmigrate::load::lock::TargetLock::acquire(&t, "second").await.unwrap_err();
+        assert!(format!("{e:#}").contains("is in use by `first`"), "{e:#}");
+        lock.release(&t).await.unwrap();
+        gcmigrate::load::lock::TargetLock::acquire(&t, "third")
+            .await
+            .unwrap()
+            .release(&t)
+            .await
+            .unwrap();
         let st = gcmigrate::load::config::TargetState::read(&t).await.unwrap();
         assert_eq!((st.next_prin, st.next_node), (2, 2));
         // Bulk load, plus one row too long for tiberius' bulk encoder.

@@ -44,3 +44,7 @@ mod mssql_live;
 mod snapshot;
 // verify --source: the target against the legacy database itself.
 mod verify_source;
+// Two legacy deployments side by side in one target: own id maps, own rollbacks, refusals.
+mod deployments;
+// Concurrent runs: the workspace lock file and the target lock row.
+mod concurrency;

@@ -26,6 +26,7 @@ pub async fn stage(
     mode: ExtractMode,
     progress: Progress,
 ) -> Result<ExtractReport> {
+    let _lock = crate::staging::lock::WorkspaceLock::acquire(ws.dir(), "gcmigrate extract")?;
     progress.note(&format!("extract: reading {source}"));
     let report = extract(ws, source, mode, &progress).await?;
     crate::report::write_json(

@@ -32,6 +32,13 @@ pub async fn stage(
     opts: &LoadOptions,
     progress: Progress,
 ) -> Result<LoadReport> {
+    let _lock = match opts.dry_run {
+        false => Some(crate::staging::lock::WorkspaceLock::acquire(ws.dir(), "gcmigrate load")?),
+        true => None,
+    };
+    if let Some(n) = _lock.as_ref().and_then(|l| l.took_over.as_deref()) {
+        progress.note(&format!("load: note: {n}"));
+    }
     let t = crate::timings::phase("load: plan + snapshot");
     let (plan, snap) = super::plan_and_snapshot(ws).await?;
     drop(t);

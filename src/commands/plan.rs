@@ -111,11 +111,15 @@ pub async fn stage(ws: &Workspace, mappings: Option<&Path>, progress: Progress) 
 /// Reads the target's nodes and the ids an earlier load of ours created there.
 async fn target_nodes(
     url: &crate::db::DbUrl,
+    mine: Option<crate::load::ledger::Mine>,
 ) -> Result<(Vec<crate::plan::collide::Existing>, std::collections::HashSet<i64>)> {
     let db = crate::db::TargetDb::open(url, crate::db::OpenMode::Existing, 1).await?;
     let nodes = crate::verify::target::existing_nodes(&db).await?;
     // No ledger: nothing of ours is there yet.
-    let ours = crate::load::ledger::id_map(&db).await.unwrap_or_default();
+    let ours = match &mine {
+        Some(m) => crate::load::ledger::id_map(&db, m).await.unwrap_or_default(),
+        None => Default::default(),
+    };
     db.close().await;
     Ok((nodes, ours.categories.values().chain(ours.rooms.values()).copied().collect()))
 }
@@ -145,7 +149,8 @@ pub async fn stage_with_target(
     add_access_findings(&mut plan, &snap);
     drop(t);
     if let Some(url) = target {
-        let (nodes, ours) = target_nodes(url).await?;
+        let (nodes, ours) =
+            target_nodes(url, crate::load::ledger::Mine::of(ws, &snap).await.ok()).await?;
         crate::plan::collide::apply(&mut plan, &mappings, &nodes, &ours);
     }
     let t = crate::timings::phase("plan: save + unplanned");

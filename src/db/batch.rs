@@ -178,6 +178,8 @@ pub const LEDGER: TableSpec = TableSpec {
         ("rows_written", Int),
         ("body", Text),
         ("written_at", Text),
+        ("deployment", Text),
+        ("pool", Text),
     ],
 };
 

@@ -16,6 +16,7 @@ pub mod batch;
 pub mod cells;
 pub mod conn;
 pub mod engine_copy;
+pub mod ledger_ddl;
 pub mod lite;
 #[cfg(feature = "mssql")]
 pub mod mssql;
@@ -83,24 +84,6 @@ impl Dialect {
         match self {
             Dialect::Mssql => expr.to_string(),
             _ => format!("CAST({expr} AS TEXT)"),
-        }
-    }
-
-    /// Creates the migration's ledger table when missing (one idempotent statement).
-    pub fn create_ledger(self) -> &'static str {
-        match self {
-            Dialect::Mssql => {
-                "IF OBJECT_ID(N'gcmigrate_ledger', N'U') IS NULL CREATE TABLE gcmigrate_ledger (\
-                 run_id nvarchar(64) NOT NULL, wave nvarchar(256) NOT NULL, kind nvarchar(16) NOT NULL, \
-                 room_id bigint NULL, first_chat bigint NULL, last_chat bigint NULL, \
-                 rows_written bigint NOT NULL, body nvarchar(max) NULL, written_at nvarchar(40) NOT NULL)"
-            }
-            _ => {
-                "CREATE TABLE IF NOT EXISTS gcmigrate_ledger (\
-                 run_id VARCHAR(64) NOT NULL, wave VARCHAR(256) NOT NULL, kind VARCHAR(16) NOT NULL, \
-                 room_id BIGINT, first_chat BIGINT, last_chat BIGINT, rows_written BIGINT NOT NULL, \
-                 body TEXT, written_at VARCHAR(40) NOT NULL)"
-            }
         }
     }
 

@@ -82,9 +82,11 @@ impl Db {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
+                        // The timeout first: switching a new file to WAL while another
+                        // process opens it waits instead of failing.
                         conn.execute(
-                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
-                             PRAGMA busy_timeout=30000; PRAGMA foreign_keys=OFF;",
+                            "PRAGMA busy_timeout=30000; PRAGMA journal_mode=WAL; \
+                             PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;",
                         )
                         .await?;
                     }

@@ -5,7 +5,9 @@
 //! One code path for every engine, over [`SourceDb`]: a freeze is one transaction on the
 //! source, journaled before it commits. `disabled = 0` in the UPDATE's own WHERE makes
 //! "was enabled, now disabled" one atomic step per room, so the record lists exactly the
-//! rooms this freeze changed.
+//! rooms this freeze changed. A freeze holds the workspace lock (a second freeze, load or
+//! rollback of the workspace is refused meanwhile); it takes no lock in the source, which
+//! it must not change beyond `disabled`.
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -13,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::db::{DbUrl, SourceDb, Value};
 use crate::error::bad_input;
 use crate::plan::Plan;
+use crate::staging::lock::WorkspaceLock;
 use crate::staging::Workspace;
 
 /// The table and columns a source must have for a freeze.
@@ -42,6 +45,7 @@ pub async fn freeze(
     wave: &str,
     source: &DbUrl,
 ) -> Result<FreezeRecord> {
+    let _lock = WorkspaceLock::acquire(ws.dir(), &format!("gcmigrate freeze --wave {wave}"))?;
     let rooms: Vec<i64> = plan.rooms_in(Some(wave)).map(|r| r.legacy_id).collect();
     if rooms.is_empty() {
         return Err(bad_input(format!("wave `{wave}` has no rooms in the plan")));
@@ -124,6 +128,8 @@ pub async fn frozen_rooms(ws: &Workspace) -> Result<Vec<i64>> {
 /// Re-enables the rooms that earlier freezes of the wave disabled, one transaction per
 /// freeze, each marked undone once the source committed; returns how many.
 pub async fn unfreeze(ws: &Workspace, wave: &str, source: &DbUrl) -> Result<u64> {
+    let _lock =
+        WorkspaceLock::acquire(ws.dir(), &format!("gcmigrate freeze --undo --wave {wave}"))?;
     let todo = pending(ws, Some(wave)).await?;
     let db = open(source).await?;
     let result = async {

@@ -62,6 +62,7 @@ pub(super) struct Ctx<'a> {
     pub(super) map: &'a IdMap,
     pub(super) run_id: &'a str,
     pub(super) wave: &'a str,
+    pub(super) owner: &'a super::ledger::Owner,
     pub(super) opts: &'a LoadOptions,
 }
 
@@ -87,6 +88,7 @@ impl Ctx<'_> {
             Some((target, first, last)),
             loaded,
             None,
+            self.owner,
         );
         batch.insert(&LEDGER, ledger);
     }

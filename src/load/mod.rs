@@ -8,6 +8,7 @@
 pub mod config;
 mod history;
 pub mod ledger;
+pub mod lock;
 pub mod target;
 
 use std::time::Instant;
@@ -86,41 +87,94 @@ pub async fn load(
             )));
         }
     }
+    let rooms: Vec<_> = plan.rooms_in(opts.wave.as_deref()).collect();
+    let pools: std::collections::BTreeSet<&str> = rooms.iter().map(|r| r.pool.as_str()).collect();
+    // Before the target is touched: a snapshot without its deployment is refused.
+    let owner = ledger::Owner::of(snap, pools.into_iter().collect::<Vec<_>>().join(","))?;
     let t = crate::timings::phase("load: open target");
     // One pool: the configuration reads, the writers' resume points and their batches.
     let conns = opts.jobs.max(1) as u32 + 1;
     let reader = target::open(url, opts.dry_run, opts.create_schema, conns).await?;
-    let writer = match (&reader, opts.dry_run) {
-        (Some(db), false) => Writer::Target(db),
-        _ => Writer::Recording(Default::default()),
-    };
     drop(t);
+    let out = match (&reader, opts.dry_run) {
+        (Some(db), false) => {
+            let what = format!("gcmigrate load --wave {wave} (workspace {})", ws.dir().display());
+            let note = |n: &str| progress.note(&format!("load: note: {n}"));
+            lock::with_lock(db, &what, note, async {
+                target::prepare(db, opts.create_schema).await?;
+                let writer = Writer::Target(db);
+                run(ws, plan, snap, url, opts, progress, &reader, &writer, &owner, &wave, &rooms)
+                    .await
+            })
+            .await
+        }
+        _ => {
+            let writer = Writer::Recording(Default::default());
+            run(ws, plan, snap, url, opts, progress, &reader, &writer, &owner, &wave, &rooms).await
+        }
+    };
+    if let Some(db) = reader {
+        db.close().await;
+    }
+    out
+}
+
+/// The load proper, once the target is open (and, when writing, locked).
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    ws: &Workspace,
+    plan: &Plan,
+    snap: &Snapshot,
+    url: &DbUrl,
+    opts: &LoadOptions,
+    progress: &Progress,
+    reader: &Option<crate::db::TargetDb>,
+    writer: &Writer<'_>,
+    owner: &ledger::Owner,
+    wave: &str,
+    rooms: &[&crate::plan::PlanRoom],
+) -> Result<LoadReport> {
     let run_id =
         format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"), std::process::id());
     let mut report = LoadReport {
         run_id: run_id.clone(),
-        wave: wave.clone(),
+        wave: wave.to_string(),
         target: url.to_string(),
         dry_run: opts.dry_run,
         ..LoadReport::default()
     };
 
-    // Configuration, once per wave: reuse the ledger's map when it is there.
+    // Configuration, once per wave: reuse the ledger's map of this deployment when it is
+    // there; a wave another deployment loaded into this target is refused.
     let t0 = Instant::now();
     let phase = crate::timings::phase("load: configuration");
-    let rooms: Vec<_> = plan.rooms_in(opts.wave.as_deref()).collect();
-    // Rooms the ledger does not know yet (all of them on a first run; new rooms after a
-    // delta and a re-plan) get their configuration now, in one transaction.
-    let known = match &reader {
-        Some(db) => ledger::id_map(db).await?,
+    let known = match reader {
+        Some(db) => {
+            let mine = ledger::Mine::of(ws, snap).await?;
+            if !opts.dry_run {
+                let n = ledger::claim(db, owner, wave, &mine).await?;
+                if n > 0 {
+                    progress.note(&format!(
+                        "load: note: claimed {n} ledger row(s) of wave {wave} written before rows \
+                         carried their deployment, for deployment {}",
+                        owner.deployment
+                    ));
+                }
+            }
+            let configs = ledger::configs(db).await?;
+            ledger::check_wave_owner(&configs, wave, &owner.deployment, &db.url().to_string())?;
+            ledger::map_of(&configs, &mine)
+        }
         None => IdMap::default(),
     };
+    // Rooms the ledger does not know yet (all of them on a first run; new rooms after a
+    // delta and a re-plan) get their configuration now, in one transaction.
     let missing: Vec<_> =
         rooms.iter().copied().filter(|r| !known.rooms.contains_key(&r.legacy_id)).collect();
     let map = if missing.is_empty() {
         known
     } else {
-        let mut st = match &reader {
+        let mut st = match reader {
             Some(r) => config::TargetState::read(r)
                 .await
                 .context("reading the target's principals, nodes and role types")?,
@@ -133,18 +187,19 @@ pub async fn load(
             &LEDGER,
             ledger::row(
                 &run_id,
-                &wave,
+                wave,
                 "config",
                 None,
                 map.inserted.nodes.len() as u64,
                 Some(serde_json::to_string(&map)?),
+                owner,
             ),
         );
         let t = crate::timings::phase("load: config write");
         writer.apply(&batch).await.context("writing the configuration")?;
         drop(t);
         if !opts.dry_run {
-            ws.journal(&run_id, &wave, "config", &serde_json::to_string(&map.inserted)?).await?;
+            ws.journal(&run_id, wave, "config", &serde_json::to_string(&map.inserted)?).await?;
         }
         report.config_written = true;
         map
@@ -157,15 +212,16 @@ pub async fn load(
     let ctx = history::Ctx {
         ws,
         reader: reader.as_ref(),
-        writer: &writer,
+        writer,
         plan,
         snap,
         map: &map,
         run_id: &run_id,
-        wave: &wave,
+        wave,
+        owner,
         opts,
     };
-    report.history = history::load(&ctx, &rooms, progress).await?;
+    report.history = history::load(&ctx, rooms, progress).await?;
     report.history_seconds = t1.elapsed().as_secs_f64();
     drop(phase);
     let _phase = crate::timings::phase("load: rejects + close");
@@ -189,10 +245,6 @@ pub async fn load(
         report.rows.insert("tblChat".into(), report.history.loaded);
     }
     report.rows.remove("gcmigrate_ledger");
-    drop(writer);
-    if let Some(db) = reader {
-        db.close().await;
-    }
     Ok(report)
 }
 
@@ -206,10 +258,20 @@ pub fn tsql_statements() -> Vec<(String, String)> {
         out.push((n.to_string(), mssql::pool::placeholders(s).into_owned()));
     }
     out.extend(config::statements(Dialect::Mssql));
+    for (n, s) in lock::statements() {
+        out.push((n.to_string(), mssql::pool::placeholders(s).into_owned()));
+    }
     out.push(("ledger DDL".into(), Dialect::Mssql.create_ledger().into()));
-    for (t, c) in config::NEEDED.iter().chain([&(LEDGER.name, "kind")]) {
-        out.push((format!("probe {t}"), mssql::presence_sql(t, c)));
-        out.push((format!("probe {t} by select"), mssql::probe_sql(t, c)));
+    for (i, s) in
+        crate::db::split_statements(Dialect::Mssql.upgrade_ledger()).into_iter().enumerate()
+    {
+        out.push((format!("ledger upgrade {i}"), s));
+    }
+    out.push(("lock DDL".into(), Dialect::Mssql.create_lock().into()));
+    let probes = [(LEDGER.name, "kind"), (LEDGER.name, "deployment, pool")];
+    for (t, c) in config::NEEDED.iter().chain(&probes) {
+        out.push((format!("probe {t} ({c})"), mssql::presence_sql(t, c)));
+        out.push((format!("probe {t} ({c}) by select"), mssql::probe_sql(t, c)));
     }
     out
 }

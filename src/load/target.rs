@@ -11,8 +11,9 @@ use crate::db::{Batch, DbUrl, OpenMode, TargetDb};
 use crate::schema::{self, SchemaKind};
 
 /// Opens the target of a load. `None` when a dry run targets a database that does not exist
-/// yet or holds no mgc tables (it is then planned against an empty mgc). Otherwise creates
-/// the schema when asked and absent, checks it, and creates the ledger when not dry.
+/// yet or holds no mgc tables (it is then planned against an empty mgc); a dry run's schema
+/// is checked here. A real load [`prepare`]s the target once it holds the target lock, so
+/// two loads never both create the schema.
 pub async fn open(
     url: &DbUrl,
     dry_run: bool,
@@ -26,21 +27,26 @@ pub async fn open(
         }
     } else {
         let mode = if create { OpenMode::Create } else { OpenMode::Existing };
-        TargetDb::open(url, mode, conns).await?
+        return Ok(Some(TargetDb::open(url, mode, conns).await?));
     };
     let has_mgc = db.has_columns("tblNode", "nodeID").await?;
-    if !has_mgc && dry_run {
+    if !has_mgc {
         db.close().await;
         return Ok(None);
     }
-    if !has_mgc && create {
-        schema::create(&db, SchemaKind::Mgc2013).await?;
-    }
     config::check_schema(&db).await?;
-    if !dry_run {
-        ledger::ensure(&db).await?;
-    }
     Ok(Some(db))
+}
+
+/// Readies the target of a real load (under the target lock): creates the mgc schema when
+/// asked and absent, checks it, and creates (or upgrades) the ledger.
+pub async fn prepare(db: &TargetDb, create: bool) -> Result<()> {
+    let has_mgc = db.has_columns("tblNode", "nodeID").await?;
+    if !has_mgc && create {
+        schema::create(db, SchemaKind::Mgc2013).await?;
+    }
+    config::check_schema(db).await?;
+    ledger::ensure(db).await
 }
 
 /// Where a load's batches go.

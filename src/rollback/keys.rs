@@ -23,11 +23,19 @@ pub struct LoadedWave {
     pub runs: Vec<String>,
     /// What those runs inserted.
     pub inserted: Inserted,
+    /// The deployment the loads came from (`None`: the journal's, or unrecorded).
+    pub deployment: Option<String>,
+    /// Target principals the loads' id maps reference (reused or inserted) or that their
+    /// affiliations name: what another deployment's rollback must leave in place.
+    pub uses: BTreeSet<i64>,
 }
 
-/// Every configuration load the target's ledger holds, oldest first; refuses a target
-/// without a ledger.
-pub async fn from_ledger(db: &Conn) -> Result<Vec<LoadedWave>> {
+/// The target ledger's configuration loads, oldest first, split into the workspace's own
+/// and other deployments'; refuses a target without a ledger.
+pub async fn from_ledger(
+    db: &Conn,
+    mine: &ledger::Mine,
+) -> Result<(Vec<LoadedWave>, Vec<LoadedWave>)> {
     if !ledger::exists(db).await? {
         return Err(bad_input(format!(
             "{} has no readable gcmigrate_ledger (was anything loaded into it? is it the mgc \
@@ -35,11 +43,61 @@ pub async fn from_ledger(db: &Conn) -> Result<Vec<LoadedWave>> {
             db.url()
         )));
     }
-    let configs = ledger::configs(db).await?;
-    Ok(configs
-        .into_iter()
-        .map(|c| LoadedWave { wave: c.wave, runs: vec![c.run_id], inserted: c.map.inserted })
-        .collect())
+    let (own, foreign): (Vec<_>, Vec<_>) =
+        ledger::configs(db).await?.into_iter().partition(|c| mine.owns(c));
+    let loaded = |v: Vec<ledger::ConfigRow>| -> Vec<LoadedWave> {
+        v.into_iter()
+            .map(|c| {
+                let mut uses: BTreeSet<i64> = c.map.principals.values().copied().collect();
+                uses.extend(c.map.inserted.affiliations.iter().map(|a| a.1));
+                LoadedWave {
+                    wave: c.wave,
+                    runs: vec![c.run_id],
+                    inserted: c.map.inserted,
+                    deployment: c.deployment,
+                    uses,
+                }
+            })
+            .collect()
+    };
+    Ok((loaded(own), loaded(foreign)))
+}
+
+/// Takes out of `this` the principals it inserted that another deployment's loads use,
+/// so its rollback leaves them in place; returns them. Ownership is not handed over: a
+/// principal is a directory object that Persistent Chat's AD sync maintains, so one left
+/// behind when the other deployment is rolled back too is harmless, whereas deleting it
+/// would strip the other deployment's roles, scopes and message authors.
+pub fn keep_foreign_principals(
+    this: &mut LoadedWave,
+    foreign: &[LoadedWave],
+) -> Vec<(i64, String)> {
+    let mut kept = Vec::new();
+    this.inserted.principals.retain(|p| match foreign.iter().find(|f| f.uses.contains(p)) {
+        Some(f) => {
+            kept.push((*p, f.deployment.clone().unwrap_or_else(|| "unrecorded".into())));
+            false
+        }
+        None => true,
+    });
+    let gone: HashSet<i64> = kept.iter().map(|k| k.0).collect();
+    this.inserted.affiliations.retain(|a| !gone.contains(&a.0));
+    kept
+}
+
+/// The refusal when the target holds `wave` only for another deployment.
+pub fn foreign_wave(
+    foreign: &[LoadedWave],
+    wave: &str,
+    mine: &ledger::Mine,
+) -> Option<anyhow::Error> {
+    let theirs = foreign.iter().find(|w| w.wave == wave)?;
+    Some(bad_input(format!(
+        "wave {wave:?} in this target was loaded from deployment {}, but this workspace holds \
+         deployment {}: roll it back from the workspace that loaded it; nothing was deleted",
+        theirs.deployment.as_deref().unwrap_or("(unrecorded)"),
+        mine.deployment
+    )))
 }
 
 /// The workspace journal's configuration loads that no recorded rollback has undone,
@@ -51,7 +109,13 @@ pub async fn from_journal(ws: &Workspace) -> Result<Vec<LoadedWave>> {
             let inserted: Inserted = serde_json::from_str(&e.body).with_context(|| {
                 format!("the journal's configuration entry of run {} is unreadable", e.run_id)
             })?;
-            out.push(LoadedWave { wave: e.wave, runs: vec![e.run_id], inserted });
+            out.push(LoadedWave {
+                wave: e.wave,
+                runs: vec![e.run_id],
+                inserted,
+                deployment: None,
+                uses: BTreeSet::new(),
+            });
         } else {
             let undone: serde_json::Value = serde_json::from_str(&e.body).unwrap_or_default();
             let undone: Vec<&str> = undone["load_runs"]
@@ -73,9 +137,15 @@ pub fn pick<'a>(
     from: &str,
 ) -> Result<(LoadedWave, Vec<&'a LoadedWave>)> {
     let others = loaded.iter().filter(|w| w.wave != wave).collect();
-    let mut this =
-        LoadedWave { wave: wave.to_string(), runs: Vec::new(), inserted: Inserted::default() };
+    let mut this = LoadedWave {
+        wave: wave.to_string(),
+        runs: Vec::new(),
+        inserted: Inserted::default(),
+        deployment: None,
+        uses: BTreeSet::new(),
+    };
     for w in loaded.iter().filter(|w| w.wave == wave) {
+        this.deployment = w.deployment.clone();
         let (to, from) = (&mut this.inserted, &w.inserted);
         this.runs.extend(w.runs.iter().cloned());
         to.principals.extend(&from.principals);
@@ -226,7 +296,29 @@ mod tests {
     use super::*;
 
     fn wave(name: &str, run: &str, ins: Inserted) -> LoadedWave {
-        LoadedWave { wave: name.into(), runs: vec![run.into()], inserted: ins }
+        LoadedWave {
+            wave: name.into(),
+            runs: vec![run.into()],
+            inserted: ins,
+            deployment: None,
+            uses: BTreeSet::new(),
+        }
+    }
+
+    #[test]
+    fn principals_another_deployment_uses_are_kept() {
+        let ins = Inserted {
+            principals: vec![10, 11],
+            affiliations: vec![(10, 10, 0), (11, 11, 0)],
+            ..Inserted::default()
+        };
+        let mut a = wave("a", "r1", ins);
+        let mut b = wave("b", "r2", Inserted::default());
+        b.deployment = Some("pool:b".into());
+        b.uses.insert(11);
+        let kept = keep_foreign_principals(&mut a, &[b]);
+        assert_eq!(kept, [(11, "pool:b".to_string())]);
+        assert_eq!((a.inserted.principals, a.inserted.affiliations), (vec![10], vec![(10, 10, 0)]));
     }
 
     #[tokio::test]

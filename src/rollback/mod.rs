@@ -174,12 +174,21 @@ pub struct RollbackReport {
     pub notes: Vec<String>,
 }
 
-/// Renders the rollback script of a wave, writes it and, in [`RunMode::Execute`], runs it.
+/// Renders the rollback script of a wave, writes it and, in [`RunMode::Execute`], runs it
+/// holding the workspace lock and the target lock (a second writer is refused at once).
 pub async fn rollback(
     ws: &Workspace,
     opts: &RollbackOptions,
     progress: &Progress,
 ) -> Result<RollbackReport> {
+    let what = format!("gcmigrate rollback --execute --wave {}", opts.wave);
+    let _lock = match opts.mode {
+        RunMode::Execute => Some(crate::staging::lock::WorkspaceLock::acquire(ws.dir(), &what)?),
+        RunMode::Render => None,
+    };
+    if let Some(n) = _lock.as_ref().and_then(|l| l.took_over.as_deref()) {
+        progress.note(&format!("rollback: note: {n}"));
+    }
     if opts.mode == RunMode::Execute {
         let t = opts.target.as_ref().ok_or_else(|| bad_input("--execute needs --target URL"))?;
         if t.dialect() != opts.dialect {
@@ -194,18 +203,56 @@ pub async fn rollback(
         Some(t) => Some(TargetDb::open(t, OpenMode::Existing, 2).await?),
         None => None,
     };
+    let out = match (&conn, opts.mode) {
+        (Some(c), RunMode::Execute) => {
+            let note = |n: &str| progress.note(&format!("rollback: note: {n}"));
+            crate::load::lock::with_lock(c, &what, note, run(ws, opts, progress, &conn)).await
+        }
+        _ => run(ws, opts, progress, &conn).await,
+    };
+    if let Some(c) = conn {
+        c.close().await;
+    }
+    out
+}
+
+/// The rollback proper, once the target (if any) is open and, to execute, locked.
+async fn run(
+    ws: &Workspace,
+    opts: &RollbackOptions,
+    progress: &Progress,
+    conn: &Option<TargetDb>,
+) -> Result<RollbackReport> {
     let journal = keys::from_journal(ws).await?;
-    let ledger = match &conn {
-        Some(c) => Some(keys::from_ledger(c).await?),
-        None => None,
+    let (ledger, foreign) = match &conn {
+        Some(c) => {
+            let mine = crate::load::ledger::Mine::of(ws, &ws.load_snapshot().await?).await?;
+            let (own, foreign) = keys::from_ledger(c, &mine).await?;
+            if !own.iter().any(|w| w.wave == opts.wave) {
+                if let Some(e) = keys::foreign_wave(&foreign, &opts.wave, &mine) {
+                    return Err(e);
+                }
+            }
+            (Some(own), foreign)
+        }
+        None => (None, Vec::new()),
     };
     let (loaded, keys_from) = match &ledger {
         Some(l) => (l, "target's ledger"),
         None => (&journal, "workspace journal"),
     };
-    let (this, others) = keys::pick(loaded, &opts.wave, keys_from)?;
-    let notes = if ledger.is_some() { keys::cross_check(&this, &journal) } else { Vec::new() };
+    let (mut this, others) = keys::pick(loaded, &opts.wave, keys_from)?;
+    let mut notes = if ledger.is_some() { keys::cross_check(&this, &journal) } else { Vec::new() };
     keys::check_dependents(&this, &others, conn.as_deref()).await?;
+    let kept = keys::keep_foreign_principals(&mut this, &foreign);
+    if !kept.is_empty() {
+        let ids: Vec<String> = kept.iter().map(|(p, d)| format!("{p} (used by {d})")).collect();
+        notes.push(format!(
+            "kept {} principal(s) this wave inserted that another deployment's loads use: prinID {}",
+            kept.len(),
+            ids.join(", ")
+        ));
+    }
     let keys = WaveKeys::new(&this)?;
     let text = script::render(&keys, opts.dialect, opts.new_messages);
     let path = match &opts.out {
@@ -218,7 +265,7 @@ pub async fn rollback(
     };
     std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
     let mut executed = None;
-    if let (RunMode::Execute, Some(c)) = (opts.mode, &conn) {
+    if let (RunMode::Execute, Some(c)) = (opts.mode, conn) {
         progress.note(&format!("rollback: running {} on {}", path.display(), c.url()));
         let outcome = exec::execute(c, &text).await?;
         if outcome == Executed::Committed {
@@ -236,9 +283,6 @@ pub async fn rollback(
         }
         executed = Some(outcome);
     }
-    if let Some(c) = conn {
-        c.close().await;
-    }
     Ok(RollbackReport { wave: opts.wave.clone(), keys, keys_from, script: path, executed, notes })
 }
 
@@ -251,6 +295,10 @@ pub fn tsql_statements() -> Vec<(String, String)> {
     let (table, probe) = (crate::db::batch::LEDGER.name, "kind");
     vec![
         ("rollback: ledger".into(), placeholders(crate::load::ledger::CONFIGS).into_owned()),
+        (
+            "rollback: ledger (unowned)".into(),
+            placeholders(crate::load::ledger::CONFIGS_UNOWNED).into_owned(),
+        ),
         ("rollback: node references".into(), keys::node_refs_sql(Dialect::Mssql)),
         (
             "rollback: end an open transaction".into(),
@@ -297,6 +345,8 @@ mod tests {
                 nodes: vec![3, 2, 3],
                 ..Inserted::default()
             },
+            deployment: None,
+            uses: BTreeSet::new(),
         };
         let guid = "0f8fad5b-d9cb-469f-a165-70867728950e";
         assert_eq!(WaveKeys::new(&wave("20240101T000000.123-42", guid)).unwrap().nodes, [2, 3]);

@@ -4,6 +4,7 @@
 //! once. The SQL is in `sql.rs`, the row decoders in `rows.rs`, the history reader in
 //! `history.rs`. The source is only ever read.
 
+pub mod deployment;
 mod history;
 mod named;
 pub(crate) mod rows;
@@ -95,6 +96,7 @@ pub async fn snapshot(db: &Conn, version: SourceVersion) -> Result<Snapshot> {
     }
     // SQL Server orders uniqueidentifiers by byte groups; every engine sorts by the text.
     s.addins.sort_by(|a, b| a.id.cmp(&b.id));
+    s.deployment = Some(deployment::identity(db, &s).await?);
     Ok(s)
 }
 

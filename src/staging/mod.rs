@@ -14,6 +14,7 @@ mod history;
 mod journal;
 pub mod manifest;
 mod snapshot;
+pub mod lock;
 
 pub use attach::Copied;
 pub use history::ChatRef;

@@ -134,7 +134,8 @@ pub async fn verify_timed(
 ) -> Result<(VerifyReport, Timings)> {
     scope::require_rooms(plan, wave)?;
     let db = TargetDb::open(target, OpenMode::Existing, 4).await?;
-    let map = crate::load::ledger::required_id_map(&db).await?;
+    let mine = crate::load::ledger::Mine::of(ws, snap).await?;
+    let map = crate::load::ledger::required_id_map(&db, &mine).await?;
     let mut t = Timings::default();
     let clock = Instant::now();
     let mut report = VerifyReport {

@@ -154,7 +154,14 @@ pub(super) fn chunk(first: i64, n: i64, long: bool) -> Batch {
     b.delete_eq(&LAST_CHAT_ID, "nodeID", 1);
     b.insert(&LAST_CHAT_ID, vec![1.into(), last.into()]);
     let ledger: Vec<Value> = vec!["r".into(), "w".into(), "chat".into(), 1.into(), first.into()];
-    let tail: Vec<Value> = vec![last.into(), n.into(), Value::Null, "2024-01-01T00:00:00Z".into()];
+    let tail: Vec<Value> = vec![
+        last.into(),
+        n.into(),
+        Value::Null,
+        "2024-01-01T00:00:00Z".into(),
+        "pool:w".into(),
+        "Default".into(),
+    ];
     b.insert(&LEDGER, ledger.into_iter().chain(tail).collect());
     b
 }

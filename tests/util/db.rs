@@ -128,7 +128,7 @@ pub(crate) const LOADED_ROWS: Tables = &[
 pub(crate) type Fingerprint = Vec<(String, i64, String)>;
 
 /// The fingerprint of a SQLite or PostgreSQL database: of `tables`, or (None) of every
-/// table but gcmigrate's ledger, all columns, rows in the order of their text.
+/// table but gcmigrate's ledger and lock, all columns, rows in the order of their text.
 pub(crate) fn fingerprint(url: &str, tables: Option<Tables>) -> Fingerprint {
     block_on(async {
         use futures_util::TryStreamExt;
@@ -148,6 +148,7 @@ pub(crate) fn fingerprint(url: &str, tables: Option<Tables>) -> Fingerprint {
             .unwrap()
             .into_iter()
             .filter(|t| !t.eq_ignore_ascii_case("gcmigrate_ledger"))
+            .filter(|t| !t.eq_ignore_ascii_case("gcmigrate_lock"))
             .map(|t| (t, "*", "1"))
             .collect(),
         };
