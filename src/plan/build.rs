@@ -9,6 +9,7 @@
 mod access;
 mod categories;
 mod findings;
+mod integrity;
 mod names;
 mod rooms;
 
@@ -25,13 +26,14 @@ use findings::{capacity, Findings};
 use rooms::ClassKey;
 
 pub use findings::{ACE_LIMIT, INVITE_LIMIT, USER_LIMIT};
-pub use names::NAME_LIMIT;
+pub use names::{clean_name, is_name_control, NAME_LIMIT, ROOT_ROOMS_CATEGORY};
 
 /// Builds the plan. `counts` are the staged messages per (room, author).
 pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> Plan {
     let opts = &mappings.options;
     let mut b = Builder::new(snap, mappings);
     b.unknown_roles();
+    b.data_errors();
 
     // 1. Rooms: classify into drafts or exclusions.
     let room_counts = room_counts(counts);
