@@ -317,6 +317,10 @@ fn a_principals_csv_merger_reuses_the_principal() {
     let (plan, _) = plan_and_snapshot(&env.ws);
     let pierre = plan.rooms.iter().filter(|r| r.members.contains(&21) || r.managers.contains(&21)).count();
     assert_eq!(roles as usize, pierre, "every grant of Pierre lands on the existing principal");
+    let out = env.output(&["verify", "-q", "--target", &env.target]);
+    assert!(!out.all().contains("panicked"), "{out}");
+    let report = env.report("verify-all.json");
+    assert_eq!(report["access"]["gained"].as_array().map(Vec::len), Some(0), "{report:#}");
 }
 
 #[test]
