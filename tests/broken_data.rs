@@ -71,7 +71,10 @@ fn a_nested_group_grants_nothing_without_its_own_rows() {
     let (plan, snap) = plan_and_snapshot(&env.ws);
     let lg = gcmigrate::mapping::legacy::Legacy::new(&snap);
     for room in LEADERSHIP_ROOMS {
-        assert!(!lg.rights(room).unwrap().contains_key(&61), "room {room}: U reads through G2's row");
+        assert!(
+            !lg.rights(room).unwrap().contains_key(&61),
+            "room {room}: U reads through G2's row"
+        );
         let r = plan.rooms.iter().find(|r| r.legacy_id == room).unwrap();
         assert!(!r.members.contains(&61) && !r.managers.contains(&61));
         let cat = plan.category(&r.category).unwrap();
@@ -84,7 +87,8 @@ fn a_nested_group_grants_nothing_without_its_own_rows() {
     // AD sync then adds U to the target with the same rows (U → G2 only): verify's target
     // side must read them as stored too, or it would report a gain the pool does not grant
     // (and hide one that it does).
-    let g2 = scalar(&env.target, "SELECT prinID FROM tblPrincipal WHERE prinUri LIKE '%Assistants'");
+    let g2 =
+        scalar(&env.target, "SELECT prinID FROM tblPrincipal WHERE prinUri LIKE '%Assistants'");
     let u = scalar(&env.target, "SELECT MAX(prinID) + 1 FROM tblPrincipal");
     exec(
         &env.target,
@@ -195,7 +199,10 @@ fn names_that_differ_by_a_control_character_get_distinct_final_names_everywhere(
     let script = std::fs::read_dir(env.dir.join("ps"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().contains("configure") && !p.to_string_lossy().contains("unconfigure"))
+        .filter(|p| {
+            p.to_string_lossy().contains("configure")
+                && !p.to_string_lossy().contains("unconfigure")
+        })
         .map(|p| std::fs::read_to_string(p).unwrap())
         .collect::<String>();
     for n in [&private, &company] {
@@ -238,7 +245,9 @@ fn duplicate_and_malformed_identifiers_block_the_plan_and_the_load() {
     let dup = |column: &str, a: &str, b: &str| {
         let hits = findings(&plan, "DUPLICATE_GUID", column);
         assert!(
-            hits.iter().any(|f| f.severity == Severity::Error && f.message.contains(a) && f.message.contains(b)),
+            hits.iter().any(|f| f.severity == Severity::Error
+                && f.message.contains(a)
+                && f.message.contains(b)),
             "{column} {a} {b}: {:#?}",
             plan.findings
         );
@@ -248,13 +257,19 @@ fn duplicate_and_malformed_identifiers_block_the_plan_and_the_load() {
     let siop = snap.addins.iter().find(|a| a.name.ends_with("(copy)")).unwrap().id.clone();
     dup("tblSiopWhiteList.siopId", &siop, "(copy)");
     let bad = findings(&plan, "INVALID_GUID", "principal 21");
-    assert!(bad.iter().any(|f| f.severity == Severity::Error && f.message.contains("`not-a-guid`")), "{bad:#?}");
+    assert!(
+        bad.iter().any(|f| f.severity == Severity::Error && f.message.contains("`not-a-guid`")),
+        "{bad:#?}"
+    );
 
     // The load refuses the blocked plan before touching the target.
     let load = env.output(&["load", "-q", "--create-schema", "--target", &env.target]);
     assert_eq!(load.code, 2, "{load}");
     assert!(load.stderr.contains("blocking findings"), "{load}");
-    assert!(!env.dir.join("mgc.db").exists() || scalar(&env.target, "SELECT COUNT(*) FROM tblNode") <= 1);
+    assert!(
+        !env.dir.join("mgc.db").exists()
+            || scalar(&env.target, "SELECT COUNT(*) FROM tblNode") <= 1
+    );
 }
 
 #[test]
@@ -270,7 +285,11 @@ fn out_of_enum_values_are_findings_read_narrowly() {
     let (plan, snap) = plan_and_snapshot(&env.ws);
     for needle in ["behavior 9", "visibility 7", "nodeType 2"] {
         let hits = findings(&plan, "DATA_ERROR", needle);
-        assert!(hits.iter().any(|f| f.severity == Severity::Warning), "{needle}: {:#?}", plan.findings);
+        assert!(
+            hits.iter().any(|f| f.severity == Severity::Warning),
+            "{needle}: {:#?}",
+            plan.findings
+        );
     }
     let room = |id: i64| plan.rooms.iter().find(|r| r.legacy_id == id).unwrap();
     assert_eq!(room(28).behavior, 5, "an unknown behavior is read as an auditorium");
@@ -308,14 +327,19 @@ fn a_principals_csv_merger_reuses_the_principal() {
     env.extract().plan();
     env.run(&["load", "-q", "--target", &env.target]);
     let count = |uri: &str| {
-        scalar(&env.target, &format!("SELECT COUNT(*) FROM tblPrincipal WHERE lower(prinUri) = '{uri}'"))
+        scalar(
+            &env.target,
+            &format!("SELECT COUNT(*) FROM tblPrincipal WHERE lower(prinUri) = '{uri}'"),
+        )
     };
     assert_eq!(count("sip:new.owner@contoso.com"), 1);
     assert_eq!(count("sip:anna.lindqvist@contoso.com"), 1);
     // Pierre's memberships went to the existing principal.
-    let roles = scalar(&env.target, "SELECT COUNT(*) FROM tblPrincipalRole WHERE prinRolePrinID = 500");
+    let roles =
+        scalar(&env.target, "SELECT COUNT(*) FROM tblPrincipalRole WHERE prinRolePrinID = 500");
     let (plan, _) = plan_and_snapshot(&env.ws);
-    let pierre = plan.rooms.iter().filter(|r| r.members.contains(&21) || r.managers.contains(&21)).count();
+    let pierre =
+        plan.rooms.iter().filter(|r| r.members.contains(&21) || r.managers.contains(&21)).count();
     assert_eq!(roles as usize, pierre, "every grant of Pierre lands on the existing principal");
     let out = env.output(&["verify", "-q", "--target", &env.target]);
     assert!(!out.all().contains("panicked"), "{out}");
@@ -325,7 +349,8 @@ fn a_principals_csv_merger_reuses_the_principal() {
 
 #[test]
 fn rooms_directly_under_the_root_do_not_make_a_second_root_category() {
-    let env = broken("broken-root-rooms", "UPDATE tblNode SET parentID = 1 WHERE nodeID IN (28, 31);");
+    let env =
+        broken("broken-root-rooms", "UPDATE tblNode SET parentID = 1 WHERE nodeID IN (28, 31);");
     env.extract().plan();
     let (plan, snap) = plan_and_snapshot(&env.ws);
     let r = plan.rooms.iter().find(|r| r.legacy_id == 28).unwrap();
@@ -335,7 +360,10 @@ fn rooms_directly_under_the_root_do_not_make_a_second_root_category() {
     assert!(!findings(&plan, "ROOT_ROOMS", &cat.name).is_empty(), "{:#?}", plan.findings);
     assert_plan_widens_nothing(&plan, &snap);
     load_and_verify(&env);
-    let roots = scalar(&env.target, "SELECT COUNT(*) FROM tblNode WHERE nodeType = 1 AND lower(nodeName) = 'root'");
+    let roots = scalar(
+        &env.target,
+        "SELECT COUNT(*) FROM tblNode WHERE nodeType = 1 AND lower(nodeName) = 'root'",
+    );
     assert_eq!(roots, 1, "only the target's own root category");
     let q = format!(
         "SELECT COUNT(*) FROM tblNode r JOIN tblNode c ON c.nodeID = r.parentID \

@@ -127,7 +127,8 @@ pub async fn load(
             None => config::TargetState::empty(),
         };
         let t = crate::timings::phase("load: config build");
-        let (mut batch, map): (Batch, IdMap) = config::build(plan, snap, &missing, &known, &mut st)?;
+        let (mut batch, map): (Batch, IdMap) =
+            config::build(plan, snap, &missing, &known, &mut st)?;
         drop(t);
         batch.insert(
             &LEDGER,

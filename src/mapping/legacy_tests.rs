@@ -112,7 +112,13 @@ fn dense_rights_match_the_rule_evaluated_user_by_user() {
 fn small_snapshot() -> Snapshot {
     let mut snap = Snapshot::default();
     for (id, is_user) in [(1, false), (5, true)] {
-        let t = PrincipalType { id, desc: String::new(), is_system_user: false, is_user, is_federated: false };
+        let t = PrincipalType {
+            id,
+            desc: String::new(),
+            is_system_user: false,
+            is_user,
+            is_federated: false,
+        };
         snap.principal_types.insert(id, t);
     }
     for g in [50, 51] {

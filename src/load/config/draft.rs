@@ -88,7 +88,7 @@ impl<'a> Draft<'a> {
     pub(super) fn insert_principals(&mut self, new_prins: &[(&PlanPrincipal, i64)]) -> Result<()> {
         for (p, id) in new_prins {
             let Some(src) = self.snap.principals.get(&p.legacy_id) else {
-                return Err(stale(format!("principal {} (legacy prinID {})", p.uri, p.legacy_id)));
+                return Err(stale(&format!("principal {} (legacy prinID {})", p.uri, p.legacy_id)));
             };
             self.b.insert(
                 &PRINCIPAL,
@@ -220,10 +220,13 @@ impl<'a> Draft<'a> {
         let mut roles = Vec::new();
         for r in rooms {
             let Some(legacy) = snap.nodes.get(&r.legacy_id) else {
-                return Err(stale(format!("room {} (legacy nodeID {})", r.legacy_path, r.legacy_id)));
+                return Err(stale(&format!(
+                    "room {} (legacy nodeID {})",
+                    r.legacy_path, r.legacy_id
+                )));
             };
             let Some(&category) = self.map.categories.get(&r.category) else {
-                return Err(stale(format!("category {} of room {}", r.category, r.legacy_path)));
+                return Err(stale(&format!("category {} of room {}", r.category, r.legacy_path)));
             };
             let id = self.st.next_node;
             self.st.next_node += 1;
@@ -307,7 +310,9 @@ impl<'a> Draft<'a> {
 /// resolve), reported by name instead of a panic.
 fn target_prin(map: &IdMap, p: i64, on: &str) -> Result<i64> {
     map.principals.get(&p).copied().ok_or_else(|| {
-        stale(format!("legacy principal {p}, listed on {on}, which is not among the plan's principals"))
+        stale(&format!(
+            "legacy principal {p}, listed on {on}, which is not among the plan's principals"
+        ))
     })
 }
 
@@ -319,7 +324,7 @@ fn role_type(st: &TargetState, role: Role) -> Result<i64> {
 }
 
 /// The error for a plan that names something it does not carry: nothing has been written.
-fn stale(what: String) -> anyhow::Error {
+fn stale(what: &str) -> anyhow::Error {
     bad_input(format!(
         "the plan names {what}, which it cannot resolve (a plan older than its workspace, or edited); \
          nothing was written: re-run `gcmigrate plan` and then the load"
@@ -336,75 +341,5 @@ fn common_name(ad_path: Option<&str>, display: Option<&str>) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::{build, IdMap, TargetState};
-    use crate::model::{Node, Snapshot};
-    use crate::plan::{Plan, PlanCategory, PlanRoom};
-
-    /// A plan with one category and one room whose lists name `allowed` and `members`.
-    fn plan(allowed: Vec<i64>, members: Vec<i64>) -> (Plan, Snapshot) {
-        let mut snap = Snapshot::default();
-        snap.nodes.insert(10, Node::blank(10, Some(2), false, "Room"));
-        let category = PlanCategory {
-            key: "c1".into(),
-            name: "Cat".into(),
-            legacy_path: "/Cat".into(),
-            legacy_id: 2,
-            guid: "00000000-0000-0000-0000-000000000002".into(),
-            split_reason: None,
-            pool: "default".into(),
-            allowed,
-            denied: vec![],
-            creators: vec![],
-            invite: true,
-            logged: true,
-            file_post: true,
-            desc: String::new(),
-        };
-        let room = PlanRoom {
-            legacy_id: 10,
-            legacy_guid: "00000000-0000-0000-0000-000000000010".into(),
-            legacy_path: "/Cat/Room".into(),
-            target_name: "Room".into(),
-            category: "c1".into(),
-            pool: "default".into(),
-            wave: "all".into(),
-            members,
-            managers: vec![],
-            presenters: vec![],
-            visibility: 3,
-            behavior: 4,
-            disabled: false,
-            invite: None,
-            desc: String::new(),
-            addin: None,
-            message_count: 0,
-        };
-        (Plan { categories: vec![category], rooms: vec![room], ..Plan::default() }, snap)
-    }
-
-    #[test]
-    fn a_reference_the_plan_cannot_resolve_is_an_error_naming_it_not_a_panic() {
-        for (allowed, members, names) in
-            [(vec![777], vec![], "legacy principal 777"), (vec![], vec![778], "legacy principal 778")]
-        {
-            let (plan, snap) = plan(allowed, members);
-            let rooms: Vec<&PlanRoom> = plan.rooms.iter().collect();
-            let mut st = TargetState::empty();
-            let err = build(&plan, &snap, &rooms, &IdMap::default(), &mut st).unwrap_err();
-            let text = format!("{err:#}");
-            assert!(text.contains(names) && text.contains("re-run `gcmigrate plan`"), "{text}");
-            let kind = err.downcast_ref::<crate::error::Failure>().map(|f| f.kind);
-            assert_eq!(kind, Some(crate::error::FailureKind::BadInput), "{text}");
-        }
-    }
-
-    #[test]
-    fn a_room_whose_legacy_node_is_gone_is_an_error() {
-        let (plan, mut snap) = plan(vec![], vec![]);
-        snap.nodes.clear();
-        let rooms: Vec<&PlanRoom> = plan.rooms.iter().collect();
-        let err = build(&plan, &snap, &rooms, &IdMap::default(), &mut TargetState::empty()).unwrap_err();
-        assert!(format!("{err:#}").contains("legacy nodeID 10"), "{err:#}");
-    }
-}
+#[path = "draft_tests.rs"]
+mod tests;

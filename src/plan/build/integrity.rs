@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 
 use super::Builder;
 use crate::model::{
-    Node, SourceVersion, BEHAVIOR_AUDITORIUM, BEHAVIOR_NORMAL, VISIBILITY_OPEN,
-    VISIBILITY_PRIVATE, VISIBILITY_SCOPED,
+    Node, SourceVersion, BEHAVIOR_AUDITORIUM, BEHAVIOR_NORMAL, VISIBILITY_OPEN, VISIBILITY_PRIVATE,
+    VISIBILITY_SCOPED,
 };
 use crate::plan::Severity;
 
@@ -194,9 +194,14 @@ mod tests {
     fn only_canonical_guids_pass() {
         assert!(is_guid("70b3427b-2a75-5eef-805f-02ce5dd28dfe"));
         assert!(is_guid("70B3427B-2A75-5EEF-805F-02CE5DD28DFE"));
-        for bad in ["", "not-a-guid", "{70b3427b-2a75-5eef-805f-02ce5dd28dfe}",
-            "70b3427b2a755eef805f02ce5dd28dfe", "70b3427b-2a75-5eef-805f-02ce5dd28dfg",
-            "70b3427b-2a75-5eef-805f_02ce5dd28dfe"] {
+        for bad in [
+            "",
+            "not-a-guid",
+            "{70b3427b-2a75-5eef-805f-02ce5dd28dfe}",
+            "70b3427b2a755eef805f02ce5dd28dfe",
+            "70b3427b-2a75-5eef-805f-02ce5dd28dfg",
+            "70b3427b-2a75-5eef-805f_02ce5dd28dfe",
+        ] {
             assert!(!is_guid(bad), "{bad}");
         }
     }
