@@ -371,4 +371,12 @@ fn rooms_directly_under_the_root_do_not_make_a_second_root_category() {
         r.legacy_guid, cat.name
     );
     assert_eq!(scalar(&env.target, &q), 1);
+
+    // categories.csv can name it (path `/`).
+    let env = env.mapping("categories.csv", "legacy_path,target_name,pool,wave,on_conflict\n/,General,,,\n");
+    env.plan();
+    let (plan, _) = plan_and_snapshot(&env.ws);
+    let r = plan.rooms.iter().find(|r| r.legacy_id == 28).unwrap();
+    assert_eq!(plan.category(&r.category).unwrap().name, "General");
+    assert!(findings(&plan, "ROOT_ROOMS", "").is_empty());
 }
