@@ -121,7 +121,8 @@ fn dangling_and_looping_references_are_read_narrowly() {
          INSERT INTO tblScopePrincipal (scopeNodeID, scopePrinID, scopeUpdatedBy) VALUES (11, 996, 40); \
          UPDATE tblNode SET parentID = 997 WHERE nodeID = 15; \
          UPDATE tblNode SET parentID = 21 WHERE nodeID = 20; \
-         UPDATE tblNode SET parentID = 4 WHERE nodeID = 5;",
+         UPDATE tblNode SET parentID = 4 WHERE nodeID = 5; \
+         UPDATE tblNode SET scopeDefinerId = 20 WHERE nodeID = 32;",
     );
     env.extract();
     let out = env.run(&["plan", "-q"]);
@@ -137,6 +138,7 @@ fn dangling_and_looping_references_are_read_narrowly() {
         ("parent node 997", "rejected"),
         ("loops", "rejected"),
         ("is a room but has children", "rejected"),
+        ("scopeDefinerId 20 names a node whose tree is broken", "read narrowly as nobody"),
     ] {
         let hits = findings(&plan, "DATA_ERROR", needle);
         assert!(!hits.is_empty(), "no DATA_ERROR for {needle}\n{out}\n{:#?}", plan.findings);
@@ -151,6 +153,8 @@ fn dangling_and_looping_references_are_read_narrowly() {
     let forecast = room(11).expect("Forecast is migrated");
     assert!(plan.category(&forecast.category).unwrap().allowed.is_empty(), "not NA's wider scope");
     assert!(forecast.members.is_empty());
+    let social = room(32).expect("Social (its scope definer loops) is migrated");
+    assert!(plan.category(&social.category).unwrap().allowed.is_empty());
     let falcon = room(17);
     assert!(falcon.is_none(), "Falcon sits under the category with a missing parent");
     // The rejected subtrees are rejected, the rest migrates.
@@ -373,7 +377,8 @@ fn rooms_directly_under_the_root_do_not_make_a_second_root_category() {
     assert_eq!(scalar(&env.target, &q), 1);
 
     // categories.csv can name it (path `/`).
-    let env = env.mapping("categories.csv", "legacy_path,target_name,pool,wave,on_conflict\n/,General,,,\n");
+    let env = env
+        .mapping("categories.csv", "legacy_path,target_name,pool,wave,on_conflict\n/,General,,,\n");
     env.plan();
     let (plan, _) = plan_and_snapshot(&env.ws);
     let r = plan.rooms.iter().find(|r| r.legacy_id == 28).unwrap();

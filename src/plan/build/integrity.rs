@@ -74,6 +74,19 @@ impl Builder<'_> {
                              nobody (no user keeps access through it, the rest migrates); fix scopeDefinerId in the \
                              source and re-extract to keep its users", n.id, n.name));
             }
+            let own_chain_ok = self.lg.ancestors_or_self(n.id).is_ok();
+            let definer = n.scope_definer_id.filter(|d| snap.nodes.contains_key(d));
+            if let Some((d, e)) =
+                definer.and_then(|d| self.lg.ancestors_or_self(d).err().map(|e| (d, e)))
+            {
+                if own_chain_ok {
+                    let subject = self.subject(n);
+                    self.f.add(Severity::Warning, "DATA_ERROR", &subject, Some(&n.guid),
+                        format!("node {} `{}`: tblNode.scopeDefinerId {d} names a node whose tree is broken ({e}); \
+                                 its scope is read narrowly as nobody (the rest migrates); fix the tree in the source \
+                                 and re-extract to keep its users", n.id, n.name));
+                }
+            }
             if let Some(d) = missing(n.role_definer_id) {
                 let subject = self.subject(n);
                 self.f.add(Severity::Warning, "DATA_ERROR", &subject, Some(&n.guid),
