@@ -49,6 +49,8 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
     let classifier = Classifier::new(&rooms, &excluded, snap, opts.since.as_deref());
     let (totals, authors) = b.tally_messages(&classifier, &rooms, counts);
     let principals_out = b.principals(&rooms, &authors);
+    let mut rooms = rooms;
+    b.drop_unresolvable(&mut rooms, &principals_out);
     capacity(&mut b.f, &rooms, &b.categories, &principals_out, snap);
     let waves = plan_waves(&rooms, &classifier, counts);
     let addins = snap

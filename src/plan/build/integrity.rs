@@ -13,14 +13,14 @@
 //!   twice (also differing only in case), would fail the load halfway or make the wave's
 //!   rows impossible to tell apart at rollback, so `plan` refuses it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use super::Builder;
 use crate::model::{
     Node, SourceVersion, BEHAVIOR_AUDITORIUM, BEHAVIOR_NORMAL, VISIBILITY_OPEN, VISIBILITY_PRIVATE,
     VISIBILITY_SCOPED,
 };
-use crate::plan::Severity;
+use crate::plan::{PlanPrincipal, PlanRoom, Severity};
 
 /// Whether `s` is a GUID in the canonical form the target keeps (`8-4-4-4-12` hex digits).
 pub(super) fn is_guid(s: &str) -> bool {
@@ -52,6 +52,54 @@ impl Builder<'_> {
         self.missing_principals();
         self.bad_enums();
         self.bad_guids();
+    }
+
+    /// Drops, with a `DATA_ERROR` finding, any principal a room or category lists that the
+    /// plan does not carry: the load must never meet a reference it cannot resolve. (The
+    /// access model already leaves out rows naming missing principals; this is the
+    /// guarantee, whatever a later step adds.)
+    pub(super) fn drop_unresolvable(
+        &mut self,
+        rooms: &mut [PlanRoom],
+        principals: &[PlanPrincipal],
+    ) {
+        let known: HashSet<i64> = principals.iter().map(|p| p.legacy_id).collect();
+        let mut dropped: Vec<(String, Option<String>, &str, Vec<i64>)> = Vec::new();
+        let keep = |list: &mut Vec<i64>| {
+            let gone: Vec<i64> = list.iter().copied().filter(|p| !known.contains(p)).collect();
+            list.retain(|p| known.contains(p));
+            gone
+        };
+        for r in rooms.iter_mut() {
+            for (what, list) in [
+                ("members", &mut r.members),
+                ("managers", &mut r.managers),
+                ("presenters", &mut r.presenters),
+            ] {
+                let gone = keep(list);
+                if !gone.is_empty() {
+                    dropped.push((r.legacy_path.clone(), Some(r.legacy_guid.clone()), what, gone));
+                }
+            }
+        }
+        for c in self.categories.iter_mut() {
+            for (what, list) in [
+                ("allowed members", &mut c.allowed),
+                ("denied members", &mut c.denied),
+                ("creators", &mut c.creators),
+            ] {
+                let gone = keep(list);
+                if !gone.is_empty() {
+                    dropped.push((c.legacy_path.clone(), Some(c.guid.clone()), what, gone));
+                }
+            }
+        }
+        for (subject, guid, what, gone) in dropped {
+            let list = gone.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ");
+            self.f.add(Severity::Warning, "DATA_ERROR", &subject, guid.as_deref(),
+                format!("the {what} list names prinID(s) {list}, which are not in tblPrincipal; they are dropped (nobody \
+                         gains access through them); fix the rows in the source and re-extract"));
+        }
     }
 
     /// The legacy path of a node, or `node <id> (<name>)` when its chain is broken.
