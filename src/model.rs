@@ -97,6 +97,10 @@ pub struct Node {
     pub parent_id: Option<i64>,
     /// `nodeType` = 1.
     pub is_category: bool,
+    /// `nodeType` as read (0 room, 1 category; anything else is a data error the plan
+    /// reports). `None` in snapshots written before it was kept.
+    #[serde(default)]
+    pub node_type: Option<i64>,
     /// `nodeName`.
     pub name: String,
     /// `nodeDesc`.
@@ -256,6 +260,7 @@ impl Node {
             guid: format!("00000000-0000-0000-0000-{id:012}"),
             parent_id,
             is_category,
+            node_type: Some(is_category as i64),
             name: name.into(),
             desc: String::new(),
             topic: None,

@@ -42,8 +42,9 @@ pub fn quote(s: &str) -> String {
     }
 }
 
+/// The characters the plan replaces in names (so a planned name passes unchanged).
 fn breaks_line(c: char) -> bool {
-    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
+    crate::plan::build::is_name_control(c)
 }
 
 /// Characters that reorder the display of the text around them.

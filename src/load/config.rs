@@ -157,27 +157,27 @@ pub fn build(
     rooms: &[&PlanRoom],
     known: &IdMap,
     st: &mut TargetState,
-) -> (Batch, IdMap) {
+) -> Result<(Batch, IdMap)> {
     let mut d = Draft::new(plan, snap, known, st);
 
     // Principals: matched by GUID, then URI; inserted otherwise, with their affiliations.
     let new_prins = d.match_principals();
-    d.insert_principals(&new_prins);
+    d.insert_principals(&new_prins)?;
     d.insert_affiliations(&new_prins);
 
     // Add-ins referenced by these rooms.
     d.insert_addins(rooms);
 
     // Categories these rooms need, once, with their scopes and creators.
-    let mut roles = d.insert_categories(rooms);
+    let mut roles = d.insert_categories(rooms)?;
 
     // Rooms and their role lists.
-    roles.extend(d.insert_rooms(rooms));
+    roles.extend(d.insert_rooms(rooms)?);
     d.insert_roles(roles);
 
     // Invitations of these rooms, for principals that exist in the target.
     d.insert_invites(rooms);
-    d.finish()
+    Ok(d.finish())
 }
 
 /// The mgc tables and columns the load needs (every backend checks the same list).

@@ -181,7 +181,8 @@ async fn run(
             None => config::TargetState::empty(),
         };
         let t = crate::timings::phase("load: config build");
-        let (mut batch, map): (Batch, IdMap) = config::build(plan, snap, &missing, &known, &mut st);
+        let (mut batch, map): (Batch, IdMap) =
+            config::build(plan, snap, &missing, &known, &mut st)?;
         drop(t);
         batch.insert(
             &LEDGER,

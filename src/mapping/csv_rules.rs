@@ -147,7 +147,12 @@ fn path_pattern(s: &str, patterns: bool) -> std::result::Result<PathPattern, Str
         return Err(format!("a legacy path starts with `/` (like /Sales/EMEA), not `{s}`"));
     };
     if rest.is_empty() {
-        return Err("`/` is the root; name a category below it (`/**` for all)".into());
+        // In categories.csv, `/` names the category of the rooms placed directly under the
+        // legacy root (plan's ROOT_ROOMS); a room is never the root.
+        if patterns {
+            return Ok(PathPattern(Vec::new()));
+        }
+        return Err("`/` is the root; name a room below it".into());
     }
     let segs: Vec<String> = rest.split('/').map(str::to_lowercase).collect();
     if segs.iter().any(String::is_empty) {

@@ -5,7 +5,8 @@
 //! hold one of the user's affiliations? Asked through hash sets per pair that costs
 //! microseconds; here principals get dense `u32` indexes, a room marks its sets once in a
 //! byte array (one bit per set), and a user's answer is the OR of the marks over its
-//! closure — a handful of array reads. At 20,000 users and 2,000 rooms this is what keeps
+//! "closure" — its affiliations as stored, itself included (never followed further: see
+//! `affiliations.rs`) — a handful of array reads. At 20,000 users and 2,000 rooms this is what keeps
 //! `plan` and `verify` near the speed of reading the data.
 
 use std::collections::HashMap;
@@ -216,7 +217,7 @@ mod tests {
 
     #[test]
     fn masks_are_the_or_over_the_closure_and_rooms_reset() {
-        // 10 and 11 in group 20, 20 in 30; 12 disabled.
+        // 10 and 11 in group 20, 20 in 30 (not followed: as stored); 12 disabled.
         let affs = Affiliations::build(
             &[(10, 20), (11, 20), (20, 30), (12, 30)],
             [10, 11, 12].into_iter(),
@@ -225,12 +226,14 @@ mod tests {
         let mut m = Marks::new(d.len());
         m.set(&d, 30, 1);
         m.set(&d, 11, 2);
+        m.set(&d, 20, 16);
         m.set(&d, 99, 4); // unknown: ignored
         m.reach(&d, 30);
         m.reach(&d, 11);
+        m.reach(&d, 20);
         let mut got = Vec::new();
         m.evaluate(&d, |u, mask| got.push((d.id(u), mask)));
-        assert_eq!(got, vec![(10, 1), (11, 3)]);
+        assert_eq!(got, vec![(10, 16), (11, 18)], "group 30 reaches nobody through group 20");
         m.reach(&d, 10);
         let mut again = Vec::new();
         m.evaluate(&d, |u, mask| again.push((d.id(u), mask)));
@@ -241,7 +244,7 @@ mod tests {
     fn gather_and_spread_give_the_same_masks() {
         // Users 1..=40 in groups 100 + u % 4; groups 100, 101 in 200; user 40 disabled.
         let mut pairs: Vec<(i64, i64)> = (1..=40).map(|u| (u, 100 + u % 4)).collect();
-        pairs.extend([(100, 200), (101, 200)]);
+        pairs.extend([(100, 200), (101, 200), (5, 200)]);
         let affs = Affiliations::build(&pairs, 1..=40);
         let ids = (1..=40).chain([100, 101, 102, 103, 200]);
         let d = Dense::build(&affs, ids, |p| (1..40).contains(&p));
@@ -272,9 +275,10 @@ mod tests {
         let mut want: Vec<(i64, u8)> = group_102.chain([(7, 16)]).collect();
         want.sort_unstable();
         assert_eq!(room0, want);
-        // Room 1 also reaches group 200: user 1 (group 101) has its mark, user 3 (103) not.
+        // Room 1 also reaches group 200: user 5 (a row of its own) has its mark; user 1
+        // (in group 101, which is in 200) does not: rows of groups are not followed.
         let of = |u: i64| gathered.iter().find(|g| g.0 == 1 && g.1 == u).map(|g| g.2);
-        assert_eq!((of(1), of(3), of(40)), (Some(1), None, None));
+        assert_eq!((of(5), of(1), of(3), of(40)), (Some(1), None, None, None));
     }
 
     #[test]

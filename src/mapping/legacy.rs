@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::OnceLock;
 
+pub use super::affiliations::Affiliations;
 use super::dense::{Dense, Marks};
 
 use crate::model::{Node, RoleRow, Snapshot, BEHAVIOR_NORMAL};
@@ -48,80 +49,6 @@ impl Role {
     }
 }
 
-/// Each principal's affiliations (itself included), closed transitively.
-#[derive(Debug, Default)]
-pub struct Affiliations {
-    of: HashMap<i64, BTreeSet<i64>>,
-    /// Reverse index: affiliation → principals that have it.
-    members_of: HashMap<i64, BTreeSet<i64>>,
-}
-
-impl Affiliations {
-    /// Builds the closure from `(principal, affiliation)` pairs and the principal ids.
-    pub fn build(pairs: &[(i64, i64)], principals: impl Iterator<Item = i64>) -> Affiliations {
-        let mut direct: HashMap<i64, BTreeSet<i64>> = HashMap::new();
-        for &(p, a) in pairs {
-            direct.entry(p).or_default().insert(a);
-        }
-        let mut ids: BTreeSet<i64> = principals.collect();
-        ids.extend(direct.keys().copied());
-        let mut of = HashMap::new();
-        for &p in &ids {
-            let mut seen = BTreeSet::from([p]);
-            let mut stack = vec![p];
-            while let Some(x) = stack.pop() {
-                for &a in direct.get(&x).into_iter().flatten() {
-                    if seen.insert(a) {
-                        stack.push(a);
-                    }
-                }
-            }
-            of.insert(p, seen);
-        }
-        let mut members_of: HashMap<i64, BTreeSet<i64>> = HashMap::new();
-        for (&p, affs) in &of {
-            for &a in affs {
-                members_of.entry(a).or_default().insert(p);
-            }
-        }
-        Affiliations { of, members_of }
-    }
-
-    /// The affiliations of `p`, itself included.
-    pub fn of(&self, p: i64) -> impl Iterator<Item = i64> + '_ {
-        let set = self.of.get(&p);
-        set.into_iter().flatten().copied().chain(set.is_none().then_some(p))
-    }
-
-    /// `p ∈* set`: some affiliation of `p` is in `set`.
-    pub fn within(&self, p: i64, set: &BTreeSet<i64>) -> bool {
-        self.of(p).any(|a| set.contains(&a))
-    }
-
-    /// `p ∈* scope`.
-    pub fn in_scope(&self, p: i64, scope: &Scope) -> bool {
-        match scope {
-            Scope::Everyone => true,
-            Scope::Set(s) => self.within(p, s),
-        }
-    }
-
-    /// How many principals have `a` among their affiliations (itself included).
-    pub fn member_count(&self, a: i64) -> usize {
-        self.members_of.get(&a).map_or(0, |s| s.len())
-    }
-
-    /// Whether `a` is among `p`'s affiliations (itself included).
-    pub fn has(&self, p: i64, a: i64) -> bool {
-        self.of.get(&p).map_or(p == a, |s| s.contains(&a))
-    }
-
-    /// Principals that have `a` among their affiliations (itself included).
-    pub fn members(&self, a: i64) -> impl Iterator<Item = i64> + '_ {
-        self.members_of.get(&a).into_iter().flatten().copied()
-    }
-}
-
 /// A broken piece of the legacy tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TreeError {
@@ -131,6 +58,8 @@ pub enum TreeError {
     MissingParent(i64),
     /// A room that has children.
     RoomWithChildren(i64),
+    /// An ancestor whose `nodeType` is neither 0 (room) nor 1 (category).
+    BadNodeType(i64, i64),
 }
 
 impl std::fmt::Display for TreeError {
@@ -139,6 +68,12 @@ impl std::fmt::Display for TreeError {
             TreeError::Cycle => write!(f, "the parent chain loops and never reaches the root"),
             TreeError::MissingParent(p) => write!(f, "parent node {p} does not exist"),
             TreeError::RoomWithChildren(r) => write!(f, "ancestor {r} is a room but has children"),
+            TreeError::BadNodeType(n, t) => {
+                write!(
+                    f,
+                    "ancestor {n} has nodeType {t}, which is neither a room (0) nor a category (1)"
+                )
+            }
         }
     }
 }
@@ -147,7 +82,7 @@ impl std::fmt::Display for TreeError {
 pub struct Legacy<'a> {
     /// The snapshot read from the source.
     pub snap: &'a Snapshot,
-    /// Affiliation closure.
+    /// Affiliations, as stored.
     pub affs: Affiliations,
     scope_rows: HashMap<i64, BTreeSet<i64>>,
     roles: HashMap<(i64, Role), Vec<RoleRow>>,
@@ -164,13 +99,19 @@ impl<'a> Legacy<'a> {
     /// Indexes a snapshot.
     pub fn new(snap: &'a Snapshot) -> Legacy<'a> {
         let affs = Affiliations::build(&snap.affiliations, snap.principals.keys().copied());
+        // A row naming a missing principal grants nobody, but the list it belongs to still
+        // exists: a scope list of only such rows is empty (nobody), not "no list here" (which
+        // would walk up to a wider one). MAPPING.md "Broken data is read narrowly".
         let mut scope_rows: HashMap<i64, BTreeSet<i64>> = HashMap::new();
         for s in snap.scopes.iter().filter(|s| !s.denied) {
-            scope_rows.entry(s.node_id).or_default().insert(s.prin_id);
+            let list = scope_rows.entry(s.node_id).or_default();
+            if snap.principals.contains_key(&s.prin_id) {
+                list.insert(s.prin_id);
+            }
         }
         let mut roles: HashMap<(i64, Role), Vec<RoleRow>> = HashMap::new();
         let mut unknown_roles = Vec::new();
-        for r in &snap.roles {
+        for r in snap.roles.iter().filter(|r| snap.principals.contains_key(&r.prin_id)) {
             let desc = snap.role_types.get(&r.role_type_id).cloned().unwrap_or_default();
             match Role::from_desc(&desc) {
                 Some(role) => roles.entry((r.node_id, role)).or_default().push(*r),
@@ -220,6 +161,9 @@ impl<'a> Legacy<'a> {
             if !pnode.is_category {
                 return Err(TreeError::RoomWithChildren(parent));
             }
+            if let Some(t) = pnode.node_type.filter(|t| !matches!(t, 0 | 1)) {
+                return Err(TreeError::BadNodeType(parent, t));
+            }
             chain.push(parent);
             cur = parent;
         }
@@ -227,11 +171,25 @@ impl<'a> Legacy<'a> {
     }
 
     /// `scope(n)`: the nearest scope list from `scopeDefinerId` upward; the root without
-    /// rows means every user.
+    /// rows means every user. A `scopeDefinerId` naming a missing node, or one whose chain
+    /// is broken, is read narrowly: nobody (the plan reports it as a `DATA_ERROR`).
     pub fn scope(&self, id: i64) -> Result<Scope, TreeError> {
-        let start = self.node(id).and_then(|n| n.scope_definer_id).unwrap_or(id);
-        let start = if self.node(start).is_some() { start } else { id };
-        for n in self.ancestors_or_self(start)? {
+        let definer = self.node(id).and_then(|n| n.scope_definer_id);
+        let start = definer.unwrap_or(id);
+        if self.node(start).is_none() {
+            // The room's own chain decides whether the room is rejected; its scope is nobody.
+            self.ancestors_or_self(id)?;
+            return Ok(Scope::Set(BTreeSet::new()));
+        }
+        let chain = match self.ancestors_or_self(start) {
+            Ok(c) => c,
+            Err(e) if definer.is_none() => return Err(e),
+            Err(_) => {
+                self.ancestors_or_self(id)?;
+                return Ok(Scope::Set(BTreeSet::new()));
+            }
+        };
+        for n in chain {
             if let Some(rows) = self.scope_rows.get(&n) {
                 return Ok(Scope::Set(rows.clone()));
             }
@@ -239,19 +197,18 @@ impl<'a> Legacy<'a> {
         Ok(Scope::Everyone)
     }
 
-    /// The node where `id`'s member list was started.
-    pub fn member_definer(&self, id: i64) -> Result<i64, TreeError> {
+    /// The node where `id`'s member list was started; `None` when `roleDefinerId` names a
+    /// missing node (read narrowly: an empty member list).
+    pub fn member_definer(&self, id: i64) -> Result<Option<i64>, TreeError> {
         if let Some(d) = self.node(id).and_then(|n| n.role_definer_id) {
-            if self.node(d).is_some() {
-                return Ok(d);
-            }
+            return Ok(self.node(d).is_some().then_some(d));
         }
         for n in self.ancestors_or_self(id)? {
             if self.node(n).is_some_and(|x| x.override_member) {
-                return Ok(n);
+                return Ok(Some(n));
             }
         }
-        Ok(ROOT)
+        Ok(Some(ROOT))
     }
 
     /// Role rows of `role` placed directly on node `id`.
@@ -266,7 +223,7 @@ impl<'a> Legacy<'a> {
 
     /// `members(n)`.
     pub fn members(&self, id: i64) -> Result<Vec<Grant>, TreeError> {
-        Ok(self.grants(self.member_definer(id)?, Role::Member))
+        Ok(self.member_definer(id)?.map(|d| self.grants(d, Role::Member)).unwrap_or_default())
     }
 
     /// `managers(n)`: the union down the chain; with `skip_root`, the root's are left out.

@@ -106,3 +106,80 @@ fn dense_rights_match_the_rule_evaluated_user_by_user() {
     }
     assert!(granted > 300, "the generator grants rights often enough to test them: {granted}");
 }
+
+/// Root 1 → category 2 (scope: group 50; members: group 50) → rooms 10, 11; user 100 in
+/// group 51 only, and group 51 in group 50; user 101 in group 50.
+fn small_snapshot() -> Snapshot {
+    let mut snap = Snapshot::default();
+    for (id, is_user) in [(1, false), (5, true)] {
+        let t = PrincipalType {
+            id,
+            desc: String::new(),
+            is_system_user: false,
+            is_user,
+            is_federated: false,
+        };
+        snap.principal_types.insert(id, t);
+    }
+    for g in [50, 51] {
+        snap.principals.insert(g, principal(g, 1, false));
+    }
+    for u in [100, 101] {
+        snap.principals.insert(u, principal(u, 5, false));
+    }
+    snap.affiliations.extend([(100, 51), (51, 50), (101, 50)]);
+    snap.nodes.insert(1, node(1, None, true));
+    snap.nodes.insert(2, node(2, Some(1), true));
+    for r in [10, 11] {
+        let mut n = node(r, Some(2), false);
+        n.scope_definer_id = Some(2);
+        n.role_definer_id = Some(2);
+        snap.nodes.insert(r, n);
+    }
+    snap.role_types.insert(1, "Member".into());
+    snap.scopes.push(ScopeRow { node_id: 2, prin_id: 50, denied: false });
+    snap.roles.push(RoleRow { node_id: 2, prin_id: 50, role_type_id: 1, honors_scope: true });
+    snap
+}
+
+#[test]
+fn affiliations_are_taken_as_stored_not_followed() {
+    let snap = small_snapshot();
+    let lg = Legacy::new(&snap);
+    assert!(lg.affs.has(100, 51) && !lg.affs.has(100, 50), "51's row to 50 is not followed");
+    assert_eq!(lg.affs.members(50).collect::<BTreeSet<_>>(), BTreeSet::from([50, 51, 101]));
+    let rights = lg.rights(10).unwrap();
+    assert!(rights.contains_key(&101) && !rights.contains_key(&100), "{rights:?}");
+    assert_eq!(lg.rights(10), lg.rights_naive(10));
+}
+
+#[test]
+fn dangling_definers_and_missing_principals_read_as_nobody() {
+    let mut snap = small_snapshot();
+    snap.nodes.get_mut(&10).unwrap().scope_definer_id = Some(99);
+    snap.nodes.get_mut(&11).unwrap().role_definer_id = Some(98);
+    let lg = Legacy::new(&snap);
+    assert_eq!(lg.scope(10), Ok(Scope::Set(BTreeSet::new())), "not the category's, not everyone");
+    assert!(lg.rights(10).unwrap().is_empty());
+    assert_eq!(lg.member_definer(11), Ok(None));
+    assert!(lg.members(11).unwrap().is_empty());
+    assert!(lg.rights(11).unwrap().is_empty());
+
+    // A scope list whose only row names a missing principal is nobody, not the root's
+    // "every user"; a role row naming one grants nothing.
+    let mut snap = small_snapshot();
+    snap.scopes = vec![ScopeRow { node_id: 2, prin_id: 777, denied: false }];
+    snap.roles.push(RoleRow { node_id: 10, prin_id: 778, role_type_id: 1, honors_scope: false });
+    let lg = Legacy::new(&snap);
+    assert_eq!(lg.scope(10), Ok(Scope::Set(BTreeSet::new())));
+    assert!(lg.grants(10, Role::Member).is_empty());
+    assert!(lg.rights(10).unwrap().is_empty());
+}
+
+#[test]
+fn an_unknown_node_type_rejects_the_rooms_below_it() {
+    let mut snap = small_snapshot();
+    snap.nodes.get_mut(&2).unwrap().node_type = Some(2);
+    let lg = Legacy::new(&snap);
+    assert_eq!(lg.ancestors_or_self(10), Err(TreeError::BadNodeType(2, 2)));
+}

@@ -3,6 +3,7 @@
 //! `csv.rs` and into rules by `csv_rules.rs`, checked against the legacy snapshot by
 //! `validate.rs`; the wave-name rule is `wave_name.rs`).
 
+pub mod affiliations;
 pub mod csv;
 pub mod csv_rules;
 pub mod dense;

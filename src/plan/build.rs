@@ -9,6 +9,7 @@
 mod access;
 mod categories;
 mod findings;
+mod integrity;
 mod names;
 mod rooms;
 
@@ -25,13 +26,14 @@ use findings::{capacity, Findings};
 use rooms::ClassKey;
 
 pub use findings::{ACE_LIMIT, INVITE_LIMIT, USER_LIMIT};
-pub use names::NAME_LIMIT;
+pub use names::{clean_name, is_name_control, NAME_LIMIT, ROOT_ROOMS_CATEGORY};
 
 /// Builds the plan. `counts` are the staged messages per (room, author).
 pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> Plan {
     let opts = &mappings.options;
     let mut b = Builder::new(snap, mappings);
     b.unknown_roles();
+    b.data_errors();
 
     // 1. Rooms: classify into drafts or exclusions.
     let room_counts = room_counts(counts);
@@ -47,6 +49,8 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
     let classifier = Classifier::new(&rooms, &excluded, snap, opts.since.as_deref());
     let (totals, authors) = b.tally_messages(&classifier, &rooms, counts);
     let principals_out = b.principals(&rooms, &authors);
+    let mut rooms = rooms;
+    b.drop_unresolvable(&mut rooms, &principals_out);
     capacity(&mut b.f, &rooms, &b.categories, &principals_out, snap);
     let waves = plan_waves(&rooms, &classifier, counts);
     let addins = snap

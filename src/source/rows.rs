@@ -96,6 +96,7 @@ fn node(r: &dyn Cells) -> Result<Node> {
         guid: guid(r, 1)?,
         parent_id: r.opt_int(2)?,
         is_category: flag(r, 3)?,
+        node_type: r.opt_int(3)?,
         name: r.text(4)?,
         desc: r.opt_text(5)?.unwrap_or_default(),
         topic: r.opt_text(6)?.filter(|t| !t.trim().is_empty()),

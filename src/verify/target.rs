@@ -84,7 +84,7 @@ pub struct Model {
     pub by_guid: HashMap<String, i64>,
     /// `prinUri` (lowercase) → `prinID`.
     pub by_uri: HashMap<String, i64>,
-    /// Affiliation closure from `tblPrincipalAffiliations`.
+    /// Affiliations from `tblPrincipalAffiliations`, as stored (never followed further).
     pub affs: Affiliations,
     /// Every node of the pool by `nodeID`.
     pub nodes: BTreeMap<i64, TargetNode>,

@@ -5,8 +5,11 @@
 
 use std::collections::HashMap;
 
+use anyhow::Result;
+
 use super::{IdMap, TargetState};
 use crate::db::batch::{Batch, Value, ADDIN, AFFILIATION, INVITE, NODE, PRINCIPAL, ROLE, SCOPE};
+use crate::error::bad_input;
 use crate::mapping::legacy::Role;
 use crate::model::{Snapshot, BEHAVIOR_NORMAL, VISIBILITY_SCOPED};
 use crate::plan::{Plan, PlanPrincipal, PlanRoom};
@@ -70,6 +73,10 @@ impl<'a> Draft<'a> {
                 let id = st.next_prin;
                 st.next_prin += 1;
                 new_prins.push((p, id));
+                // A later plan principal with the same GUID or URI (a principals.csv merger
+                // of several legacy principals onto one) reuses this one: one URI, one row.
+                st.by_guid.insert(p.guid.to_ascii_lowercase(), id);
+                st.by_uri.insert(p.uri.to_ascii_lowercase(), id);
                 id
             });
             self.map.principals.insert(p.legacy_id, id);
@@ -78,9 +85,11 @@ impl<'a> Draft<'a> {
     }
 
     /// Inserts the new principals, with their legacy details.
-    pub(super) fn insert_principals(&mut self, new_prins: &[(&PlanPrincipal, i64)]) {
+    pub(super) fn insert_principals(&mut self, new_prins: &[(&PlanPrincipal, i64)]) -> Result<()> {
         for (p, id) in new_prins {
-            let src = &self.snap.principals[&p.legacy_id];
+            let Some(src) = self.snap.principals.get(&p.legacy_id) else {
+                return Err(stale(&format!("principal {} (legacy prinID {})", p.uri, p.legacy_id)));
+            };
             self.b.insert(
                 &PRINCIPAL,
                 vec![
@@ -104,6 +113,7 @@ impl<'a> Draft<'a> {
             );
             self.map.inserted.principals.push(*id);
         }
+        Ok(())
     }
 
     /// Inserts the affiliations of the new principals: each to itself at index -1, then
@@ -148,7 +158,7 @@ impl<'a> Draft<'a> {
 
     /// Inserts the categories `rooms` need that earlier waves did not write, with their
     /// scopes; returns their creator role rows.
-    pub(super) fn insert_categories(&mut self, rooms: &[&PlanRoom]) -> Vec<RoleRow> {
+    pub(super) fn insert_categories(&mut self, rooms: &[&PlanRoom]) -> Result<Vec<RoleRow>> {
         let (plan, snap) = (self.plan, self.snap);
         let mut cat_keys: Vec<&String> = rooms.iter().map(|r| &r.category).collect();
         cat_keys.sort();
@@ -186,31 +196,40 @@ impl<'a> Draft<'a> {
             );
             self.map.inserted.nodes.push(id);
             self.map.categories.insert(key.clone(), id);
+            let on = format!("the scope of category `{}`", c.name);
             for (list, denied) in [(&c.allowed, false), (&c.denied, true)] {
                 for p in list {
-                    let pid = self.map.principals[p];
+                    let pid = target_prin(&self.map, *p, &on)?;
                     self.b.insert(&SCOPE, vec![id.into(), pid.into(), denied.into(), 1i64.into()]);
                     self.map.inserted.scopes.push((id, pid));
                 }
             }
-            roles.extend(
-                c.creators
-                    .iter()
-                    .map(|p| (id, self.map.principals[p], self.st.roles[&Role::Creator])),
-            );
+            let creator = role_type(self.st, Role::Creator)?;
+            let on = format!("the creators of category `{}`", c.name);
+            for p in &c.creators {
+                roles.push((id, target_prin(&self.map, *p, &on)?, creator));
+            }
         }
-        roles
+        Ok(roles)
     }
 
     /// Inserts `rooms` into their categories; returns their member, manager and presenter
     /// role rows.
-    pub(super) fn insert_rooms(&mut self, rooms: &[&PlanRoom]) -> Vec<RoleRow> {
+    pub(super) fn insert_rooms(&mut self, rooms: &[&PlanRoom]) -> Result<Vec<RoleRow>> {
         let snap = self.snap;
         let mut roles = Vec::new();
         for r in rooms {
+            let Some(legacy) = snap.nodes.get(&r.legacy_id) else {
+                return Err(stale(&format!(
+                    "room {} (legacy nodeID {})",
+                    r.legacy_path, r.legacy_id
+                )));
+            };
+            let Some(&category) = self.map.categories.get(&r.category) else {
+                return Err(stale(&format!("category {} of room {}", r.category, r.legacy_path)));
+            };
             let id = self.st.next_node;
             self.st.next_node += 1;
-            let legacy = &snap.nodes[&r.legacy_id];
             let map = &mut self.map;
             let by = |p: i64| map.principals.get(&p).copied().unwrap_or(1);
             self.b.insert(
@@ -218,7 +237,7 @@ impl<'a> Draft<'a> {
                 vec![
                     id.into(),
                     r.legacy_guid.as_str().into(),
-                    map.categories[&r.category].into(),
+                    category.into(),
                     0i64.into(),
                     r.target_name.as_str().into(),
                     r.desc.as_str().into(),
@@ -242,10 +261,14 @@ impl<'a> Draft<'a> {
                 (&r.managers, Role::Manager),
                 (&r.presenters, Role::Voiced),
             ] {
-                roles.extend(list.iter().map(|p| (id, map.principals[p], self.st.roles[&role])));
+                let rtype = role_type(self.st, role)?;
+                let on = format!("the {role:?} list of room {}", r.legacy_path);
+                for p in list {
+                    roles.push((id, target_prin(map, *p, &on)?, rtype));
+                }
             }
         }
-        roles
+        Ok(roles)
     }
 
     /// Inserts role rows, in the order given.
@@ -282,6 +305,32 @@ impl<'a> Draft<'a> {
     }
 }
 
+/// The target `prinID` of legacy principal `p`, listed on `on`; a principal the load did
+/// not map is a plan that does not match its workspace (the plan never lists one it cannot
+/// resolve), reported by name instead of a panic.
+fn target_prin(map: &IdMap, p: i64, on: &str) -> Result<i64> {
+    map.principals.get(&p).copied().ok_or_else(|| {
+        stale(&format!(
+            "legacy principal {p}, listed on {on}, which is not among the plan's principals"
+        ))
+    })
+}
+
+/// The target's role type id of `role` (checked when the target state is read).
+fn role_type(st: &TargetState, role: Role) -> Result<i64> {
+    st.roles.get(&role).copied().ok_or_else(|| {
+        bad_input(format!("the target's tblRoleType has no `{role:?}` row; is it an mgc database?"))
+    })
+}
+
+/// The error for a plan that names something it does not carry: nothing has been written.
+fn stale(what: &str) -> anyhow::Error {
+    bad_input(format!(
+        "the plan names {what}, which it cannot resolve (a plan older than its workspace, or edited); \
+         nothing was written: re-run `gcmigrate plan` and then the load"
+    ))
+}
+
 /// The 2013 `prinName` (common name): the first `CN=` of the AD path, else the display name.
 fn common_name(ad_path: Option<&str>, display: Option<&str>) -> Option<String> {
     ad_path
@@ -290,3 +339,7 @@ fn common_name(ad_path: Option<&str>, display: Option<&str>) -> Option<String> {
         .map(str::to_string)
         .or_else(|| display.map(str::to_string))
 }
+
+#[cfg(test)]
+#[path = "draft_tests.rs"]
+mod tests;

@@ -138,7 +138,7 @@ pub(super) fn plan_principals(
         ids.iter().flat_map(|&p| lg.affs.members(p).chain([p]).collect::<Vec<_>>()).collect();
     let closure: BTreeSet<i64> =
         reached.iter().flat_map(|&p| lg.affs.of(p).collect::<Vec<_>>()).collect();
-    closure
+    let planned: Vec<PlanPrincipal> = closure
         .into_iter()
         .filter_map(|id| snap.principals.get(&id))
         .map(|p| {
@@ -174,5 +174,31 @@ pub(super) fn plan_principals(
             }
             out
         })
-        .collect()
+        .collect();
+    merge_same_uri(planned, f)
+}
+
+/// Gives every remapped principal whose URI another planned principal has (a principals.csv
+/// merger, onto a legacy principal or with several rows onto one URI) that principal's GUID:
+/// one identity, so the load writes one target principal per URI. The GUID kept is the one
+/// of the principal that was not remapped, else of the first by legacy id.
+fn merge_same_uri(mut planned: Vec<PlanPrincipal>, f: &mut Findings) -> Vec<PlanPrincipal> {
+    let remapped = |p: &PlanPrincipal| p.note.as_deref().is_some_and(|n| n.starts_with("remapped"));
+    let mut keep: std::collections::BTreeMap<String, (bool, String)> = Default::default();
+    for p in &planned {
+        let e = keep.entry(p.uri.to_lowercase()).or_insert((remapped(p), p.guid.clone()));
+        if e.0 && !remapped(p) {
+            *e = (false, p.guid.clone());
+        }
+    }
+    for p in planned.iter_mut().filter(|p| remapped(p)) {
+        let guid = &keep[&p.uri.to_lowercase()].1;
+        if *guid != p.guid {
+            f.add(Severity::Info, "PRINCIPAL_MERGED", &p.uri, Some(guid),
+                format!("legacy principal {} is remapped onto {}, which the plan already has: they become one target \
+                         principal (GUID {guid})", p.legacy_id, p.uri));
+            p.guid = guid.clone();
+        }
+    }
+    planned
 }

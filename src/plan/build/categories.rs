@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::access::{everyone_principals, restrict};
-use super::names::{derived_guid, unique_name};
+use super::names::{derived_guid, unique_name, ROOT_ROOMS_CATEGORY};
 use super::rooms::{ClassKey, RoomDraft};
 use super::Builder;
 use crate::mapping::legacy::{Legacy, Scope, ROOT};
@@ -59,7 +59,8 @@ impl<'a> Builder<'a> {
         let pnode = lg.node(parent).expect("parent of a planned room exists");
         let own = ClassKey {
             parent,
-            scope: lg.scope(parent).unwrap_or(Scope::Everyone),
+            // A broken chain reads narrowly: nobody (never every user).
+            scope: lg.scope(parent).unwrap_or(Scope::Set(Default::default())),
             logged: lg.inherited(parent, |n| n.logged, true),
             file_post: lg.inherited(parent, |n| n.file_post, true),
             invite: lg.inherited(parent, |n| n.invite, true),
@@ -74,7 +75,7 @@ impl<'a> Builder<'a> {
         let pool = rule.and_then(|r| r.pool.clone()).unwrap_or_else(|| opts.default_pool.clone());
         let base = match rule.and_then(|r| r.target_name.clone()) {
             Some(name) => name,
-            None if parent == ROOT => pnode.name.clone(),
+            None if parent == ROOT => ROOT_ROOMS_CATEGORY.to_string(),
             None => chain
                 .iter()
                 .rev()
@@ -84,6 +85,12 @@ impl<'a> Builder<'a> {
                 .collect::<Vec<_>>()
                 .join(&opts.separator),
         };
+        if parent == ROOT && rule.and_then(|r| r.target_name.as_ref()).is_none() {
+            self.f.add(Severity::Info, "ROOT_ROOMS", ppath, Some(&pnode.guid),
+                format!("rooms placed directly under the legacy root go to the category `{base}` (the target has its \
+                         own root category, and a category named after the legacy root would be a second one); name \
+                         it in categories.csv (path /) to choose otherwise"));
+        }
         if depth >= 2 {
             self.f.add(
                 Severity::Info,
@@ -144,7 +151,13 @@ impl<'a> Builder<'a> {
             name,
             legacy_path: ppath.to_string(),
             legacy_id: p.id,
-            guid: if i == 0 { pnode.guid.clone() } else { derived_guid(&pnode.guid, i) },
+            // The legacy root's GUID may be the target root's (a pool-to-pool move): the
+            // category of its rooms gets a derived one.
+            guid: if i == 0 && p.id != ROOT {
+                pnode.guid.clone()
+            } else {
+                derived_guid(&pnode.guid, i)
+            },
             split_reason,
             pool: p.pool.clone(),
             allowed,

@@ -19,7 +19,27 @@ pub(super) fn derived_guid(guid: &str, i: usize) -> String {
     format!("{}-{}-4{}-8{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
 }
 
-/// Fits a name within 256 characters and makes it unique (case-insensitively) in `used`.
+/// The name of the category that holds the rooms placed directly under the legacy root
+/// (the target has its own root category; a second one named after the legacy root would
+/// be a look-alike of it). `categories.csv` can name it (path `/`).
+pub const ROOT_ROOMS_CATEGORY: &str = "Top-level rooms";
+
+/// Whether Persistent Chat names cannot hold `c`: the C0 and C1 controls (line breaks,
+/// tabs, U+0000–U+001F, U+007F, U+0080–U+009F) and the Unicode line and paragraph
+/// separators — exactly what the PowerShell export would otherwise turn into spaces.
+pub fn is_name_control(c: char) -> bool {
+    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
+}
+
+/// A name with each control character replaced by a space (runs of spaces kept), as
+/// MAPPING.md "Names and limits" says; the plan decides uniqueness on this name, and every
+/// artefact (target rows, PowerShell, reports) uses it.
+pub fn clean_name(name: &str) -> String {
+    name.chars().map(|c| if is_name_control(c) { ' ' } else { c }).collect()
+}
+
+/// Replaces control characters by spaces, fits the name within 256 characters and makes
+/// it unique (case-insensitively) in `used`, reporting each change.
 pub(super) fn unique_name(
     f: &mut Findings,
     used: &mut HashSet<String>,
@@ -27,6 +47,14 @@ pub(super) fn unique_name(
     subject: &str,
     suffix: &str,
 ) -> String {
+    let cleaned = clean_name(name);
+    if cleaned != name {
+        f.add(Severity::Warning, "NAME_CONTROL_CHARACTERS", subject, None,
+            format!("the name {name:?} holds control characters (line breaks, tabs…), which a Persistent Chat name \
+                     cannot: each becomes a space, giving `{cleaned}` before uniqueness is decided; rename it in \
+                     rooms.csv or categories.csv to choose otherwise"));
+    }
+    let name = cleaned.as_str();
     let mut base: String = name.to_string();
     if base.chars().count() > NAME_LIMIT {
         base = base.chars().take(NAME_LIMIT).collect();

@@ -6,11 +6,14 @@ use std::collections::BTreeMap;
 
 use super::access::{note_principal, restrict, Restriction};
 use super::findings::Findings;
+use super::integrity::{behavior_known, visibility_known};
 use super::names::{fold_topic, unique_name};
 use super::Builder;
 use crate::mapping::legacy::{Role, Scope, TreeError, ROOT};
 use crate::mapping::{Naming, RoomRule};
-use crate::model::{Node, BEHAVIOR_AUDITORIUM, VISIBILITY_PRIVATE, VISIBILITY_SCOPED};
+use crate::model::{
+    Node, BEHAVIOR_AUDITORIUM, BEHAVIOR_NORMAL, VISIBILITY_PRIVATE, VISIBILITY_SCOPED,
+};
 use crate::plan::{ExcludedRoom, PlanRoom, Severity};
 
 /// Category-level properties shared by the rooms of one target category.
@@ -152,9 +155,12 @@ impl<'a> Builder<'a> {
             .unwrap_or_else(|| opts.default_wave.clone());
         let allowed = cat.allowed.clone();
         let (members, managers, presenters) = self.room_access(d, &allowed);
+        // An out-of-enum value (a DATA_ERROR finding) is read narrowly: Secret.
         let visibility = match self.lg.visibility(node.id, VISIBILITY_SCOPED) {
-            VISIBILITY_PRIVATE => VISIBILITY_PRIVATE,
-            _ => VISIBILITY_SCOPED,
+            v if v != VISIBILITY_PRIVATE && visibility_known(v, self.snap.version) => {
+                VISIBILITY_SCOPED
+            }
+            _ => VISIBILITY_PRIVATE,
         };
         let parent_invite = self.lg.inherited(d.key.parent, |n| n.invite, true);
         if node.invite == Some(true) && !parent_invite {
@@ -182,7 +188,12 @@ impl<'a> Builder<'a> {
             managers,
             presenters,
             visibility,
-            behavior: node.behavior,
+            // Out of the enum (a DATA_ERROR finding): only presenters post, as §2 reads it.
+            behavior: if behavior_known(node.behavior) {
+                node.behavior
+            } else {
+                BEHAVIOR_AUDITORIUM
+            },
             disabled: node.disabled,
             invite: (!self.lg.inherited(node.id, |n| n.invite, true)).then_some(false),
             desc,
@@ -218,7 +229,7 @@ impl<'a> Builder<'a> {
         let mut members = lg.members(node.id).unwrap_or_default();
         let managers = lg.managers(node.id, self.opts.drop_root_managers).unwrap_or_default();
         let voiced = lg.voiced(node.id);
-        let presenters_src = if node.behavior == BEHAVIOR_AUDITORIUM {
+        let presenters_src = if node.behavior != BEHAVIOR_NORMAL {
             voiced
         } else {
             if !voiced.is_empty() {
