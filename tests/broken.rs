@@ -16,15 +16,7 @@ use crate::util::*;
 /// findings, GUID and enum findings, affiliations as stored, no panic in load's draft):
 /// run, and reported (a panic included) on every run, but not yet failed on their code
 /// and message. Empty this list when that part is merged.
-const PENDING: &[&str] = &[
-    "dangling-scope-definer",
-    "scope-missing-principal",
-    "duplicate-node-guid",
-    "non-guid-node-guid",
-    "duplicate-prin-guid",
-    "out-of-enum-behavior",
-    "nested-group",
-];
+const PENDING: &[&str] = &[];
 
 /// One row of `fixtures/broken/cases.csv`.
 #[derive(Debug)]

@@ -12,9 +12,9 @@
 mod attach;
 mod history;
 mod journal;
+pub mod lock;
 pub mod manifest;
 mod snapshot;
-pub mod lock;
 
 pub use attach::Copied;
 pub use history::ChatRef;

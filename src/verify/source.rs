@@ -173,7 +173,8 @@ pub async fn check(
     let snap = ws.load_snapshot().await?;
     let src = crate::db::SourceDb::open(source).await?;
     let db = crate::db::TargetDb::open(target, crate::db::OpenMode::Existing, 2).await?;
-    let map = crate::load::ledger::required_id_map(&db).await?;
+    let mine = crate::load::ledger::Mine::of(ws, &snap).await?;
+    let map = crate::load::ledger::required_id_map(&db, &mine).await?;
     let label = source.to_string();
     let report = compare(ws, &plan, &snap, &src, &db, &map, wave, &label).await;
     src.close().await;
