@@ -9,10 +9,9 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use sqlx::Row;
 
 use super::snapshot::{NEXT, NEXT_REJECTS};
-use super::{Digests, RoomDigest, Workspace};
+use super::{Digests, Workspace};
 use crate::progress::Bar;
 
 /// Rows per copy transaction.
@@ -125,18 +124,7 @@ async fn digests(conn: &mut sqlx::SqliteConnection, past: &str, exact: bool) -> 
     .fetch_all(&mut *conn)
     .await
     .context("taking the manifest of tblChat")?;
-    let mut out = Digests::new();
-    for r in rows {
-        out.insert(
-            r.try_get(0)?,
-            RoomDigest {
-                rows: r.try_get::<i64, _>(1)? as u64,
-                max_chat_id: r.try_get(2)?,
-                checksum: r.try_get(3)?,
-            },
-        );
-    }
-    Ok(out)
+    super::manifest::digests(rows)
 }
 
 async fn copy(

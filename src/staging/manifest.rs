@@ -120,18 +120,7 @@ impl Workspace {
         let rows = sqlx::query("SELECT channel_id, rows, max_chat_id, checksum FROM manifest_room")
             .fetch_all(&self.pool)
             .await?;
-        let mut out = Digests::new();
-        for r in rows {
-            out.insert(
-                r.try_get(0)?,
-                RoomDigest {
-                    rows: r.try_get::<i64, _>(1)? as u64,
-                    max_chat_id: r.try_get(2)?,
-                    checksum: r.try_get(3)?,
-                },
-            );
-        }
-        Ok(out)
+        digests(rows)
     }
 
     /// The manifest's header, when an extract of this version completed.
@@ -263,6 +252,23 @@ impl Workspace {
         }
         Ok(())
     }
+}
+
+/// Per-room digests from rows of (room, rows, highest chatId, checksum), as both the
+/// manifest table and the SQL aggregate over an SQLite source give them.
+pub(super) fn digests(rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<Digests> {
+    let mut out = Digests::new();
+    for r in rows {
+        out.insert(
+            r.try_get(0)?,
+            RoomDigest {
+                rows: r.try_get::<i64, _>(1)? as u64,
+                max_chat_id: r.try_get(2)?,
+                checksum: r.try_get(3)?,
+            },
+        );
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -125,8 +125,14 @@ impl Workspace {
                 dir.display()
             )));
         }
-        crate::db::sqlite_file::check(&db_path)?;
-        crate::db::sqlite_file::check(&dir.join(HISTORY_FILE))?;
+        for file in [db_path.clone(), dir.join(HISTORY_FILE)] {
+            crate::db::sqlite_file::check(&file).map_err(|e| {
+                bad_input(format!(
+                    "{e}, or rebuild the workspace with `gcmigrate extract --workspace {}`",
+                    dir.display()
+                ))
+            })?;
+        }
         for sub in ["", "reports", "rejects", "scripts"] {
             std::fs::create_dir_all(dir.join(sub))
                 .with_context(|| format!("cannot create {}", dir.join(sub).display()))?;
