@@ -22,7 +22,8 @@ pub async fn run(args: VerifyArgs, progress: Progress) -> Result<Outcome> {
     let report = stage(&ws, &target, args.wave.as_deref(), progress).await?;
     let against_source = match &source {
         Some(s) => {
-            crate::verify::source::check(&ws, s, &target, args.wave.as_deref(), &progress).await?
+            let r = crate::verify::source::check(&ws, s, &target, args.wave.as_deref()).await?;
+            against_source(&ws, &r, args.wave.as_deref(), &progress)?
         }
         None => true,
     };
@@ -104,4 +105,36 @@ pub async fn stage(
         ));
     }
     Ok(report)
+}
+
+/// Writes `reports/verify-<wave>-source.json` and says PASS or FAIL on one line (with one
+/// line per mismatched room); returns whether every room agrees.
+fn against_source(
+    ws: &Workspace,
+    report: &crate::verify::source::SourceReport,
+    wave: Option<&str>,
+    progress: &Progress,
+) -> Result<bool> {
+    let wave = wave.unwrap_or("all");
+    crate::report::write_json(&ws.reports_dir(), &format!("verify-{wave}-source.json"), report)?;
+    progress.note(&format!(
+        "verify --source ({wave}): {} — {} rooms against {}: {} legacy messages up to the watermarks, {} in the target",
+        if report.ok() { "PASS" } else { "FAIL" },
+        report.rooms,
+        report.source,
+        report.source_rows,
+        report.target_rows
+    ));
+    for r in &report.mismatched {
+        progress.note(&format!(
+            "  legacy room {} ({}): {} legacy messages up to chatId {}, {} in the target{}",
+            r.legacy_path,
+            r.legacy_id,
+            r.source_rows,
+            r.watermark.map_or("-".into(), |m| m.to_string()),
+            r.target_rows,
+            if r.source_rows == r.target_rows { ", contents differ" } else { "" }
+        ));
+    }
+    Ok(report.ok())
 }

@@ -158,16 +158,14 @@ pub async fn compare(
     Ok(report)
 }
 
-/// `verify --source`: opens both databases, compares the wave's rooms, writes
-/// `reports/verify-<wave>-source.json` and says PASS or FAIL on one line (with one line
-/// per mismatched room). Returns whether every room agrees.
+/// `verify --source`: opens both databases and compares the wave's rooms (the command
+/// writes the report and the console lines: [`crate::commands`]).
 pub async fn check(
     ws: &Workspace,
     source: &crate::db::DbUrl,
     target: &crate::db::DbUrl,
     wave: Option<&str>,
-    progress: &crate::progress::Progress,
-) -> Result<bool> {
+) -> Result<SourceReport> {
     let plan: Plan =
         serde_json::from_str(&ws.load_plan().await?).context("the stored plan is unreadable")?;
     let snap = ws.load_snapshot().await?;
@@ -179,27 +177,5 @@ pub async fn check(
     let report = compare(ws, &plan, &snap, &src, &db, &map, wave, &label).await;
     src.close().await;
     db.close().await;
-    let report = report?;
-    let wave = wave.unwrap_or("all");
-    crate::report::write_json(&ws.reports_dir(), &format!("verify-{wave}-source.json"), &report)?;
-    progress.note(&format!(
-        "verify --source ({wave}): {} — {} rooms against {}: {} legacy messages up to the watermarks, {} in the target",
-        if report.ok() { "PASS" } else { "FAIL" },
-        report.rooms,
-        report.source,
-        report.source_rows,
-        report.target_rows
-    ));
-    for r in &report.mismatched {
-        progress.note(&format!(
-            "  legacy room {} ({}): {} legacy messages up to chatId {}, {} in the target{}",
-            r.legacy_path,
-            r.legacy_id,
-            r.source_rows,
-            r.watermark.map_or("-".into(), |m| m.to_string()),
-            r.target_rows,
-            if r.source_rows == r.target_rows { ", contents differ" } else { "" }
-        ));
-    }
-    Ok(report.ok())
+    report
 }
