@@ -197,3 +197,22 @@ fn watermarks_are_each_rooms_highest_chat_id_with_or_without_a_source_index() {
         );
     }
 }
+
+/// `isAlert` is a bit: a stray value (2, -1) in an SQLite copy is staged as the flag it
+/// means (1), as the streamed sources decode it, never carried raw into the target.
+#[test]
+fn an_out_of_range_is_alert_is_staged_as_a_flag_like_every_engine_does() {
+    let dir = tmp_dir("isalert");
+    let url = sqlite_url(&dir, "legacy.db");
+    contoso(&url);
+    exec(&url, "UPDATE tblChat SET isAlert = 2 WHERE chatId % 2 = 0");
+    exec(&url, "UPDATE tblChat SET isAlert = -1 WHERE chatId % 2 = 1");
+    let ws = dir.join("ws");
+    gcm().args(["extract", "-q", "--source", &url, "--workspace"]).arg(&ws).assert().success();
+    let staged = format!("sqlite://{}", ws.join("history.db").display());
+    assert_eq!(scalar(&staged, "SELECT COUNT(*) FROM snap_chat WHERE is_alert NOT IN (0, 1)"), 0);
+    assert_eq!(
+        scalar(&staged, "SELECT COUNT(*) FROM snap_chat WHERE is_alert = 1"),
+        scalar(&staged, "SELECT COUNT(*) FROM snap_chat")
+    );
+}

@@ -151,7 +151,8 @@ async fn copy(
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let ins = sqlx::query(&format!(
             "INSERT OR IGNORE INTO {NEXT} (channel_id, chat_id, chat_date, user_id, is_alert, content) \
-             SELECT c.channelId, c.chatId, c.chatDate, c.userId, COALESCE(c.isAlert, 0), c.content FROM src.tblChat c \
+             SELECT c.channelId, c.chatId, c.chatDate, c.userId, \
+             CASE WHEN COALESCE(c.isAlert, 0) = 0 THEN 0 ELSE 1 END, c.content FROM src.tblChat c \
              WHERE {range} AND {COPYABLE} AND {past}"
         ))
         .bind(lo)
