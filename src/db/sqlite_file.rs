@@ -45,12 +45,13 @@ pub fn check(path: &Path) -> Result<()> {
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
     let has_wal = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
-    let len = if has_wal { u64::MAX } else { len };
-    verdict(&head, len).map_err(|why| bad_input(format!("{}: {why}", path.display())))
+    verdict(&head, (!has_wal).then_some(len))
+        .map_err(|why| bad_input(format!("{}: {why}", path.display())))
 }
 
-/// What is wrong with a file of `len` bytes that starts with `head`, if anything.
-fn verdict(head: &[u8], len: u64) -> Result<(), String> {
+/// What is wrong with a file that starts with `head`, if anything; its length `len` is
+/// judged against the header's page count when given.
+fn verdict(head: &[u8], len: Option<u64>) -> Result<(), String> {
     let not_sqlite = "not an SQLite database (the file does not start with the SQLite \
                       header): check the path, or restore the file from a backup";
     if head.len() < MAGIC.len() || &head[..MAGIC.len()] != MAGIC {
@@ -58,8 +59,9 @@ fn verdict(head: &[u8], len: u64) -> Result<(), String> {
     }
     if head.len() < HEADER {
         return Err(format!(
-            "truncated SQLite database ({len} bytes, shorter than its 100-byte header): \
-             copy or restore the file again"
+            "truncated SQLite database ({} bytes, shorter than its 100-byte header): \
+             copy or restore the file again",
+            head.len()
         ));
     }
     let be16 = |o: usize| u64::from(u16::from_be_bytes([head[o], head[o + 1]]));
@@ -71,7 +73,7 @@ fn verdict(head: &[u8], len: u64) -> Result<(), String> {
     };
     let pages = u64::from(be32(28));
     let size_valid = be32(92) == be32(24) && pages > 0;
-    if size_valid && len < pages * page {
+    if let Some(len) = len.filter(|&len| size_valid && len < pages * page) {
         return Err(format!(
             "truncated SQLite database ({len} bytes, its header says {} pages of {page} bytes): \
              the copy is incomplete; copy or restore the file again",
@@ -97,17 +99,23 @@ mod tests {
 
     #[test]
     fn headers_are_judged_before_any_driver_sees_them() {
-        assert_eq!(verdict(&header(4096, 3, 7, 7), 3 * 4096), Ok(()));
+        assert_eq!(verdict(&header(4096, 3, 7, 7), Some(3 * 4096)), Ok(()));
         // A longer file is fine (free pages past the count); a stale count is not trusted.
-        assert_eq!(verdict(&header(4096, 3, 7, 7), 4 * 4096), Ok(()));
-        assert_eq!(verdict(&header(4096, 9, 7, 6), 4096), Ok(()));
-        let short = verdict(&header(4096, 3, 7, 7), 2 * 4096).unwrap_err();
+        assert_eq!(verdict(&header(4096, 3, 7, 7), Some(4 * 4096)), Ok(()));
+        assert_eq!(verdict(&header(4096, 9, 7, 6), Some(4096)), Ok(()));
+        let short = verdict(&header(4096, 3, 7, 7), Some(2 * 4096)).unwrap_err();
         assert!(short.starts_with("truncated SQLite database"), "{short}");
-        let cut = verdict(&header(4096, 3, 7, 7)[..50], 50).unwrap_err();
+        let cut = verdict(&header(4096, 3, 7, 7)[..50], Some(50)).unwrap_err();
         assert!(cut.starts_with("truncated"), "{cut}");
-        let random = verdict(b"\x8f\x01garbage that is long enough to be a header", 4096);
+        let random = verdict(b"\x8f\x01garbage that is long enough to be a header", Some(4096));
         assert!(random.unwrap_err().starts_with("not an SQLite database"));
-        assert!(verdict(&header(1000, 3, 7, 7), 3000).unwrap_err().starts_with("not an SQLite"));
-        assert_eq!(verdict(&header(1, 1, 1, 1), 65_536), Ok(()));
+        assert!(verdict(&header(1000, 3, 7, 7), Some(3000))
+            .unwrap_err()
+            .starts_with("not an SQLite"));
+        assert_eq!(verdict(&header(1, 1, 1, 1), Some(65_536)), Ok(()));
+        // With a write-ahead log the pages past the end may be in `-wal`: no length verdict,
+        // but the header itself is still judged.
+        assert_eq!(verdict(&header(4096, 3, 7, 7), None), Ok(()));
+        assert!(verdict(&header(4096, 3, 7, 7)[..50], None).unwrap_err().starts_with("truncated"));
     }
 }
