@@ -196,22 +196,14 @@ mod tests {
         snap.principals.insert(5, p);
         let room = PlanRoom {
             legacy_id: 7,
-            legacy_guid: String::new(),
             legacy_path: "/R".into(),
             target_name: "R".into(),
-            category: String::new(),
             pool: "default".into(),
             wave: "all".into(),
-            members: vec![],
-            managers: vec![],
-            presenters: vec![],
             visibility: 3,
             behavior: 4,
-            disabled: false,
-            invite: None,
-            desc: String::new(),
-            addin: None,
             message_count: 10,
+            ..PlanRoom::default()
         };
         let c = Classifier::new(std::slice::from_ref(&room), &[], &snap, Some("2011-01-01"));
         let counts =

@@ -86,7 +86,7 @@ pub struct PlanCategory {
 }
 
 /// A target room.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanRoom {
     /// Legacy `nodeID`.
     pub legacy_id: i64,

@@ -32,15 +32,9 @@ fn plan(allowed: Vec<i64>, members: Vec<i64>) -> (Plan, Snapshot) {
         pool: "default".into(),
         wave: "all".into(),
         members,
-        managers: vec![],
-        presenters: vec![],
         visibility: 3,
         behavior: 4,
-        disabled: false,
-        invite: None,
-        desc: String::new(),
-        addin: None,
-        message_count: 0,
+        ..PlanRoom::default()
     };
     (Plan { categories: vec![category], rooms: vec![room], ..Plan::default() }, snap)
 }
