@@ -9,6 +9,7 @@ pub mod config;
 mod history;
 pub mod ledger;
 pub mod lock;
+pub mod staged;
 pub mod target;
 
 use std::time::Instant;
@@ -259,7 +260,7 @@ pub fn tsql_statements() -> Vec<(String, String)> {
         out.push((n.to_string(), mssql::pool::placeholders(s).into_owned()));
     }
     out.extend(config::statements(Dialect::Mssql));
-    for (n, s) in lock::statements() {
+    for (n, s) in lock::statements().into_iter().chain(staged::statements()) {
         out.push((n.to_string(), mssql::pool::placeholders(s).into_owned()));
     }
     out.push(("ledger DDL".into(), Dialect::Mssql.create_ledger().into()));

@@ -7,6 +7,7 @@
 pub mod build;
 pub mod collide;
 pub mod messages;
+pub mod select;
 
 use std::collections::BTreeMap;
 
