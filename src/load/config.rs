@@ -28,6 +28,21 @@ pub struct IdMap {
     pub rooms: BTreeMap<i64, i64>,
     /// Keys this configuration run inserted.
     pub inserted: Inserted,
+    /// Rows this run removed while converging (absent in rows written before convergence).
+    #[serde(default)]
+    pub removed: Removed,
+}
+
+/// Rows one configuration run removed: rows its own wave had written that the plan no
+/// longer has, and rooms the wave no longer holds (with their history).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Removed {
+    /// `tblPrincipalRole` (node, principal, role type).
+    pub roles: Vec<(i64, i64, i64)>,
+    /// `tblScopePrincipal` (node, principal).
+    pub scopes: Vec<(i64, i64)>,
+    /// Rooms removed: (legacy `nodeID`, target `nodeID`).
+    pub rooms: Vec<(i64, i64)>,
 }
 
 /// Keys inserted by one configuration run.
