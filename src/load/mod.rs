@@ -273,7 +273,7 @@ async fn configure(
     }
     let configs = ledger::configs(db).await?;
     ledger::check_wave_owner(&configs, wave, &owner.deployment, &db.url().to_string())?;
-    let known = ledger::map_of(&configs, &mine);
+    let mut known = ledger::map_of(&configs, &mine);
     let owned = converge::Owned::replay(configs.iter().filter(|c| mine.owns(c)));
     if let Some(c) = staged::cutover_of(db, &mine, wave, &owner.pool).await? {
         return Err(bad_input(format!(
@@ -312,6 +312,7 @@ async fn configure(
         .await
         .context("reading the target's principals, nodes and role types")?;
     drop(t);
+    merge_into_existing(plan, rooms, &rows, &owned, &mut known, progress);
     let role_types = st.roles.clone();
     let role_name = |id: i64| -> &'static str {
         match role_types.iter().find(|(_, v)| **v == id).map(|(k, _)| *k) {
@@ -374,6 +375,37 @@ async fn configure(
     })?;
     drop(t);
     Ok((batch, map, conv))
+}
+
+/// `on_conflict = merge`: a planned category that the target already has by name (one the
+/// migration did not write) is mapped onto that category instead of being inserted.
+fn merge_into_existing(
+    plan: &Plan,
+    rooms: &[&crate::plan::PlanRoom],
+    rows: &converge::read::TargetRows,
+    owned: &converge::Owned,
+    known: &mut IdMap,
+    progress: &Progress,
+) {
+    let keys: std::collections::BTreeSet<&String> = rooms.iter().map(|r| &r.category).collect();
+    for c in keys.into_iter().filter_map(|k| plan.category(k)) {
+        if !c.merge || known.categories.contains_key(&c.key) {
+            continue;
+        }
+        let found = rows.nodes.iter().find(|(id, n)| {
+            n.is_category
+                && **id != 1
+                && !owned.nodes.contains_key(id)
+                && n.name.to_lowercase() == c.name.to_lowercase()
+        });
+        if let Some((id, n)) = found {
+            progress.note(&format!(
+                "load: note: category `{}` merges into the target's existing category `{}` (nodeID {id}, on_conflict = merge)",
+                c.name, n.name
+            ));
+            known.categories.insert(c.key.clone(), *id);
+        }
+    }
 }
 
 /// Every T-SQL statement a load sends to SQL Server, named, for the parse tests: the

@@ -22,6 +22,7 @@ fn plan(allowed: Vec<i64>, members: Vec<i64>) -> (Plan, Snapshot) {
         logged: true,
         file_post: true,
         desc: String::new(),
+        merge: false,
     };
     let room = PlanRoom {
         legacy_id: 10,
