@@ -164,12 +164,15 @@ pub fn statements(d: Dialect) -> Vec<(String, String)> {
     out
 }
 
-/// Plans the configuration rows of `rooms` (a wave) against the target's state. `known`
-/// holds the maps of earlier waves, so shared objects are written once.
+/// Plans the configuration rows of `rooms` (the wave's rooms the target does not have yet)
+/// against the target's state. `known` holds the maps of earlier loads, so shared objects
+/// are written once; `wave` is every room of the wave, whose add-ins must exist even when
+/// the room does already (a converged room may now name an add-in).
 pub fn build(
     plan: &Plan,
     snap: &Snapshot,
     rooms: &[&PlanRoom],
+    wave: &[&PlanRoom],
     known: &IdMap,
     st: &mut TargetState,
 ) -> Result<(Batch, IdMap)> {
@@ -181,7 +184,7 @@ pub fn build(
     d.insert_affiliations(&new_prins);
 
     // Add-ins referenced by these rooms.
-    d.insert_addins(rooms);
+    d.insert_addins(wave);
 
     // Categories these rooms need, once, with their scopes and creators.
     let mut roles = d.insert_categories(rooms)?;

@@ -163,7 +163,7 @@ async fn run(
         Some(db) => configure(ws, plan, snap, db, opts, progress, owner, wave, rooms).await?,
         None => {
             let mut st = config::TargetState::empty();
-            let (batch, map) = config::build(plan, snap, rooms, &IdMap::default(), &mut st)?;
+            let (batch, map) = config::build(plan, snap, rooms, rooms, &IdMap::default(), &mut st)?;
             (batch, map, converge::Convergence::default())
         }
     };
@@ -353,7 +353,7 @@ async fn configure(
     let missing: Vec<_> =
         rooms.iter().copied().filter(|r| !known.rooms.contains_key(&r.legacy_id)).collect();
     let t = crate::timings::phase("load: config build");
-    let (batch, map) = config::build(plan, snap, &missing, &known, &mut st)?;
+    let (batch, map) = config::build(plan, snap, &missing, rooms, &known, &mut st)?;
     let new_nodes: std::collections::HashSet<i64> = map.inserted.nodes.iter().copied().collect();
     let uris: std::collections::HashMap<i64, &str> = plan
         .principals
@@ -418,7 +418,8 @@ pub fn tsql_statements() -> Vec<(String, String)> {
         out.push((n.to_string(), mssql::pool::placeholders(s).into_owned()));
     }
     out.extend(config::statements(Dialect::Mssql));
-    for (n, s) in converge::read::statements(Dialect::Mssql) {
+    let converging = converge::statements(Dialect::Mssql);
+    for (n, s) in converge::read::statements(Dialect::Mssql).into_iter().chain(converging) {
         out.push((n, mssql::pool::placeholders(&s).into_owned()));
     }
     for (n, s) in lock::statements().into_iter().chain(staged::statements()) {

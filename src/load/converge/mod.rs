@@ -29,6 +29,52 @@ use crate::plan::{Plan, PlanRoom};
 pub use owned::Owned;
 use read::{NodeRow, TargetRows};
 
+/// The key of a role row.
+const ROLE_KEY: &[&str] = &["prinRoleNodeID", "prinRolePrinID", "prinRoleTypeID"];
+/// The key of a scope row.
+const SCOPE_KEY: &[&str] = &["scopeNodeID", "scopePrinID"];
+/// What goes with a removed room, children first: each table and its room column.
+const ROOM_ROWS: [(&crate::db::batch::TableSpec, &[&str]); 7] = [
+    (&CHAT, &["channelId"]),
+    (&LAST_CHAT_ID, &["nodeID"]),
+    (&INVITE, &["nodeID"]),
+    (&ROLE, &["prinRoleNodeID"]),
+    (&SCOPE, &["scopeNodeID"]),
+    (&LEDGER, &["room_id"]),
+    (&NODE, &["nodeID"]),
+];
+
+/// Every statement convergence adds to a batch, in the dialect's text (`$n` placeholders),
+/// for the T-SQL parse tests.
+pub fn statements(d: crate::db::Dialect) -> Vec<(String, String)> {
+    use crate::db::batch::{delete_keys_sql, update_sql};
+    let mut out = vec![
+        ("converge: delete role".to_string(), delete_keys_sql(&ROLE, ROLE_KEY)),
+        ("converge: delete scope".to_string(), delete_keys_sql(&SCOPE, SCOPE_KEY)),
+    ];
+    for (t, c) in ROOM_ROWS {
+        out.push((format!("converge: remove room from {}", t.name), delete_keys_sql(t, c)));
+    }
+    let every: Vec<(&str, Value)> = vec![
+        ("parentID", 2i64.into()),
+        ("nodeName", "n".into()),
+        ("nodeDesc", "d".into()),
+        ("invite", Value::Null),
+        ("logged", true.into()),
+        ("filePost", Value::Null),
+        ("disabled", true.into()),
+        ("behavior", 4i64.into()),
+        ("visibility", 3i64.into()),
+        ("siopID", "0f8fad5b-d9cb-469f-a165-70867728950e".into()),
+    ];
+    out.push(("converge: update node".into(), update_sql(&NODE, "nodeID", &every, d)));
+    out.push((
+        "converge: update node (one column)".into(),
+        update_sql(&NODE, "nodeID", &every[..1], d),
+    ));
+    out
+}
+
 /// What one load changes in the configuration it had written, beyond new objects.
 #[derive(Debug, Default)]
 pub struct Convergence {
@@ -147,7 +193,11 @@ impl Wanted {
             "siopID",
             self.addin != now.addin,
             self.addin.clone().into(),
-            format!("add-in {:?} → {:?}", now.addin, self.addin),
+            format!(
+                "add-in {} → {}",
+                now.addin.as_deref().unwrap_or("none"),
+                self.addin.as_deref().unwrap_or("none")
+            ),
         );
         (set, what)
     }
@@ -413,14 +463,9 @@ fn remove_rooms(inp: &Inputs<'_>, out: &mut Convergence) {
             .push(format!("- room `{name}` (legacy nodeID {legacy}) with its history: {why}"));
     }
     let keys = |v: &Vec<(i64, i64)>| v.iter().map(|g| vec![g.1]).collect::<Vec<_>>();
-    let b = &mut out.batch;
-    b.delete_keys(&CHAT, &["channelId"], keys(&gone));
-    b.delete_keys(&LAST_CHAT_ID, &["nodeID"], keys(&gone));
-    b.delete_keys(&INVITE, &["nodeID"], keys(&gone));
-    b.delete_keys(&ROLE, &["prinRoleNodeID"], keys(&gone));
-    b.delete_keys(&SCOPE, &["scopeNodeID"], keys(&gone));
-    b.delete_keys(&LEDGER, &["room_id"], keys(&gone));
-    b.delete_keys(&NODE, &["nodeID"], keys(&gone));
+    for (table, col) in ROOM_ROWS {
+        out.batch.delete_keys(table, col, keys(&gone));
+    }
     out.removed.rooms = gone;
 }
 
