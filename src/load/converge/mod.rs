@@ -488,3 +488,6 @@ fn role_name(inp: &Inputs<'_>, id: i64) -> &'static str {
         _ => "role",
     }
 }
+
+#[cfg(test)]
+mod tests;
