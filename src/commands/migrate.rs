@@ -1,8 +1,9 @@
-//! `gcmigrate migrate`: extract, plan, load and verify in one go.
+//! `gcmigrate migrate`: extract, plan, load, verify and (when it passed) cutover in one go.
 
 use anyhow::Result;
 
 use crate::cli::MigrateArgs;
+use crate::cutover::CutoverOptions;
 use crate::db::DbUrl;
 use crate::error::Outcome;
 use crate::extract::ExtractMode;
@@ -25,7 +26,8 @@ pub async fn run(args: MigrateArgs, progress: Progress) -> Result<Outcome> {
     pipeline(&ws, &source, &target, args.mappings.as_deref(), &opts, progress).await
 }
 
-/// extract → plan → load → verify; stops with findings when the plan has errors.
+/// extract → plan → load → verify → cutover (`--without-freeze`); stops with findings when
+/// the plan has errors or the verify fails.
 pub async fn pipeline(
     ws: &Workspace,
     source: &DbUrl,
@@ -43,5 +45,26 @@ pub async fn pipeline(
     }
     super::load::stage(ws, target, opts, progress).await?;
     let report = super::verify::stage(ws, target, opts.wave.as_deref(), progress).await?;
-    Ok(if report.ok { Outcome::Success } else { Outcome::Findings })
+    if !report.ok {
+        progress.note("migrate: verify failed; the rooms stay staged (no cutover)");
+        return Ok(Outcome::Findings);
+    }
+    // One window with the legacy services stopped: the verify that just passed is the
+    // cutover's condition, so a one-shot migration leaves usable rooms.
+    let pool = crate::plan::select::choose_pool(&plan, None, "migrate")?;
+    for wave in plan.waves.iter().filter(|w| opts.wave.as_ref().is_none_or(|x| *x == w.name)) {
+        if plan.rooms_of(Some(&wave.name), &pool).next().is_none() {
+            continue;
+        }
+        let cut = CutoverOptions {
+            wave: wave.name.clone(),
+            pool: Some(pool.clone()),
+            without_freeze: true,
+            dry_run: false,
+        };
+        if super::cutover::stage(ws, target, &cut, progress).await? != Outcome::Success {
+            return Ok(Outcome::Findings);
+        }
+    }
+    Ok(Outcome::Success)
 }
