@@ -63,7 +63,12 @@ fn every_unmet_condition_is_exit_1_and_a_cutover_enables_exactly_the_planned_roo
     exec(target, &format!("UPDATE tblChat SET content = content || 'x' WHERE {one}"));
     env.output(&["verify", "-q", "--target", target]).expect(1);
     refused(&env, &[], "failed");
-    exec(target, &format!("UPDATE tblChat SET content = substr(content, 1, length(content) - 1) WHERE {one}"));
+    exec(
+        target,
+        &format!(
+            "UPDATE tblChat SET content = substr(content, 1, length(content) - 1) WHERE {one}"
+        ),
+    );
 
     // Staged: verify judges the rooms by their planned state, and says so.
     let out = env.run(&["verify", "--target", target]);
@@ -82,12 +87,18 @@ fn every_unmet_condition_is_exit_1_and_a_cutover_enables_exactly_the_planned_roo
 
     assert_eq!(rooms, disabled_rooms(target), "staged until now");
     let out = env.run(&["cutover", "--target", target, "--wave", "all"]);
-    assert!(out.stderr.contains(&format!("enabled {} room(s), 1 stay disabled", rooms - 1)), "{out}");
+    assert!(
+        out.stderr.contains(&format!("enabled {} room(s), 1 stay disabled", rooms - 1)),
+        "{out}"
+    );
     // Exactly the planned state: the room its owner disabled in legacy stays disabled.
     assert_eq!(1, disabled_rooms(target));
     assert_eq!(
         1,
-        scalar(target, "SELECT disabled FROM tblNode WHERE nodeGuid = 'e5a7200d-39b5-58b7-b553-3ef871899fd2'")
+        scalar(
+            target,
+            "SELECT disabled FROM tblNode WHERE nodeGuid = 'e5a7200d-39b5-58b7-b553-3ef871899fd2'"
+        )
     );
     assert_eq!(1, scalar(target, "SELECT COUNT(*) FROM gcmigrate_ledger WHERE kind = 'cutover'"));
     let script = std::fs::read(env.ws.join("scripts/cutover-all.ps1")).unwrap();
@@ -153,12 +164,55 @@ fn a_cutover_is_one_transaction() {
 
 #[test]
 fn migrate_leaves_usable_rooms() {
-    let env = TestEnv::new("cutover-migrate").contoso();
-    let out = env.run(&["migrate", "--create-schema", "--source", &env.source, "--target", &env.target]);
+    migrate_then_cutover(TestEnv::new("cutover-migrate").contoso());
+}
+
+#[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
+fn migrate_leaves_usable_rooms_on_postgres() {
+    let Some(pg) = pg_database("cutover_migrate_pg") else { return };
+    let env = TestEnv::new("cutover-migrate-pg").contoso().target(&pg);
+    migrate_then_cutover(env);
+}
+
+/// `migrate` ends with the cutover; a staged reload and a second cutover after a rollback.
+fn migrate_then_cutover(env: TestEnv) {
+    let out =
+        env.run(&["migrate", "--create-schema", "--source", &env.source, "--target", &env.target]);
     assert!(out.stderr.contains("cutover (all, pool default): enabled"), "{out}");
     assert_eq!(1, disabled_rooms(&env.target), "only the room disabled in legacy");
-    assert_eq!(1, scalar(&env.target, "SELECT COUNT(*) FROM gcmigrate_ledger WHERE kind = 'cutover'"));
+    assert_eq!(
+        1,
+        scalar(&env.target, "SELECT COUNT(*) FROM gcmigrate_ledger WHERE kind = 'cutover'")
+    );
     assert!(env.ws.join("scripts/cutover-all.ps1").exists());
+    let target = env.target.as_str();
+    env.run(&[
+        "rollback",
+        "-q",
+        "--wave",
+        "all",
+        "--execute",
+        "--target",
+        target,
+        "--dialect",
+        dialect(target),
+    ]);
+    assert_eq!(0, scalar(target, "SELECT COUNT(*) FROM gcmigrate_ledger"));
+    env.load();
+    stage_rooms(target);
+    env.verify();
+    env.run(&["cutover", "-q", "--without-freeze", "--target", target, "--wave", "all"]);
+    assert_eq!(1, disabled_rooms(target));
+}
+
+/// The rollback dialect of a target URL.
+fn dialect(url: &str) -> &'static str {
+    if url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    }
 }
 
 #[test]
@@ -168,20 +222,26 @@ fn rollback_after_cutover_removes_the_cutover_and_keeps_its_guard() {
     env.run(&["migrate", "-q", "--create-schema", "--source", &env.source, "--target", target]);
     // A user posts in a live room.
     let room = scalar(target, "SELECT MIN(channelId) FROM tblChat");
-    let next = scalar(target, &format!("SELECT MAX(chatId) + 1 FROM tblChat WHERE channelId = {room}"));
+    let next =
+        scalar(target, &format!("SELECT MAX(chatId) + 1 FROM tblChat WHERE channelId = {room}"));
     let user = scalar(target, "SELECT MIN(userId) FROM tblChat");
     let post = format!(
         "INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) VALUES ({room}, {next}, 634600000000000000, {user}, 0, 'posted after cutover')"
     );
     exec(target, &post);
-    let rollback = ["rollback", "--wave", "all", "--dialect", "sqlite", "--execute", "--target", target];
+    let rollback =
+        ["rollback", "--wave", "all", "--dialect", "sqlite", "--execute", "--target", target];
     let before = state(target);
     let out = env.output(&rollback).expect(1);
     assert!(out.all().contains("new_messages_posted_after_cutover"), "{out}");
     assert_eq!(before, state(target), "the guard deletes nothing");
     exec(target, &format!("DELETE FROM tblChat WHERE channelId = {room} AND chatId = {next}"));
     env.run(&rollback);
-    assert_eq!(0, scalar(target, "SELECT COUNT(*) FROM gcmigrate_ledger"), "the cutover row went too");
+    assert_eq!(
+        0,
+        scalar(target, "SELECT COUNT(*) FROM gcmigrate_ledger"),
+        "the cutover row went too"
+    );
     assert_eq!(0, scalar(target, "SELECT COUNT(*) FROM tblNode WHERE nodeType = 0"));
     // Loaded again, the wave is staged again: it needs (and gets) a new cutover.
     env.load();

@@ -18,7 +18,6 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::db::batch::{insert_sql, LEDGER};
 use crate::db::{Conn, DbUrl, OpenMode, TargetDb, Value};
 use crate::error::bad_input;
 use crate::load::ledger::{self, Mine, Owner};
@@ -32,6 +31,11 @@ pub const NODE_STATE: &str =
     "SELECT CAST(nodeID AS BIGINT), CAST(disabled AS BIGINT) FROM tblNode WHERE nodeID = $1";
 /// Gives a target room its planned state.
 pub const SET_STATE: &str = "UPDATE tblNode SET disabled = $1 WHERE nodeID = $2";
+/// The cutover's ledger row: [`ledger::row`]'s values without its three room columns,
+/// which are NULL as literals (SQL Server refuses an untyped NULL parameter).
+pub const LEDGER_ROW: &str = "INSERT INTO gcmigrate_ledger (run_id, wave, kind, room_id, \
+    first_chat, last_chat, rows_written, body, written_at, deployment, pool) VALUES \
+    ($1, $2, $3, NULL, NULL, NULL, $4, $5, $6, $7, $8)";
 
 /// Options of one cutover.
 #[derive(Debug, Clone)]
@@ -109,7 +113,9 @@ pub async fn cutover(
         )));
     }
     if plan.rooms_of(Some(wave), &pool).next().is_none() {
-        return Err(bad_input(format!("wave `{wave}` has no rooms in pool `{pool}`: nothing to cut over")));
+        return Err(bad_input(format!(
+            "wave `{wave}` has no rooms in pool `{pool}`: nothing to cut over"
+        )));
     }
     let what = format!("gcmigrate cutover --wave {wave}");
     let _lock = match opts.dry_run {
@@ -182,8 +188,11 @@ async fn run(
         };
         body.rooms.push((id, before, planned));
     }
-    let run_id =
-        format!("cutover-{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"), std::process::id());
+    let run_id = format!(
+        "cutover-{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"),
+        std::process::id()
+    );
     let mut report = CutoverReport {
         run_id: run_id.clone(),
         wave: wave.into(),
@@ -206,8 +215,11 @@ async fn run(
         .filter(|(_, before, after)| before != after)
         .map(|&(id, _, after)| (SET_STATE.to_string(), vec![after.into(), id.into()]))
         .collect();
-    let row = ledger::row(&run_id, wave, staged::KIND, None, body.rooms.len() as u64, Some(serde_json::to_string(&body)?), &owner);
-    steps.push((insert_sql(&LEDGER, 1, db.dialect()), row));
+    let body_json = Some(serde_json::to_string(&body)?);
+    let mut row =
+        ledger::row(&run_id, wave, staged::KIND, None, body.rooms.len() as u64, body_json, &owner);
+    row.drain(3..6);
+    steps.push((LEDGER_ROW.to_string(), row));
     let record = records::CutoverRecord {
         pool: pool.into(),
         target: target.clone(),
@@ -248,17 +260,13 @@ async fn states(db: &Conn, rooms: &[(i64, bool)]) -> Result<HashMap<i64, bool>> 
 #[cfg(feature = "mssql")]
 pub fn tsql_statements() -> Vec<(String, String)> {
     use crate::db::mssql::pool::{self, placeholders};
-    use crate::db::Dialect;
     let mut out = vec![
         ("cutover: begin".to_string(), pool::BEGIN.to_string()),
         ("cutover: commit".to_string(), pool::COMMIT.to_string()),
         ("cutover: rollback".to_string(), pool::ROLLBACK.to_string()),
         ("cutover: room state".to_string(), placeholders(NODE_STATE).into_owned()),
         ("cutover: set room state".to_string(), placeholders(SET_STATE).into_owned()),
-        (
-            "cutover: ledger row".to_string(),
-            placeholders(&insert_sql(&LEDGER, 1, Dialect::Mssql)).into_owned(),
-        ),
+        ("cutover: ledger row".to_string(), placeholders(LEDGER_ROW).into_owned()),
     ];
     for (n, s) in staged::statements().into_iter().chain(crate::load::lock::statements()) {
         out.push((format!("cutover: {n}"), placeholders(s).into_owned()));

@@ -110,3 +110,88 @@ pub fn render(plan: &Plan, snap: &Snapshot, wave: &str, pool: &str) -> String {
     );
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::PlanRoom;
+
+    fn principal(id: i64, uri: &str, type_id: i64, disabled: bool) -> serde_json::Value {
+        serde_json::json!({"id": id, "guid": format!("g{id}"), "uri": uri, "name": null,
+            "company": null, "email": null, "ad_path": null, "upn": null,
+            "disabled": disabled, "type_id": type_id, "added_on": 0, "updated_on": 0})
+    }
+
+    /// Users 1 (remapped in the plan), 2 (disabled), 3 (only through group 10), 4 (in no
+    /// room of the wave); group 10 holds 2 and 3; room A lists 1, 2 and group 10, room B
+    /// (another wave) lists 4.
+    fn fixture() -> (Plan, Snapshot) {
+        let snap: Snapshot = serde_json::from_value(serde_json::json!({
+            "principal_types": {
+                "5": {"id": 5, "desc": "user", "is_system_user": false, "is_user": true, "is_federated": false},
+                "3": {"id": 3, "desc": "group", "is_system_user": false, "is_user": false, "is_federated": false}
+            },
+            "principals": {
+                "1": principal(1, "sip:o'brien@old.example", 5, false),
+                "2": principal(2, "sip:gone@example.com", 5, true),
+                "3": principal(3, "sip:via.group@example.com", 5, false),
+                "4": principal(4, "sip:other.wave@example.com", 5, false),
+                "10": principal(10, "ma-grp://g10", 3, false)
+            },
+            "affiliations": [[2, 10], [3, 10]],
+            "nodes": {}, "role_types": {}, "scopes": [], "roles": [], "addins": [], "invites": []
+        }))
+        .unwrap();
+        let mut plan = Plan::default();
+        plan.options.default_pool = "default".into();
+        let room = |id: i64, wave: &str, members: Vec<i64>| PlanRoom {
+            legacy_id: id,
+            pool: "default".into(),
+            wave: wave.into(),
+            members,
+            ..Default::default()
+        };
+        plan.rooms = vec![room(100, "pilot", vec![1, 2, 10]), room(101, "later", vec![4])];
+        plan.principals = vec![PlanPrincipal {
+            legacy_id: 1,
+            guid: "g1".into(),
+            uri: "sip:o'brien@new.example".into(),
+            display_name: None,
+            target_type: 5,
+            disabled: false,
+            note: Some("remapped".into()),
+        }];
+        (plan, snap)
+    }
+
+    #[test]
+    fn grants_the_enabled_users_of_the_wave_with_groups_expanded() {
+        let (plan, snap) = fixture();
+        assert_eq!(
+            users(&plan, &snap, "pilot", "default"),
+            ["sip:o'brien@new.example", "sip:via.group@example.com"]
+        );
+        let text = render(&plan, &snap, "pilot", "default");
+        assert!(text.contains("    'sip:o''brien@new.example'\n"), "quoted literal: {text}");
+        assert!(!text.contains("gone@") && !text.contains("other.wave"), "{text}");
+        assert!(text.contains("[string]$PolicyName"));
+        assert!(
+            text.contains("Grant-CsPersistentChatPolicy -Identity $user -PolicyName $PolicyName")
+        );
+        assert!(text.contains("# Grants the Persistent Chat policy to the 2 user(s)"));
+        assert_eq!(file_name(&plan, "pilot", "default"), "cutover-pilot.ps1");
+        let mut two = plan.clone();
+        two.rooms[1].pool = "eu".into();
+        assert_eq!(file_name(&two, "pilot", "default"), "cutover-pilot-default.ps1");
+    }
+
+    #[test]
+    fn a_hostile_wave_name_stays_in_its_comment_and_literal() {
+        let (mut plan, snap) = fixture();
+        let wave = "x\n'; Remove-Item C:\\ -Recurse #";
+        plan.rooms[0].wave = wave.into();
+        let text = render(&plan, &snap, wave, "default");
+        assert!(!text.contains("\n'; Remove-Item"), "no line break out of a comment: {text}");
+        assert!(text.contains(&quote(wave)));
+    }
+}

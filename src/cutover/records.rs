@@ -123,7 +123,8 @@ pub async fn record_verify(
         finished_at: Utc::now().to_rfc3339(),
         target: target.to_string(),
     };
-    let run_id = format!("verify-{}-{}", Utc::now().format("%Y%m%dT%H%M%S%.3f"), std::process::id());
+    let run_id =
+        format!("verify-{}-{}", Utc::now().format("%Y%m%dT%H%M%S%.3f"), std::process::id());
     ws.journal(&run_id, &rec.wave, VERIFIED, &serde_json::to_string(&rec)?).await
 }
 
@@ -135,7 +136,12 @@ pub fn time(at: &str, what: &str) -> Result<DateTime<Utc>> {
 }
 
 /// The journaled loads into `target` that covered (`wave`, `pool`), oldest first.
-pub async fn loads(ws: &Workspace, wave: &str, pool: &str, target: &str) -> Result<Vec<LoadRecord>> {
+pub async fn loads(
+    ws: &Workspace,
+    wave: &str,
+    pool: &str,
+    target: &str,
+) -> Result<Vec<LoadRecord>> {
     let mut out = Vec::new();
     for e in ws.journal_entries(&[LOADED]).await? {
         let r: LoadRecord = serde_json::from_str(&e.body)?;

@@ -87,9 +87,8 @@ mod tests {
         // The second step fails: the first is rolled back with it.
         assert!(db.execute_steps("t", &steps(Value::Null), async |_| Ok(())).await.is_err());
         // The step before the commit fails: nothing commits.
-        let refused: anyhow::Result<()> = db
-            .execute_steps("t", &steps(Value::Int(2)), async |_| anyhow::bail!("no"))
-            .await;
+        let refused: anyhow::Result<()> =
+            db.execute_steps("t", &steps(Value::Int(2)), async |_| anyhow::bail!("no")).await;
         assert!(refused.is_err());
         assert_eq!(db.scalar("t", "SELECT COUNT(*) FROM a", &[]).await.unwrap(), Some(0));
         let n = db.execute_steps("t", &steps(Value::Int(2)), async |n| Ok(n)).await.unwrap();

@@ -140,7 +140,9 @@ pub async fn frozen_since(
         let at = match &j.record.at {
             Some(at) => chrono::DateTime::parse_from_rfc3339(at).ok().map(|t| t.to_utc()),
             None => j.run_id.strip_prefix("freeze-").and_then(|t| {
-                chrono::NaiveDateTime::parse_from_str(t, "%Y%m%dT%H%M%S%.3f").ok().map(|n| n.and_utc())
+                chrono::NaiveDateTime::parse_from_str(t, "%Y%m%dT%H%M%S%.3f")
+                    .ok()
+                    .map(|n| n.and_utc())
             }),
         };
         let at = at.ok_or_else(|| {

@@ -197,7 +197,10 @@ pub fn render(keys: &WaveKeys, d: Dialect, new_messages: NewMessages) -> String 
     if !keys.cutovers.is_empty() {
         // The cutover mark goes with the wave: reloaded, it is staged again.
         let cut: Vec<String> = keys.cutovers.iter().map(|r| format!("'{r}'")).collect();
-        s.delete("gcmigrate_ledger", &format!("kind = 'cutover' AND run_id IN ({})", cut.join(", ")));
+        s.delete(
+            "gcmigrate_ledger",
+            &format!("kind = 'cutover' AND run_id IN ({})", cut.join(", ")),
+        );
     }
 
     for t in KeyTable::ALL {

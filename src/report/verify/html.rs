@@ -82,7 +82,8 @@ pub fn render_html(r: &VerifyReport) -> String {
         ])
     );
     if !r.staged.is_empty() {
-        let _ = write!(b, "<section><p class=\"staged\">{}</p></section>", esc(&super::staged_line(r)));
+        let _ =
+            write!(b, "<section><p class=\"staged\">{}</p></section>", esc(&super::staged_line(r)));
     }
     if !r.ok {
         b.push_str(&attention(r));
