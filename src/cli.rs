@@ -72,7 +72,7 @@ pub enum Command {
         gcmigrate cutover --workspace work --target sqlite://mgc.db --wave all --without-freeze"
     )]
     Cutover(CutoverArgs),
-    /// Run extract, plan, load and verify in one go.
+    /// Run extract, plan, load, verify and (when it passed) cutover in one go.
     #[command(
         after_help = "Example:\n  gcmigrate migrate --source sqlite://legacy.db --target sqlite://mgc.db --workspace work --create-schema"
     )]

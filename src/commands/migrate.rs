@@ -43,6 +43,17 @@ pub async fn pipeline(
         progress.note("migrate: the plan has blocking findings; nothing was loaded");
         return Ok(Outcome::Findings);
     }
+    // One target is one pool: a plan with several is refused before anything is written.
+    if plan.pools().len() > 1 {
+        return Err(crate::error::bad_input(format!(
+            "the plan has {} pools ({}) and migrate writes one target: load, verify and cut \
+             over each pool into its own target with `--pool NAME` (README, \"freeze\" and \
+             \"cutover\"); nothing was loaded",
+            plan.pools().len(),
+            plan.pools().join(", ")
+        )));
+    }
+    let pool = crate::plan::select::choose_pool(&plan, None, "migrate")?;
     super::load::stage(ws, target, opts, progress).await?;
     let report = super::verify::stage(ws, target, opts.wave.as_deref(), progress).await?;
     if !report.ok {
@@ -51,7 +62,6 @@ pub async fn pipeline(
     }
     // One window with the legacy services stopped: the verify that just passed is the
     // cutover's condition, so a one-shot migration leaves usable rooms.
-    let pool = crate::plan::select::choose_pool(&plan, None, "migrate")?;
     for wave in plan.waves.iter().filter(|w| opts.wave.as_ref().is_none_or(|x| *x == w.name)) {
         if plan.rooms_of(Some(&wave.name), &pool).next().is_none() {
             continue;
