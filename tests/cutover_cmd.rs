@@ -164,7 +164,7 @@ fn a_cutover_is_one_transaction() {
 
 #[test]
 fn migrate_leaves_usable_rooms() {
-    migrate_then_cutover(TestEnv::new("cutover-migrate").contoso());
+    migrate_then_cutover(&TestEnv::new("cutover-migrate").contoso());
 }
 
 #[test]
@@ -172,11 +172,11 @@ fn migrate_leaves_usable_rooms() {
 fn migrate_leaves_usable_rooms_on_postgres() {
     let Some(pg) = pg_database("cutover_migrate_pg") else { return };
     let env = TestEnv::new("cutover-migrate-pg").contoso().target(&pg);
-    migrate_then_cutover(env);
+    migrate_then_cutover(&env);
 }
 
 /// `migrate` ends with the cutover; a staged reload and a second cutover after a rollback.
-fn migrate_then_cutover(env: TestEnv) {
+fn migrate_then_cutover(env: &TestEnv) {
     let out =
         env.run(&["migrate", "--create-schema", "--source", &env.source, "--target", &env.target]);
     assert!(out.stderr.contains("cutover (all, pool default): enabled"), "{out}");

@@ -180,7 +180,7 @@ mod tests {
         );
         assert!(text.contains("# Grants the Persistent Chat policy to the 2 user(s)"));
         assert_eq!(file_name(&plan, "pilot", "default"), "cutover-pilot.ps1");
-        let mut two = plan.clone();
+        let mut two = plan;
         two.rooms[1].pool = "eu".into();
         assert_eq!(file_name(&two, "pilot", "default"), "cutover-pilot-default.ps1");
     }

@@ -144,7 +144,7 @@ impl WaveKeys {
 }
 
 /// Whether a run id read from a ledger or journal is plainly an id (safe in a script).
-fn id_ok(r: &String) -> bool {
+fn id_ok(r: &str) -> bool {
     !r.is_empty()
         && r.len() <= 64
         && r.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:+".contains(c))
