@@ -268,6 +268,12 @@ pub fn tsql_statements() -> Vec<(String, String)> {
         ("cutover: set room state".to_string(), placeholders(SET_STATE).into_owned()),
         ("cutover: ledger row".to_string(), placeholders(LEDGER_ROW).into_owned()),
     ];
+    let (table, cols) = (crate::db::batch::LEDGER.name, "kind, deployment, pool");
+    out.push(("cutover: probe the ledger".into(), crate::db::mssql::presence_sql(table, cols)));
+    out.push((
+        "cutover: probe the ledger by select".into(),
+        crate::db::mssql::probe_sql(table, cols),
+    ));
     for (n, s) in staged::statements().into_iter().chain(crate::load::lock::statements()) {
         out.push((format!("cutover: {n}"), placeholders(s).into_owned()));
     }
