@@ -128,7 +128,20 @@ fn without_freeze_waives_the_freeze_never_the_verify() {
     env.run(&["load", "-q", "--target", target]);
     refused(&env, &["--without-freeze"], "no verify of wave all");
     env.verify();
-    // Another target's verify is not this one's.
+    // A verify against the legacy database that disagrees is a failed verify too.
+    let src = env.source.as_str();
+    let room = scalar(src, "SELECT MIN(channelId) FROM tblChat");
+    let first = format!("channelId = {room} AND chatId = (SELECT MIN(chatId) FROM tblChat WHERE channelId = {room})");
+    exec(src, &format!("UPDATE tblChat SET content = content || '!' WHERE {first}"));
+    env.output(&["verify", "-q", "--target", target, "--source", src]).expect(1);
+    refused(&env, &["--without-freeze"], "failed");
+    exec(
+        src,
+        &format!(
+            "UPDATE tblChat SET content = substr(content, 1, length(content) - 1) WHERE {first}"
+        ),
+    );
+    env.run(&["verify", "-q", "--target", target, "--source", src]);
     let out = env.run(&["cutover", "--without-freeze", "--target", target, "--wave", "all"]);
     assert!(out.stderr.contains("enabled"), "{out}");
     assert_eq!(1, disabled_rooms(target));
