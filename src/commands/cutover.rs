@@ -32,7 +32,7 @@ pub async fn stage(
     progress: Progress,
 ) -> Result<Outcome> {
     let (plan, snap) = super::plan_and_snapshot(ws).await?;
-    let out = cutover(ws, &plan, &snap, target, opts).await?;
+    let out = cutover(ws, &plan, &snap, target, opts, &progress).await?;
     let wave = &opts.wave;
     match &out {
         Cut::Refused { reason } => {

@@ -102,6 +102,7 @@ pub async fn cutover(
     snap: &Snapshot,
     target: &DbUrl,
     opts: &CutoverOptions,
+    progress: &crate::progress::Progress,
 ) -> Result<Outcome> {
     let wave = opts.wave.as_str();
     let pool = crate::plan::select::choose_pool(plan, opts.pool.as_deref(), "cutover")?;
@@ -122,13 +123,16 @@ pub async fn cutover(
         false => Some(crate::staging::lock::WorkspaceLock::acquire(ws.dir(), &what)?),
         true => None,
     };
+    let note = |n: &str| progress.note(&format!("cutover: note: {n}"));
+    if let Some(n) = _lock.as_ref().and_then(|l| l.took_over.as_deref()) {
+        note(n);
+    }
     let db = TargetDb::open(target, OpenMode::Existing, 2).await?;
     let out = async {
         if opts.dry_run {
             return run(ws, plan, snap, &db, &pool, opts).await;
         }
-        crate::load::lock::with_lock(&db, &what, |_| {}, run(ws, plan, snap, &db, &pool, opts))
-            .await
+        crate::load::lock::with_lock(&db, &what, note, run(ws, plan, snap, &db, &pool, opts)).await
     }
     .await;
     db.close().await;
