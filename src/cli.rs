@@ -65,7 +65,14 @@ pub enum Command {
         gcmigrate freeze --workspace work --wave pilot --source sqlite://legacy.db --undo"
     )]
     Freeze(FreezeArgs),
-    /// Run extract, plan, load and verify in one go.
+    /// Put a staged wave live: its rooms get their planned state, once it is frozen, its
+    /// delta loaded and verified (one transaction), and its policy script is written.
+    #[command(
+        after_help = "Examples:\n  gcmigrate cutover --workspace work --target sqlite://mgc.db --wave pilot\n  \
+        gcmigrate cutover --workspace work --target sqlite://mgc.db --wave all --without-freeze"
+    )]
+    Cutover(CutoverArgs),
+    /// Run extract, plan, load, verify and (when it passed) cutover in one go.
     #[command(
         after_help = "Example:\n  gcmigrate migrate --source sqlite://legacy.db --target sqlite://mgc.db --workspace work --create-schema"
     )]
@@ -199,6 +206,30 @@ pub struct FreezeArgs {
     /// Re-enable the rooms that earlier freezes of this wave disabled.
     #[arg(long)]
     pub undo: bool,
+}
+
+/// `cutover` arguments.
+#[derive(Debug, Args)]
+pub struct CutoverArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub ws: WorkspaceOpts,
+    /// The target mgc database (one pool).
+    #[arg(long, short = 't', value_name = "URL", env = "GCMIGRATE_TARGET")]
+    pub target: String,
+    /// The wave to cut over.
+    #[arg(long, value_name = "WAVE", value_parser = crate::mapping::wave_name::parse_wave_arg)]
+    pub wave: String,
+    /// The pool the target holds (needed when the plan has several).
+    #[arg(long, value_name = "POOL")]
+    pub pool: Option<String>,
+    /// The legacy services are stopped (one migration window): no freeze and no delta are
+    /// needed; a verify that passed after the last load still is.
+    #[arg(long)]
+    pub without_freeze: bool,
+    /// Check the conditions and say what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `rollback` arguments.

@@ -235,3 +235,29 @@ fn race(name: &str, target: Option<&str>) {
     b.run(&["verify", "-q", "--target", &t]);
     assert_eq!(scalar(&t, "SELECT COUNT(*) FROM gcmigrate_lock"), 0);
 }
+
+#[test]
+fn a_running_holder_of_the_workspace_or_the_target_refuses_a_cutover() {
+    let env = planned("lock-cutover", "3");
+    env.load();
+    env.verify();
+    let t = env.target.clone();
+    let cut = ["cutover", "-q", "--without-freeze", "--wave", "all", "--target", &t];
+    let before = fingerprint(&t, None);
+    let holder = Holder::start();
+    write_lock_file(&env, &holder.label());
+    refused(&env, &cut, &holder.label());
+    std::fs::remove_file(env.ws.join(FILE)).unwrap();
+    insert_lock_row(&t, &holder.label());
+    refused(&env, &cut, &holder.label());
+    assert_eq!(fingerprint(&t, None), before, "a refused cutover wrote");
+    assert_eq!(scalar(&t, "SELECT COUNT(*) FROM gcmigrate_ledger WHERE kind = 'cutover'"), 0);
+    exec(&t, "DELETE FROM gcmigrate_lock");
+    env.run(&cut);
+    assert_eq!(scalar(&t, "SELECT COUNT(*) FROM gcmigrate_ledger WHERE kind = 'cutover'"), 1);
+    assert_eq!(
+        scalar(&t, "SELECT COUNT(*) FROM gcmigrate_lock"),
+        0,
+        "the cutover released its lock"
+    );
+}

@@ -59,8 +59,8 @@ fn broken_mapping_option_names_file_line_and_column() {
 #[test]
 fn every_subcommand_has_help_with_an_example() {
     for cmd in [
-        "extract", "plan", "load", "verify", "rollback", "export", "freeze", "migrate", "demo",
-        "synth", "bench",
+        "extract", "plan", "load", "verify", "rollback", "export", "freeze", "cutover", "migrate",
+        "demo", "synth", "bench",
     ] {
         let out = gcm().args([cmd, "--help"]).assert().success().get_output().clone();
         assert!(

@@ -123,7 +123,7 @@ pub(crate) fn parse(sql: &str) -> Result<Vec<Statement>, String> {
 }
 
 /// Every named T-SQL text the tool can send: extract, load (writes, reads, schema checks),
-/// verify, freeze and rollback.
+/// verify, freeze, rollback and cutover.
 fn every_statement() -> Vec<(String, String)> {
     let named = |prefix: &str, v: Vec<(String, String)>| {
         v.into_iter().map(|(n, s)| (format!("{prefix}: {n}"), s)).collect::<Vec<_>>()
@@ -135,6 +135,7 @@ fn every_statement() -> Vec<(String, String)> {
     all.extend(gcmigrate::verify::tsql_statements());
     all.extend(gcmigrate::freeze::tsql_statements());
     all.extend(gcmigrate::rollback::tsql_statements());
+    all.extend(gcmigrate::cutover::tsql_statements());
     all
 }
 

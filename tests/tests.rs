@@ -24,6 +24,8 @@ mod broken;
 mod synth;
 // Staged cutover: freeze, delta extract and load, unfreeze; dry runs.
 mod cutover;
+// The cutover command: its conditions, one transaction, migrate, staged verify, rollback after it.
+mod cutover_cmd;
 // A load killed with SIGKILL and rerun equals an uninterrupted one.
 mod resume;
 // The plan grants no access the legacy rules did not.

@@ -50,6 +50,11 @@ pub async fn stage(
         if opts.dry_run { "dry run against" } else { "writing into" }
     ));
     let report = load(ws, &plan, &snap, target, opts, &progress).await?;
+    if !report.dry_run {
+        // What `cutover` checks: this extract is loaded into this target.
+        let (wave, target) = (opts.wave.as_deref(), report.target.as_str());
+        crate::cutover::records::record_load(ws, &plan, wave, &report.run_id, target).await?;
+    }
     crate::report::write_json(
         &ws.reports_dir(),
         &format!(

@@ -1,8 +1,9 @@
-//! `gcmigrate migrate`: extract, plan, load and verify in one go.
+//! `gcmigrate migrate`: extract, plan, load, verify and (when it passed) cutover in one go.
 
 use anyhow::Result;
 
 use crate::cli::MigrateArgs;
+use crate::cutover::CutoverOptions;
 use crate::db::DbUrl;
 use crate::error::Outcome;
 use crate::extract::ExtractMode;
@@ -25,7 +26,8 @@ pub async fn run(args: MigrateArgs, progress: Progress) -> Result<Outcome> {
     pipeline(&ws, &source, &target, args.mappings.as_deref(), &opts, progress).await
 }
 
-/// extract → plan → load → verify; stops with findings when the plan has errors.
+/// extract → plan → load → verify → cutover (`--without-freeze`); stops with findings when
+/// the plan has errors or the verify fails.
 pub async fn pipeline(
     ws: &Workspace,
     source: &DbUrl,
@@ -41,7 +43,38 @@ pub async fn pipeline(
         progress.note("migrate: the plan has blocking findings; nothing was loaded");
         return Ok(Outcome::Findings);
     }
+    // One target is one pool: a plan with several is refused before anything is written.
+    if plan.pools().len() > 1 {
+        return Err(crate::error::bad_input(format!(
+            "the plan has {} pools ({}) and migrate writes one target: load, verify and cut \
+             over each pool into its own target with `--pool NAME` (README, \"freeze\" and \
+             \"cutover\"); nothing was loaded",
+            plan.pools().len(),
+            plan.pools().join(", ")
+        )));
+    }
+    let pool = crate::plan::select::choose_pool(&plan, None, "migrate")?;
     super::load::stage(ws, target, opts, progress).await?;
     let report = super::verify::stage(ws, target, opts.wave.as_deref(), progress).await?;
-    Ok(if report.ok { Outcome::Success } else { Outcome::Findings })
+    if !report.ok {
+        progress.note("migrate: verify failed; the rooms stay staged (no cutover)");
+        return Ok(Outcome::Findings);
+    }
+    // One window with the legacy services stopped: the verify that just passed is the
+    // cutover's condition, so a one-shot migration leaves usable rooms.
+    for wave in plan.waves.iter().filter(|w| opts.wave.as_ref().is_none_or(|x| *x == w.name)) {
+        if plan.rooms_of(Some(&wave.name), &pool).next().is_none() {
+            continue;
+        }
+        let cut = CutoverOptions {
+            wave: wave.name.clone(),
+            pool: Some(pool.clone()),
+            without_freeze: true,
+            dry_run: false,
+        };
+        if super::cutover::stage(ws, target, &cut, progress).await? != Outcome::Success {
+            return Ok(Outcome::Findings);
+        }
+    }
+    Ok(Outcome::Success)
 }

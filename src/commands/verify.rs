@@ -27,6 +27,12 @@ pub async fn run(args: VerifyArgs, progress: Progress) -> Result<Outcome> {
         }
         None => true,
     };
+    if !against_source {
+        // The legacy database disagrees: this verify did not pass, whatever the workspace says.
+        let plan = super::stored_plan(&ws).await?;
+        let t = target.to_string();
+        crate::cutover::records::record_verify(&ws, &plan, args.wave.as_deref(), false, &t).await?;
+    }
     Ok(if report.ok && against_source { Outcome::Success } else { Outcome::Findings })
 }
 
@@ -42,6 +48,8 @@ pub async fn stage(
     let (plan, snap) = super::plan_and_snapshot(ws).await?;
     drop(t);
     let (report, t) = verify_timed(ws, &plan, &snap, target, wave).await?;
+    // What `cutover` checks: a verify passed after the last load.
+    crate::cutover::records::record_verify(ws, &plan, wave, report.ok, &report.target).await?;
     let paths = crate::report::verify::write_all(&ws.reports_dir(), &report)?;
     let a = &report.access;
     let lost_blocking = a.lost.iter().filter(|c| c.blocking).count();
@@ -64,6 +72,14 @@ pub async fn stage(
         t.access.as_secs_f64(),
         t.invariants.as_secs_f64(),
     ));
+    if !report.staged.is_empty() {
+        progress.note(&format!(
+            "verify ({}): staged (not cut over yet): wave(s) {}; their rooms were judged by their \
+             planned state, access as it will be once `gcmigrate cutover` enables them",
+            report.wave,
+            report.staged.join(", ")
+        ));
+    }
     for r in report.rooms.iter().filter(|r| !r.checksum_match) {
         let m = r
             .first_mismatch

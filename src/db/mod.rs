@@ -30,6 +30,7 @@ pub mod source;
 pub mod sqlite_copy;
 pub mod sqlite_file;
 pub mod sqlite_writer;
+pub mod steps;
 pub mod target;
 pub mod transaction;
 pub mod tx;

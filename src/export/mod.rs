@@ -69,7 +69,7 @@ fn unique_stem(wave: &str, used: &mut BTreeSet<String>) -> String {
 }
 
 /// UTF-8 with a BOM and CRLF line ends.
-fn for_windows(text: &str) -> Vec<u8> {
+pub(crate) fn for_windows(text: &str) -> Vec<u8> {
     let mut bytes = vec![0xEF, 0xBB, 0xBF];
     bytes.extend_from_slice(text.replace('\n', "\r\n").as_bytes());
     bytes

@@ -53,7 +53,7 @@ fn is_bidi(c: char) -> bool {
 }
 
 /// Text safe inside a `#` comment: one line, bidi controls shown as `[U+202E]`.
-fn comment(s: &str) -> String {
+pub(crate) fn comment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if is_bidi(c) {

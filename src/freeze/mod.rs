@@ -36,6 +36,9 @@ pub struct FreezeRecord {
     pub disabled: Vec<i64>,
     /// Whether this record has been undone.
     pub undone: bool,
+    /// When it was taken (RFC 3339; older records carry it in their run id only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 /// Disables the wave's legacy rooms that are enabled; returns what it changed.
@@ -59,6 +62,7 @@ pub async fn freeze(
                 wave: wave.to_string(),
                 disabled: disabled.collect(),
                 undone: false,
+                at: Some(chrono::Utc::now().to_rfc3339()),
             };
             journal(ws, &record).await?;
             Ok(record)
@@ -123,6 +127,30 @@ async fn pending(ws: &Workspace, wave: Option<&str>) -> Result<Vec<Journaled>> {
 /// Legacy rooms that a freeze disabled and no `--undo` re-enabled yet.
 pub async fn frozen_rooms(ws: &Workspace) -> Result<Vec<i64>> {
     Ok(pending(ws, None).await?.into_iter().flat_map(|j| j.record.disabled).collect())
+}
+
+/// When the latest freeze of `wave` that no `--undo` re-enabled was taken (`None`: the
+/// wave is not frozen).
+pub async fn frozen_since(
+    ws: &Workspace,
+    wave: &str,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    let mut latest = None;
+    for j in pending(ws, Some(wave)).await? {
+        let at = match &j.record.at {
+            Some(at) => chrono::DateTime::parse_from_rfc3339(at).ok().map(|t| t.to_utc()),
+            None => j.run_id.strip_prefix("freeze-").and_then(|t| {
+                chrono::NaiveDateTime::parse_from_str(t, "%Y%m%dT%H%M%S%.3f")
+                    .ok()
+                    .map(|n| n.and_utc())
+            }),
+        };
+        let at = at.ok_or_else(|| {
+            anyhow::anyhow!("the journal's freeze entry {} has no readable time", j.run_id)
+        })?;
+        latest = latest.max(Some(at));
+    }
+    Ok(latest)
 }
 
 /// Re-enables the rooms that earlier freezes of the wave disabled, one transaction per

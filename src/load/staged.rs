@@ -41,9 +41,10 @@ pub struct Cutover {
     pub body: CutoverBody,
 }
 
-/// The workspace's own cutovers in the target (none without a ledger).
+/// The workspace's own cutovers in the target (none without a ledger, and none in a
+/// ledger written before rows carried their deployment and pool: no cutover wrote it).
 pub async fn cutovers(db: &Conn, mine: &Mine) -> Result<Vec<Cutover>> {
-    if !super::ledger::exists(db).await? {
+    if !db.has_columns(crate::db::batch::LEDGER.name, "kind, deployment, pool").await? {
         return Ok(Vec::new());
     }
     let rows = db

@@ -109,6 +109,18 @@ pub(crate) fn room_label(c: &RoomCheck) -> String {
     c.target_name.clone().unwrap_or_else(|| c.legacy_path.clone())
 }
 
+/// What the report says of staged waves (empty when none).
+pub(crate) fn staged_line(r: &VerifyReport) -> String {
+    if r.staged.is_empty() {
+        return String::new();
+    }
+    format!(
+        "Staged (not cut over yet): wave {}. Their rooms are disabled in the target until the \
+         cutover and were judged by their planned state: access as it will be once they are enabled.",
+        r.staged.join(", ")
+    )
+}
+
 /// The Markdown report.
 pub fn markdown(r: &VerifyReport) -> String {
     let f = Failures::of(r);
@@ -118,6 +130,9 @@ pub fn markdown(r: &VerifyReport) -> String {
         r.target,
         f.verdict(r.ok)
     );
+    if !r.staged.is_empty() {
+        let _ = writeln!(s, "{}\n", staged_line(r));
+    }
     let t = |k: &str| r.totals.get(k).copied().unwrap_or(0);
     let _ = writeln!(
         s,

@@ -98,6 +98,9 @@ pub struct WaveKeys {
     pub principals: Vec<i64>,
     /// `tblSiopWhiteList.siopID`s the loads inserted.
     pub addins: Vec<String>,
+    /// The wave's cutover runs: the script removes their ledger rows with the wave.
+    #[serde(default)]
+    pub cutovers: Vec<String>,
     /// Role rows (node, principal, role type) the loads added to nodes they did not
     /// insert (convergence adds to another wave's or the target's own category); rows on
     /// the wave's own nodes go with their node.
@@ -112,11 +115,6 @@ impl WaveKeys {
     /// Takes the keys of a wave's configuration runs; refuses a run id or add-in id that
     /// is not plainly an id (the ledger is in a database anyone may have edited).
     pub fn new(wave: &LoadedWave) -> Result<WaveKeys> {
-        let id_ok = |r: &String| {
-            !r.is_empty()
-                && r.len() <= 64
-                && r.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:+".contains(c))
-        };
         if let Some(bad) = wave.runs.iter().find(|r| !id_ok(r)) {
             return Err(bad_input(format!(
                 "the ledger's run id {bad:?} is not a gcmigrate run id; refusing to render"
@@ -141,10 +139,31 @@ impl WaveKeys {
             nodes: set(&ins.nodes),
             principals: set(&ins.principals),
             addins: addins.into_iter().collect(),
+            cutovers: Vec::new(),
             roles: roles.into_iter().collect(),
             scopes: scopes.into_iter().collect(),
         })
     }
+
+    /// Adds the wave's cutover runs (their ledger rows go with the wave); refuses a run id
+    /// that is not plainly an id.
+    pub fn with_cutovers(mut self, runs: Vec<String>) -> Result<WaveKeys> {
+        if let Some(bad) = runs.iter().find(|r| !id_ok(r)) {
+            return Err(bad_input(format!(
+                "the cutover run id {bad:?} is not a gcmigrate run id; refusing to render"
+            )));
+        }
+        let set: BTreeSet<String> = runs.into_iter().collect();
+        self.cutovers = set.into_iter().collect();
+        Ok(self)
+    }
+}
+
+/// Whether a run id read from a ledger or journal is plainly an id (safe in a script).
+fn id_ok(r: &str) -> bool {
+    !r.is_empty()
+        && r.len() <= 64
+        && r.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:+".contains(c))
 }
 
 /// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, optionally in braces.
@@ -268,7 +287,14 @@ async fn run(
             ids.join(", ")
         ));
     }
-    let keys = WaveKeys::new(&this)?;
+    // The wave's cutover rows: the ledger's (the authority) and, offline, the journal's.
+    let mut cutovers = crate::cutover::records::cutover_runs(ws, &opts.wave).await?;
+    if let Some(c) = conn {
+        let mine = crate::load::ledger::Mine::of(ws, &ws.load_snapshot().await?).await?;
+        let rows = crate::load::staged::cutovers(c, &mine).await?;
+        cutovers.extend(rows.into_iter().filter(|r| r.wave == opts.wave).map(|r| r.run_id));
+    }
+    let keys = WaveKeys::new(&this)?.with_cutovers(cutovers)?;
     let text = script::render(&keys, opts.dialect, opts.new_messages);
     let path = match &opts.out {
         Some(p) => p.clone(),

@@ -202,6 +202,14 @@ pub fn render(keys: &WaveKeys, d: Dialect, new_messages: NewMessages) -> String 
     s.delete("tblPrincipal", &format!("prinID {in_prins}"));
     s.delete("gcmigrate_ledger", &format!("kind = 'chat' AND room_id {in_nodes}"));
     s.delete("gcmigrate_ledger", &format!("kind = 'config' AND run_id {runs}"));
+    if !keys.cutovers.is_empty() {
+        // The cutover mark goes with the wave: reloaded, it is staged again.
+        let cut: Vec<String> = keys.cutovers.iter().map(|r| format!("'{r}'")).collect();
+        s.delete(
+            "gcmigrate_ledger",
+            &format!("kind = 'cutover' AND run_id IN ({})", cut.join(", ")),
+        );
+    }
 
     for t in KeyTable::ALL {
         s.stmt(&format!("DROP TABLE {}", t.name(d)));
@@ -301,8 +309,24 @@ mod tests {
             nodes: (2..2 + n).collect(),
             principals: (2..2 + n).collect(),
             addins: vec!["0f8fad5b-d9cb-469f-a165-70867728950e".into()],
+            cutovers: Vec::new(),
             roles: vec![(1, 2, 3)],
             scopes: vec![(1, 2)],
+        }
+    }
+
+    #[test]
+    fn the_cutover_row_goes_with_the_wave() {
+        let mut k = keys(1);
+        let plain = render(&k, Dialect::Sqlite, NewMessages::Refuse);
+        assert!(!plain.contains("kind = 'cutover'"), "no cutover, no delete of one");
+        k.cutovers = vec!["cutover-20260101T000000.000-9".into()];
+        for d in [Dialect::Sqlite, Dialect::Postgres, Dialect::Mssql] {
+            let text = render(&k, d, NewMessages::Refuse);
+            assert!(
+                text.contains("kind = 'cutover' AND run_id IN ('cutover-20260101T000000.000-9')"),
+                "{text}"
+            );
         }
     }
 

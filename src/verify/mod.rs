@@ -17,6 +17,7 @@ pub mod invariants;
 pub mod planned;
 pub mod scope;
 pub mod source;
+pub mod staged;
 pub mod target;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -99,6 +100,10 @@ pub struct VerifyReport {
     /// Target invariants.
     #[serde(default)]
     pub invariants: Vec<Invariant>,
+    /// Waves not cut over yet (staged): their rooms were judged by their planned state,
+    /// access as it will be once the cutover enables them.
+    #[serde(default)]
+    pub staged: Vec<String>,
 }
 
 /// Wall-clock time of each check, for the progress line (kept out of the report so that
@@ -151,7 +156,8 @@ pub async fn verify_timed(
     let clock = Instant::now();
     let rooms: BTreeSet<i64> = report.rooms.iter().filter_map(|r| r.target_id).collect();
     let phase = crate::timings::phase("verify: read target config");
-    let tg = target::Model::read(&db, &rooms).await?;
+    let mut tg = target::Model::read(&db, &rooms).await?;
+    report.staged = staged::judge_as_planned(&db, &mine, plan, wave, &map, &mut tg).await?;
     drop(phase);
     let phase = crate::timings::phase("verify: access");
     for r in &mut report.rooms {

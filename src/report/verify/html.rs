@@ -81,6 +81,10 @@ pub fn render_html(r: &VerifyReport) -> String {
             ("invariants holding", format!("{ok_inv} / {}", r.invariants.len())),
         ])
     );
+    if !r.staged.is_empty() {
+        let _ =
+            write!(b, "<section><p class=\"staged\">{}</p></section>", esc(&super::staged_line(r)));
+    }
     if !r.ok {
         b.push_str(&attention(r));
     }

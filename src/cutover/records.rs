@@ -1,0 +1,186 @@
+//! The workspace journal records the cutover's conditions read (MAPPING.md §4 "Cutover"):
+//! each completed load (`loaded`) and each verify (`verified`), with the wave(s), pool(s)
+//! and target they concern and when they finished; the cutover itself (`cutover`). The
+//! completed extract is not journaled again: the manifest (`staging/manifest.rs`) already
+//! records the last complete extract's run, kind and times, which is all a cutover needs.
+//!
+//! Targets are compared by their redacted URL (what reports print), so a password change
+//! between two runs does not make a load "somewhere else".
+
+use std::collections::BTreeSet;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::plan::Plan;
+use crate::staging::Workspace;
+
+/// Journal kind of a completed load.
+pub const LOADED: &str = "loaded";
+/// Journal kind of a verify.
+pub const VERIFIED: &str = "verified";
+/// Journal kind of a cutover.
+pub const CUTOVER: &str = "cutover";
+
+/// A completed load, as journaled.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadRecord {
+    /// The wave name the load ran under (`all`: every wave).
+    pub wave: String,
+    /// The plan waves whose rooms it loaded.
+    pub waves: Vec<String>,
+    /// The plan pools of those rooms.
+    pub pools: Vec<String>,
+    /// The load's run id.
+    pub run_id: String,
+    /// The extract run (manifest `run_id`) whose snapshot it loaded.
+    pub extract_run: i64,
+    /// That extract's kind (`full` or `delta`).
+    pub extract_kind: String,
+    /// When the load finished (RFC 3339).
+    pub finished_at: String,
+    /// The target (redacted).
+    pub target: String,
+}
+
+/// A verify, as journaled.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyRecord {
+    /// The wave name verified (`all`: every wave).
+    pub wave: String,
+    /// The plan waves whose rooms it checked.
+    pub waves: Vec<String>,
+    /// The plan pools of those rooms.
+    pub pools: Vec<String>,
+    /// Whether it passed.
+    pub ok: bool,
+    /// When it finished (RFC 3339).
+    pub finished_at: String,
+    /// The target (redacted).
+    pub target: String,
+}
+
+/// A cutover, as journaled (the target's ledger row is the authority; this is the
+/// workspace's own account of it, which an offline rollback reads).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CutoverRecord {
+    /// The pool cut over.
+    pub pool: String,
+    /// The target (redacted).
+    pub target: String,
+    /// Target `nodeID` → (`disabled` before, after).
+    pub rooms: Vec<(i64, bool, bool)>,
+    /// The freeze and delta conditions were waived (`--without-freeze`).
+    pub without_freeze: bool,
+}
+
+/// The waves and pools of the rooms of `wave` (`None`: every wave).
+fn waves_and_pools(plan: &Plan, wave: Option<&str>) -> (Vec<String>, Vec<String>) {
+    let waves: BTreeSet<&str> = plan.rooms_in(wave).map(|r| r.wave.as_str()).collect();
+    let pools: BTreeSet<&str> = plan.rooms_in(wave).map(|r| r.pool.as_str()).collect();
+    let own = |s: BTreeSet<&str>| s.into_iter().map(str::to_string).collect();
+    (own(waves), own(pools))
+}
+
+/// Journals a completed (not dry) load of `wave` (`None`: every wave).
+pub async fn record_load(
+    ws: &Workspace,
+    plan: &Plan,
+    wave: Option<&str>,
+    run_id: &str,
+    target: &str,
+) -> Result<()> {
+    let manifest = ws.manifest().await?.unwrap_or_default();
+    let (waves, pools) = waves_and_pools(plan, wave);
+    let rec = LoadRecord {
+        wave: wave.unwrap_or("all").to_string(),
+        waves,
+        pools,
+        run_id: run_id.to_string(),
+        extract_run: manifest.run_id,
+        extract_kind: manifest.kind,
+        finished_at: Utc::now().to_rfc3339(),
+        target: target.to_string(),
+    };
+    ws.journal(run_id, &rec.wave, LOADED, &serde_json::to_string(&rec)?).await
+}
+
+/// Journals a verify of `wave` (`None`: every wave) and whether it passed.
+pub async fn record_verify(
+    ws: &Workspace,
+    plan: &Plan,
+    wave: Option<&str>,
+    ok: bool,
+    target: &str,
+) -> Result<()> {
+    let (waves, pools) = waves_and_pools(plan, wave);
+    let rec = VerifyRecord {
+        wave: wave.unwrap_or("all").to_string(),
+        waves,
+        pools,
+        ok,
+        finished_at: Utc::now().to_rfc3339(),
+        target: target.to_string(),
+    };
+    let run_id =
+        format!("verify-{}-{}", Utc::now().format("%Y%m%dT%H%M%S%.3f"), std::process::id());
+    ws.journal(&run_id, &rec.wave, VERIFIED, &serde_json::to_string(&rec)?).await
+}
+
+/// A journaled time, or the error that names the entry.
+pub fn time(at: &str, what: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(at)
+        .map(|t| t.to_utc())
+        .map_err(|_| anyhow::anyhow!("the journal's {what} entry has an unreadable time {at:?}"))
+}
+
+/// The journaled loads into `target` that covered (`wave`, `pool`), oldest first.
+pub async fn loads(
+    ws: &Workspace,
+    wave: &str,
+    pool: &str,
+    target: &str,
+) -> Result<Vec<LoadRecord>> {
+    let mut out = Vec::new();
+    for e in ws.journal_entries(&[LOADED]).await? {
+        let r: LoadRecord = serde_json::from_str(&e.body)?;
+        if covers(&r.waves, &r.pools, wave, pool) && r.target == target {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// The journaled verifies of `target` that covered (`wave`, `pool`), oldest first.
+pub async fn verifies(
+    ws: &Workspace,
+    wave: &str,
+    pool: &str,
+    target: &str,
+) -> Result<Vec<VerifyRecord>> {
+    let mut out = Vec::new();
+    for e in ws.journal_entries(&[VERIFIED]).await? {
+        let r: VerifyRecord = serde_json::from_str(&e.body)?;
+        if covers(&r.waves, &r.pools, wave, pool) && r.target == target {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a record's waves and pools include (`wave`, `pool`).
+fn covers(waves: &[String], pools: &[String], wave: &str, pool: &str) -> bool {
+    waves.iter().any(|w| w == wave) && pools.iter().any(|p| p == pool)
+}
+
+/// The run ids of the workspace's journaled cutovers of `wave`.
+pub async fn cutover_runs(ws: &Workspace, wave: &str) -> Result<Vec<String>> {
+    Ok(ws
+        .journal_entries(&[CUTOVER])
+        .await?
+        .into_iter()
+        .filter(|e| e.wave == wave)
+        .map(|e| e.run_id)
+        .collect())
+}
