@@ -1,4 +1,5 @@
-//! `gcmigrate load`: write a wave of the plan into an mgc database.
+//! `gcmigrate load`: write one pool of the plan — a wave, or each wave under its own
+//! name — into an mgc database.
 
 use anyhow::Result;
 
@@ -16,6 +17,7 @@ pub async fn run(args: LoadArgs, progress: Progress) -> Result<Outcome> {
     let target = DbUrl::parse(&args.target)?;
     let opts = LoadOptions {
         wave: args.wave,
+        pool: args.pool,
         jobs: args.jobs,
         create_schema: args.create_schema,
         chunk: args.chunk.max(1),
@@ -25,13 +27,14 @@ pub async fn run(args: LoadArgs, progress: Progress) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// The load stage with its report file.
+/// The load stage with its report files (`load-<wave>[@<pool>][-dry-run]-<run>.json`, one
+/// per wave loaded; the pool is in the name when the plan has several).
 pub async fn stage(
     ws: &Workspace,
     target: &DbUrl,
     opts: &LoadOptions,
     progress: Progress,
-) -> Result<LoadReport> {
+) -> Result<Vec<LoadReport>> {
     let _lock = match opts.dry_run {
         false => Some(crate::staging::lock::WorkspaceLock::acquire(ws.dir(), "gcmigrate load")?),
         true => None,
@@ -46,29 +49,36 @@ pub async fn stage(
         "load: {} {target}",
         if opts.dry_run { "dry run against" } else { "writing into" }
     ));
-    let report = load(ws, &plan, &snap, target, opts, &progress).await?;
-    crate::report::write_json(
-        &ws.reports_dir(),
-        &format!(
-            "load-{}{}-{}.json",
-            report.wave,
-            if report.dry_run { "-dry-run" } else { "" },
-            report.run_id
-        ),
-        &report,
-    )?;
+    let several = plan.pools().len() > 1;
+    let reports = load(ws, &plan, &snap, target, opts, &progress).await?;
+    for report in &reports {
+        let label = crate::plan::scope::label(Some(&report.wave), &report.pool, several);
+        crate::report::write_json(
+            &ws.reports_dir(),
+            &format!(
+                "load-{label}{}-{}.json",
+                if report.dry_run { "-dry-run" } else { "" },
+                report.run_id
+            ),
+            report,
+        )?;
+        summary(report, &label, &progress);
+    }
+    Ok(reports)
+}
+
+/// The console lines of one wave's load.
+fn summary(report: &LoadReport, label: &str, progress: &Progress) {
     let h = &report.history;
     if report.dry_run {
         let rows: Vec<String> = report.rows.iter().map(|(t, n)| format!("{t} {n}")).collect();
         progress.note(&format!(
-            "load (dry run, {}): would write {}; nothing was written",
-            report.wave,
+            "load (dry run, {label}): would write {}; nothing was written",
             rows.join(", ")
         ));
     }
     progress.note(&format!(
-        "load ({}): configuration {} ({:.1}s); history: {} read, {} loaded, {} excluded, {} rejected in {} chunks ({:.1}s)",
-        report.wave,
+        "load ({label}): configuration {} ({:.1}s); history: {} read, {} loaded, {} excluded, {} rejected in {} chunks ({:.1}s)",
         if report.config_written { "written" } else { "already present" },
         report.config_seconds,
         h.read,
@@ -78,5 +88,4 @@ pub async fn stage(
         h.chunks,
         report.history_seconds
     ));
-    Ok(report)
 }

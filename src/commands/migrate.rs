@@ -17,6 +17,7 @@ pub async fn run(args: MigrateArgs, progress: Progress) -> Result<Outcome> {
     let ws = Workspace::open(&args.ws.workspace, true).await?;
     let opts = LoadOptions {
         wave: None,
+        pool: None,
         jobs: args.jobs,
         create_schema: args.create_schema,
         chunk: 5000,
@@ -42,6 +43,8 @@ pub async fn pipeline(
         return Ok(Outcome::Findings);
     }
     super::load::stage(ws, target, opts, progress).await?;
-    let report = super::verify::stage(ws, target, opts.wave.as_deref(), progress).await?;
+    let report =
+        super::verify::stage(ws, target, opts.wave.as_deref(), opts.pool.as_deref(), progress)
+            .await?;
     Ok(if report.ok { Outcome::Success } else { Outcome::Findings })
 }
