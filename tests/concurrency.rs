@@ -151,7 +151,11 @@ fn a_running_holder_of_the_target_refuses_another_workspace() {
     insert_lock_row(&t, &holder.label());
     refused(&b, &["load", "-q", "--wave", "b", "--target", &t], &holder.label());
     refused(&a, &["load", "-q", "--target", &t], &holder.label());
-    refused(&a, &["rollback", "-q", "--wave", "default", "--execute", "--target", &t], &holder.label());
+    refused(
+        &a,
+        &["rollback", "-q", "--wave", "default", "--execute", "--target", &t],
+        &holder.label(),
+    );
     let out = b.output(&["load", "-q", "--wave", "b", "--target", &t]);
     assert!(out.stderr.contains("DELETE FROM gcmigrate_lock WHERE lock_key = 'target'"), "{out}");
     assert_eq!(fingerprint(&t, None), before, "a refused run wrote");

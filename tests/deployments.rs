@@ -8,7 +8,7 @@ use crate::util::*;
 /// Synthetic deployment sizes: small, with history in every room.
 const SIZE: &[&str] = &["--users", "30", "--groups", "4", "--rooms", "12", "--messages", "600"];
 
-/// Deployment A (seed 1) in `name`, loaded into its target (wave `all`).
+/// Deployment A (seed 1) in `name`, loaded into its target (wave `default`).
 fn deployment_a(name: &str, target: Option<&str>) -> TestEnv {
     let mut env = TestEnv::new(name);
     if let Some(t) = target {
@@ -223,7 +223,8 @@ fn another_deployment_into_a_loaded_wave_is_refused_and_writes_nothing() {
     assert_eq!(fingerprint(&target, None), before, "the refused load wrote");
     assert_eq!(ledger(), rows);
     // Nor does its rollback touch A's wave.
-    let out = b.output(&["rollback", "--wave", "default", "--execute", "--target", &target]).expect(2);
+    let out =
+        b.output(&["rollback", "--wave", "default", "--execute", "--target", &target]).expect(2);
     assert!(out.stderr.contains("was loaded from deployment pool:"), "{out}");
     assert_eq!(fingerprint(&target, None), before);
     a.verify();

@@ -310,8 +310,14 @@ fn live_failures_say_what_to_check() {
         (vec!["load", "--target", &empty.url], "is not a Persistent Chat mgc database"),
         (vec!["plan", "--target", &empty.url], "is not a Persistent Chat mgc database"),
         (vec!["verify", "--target", &src.url], "holds no gcmigrate ledger"),
-        (vec!["freeze", "--wave", "default", "--source", &empty.url], "is not a Group Chat database"),
-        (vec!["rollback", "--wave", "default", "--target", &src.url], "no readable gcmigrate_ledger"),
+        (
+            vec!["freeze", "--wave", "default", "--source", &empty.url],
+            "is not a Group Chat database",
+        ),
+        (
+            vec!["rollback", "--wave", "default", "--target", &src.url],
+            "no readable gcmigrate_ledger",
+        ),
     ] {
         let (code, all) = run(&env, &args);
         assert!(code == 2 && all.contains(needle), "{args:?}: {all}");
