@@ -29,6 +29,11 @@ fn deployment_b(name: &str, target: &str) -> TestEnv {
 
 /// [`deployment_b`]; `other_people: false` keeps A's SIP URIs, so B reuses A's principals.
 fn deployment_b_with(name: &str, target: &str, other_people: bool) -> TestEnv {
+    deployment_b_toml(name, target, other_people, "default_wave = \"b\"\n")
+}
+
+/// [`deployment_b_with`] with its own `gcmigrate.toml`.
+fn deployment_b_toml(name: &str, target: &str, other_people: bool, toml: &str) -> TestEnv {
     let env = TestEnv::new(name).target(target).synth(&[SIZE, &["--seed", "2"]].concat());
     let mut rooms = String::from("room,target_name\n");
     for (guid, id) in
@@ -46,7 +51,7 @@ fn deployment_b_with(name: &str, target: &str, other_people: bool) -> TestEnv {
         prins.push_str(&format!("\"{uri}\",\"{}\"\n", uri.replace("contoso", "fabrikam")));
     }
     let env = env
-        .mapping("gcmigrate.toml", "default_wave = \"b\"\n")
+        .mapping("gcmigrate.toml", toml)
         .mapping("categories.csv", "legacy_path,on_conflict\n/**,rename\n")
         .mapping("rooms.csv", &rooms)
         .mapping("principals.csv", &prins);
@@ -321,4 +326,22 @@ fn a_ledger_from_before_deployments_is_upgraded_and_claimed_by_its_workspace() {
     a.verify();
     let out = b.output(&["load", "-q", "--target", &target]).expect(2);
     assert!(out.stderr.contains("holds deployment pool:"), "{out}");
+}
+
+#[test]
+fn another_deployment_under_its_own_pool_name_loads_beside_this_one() {
+    // Two legacy deployments consolidated into one target pool: B's mappings call the pool
+    // `consolidated`, A's `default`. Pool names are each deployment's own: not refused.
+    let a = deployment_a("dep-pool-a", None);
+    let target = a.target.clone();
+    let toml = "default_wave = \"b\"\ndefault_pool = \"consolidated\"\n";
+    let b = deployment_b_toml("dep-pool-b", &target, true, toml);
+    b.run(&["load", "-q", "--target", &target]);
+    a.verify();
+    b.verify();
+    let pools = rows2(&target, "SELECT DISTINCT wave, pool FROM gcmigrate_ledger ORDER BY 1");
+    assert_eq!(pools, [("b".into(), "consolidated".into()), ("default".into(), "default".into())]);
+    // Each rolls back its own rows only.
+    b.run(&["rollback", "-q", "--execute", "--target", &target]);
+    a.verify();
 }

@@ -259,6 +259,18 @@ fn a_load_without_wave_records_each_wave_and_each_rolls_back_alone() {
             .map(|r| r["legacy_guid"].as_str().unwrap().to_lowercase())
             .collect::<BTreeSet<String>>()
     };
+    // Rendering every wave's script (newest first) refuses none: a wave already rendered
+    // no longer counts as a later wave that uses the next one's keys.
+    env.run(&["rollback", "-q", "--pool", "default", "--dialect", "sqlite", "--target", &a]);
+    for w in ["pilot", "wave2", "default"] {
+        assert!(env.ws.join(format!("scripts/rollback-{w}@default.sqlite.sql")).exists(), "{w}");
+    }
+    let render = ["rollback", "--pool", "default", "--dialect", "sqlite", "--target", &a];
+    let out = env.output(&[&render[..], &["--out", "x.sql"]].concat()).expect(2);
+    assert!(out.stderr.contains("--out names one script"), "{out}");
+    // Offline, the journal does not say which pool a load wrote: --target is needed.
+    let out = env.output(&render[..5]).expect(2);
+    assert!(out.stderr.contains("pass --target"), "{out}");
     // Pilot alone: its rooms go, the other waves stay and still verify.
     env.run(&[
         "rollback",
@@ -363,4 +375,34 @@ fn a_wave_named_all_by_an_earlier_version_rolls_back_with_every_wave() {
         assert_eq!(scalar(&env.target, &format!("SELECT COUNT(*) FROM {t}")), 0, "{t}");
     }
     assert_eq!(scalar(&env.target, "SELECT COUNT(*) FROM tblNode WHERE nodeID <> 1"), 0);
+}
+
+#[test]
+fn two_pools_loaded_into_one_target_at_once_leave_one_pool() {
+    let (env, a, _) = two_pools("pools-race", None);
+    // Create the schema first, so both race for the lock and the ledger, not the file.
+    env.run(&["load", "-q", "--create-schema", "--dry-run", "--pool", "default", "--target", &a]);
+    // Two workspaces of the same deployment (the workspace lock is not what refuses).
+    let other = env.copy("pools-race-2");
+    let spawn = |env: &TestEnv, pool: &str| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("gcmigrate"))
+            .current_dir(&env.dir)
+            .args(["load", "-q", "--create-schema", "--pool", pool, "--target", &a])
+            .args(["--workspace", env.ws.to_str().unwrap()])
+            .env_remove("GCMIGRATE_TARGET")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (x, y) = (spawn(&env, "default"), spawn(&other, "pc-eng"));
+    let (x, y) = (x.wait_with_output().unwrap(), y.wait_with_output().unwrap());
+    let codes = [x.status.code(), y.status.code()];
+    let err = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    let errs = [err(&x), err(&y)];
+    assert!(codes.contains(&Some(0)) && codes.contains(&Some(2)), "{codes:?} {errs:?}");
+    let pools = texts(&a, "SELECT DISTINCT pool FROM gcmigrate_ledger");
+    assert_eq!(pools.len(), 1, "one pool in the target: {pools:?}");
+    let pool = pools.into_iter().next().unwrap();
+    let winner = if pool == "default" { &env } else { &other };
+    winner.run(&["verify", "-q", "--pool", &pool, "--target", &a]);
 }

@@ -34,6 +34,11 @@ pub fn other_pools<'a>(configs: &'a [ConfigRow], owner: &Owner) -> Vec<(&'a str,
 /// Refuses (exit 2) a load of `owner.pool` into a target whose ledger holds this
 /// deployment's rows of another pool.
 pub async fn check(db: &Conn, owner: &Owner) -> Result<()> {
+    // No ledger yet: nothing to compare. Asked first, because a load running meanwhile
+    // may be creating it (the check under the target lock then sees it whole).
+    if !ledger::exists(db).await? {
+        return Ok(());
+    }
     let configs = ledger::configs(db).await?;
     let others = other_pools(&configs, owner);
     let Some((theirs, wave)) = others.first() else {
