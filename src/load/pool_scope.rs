@@ -68,8 +68,7 @@ mod tests {
     use crate::plan::PlanCategory;
 
     fn plan() -> Plan {
-        let mut p = Plan::default();
-        p.categories = vec![
+        let categories = vec![
             PlanCategory {
                 key: "c1".into(),
                 allowed: vec![1],
@@ -79,7 +78,7 @@ mod tests {
             },
             PlanCategory { key: "c2".into(), allowed: vec![90], ..Default::default() },
         ];
-        p.rooms = vec![
+        let rooms = vec![
             PlanRoom {
                 legacy_id: 10,
                 category: "c1".into(),
@@ -95,7 +94,7 @@ mod tests {
                 ..Default::default()
             },
         ];
-        p
+        Plan { categories, rooms, ..Default::default() }
     }
 
     fn snap() -> Snapshot {
