@@ -33,6 +33,9 @@ pub enum FailureKind {
     BadInput,
     /// A database unreachable or a write that failed after retries: exit 3.
     Runtime,
+    /// A safety check refused to go on (the target holds rows the migration did not
+    /// write, a condition of the cutover is unmet): exit 1, nothing written.
+    Refused,
 }
 
 /// An error carrying its exit-code class; anything else in the chain is a runtime failure.
@@ -62,6 +65,11 @@ pub fn runtime(message: impl Into<String>) -> anyhow::Error {
     Failure { kind: FailureKind::Runtime, message: message.into() }.into()
 }
 
+/// Builds a refusal (exit code 1): a safety check found something, nothing was written.
+pub fn refused(message: impl Into<String>) -> anyhow::Error {
+    Failure { kind: FailureKind::Refused, message: message.into() }.into()
+}
+
 /// Maps an error chain to its exit code: the first [`Failure`] decides, else 3.
 pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     for cause in err.chain() {
@@ -69,6 +77,7 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
             return match f.kind {
                 FailureKind::BadInput => ExitCode::from(2),
                 FailureKind::Runtime => ExitCode::from(3),
+                FailureKind::Refused => ExitCode::from(1),
             };
         }
         if cause.downcast_ref::<clap::Error>().is_some() {

@@ -52,3 +52,5 @@ mod verify_source;
 mod deployments;
 // Concurrent runs: the workspace lock file and the target lock row.
 mod concurrency;
+// Staged rooms, convergence and the guard of a staged cutover.
+mod staged;

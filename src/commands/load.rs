@@ -10,6 +10,9 @@ use crate::load::{load, LoadOptions, LoadReport};
 use crate::progress::Progress;
 use crate::staging::Workspace;
 
+/// Change lines shown on the console (the rest are in the load report).
+const SHOWN: usize = 20;
+
 /// Runs `load`.
 pub async fn run(args: LoadArgs, progress: Progress) -> Result<Outcome> {
     let ws = Workspace::open(&args.ws.workspace, false).await?;
@@ -70,6 +73,32 @@ pub async fn stage(
 /// The console lines of one wave's load.
 fn summary(report: &LoadReport, label: &str, progress: &Progress) {
     let h = &report.history;
+    let verb = if report.dry_run { "would change" } else { "changed" };
+    let report_file = format!(
+        "reports/load-{label}{}-{}.json",
+        if report.dry_run { "-dry-run" } else { "" },
+        report.run_id
+    );
+    if !report.changes.is_empty() {
+        progress.note(&format!(
+            "load ({label}): converging onto the plan, {verb} {} row(s) or setting(s) the wave had written:",
+            report.changes.len()
+        ));
+        for line in report.changes.iter().take(SHOWN) {
+            progress.note(&format!("  {line}"));
+        }
+        if report.changes.len() > SHOWN {
+            progress
+                .note(&format!("  … and {} more in {report_file}", report.changes.len() - SHOWN));
+        }
+    }
+    if !report.left_alone.is_empty() {
+        progress.note(&format!(
+            "load ({label}): note: {} difference(s) from the plan left as they are (not this wave's rows), first: {}; all in {report_file}",
+            report.left_alone.len(),
+            report.left_alone[0]
+        ));
+    }
     if report.dry_run {
         let rows: Vec<String> = report.rows.iter().map(|(t, n)| format!("{t} {n}")).collect();
         progress.note(&format!(
@@ -79,7 +108,11 @@ fn summary(report: &LoadReport, label: &str, progress: &Progress) {
     }
     progress.note(&format!(
         "load ({label}): configuration {} ({:.1}s); history: {} read, {} loaded, {} excluded, {} rejected in {} chunks ({:.1}s)",
-        if report.config_written { "written" } else { "already present" },
+        match (report.config_written, report.changes.is_empty()) {
+            (false, _) => "unchanged",
+            (true, true) => "written",
+            (true, false) => "converged",
+        },
         report.config_seconds,
         h.read,
         h.loaded,

@@ -190,6 +190,22 @@ pub enum Op {
     Insert(&'static TableSpec, Vec<Vec<Value>>),
     /// `DELETE FROM table WHERE col = value` (used to replace `tblLastChatId` rows).
     DeleteEq(&'static TableSpec, &'static str, i64),
+    /// `DELETE FROM table WHERE c1 = k1 AND c2 = k2 …`, once per key (integer keys).
+    DeleteKeys(&'static TableSpec, &'static [&'static str], Vec<Vec<i64>>),
+    /// `UPDATE table SET c = v, … WHERE key = id` (a converged node row).
+    Update(&'static TableSpec, &'static str, i64, Vec<(&'static str, Value)>),
+}
+
+impl Op {
+    /// The table a step writes.
+    pub fn table(&self) -> &'static TableSpec {
+        match self {
+            Op::Insert(t, _)
+            | Op::DeleteEq(t, _, _)
+            | Op::DeleteKeys(t, _, _)
+            | Op::Update(t, _, _, _) => t,
+        }
+    }
 }
 
 /// Writes that a target applies in one transaction, in order.
@@ -217,6 +233,31 @@ impl Batch {
         self.ops.push(Op::DeleteEq(table, col, v));
     }
 
+    /// Adds a step deleting the rows with these integer keys (nothing when there are none).
+    pub fn delete_keys(
+        &mut self,
+        table: &'static TableSpec,
+        cols: &'static [&'static str],
+        keys: Vec<Vec<i64>>,
+    ) {
+        if !keys.is_empty() {
+            self.ops.push(Op::DeleteKeys(table, cols, keys));
+        }
+    }
+
+    /// Adds a step updating columns of the row whose `key` column is `id`.
+    pub fn update(
+        &mut self,
+        table: &'static TableSpec,
+        key: &'static str,
+        id: i64,
+        set: Vec<(&'static str, Value)>,
+    ) {
+        if !set.is_empty() {
+            self.ops.push(Op::Update(table, key, id, set));
+        }
+    }
+
     /// Rows inserted per table.
     pub fn counts(&self) -> BTreeMap<String, u64> {
         let mut out = BTreeMap::new();
@@ -227,6 +268,44 @@ impl Batch {
         }
         out
     }
+}
+
+/// `DELETE FROM t WHERE c1 = $1 AND c2 = $2 …`.
+pub fn delete_keys_sql(t: &TableSpec, cols: &[&str]) -> String {
+    let cond: Vec<String> =
+        cols.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
+    format!("DELETE FROM {} WHERE {}", t.name, cond.join(" AND "))
+}
+
+/// `UPDATE t SET c1 = $1, … WHERE key = $n`, with the dialect's casts for GUID columns
+/// and a literal `NULL` where the value is NULL (SQL Server's TDS refuses untyped NULL
+/// parameters on some servers); the parameters are the non-NULL values, then the key.
+pub fn update_sql(t: &TableSpec, key: &str, set: &[(&str, Value)], dialect: Dialect) -> String {
+    let mut n = 0;
+    let mut parts = Vec::with_capacity(set.len());
+    for (c, v) in set {
+        if matches!(v, Value::Null) {
+            parts.push(format!("{c} = NULL"));
+            continue;
+        }
+        n += 1;
+        let ty = t.cols.iter().find(|x| x.0 == *c).map_or(Ty::Int, |x| x.1);
+        let p = match ty {
+            Ty::Guid => dialect.guid_param(n),
+            Ty::DateTime => dialect.datetime_param(n),
+            Ty::Int | Ty::Text => format!("${n}"),
+        };
+        parts.push(format!("{c} = {p}"));
+    }
+    format!("UPDATE {} SET {} WHERE {key} = ${}", t.name, parts.join(", "), n + 1)
+}
+
+/// The parameters of [`update_sql`]: the non-NULL values, then the key.
+pub fn update_params(set: &[(&str, Value)], id: i64) -> Vec<Value> {
+    let mut out: Vec<Value> =
+        set.iter().filter(|(_, v)| !matches!(v, Value::Null)).map(|(_, v)| v.clone()).collect();
+    out.push(Value::Int(id));
+    out
 }
 
 /// `INSERT INTO t (cols) VALUES (...), (...)` with dialect casts for GUID/datetime columns.

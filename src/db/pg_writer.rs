@@ -83,6 +83,28 @@ pub(super) async fn apply(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Erro
                     .execute(&mut *tx)
                     .await?;
             }
+            Op::DeleteKeys(t, cols, keys) => {
+                let sql = super::batch::delete_keys_sql(t, cols);
+                for k in keys {
+                    let mut q = sqlx::query(&sql);
+                    for v in k {
+                        q = q.bind(*v);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+            }
+            Op::Update(t, key, id, set) => {
+                let sql = super::batch::update_sql(t, key, set, Dialect::Postgres);
+                let mut q = sqlx::query(&sql);
+                for v in super::batch::update_params(set, *id) {
+                    q = match v {
+                        Value::Int(i) => q.bind(i),
+                        Value::Text(s) => q.bind(s),
+                        Value::Null => q,
+                    };
+                }
+                q.execute(&mut *tx).await?;
+            }
         }
     }
     super::pg_keys::restore(&mut tx, &checks).await?;

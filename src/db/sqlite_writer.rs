@@ -57,6 +57,17 @@ pub(super) fn apply_ops(tx: &Connection, batch: &Batch) -> rusqlite::Result<()> 
                     tx.prepare_cached(&format!("DELETE FROM {} WHERE {col} = ?1", t.name))?
                         .execute([*v])?;
                 }
+                Op::DeleteKeys(t, cols, keys) => {
+                    let mut st = tx.prepare_cached(&super::batch::delete_keys_sql(t, cols))?;
+                    for k in keys {
+                        st.execute(params_from_iter(k.iter()))?;
+                    }
+                }
+                Op::Update(t, key, id, set) => {
+                    let sql = super::batch::update_sql(t, key, set, crate::db::Dialect::Sqlite);
+                    let params = super::batch::update_params(set, *id);
+                    tx.prepare_cached(&sql)?.execute(params_from_iter(params.iter()))?;
+                }
             }
         }
     }

@@ -28,6 +28,21 @@ pub struct IdMap {
     pub rooms: BTreeMap<i64, i64>,
     /// Keys this configuration run inserted.
     pub inserted: Inserted,
+    /// Rows this run removed while converging (absent in rows written before convergence).
+    #[serde(default)]
+    pub removed: Removed,
+}
+
+/// Rows one configuration run removed: rows its own wave had written that the plan no
+/// longer has, and rooms the wave no longer holds (with their history).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Removed {
+    /// `tblPrincipalRole` (node, principal, role type).
+    pub roles: Vec<(i64, i64, i64)>,
+    /// `tblScopePrincipal` (node, principal).
+    pub scopes: Vec<(i64, i64)>,
+    /// Rooms removed: (legacy `nodeID`, target `nodeID`).
+    pub rooms: Vec<(i64, i64)>,
 }
 
 /// Keys inserted by one configuration run.
@@ -149,12 +164,15 @@ pub fn statements(d: Dialect) -> Vec<(String, String)> {
     out
 }
 
-/// Plans the configuration rows of `rooms` (a wave) against the target's state. `known`
-/// holds the maps of earlier waves, so shared objects are written once.
+/// Plans the configuration rows of `rooms` (the wave's rooms the target does not have yet)
+/// against the target's state. `known` holds the maps of earlier loads, so shared objects
+/// are written once; `wave` is every room of the wave, whose add-ins must exist even when
+/// the room does already (a converged room may now name an add-in).
 pub fn build(
     plan: &Plan,
     snap: &Snapshot,
     rooms: &[&PlanRoom],
+    wave: &[&PlanRoom],
     known: &IdMap,
     st: &mut TargetState,
 ) -> Result<(Batch, IdMap)> {
@@ -166,7 +184,7 @@ pub fn build(
     d.insert_affiliations(&new_prins);
 
     // Add-ins referenced by these rooms.
-    d.insert_addins(rooms);
+    d.insert_addins(wave);
 
     // Categories these rooms need, once, with their scopes and creators.
     let mut roles = d.insert_categories(rooms)?;

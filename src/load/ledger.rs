@@ -269,6 +269,9 @@ pub fn merge(maps: impl IntoIterator<Item = IdMap>) -> IdMap {
         known.principals.extend(m.principals);
         known.categories.extend(m.categories);
         known.rooms.extend(m.rooms);
+        for (legacy, _) in &m.removed.rooms {
+            known.rooms.remove(legacy);
+        }
     }
     known
 }

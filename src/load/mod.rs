@@ -6,6 +6,7 @@
 //! last chunk its ledger holds.
 
 pub mod config;
+pub mod converge;
 mod history;
 pub mod ledger;
 pub mod lock;
@@ -67,6 +68,14 @@ pub struct LoadReport {
     pub rows: std::collections::BTreeMap<String, u64>,
     /// History counts of this run.
     pub history: HistoryStats,
+    /// The configuration changes this run made (or, dry, would make) to objects the wave
+    /// had written before: one line each.
+    #[serde(default)]
+    pub changes: Vec<String>,
+    /// Differences from the plan left as they are (another wave's object, or the
+    /// target's own), with why.
+    #[serde(default)]
+    pub left_alone: Vec<String>,
     /// Seconds spent in the configuration phase.
     pub config_seconds: f64,
     /// Seconds spent loading history.
@@ -201,46 +210,34 @@ async fn run(
         ..LoadReport::default()
     };
 
-    // Configuration, once per wave: reuse the ledger's map of this deployment when it is
-    // there; a wave another deployment loaded into this target is refused.
+    // Configuration: on a first load every object of the wave; on later loads the new
+    // objects and the difference between the plan and what the ledger says the wave wrote
+    // (`converge`), after the guard checked the staged rooms. One transaction.
     let t0 = Instant::now();
     let phase = crate::timings::phase("load: configuration");
-    let known = match reader {
-        Some(db) => {
-            let mine = ledger::Mine::of(ws, snap).await?;
-            if !opts.dry_run {
-                let n = ledger::claim(db, owner, wave, &mine).await?;
-                if n > 0 {
-                    progress.note(&format!(
-                        "load: note: claimed {n} ledger row(s) of wave {wave} written before rows \
-                         carried their deployment, for deployment {}",
-                        owner.deployment
-                    ));
-                }
-            }
-            let configs = ledger::configs(db).await?;
-            ledger::check_wave_owner(&configs, wave, &owner.deployment, &db.url().to_string())?;
-            ledger::map_of(&configs, &mine)
+    let (mut batch, mut map, conv) = match reader {
+        Some(db) => configure(ws, plan, snap, db, opts, progress, owner, wave, rooms).await?,
+        None => {
+            let mut st = config::TargetState::empty();
+            let (batch, map) = config::build(plan, snap, rooms, rooms, &IdMap::default(), &mut st)?;
+            (batch, map, converge::Convergence::default())
         }
-        None => IdMap::default(),
     };
-    // Rooms the ledger does not know yet (all of them on a first run; new rooms after a
-    // delta and a re-plan) get their configuration now, in one transaction.
-    let missing: Vec<_> =
-        rooms.iter().copied().filter(|r| !known.rooms.contains_key(&r.legacy_id)).collect();
-    let map = if missing.is_empty() {
-        known
-    } else {
-        let mut st = match reader {
-            Some(r) => config::TargetState::read(r)
-                .await
-                .context("reading the target's principals, nodes and role types")?,
-            None => config::TargetState::empty(),
-        };
-        let t = crate::timings::phase("load: config build");
-        let (mut batch, map): (Batch, IdMap) =
-            config::build(plan, snap, &missing, &known, &mut st)?;
-        drop(t);
+    report.changes = conv.changes.clone();
+    report.left_alone = conv.left.clone();
+    let ins = &map.inserted;
+    let any = !ins.principals.is_empty()
+        || !ins.addins.is_empty()
+        || !ins.nodes.is_empty()
+        || !ins.roles.is_empty()
+        || !ins.scopes.is_empty()
+        || !ins.invites.is_empty()
+        || !conv.batch.ops.is_empty();
+    if any {
+        batch.ops.extend(conv.batch.ops);
+        map.inserted.roles.extend(conv.roles_added);
+        map.inserted.scopes.extend(conv.scopes_added);
+        map.removed = conv.removed;
         batch.insert(
             &LEDGER,
             ledger::row(
@@ -260,8 +257,7 @@ async fn run(
             ws.journal(&run_id, wave, "config", &serde_json::to_string(&map.inserted)?).await?;
         }
         report.config_written = true;
-        map
-    };
+    }
     report.config_seconds = t0.elapsed().as_secs_f64();
     drop(phase);
     let phase = crate::timings::phase("load: history");
@@ -306,6 +302,168 @@ async fn run(
     Ok(report)
 }
 
+/// The configuration of a load into an existing target: the ledger's view of the
+/// deployment, the guard, the new objects and the convergence of the existing ones.
+#[allow(clippy::too_many_arguments)]
+async fn configure(
+    ws: &Workspace,
+    plan: &Plan,
+    snap: &Snapshot,
+    db: &crate::db::TargetDb,
+    opts: &LoadOptions,
+    progress: &Progress,
+    owner: &ledger::Owner,
+    wave: &str,
+    rooms: &[&crate::plan::PlanRoom],
+) -> Result<(Batch, IdMap, converge::Convergence)> {
+    let mine = ledger::Mine::of(ws, snap).await?;
+    if !opts.dry_run {
+        let n = ledger::claim(db, owner, wave, &mine).await?;
+        if n > 0 {
+            progress.note(&format!(
+                "load: note: claimed {n} ledger row(s) of wave {wave} written before rows \
+                 carried their deployment, for deployment {}",
+                owner.deployment
+            ));
+        }
+    }
+    let configs = ledger::configs(db).await?;
+    ledger::check_wave_owner(&configs, wave, &owner.deployment, &db.url().to_string())?;
+    let mut known = ledger::map_of(&configs, &mine);
+    let owned = converge::Owned::replay(configs.iter().filter(|c| mine.owns(c)));
+    if let Some(c) = staged::cutover_of(db, &mine, wave, &owner.pool).await? {
+        return Err(bad_input(format!(
+            "wave `{wave}` was cut over in {} at {}: its rooms are live and users post in them, \
+             so a load would write over their changes; nothing was written. Load new rooms under \
+             another wave, or roll the wave back first (`gcmigrate rollback --wave {wave}`)",
+            db.url(),
+            c.at
+        )));
+    }
+    for r in rooms {
+        if let Some((_, w, _)) = owned.rooms.get(&r.legacy_id).filter(|(_, w, _)| w != wave) {
+            return Err(bad_input(format!(
+                "room {} ({}) moved from wave `{w}` to wave `{wave}` in the plan, and the target \
+                 holds it under `{w}`: load wave `{w}` first (it removes the room), then `{wave}`; \
+                 nothing was written",
+                r.legacy_path, r.legacy_guid
+            )));
+        }
+    }
+    // The target as it is: the wave's rooms (staged until its cutover) and the categories.
+    let staged: Vec<(i64, i64)> = owned
+        .rooms
+        .iter()
+        .filter(|(_, (_, w, _))| w == wave)
+        .map(|(legacy, (id, _, _))| (*legacy, *id))
+        .collect();
+    let of: std::collections::BTreeSet<i64> =
+        owned.nodes.keys().copied().chain(known.categories.values().copied()).collect();
+    let t = crate::timings::phase("load: read target configuration");
+    let rows = converge::read::TargetRows::read(db, &of).await?;
+    let ids: Vec<i64> = staged.iter().map(|s| s.1).collect();
+    let chats = converge::read::room_chats(db, &ids).await?;
+    let ledger_chats = converge::read::ledger_chats(db).await?;
+    let mut st = config::TargetState::read(db)
+        .await
+        .context("reading the target's principals, nodes and role types")?;
+    drop(t);
+    merge_into_existing(plan, rooms, &rows, &owned, &mut known, progress);
+    let role_types = st.roles.clone();
+    let role_name = |id: i64| -> &'static str {
+        match role_types.iter().find(|(_, v)| **v == id).map(|(k, _)| *k) {
+            Some(crate::mapping::legacy::Role::Member) => "member",
+            Some(crate::mapping::legacy::Role::Manager) => "manager",
+            Some(crate::mapping::legacy::Role::Voiced) => "presenter",
+            Some(crate::mapping::legacy::Role::Creator) => "creator",
+            None => "role",
+        }
+    };
+    let names: Vec<(String, String, i64)> = staged
+        .iter()
+        .map(|(legacy, id)| match plan.rooms.iter().find(|r| r.legacy_id == *legacy) {
+            Some(r) => (r.legacy_path.clone(), r.legacy_guid.clone(), *id),
+            None => {
+                let n = rows.nodes.get(id);
+                (
+                    n.map_or(String::new(), |n| n.name.clone()),
+                    n.map_or(String::new(), |n| n.guid.clone()),
+                    *id,
+                )
+            }
+        })
+        .collect();
+    let list: Vec<converge::guard::Staged<'_>> = names
+        .iter()
+        .map(|(p, g, id)| converge::guard::Staged { path: p, guid: g, id: *id })
+        .collect();
+    let seen = converge::guard::Seen {
+        target: &rows,
+        chats: &chats,
+        ledger: &ledger_chats,
+        role_name: &role_name,
+    };
+    converge::guard::check(wave, &list, &owned, &seen)?;
+
+    // New objects (every object on a first load), then the difference on the others.
+    let missing: Vec<_> =
+        rooms.iter().copied().filter(|r| !known.rooms.contains_key(&r.legacy_id)).collect();
+    let t = crate::timings::phase("load: config build");
+    let (batch, map) = config::build(plan, snap, &missing, rooms, &known, &mut st)?;
+    let new_nodes: std::collections::HashSet<i64> = map.inserted.nodes.iter().copied().collect();
+    let uris: std::collections::HashMap<i64, &str> = plan
+        .principals
+        .iter()
+        .filter_map(|p| map.principals.get(&p.legacy_id).map(|t| (*t, p.uri.as_str())))
+        .collect();
+    let uri_of =
+        |id: i64| uris.get(&id).map_or_else(|| format!("principal {id}"), |u| u.to_string());
+    let conv = converge::diff(&converge::Inputs {
+        plan,
+        rooms,
+        wave,
+        map: &map,
+        owned: &owned,
+        target: &rows,
+        role_types: &st.roles,
+        new_nodes: &new_nodes,
+        uri_of: &uri_of,
+    })?;
+    drop(t);
+    Ok((batch, map, conv))
+}
+
+/// `on_conflict = merge`: a planned category that the target already has by name (one the
+/// migration did not write) is mapped onto that category instead of being inserted.
+fn merge_into_existing(
+    plan: &Plan,
+    rooms: &[&crate::plan::PlanRoom],
+    rows: &converge::read::TargetRows,
+    owned: &converge::Owned,
+    known: &mut IdMap,
+    progress: &Progress,
+) {
+    let keys: std::collections::BTreeSet<&String> = rooms.iter().map(|r| &r.category).collect();
+    for c in keys.into_iter().filter_map(|k| plan.category(k)) {
+        if !c.merge || known.categories.contains_key(&c.key) {
+            continue;
+        }
+        let found = rows.nodes.iter().find(|(id, n)| {
+            n.is_category
+                && **id != 1
+                && !owned.nodes.contains_key(id)
+                && n.name.to_lowercase() == c.name.to_lowercase()
+        });
+        if let Some((id, n)) = found {
+            progress.note(&format!(
+                "load: note: category `{}` merges into the target's existing category `{}` (nodeID {id}, on_conflict = merge)",
+                c.name, n.name
+            ));
+            known.categories.insert(c.key.clone(), *id);
+        }
+    }
+}
+
 /// Every T-SQL statement a load sends to SQL Server, named, for the parse tests: the
 /// writer's, and the shared reads with their `$n` placeholders as SQL Server gets them.
 #[cfg(feature = "mssql")]
@@ -316,6 +474,10 @@ pub fn tsql_statements() -> Vec<(String, String)> {
         out.push((n.to_string(), mssql::pool::placeholders(s).into_owned()));
     }
     out.extend(config::statements(Dialect::Mssql));
+    let converging = converge::statements(Dialect::Mssql);
+    for (n, s) in converge::read::statements(Dialect::Mssql).into_iter().chain(converging) {
+        out.push((n, mssql::pool::placeholders(&s).into_owned()));
+    }
     for (n, s) in lock::statements().into_iter().chain(staged::statements()) {
         out.push((n.to_string(), mssql::pool::placeholders(s).into_owned()));
     }

@@ -2,7 +2,8 @@
 //!
 //! Names are unique per pool across rooms and categories, case-insensitively. A planned
 //! category whose name is taken follows its `categories.csv` `on_conflict` (`fail` by
-//! default: a blocking finding; `rename`: the next free suffix); a planned room whose name
+//! default: a blocking finding; `rename`: the next free suffix; `merge`: its rooms go into
+//! the existing category, an info finding); a planned room whose name
 //! is taken is blocking (rename it in rooms.csv). Objects an earlier load of this
 //! workspace created are ours, not collisions.
 
@@ -45,9 +46,9 @@ pub fn apply(plan: &mut Plan, mappings: &Mappings, existing: &[Existing], ours: 
                     format!("a category named `{}` already exists in the target; renamed to `{new}` (on_conflict = rename)", c.name)));
                 c.name = new;
             }
-            OnConflict::Merge => found.push(finding(Severity::Error, "TARGET_COLLISION", &c.legacy_path, &c.guid,
-                format!("a category named `{}` already exists in the target; merging into an existing category is not \
-                         supported by this version: use on_conflict = rename or give it another target_name", c.name))),
+            OnConflict::Merge => found.push(finding(Severity::Info, "CATEGORY_MERGED", &c.legacy_path, &c.guid,
+                format!("a category named `{}` already exists in the target; its rooms go into it (on_conflict = merge): \
+                         the load adds the allowed, denied and creator entries they need and changes nothing else there", c.name))),
             OnConflict::Fail => found.push(finding(Severity::Error, "TARGET_COLLISION", &c.legacy_path, &c.guid,
                 format!("a category named `{}` already exists in the target; set on_conflict = rename in categories.csv \
                          or give it another target_name", c.name))),

@@ -85,6 +85,11 @@ pub struct PlanCategory {
     pub file_post: bool,
     /// Description.
     pub desc: String,
+    /// `on_conflict = merge`: when the target pool already has a category of this name
+    /// (not the migration's), the rooms go into it and the load adds the scope and
+    /// creator rows the plan needs to it, changing and removing nothing of its own.
+    #[serde(default)]
+    pub merge: bool,
 }
 
 /// A target room.

@@ -98,6 +98,14 @@ pub struct WaveKeys {
     pub principals: Vec<i64>,
     /// `tblSiopWhiteList.siopID`s the loads inserted.
     pub addins: Vec<String>,
+    /// Role rows (node, principal, role type) the loads added to nodes they did not
+    /// insert (convergence adds to another wave's or the target's own category); rows on
+    /// the wave's own nodes go with their node.
+    #[serde(default)]
+    pub roles: Vec<(i64, i64, i64)>,
+    /// Scope rows (node, principal) the loads added to nodes they did not insert.
+    #[serde(default)]
+    pub scopes: Vec<(i64, i64)>,
 }
 
 impl WaveKeys {
@@ -123,11 +131,18 @@ impl WaveKeys {
         // Sorted and unique: the key tables have primary keys.
         let set = |v: &[i64]| v.iter().copied().collect::<BTreeSet<i64>>().into_iter().collect();
         let addins: BTreeSet<String> = ins.addins.iter().cloned().collect();
+        let own: BTreeSet<i64> = ins.nodes.iter().copied().collect();
+        let roles: BTreeSet<(i64, i64, i64)> =
+            ins.roles.iter().copied().filter(|r| !own.contains(&r.0)).collect();
+        let scopes: BTreeSet<(i64, i64)> =
+            ins.scopes.iter().copied().filter(|r| !own.contains(&r.0)).collect();
         Ok(WaveKeys {
             runs: wave.runs.clone(),
             nodes: set(&ins.nodes),
             principals: set(&ins.principals),
             addins: addins.into_iter().collect(),
+            roles: roles.into_iter().collect(),
+            scopes: scopes.into_iter().collect(),
         })
     }
 }

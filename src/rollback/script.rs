@@ -162,7 +162,7 @@ pub fn render(keys: &WaveKeys, d: Dialect, new_messages: NewMessages) -> String 
                 "  SELECT 1 FROM (SELECT COUNT(*) AS n FROM gcmigrate_ledger WHERE kind = 'config' AND run_id {runs}) AS g WHERE g.n <> {}",
                 keys.runs.len()
             ),
-            Guard::InUse => in_use(&n, &p, &a),
+            Guard::InUse => in_use(&n, &p, &a, keys),
             Guard::NewMessages => new_messages_query(d, &n),
         };
         s.guard(*g, &q);
@@ -187,6 +187,14 @@ pub fn render(keys: &WaveKeys, d: Dialect, new_messages: NewMessages) -> String 
     s.delete("tblPrincipalInvites", &format!("nodeID {in_nodes}"));
     s.delete("tblPrincipalRole", &format!("prinRoleNodeID {in_nodes}"));
     s.delete("tblScopePrincipal", &format!("scopeNodeID {in_nodes}"));
+    for (n, p, t) in &keys.roles {
+        let cond =
+            format!("prinRoleNodeID = {n} AND prinRolePrinID = {p} AND prinRoleTypeID = {t}");
+        s.delete("tblPrincipalRole", &cond);
+    }
+    for (n, p) in &keys.scopes {
+        s.delete("tblScopePrincipal", &format!("scopeNodeID = {n} AND scopePrinID = {p}"));
+    }
     s.delete("tblNode", &format!("nodeID {in_nodes} AND nodeType = 0"));
     s.delete("tblNode", &format!("nodeID {in_nodes}"));
     s.delete("tblSiopWhiteList", &format!("siopID IN (SELECT id FROM {a})"));
@@ -234,15 +242,31 @@ fn header(s: &mut Script, keys: &WaveKeys, guards: &[Guard]) {
 }
 
 /// Rows outside the wave that use what the wave inserted.
-fn in_use(n: &str, p: &str, a: &str) -> String {
+fn in_use(n: &str, p: &str, a: &str, keys: &WaveKeys) -> String {
+    // The role and scope rows the wave added to nodes it did not insert are its own: they
+    // are deleted by key below, so they are no outside use of its principals.
+    let own_roles: String = keys
+        .roles
+        .iter()
+        .map(|(n, p, t)| {
+            format!(
+                " AND NOT (r.prinRoleNodeID = {n} AND r.prinRolePrinID = {p} AND r.prinRoleTypeID = {t})"
+            )
+        })
+        .collect();
+    let own_scopes: String = keys
+        .scopes
+        .iter()
+        .map(|(n, p)| format!(" AND NOT (s.scopeNodeID = {n} AND s.scopePrinID = {p})"))
+        .collect();
     format!(
         "  SELECT 1 FROM tblNode AS o WHERE o.nodeID NOT IN (SELECT id FROM {n})\n    \
          AND (o.parentID IN (SELECT id FROM {n}) OR o.siopID IN (SELECT id FROM {a})\n      \
          OR o.nodeAddedBy IN (SELECT id FROM {p}) OR o.nodeUpdatedBy IN (SELECT id FROM {p}))\n  \
          UNION ALL SELECT 1 FROM tblPrincipalRole AS r WHERE r.prinRolePrinID IN (SELECT id FROM {p}) \
-         AND r.prinRoleNodeID NOT IN (SELECT id FROM {n})\n  \
+         AND r.prinRoleNodeID NOT IN (SELECT id FROM {n}){own_roles}\n  \
          UNION ALL SELECT 1 FROM tblScopePrincipal AS s WHERE s.scopePrinID IN (SELECT id FROM {p}) \
-         AND s.scopeNodeID NOT IN (SELECT id FROM {n})\n  \
+         AND s.scopeNodeID NOT IN (SELECT id FROM {n}){own_scopes}\n  \
          UNION ALL SELECT 1 FROM tblPrincipalInvites AS i WHERE i.prinID IN (SELECT id FROM {p}) \
          AND i.nodeID NOT IN (SELECT id FROM {n})\n  \
          UNION ALL SELECT 1 FROM tblPrincipalAffiliations AS f WHERE f.affiliationID IN (SELECT id FROM {p}) \
@@ -277,6 +301,8 @@ mod tests {
             nodes: (2..2 + n).collect(),
             principals: (2..2 + n).collect(),
             addins: vec!["0f8fad5b-d9cb-469f-a165-70867728950e".into()],
+            roles: vec![(1, 2, 3)],
+            scopes: vec![(1, 2)],
         }
     }
 
@@ -307,7 +333,8 @@ mod tests {
     fn sqlite_deletes_are_gated_on_every_guard() {
         let text = render(&keys(3), Dialect::Sqlite, NewMessages::Refuse);
         let deletes = text.matches("DELETE FROM").count();
-        assert_eq!(deletes, 12);
+        // 12 by key table, and one each for the role and scope row added to a foreign node.
+        assert_eq!(deletes, 14);
         assert_eq!(text.matches("(SELECT COUNT(*) FROM gcm_guard) = 3").count(), deletes);
     }
 }

@@ -271,8 +271,7 @@ async fn apply_once(
 ) -> Result<(), TdsError> {
     let mut layouts = Vec::with_capacity(batch.ops.len());
     for op in &batch.ops {
-        let (Op::Insert(spec, _) | Op::DeleteEq(spec, _, _)) = op;
-        layouts.push(layouts_seen.get(c, spec).await?);
+        layouts.push(layouts_seen.get(c, op.table()).await?);
     }
     mssql::batch(c, BEGIN).await?;
     for (op, layout) in batch.ops.iter().zip(&layouts) {
@@ -299,9 +298,50 @@ async fn apply_once(
                 let p = encode(&value, &layout[pos].ty, col).map_err(conv)?;
                 execute_params(c, &delete_sql(spec, col), vec![Param(p)]).await?;
             }
+            Op::DeleteKeys(spec, cols, keys) => {
+                let sql = super::pool::placeholders(&crate::db::batch::delete_keys_sql(spec, cols))
+                    .into_owned();
+                let tys = col_types(spec, layout, cols.iter().copied())?;
+                for k in keys {
+                    let vals: Vec<Value> = k.iter().map(|v| Value::Int(*v)).collect();
+                    let mut params = Vec::with_capacity(k.len());
+                    for ((v, ty), col) in vals.iter().zip(&tys).zip(cols.iter()) {
+                        params.push(Param(encode(v, ty, col).map_err(conv)?));
+                    }
+                    execute_params(c, &sql, params).await?;
+                }
+            }
+            Op::Update(spec, key, id, set) => {
+                let sql = crate::db::batch::update_sql(spec, key, set, crate::db::Dialect::Mssql);
+                let sql = super::pool::placeholders(&sql).into_owned();
+                let cols = set.iter().filter(|(_, v)| !matches!(v, Value::Null)).map(|(c, _)| *c);
+                let tys = col_types(spec, layout, cols.chain([*key]))?;
+                let values = crate::db::batch::update_params(set, *id);
+                let mut params = Vec::with_capacity(values.len());
+                for (v, ty) in values.iter().zip(&tys) {
+                    params.push(Param(encode(v, ty, spec.name).map_err(conv)?));
+                }
+                execute_params(c, &sql, params).await?;
+            }
         }
     }
     mssql::batch(c, COMMIT).await
+}
+
+/// The destination types of `cols` of `spec`, from its layout.
+fn col_types<'a>(
+    spec: &TableSpec,
+    layout: &[DestCol],
+    cols: impl Iterator<Item = &'a str>,
+) -> Result<Vec<SqlType>, TdsError> {
+    cols.map(|col| {
+        layout
+            .iter()
+            .find(|d| d.name.eq_ignore_ascii_case(col))
+            .map(|d| d.ty.clone())
+            .ok_or_else(|| conv(format!("{}: no column {col}", spec.name)))
+    })
+    .collect()
 }
 
 /// Deadlocks, lock timeouts, broken connections and Azure throttling are worth a retry.

@@ -244,7 +244,8 @@ impl<'a> Draft<'a> {
                     r.invite.into(),
                     Value::Null,
                     Value::Null,
-                    r.disabled.into(),
+                    // Staged: disabled until the wave's cutover, whatever its legacy state.
+                    true.into(),
                     r.behavior.into(),
                     r.visibility.into(),
                     r.addin.clone().into(),

@@ -24,6 +24,8 @@ struct Parent<'a> {
     /// The flattened path, or the name categories.csv gives.
     base: String,
     pool: String,
+    /// `on_conflict = merge`: converge onto a same-named category the target has.
+    merge: bool,
 }
 
 impl<'a> Builder<'a> {
@@ -100,7 +102,8 @@ impl<'a> Builder<'a> {
                 format!("nested category {ppath} becomes the top-level category `{base}`"),
             );
         }
-        Parent { id: parent, node: pnode, own, classes, base, pool }
+        let merge = rule.is_some_and(|r| r.on_conflict == crate::mapping::OnConflict::Merge);
+        Parent { id: parent, node: pnode, own, classes, base, pool, merge }
     }
 
     /// Plans the category of the `i`th class of a parent's rooms: its unique name, allowed
@@ -167,6 +170,7 @@ impl<'a> Builder<'a> {
             logged: key.logged,
             file_post: key.file_post,
             desc: pnode.desc.clone(),
+            merge: p.merge,
         });
         self.class_to_cat.insert(key.clone(), cat_key);
     }

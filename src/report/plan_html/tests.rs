@@ -32,6 +32,7 @@ fn category(
         logged: true,
         file_post: split.is_none(),
         desc: format!("desc {HOSTILE}"),
+        merge: false,
     }
 }
 
