@@ -54,6 +54,9 @@ pub async fn stage(
     ));
     let several = plan.pools().len() > 1;
     let reports = load(ws, &plan, &snap, target, opts, &progress).await?;
+    if reports.is_empty() {
+        progress.note("load: the plan has no rooms in this pool; nothing was loaded");
+    }
     for report in &reports {
         let label = crate::plan::scope::label(Some(&report.wave), &report.pool, several);
         crate::report::write_json(
