@@ -37,22 +37,34 @@ pub enum Command {
         after_help = "Examples:\n  gcmigrate plan --workspace work\n  gcmigrate plan --workspace work --mappings mappings/"
     )]
     Plan(PlanArgs),
-    /// Write a wave of the plan into a Persistent Chat mgc database.
+    /// Write one pool of the plan (a wave, or each wave under its own name) into a
+    /// Persistent Chat mgc database.
     #[command(
         after_help = "Examples:\n  gcmigrate load --workspace work --target sqlite://mgc.db --create-schema\n  \
         gcmigrate load --workspace work --target postgres://user@host/mgc --wave pilot --jobs 4\n  \
-        gcmigrate load --workspace work --target 'mssql://gcm:PASSWORD@sql01/mgc' --wave pilot"
+        gcmigrate load --workspace work --target 'mssql://gcm:PASSWORD@sql01/mgc' --wave pilot\n  \
+        gcmigrate load --workspace work --target 'mssql://gcm:PASSWORD@sql02/mgc' --pool pc-eng\n\
+        A target database is one pool: a plan with several pools needs --pool (one run and one \
+        --target per pool)."
     )]
     Load(LoadArgs),
     /// Reconcile a loaded wave against the snapshot: counts and checksums per room.
     #[command(
-        after_help = "Example:\n  gcmigrate verify --workspace work --target sqlite://mgc.db"
+        after_help = "Examples:\n  gcmigrate verify --workspace work --target sqlite://mgc.db\n  \
+        gcmigrate verify --workspace work --target sqlite://mgc.db --wave pilot\n  \
+        gcmigrate verify --workspace work --target sqlite://eng.db --pool pc-eng\n\
+        Reports: reports/verify-<wave>.* for one wave, verify-all.* for every wave; with several \
+        pools the pool is part of the name (verify-pilot@pc-eng.*)."
     )]
     Verify(VerifyArgs),
     /// Render (or run) the script that removes what a wave's load wrote.
     #[command(
         after_help = "Examples:\n  gcmigrate rollback --workspace work --wave pilot --dialect tsql --out undo.sql\n  \
-        gcmigrate rollback --workspace work --wave pilot --dialect sqlite --execute --target sqlite://mgc.db"
+        gcmigrate rollback --workspace work --wave pilot --dialect sqlite --execute --target sqlite://mgc.db\n  \
+        gcmigrate rollback --workspace work --pool pc-eng --execute --target sqlite://eng.db\n\
+        Without --wave every wave the pool's ledger holds is undone, newest first, one script \
+        each (scripts/rollback-<wave>[@<pool>].<dialect>.sql); that is also how a wave named \
+        `all` by an earlier gcmigrate is rolled back."
     )]
     Rollback(RollbackArgs),
     /// Write the plan's configuration as PowerShell scripts (configure/unconfigure per wave).
@@ -144,9 +156,12 @@ pub struct LoadArgs {
     /// connection string), sqlite://PATH or postgres://USER@HOST/DB.
     #[arg(long, short = 't', value_name = "URL", env = "GCMIGRATE_TARGET")]
     pub target: String,
-    /// Load only this wave (default: every wave).
+    /// Load only this wave (default: every wave of the pool, each under its own name).
     #[arg(long, value_name = "WAVE", value_parser = crate::mapping::wave_name::parse_wave_arg)]
     pub wave: Option<String>,
+    /// The pool (target database) to work on; needed when the plan has several pools.
+    #[arg(long, value_name = "POOL", value_parser = crate::mapping::wave_name::parse_pool_arg)]
+    pub pool: Option<String>,
     /// Parallel history writers (one connection each).
     #[arg(long, short = 'j', default_value_t = 2, value_parser = at_least_one)]
     pub jobs: usize,
@@ -171,9 +186,12 @@ pub struct VerifyArgs {
     /// The target mgc database that was loaded.
     #[arg(long, short = 't', value_name = "URL", env = "GCMIGRATE_TARGET")]
     pub target: String,
-    /// Verify only this wave.
+    /// Verify only this wave (default: every wave of the pool; report `verify-all.*`).
     #[arg(long, value_name = "WAVE", value_parser = crate::mapping::wave_name::parse_wave_arg)]
     pub wave: Option<String>,
+    /// The pool (target database) to work on; needed when the plan has several pools.
+    #[arg(long, value_name = "POOL", value_parser = crate::mapping::wave_name::parse_pool_arg)]
+    pub pool: Option<String>,
     /// Also compare the target with this legacy database itself (per-room counts and
     /// checksums up to the extract's watermarks), independent of the workspace.
     #[arg(long, short = 's', value_name = "URL")]
@@ -238,9 +256,13 @@ pub struct RollbackArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub ws: WorkspaceOpts,
-    /// The wave whose load runs are undone.
-    #[arg(long, value_name = "WAVE", default_value = "all", value_parser = crate::mapping::wave_name::parse_wave_arg)]
-    pub wave: String,
+    /// The wave whose load runs are undone (default: every wave the pool's ledger holds,
+    /// newest first, one script each).
+    #[arg(long, value_name = "WAVE", value_parser = crate::mapping::wave_name::parse_wave_arg)]
+    pub wave: Option<String>,
+    /// The pool (target database) to work on; needed when the plan has several pools.
+    #[arg(long, value_name = "POOL", value_parser = crate::mapping::wave_name::parse_pool_arg)]
+    pub pool: Option<String>,
     /// Script dialect: tsql (SQL Server), sqlite or postgres.
     #[arg(long, value_name = "DIALECT", value_parser = ["tsql", "sqlite", "postgres"])]
     pub dialect: Option<String>,

@@ -92,12 +92,12 @@ fn a_running_holder_of_the_workspace_refuses_load_freeze_rollback_and_extract() 
     refused(&env, &["load", "-q", "--target", &t], &holder.label());
     refused(
         &env,
-        &["rollback", "-q", "--wave", "all", "--execute", "--target", &t],
+        &["rollback", "-q", "--wave", "default", "--execute", "--target", &t],
         &holder.label(),
     );
     refused(
         &env,
-        &["freeze", "-q", "--wave", "all", "--source", &env.source.clone()],
+        &["freeze", "-q", "--wave", "default", "--source", &env.source.clone()],
         &holder.label(),
     );
     refused(&env, &["extract", "-q", "--source", &env.source.clone()], &holder.label());
@@ -105,7 +105,7 @@ fn a_running_holder_of_the_workspace_refuses_load_freeze_rollback_and_extract() 
     assert_eq!(scalar(&env.source, "SELECT COUNT(*) FROM tblNode WHERE disabled <> 0"), 0);
     assert!(env.ws.join(FILE).exists(), "a refused run removed the holder's lock");
     // Rendering a script only reads: not refused.
-    env.run(&["rollback", "-q", "--wave", "all", "--dialect", "sqlite"]);
+    env.run(&["rollback", "-q", "--wave", "default", "--dialect", "sqlite"]);
 
     // The holder is gone: the next run takes the lock over, says so, and removes it.
     drop(holder);
@@ -151,7 +151,11 @@ fn a_running_holder_of_the_target_refuses_another_workspace() {
     insert_lock_row(&t, &holder.label());
     refused(&b, &["load", "-q", "--wave", "b", "--target", &t], &holder.label());
     refused(&a, &["load", "-q", "--target", &t], &holder.label());
-    refused(&a, &["rollback", "-q", "--wave", "all", "--execute", "--target", &t], &holder.label());
+    refused(
+        &a,
+        &["rollback", "-q", "--wave", "default", "--execute", "--target", &t],
+        &holder.label(),
+    );
     let out = b.output(&["load", "-q", "--wave", "b", "--target", &t]);
     assert!(out.stderr.contains("DELETE FROM gcmigrate_lock WHERE lock_key = 'target'"), "{out}");
     assert_eq!(fingerprint(&t, None), before, "a refused run wrote");
@@ -161,7 +165,7 @@ fn a_running_holder_of_the_target_refuses_another_workspace() {
 
     // The holder is gone: its row is taken over, with a note, and released after.
     drop(holder);
-    let out = a.run(&["rollback", "--wave", "all", "--execute", "--target", &t]);
+    let out = a.run(&["rollback", "--wave", "default", "--execute", "--target", &t]);
     assert!(out.stderr.contains("took over the target lock"), "{out}");
     assert_eq!(scalar(&t, "SELECT COUNT(*) FROM gcmigrate_lock"), 0);
     // A row left by a killed load (dead pid) is taken over too.

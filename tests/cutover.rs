@@ -8,7 +8,7 @@ fn cutover(env: &TestEnv) {
     let before = scalar(target, "SELECT COUNT(*) FROM tblChat");
     let enabled = scalar(src, "SELECT COUNT(*) FROM tblNode WHERE nodeType = 0 AND disabled = 0");
 
-    env.run(&["freeze", "-q", "--wave", "all", "--source", src]);
+    env.run(&["freeze", "-q", "--wave", "default", "--source", src]);
     assert_eq!(0, scalar(src, "SELECT COUNT(*) FROM tblNode WHERE nodeType = 0 AND disabled = 0"));
 
     // Messages posted before the freeze took effect, in two rooms.
@@ -40,7 +40,7 @@ fn cutover(env: &TestEnv) {
     assert_eq!(before + 4, scalar(target, "SELECT COUNT(*) FROM tblChat"));
     env.verify();
 
-    env.run(&["freeze", "-q", "--wave", "all", "--source", src, "--undo"]);
+    env.run(&["freeze", "-q", "--wave", "default", "--source", src, "--undo"]);
     assert_eq!(
         enabled,
         scalar(src, "SELECT COUNT(*) FROM tblNode WHERE nodeType = 0 AND disabled = 0")

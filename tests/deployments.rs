@@ -8,7 +8,7 @@ use crate::util::*;
 /// Synthetic deployment sizes: small, with history in every room.
 const SIZE: &[&str] = &["--users", "30", "--groups", "4", "--rooms", "12", "--messages", "600"];
 
-/// Deployment A (seed 1) in `name`, loaded into its target (wave `all`).
+/// Deployment A (seed 1) in `name`, loaded into its target (wave `default`).
 fn deployment_a(name: &str, target: Option<&str>) -> TestEnv {
     let mut env = TestEnv::new(name);
     if let Some(t) = target {
@@ -29,6 +29,11 @@ fn deployment_b(name: &str, target: &str) -> TestEnv {
 
 /// [`deployment_b`]; `other_people: false` keeps A's SIP URIs, so B reuses A's principals.
 fn deployment_b_with(name: &str, target: &str, other_people: bool) -> TestEnv {
+    deployment_b_toml(name, target, other_people, "default_wave = \"b\"\n")
+}
+
+/// [`deployment_b_with`] with its own `gcmigrate.toml`.
+fn deployment_b_toml(name: &str, target: &str, other_people: bool, toml: &str) -> TestEnv {
     let env = TestEnv::new(name).target(target).synth(&[SIZE, &["--seed", "2"]].concat());
     let mut rooms = String::from("room,target_name\n");
     for (guid, id) in
@@ -46,7 +51,7 @@ fn deployment_b_with(name: &str, target: &str, other_people: bool) -> TestEnv {
         prins.push_str(&format!("\"{uri}\",\"{}\"\n", uri.replace("contoso", "fabrikam")));
     }
     let env = env
-        .mapping("gcmigrate.toml", "default_wave = \"b\"\n")
+        .mapping("gcmigrate.toml", toml)
         .mapping("categories.csv", "legacy_path,on_conflict\n/**,rename\n")
         .mapping("rooms.csv", &rooms)
         .mapping("principals.csv", &prins);
@@ -158,7 +163,7 @@ fn side_by_side(a: &TestEnv, name: &str) {
     assert_eq!(dump(&target, &a_nodes), a_rows, "loading B changed A's rows");
     let ledger =
         rows2(&target, "SELECT DISTINCT deployment, wave FROM gcmigrate_ledger ORDER BY 2");
-    assert_eq!(ledger, [(da, "all".into()), (db, "b".into())]);
+    assert_eq!(ledger, [(db, "b".into()), (da, "default".into())]);
 
     // Rolling B back leaves the target exactly as A alone left it.
     b.run(&["rollback", "-q", "--wave", "b", "--execute", "--target", &target]);
@@ -169,7 +174,7 @@ fn side_by_side(a: &TestEnv, name: &str) {
     b.run(&["load", "-q", "--wave", "b", "--target", &target]);
     let b_list = node_list_of(&target, &b_nodes);
     let b_rows = dump(&target, &b_list);
-    a.run(&["rollback", "-q", "--wave", "all", "--execute", "--target", &target]);
+    a.run(&["rollback", "-q", "--wave", "default", "--execute", "--target", &target]);
     assert_eq!(dump(&target, &b_list), b_rows, "A's rollback touched B's rows");
     assert_eq!(
         scalar(&target, &format!("SELECT COUNT(*) FROM tblNode WHERE nodeID IN ({a_nodes})")),
@@ -178,7 +183,7 @@ fn side_by_side(a: &TestEnv, name: &str) {
     b.verify();
     // A's journal and the ledger agree that A is gone; B's workspace still owns wave b.
     let again =
-        a.output(&["rollback", "--wave", "all", "--execute", "--target", &target]).expect(2);
+        a.output(&["rollback", "--wave", "default", "--execute", "--target", &target]).expect(2);
     assert!(again.stderr.contains("no load of wave"), "{again}");
 }
 
@@ -212,18 +217,19 @@ fn another_deployment_into_a_loaded_wave_is_refused_and_writes_nothing() {
         )
     };
     let rows = ledger();
-    // B under the default wave `all`, which A's load owns in this target.
+    // B under the default wave `default`, which A's load owns in this target.
     let b = TestEnv::new("dep-refuse-b").target(&target).synth(&[SIZE, &["--seed", "2"]].concat());
     b.extract().plan();
     let out = b.output(&["load", "-q", "--target", &target]).expect(2);
     let line = out.stderr.trim();
     assert_eq!(line.lines().count(), 1, "{out}");
-    assert!(line.contains("wave `all`") && line.contains("holds deployment pool:"), "{out}");
+    assert!(line.contains("wave `default`") && line.contains("holds deployment pool:"), "{out}");
     assert!(line.contains("this workspace was extracted from deployment pool:"), "{out}");
     assert_eq!(fingerprint(&target, None), before, "the refused load wrote");
     assert_eq!(ledger(), rows);
     // Nor does its rollback touch A's wave.
-    let out = b.output(&["rollback", "--wave", "all", "--execute", "--target", &target]).expect(2);
+    let out =
+        b.output(&["rollback", "--wave", "default", "--execute", "--target", &target]).expect(2);
     assert!(out.stderr.contains("was loaded from deployment pool:"), "{out}");
     assert_eq!(fingerprint(&target, None), before);
     a.verify();
@@ -284,7 +290,7 @@ fn principals_the_other_deployment_uses_survive_a_rollback() {
         &format!("SELECT COUNT(DISTINCT prinRolePrinID) FROM tblPrincipalRole WHERE prinRoleNodeID IN ({b_nodes}) AND prinRolePrinID > 1"),
     );
     assert!(shared > 0);
-    let out = a.run(&["rollback", "--wave", "all", "--execute", "--target", &target]);
+    let out = a.run(&["rollback", "--wave", "default", "--execute", "--target", &target]);
     assert!(
         out.stderr.contains("principal(s) this wave inserted that another deployment's loads use"),
         "{out}"
@@ -305,14 +311,14 @@ fn a_ledger_from_before_deployments_is_upgraded_and_claimed_by_its_workspace() {
     exec(&target, "ALTER TABLE gcmigrate_ledger DROP COLUMN deployment; ALTER TABLE gcmigrate_ledger DROP COLUMN pool");
     // Verify reads it: the rows whose runs A's journal lists are A's.
     a.verify();
-    // Another deployment cannot claim wave `all`.
+    // Another deployment cannot claim wave `default`.
     let b = TestEnv::new("dep-upgrade-b").target(&target).synth(&[SIZE, &["--seed", "2"]].concat());
     b.extract().plan();
     let out = b.output(&["load", "-q", "--target", &target]).expect(2);
     assert!(out.stderr.contains("older gcmigrate that did not record the deployment"), "{out}");
     // A's next load upgrades the ledger and claims its rows, writing nothing twice.
     let out = a.run(&["load", "--target", &target]);
-    assert!(out.stderr.contains(&format!("claimed {rows} ledger row(s) of wave all")), "{out}");
+    assert!(out.stderr.contains(&format!("claimed {rows} ledger row(s) of wave default")), "{out}");
     assert_eq!(
         scalar(&target, "SELECT COUNT(*) FROM gcmigrate_ledger WHERE deployment LIKE 'pool:%'"),
         rows
@@ -320,4 +326,22 @@ fn a_ledger_from_before_deployments_is_upgraded_and_claimed_by_its_workspace() {
     a.verify();
     let out = b.output(&["load", "-q", "--target", &target]).expect(2);
     assert!(out.stderr.contains("holds deployment pool:"), "{out}");
+}
+
+#[test]
+fn another_deployment_under_its_own_pool_name_loads_beside_this_one() {
+    // Two legacy deployments consolidated into one target pool: B's mappings call the pool
+    // `consolidated`, A's `default`. Pool names are each deployment's own: not refused.
+    let a = deployment_a("dep-pool-a", None);
+    let target = a.target.clone();
+    let toml = "default_wave = \"b\"\ndefault_pool = \"consolidated\"\n";
+    let b = deployment_b_toml("dep-pool-b", &target, true, toml);
+    b.run(&["load", "-q", "--target", &target]);
+    a.verify();
+    b.verify();
+    let pools = rows2(&target, "SELECT DISTINCT wave, pool FROM gcmigrate_ledger ORDER BY 1");
+    assert_eq!(pools, [("b".into(), "consolidated".into()), ("default".into(), "default".into())]);
+    // Each rolls back its own rows only.
+    b.run(&["rollback", "-q", "--execute", "--target", &target]);
+    a.verify();
 }

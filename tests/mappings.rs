@@ -37,11 +37,19 @@ fn shipped_mappings_apply_to_contoso() {
         .find(|p| p["uri"] == "sip:jane.doe@contoso.com")
         .expect("Jane remapped");
     assert_eq!(jane["disabled"], false);
-    // Every wave can be loaded on its own, then verified.
-    let target = env.target.as_str();
-    for w in waves {
-        env.run(&["load", "-q", "--create-schema", "--wave", w, "--target", target]);
-        env.run(&["verify", "-q", "--wave", w, "--target", target]);
+    // Every wave can be loaded on its own, then verified, pool by pool (a target is one
+    // pool): wave2 has rooms in both.
+    let rooms = plan["rooms"].as_array().unwrap();
+    for pool in ["default", "pc-eng"] {
+        let target = sqlite_url(&env.dir, &format!("{pool}.db"));
+        for w in &waves {
+            if !rooms.iter().any(|r| r["wave"] == *w && r["pool"] == pool) {
+                continue;
+            }
+            let (w, p, t) = (*w, pool, target.as_str());
+            env.run(&["load", "-q", "--create-schema", "--wave", w, "--pool", p, "--target", t]);
+            env.run(&["verify", "-q", "--wave", w, "--pool", p, "--target", t]);
+        }
     }
 }
 

@@ -64,9 +64,9 @@ fn every_stage_fails_fast_on_an_unreachable_sql_server_without_the_password() {
         &["load", "--target", url],
         &["load", "--dry-run", "--target", url],
         &["verify", "--target", url],
-        &["freeze", "--wave", "all", "--source", url],
-        &["freeze", "--wave", "all", "--undo", "--source", url],
-        &["rollback", "--wave", "all", "--execute", "--target", url],
+        &["freeze", "--wave", "default", "--source", url],
+        &["freeze", "--wave", "default", "--undo", "--source", url],
+        &["rollback", "--wave", "default", "--execute", "--target", url],
     ] {
         let t0 = Instant::now();
         let out = env.command(args).timeout(Duration::from_secs(60)).output().unwrap();

@@ -204,12 +204,12 @@ fn live_migrates_contoso_into_a_sql_server_mgc_and_rolls_it_back() {
     );
     tsql(&mgc.url, &[late]);
     let (code, all) =
-        run(&env, &["rollback", "-q", "--wave", "all", "--execute", "--target", &mgc.url]);
+        run(&env, &["rollback", "-q", "--wave", "default", "--execute", "--target", &mgc.url]);
     assert_eq!(code, 1, "refused: {all}");
     assert!(all.contains("new_messages_posted_after_cutover"), "{all}");
     assert_eq!(ms_scalar(&mgc.url, "SELECT COUNT_BIG(*) FROM tblChat"), expected + 1);
 
-    let args = ["rollback", "-q", "--wave", "all", "--execute", "--discard-new-messages"];
+    let args = ["rollback", "-q", "--wave", "default", "--execute", "--discard-new-messages"];
     let (code, all) = run(&env, &[&args[..], &["--target", &mgc.url]].concat());
     assert_eq!(code, 0, "rollback: {all}");
     assert_eq!(mgc_counts(&mgc.url), before, "the rollback restores the pre-load state");
@@ -218,7 +218,7 @@ fn live_migrates_contoso_into_a_sql_server_mgc_and_rolls_it_back() {
     let report = env.report("verify-all.json");
     assert_eq!(report["totals"]["loaded"].as_i64(), Some(0), "{report}");
     let (code, all) =
-        run(&env, &["rollback", "-q", "--wave", "all", "--execute", "--target", &mgc.url]);
+        run(&env, &["rollback", "-q", "--wave", "default", "--execute", "--target", &mgc.url]);
     assert!(code == 2 && all.contains("no load of wave"), "nothing left to roll back: {all}");
 }
 
@@ -289,10 +289,10 @@ fn live_freezes_and_unfreezes_a_sql_server_source() {
     assert!(open_rooms > 1);
     let env = TestEnv::new("mssql-freeze").source(&src.url);
     env.extract().plan();
-    let (code, all) = run(&env, &["freeze", "--wave", "all", "--source", &src.url]);
+    let (code, all) = run(&env, &["freeze", "--wave", "default", "--source", &src.url]);
     assert_eq!(code, 0, "{all}");
     assert_eq!(ms_scalar(&src.url, enabled), 0, "every room of the wave is disabled");
-    let (code, all) = run(&env, &["freeze", "--wave", "all", "--undo", "--source", &src.url]);
+    let (code, all) = run(&env, &["freeze", "--wave", "default", "--undo", "--source", &src.url]);
     assert_eq!(code, 0, "{all}");
     assert_eq!(ms_scalar(&src.url, enabled), open_rooms);
     let after = ms_scalar(&src.url, "SELECT COUNT_BIG(*) FROM tblNode WHERE disabled = 1");
@@ -311,8 +311,14 @@ fn live_failures_say_what_to_check() {
         (vec!["load", "--target", &empty.url], "is not a Persistent Chat mgc database"),
         (vec!["plan", "--target", &empty.url], "is not a Persistent Chat mgc database"),
         (vec!["verify", "--target", &src.url], "holds no gcmigrate ledger"),
-        (vec!["freeze", "--wave", "all", "--source", &empty.url], "is not a Group Chat database"),
-        (vec!["rollback", "--wave", "all", "--target", &src.url], "no readable gcmigrate_ledger"),
+        (
+            vec!["freeze", "--wave", "default", "--source", &empty.url],
+            "is not a Group Chat database",
+        ),
+        (
+            vec!["rollback", "--wave", "default", "--target", &src.url],
+            "no readable gcmigrate_ledger",
+        ),
     ] {
         let (code, all) = run(&env, &args);
         assert!(code == 2 && all.contains(needle), "{args:?}: {all}");

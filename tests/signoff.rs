@@ -95,10 +95,10 @@ fn plan_reuses_the_remembered_mappings_and_none_opts_out() {
     assert_eq!(pilot, 1, "the changed file is what the plan follows");
     // NONE plans with the defaults, and is remembered in turn.
     env.run(&["plan", "-q", "--mappings", "NONE"]);
-    assert_eq!(waves(&env), ["all"]);
+    assert_eq!(waves(&env), ["default"]);
     let out = env.run(&["plan"]);
     assert!(out.stderr.contains("--mappings NONE"), "{out}");
-    assert_eq!(waves(&env), ["all"]);
+    assert_eq!(waves(&env), ["default"]);
     // A remembered directory that vanished is refused, not silently dropped.
     env.run(&["plan", "-q", "--mappings", env.maps().to_str().unwrap()]);
     std::fs::rename(env.maps(), env.dir.join("maps-moved")).unwrap();

@@ -40,6 +40,8 @@ mod signoff;
 mod verify;
 // Rollback scripts: round trips on SQLite and PostgreSQL, guards, wave order, hostile names, T-SQL parsing.
 mod rollback;
+// Pools and waves: one target per pool, --pool, waves under their own names, report names.
+mod pools;
 // SQL Server through tiberius: connection failures, T-SQL parse checks, encoding; live with GCMIGRATE_TEST_MSSQL_URL.
 mod mssql;
 // SQL Server live: the whole pipeline, freeze, failures (GCMIGRATE_TEST_MSSQL_URL; ignored otherwise).

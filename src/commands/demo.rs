@@ -25,8 +25,14 @@ pub async fn run(args: DemoArgs, progress: Progress) -> Result<Outcome> {
     build_contoso(&source).await?;
     progress.note(&format!("demo: built the Contoso legacy database at {source}"));
     let ws = Workspace::open(dir, true).await?;
-    let opts =
-        LoadOptions { wave: None, jobs: 1, create_schema: true, chunk: 5000, dry_run: false };
+    let opts = LoadOptions {
+        wave: None,
+        pool: None,
+        jobs: 1,
+        create_schema: true,
+        chunk: 5000,
+        dry_run: false,
+    };
     let outcome = super::migrate::pipeline(&ws, &source, &target, None, &opts, progress).await?;
     progress.note(&format!(
         "demo: done. Workspace {} — reports in {}, rejected rows in {}; inspect the target with\n  sqlite3 {} 'SELECT nodeID, nodeType, nodeName FROM tblNode'",

@@ -1,4 +1,5 @@
-//! `gcmigrate load`: write a wave of the plan into an mgc database.
+//! `gcmigrate load`: write one pool of the plan — a wave, or each wave under its own
+//! name — into an mgc database.
 
 use anyhow::Result;
 
@@ -19,6 +20,7 @@ pub async fn run(args: LoadArgs, progress: Progress) -> Result<Outcome> {
     let target = DbUrl::parse(&args.target)?;
     let opts = LoadOptions {
         wave: args.wave,
+        pool: args.pool,
         jobs: args.jobs,
         create_schema: args.create_schema,
         chunk: args.chunk.max(1),
@@ -28,13 +30,14 @@ pub async fn run(args: LoadArgs, progress: Progress) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// The load stage with its report file.
+/// The load stage with its report files (`load-<wave>[@<pool>][-dry-run]-<run>.json`, one
+/// per wave loaded; the pool is in the name when the plan has several).
 pub async fn stage(
     ws: &Workspace,
     target: &DbUrl,
     opts: &LoadOptions,
     progress: Progress,
-) -> Result<LoadReport> {
+) -> Result<Vec<LoadReport>> {
     let _lock = match opts.dry_run {
         false => Some(crate::staging::lock::WorkspaceLock::acquire(ws.dir(), "gcmigrate load")?),
         true => None,
@@ -49,34 +52,52 @@ pub async fn stage(
         "load: {} {target}",
         if opts.dry_run { "dry run against" } else { "writing into" }
     ));
-    let report = load(ws, &plan, &snap, target, opts, &progress).await?;
-    if !report.dry_run {
-        // What `cutover` checks: this extract is loaded into this target.
-        let (wave, target) = (opts.wave.as_deref(), report.target.as_str());
-        crate::cutover::records::record_load(ws, &plan, wave, &report.run_id, target).await?;
+    let several = plan.pools().len() > 1;
+    let reports = load(ws, &plan, &snap, target, opts, &progress).await?;
+    if reports.is_empty() {
+        progress.note("load: the plan has no rooms in this pool; nothing was loaded");
     }
-    crate::report::write_json(
-        &ws.reports_dir(),
-        &format!(
-            "load-{}{}-{}.json",
-            report.wave,
-            if report.dry_run { "-dry-run" } else { "" },
-            report.run_id
-        ),
-        &report,
-    )?;
+    for report in &reports {
+        if !report.dry_run {
+            // What `cutover` checks: this extract is loaded into this target.
+            let (wave, target) = (Some(report.wave.as_str()), report.target.as_str());
+            crate::cutover::records::record_load(
+                ws,
+                &plan,
+                wave,
+                &report.pool,
+                &report.run_id,
+                target,
+            )
+            .await?;
+        }
+        let label = crate::plan::scope::label(Some(&report.wave), &report.pool, several);
+        crate::report::write_json(
+            &ws.reports_dir(),
+            &format!(
+                "load-{label}{}-{}.json",
+                if report.dry_run { "-dry-run" } else { "" },
+                report.run_id
+            ),
+            report,
+        )?;
+        summary(report, &label, &progress);
+    }
+    Ok(reports)
+}
+
+/// The console lines of one wave's load.
+fn summary(report: &LoadReport, label: &str, progress: &Progress) {
     let h = &report.history;
     let verb = if report.dry_run { "would change" } else { "changed" };
     let report_file = format!(
-        "reports/load-{}{}-{}.json",
-        report.wave,
+        "reports/load-{label}{}-{}.json",
         if report.dry_run { "-dry-run" } else { "" },
         report.run_id
     );
     if !report.changes.is_empty() {
         progress.note(&format!(
-            "load ({}): converging onto the plan, {verb} {} row(s) or setting(s) the wave had written:",
-            report.wave,
+            "load ({label}): converging onto the plan, {verb} {} row(s) or setting(s) the wave had written:",
             report.changes.len()
         ));
         for line in report.changes.iter().take(SHOWN) {
@@ -89,8 +110,7 @@ pub async fn stage(
     }
     if !report.left_alone.is_empty() {
         progress.note(&format!(
-            "load ({}): note: {} difference(s) from the plan left as they are (not this wave's rows), first: {}; all in {report_file}",
-            report.wave,
+            "load ({label}): note: {} difference(s) from the plan left as they are (not this wave's rows), first: {}; all in {report_file}",
             report.left_alone.len(),
             report.left_alone[0]
         ));
@@ -98,14 +118,12 @@ pub async fn stage(
     if report.dry_run {
         let rows: Vec<String> = report.rows.iter().map(|(t, n)| format!("{t} {n}")).collect();
         progress.note(&format!(
-            "load (dry run, {}): would write {}; nothing was written",
-            report.wave,
+            "load (dry run, {label}): would write {}; nothing was written",
             rows.join(", ")
         ));
     }
     progress.note(&format!(
-        "load ({}): configuration {} ({:.1}s); history: {} read, {} loaded, {} excluded, {} rejected in {} chunks ({:.1}s)",
-        report.wave,
+        "load ({label}): configuration {} ({:.1}s); history: {} read, {} loaded, {} excluded, {} rejected in {} chunks ({:.1}s)",
         match (report.config_written, report.changes.is_empty()) {
             (false, _) => "unchanged",
             (true, true) => "written",
@@ -119,5 +137,4 @@ pub async fn stage(
         h.chunks,
         report.history_seconds
     ));
-    Ok(report)
 }

@@ -18,6 +18,7 @@ pub async fn run(args: MigrateArgs, progress: Progress) -> Result<Outcome> {
     let ws = Workspace::open(&args.ws.workspace, true).await?;
     let opts = LoadOptions {
         wave: None,
+        pool: None,
         jobs: args.jobs,
         create_schema: args.create_schema,
         chunk: 5000,
@@ -55,7 +56,8 @@ pub async fn pipeline(
     }
     let pool = crate::plan::select::choose_pool(&plan, None, "migrate")?;
     super::load::stage(ws, target, opts, progress).await?;
-    let report = super::verify::stage(ws, target, opts.wave.as_deref(), progress).await?;
+    let report =
+        super::verify::stage(ws, target, opts.wave.as_deref(), Some(&pool), progress).await?;
     if !report.ok {
         progress.note("migrate: verify failed; the rooms stay staged (no cutover)");
         return Ok(Outcome::Findings);

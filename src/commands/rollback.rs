@@ -1,4 +1,5 @@
-//! `gcmigrate rollback`: render (and optionally run) the script that undoes a wave's load.
+//! `gcmigrate rollback`: render (and optionally run) the script that undoes a wave's load
+//! (every wave of the pool, newest first, without `--wave`).
 
 use anyhow::Result;
 
@@ -13,14 +14,23 @@ use crate::staging::Workspace;
 pub async fn run(args: RollbackArgs, progress: Progress) -> Result<Outcome> {
     let ws = Workspace::open(&args.ws.workspace, false).await?;
     let opts = options(args)?;
-    let report = rollback(&ws, &opts, &progress).await?;
+    let mut outcome = Outcome::Success;
+    for report in rollback(&ws, &opts, &progress).await? {
+        outcome = one(&report, &progress);
+    }
+    Ok(outcome)
+}
+
+/// The console lines of one wave's rollback, and its outcome.
+fn one(report: &crate::rollback::RollbackReport, progress: &Progress) -> Outcome {
     for n in &report.notes {
         progress.note(&format!("rollback: note: {n}"));
     }
     crate::progress::out_line(&report.script.display().to_string());
     let k = &report.keys;
     let what = format!(
-        "{} nodes, {} principals, {} add-ins of load runs {}",
+        "wave {}: {} nodes, {} principals, {} add-ins of load runs {}",
+        report.wave,
         k.nodes.len(),
         k.principals.len(),
         k.addins.len(),
@@ -32,16 +42,16 @@ pub async fn run(args: RollbackArgs, progress: Progress) -> Result<Outcome> {
                 "rollback: script written ({what}; keys from the {})",
                 report.keys_from
             ));
-            Ok(Outcome::Success)
+            Outcome::Success
         }
         Some(Executed::Committed) => {
             progress.note(&format!("rollback: done, removed {what}"));
-            Ok(Outcome::Success)
+            Outcome::Success
         }
         Some(Executed::Refused(g)) => {
             // The outcome itself, not progress: shown even with --quiet.
             crate::progress::err_line(&g.message());
-            Ok(Outcome::Findings)
+            Outcome::Findings
         }
     }
 }
@@ -67,6 +77,7 @@ fn options(args: RollbackArgs) -> Result<RollbackOptions> {
     };
     Ok(RollbackOptions {
         wave: args.wave,
+        pool: args.pool,
         dialect,
         out: args.out,
         target,

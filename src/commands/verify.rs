@@ -1,6 +1,8 @@
-//! `gcmigrate verify`: reconcile a loaded wave against the snapshot — history, access and
-//! target invariants — and write `reports/verify-<wave>-<run>.{json,md,csv,html}` (the latest run
-//! also at `reports/verify-<wave>.*`).
+//! `gcmigrate verify`: reconcile a loaded wave (or every wave) of one pool against the
+//! snapshot — history, access and target invariants — and write
+//! `reports/verify-<label>-<run>.{json,md,csv,html}` (the latest run also at
+//! `reports/verify-<label>.*`), where the label is the wave or `all` for every wave, with
+//! `@<pool>` when the plan has several pools (`plan::scope::label`).
 
 use std::time::Instant;
 
@@ -19,11 +21,12 @@ pub async fn run(args: VerifyArgs, progress: Progress) -> Result<Outcome> {
     ws.check_manifest().await?;
     let target = DbUrl::parse(&args.target)?;
     let source = args.source.as_deref().map(DbUrl::parse).transpose()?;
-    let report = stage(&ws, &target, args.wave.as_deref(), progress).await?;
+    let (wave, pool) = (args.wave.as_deref(), args.pool.as_deref());
+    let report = stage(&ws, &target, wave, pool, progress).await?;
     let against_source = match &source {
         Some(s) => {
-            let r = crate::verify::source::check(&ws, s, &target, args.wave.as_deref()).await?;
-            against_source(&ws, &r, args.wave.as_deref(), &progress)?
+            let r = crate::verify::source::check(&ws, s, &target, wave, pool).await?;
+            against_source(&ws, &r, &report.label, &progress)?
         }
         None => true,
     };
@@ -31,7 +34,8 @@ pub async fn run(args: VerifyArgs, progress: Progress) -> Result<Outcome> {
         // The legacy database disagrees: this verify did not pass, whatever the workspace says.
         let plan = super::stored_plan(&ws).await?;
         let t = target.to_string();
-        crate::cutover::records::record_verify(&ws, &plan, args.wave.as_deref(), false, &t).await?;
+        let records = crate::cutover::records::record_verify;
+        records(&ws, &plan, args.wave.as_deref(), &report.pool, false, &t).await?;
     }
     Ok(if report.ok && against_source { Outcome::Success } else { Outcome::Findings })
 }
@@ -41,22 +45,24 @@ pub async fn stage(
     ws: &Workspace,
     target: &DbUrl,
     wave: Option<&str>,
+    pool: Option<&str>,
     progress: Progress,
 ) -> Result<VerifyReport> {
     let start = Instant::now();
     let t = crate::timings::phase("verify: plan + snapshot");
     let (plan, snap) = super::plan_and_snapshot(ws).await?;
     drop(t);
-    let (report, t) = verify_timed(ws, &plan, &snap, target, wave).await?;
+    let (report, t) = verify_timed(ws, &plan, &snap, target, wave, pool).await?;
     // What `cutover` checks: a verify passed after the last load.
-    crate::cutover::records::record_verify(ws, &plan, wave, report.ok, &report.target).await?;
+    let records = crate::cutover::records::record_verify;
+    records(ws, &plan, wave, &report.pool, report.ok, &report.target).await?;
     let paths = crate::report::verify::write_all(&ws.reports_dir(), &report)?;
     let a = &report.access;
     let lost_blocking = a.lost.iter().filter(|c| c.blocking).count();
     progress.note(&format!(
         "verify ({}): {} — {} rooms, {} messages expected, {} found; access: {} pairs, {} gained, {} lost ({} unexplained); \
          invariants {}/{} hold; {:.2}s (history {:.2}s, access {:.2}s, invariants {:.2}s)",
-        report.wave,
+        report.label,
         if report.ok { "PASS" } else { "FAIL" },
         report.rooms.len(),
         report.totals["expected"],
@@ -123,15 +129,14 @@ pub async fn stage(
     Ok(report)
 }
 
-/// Writes `reports/verify-<wave>-source.json` and says PASS or FAIL on one line (with one
+/// Writes `reports/verify-<label>-source.json` and says PASS or FAIL on one line (with one
 /// line per mismatched room); returns whether every room agrees.
 fn against_source(
     ws: &Workspace,
     report: &crate::verify::source::SourceReport,
-    wave: Option<&str>,
+    wave: &str,
     progress: &Progress,
 ) -> Result<bool> {
-    let wave = wave.unwrap_or("all");
     crate::report::write_json(&ws.reports_dir(), &format!("verify-{wave}-source.json"), report)?;
     progress.note(&format!(
         "verify --source ({wave}): {} — {} rooms against {}: {} legacy messages up to the watermarks, {} in the target",

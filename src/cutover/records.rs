@@ -75,10 +75,10 @@ pub struct CutoverRecord {
     pub without_freeze: bool,
 }
 
-/// The waves and pools of the rooms of `wave` (`None`: every wave).
-fn waves_and_pools(plan: &Plan, wave: Option<&str>) -> (Vec<String>, Vec<String>) {
-    let waves: BTreeSet<&str> = plan.rooms_in(wave).map(|r| r.wave.as_str()).collect();
-    let pools: BTreeSet<&str> = plan.rooms_in(wave).map(|r| r.pool.as_str()).collect();
+/// The waves and pools of the rooms of `wave` (`None`: every wave) in `pool`.
+fn waves_and_pools(plan: &Plan, wave: Option<&str>, pool: &str) -> (Vec<String>, Vec<String>) {
+    let waves: BTreeSet<&str> = plan.rooms_of(wave, pool).map(|r| r.wave.as_str()).collect();
+    let pools: BTreeSet<&str> = plan.rooms_of(wave, pool).map(|r| r.pool.as_str()).collect();
     let own = |s: BTreeSet<&str>| s.into_iter().map(str::to_string).collect();
     (own(waves), own(pools))
 }
@@ -88,11 +88,12 @@ pub async fn record_load(
     ws: &Workspace,
     plan: &Plan,
     wave: Option<&str>,
+    pool: &str,
     run_id: &str,
     target: &str,
 ) -> Result<()> {
     let manifest = ws.manifest().await?.unwrap_or_default();
-    let (waves, pools) = waves_and_pools(plan, wave);
+    let (waves, pools) = waves_and_pools(plan, wave, pool);
     let rec = LoadRecord {
         wave: wave.unwrap_or("all").to_string(),
         waves,
@@ -111,10 +112,11 @@ pub async fn record_verify(
     ws: &Workspace,
     plan: &Plan,
     wave: Option<&str>,
+    pool: &str,
     ok: bool,
     target: &str,
 ) -> Result<()> {
-    let (waves, pools) = waves_and_pools(plan, wave);
+    let (waves, pools) = waves_and_pools(plan, wave, pool);
     let rec = VerifyRecord {
         wave: wave.unwrap_or("all").to_string(),
         waves,

@@ -42,7 +42,8 @@ const OWNED: (&str, &str) = ("gcmigrate_ledger", "deployment, pool");
 pub struct Owner {
     /// The legacy deployment's identity (`pool:<guid>` or `hash:<hex>`).
     pub deployment: String,
-    /// The plan's pool(s) of the rows written, comma-separated.
+    /// The one pool of the load (a target database is one pool; see `pool_guard`). Rows
+    /// written by earlier versions may hold several, comma-separated.
     pub pool: String,
 }
 
@@ -194,7 +195,7 @@ pub struct ConfigRow {
     pub map: IdMap,
     /// The deployment it came from (`None`: written before rows carried it).
     pub deployment: Option<String>,
-    /// The plan's pool(s) of the rows it wrote.
+    /// The pool of the rows it wrote (earlier versions: several, comma-separated).
     pub pool: Option<String>,
 }
 

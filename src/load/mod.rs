@@ -10,6 +10,8 @@ pub mod converge;
 mod history;
 pub mod ledger;
 pub mod lock;
+pub mod pool_guard;
+pub mod pool_scope;
 pub mod staged;
 pub mod target;
 
@@ -32,8 +34,10 @@ use target::Writer;
 /// Options of one load run.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
-    /// The wave to load (`None`: every wave).
+    /// The wave to load (`None`: every wave of the pool, each under its own name).
     pub wave: Option<String>,
+    /// The pool (target database) to load (`None`: the plan's only pool).
+    pub pool: Option<String>,
     /// Parallel history writers.
     pub jobs: usize,
     /// Create the mgc schema when the target has none.
@@ -51,6 +55,9 @@ pub struct LoadReport {
     pub run_id: String,
     /// Wave.
     pub wave: String,
+    /// Pool.
+    #[serde(default)]
+    pub pool: String,
     /// Target (redacted).
     pub target: String,
     /// A dry run: nothing was written.
@@ -75,7 +82,9 @@ pub struct LoadReport {
     pub history_seconds: f64,
 }
 
-/// Loads a wave (or all) into `target`.
+/// Loads one pool of the plan into `target` (a target database is one pool): the wave
+/// asked for, else each wave of the pool under its own name, in plan order (so each can be
+/// rolled back alone); one report per wave.
 pub async fn load(
     ws: &Workspace,
     plan: &Plan,
@@ -83,44 +92,90 @@ pub async fn load(
     url: &DbUrl,
     opts: &LoadOptions,
     progress: &Progress,
-) -> Result<LoadReport> {
+) -> Result<Vec<LoadReport>> {
     if plan.has_errors() {
         return Err(bad_input("the plan has blocking findings (severity error): fix them and rerun `gcmigrate plan` first"));
     }
-    let wave = opts.wave.clone().unwrap_or_else(|| "all".into());
-    if let Some(w) = &opts.wave {
-        if !plan.waves.iter().any(|x| &x.name == w) {
-            let names: Vec<&str> = plan.waves.iter().map(|w| w.name.as_str()).collect();
-            return Err(bad_input(format!(
-                "no wave `{w}` in the plan (waves: {})",
-                names.join(", ")
-            )));
+    crate::plan::scope::check_wave_names(plan)?;
+    let pool = crate::plan::select::choose_pool(plan, opts.pool.as_deref(), "load")?;
+    let waves = match &opts.wave {
+        Some(w) => {
+            if !plan.waves.iter().any(|x| &x.name == w) {
+                let names: Vec<&str> = plan.waves.iter().map(|w| w.name.as_str()).collect();
+                return Err(bad_input(format!(
+                    "no wave `{w}` in the plan (waves: {})",
+                    names.join(", ")
+                )));
+            }
+            if plan.rooms_of(Some(w), &pool).next().is_none()
+                && plan.rooms_in(Some(w)).next().is_some()
+            {
+                return Err(bad_input(format!(
+                    "wave `{w}` has no rooms in pool `{pool}` (waves of that pool: {}); load it \
+                     with the --pool and --target of the pool its rooms belong to",
+                    plan.waves_of(&pool).join(", ")
+                )));
+            }
+            vec![w.clone()]
         }
+        None => plan.waves_of(&pool),
+    };
+    let mut reports = Vec::new();
+    for wave in &waves {
+        reports.push(load_wave(ws, plan, snap, url, opts, progress, &pool, wave).await?);
     }
-    let rooms: Vec<_> = plan.rooms_in(opts.wave.as_deref()).collect();
-    let pools: std::collections::BTreeSet<&str> = rooms.iter().map(|r| r.pool.as_str()).collect();
+    Ok(reports)
+}
+
+/// Loads one wave of one pool into `target`.
+#[allow(clippy::too_many_arguments)]
+async fn load_wave(
+    ws: &Workspace,
+    plan: &Plan,
+    snap: &Snapshot,
+    url: &DbUrl,
+    opts: &LoadOptions,
+    progress: &Progress,
+    pool: &str,
+    wave: &str,
+) -> Result<LoadReport> {
+    let rooms: Vec<_> = plan.rooms_of(Some(wave), pool).collect();
     // Before the target is touched: a snapshot without its deployment is refused.
-    let owner = ledger::Owner::of(snap, pools.into_iter().collect::<Vec<_>>().join(","))?;
+    let owner = ledger::Owner::of(snap, pool.to_string())?;
     let t = crate::timings::phase("load: open target");
     // One pool: the configuration reads, the writers' resume points and their batches.
     let conns = opts.jobs.max(1) as u32 + 1;
     let reader = target::open(url, opts.dry_run, opts.create_schema, conns).await?;
     drop(t);
+    // Another pool of this deployment in the target: refused before anything is written
+    // (again under the lock, against a concurrent load).
+    if let Some(db) = &reader {
+        if let Err(e) = pool_guard::check(db, &owner).await {
+            if let Some(db) = reader {
+                db.close().await;
+            }
+            return Err(e);
+        }
+    }
     let out = match (&reader, opts.dry_run) {
         (Some(db), false) => {
-            let what = format!("gcmigrate load --wave {wave} (workspace {})", ws.dir().display());
+            let what = format!(
+                "gcmigrate load --wave {wave} --pool {pool} (workspace {})",
+                ws.dir().display()
+            );
             let note = |n: &str| progress.note(&format!("load: note: {n}"));
             lock::with_lock(db, &what, note, async {
+                pool_guard::check(db, &owner).await?;
                 target::prepare(db, opts.create_schema).await?;
                 let writer = Writer::Target(db);
-                run(ws, plan, snap, url, opts, progress, &reader, &writer, &owner, &wave, &rooms)
+                run(ws, plan, snap, url, opts, progress, &reader, &writer, &owner, wave, &rooms)
                     .await
             })
             .await
         }
         _ => {
             let writer = Writer::Recording(Default::default());
-            run(ws, plan, snap, url, opts, progress, &reader, &writer, &owner, &wave, &rooms).await
+            run(ws, plan, snap, url, opts, progress, &reader, &writer, &owner, wave, &rooms).await
         }
     };
     if let Some(db) = reader {
@@ -149,6 +204,7 @@ async fn run(
     let mut report = LoadReport {
         run_id: run_id.clone(),
         wave: wave.to_string(),
+        pool: owner.pool.clone(),
         target: url.to_string(),
         dry_run: opts.dry_run,
         ..LoadReport::default()

@@ -194,14 +194,11 @@ fn wave(row: &Row, col: &str) -> Result<Option<String>> {
     }
 }
 
-/// An optional pool name: letters, digits, `-`, `_`, `.`.
+/// An optional pool name, checked by [`super::wave_name::check_pool_name`].
 fn ident(row: &Row, col: &str) -> Result<Option<String>> {
     let v = row.opt(col);
-    match &v {
-        Some(s) if !s.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c)) => {
-            Err(row
-                .err(col, format!("{col} `{s}` may hold only letters, digits, `-`, `_` and `.`")))
-        }
+    match v.as_deref().map(super::wave_name::check_pool_name) {
+        Some(Err(e)) => Err(row.err(col, e)),
         _ => Ok(v),
     }
 }
@@ -389,7 +386,10 @@ mod tests {
         assert!(c("/Sales//EMEA,,,,").contains("empty segment"));
         assert!(c("/Sales,,,,x")
             .starts_with("f.csv:2:11: on_conflict must be fail, merge, rename or empty, not `x`"));
-        assert!(c("/Sales,,pool one,,").starts_with("f.csv:2:9: pool `pool one` may hold only"));
+        assert!(c("/Sales,,pool one,,").starts_with("f.csv:2:9: pool name `pool one` contains"));
+        assert!(c("/Sales,,pöol,,").starts_with("f.csv:2:9: pool name `pöol` contains"));
+        let e = c("/Sales,,,all,");
+        assert!(e.starts_with("f.csv:2:10: `all` is reserved for every wave"), "{e}");
         assert!(c(&format!("/Sales,{},,,", "n".repeat(257))).contains("257 characters long"));
         let e = err(parse_categories, "legacy_path,wave\n/Sales/**,w\n/Sales/EMEA,v\n");
         assert!(

@@ -60,7 +60,7 @@ impl Default for Options {
             drop_root_managers: false,
             skip_disabled_rooms: false,
             default_pool: "default".into(),
-            default_wave: "all".into(),
+            default_wave: "default".into(),
             since: None,
             everyone_principal: None,
         }
@@ -383,6 +383,11 @@ pub fn parse_options(path: &Path, text: &str) -> Result<Options> {
         let off = text.find("default_wave").unwrap_or(0);
         let (line, col) = line_col(text, off);
         return Err(bad_input(format!("{}:{line}:{col}: default_wave: {e}", path.display())));
+    }
+    if let Err(e) = super::wave_name::check_pool_name(&opts.default_pool) {
+        let off = text.find("default_pool").unwrap_or(0);
+        let (line, col) = line_col(text, off);
+        return Err(bad_input(format!("{}:{line}:{col}: default_pool: {e}", path.display())));
     }
     Ok(opts)
 }

@@ -7,6 +7,7 @@
 pub mod build;
 pub mod collide;
 pub mod messages;
+pub mod scope;
 pub mod select;
 
 use std::collections::BTreeMap;
@@ -54,7 +55,7 @@ pub fn sort_findings(findings: &mut [Finding]) {
 }
 
 /// A target category.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanCategory {
     /// Stable key within the plan (`c1`, `c2`, … in legacy path order).
     pub key: String,

@@ -25,10 +25,12 @@ pub struct Written {
 }
 
 /// Writes the JSON, Markdown, CSV and HTML reports of this run under their own names
-/// ([`super::verify_runs`]) and copies them to `verify-<wave>.*`.
+/// ([`super::verify_runs`]) and copies them to `verify-<label>.*` (the wave or `all`, with
+/// `@<pool>` when the plan has several pools).
 pub fn write_all(dir: &Path, r: &VerifyReport) -> Result<Written> {
-    let run = write_files(dir, &super::verify_runs::run_stem(dir, &r.wave), r)?;
-    let latest = super::verify_runs::publish_latest(dir, &run, &r.wave)?;
+    let label = if r.label.is_empty() { &r.wave } else { &r.label };
+    let run = write_files(dir, &super::verify_runs::run_stem(dir, label), r)?;
+    let latest = super::verify_runs::publish_latest(dir, &run, label)?;
     Ok(Written { run, latest })
 }
 

@@ -177,11 +177,14 @@ fn is_guid(s: &str) -> bool {
 /// Options of one rollback, resolved from the command line.
 #[derive(Debug, Clone)]
 pub struct RollbackOptions {
-    /// The wave, as the load named it.
-    pub wave: String,
+    /// The wave, as the load named it (`None`: every wave the pool's ledger holds, newest
+    /// first).
+    pub wave: Option<String>,
+    /// The pool (`None`: the plan's only pool).
+    pub pool: Option<String>,
     /// Script dialect.
     pub dialect: Dialect,
-    /// Where the script goes (None: `DIR/scripts/rollback-<wave>.<dialect>.sql`).
+    /// Where the script goes (None: `DIR/scripts/rollback-<wave>[@<pool>].<dialect>.sql`).
     pub out: Option<PathBuf>,
     /// The target: its ledger is the authority for the keys when given.
     pub target: Option<DbUrl>,
@@ -208,14 +211,114 @@ pub struct RollbackReport {
     pub notes: Vec<String>,
 }
 
-/// Renders the rollback script of a wave, writes it and, in [`RunMode::Execute`], runs it
-/// holding the workspace lock and the target lock (a second writer is refused at once).
+/// Rolls back one pool of a target: the wave asked for, else every wave the pool's ledger
+/// (or, offline, the journal) holds, newest first, each with its own script and, in
+/// [`RunMode::Execute`], its own transaction; stops at the first refusal. Rolling back every
+/// wave is also how a wave named `all` by an earlier gcmigrate (which `--wave` no longer
+/// accepts) is undone.
 pub async fn rollback(
     ws: &Workspace,
     opts: &RollbackOptions,
     progress: &Progress,
+) -> Result<Vec<RollbackReport>> {
+    let plan: crate::plan::Plan =
+        serde_json::from_str(&ws.load_plan().await?).context("the stored plan is unreadable")?;
+    let pool = crate::plan::select::choose_pool(&plan, opts.pool.as_deref(), "rollback")?;
+    let several = plan.pools().len() > 1;
+    if several && opts.target.is_none() {
+        return Err(bad_input(format!(
+            "the plan has several pools and the workspace journal does not record which pool a \
+             load wrote: pass --target (the URL of pool `{pool}`), whose ledger does"
+        )));
+    }
+    let waves = match &opts.wave {
+        Some(w) => vec![w.clone()],
+        None => waves_newest_first(ws, opts, &pool).await?,
+    };
+    if waves.len() > 1 && opts.out.is_some() {
+        return Err(bad_input(format!(
+            "--out names one script, and every wave means {} ({}): pass --wave too, or drop \
+             --out (the scripts go to the workspace's scripts/)",
+            waves.len(),
+            waves.join(", ")
+        )));
+    }
+    let mut reports = Vec::new();
+    let mut done: Vec<String> = Vec::new();
+    for wave in waves {
+        let one = One { wave: &wave, pool: &pool, several, done: &done };
+        let r = rollback_wave(ws, opts, &one, progress).await?;
+        let refused = matches!(r.executed, Some(Executed::Refused(_)));
+        reports.push(r);
+        done.push(wave);
+        if refused {
+            break;
+        }
+    }
+    Ok(reports)
+}
+
+/// One wave of a rollback run.
+struct One<'a> {
+    /// The wave.
+    wave: &'a str,
+    /// Its pool.
+    pool: &'a str,
+    /// Whether the plan has several pools (the pool is then part of the script's name).
+    several: bool,
+    /// Waves this run already rolled back (or rendered): no longer "others" that depend on
+    /// this wave's keys.
+    done: &'a [String],
+}
+
+/// The waves of `pool` the target's ledger (else the journal) holds, newest first (by
+/// their first load), so that no wave is rolled back under a later one that uses its keys.
+async fn waves_newest_first(
+    ws: &Workspace,
+    opts: &RollbackOptions,
+    pool: &str,
+) -> Result<Vec<String>> {
+    let loaded = match &opts.target {
+        Some(t) => {
+            let c = TargetDb::open(t, OpenMode::Existing, 1).await?;
+            let mine = crate::load::ledger::Mine::of(ws, &ws.load_snapshot().await?).await;
+            let read = async {
+                let (mut own, _) = keys::from_ledger(&c, &mine?).await?;
+                let runs = crate::load::pool_guard::runs_of(&c, pool).await?;
+                own.retain(|w| w.runs.iter().all(|r| runs.contains(r)));
+                anyhow::Ok(own)
+            }
+            .await;
+            c.close().await;
+            read?
+        }
+        None => keys::from_journal(ws).await?,
+    };
+    let mut waves: Vec<String> = Vec::new();
+    for w in loaded {
+        if !waves.contains(&w.wave) {
+            waves.push(w.wave);
+        }
+    }
+    if waves.is_empty() {
+        return Err(bad_input(format!(
+            "the {} holds no load of pool `{pool}`; nothing to roll back",
+            if opts.target.is_some() { "target's ledger" } else { "workspace journal" }
+        )));
+    }
+    waves.reverse();
+    Ok(waves)
+}
+
+/// Renders the rollback script of a wave, writes it and, in [`RunMode::Execute`], runs it
+/// holding the workspace lock and the target lock (a second writer is refused at once).
+async fn rollback_wave(
+    ws: &Workspace,
+    opts: &RollbackOptions,
+    one: &One<'_>,
+    progress: &Progress,
 ) -> Result<RollbackReport> {
-    let what = format!("gcmigrate rollback --execute --wave {}", opts.wave);
+    let what = format!("gcmigrate rollback --execute --wave {} --pool {}", one.wave, one.pool);
     let _lock = match opts.mode {
         RunMode::Execute => Some(crate::staging::lock::WorkspaceLock::acquire(ws.dir(), &what)?),
         RunMode::Render => None,
@@ -240,9 +343,9 @@ pub async fn rollback(
     let out = match (&conn, opts.mode) {
         (Some(c), RunMode::Execute) => {
             let note = |n: &str| progress.note(&format!("rollback: note: {n}"));
-            crate::load::lock::with_lock(c, &what, note, run(ws, opts, progress, &conn)).await
+            crate::load::lock::with_lock(c, &what, note, run(ws, opts, one, progress, &conn)).await
         }
-        _ => run(ws, opts, progress, &conn).await,
+        _ => run(ws, opts, one, progress, &conn).await,
     };
     if let Some(c) = conn {
         c.close().await;
@@ -254,16 +357,21 @@ pub async fn rollback(
 async fn run(
     ws: &Workspace,
     opts: &RollbackOptions,
+    one: &One<'_>,
     progress: &Progress,
     conn: &Option<TargetDb>,
 ) -> Result<RollbackReport> {
+    let wave = one.wave;
     let journal = keys::from_journal(ws).await?;
     let (ledger, foreign) = match &conn {
         Some(c) => {
             let mine = crate::load::ledger::Mine::of(ws, &ws.load_snapshot().await?).await?;
-            let (own, foreign) = keys::from_ledger(c, &mine).await?;
-            if !own.iter().any(|w| w.wave == opts.wave) {
-                if let Some(e) = keys::foreign_wave(&foreign, &opts.wave, &mine) {
+            let (mut own, foreign) = keys::from_ledger(c, &mine).await?;
+            // Only the rows of this pool (a target is one pool; older rows cover theirs).
+            let runs = crate::load::pool_guard::runs_of(c, one.pool).await?;
+            own.retain(|w| w.runs.iter().all(|r| runs.contains(r)));
+            if !own.iter().any(|w| w.wave == wave) {
+                if let Some(e) = keys::foreign_wave(&foreign, wave, &mine) {
                     return Err(e);
                 }
             }
@@ -275,7 +383,8 @@ async fn run(
         Some(l) => (l, "target's ledger"),
         None => (&journal, "workspace journal"),
     };
-    let (mut this, others) = keys::pick(loaded, &opts.wave, keys_from)?;
+    let (mut this, mut others) = keys::pick(loaded, wave, keys_from)?;
+    others.retain(|o| !one.done.contains(&o.wave));
     let mut notes = if ledger.is_some() { keys::cross_check(&this, &journal) } else { Vec::new() };
     keys::check_dependents(&this, &others, conn.as_deref()).await?;
     let kept = keys::keep_foreign_principals(&mut this, &foreign);
@@ -288,11 +397,14 @@ async fn run(
         ));
     }
     // The wave's cutover rows: the ledger's (the authority) and, offline, the journal's.
-    let mut cutovers = crate::cutover::records::cutover_runs(ws, &opts.wave).await?;
+    let mut cutovers = crate::cutover::records::cutover_runs(ws, wave).await?;
     if let Some(c) = conn {
         let mine = crate::load::ledger::Mine::of(ws, &ws.load_snapshot().await?).await?;
         let rows = crate::load::staged::cutovers(c, &mine).await?;
-        cutovers.extend(rows.into_iter().filter(|r| r.wave == opts.wave).map(|r| r.run_id));
+        let ours = |r: &crate::load::staged::Cutover| {
+            r.wave == wave && r.pool.as_deref().is_none_or(|p| p == one.pool)
+        };
+        cutovers.extend(rows.into_iter().filter(ours).map(|r| r.run_id));
     }
     let keys = WaveKeys::new(&this)?.with_cutovers(cutovers)?;
     let text = script::render(&keys, opts.dialect, opts.new_messages);
@@ -300,7 +412,7 @@ async fn run(
         Some(p) => p.clone(),
         None => ws.scripts_dir().join(format!(
             "rollback-{}.{}.sql",
-            file_stem(&opts.wave),
+            file_stem(&crate::plan::scope::label(Some(wave), one.pool, one.several)),
             opts.dialect.name()
         )),
     };
@@ -320,11 +432,11 @@ async fn run(
                 chrono::Utc::now().format("%Y%m%dT%H%M%S"),
                 std::process::id()
             );
-            ws.journal(&run_id, &opts.wave, "rollback", &body.to_string()).await?;
+            ws.journal(&run_id, wave, "rollback", &body.to_string()).await?;
         }
         executed = Some(outcome);
     }
-    Ok(RollbackReport { wave: opts.wave.clone(), keys, keys_from, script: path, executed, notes })
+    Ok(RollbackReport { wave: wave.to_string(), keys, keys_from, script: path, executed, notes })
 }
 
 /// Every T-SQL statement rollback sends besides the script, named and as SQL Server
@@ -350,11 +462,12 @@ pub fn tsql_statements() -> Vec<(String, String)> {
     ]
 }
 
-/// A file-name-safe form of a wave name; a hash keeps altered names apart.
+/// A file-name-safe form of a wave name (`@` joins it to a pool); a hash keeps altered
+/// names apart.
 fn file_stem(wave: &str) -> String {
     let safe: String = wave
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| if c.is_ascii_alphanumeric() || "-_@".contains(c) { c } else { '_' })
         .collect();
     if safe == wave && !safe.is_empty() {
         safe
@@ -371,6 +484,7 @@ mod tests {
     #[test]
     fn file_stems_are_safe_and_distinct() {
         assert_eq!(file_stem("pilot"), "pilot");
+        assert_eq!(file_stem("pilot@pc-eng"), "pilot@pc-eng");
         let a = file_stem("../x\n*/");
         assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'), "{a}");
         assert_ne!(a, file_stem("../x\n/*"));

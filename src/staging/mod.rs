@@ -10,6 +10,7 @@
 //! `staging.db` keeps WAL for its many small concurrent writes. Every stage can be rerun.
 
 mod attach;
+mod authors;
 mod history;
 mod journal;
 pub mod lock;

@@ -86,8 +86,15 @@ pub struct Mismatch {
 pub struct VerifyReport {
     /// Everything reconciles: histories match, no blocking access change, every invariant holds.
     pub ok: bool,
-    /// Wave.
+    /// Wave (`all`: every wave).
     pub wave: String,
+    /// The pool verified (a target database is one pool).
+    #[serde(default)]
+    pub pool: String,
+    /// What the report's file names say: the wave (or `all`), then `@<pool>` when the plan
+    /// has several pools (`plan::scope::label`).
+    #[serde(default)]
+    pub label: String,
     /// Target (redacted).
     pub target: String,
     /// Per room.
@@ -118,15 +125,16 @@ pub struct Timings {
     pub invariants: Duration,
 }
 
-/// Verifies a wave (or all) against `target`.
+/// Verifies a wave (or all) of a pool (`None`: the plan's only pool) against `target`.
 pub async fn verify(
     ws: &Workspace,
     plan: &Plan,
     snap: &Snapshot,
     target: &DbUrl,
     wave: Option<&str>,
+    pool: Option<&str>,
 ) -> Result<VerifyReport> {
-    verify_timed(ws, plan, snap, target, wave).await.map(|(r, _)| r)
+    verify_timed(ws, plan, snap, target, wave, pool).await.map(|(r, _)| r)
 }
 
 /// [`verify`], also returning how long each check took.
@@ -136,15 +144,24 @@ pub async fn verify_timed(
     snap: &Snapshot,
     target: &DbUrl,
     wave: Option<&str>,
+    pool: Option<&str>,
 ) -> Result<(VerifyReport, Timings)> {
+    // One pool: only its rooms (and their categories) are checked, against its ledger rows.
+    crate::plan::scope::check_wave_names(plan)?;
+    let pool = crate::plan::select::choose_pool(plan, pool, "verify")?;
+    let label = crate::plan::scope::label(wave, &pool, plan.pools().len() > 1);
+    let scoped = plan.of_pool(&pool);
+    let plan = &scoped;
     scope::require_rooms(plan, wave)?;
     let db = TargetDb::open(target, OpenMode::Existing, 4).await?;
     let mine = crate::load::ledger::Mine::of(ws, snap).await?;
-    let map = crate::load::ledger::required_id_map(&db, &mine).await?;
+    let map = crate::load::pool_guard::required_id_map(&db, &mine, &pool).await?;
     let mut t = Timings::default();
     let clock = Instant::now();
     let mut report = VerifyReport {
-        wave: wave.unwrap_or("all").into(),
+        wave: wave.unwrap_or(crate::mapping::wave_name::EVERY_WAVE).into(),
+        pool,
+        label,
         target: target.to_string(),
         ..Default::default()
     };

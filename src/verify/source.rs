@@ -165,14 +165,17 @@ pub async fn check(
     source: &crate::db::DbUrl,
     target: &crate::db::DbUrl,
     wave: Option<&str>,
+    pool: Option<&str>,
 ) -> Result<SourceReport> {
     let plan: Plan =
         serde_json::from_str(&ws.load_plan().await?).context("the stored plan is unreadable")?;
+    let pool = crate::plan::select::choose_pool(&plan, pool, "verify")?;
+    let plan = plan.of_pool(&pool);
     let snap = ws.load_snapshot().await?;
     let src = crate::db::SourceDb::open(source).await?;
     let db = crate::db::TargetDb::open(target, crate::db::OpenMode::Existing, 2).await?;
     let mine = crate::load::ledger::Mine::of(ws, &snap).await?;
-    let map = crate::load::ledger::required_id_map(&db, &mine).await?;
+    let map = crate::load::pool_guard::required_id_map(&db, &mine, &pool).await?;
     let label = source.to_string();
     let report = compare(ws, &plan, &snap, &src, &db, &map, wave, &label).await;
     src.close().await;
