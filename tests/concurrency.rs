@@ -246,7 +246,7 @@ fn a_running_holder_of_the_workspace_or_the_target_refuses_a_cutover() {
     env.load();
     env.verify();
     let t = env.target.clone();
-    let cut = ["cutover", "-q", "--without-freeze", "--wave", "all", "--target", &t];
+    let cut = ["cutover", "-q", "--without-freeze", "--wave", "default", "--target", &t];
     let before = fingerprint(&t, None);
     let holder = Holder::start();
     write_lock_file(&env, &holder.label());

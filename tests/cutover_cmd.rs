@@ -24,7 +24,7 @@ fn stage_rooms(target: &str) {
 #[track_caller]
 fn refused(env: &TestEnv, extra: &[&str], why: &str) {
     let before = state(&env.target);
-    let args = [&["cutover", "--target", &env.target, "--wave", "all"][..], extra].concat();
+    let args = [&["cutover", "--target", &env.target, "--wave", "default"][..], extra].concat();
     let out = env.output(&args).expect(1);
     assert!(out.stderr.contains(why), "expected {why:?}\n{out}");
     assert!(out.stderr.contains("nothing was written"), "{out}");
@@ -46,15 +46,15 @@ fn every_unmet_condition_is_exit_1_and_a_cutover_enables_exactly_the_planned_roo
     let rooms = scalar(target, "SELECT COUNT(*) FROM tblNode WHERE nodeType = 0");
     refused(&env, &[], "is not frozen in legacy");
 
-    env.run(&["freeze", "-q", "--wave", "all", "--source", src]);
+    env.run(&["freeze", "-q", "--wave", "default", "--source", src]);
     refused(&env, &[], "was taken before the freeze");
 
     env.run(&["extract", "-q", "--delta", "--source", src]);
     env.plan();
     refused(&env, &[], "is not loaded into");
 
-    env.run(&["load", "-q", "--wave", "all", "--target", target]);
-    refused(&env, &[], "no verify of wave all");
+    env.run(&["load", "-q", "--wave", "default", "--target", target]);
+    refused(&env, &[], "no verify of wave default");
 
     // A verify that fails (a message changed in the target) does not count.
     let room = scalar(target, "SELECT MIN(channelId) FROM tblChat");
@@ -72,21 +72,21 @@ fn every_unmet_condition_is_exit_1_and_a_cutover_enables_exactly_the_planned_roo
 
     // Staged: verify judges the rooms by their planned state, and says so.
     let out = env.run(&["verify", "--target", target]);
-    assert!(out.stderr.contains("staged (not cut over yet): wave(s) all"), "{out}");
-    assert_eq!(env.report("verify-all.json")["staged"], serde_json::json!(["all"]));
+    assert!(out.stderr.contains("staged (not cut over yet): wave(s) default"), "{out}");
+    assert_eq!(env.report("verify-all.json")["staged"], serde_json::json!(["default"]));
     let md = std::fs::read_to_string(env.ws.join("reports/verify-all.md")).unwrap();
-    assert!(md.contains("Staged (not cut over yet): wave all."), "{md}");
+    assert!(md.contains("Staged (not cut over yet): wave default."), "{md}");
     let html = std::fs::read_to_string(env.ws.join("reports/verify-all.html")).unwrap();
     assert!(html.contains("Staged (not cut over yet)"));
 
     // A dry run checks and writes nothing.
     let before = state(target);
-    let out = env.run(&["cutover", "--dry-run", "--target", target, "--wave", "all"]);
+    let out = env.run(&["cutover", "--dry-run", "--target", target, "--wave", "default"]);
     assert!(out.stderr.contains("would enable"), "{out}");
     assert_eq!(before, state(target));
 
     assert_eq!(rooms, disabled_rooms(target), "staged until now");
-    let out = env.run(&["cutover", "--target", target, "--wave", "all"]);
+    let out = env.run(&["cutover", "--target", target, "--wave", "default"]);
     assert!(
         out.stderr.contains(&format!("enabled {} room(s), 1 stay disabled", rooms - 1)),
         "{out}"
@@ -101,7 +101,7 @@ fn every_unmet_condition_is_exit_1_and_a_cutover_enables_exactly_the_planned_roo
         )
     );
     assert_eq!(1, scalar(target, "SELECT COUNT(*) FROM gcmigrate_ledger WHERE kind = 'cutover'"));
-    let script = std::fs::read(env.ws.join("scripts/cutover-all.ps1")).unwrap();
+    let script = std::fs::read(env.ws.join("scripts/cutover-default.ps1")).unwrap();
     assert!(script.starts_with(&[0xEF, 0xBB, 0xBF]), "UTF-8 with a BOM for Windows PowerShell");
     let script = String::from_utf8_lossy(&script[3..]).replace("\r\n", "\n");
     assert!(script.contains("Grant-CsPersistentChatPolicy -Identity $user -PolicyName $PolicyName"));
@@ -113,7 +113,7 @@ fn every_unmet_condition_is_exit_1_and_a_cutover_enables_exactly_the_planned_roo
 
     // A second cutover is a no-op.
     let before = state(target);
-    let out = env.run(&["cutover", "--target", target, "--wave", "all"]);
+    let out = env.run(&["cutover", "--target", target, "--wave", "default"]);
     assert!(out.stderr.contains("already cut over"), "{out}");
     assert_eq!(before, state(target));
 }
@@ -122,11 +122,11 @@ fn every_unmet_condition_is_exit_1_and_a_cutover_enables_exactly_the_planned_roo
 fn without_freeze_waives_the_freeze_never_the_verify() {
     let env = staged_env("cutover-nofreeze");
     let target = env.target.as_str();
-    refused(&env, &["--without-freeze"], "no verify of wave all");
+    refused(&env, &["--without-freeze"], "no verify of wave default");
     env.verify();
     // A later load needs its own verify.
     env.run(&["load", "-q", "--target", target]);
-    refused(&env, &["--without-freeze"], "no verify of wave all");
+    refused(&env, &["--without-freeze"], "no verify of wave default");
     env.verify();
     // A verify against the legacy database that disagrees is a failed verify too.
     let src = env.source.as_str();
@@ -142,7 +142,7 @@ fn without_freeze_waives_the_freeze_never_the_verify() {
         ),
     );
     env.run(&["verify", "-q", "--target", target, "--source", src]);
-    let out = env.run(&["cutover", "--without-freeze", "--target", target, "--wave", "all"]);
+    let out = env.run(&["cutover", "--without-freeze", "--target", target, "--wave", "default"]);
     assert!(out.stderr.contains("enabled"), "{out}");
     assert_eq!(1, disabled_rooms(target));
 }
@@ -153,7 +153,7 @@ fn a_verify_of_another_target_does_not_count() {
     let other = sqlite_url(&env.dir, "other.db");
     env.run(&["load", "-q", "--create-schema", "--target", &other]);
     env.run(&["verify", "-q", "--target", &other]);
-    refused(&env, &["--without-freeze"], "no verify of wave all");
+    refused(&env, &["--without-freeze"], "no verify of wave default");
 }
 
 #[test]
@@ -168,10 +168,10 @@ fn a_cutover_is_one_transaction() {
          BEGIN SELECT RAISE(ABORT, 'injected'); END",
     );
     let before = state(target);
-    env.output(&["cutover", "--without-freeze", "--target", target, "--wave", "all"]).expect(3);
+    env.output(&["cutover", "--without-freeze", "--target", target, "--wave", "default"]).expect(3);
     assert_eq!(before, state(target), "no room enabled without its ledger row");
     exec(target, "DROP TRIGGER no_cutover");
-    env.run(&["cutover", "--without-freeze", "--target", target, "--wave", "all"]);
+    env.run(&["cutover", "--without-freeze", "--target", target, "--wave", "default"]);
     assert_eq!(1, disabled_rooms(target));
 }
 
@@ -192,19 +192,19 @@ fn migrate_leaves_usable_rooms_on_postgres() {
 fn migrate_then_cutover(env: &TestEnv) {
     let out =
         env.run(&["migrate", "--create-schema", "--source", &env.source, "--target", &env.target]);
-    assert!(out.stderr.contains("cutover (all, pool default): enabled"), "{out}");
+    assert!(out.stderr.contains("cutover (default, pool default): enabled"), "{out}");
     assert_eq!(1, disabled_rooms(&env.target), "only the room disabled in legacy");
     assert_eq!(
         1,
         scalar(&env.target, "SELECT COUNT(*) FROM gcmigrate_ledger WHERE kind = 'cutover'")
     );
-    assert!(env.ws.join("scripts/cutover-all.ps1").exists());
+    assert!(env.ws.join("scripts/cutover-default.ps1").exists());
     let target = env.target.as_str();
     env.run(&[
         "rollback",
         "-q",
         "--wave",
-        "all",
+        "default",
         "--execute",
         "--target",
         target,
@@ -215,7 +215,7 @@ fn migrate_then_cutover(env: &TestEnv) {
     env.load();
     stage_rooms(target);
     env.verify();
-    env.run(&["cutover", "-q", "--without-freeze", "--target", target, "--wave", "all"]);
+    env.run(&["cutover", "-q", "--without-freeze", "--target", target, "--wave", "default"]);
     assert_eq!(1, disabled_rooms(target));
 }
 
@@ -243,7 +243,7 @@ fn rollback_after_cutover_removes_the_cutover_and_keeps_its_guard() {
     );
     exec(target, &post);
     let rollback =
-        ["rollback", "--wave", "all", "--dialect", "sqlite", "--execute", "--target", target];
+        ["rollback", "--wave", "default", "--dialect", "sqlite", "--execute", "--target", target];
     let before = state(target);
     let out = env.output(&rollback).expect(1);
     assert!(out.all().contains("new_messages_posted_after_cutover"), "{out}");
@@ -260,7 +260,7 @@ fn rollback_after_cutover_removes_the_cutover_and_keeps_its_guard() {
     env.load();
     stage_rooms(target);
     env.verify();
-    let out = env.run(&["cutover", "--without-freeze", "--target", target, "--wave", "all"]);
+    let out = env.run(&["cutover", "--without-freeze", "--target", target, "--wave", "default"]);
     assert!(!out.stderr.contains("already"), "{out}");
     assert_eq!(1, disabled_rooms(target));
 }
@@ -285,7 +285,7 @@ fn a_full_extract_after_a_freeze_plans_rooms_as_they_were_before_it() {
     env.extract().plan();
     let before = planned_disabled(&env);
     assert_eq!(1, before.iter().filter(|r| r.1).count(), "Old Water Cooler, disabled by its owner");
-    env.run(&["freeze", "-q", "--wave", "all", "--source", src]);
+    env.run(&["freeze", "-q", "--wave", "default", "--source", src]);
     // A fresh full extract in the same workspace.
     env.extract().plan();
     assert_eq!(before, planned_disabled(&env), "freeze → full extract");
@@ -296,7 +296,7 @@ fn a_full_extract_after_a_freeze_plans_rooms_as_they_were_before_it() {
     env.extract().plan();
     assert_eq!(before, planned_disabled(&env), "freeze → delta → full");
     // After --undo, a room its owner disables is planned disabled again.
-    env.run(&["freeze", "-q", "--wave", "all", "--source", src, "--undo"]);
+    env.run(&["freeze", "-q", "--wave", "default", "--source", src, "--undo"]);
     exec(src, "UPDATE tblNode SET disabled = 1 WHERE nodeID = 4");
     env.extract().plan();
     assert_eq!(2, planned_disabled(&env).iter().filter(|r| r.1).count());
@@ -392,5 +392,5 @@ fn the_readme_staged_cutover_runs_as_written_on_contoso() {
             "SELECT COUNT(*) FROM gcmigrate_ledger WHERE kind = 'cutover' AND wave = 'pilot'"
         )
     );
-    assert!(env.dir.join("work/scripts/cutover-pilot-default.ps1").exists());
+    assert!(env.dir.join("work/scripts/cutover-pilot@default.ps1").exists());
 }

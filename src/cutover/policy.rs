@@ -1,4 +1,4 @@
-//! The cutover's PowerShell script, `scripts/cutover-<wave>[-<pool>].ps1`: grants the
+//! The cutover's PowerShell script, `scripts/cutover-<wave>[@<pool>].ps1`: grants the
 //! Persistent Chat policy to every user of the wave's rooms — members, managers and
 //! presenters, group, OU and domain lists expanded to their user members through the
 //! snapshot's affiliations (taken exactly as stored, like everywhere else), disabled
@@ -14,14 +14,11 @@ use crate::mapping::affiliations::Affiliations;
 use crate::model::Snapshot;
 use crate::plan::{Plan, PlanPrincipal};
 
-/// The script's file name for (wave, pool); the pool is in it when the plan has several.
+/// The script's file name for (wave, pool): the same label as every report of one wave
+/// (`plan::scope::label`: the pool is in it when the plan has several).
 pub fn file_name(plan: &Plan, wave: &str, pool: &str) -> String {
-    let stem = crate::export::file_stem(wave);
-    if plan.pools().len() > 1 {
-        format!("cutover-{stem}-{}.ps1", crate::export::file_stem(pool))
-    } else {
-        format!("cutover-{stem}.ps1")
-    }
+    let label = crate::plan::scope::label(Some(wave), pool, plan.pools().len() > 1);
+    format!("cutover-{}.ps1", crate::export::file_stem(&label))
 }
 
 /// The enabled user principals (target SIP URIs, sorted, unique) of the rooms of (wave,
@@ -182,7 +179,7 @@ mod tests {
         assert_eq!(file_name(&plan, "pilot", "default"), "cutover-pilot.ps1");
         let mut two = plan;
         two.rooms[1].pool = "eu".into();
-        assert_eq!(file_name(&two, "pilot", "default"), "cutover-pilot-default.ps1");
+        assert_eq!(file_name(&two, "pilot", "default"), "cutover-pilot@default.ps1");
     }
 
     #[test]

@@ -42,11 +42,17 @@ pub fn write_scripts(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
 /// A wave name made safe for a file name: ASCII letters, digits, `-`, `_` and inner dots
 /// are kept, everything else becomes `_`; no leading dot, at most 64 characters.
 pub fn file_stem(wave: &str) -> String {
-    let mapped: String = wave
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
-        .take(64)
-        .collect();
+    let mapped: String =
+        wave.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(64)
+            .collect();
     let trimmed = mapped.trim_start_matches('.').trim_end_matches('.');
     if trimmed.is_empty() {
         "wave".to_owned()

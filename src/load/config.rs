@@ -5,7 +5,7 @@
 
 mod draft;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -167,16 +167,19 @@ pub fn statements(d: Dialect) -> Vec<(String, String)> {
 /// Plans the configuration rows of `rooms` (the wave's rooms the target does not have yet)
 /// against the target's state. `known` holds the maps of earlier loads, so shared objects
 /// are written once; `wave` is every room of the wave, whose add-ins must exist even when
-/// the room does already (a converged room may now name an add-in).
+/// the room does already (a converged room may now name an add-in). `needed` restricts the
+/// principals to those the pool's rooms need (`load::pool_scope`); `None` takes them all.
 pub fn build(
     plan: &Plan,
     snap: &Snapshot,
     rooms: &[&PlanRoom],
     wave: &[&PlanRoom],
+    needed: Option<&BTreeSet<i64>>,
     known: &IdMap,
     st: &mut TargetState,
 ) -> Result<(Batch, IdMap)> {
     let mut d = Draft::new(plan, snap, known, st);
+    d.needed = needed;
 
     // Principals: matched by GUID, then URI; inserted otherwise, with their affiliations.
     let new_prins = d.match_principals();

@@ -219,7 +219,9 @@ async fn run(
         Some(db) => configure(ws, plan, snap, db, opts, progress, owner, wave, rooms).await?,
         None => {
             let mut st = config::TargetState::empty();
-            let (batch, map) = config::build(plan, snap, rooms, rooms, &IdMap::default(), &mut st)?;
+            let needed = pool_scope::principals_needed_with(ws, plan, snap, rooms).await?;
+            let (batch, map) =
+                config::build(plan, snap, rooms, rooms, Some(&needed), &IdMap::default(), &mut st)?;
             (batch, map, converge::Convergence::default())
         }
     };
@@ -409,7 +411,8 @@ async fn configure(
     let missing: Vec<_> =
         rooms.iter().copied().filter(|r| !known.rooms.contains_key(&r.legacy_id)).collect();
     let t = crate::timings::phase("load: config build");
-    let (batch, map) = config::build(plan, snap, &missing, rooms, &known, &mut st)?;
+    let needed = pool_scope::principals_needed_with(ws, plan, snap, rooms).await?;
+    let (batch, map) = config::build(plan, snap, &missing, rooms, Some(&needed), &known, &mut st)?;
     let new_nodes: std::collections::HashSet<i64> = map.inserted.nodes.iter().copied().collect();
     let uris: std::collections::HashMap<i64, &str> = plan
         .principals

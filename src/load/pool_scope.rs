@@ -3,7 +3,8 @@
 //! the rooms' member, manager and presenter lists name, their categories' allowed, denied
 //! and creator lists, the invitations of those rooms, and the distinct authors of the
 //! rooms' staged messages from the plan's `since` on (one set-based query over the
-//! workspace history, see `staging::authors`).
+//! workspace history, see `staging::authors`), and the members of every group or OU among
+//! them (their access comes through it).
 //!
 //! The configuration draft calls it with the rooms it writes and inserts only these
 //! principals (and the affiliations among them); a principal another pool's rooms need is
@@ -39,7 +40,22 @@ pub async fn principals_needed_with(
     let ids: Vec<i64> = rooms.iter().map(|r| r.legacy_id).collect();
     let since = plan.options.since.as_deref().and_then(crate::model::date_to_ticks);
     out.extend(ws.authors_of(&ids, since).await?);
-    Ok(out)
+    Ok(with_members(snap, out))
+}
+
+/// `needed` and every principal affiliated with one of them: a group or OU on a list grants
+/// its members, who must exist in the pool for that access to exist (and to be verified).
+/// Affiliation rows are stored flattened (a user lists every group and OU above it), so one
+/// pass is the closure.
+pub fn with_members(snap: &Snapshot, mut needed: BTreeSet<i64>) -> BTreeSet<i64> {
+    let members: Vec<i64> = snap
+        .affiliations
+        .iter()
+        .filter(|(who, aff)| who != aff && needed.contains(aff))
+        .map(|(who, _)| *who)
+        .collect();
+    needed.extend(members);
+    needed
 }
 
 /// The principals the rooms' lists, their categories' lists and the rooms' invitations

@@ -28,6 +28,8 @@ pub(super) struct Draft<'a> {
     now_text: String,
     /// .NET ticks standing in for "now" in node timestamps.
     now_ticks: i64,
+    /// The principals this pool's rooms need (`None`: every principal of the plan).
+    pub(super) needed: Option<&'a std::collections::BTreeSet<i64>>,
 }
 
 impl<'a> Draft<'a> {
@@ -47,7 +49,7 @@ impl<'a> Draft<'a> {
         };
         let now_text = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
         let now_ticks = chrono::Utc::now().timestamp() * 10_000_000 + 621_355_968_000_000_000;
-        Draft { plan, snap, st, b, map, now_text, now_ticks }
+        Draft { plan, snap, st, b, map, now_text, now_ticks, needed: None }
     }
 
     /// The batch and the maps, once every row is added.
@@ -61,7 +63,9 @@ impl<'a> Draft<'a> {
         let (plan, st) = (self.plan, &mut *self.st);
         let mut new_prins = Vec::new();
         for p in &plan.principals {
-            if self.map.principals.contains_key(&p.legacy_id) {
+            if self.map.principals.contains_key(&p.legacy_id)
+                || self.needed.is_some_and(|n| !n.contains(&p.legacy_id))
+            {
                 continue;
             }
             let found = st

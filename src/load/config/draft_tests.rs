@@ -48,7 +48,8 @@ fn a_reference_the_plan_cannot_resolve_is_an_error_naming_it_not_a_panic() {
         let (plan, snap) = plan(allowed, members);
         let rooms: Vec<&PlanRoom> = plan.rooms.iter().collect();
         let mut st = TargetState::empty();
-        let err = build(&plan, &snap, &rooms, &rooms, &IdMap::default(), &mut st).unwrap_err();
+        let err =
+            build(&plan, &snap, &rooms, &rooms, None, &IdMap::default(), &mut st).unwrap_err();
         let text = format!("{err:#}");
         assert!(text.contains(names) && text.contains("re-run `gcmigrate plan`"), "{text}");
         let kind = err.downcast_ref::<crate::error::Failure>().map(|f| f.kind);
@@ -61,7 +62,8 @@ fn a_room_whose_legacy_node_is_gone_is_an_error() {
     let (plan, mut snap) = plan(vec![], vec![]);
     snap.nodes.clear();
     let rooms: Vec<&PlanRoom> = plan.rooms.iter().collect();
-    let err = build(&plan, &snap, &rooms, &rooms, &IdMap::default(), &mut TargetState::empty())
-        .unwrap_err();
+    let err =
+        build(&plan, &snap, &rooms, &rooms, None, &IdMap::default(), &mut TargetState::empty())
+            .unwrap_err();
     assert!(format!("{err:#}").contains("legacy nodeID 10"), "{err:#}");
 }
