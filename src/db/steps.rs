@@ -1,15 +1,14 @@
 //! [`Conn::execute_steps`]: several different statements, each with its own parameters,
 //! in one transaction on every engine, with a step of the caller's before the commit — the
 //! cutover's room updates and its ledger row, which must commit together or not at all
-//! ([`Conn::execute_each`] runs one statement only).
+//! ([`Conn::execute_each`], one statement for each parameter set, is a case of it).
 
 use anyhow::{Context, Result};
 
 use super::{Conn, Value};
 
-/// How long ending a failed transaction may take before it is left to the server.
 #[cfg(feature = "mssql")]
-const ROLLBACK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+use super::transaction::ROLLBACK_WAIT;
 
 impl Conn {
     /// Runs `steps` (SQL written once with `$n` placeholders, and its parameters) in order

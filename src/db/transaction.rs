@@ -24,7 +24,7 @@ pub const ROLLBACK_IF_OPEN: &str = "IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION";
 
 /// How long ending a failed transaction may take before it is left to the server (which
 /// rolls it back when the connection closes).
-const ROLLBACK_WAIT: Duration = Duration::from_secs(10);
+pub(super) const ROLLBACK_WAIT: Duration = Duration::from_secs(10);
 
 /// How a script run by [`Conn::run_whole_script`] failed.
 #[derive(Debug)]
@@ -49,48 +49,9 @@ impl Conn {
         params: &[Vec<Value>],
         before_commit: impl AsyncFnOnce(Vec<u64>) -> Result<T>,
     ) -> Result<T> {
-        match self {
-            Conn::Sqlite(..) | Conn::Postgres(_) => {
-                let mut tx = self.begin().await?;
-                let mut affected = Vec::with_capacity(params.len());
-                for p in params {
-                    affected.push(tx.execute(what, sql, p).await?);
-                }
-                let out = before_commit(affected).await?;
-                tx.commit()
-                    .await
-                    .with_context(|| format!("committing {what} on {}", self.url()))?;
-                Ok(out)
-            }
-            #[cfg(feature = "mssql")]
-            Conn::Mssql(pool, _) => {
-                use super::mssql::{batch, pool as p};
-                let (_permit, mut c) = pool.take().await?;
-                let sql = p::placeholders(sql);
-                let result: Result<T> = async {
-                    batch(&mut c, p::BEGIN)
-                        .await
-                        .map_err(|e| pool.error("starting a transaction", &e))?;
-                    let mut affected = Vec::with_capacity(params.len());
-                    for v in params {
-                        let done = p::query(&sql, v).execute(&mut c).await;
-                        affected.push(done.map_err(|e| pool.error(what, &e))?.total());
-                    }
-                    let out = before_commit(affected).await?;
-                    batch(&mut c, p::COMMIT).await.map_err(|e| pool.error("committing", &e))?;
-                    Ok(out)
-                }
-                .await;
-                if result.is_ok() {
-                    pool.give_back(c);
-                } else if let Ok(Ok(())) =
-                    tokio::time::timeout(ROLLBACK_WAIT, batch(&mut c, p::ROLLBACK)).await
-                {
-                    pool.give_back(c);
-                }
-                result
-            }
-        }
+        let steps: Vec<(String, Vec<Value>)> =
+            params.iter().map(|p| (sql.to_string(), p.clone())).collect();
+        self.execute_steps(what, &steps, before_commit).await
     }
 
     /// Runs `script`, which opens and commits its own transaction, as one text on one
