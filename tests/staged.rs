@@ -58,17 +58,6 @@ fn target_rooms(env: &TestEnv) -> (Vec<String>, i64) {
     (guids, enabled)
 }
 
-/// One text value from a SQLite database.
-fn text(url: &str, sql: &str) -> String {
-    block_on(async {
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(url).await.unwrap();
-        let v: String = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
-        pool.close().await;
-        v
-    })
-}
-
 /// In legacy, after the bulk load: a manager added to Pipeline (EMEA), a member removed
 /// from Sales_EMEA/Pipeline, Deals renamed, messages posted in Pipeline and Key Accounts.
 fn legacy_changes(env: &TestEnv) {

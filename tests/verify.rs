@@ -32,17 +32,6 @@ fn verify(l: &TestEnv) -> (i32, Value) {
     (code, l.report("verify-all.json"))
 }
 
-/// A text-valued query (GUIDs are cast, as PostgreSQL stores them as uuid).
-fn text(url: &str, sql: &str) -> String {
-    block_on(async {
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(url).await.unwrap();
-        let v: String = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
-        pool.close().await;
-        v
-    })
-}
-
 fn guid_of(url: &str, node: i64) -> String {
     text(url, &format!("SELECT CAST(nodeGuid AS TEXT) FROM tblNode WHERE nodeID = {node}"))
 }

@@ -97,6 +97,18 @@ pub(crate) fn scalar(url: &str, sql: &str) -> i64 {
     })
 }
 
+/// Runs a query returning one text value against a SQLite or PostgreSQL URL (cast GUIDs:
+/// PostgreSQL stores them as uuid).
+pub(crate) fn text(url: &str, sql: &str) -> String {
+    block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(url).await.unwrap();
+        let v: String = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        v
+    })
+}
+
 /// Runs statements against a SQLite or PostgreSQL URL.
 pub(crate) fn exec(url: &str, sql: &str) {
     block_on(async {
