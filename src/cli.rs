@@ -81,7 +81,8 @@ pub enum Command {
     /// delta loaded and verified (one transaction), and its policy script is written.
     #[command(
         after_help = "Examples:\n  gcmigrate cutover --workspace work --target sqlite://mgc.db --wave pilot\n  \
-        gcmigrate cutover --workspace work --target sqlite://mgc.db --wave all --without-freeze"
+        gcmigrate cutover --workspace work --target sqlite://mgc.db --wave default --without-freeze\n  \
+        gcmigrate cutover --workspace work --target sqlite://eng.db --wave wave2 --pool pc-eng --dry-run"
     )]
     Cutover(CutoverArgs),
     /// Run extract, plan, load, verify and (when it passed) cutover in one go.

@@ -301,3 +301,33 @@ fn merge_converges_onto_the_targets_own_category_and_rolls_back_exactly() {
     ]);
     assert_eq!(fingerprint(&env.target, None), before, "the existing category is as it was");
 }
+
+#[test]
+fn a_category_new_in_legacy_shifts_no_existing_object() {
+    let env = env("staged-newcat");
+    load_pilot(&env).expect(0);
+    let before = fingerprint(&env.target, None);
+    // `/Sales/Accounts` sorts before every other Sales category: the plan's category keys
+    // after it shift, the target's categories must not.
+    let node = "INSERT INTO tblNode (nodeID, nodeGuid, parentID, nodeType, nodeName, nodeDesc, topic, \
+        filestoreURI, inheritance, scopeChange, overrideMember, invite, logged, filePost, disabled, \
+        restrictChildCreate, behavior, visibility, scopeDefinerId, roleDefinerId, siopID, nodeAddedBy, \
+        nodeAddedOn, nodeUpdatedBy, nodeUpdatedOn) VALUES";
+    exec(&env.source, &format!(
+        "{node} (90, 'aaaaaaaa-0000-4000-8000-000000000090', 2, 1, 'Accounts', '', '', NULL, 0, 0, 0, \
+         NULL, NULL, NULL, 0, 0, 4, 3, 2, 2, NULL, 40, 634267908000000000, 40, 634273956000000000), \
+         (91, 'aaaaaaaa-0000-4000-8000-000000000091', 90, 0, 'Key Clients', '', '', NULL, 0, 0, 0, \
+         NULL, NULL, NULL, 0, 0, 4, 3, 2, 2, NULL, 40, 634267908000000000, 40, 634273956000000000)"
+    ));
+    env.run(&["extract", "-q", "--delta", "--source", &env.source]);
+    env.plan();
+    let out = load_pilot(&env).expect(0);
+    assert!(!out.stderr.contains("converging"), "no existing object changes: {out}");
+    let after = fingerprint(&env.target, None);
+    let nodes = |f: &Fingerprint| f.iter().find(|t| t.0.eq_ignore_ascii_case("tblNode")).unwrap().1;
+    assert_eq!(nodes(&after), nodes(&before) + 2, "the new category and its room");
+    let new = "SELECT COUNT(*) FROM tblNode WHERE nodeGuid = 'aaaaaaaa-0000-4000-8000-000000000091' AND disabled = 1";
+    assert_eq!(scalar(&env.target, new), 1, "staged like the rest");
+    let out = env.run(&["verify", "--wave", "pilot", "--pool", "default", "--target", &env.target]);
+    assert_exact(&env.report("verify-pilot@default.json"), &out.stderr);
+}

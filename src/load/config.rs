@@ -190,7 +190,8 @@ pub fn build(
     d.insert_addins(wave);
 
     // Categories these rooms need, once, with their scopes and creators.
-    let mut roles = d.insert_categories(rooms)?;
+    // (Of every room of the wave: a room that exists may have moved to a new category.)
+    let mut roles = d.insert_categories(wave)?;
 
     // Rooms and their role lists.
     roles.extend(d.insert_rooms(rooms)?);

@@ -80,6 +80,7 @@ pub(super) async fn existing(
         .await
         .context("reading the target's principals, nodes and role types")?;
     drop(t);
+    rekey_categories(plan, &rows, &mut known);
     merge_into_existing(plan, rooms, &rows, &owned, &mut known, progress);
     let role_types = st.roles.clone();
     let role_name = |id: i64| converge::role_name(&role_types, id);
@@ -136,6 +137,28 @@ pub(super) async fn existing(
     })?;
     drop(t);
     Ok((batch, map, conv))
+}
+
+/// Maps the plan's categories onto the target categories the ledger knows by their GUID,
+/// not by the plan's key: keys number categories in legacy path order, so a category that
+/// appears in legacy shifts the keys of those after it, while the GUID (the legacy
+/// category's, or derived from it for a split) stays. Categories merged into the target's
+/// own (another GUID) are found again by name afterwards.
+fn rekey_categories(plan: &Plan, rows: &converge::read::TargetRows, known: &mut IdMap) {
+    let ours: std::collections::HashSet<i64> = known.categories.values().copied().collect();
+    let by_guid: std::collections::HashMap<&str, i64> = rows
+        .nodes
+        .iter()
+        .filter(|(id, n)| n.is_category && ours.contains(id))
+        .map(|(id, n)| (n.guid.as_str(), *id))
+        .collect();
+    known.categories = plan
+        .categories
+        .iter()
+        .filter_map(|c| {
+            by_guid.get(c.guid.to_ascii_lowercase().as_str()).map(|id| (c.key.clone(), *id))
+        })
+        .collect();
 }
 
 /// `on_conflict = merge`: a planned category that the target already has by name (one the
