@@ -142,6 +142,12 @@ fn staged_cutover_converges_and_ends_with_access_equal_to_legacy() {
     assert!(verify["access"]["pairs"].as_u64().unwrap() > 0);
     let renamed = "SELECT COUNT(*) FROM tblNode WHERE nodeName = 'Sales_EMEA_Deals 2027'";
     assert_eq!(scalar(&env.target, renamed), 1);
+
+    // Live rooms are the users' now: a further load of the wave is refused, writing nothing.
+    let live = fingerprint(&env.target, None);
+    let out = load_pilot(&env).expect(2);
+    assert!(out.stderr.contains("was cut over"), "{out}");
+    assert_eq!(fingerprint(&env.target, None), live);
 }
 
 #[test]
@@ -330,4 +336,34 @@ fn a_category_new_in_legacy_shifts_no_existing_object() {
     assert_eq!(scalar(&env.target, new), 1, "staged like the rest");
     let out = env.run(&["verify", "--wave", "pilot", "--pool", "default", "--target", &env.target]);
     assert_exact(&env.report("verify-pilot@default.json"), &out.stderr);
+}
+
+#[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
+fn staged_cutover_on_postgres() {
+    let Some(pg) = pg_database("staged_pg") else { return };
+    let env = TestEnv::new("staged-pg").contoso().mappings_from("mappings").target(&pg);
+    env.extract().plan();
+    let load = ["load", "--wave", "pilot", "--pool", "default", "--target", &env.target];
+    env.run(&[&load[..], &["--create-schema"]].concat());
+    let enabled =
+        scalar(&env.target, "SELECT COUNT(*) FROM tblNode WHERE nodeType = 0 AND disabled = 0");
+    assert_eq!(enabled, 0, "staged");
+    legacy_changes(&env);
+    freeze_and_delta(&env);
+    let out = env.run(&load);
+    assert!(out.stderr.contains("+ manager sip:fatima.alsayed@contoso.com"), "{out}");
+    let out = env.run(&["verify", "--wave", "pilot", "--pool", "default", "--target", &env.target]);
+    assert_exact(&env.report("verify-pilot@default.json"), &out.stderr);
+    env.run(&["cutover", "--wave", "pilot", "--pool", "default", "--target", &env.target]);
+    let out = env.run(&["verify", "--wave", "pilot", "--pool", "default", "--target", &env.target]);
+    assert_exact(&env.report("verify-pilot@default.json"), &out.stderr);
+    let rollback = ["rollback", "--wave", "pilot", "--pool", "default", "--dialect", "postgres"];
+    env.run(&[&rollback[..], &["--execute", "--target", &env.target]].concat());
+    assert_eq!(scalar(&env.target, "SELECT COUNT(*) FROM tblNode"), 1, "only the root is left");
+    assert_eq!(
+        scalar(&env.target, "SELECT COUNT(*) FROM tblPrincipal"),
+        1,
+        "only the system principal"
+    );
 }
