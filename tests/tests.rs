@@ -56,3 +56,5 @@ mod deployments;
 mod concurrency;
 // Staged rooms, convergence and the guard of a staged cutover.
 mod staged;
+// Add-ins per pool, and the unused ones listed or carried.
+mod addins;

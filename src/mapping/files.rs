@@ -49,6 +49,9 @@ pub struct Options {
     /// Principal URI that stands for "every user" in a category's allowed list; by default
     /// the deployment's domain principals (type 8).
     pub everyone_principal: Option<String>,
+    /// Register the legacy add-ins that no migrated room references in the default pool
+    /// too (they are listed in the plan either way).
+    pub carry_unused_addins: bool,
 }
 
 impl Default for Options {
@@ -63,6 +66,7 @@ impl Default for Options {
             default_wave: "default".into(),
             since: None,
             everyone_principal: None,
+            carry_unused_addins: false,
         }
     }
 }

@@ -53,12 +53,25 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
     b.drop_unresolvable(&mut rooms, &principals_out);
     capacity(&mut b.f, &rooms, &b.categories, &principals_out, snap);
     let waves = plan_waves(&rooms, &classifier, counts);
-    let addins = snap
+    let (addins, unused_addins): (Vec<_>, Vec<_>) = snap
         .addins
         .iter()
-        .filter(|a| rooms.iter().any(|r| r.addin.as_ref() == Some(&a.id)))
         .cloned()
-        .collect();
+        .partition(|a| rooms.iter().any(|r| r.addin.as_ref() == Some(&a.id)));
+    for a in &unused_addins {
+        let what = if opts.carry_unused_addins {
+            format!("registered in pool `{}` (carry_unused_addins = true)", opts.default_pool)
+        } else {
+            "not registered: set carry_unused_addins = true in gcmigrate.toml to register it in the default pool".into()
+        };
+        b.f.add(
+            Severity::Info,
+            "ADDIN_UNUSED",
+            &a.name,
+            Some(&a.id),
+            format!("add-in `{}` ({}) is referenced by no migrated room; {what}", a.name, a.url),
+        );
+    }
     let mut findings = b.f.0;
     sort_findings(&mut findings);
     findings.dedup();
@@ -70,6 +83,7 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
         excluded_rooms: excluded,
         principals: principals_out,
         addins,
+        unused_addins,
         waves,
         messages: totals,
         findings,

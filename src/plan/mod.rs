@@ -212,6 +212,10 @@ pub struct Plan {
     pub principals: Vec<PlanPrincipal>,
     /// Add-ins referenced.
     pub addins: Vec<Addin>,
+    /// Legacy add-ins no migrated room references. With `carry_unused_addins` the loads of
+    /// the default pool register them too; otherwise they are only listed.
+    #[serde(default)]
+    pub unused_addins: Vec<Addin>,
     /// Waves.
     pub waves: Vec<PlanWave>,
     /// Message reconciliation.
@@ -238,6 +242,16 @@ impl Plan {
         wave: Option<&'a str>,
     ) -> impl Iterator<Item = &'a PlanRoom> + 'a {
         self.rooms.iter().filter(move |r| wave.is_none_or(|w| r.wave == w))
+    }
+
+    /// The add-ins a load of `pool` registers besides those its rooms reference: the
+    /// unused ones, into the default pool, when the mappings carry them.
+    pub fn carried_addins(&self, pool: &str) -> &[Addin] {
+        if self.options.carry_unused_addins && pool == self.options.default_pool {
+            &self.unused_addins
+        } else {
+            &[]
+        }
     }
 
     /// A category by key.

@@ -34,6 +34,8 @@ struct JsonPlan<'a> {
     rooms: Vec<JsonRoom<'a>>,
     excluded_rooms: &'a [crate::plan::ExcludedRoom],
     principals: &'a [crate::plan::PlanPrincipal],
+    addins: &'a [crate::model::Addin],
+    unused_addins: &'a [crate::model::Addin],
     waves: &'a [crate::plan::PlanWave],
     messages: &'a crate::plan::MessageTotals,
     findings: &'a [crate::plan::Finding],
@@ -70,6 +72,8 @@ pub fn write_all(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
         rooms,
         excluded_rooms: &plan.excluded_rooms,
         principals: &plan.principals,
+        addins: &plan.addins,
+        unused_addins: &plan.unused_addins,
         waves: &plan.waves,
         messages: &plan.messages,
         findings: &plan.findings,
@@ -129,6 +133,28 @@ pub fn markdown(plan: &Plan) -> String {
             md(&c.legacy_path),
             md(c.split_reason.as_deref().unwrap_or(""))
         );
+    }
+    let _ = writeln!(s, "\n## Add-ins\n\n| Add-in | URL | Rooms | Registered |\n|---|---|---|---|");
+    for a in plan.addins.iter().chain(&plan.unused_addins) {
+        let rooms = plan.rooms.iter().filter(|r| r.addin.as_ref() == Some(&a.id));
+        let pools: std::collections::BTreeSet<&str> =
+            rooms.clone().map(|r| r.pool.as_str()).collect();
+        let pools: Vec<&str> = if pools.is_empty() {
+            plan.carried_addins(&plan.options.default_pool)
+                .iter()
+                .filter(|c| c.id == a.id)
+                .map(|_| plan.options.default_pool.as_str())
+                .collect()
+        } else {
+            pools.into_iter().collect()
+        };
+        let registered = if pools.is_empty() {
+            "no (unused)".to_string()
+        } else {
+            format!("in pool {}", pools.join(", "))
+        };
+        let _ =
+            writeln!(s, "| {} | {} | {} | {registered} |", md(&a.name), md(&a.url), rooms.count());
     }
     let _ =
         writeln!(s, "\n## Findings\n\n| Severity | Code | Subject | Message |\n|---|---|---|---|");

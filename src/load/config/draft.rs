@@ -144,12 +144,15 @@ impl<'a> Draft<'a> {
         }
     }
 
-    /// Inserts the add-ins `rooms` reference that the target does not have yet.
+    /// Inserts the add-ins `rooms` reference that the target does not have yet (each pool
+    /// registers the add-ins its own rooms need).
     pub(super) fn insert_addins(&mut self, rooms: &[&PlanRoom]) {
         let plan = self.plan;
-        for a in
-            plan.addins.iter().filter(|a| rooms.iter().any(|r| r.addin.as_ref() == Some(&a.id)))
-        {
+        // And, in the default pool, the unused ones the mappings carry.
+        let carried = rooms.first().map_or(&[][..], |r| plan.carried_addins(&r.pool));
+        let referenced =
+            plan.addins.iter().filter(|a| rooms.iter().any(|r| r.addin.as_ref() == Some(&a.id)));
+        for a in referenced.chain(carried) {
             if self.st.addins.insert(a.id.clone()) {
                 self.b.insert(
                     &ADDIN,
