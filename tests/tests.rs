@@ -58,3 +58,5 @@ mod concurrency;
 mod staged;
 // Add-ins per pool, and the unused ones listed or carried.
 mod addins;
+// The cutover runbook a plan writes and a cutover fills in.
+mod runbook;

@@ -34,6 +34,9 @@ pub async fn stage(
     let (plan, snap) = super::plan_and_snapshot(ws).await?;
     let out = cutover(ws, &plan, &snap, target, opts, &progress).await?;
     let wave = &opts.wave;
+    // The runbook now says what happened (or which condition is still unmet).
+    let pool = crate::plan::select::choose_pool(&plan, opts.pool.as_deref(), "cutover")?;
+    super::runbooks::write(ws, &plan, &snap, Some((wave, &pool))).await?;
     match &out {
         Cut::Refused { reason } => {
             // The reason for exit 1 is printed even with --quiet.

@@ -60,16 +60,7 @@ pub async fn stage(
     for report in &reports {
         if !report.dry_run {
             // What `cutover` checks: this extract is loaded into this target.
-            let (wave, target) = (Some(report.wave.as_str()), report.target.as_str());
-            crate::cutover::records::record_load(
-                ws,
-                &plan,
-                wave,
-                &report.pool,
-                &report.run_id,
-                target,
-            )
-            .await?;
+            crate::cutover::records::record_load(ws, &plan, report).await?;
         }
         let label = crate::plan::scope::label(Some(&report.wave), &report.pool, several);
         crate::report::write_json(

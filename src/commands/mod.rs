@@ -12,6 +12,7 @@ pub mod mappings_dir;
 pub mod migrate;
 pub mod plan;
 pub mod rollback;
+pub mod runbooks;
 pub mod synth;
 pub mod verify;
 

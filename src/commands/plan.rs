@@ -165,6 +165,7 @@ pub async fn stage_with_target(
         || crate::export::write_scripts(&ws.scripts_dir(), &plan),
     );
     let (files, scripts) = (files?, scripts?);
+    let runbooks = super::runbooks::write(ws, &plan, &snap, None).await?;
     drop(t);
     let n = |s| plan.findings.iter().filter(|f| f.severity == s).count();
     progress.note(&format!(
@@ -182,7 +183,7 @@ pub async fn stage_with_target(
         progress.note(&format!("  error {}: {}: {}", f.code, f.subject, f.message));
     }
     progress.note(&format!(
-        "plan: reports in {}; {} PowerShell script(s) in {}",
+        "plan: reports in {} ({runbooks} cutover runbook(s): runbook-<wave>.html); {} PowerShell script(s) in {}",
         files[0].parent().unwrap_or(ws.dir()).display(),
         scripts.len(),
         ws.scripts_dir().display()

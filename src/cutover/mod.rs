@@ -11,6 +11,7 @@
 pub mod conditions;
 pub mod policy;
 pub mod records;
+pub mod runbook;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -24,7 +24,7 @@ pub const VERIFIED: &str = "verified";
 pub const CUTOVER: &str = "cutover";
 
 /// A completed load, as journaled.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LoadRecord {
     /// The wave name the load ran under (`all`: every wave).
     pub wave: String,
@@ -42,6 +42,12 @@ pub struct LoadRecord {
     pub finished_at: String,
     /// The target (redacted).
     pub target: String,
+    /// Messages it loaded (the runbook's measured throughput).
+    #[serde(default)]
+    pub messages: u64,
+    /// Seconds it spent loading them (configuration and history).
+    #[serde(default)]
+    pub seconds: f64,
 }
 
 /// A verify, as journaled.
@@ -83,28 +89,28 @@ fn waves_and_pools(plan: &Plan, wave: Option<&str>, pool: &str) -> (Vec<String>,
     (own(waves), own(pools))
 }
 
-/// Journals a completed (not dry) load of `wave` (`None`: every wave).
+/// Journals a completed (not dry) load of one wave of one pool.
 pub async fn record_load(
     ws: &Workspace,
     plan: &Plan,
-    wave: Option<&str>,
-    pool: &str,
-    run_id: &str,
-    target: &str,
+    report: &crate::load::LoadReport,
 ) -> Result<()> {
     let manifest = ws.manifest().await?.unwrap_or_default();
-    let (waves, pools) = waves_and_pools(plan, wave, pool);
+    let wave = Some(report.wave.as_str());
+    let (waves, pools) = waves_and_pools(plan, wave, &report.pool);
     let rec = LoadRecord {
-        wave: wave.unwrap_or("all").to_string(),
+        wave: report.wave.clone(),
         waves,
         pools,
-        run_id: run_id.to_string(),
+        run_id: report.run_id.clone(),
         extract_run: manifest.run_id,
         extract_kind: manifest.kind,
         finished_at: Utc::now().to_rfc3339(),
-        target: target.to_string(),
+        target: report.target.clone(),
+        messages: report.history.loaded,
+        seconds: report.config_seconds + report.history_seconds,
     };
-    ws.journal(run_id, &rec.wave, LOADED, &serde_json::to_string(&rec)?).await
+    ws.journal(&rec.run_id, &rec.wave, LOADED, &serde_json::to_string(&rec)?).await
 }
 
 /// Journals a verify of `wave` (`None`: every wave) and whether it passed.
@@ -144,13 +150,8 @@ pub async fn loads(
     pool: &str,
     target: &str,
 ) -> Result<Vec<LoadRecord>> {
-    let mut out = Vec::new();
-    for e in ws.journal_entries(&[LOADED]).await? {
-        let r: LoadRecord = serde_json::from_str(&e.body)?;
-        if covers(&r.waves, &r.pools, wave, pool) && r.target == target {
-            out.push(r);
-        }
-    }
+    let mut out = loads_of(ws, wave, pool).await?;
+    out.retain(|r| r.target == target);
     Ok(out)
 }
 
@@ -161,10 +162,29 @@ pub async fn verifies(
     pool: &str,
     target: &str,
 ) -> Result<Vec<VerifyRecord>> {
+    let mut out = verifies_of(ws, wave, pool).await?;
+    out.retain(|r| r.target == target);
+    Ok(out)
+}
+
+/// The journaled loads of (`wave`, `pool`) into any target, oldest first.
+pub async fn loads_of(ws: &Workspace, wave: &str, pool: &str) -> Result<Vec<LoadRecord>> {
+    let mut out = Vec::new();
+    for e in ws.journal_entries(&[LOADED]).await? {
+        let r: LoadRecord = serde_json::from_str(&e.body)?;
+        if covers(&r.waves, &r.pools, wave, pool) {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// The journaled verifies of (`wave`, `pool`) of any target, oldest first.
+pub async fn verifies_of(ws: &Workspace, wave: &str, pool: &str) -> Result<Vec<VerifyRecord>> {
     let mut out = Vec::new();
     for e in ws.journal_entries(&[VERIFIED]).await? {
         let r: VerifyRecord = serde_json::from_str(&e.body)?;
-        if covers(&r.waves, &r.pools, wave, pool) && r.target == target {
+        if covers(&r.waves, &r.pools, wave, pool) {
             out.push(r);
         }
     }

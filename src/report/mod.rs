@@ -5,6 +5,7 @@
 pub mod html;
 pub mod plan;
 pub mod plan_html;
+pub mod runbook;
 pub mod verify;
 pub mod verify_runs;
 

@@ -15,6 +15,8 @@ mod history;
 mod journal;
 pub mod lock;
 pub mod manifest;
+pub use runs::ExtractRunTimes;
+mod runs;
 mod snapshot;
 
 pub use attach::Copied;
