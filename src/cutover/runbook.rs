@@ -125,7 +125,7 @@ pub async fn gather(
             touches: format!("{} room(s) created disabled (staged), {messages} message(s)", rooms.len()),
             expected: est(messages, rates.1),
             status: match loads.first() {
-                Some(l) => Status::Done(format!("{} ({} message(s) into {})", l.finished_at, l.messages, l.target)),
+                Some(l) => Status::Done(format!("{} ({} message(s) into {})", short(&l.finished_at), l.messages, l.target)),
                 None => Status::Todo,
             },
         },
@@ -137,7 +137,7 @@ pub async fn gather(
             status: match loads.first().and_then(|l| {
                 verifies.iter().find(|v| v.ok && v.finished_at >= l.finished_at)
             }) {
-                Some(v) => Status::Done(format!("passed {}", v.finished_at)),
+                Some(v) => Status::Done(format!("passed {}", short(&v.finished_at))),
                 None => Status::Todo,
             },
         },
@@ -147,7 +147,7 @@ pub async fn gather(
             touches: format!("{} legacy room(s) disabled (the only write to legacy)", rooms.len()),
             expected: Some("seconds".into()),
             status: match freeze {
-                Some(f) => Status::Done(f.to_rfc3339()),
+                Some(f) => Status::Done(short(&f.to_rfc3339())),
                 None => Status::Todo,
             },
         },
@@ -156,7 +156,7 @@ pub async fn gather(
             command: Some(format!("gcmigrate extract -w {w} --source {source} --delta")),
             touches: "messages posted since the last extract, and the configuration".into(),
             expected: rates.0.map(|r| format!("the configuration, then {} per 100,000 new messages", duration(1e5 / r))),
-            status: done(extracted_after_freeze, format!("{} run {} at {}", manifest.kind, manifest.run_id, manifest.finished_at)),
+            status: done(extracted_after_freeze, format!("{} run {} at {}", manifest.kind, manifest.run_id, short(&manifest.finished_at))),
         },
         Step {
             title: "Plan again (the mappings are remembered)".into(),
@@ -170,7 +170,7 @@ pub async fn gather(
             command: Some(format!("gcmigrate load -w {w} --target {t} --wave {wave}{pool_arg}")),
             touches: format!("{} staged room(s); refused (exit 1) if anything else wrote into them", rooms.len()),
             expected: rates.1.map(|r| format!("configuration, then {} per 100,000 new messages", duration(1e5 / r))),
-            status: done(delta_loaded, last_load.map_or(String::new(), |l| format!("{} ({} message(s))", l.finished_at, l.messages))),
+            status: done(delta_loaded, last_load.map_or(String::new(), |l| format!("{} ({} message(s))", short(&l.finished_at), l.messages))),
         },
         Step {
             title: "Verify: the sign-off".into(),
@@ -178,7 +178,7 @@ pub async fn gather(
             touches: format!("{} room(s), {messages} message(s), read only", rooms.len()),
             expected: est(messages, rates.1),
             status: match &verified_after {
-                Some(v) if v.ok && delta_loaded => Status::Done(format!("passed {}", v.finished_at)),
+                Some(v) if v.ok && delta_loaded => Status::Done(format!("passed {}", short(&v.finished_at))),
                 _ => Status::Todo,
             },
         },
@@ -245,7 +245,7 @@ pub async fn gather(
         rates,
         capacity,
         steps,
-        written_at: chrono::Utc::now().to_rfc3339(),
+        written_at: short(&chrono::Utc::now().to_rfc3339()),
     })
 }
 
@@ -267,6 +267,13 @@ fn load_rate(loads: &[records::LoadRecord]) -> Option<f64> {
         .rev()
         .find(|l| l.messages > 1000 && l.seconds > 0.0)
         .map(|l| l.messages as f64 / l.seconds)
+}
+
+/// A journal time as people read it: to the second, UTC (unreadable ones as they are).
+fn short(at: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .map(|t| t.to_utc().format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|_| at.to_string())
 }
 
 /// A duration for people: seconds, minutes or hours, rounded up.
