@@ -9,6 +9,7 @@
 //! lock. A wave already cut over is left alone (exit 0 with a note).
 
 pub mod conditions;
+pub mod grants;
 pub mod policy;
 pub mod records;
 pub mod runbook;
