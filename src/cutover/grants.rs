@@ -1,7 +1,7 @@
 //! Who the cutover of a wave enables for Persistent Chat (issue "The cutover runbook",
 //! item 1): the users who can read a room of the wave once it is live — MAPPING.md §3 on
-//! the planned target, exactly what `plan` and `verify` evaluate — minus those an earlier
-//! wave of the plan already enabled. Disabled principals (and federated ones, which are
+//! the planned target, exactly what `plan` and `verify` evaluate — minus those the
+//! cutovers before it already enabled (the journal records each cutover's grants). Disabled principals (and federated ones, which are
 //! created disabled) are never enabled. A pool holds at most 150,000 users enabled for
 //! Persistent Chat: the running total is checked against it.
 
@@ -37,25 +37,25 @@ fn readers<'a>(
     out
 }
 
-/// The grants of (`wave`, `pool`): its readers minus the readers of the waves before it in
-/// the plan (in any pool: a policy grant is the user's, not the pool's).
-pub fn of_wave(plan: &Plan, snap: &Snapshot, wave: &str, pool: &str) -> Grants {
+/// The grants of (`wave`, `pool`): its readers, minus the users `already` granted (by the
+/// cutovers before this one, as the journal records them: a policy grant is the user's,
+/// whichever pool or wave it came with, and a rollback does not take it back).
+pub fn of_wave(
+    plan: &Plan,
+    snap: &Snapshot,
+    wave: &str,
+    pool: &str,
+    already: &BTreeSet<String>,
+) -> Grants {
     let (model, _) = planned_target(plan, snap);
     let mine = readers(&model, plan.rooms_of(Some(wave), pool));
-    let position = plan.waves.iter().position(|w| w.name == wave).unwrap_or(plan.waves.len());
-    let before: BTreeSet<&str> = plan.waves[..position].iter().map(|w| w.name.as_str()).collect();
-    // Earlier: waves before this one, and this wave's pools before this one (same order
-    // as `plan.pools()`), so a wave spanning pools grants each user once.
-    let earlier_rooms = plan
-        .rooms
-        .iter()
-        .filter(|r| before.contains(r.wave.as_str()) || (r.wave == wave && r.pool.as_str() < pool));
-    let earlier = readers(&model, earlier_rooms);
-    let uri = |p: i64| model.principals.get(&p).map(|x| x.uri.clone()).filter(|u| !u.is_empty());
-    let users: BTreeSet<String> = mine.difference(&earlier).filter_map(|&p| uri(p)).collect();
+    let uri =
+        |p: i64| model.principals.get(&p).map(|x| x.uri.to_lowercase()).filter(|u| !u.is_empty());
+    let users: BTreeSet<String> =
+        mine.iter().filter_map(|&p| uri(p)).filter(|u| !already.contains(u)).collect();
     Grants {
-        total: earlier.len() + users.len(),
-        earlier: earlier.len(),
+        total: already.len() + users.len(),
+        earlier: already.len(),
         users: users.into_iter().collect(),
     }
 }
@@ -136,9 +136,11 @@ mod tests {
         plan.waves = ["one", "two"]
             .map(|w| PlanWave { name: w.into(), rooms: vec![], messages: 0 })
             .to_vec();
-        let one = of_wave(&plan, &snap, "one", "p");
+        let none = BTreeSet::new();
+        let one = of_wave(&plan, &snap, "one", "p", &none);
         assert_eq!(one.users, ["sip:a@x"], "the disabled member is not granted");
-        let two = of_wave(&plan, &snap, "two", "p");
+        let already: BTreeSet<String> = one.users.iter().cloned().collect();
+        let two = of_wave(&plan, &snap, "two", "p", &already);
         assert_eq!(
             (two.users.as_slice(), two.earlier, two.total),
             (&["sip:b@x".to_string()][..], 1, 2)

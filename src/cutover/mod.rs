@@ -199,6 +199,8 @@ async fn run(
         chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"),
         std::process::id()
     );
+    let already = records::granted(ws).await?;
+    let grants = grants::of_wave(plan, snap, wave, pool, &already);
     let mut report = CutoverReport {
         run_id: run_id.clone(),
         wave: wave.into(),
@@ -209,7 +211,7 @@ async fn run(
         disabled: body.rooms.iter().filter(|r| r.2).count(),
         rooms: body.rooms.clone(),
         script: None,
-        users: policy::users(plan, snap, wave, pool).len(),
+        users: grants.users.len(),
     };
     if opts.dry_run {
         return Ok(Outcome::Done(report));
@@ -231,6 +233,7 @@ async fn run(
         target: target.clone(),
         rooms: body.rooms.clone(),
         without_freeze: opts.without_freeze,
+        granted: grants.users.clone(),
     };
     // Journaled before the target commits: an entry whose cutover did not commit names a
     // ledger row that does not exist (harmless to a rollback), a commit without one is not.

@@ -79,6 +79,19 @@ pub struct CutoverRecord {
     pub rooms: Vec<(i64, bool, bool)>,
     /// The freeze and delta conditions were waived (`--without-freeze`).
     pub without_freeze: bool,
+    /// The users (SIP URIs, lowercase) its policy script grants.
+    #[serde(default)]
+    pub granted: Vec<String>,
+}
+
+/// The users the workspace's cutovers so far granted the policy to.
+pub async fn granted(ws: &Workspace) -> Result<BTreeSet<String>> {
+    let mut out = BTreeSet::new();
+    for e in ws.journal_entries(&[CUTOVER]).await? {
+        let r: CutoverRecord = serde_json::from_str(&e.body)?;
+        out.extend(r.granted);
+    }
+    Ok(out)
 }
 
 /// The waves and pools of the rooms of `wave` (`None`: every wave) in `pool`.
