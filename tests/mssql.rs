@@ -124,7 +124,7 @@ pub(crate) fn parse(sql: &str) -> Result<Vec<Statement>, String> {
 
 /// Every named T-SQL text the tool can send: extract, load (writes, reads, schema checks),
 /// verify, freeze, rollback and cutover.
-fn every_statement() -> Vec<(String, String)> {
+pub(crate) fn every_statement() -> Vec<(String, String)> {
     let named = |prefix: &str, v: Vec<(String, String)>| {
         v.into_iter().map(|(n, s)| (format!("{prefix}: {n}"), s)).collect::<Vec<_>>()
     };
