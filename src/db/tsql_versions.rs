@@ -180,6 +180,8 @@ const SEQUENCES: &[(&[Option<&str>], &str, Since)] = &[
     (&[Some("GROUPING"), Some("SETS")], "GROUPING SETS", Since::V2008),
 ];
 
+use super::tsql_tokens::{tokens, Tok};
+
 /// Ranking functions, which took `OVER (ORDER BY …)` already in 2005.
 const RANKING: &[&str] = &["ROW_NUMBER", "RANK", "DENSE_RANK", "NTILE"];
 
@@ -210,106 +212,6 @@ const STATEMENT_STARTS: &[&str] = &[
     "TRUNCATE",
     "GOTO",
 ];
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Tok {
-    /// A keyword or plain identifier, upper-cased.
-    Word(String),
-    /// `@name`, or `[…]`/`"…"`: a name, never a keyword.
-    Name,
-    /// A string or number literal.
-    Literal,
-    /// One punctuation character, or a two-character operator (`+=`, `>=`).
-    Punct(String),
-}
-
-fn tokens(sql: &str) -> Vec<Tok> {
-    let c: Vec<char> = sql.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    let ident = |ch: char| ch.is_alphanumeric() || "_#@$".contains(ch);
-    while i < c.len() {
-        let ch = c[i];
-        let next = c.get(i + 1).copied();
-        if ch.is_whitespace() {
-            i += 1;
-        } else if ch == '-' && next == Some('-') {
-            while i < c.len() && c[i] != '\n' {
-                i += 1;
-            }
-        } else if ch == '/' && next == Some('*') {
-            // T-SQL block comments nest.
-            let mut depth = 0;
-            while i < c.len() {
-                if c[i] == '/' && c.get(i + 1) == Some(&'*') {
-                    depth += 1;
-                    i += 2;
-                } else if c[i] == '*' && c.get(i + 1) == Some(&'/') {
-                    depth -= 1;
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    i += 1;
-                }
-            }
-        } else if ch == '\'' || ((ch == 'N' || ch == 'n') && next == Some('\'')) {
-            i += if ch == '\'' { 1 } else { 2 };
-            while i < c.len() {
-                if c[i] == '\'' {
-                    if c.get(i + 1) == Some(&'\'') {
-                        i += 2;
-                        continue;
-                    }
-                    i += 1;
-                    break;
-                }
-                i += 1;
-            }
-            out.push(Tok::Literal);
-        } else if ch == '[' || ch == '"' {
-            let close = if ch == '[' { ']' } else { '"' };
-            i += 1;
-            while i < c.len() {
-                if c[i] == close {
-                    if c.get(i + 1) == Some(&close) {
-                        i += 2;
-                        continue;
-                    }
-                    i += 1;
-                    break;
-                }
-                i += 1;
-            }
-            out.push(Tok::Name);
-        } else if ch == '@' {
-            i += 1;
-            while i < c.len() && ident(c[i]) {
-                i += 1;
-            }
-            out.push(Tok::Name);
-        } else if ch.is_ascii_digit() {
-            while i < c.len() && (c[i].is_ascii_alphanumeric() || c[i] == '.') {
-                i += 1;
-            }
-            out.push(Tok::Literal);
-        } else if ch.is_alphabetic() || ch == '_' || ch == '#' {
-            let start = i;
-            while i < c.len() && ident(c[i]) {
-                i += 1;
-            }
-            out.push(Tok::Word(c[start..i].iter().collect::<String>().to_uppercase()));
-        } else if "+-*/%&|^<>!".contains(ch) && next == Some('=') {
-            out.push(Tok::Punct([ch, '='].iter().collect()));
-            i += 2;
-        } else {
-            out.push(Tok::Punct(ch.to_string()));
-            i += 1;
-        }
-    }
-    out
-}
 
 /// What `sql` uses that `side`'s minimum server lacks, each construct once, in order of
 /// first use.
