@@ -101,7 +101,7 @@ fn bad_sql_server_locations_are_exit_2_without_the_password() {
 }
 
 /// Statements that are valid T-SQL but that sqlparser 0.52 cannot parse, by name, with the
-/// reason. (The rollback script's `SET XACT_ABORT ON` and `IF EXISTS … THROW` guards are
+/// reason. (The rollback script's `SET XACT_ABORT ON` and `IF EXISTS … RAISERROR` guards are
 /// listed in `rollback.rs`, which parses whole scripts.)
 pub(crate) const UNPARSED: &[(&str, &str)] = &[
     (
@@ -124,7 +124,7 @@ pub(crate) fn parse(sql: &str) -> Result<Vec<Statement>, String> {
 
 /// Every named T-SQL text the tool can send: extract, load (writes, reads, schema checks),
 /// verify, freeze, rollback and cutover.
-fn every_statement() -> Vec<(String, String)> {
+pub(crate) fn every_statement() -> Vec<(String, String)> {
     let named = |prefix: &str, v: Vec<(String, String)>| {
         v.into_iter().map(|(n, s)| (format!("{prefix}: {n}"), s)).collect::<Vec<_>>()
     };

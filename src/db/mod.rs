@@ -33,6 +33,8 @@ pub mod sqlite_writer;
 pub mod steps;
 pub mod target;
 pub mod transaction;
+mod tsql_tokens;
+pub mod tsql_versions;
 pub mod tx;
 pub mod url;
 

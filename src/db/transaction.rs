@@ -32,7 +32,7 @@ pub struct ScriptFailed {
     /// The failure as one runtime line naming the database, without credentials
     /// (permission errors say what to GRANT).
     pub error: anyhow::Error,
-    /// The server's own text, redacted: what the script's `RAISE`/`THROW` said.
+    /// The server's own text, redacted: what the script's `RAISE`/`RAISERROR` said.
     pub message: String,
     /// Whether the transaction was ended here; `false`: left to the server.
     pub rolled_back: bool,

@@ -90,9 +90,16 @@ impl Script {
     /// A check that aborts the script when `violations` returns any row.
     fn guard(&mut self, g: Guard, violations: &str) {
         let sql = match self.d {
+            // SQL Server 2008 R2 has no THROW, and RAISERROR does not end the batch even
+            // under XACT_ABORT: the guard raises (severity 16: `sqlcmd -b` exits 1, the
+            // client sees the token), rolls the transaction back and RETURNs, which ends
+            // the one-batch script before any DELETE. The state numbers the guard.
             Dialect::Mssql => {
-                let code = 50001 + Guard::ALL.iter().position(|x| *x == g).unwrap_or(0);
-                format!("IF EXISTS (\n{violations})\n  THROW {code}, N'{}', 1", g.message())
+                let state = 1 + Guard::ALL.iter().position(|x| *x == g).unwrap_or(0);
+                format!(
+                    "IF EXISTS (\n{violations})\nBEGIN\n  RAISERROR (N'{}', 16, {state})\n  ROLLBACK TRANSACTION\n  RETURN\nEND",
+                    g.message()
+                )
             }
             Dialect::Postgres => {
                 format!("DO $$ BEGIN\n  IF EXISTS (\n{violations}) THEN\n    RAISE EXCEPTION '{}';\n  END IF;\nEND $$", g.message())
