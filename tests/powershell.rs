@@ -26,7 +26,8 @@ fn configure_scripts(dir: &Path) -> Vec<(String, String)> {
 
 /// Every single-quoted value of a script (the generator writes no other string form).
 fn values(script: &str) -> Vec<String> {
-    let code: String = script.lines().map(|l| l.split(" #").next().unwrap()).collect::<Vec<_>>().join("\n");
+    let code: String =
+        script.lines().map(|l| l.split(" #").next().unwrap()).collect::<Vec<_>>().join("\n");
     code.split('\'').skip(1).step_by(2).map(str::to_owned).collect()
 }
 
@@ -37,21 +38,37 @@ fn contoso_lists_groups_and_ous_by_dn_and_a_group_without_one_gets_a_finding() {
     let scripts = configure_scripts(&env.ws.join("scripts"));
     assert!(!scripts.is_empty());
     let all: String = scripts.iter().map(|s| s.1.as_str()).collect();
-    assert!(all.contains("'OU=Sales,OU=Corp,DC=contoso,DC=com'  # OU or container ma-grp://contoso.com/OU=Sales"), "{all}");
+    assert!(
+        all.contains(
+            "'OU=Sales,OU=Corp,DC=contoso,DC=com'  # OU or container ma-grp://contoso.com/OU=Sales"
+        ),
+        "{all}"
+    );
     for (name, text) in &scripts {
-        assert!(values(text).iter().all(|v| !v.starts_with("ma-grp:")), "ma-grp URI as a value in {name}");
+        assert!(
+            values(text).iter().all(|v| !v.starts_with("ma-grp:")),
+            "ma-grp URI as a value in {name}"
+        );
         assert!(!text.contains("has no AD distinguished name"), "{name}");
     }
     let plan = env.report("plan.json");
     let codes = |p: &serde_json::Value| -> Vec<String> {
-        p["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap().to_owned()).collect()
+        p["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap().to_owned())
+            .collect()
     };
     assert!(!codes(&plan).contains(&"PRINCIPAL_WITHOUT_DN".to_owned()));
 
     // The OU loses its DN in the legacy database: a warning naming it, a comment in the
     // script where the DN was, and no trace of the old DN or the URI as a value.
     let broken = env.copy("ps-dn-missing");
-    exec(&broken.source, "UPDATE tblPrincipal SET prinADPath = NULL WHERE prinUri = 'ma-grp://contoso.com/OU=Sales'");
+    exec(
+        &broken.source,
+        "UPDATE tblPrincipal SET prinADPath = NULL WHERE prinUri = 'ma-grp://contoso.com/OU=Sales'",
+    );
     broken.extract().plan();
     let plan = broken.report("plan.json");
     let f: Vec<&serde_json::Value> = plan["findings"]
@@ -75,7 +92,16 @@ fn contoso_lists_groups_and_ous_by_dn_and_a_group_without_one_gets_a_finding() {
 #[test]
 fn a_large_synthetic_plan_gives_scripts_sized_by_principals_and_rooms() {
     let env = TestEnv::new("ps-size").synth(&[
-        "--users", "4000", "--groups", "200", "--rooms", "3000", "--messages", "3000", "--seed", "5",
+        "--users",
+        "4000",
+        "--groups",
+        "200",
+        "--rooms",
+        "3000",
+        "--messages",
+        "3000",
+        "--seed",
+        "5",
     ]);
     env.extract().plan();
     let plan = env.report("plan.json");
@@ -84,7 +110,12 @@ fn a_large_synthetic_plan_gives_scripts_sized_by_principals_and_rooms() {
     // What repeated literals would cost: one line per listed principal per room.
     let entries: usize = rooms
         .iter()
-        .map(|r| ["members", "managers", "presenters"].iter().map(|k| r[k].as_array().map_or(0, Vec::len)).sum::<usize>())
+        .map(|r| {
+            ["members", "managers", "presenters"]
+                .iter()
+                .map(|k| r[k].as_array().map_or(0, Vec::len))
+                .sum::<usize>()
+        })
         .sum();
     let scripts = configure_scripts(&env.ws.join("scripts"));
     let size: usize = scripts.iter().map(|s| s.1.len()).sum();

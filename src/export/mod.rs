@@ -38,9 +38,10 @@ pub fn write_scripts(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
     for (wave, pool) in scripts {
         let label = crate::plan::scope::label(Some(wave), pool, several);
         let stem = unique_stem(&label, &mut used);
-        for (kind, text) in
-            [("configure", configure(plan, wave, pool)), ("unconfigure", unconfigure(plan, wave, pool))]
-        {
+        for (kind, text) in [
+            ("configure", configure(plan, wave, pool)),
+            ("unconfigure", unconfigure(plan, wave, pool)),
+        ] {
             let path = dir.join(format!("{kind}-{stem}.ps1"));
             std::fs::write(&path, for_windows(&text))
                 .with_context(|| format!("cannot write {}", path.display()))?;
@@ -155,7 +156,7 @@ mod pool_tests {
         let text = |n: &str| std::fs::read_to_string(dir.path().join(n)).expect("read");
         let one = text("configure-all@pool_1.ps1");
         let two = text("configure-all@pool___2_.ps1");
-        assert!(one.contains("Town Hall") == false && two.contains("Town Hall"));
+        assert!(!one.contains("Town Hall") && two.contains("Town Hall"));
         assert!(!one.contains("PoolFqdn_pool_2") && !two.contains("PoolFqdn_pool_1"));
     }
 }

@@ -79,7 +79,8 @@ impl<'a> Lists<'a> {
                         .or_insert_with(|| format!("{}{note}", quote(&p.uri)));
                 }
                 None => {
-                    left_out.insert(format!("# left out: legacy principal {id} is not in the plan"));
+                    left_out
+                        .insert(format!("# left out: legacy principal {id} is not in the plan"));
                 }
             }
         }
@@ -103,7 +104,8 @@ impl<'a> Lists<'a> {
             }
         };
         if empty {
-            let _ = writeln!(s, "    # {key}: nothing to add (see $List{n}: every entry is left out)");
+            let _ =
+                writeln!(s, "    # {key}: nothing to add (see $List{n}: every entry is left out)");
         } else {
             let _ = writeln!(s, "    {key:<14} = @{{ Add = $List{n} }}");
         }

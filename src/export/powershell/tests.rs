@@ -225,10 +225,12 @@ fn groups_ous_and_domains_are_listed_by_their_dn() {
     assert!(script.contains("Write-Warning ('gcmigrate: 1 group, OU or domain was left out"));
     // Users stay SIP URIs.
     assert!(script.contains("    'sip:o''brien@contoso.com'\n"));
-    let mut with_dn = plan.clone();
+    let mut with_dn = plan;
     with_dn.principals[3].ad_path = Some("CN=No-DN,OU=Groups,DC=contoso,DC=com".into());
     let fixed = configure(&with_dn, "all", "pool'1");
-    assert!(fixed.contains("    'CN=No-DN,OU=Groups,DC=contoso,DC=com'  # group ma-grp://contoso.com/No-DN\n"));
+    assert!(fixed.contains(
+        "    'CN=No-DN,OU=Groups,DC=contoso,DC=com'  # group ma-grp://contoso.com/No-DN\n"
+    ));
     assert!(!fixed.contains("Write-Warning ('gcmigrate: 1 group"));
 }
 
@@ -242,8 +244,12 @@ fn pool_variables_are_named_after_the_pools() {
     let plan = hostile_plan();
     let second = configure(&plan, "wave 2; $(x)", "pool $(2)");
     assert!(second.contains("    [string]$PoolFqdn_pool_2\n)"), "{second}");
-    assert!(second.contains("#   .\\configure-wave_2____x_@pool___2_.ps1 -PoolFqdn_pool_2 <pool FQDN>\n"));
-    assert!(!second.contains("pool'1") && !second.contains("PoolFqdn_pool_1"), "other pool in:\n{second}");
+    assert!(second
+        .contains("#   .\\configure-wave_2____x_@pool___2_.ps1 -PoolFqdn_pool_2 <pool FQDN>\n"));
+    assert!(
+        !second.contains("pool'1") && !second.contains("PoolFqdn_pool_1"),
+        "other pool in:\n{second}"
+    );
     // A pool without rooms of the wave: nothing to create.
     assert!(!configure(&plan, "all", "pool $(2)").contains("New-CsPersistentChatRoom"));
 }
@@ -291,7 +297,11 @@ fn each_distinct_list_is_declared_once_and_the_script_grows_with_rooms_not_membe
     assert!(!script.contains("$List6"), "a list declared twice");
     assert_eq!(script.matches("Members        = @{ Add = $List").count(), 200);
     // user100 is in one member list and the manager list: one literal in each, no more.
-    assert_eq!(script.matches("'sip:user100@contoso.com'").count(), 2, "one literal per list entry");
+    assert_eq!(
+        script.matches("'sip:user100@contoso.com'").count(),
+        2,
+        "one literal per list entry"
+    );
     // Size: linear in rooms (+ principals); 10x the members add only the longer lists.
     let small = configure(&shared_lists_plan(200, 50), "all", "pool'1").len();
     let wide = configure(&shared_lists_plan(200, 500), "all", "pool'1").len();

@@ -35,7 +35,10 @@ pub(super) fn fill(
         p.ad_path = if remapped {
             by_uri.get(&p.uri.to_lowercase()).map(|d| (*d).to_owned())
         } else {
-            snap.principals.get(&p.legacy_id).and_then(|x| dn(x.ad_path.as_deref())).map(str::to_owned)
+            snap.principals
+                .get(&p.legacy_id)
+                .and_then(|x| dn(x.ad_path.as_deref()))
+                .map(str::to_owned)
         };
     }
     // Where each principal is listed: (lists, rooms or categories) per kind of list.
