@@ -139,3 +139,47 @@ fn a_large_synthetic_plan_gives_scripts_sized_by_principals_and_rooms() {
     eprintln!("{lines} list entry lines");
     assert!(lines * 4 < entries, "{lines} list lines for {entries} entries");
 }
+
+#[test]
+fn contoso_with_two_pools_gets_one_script_per_wave_and_pool_naming_its_pool() {
+    let env = TestEnv::new("ps-pools").contoso().mappings_from("mappings");
+    env.extract().plan();
+    let plan = env.report("plan.json");
+    // (wave, pool) → the target names of its rooms, from the plan.
+    let mut expected: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for r in plan["rooms"].as_array().unwrap() {
+        let label = format!("{}@{}", r["wave"].as_str().unwrap(), r["pool"].as_str().unwrap());
+        expected.entry(label).or_default().push(r["target_name"].as_str().unwrap().to_owned());
+    }
+    let pools: std::collections::BTreeSet<&str> =
+        plan["rooms"].as_array().unwrap().iter().map(|r| r["pool"].as_str().unwrap()).collect();
+    assert!(pools.len() > 1, "the shipped mappings give Contoso several pools: {pools:?}");
+    let scripts = configure_scripts(&env.ws.join("scripts"));
+    let names: Vec<&str> = scripts.iter().map(|s| s.0.as_str()).collect();
+    let want: Vec<String> = expected.keys().map(|l| format!("configure-{l}.ps1")).collect();
+    assert_eq!(names, want, "one script per wave and pool, with the reports' label");
+    for (name, text) in &scripts {
+        let label = name.trim_start_matches("configure-").trim_end_matches(".ps1");
+        let pool = label.split('@').nth(1).unwrap();
+        let var = format!("$PoolFqdn_{}", pool.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
+        assert!(text.contains(&format!("    [string]{var}\n)")), "{name}: parameter {var}");
+        assert!(!text.contains("$PoolFqdn1") && !text.contains("[string]$PoolFqdn\n"), "{name}");
+        // Every pool variable used is this script's.
+        for other in pools.iter().filter(|p| **p != pool) {
+            let v =
+                format!("$PoolFqdn_{}", other.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
+            assert!(!text.contains(&v), "{name} names pool {other}");
+        }
+        let mut rooms: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("        Name                   = '"))
+            .map(|v| v.trim_end_matches('\'').replace("''", "'"))
+            .collect();
+        let mut want = expected[label].clone();
+        rooms.sort();
+        want.sort();
+        assert_eq!(rooms, want, "{name}: the rooms of its wave and pool");
+        let unconfigure = env.ws.join("scripts").join(format!("un{name}"));
+        assert!(unconfigure.exists(), "{}", unconfigure.display());
+    }
+}
