@@ -67,7 +67,7 @@ pub enum Command {
         `all` by an earlier gcmigrate is rolled back."
     )]
     Rollback(RollbackArgs),
-    /// Write the plan's configuration as PowerShell scripts (configure/unconfigure per wave).
+    /// Write the plan's configuration as PowerShell scripts (configure/unconfigure per wave and pool).
     #[command(after_help = "Example:\n  gcmigrate export --workspace work\n  \
         then on the Lync server: .\\configure-pilot.ps1 -PoolFqdn pchat.contoso.com")]
     Export(ExportArgs),

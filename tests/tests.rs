@@ -38,6 +38,8 @@ mod mappings;
 mod signoff;
 // Verification: history, access equivalence (gained/lost with rules), target invariants, tampering.
 mod verify;
+// The PowerShell scripts: DNs, one script per wave and pool, size.
+mod powershell;
 // Rollback scripts: round trips on SQLite and PostgreSQL, guards, wave order, hostile names, T-SQL parsing.
 mod rollback;
 // Pools and waves: one target per pool, --pool, waves under their own names, report names.

@@ -89,6 +89,7 @@ mod tests {
             target_type: 5,
             disabled,
             note: None,
+            ad_path: None,
         };
         (p, pp)
     }

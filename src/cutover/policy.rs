@@ -157,6 +157,7 @@ mod tests {
             target_type: 5,
             disabled: false,
             note: Some("remapped".into()),
+            ad_path: None,
         }];
         (plan, snap)
     }

@@ -1,6 +1,6 @@
 //! Export: the plan as artefacts for shops that configure Persistent Chat through
 //! Microsoft's cmdlets instead of letting `load` write to `mgc` (Microsoft documents `mgc`
-//! for reading only). Per wave, `powershell.rs` renders a configure script and its inverse;
+//! for reading only). Per wave and pool, `powershell.rs` renders a configure script and its inverse;
 //! this module names and writes them. History cannot be exported this way: only `load`
 //! moves messages.
 
@@ -15,8 +15,11 @@ use crate::plan::Plan;
 
 pub use powershell::{configure, unconfigure};
 
-/// Writes `configure-<wave>.ps1` and `unconfigure-<wave>.ps1` for every wave of the plan
-/// into `dir` (created if missing) and returns their paths, configure before unconfigure.
+/// Writes `configure-<label>.ps1` and `unconfigure-<label>.ps1` for every wave and pool of
+/// the plan (the label of the reports, `plan::scope::label`: `<wave>`, or `<wave>@<pool>`
+/// when the plan has several pools) into `dir` (created if missing) and returns their
+/// paths, configure before unconfigure, in plan order of the waves, then by pool. A wave
+/// with no room in a pool has no script for it; a plan without rooms, none at all.
 ///
 /// Files are UTF-8 with a byte-order mark and CRLF line ends: Windows PowerShell 5.1 reads a
 /// file without a BOM in the ANSI code page, which would garble non-ASCII room names.
@@ -24,11 +27,20 @@ pub fn write_scripts(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut used = BTreeSet::new();
     let mut out = Vec::new();
-    for wave in &plan.waves {
-        let stem = unique_stem(&wave.name, &mut used);
+    let pools = plan.pools();
+    let several = pools.len() > 1;
+    let scripts = plan.waves.iter().flat_map(|w| {
+        pools
+            .iter()
+            .filter(|p| plan.rooms_of(Some(&w.name), p).next().is_some())
+            .map(move |p| (w.name.as_str(), *p))
+    });
+    for (wave, pool) in scripts {
+        let label = crate::plan::scope::label(Some(wave), pool, several);
+        let stem = unique_stem(&label, &mut used);
         for (kind, text) in [
-            ("configure", configure(plan, &wave.name)),
-            ("unconfigure", unconfigure(plan, &wave.name)),
+            ("configure", configure(plan, wave, pool)),
+            ("unconfigure", unconfigure(plan, wave, pool)),
         ] {
             let path = dir.join(format!("{kind}-{stem}.ps1"));
             std::fs::write(&path, for_windows(&text))
@@ -100,7 +112,17 @@ mod tests {
         let plan = crate::report::plan_html::tests::hostile_plan();
         let dir = tempfile::tempdir().expect("tempdir");
         let files = write_scripts(&dir.path().join("scripts"), &plan).expect("write");
-        assert_eq!(files.len(), 2 * plan.waves.len());
+        // One pair per wave and pool holding its rooms, named with the reports' label.
+        let names: Vec<_> = files.iter().filter_map(|f| f.file_name()?.to_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "configure-all@pool_1.ps1",
+                "unconfigure-all@pool_1.ps1",
+                "configure-wave_2____x_@pool___2_.ps1",
+                "unconfigure-wave_2____x_@pool___2_.ps1"
+            ]
+        );
         for f in &files {
             assert!(
                 f.starts_with(dir.path().join("scripts")),
@@ -112,5 +134,29 @@ mod tests {
             let text = String::from_utf8(bytes[3..].to_vec()).expect("utf-8");
             assert!(!text.replace("\r\n", "").contains('\n'), "bare LF in {}", f.display());
         }
+    }
+}
+
+#[cfg(test)]
+mod pool_tests {
+    use super::*;
+
+    /// A wave with rooms in two pools gets a script per pool, each naming only its own
+    /// pool; a wave with no room in a pool gets none for it.
+    #[test]
+    fn a_wave_in_two_pools_gets_one_script_per_pool() {
+        let mut plan = crate::report::plan_html::tests::hostile_plan();
+        plan.rooms[1].pool = "pool $(2)".into();
+        plan.categories[1].pool = "pool $(2)".into();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let files = write_scripts(dir.path(), &plan).expect("write");
+        let names: Vec<_> = files.iter().filter_map(|f| f.file_name()?.to_str()).collect();
+        assert_eq!(names.len(), 6, "{names:?}");
+        assert!(names.contains(&"configure-all@pool___2_.ps1"), "{names:?}");
+        let text = |n: &str| std::fs::read_to_string(dir.path().join(n)).expect("read");
+        let one = text("configure-all@pool_1.ps1");
+        let two = text("configure-all@pool___2_.ps1");
+        assert!(!one.contains("Town Hall") && two.contains("Town Hall"));
+        assert!(!one.contains("PoolFqdn_pool_2") && !two.contains("PoolFqdn_pool_1"));
     }
 }

@@ -5,11 +5,14 @@
 //! date), rerunnable (existing objects are not created twice), and every name is a
 //! single-quoted literal, so quotes, `$`, backticks and `;` in names stay inert data.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use crate::model::Addin;
-use crate::plan::{Plan, PlanCategory, PlanPrincipal, PlanRoom};
+use crate::plan::{Plan, PlanCategory, PlanRoom};
+
+mod lists;
+use lists::Lists;
 
 /// A PowerShell single-quoted literal. Inside one, only a quote character ends the string,
 /// and PowerShell counts the typographic quotes ‘ ’ ‚ ‛ as quotes too: each is doubled.
@@ -65,54 +68,64 @@ pub(crate) fn comment(s: &str) -> String {
     out
 }
 
-/// What one wave needs, in plan order.
+/// What one wave needs in one pool, in plan order.
 struct Wave<'a> {
     name: &'a str,
+    /// The pool's plan name and its PowerShell variable (`$PoolFqdn`, or `$PoolFqdn_<pool>`
+    /// when the plan has several pools).
+    pool: &'a str,
+    var: String,
+    /// `<wave>`, or `<wave>@<pool>` when the plan has several pools (`plan::scope::label`).
+    label: String,
     rooms: Vec<&'a PlanRoom>,
     categories: Vec<&'a PlanCategory>,
-    /// (pool, add-in), sorted.
-    addins: Vec<(&'a str, &'a Addin)>,
-    /// Plan pool name → PowerShell variable (`$PoolFqdn`, or `$PoolFqdn1`… for several).
-    pools: BTreeMap<&'a str, String>,
-    principals: HashMap<i64, &'a PlanPrincipal>,
+    addins: Vec<&'a Addin>,
 }
 
 impl<'a> Wave<'a> {
-    fn new(plan: &'a Plan, name: &'a str) -> Self {
-        let rooms: Vec<&PlanRoom> = plan.rooms_in(Some(name)).collect();
+    fn new(plan: &'a Plan, name: &'a str, pool: &'a str) -> Self {
+        let rooms: Vec<&PlanRoom> = plan.rooms_of(Some(name), pool).collect();
         let keys: BTreeSet<&str> = rooms.iter().map(|r| r.category.as_str()).collect();
         let categories: Vec<&PlanCategory> =
             plan.categories.iter().filter(|c| keys.contains(c.key.as_str())).collect();
-        let addins: BTreeMap<(&str, &str, &str), &Addin> = rooms
+        let addins: BTreeMap<(&str, &str), &Addin> = rooms
             .iter()
-            .filter_map(|r| Some((r.pool.as_str(), addin(plan, r.addin.as_deref()?)?)))
-            .map(|(pool, a)| ((pool, a.name.as_str(), a.id.as_str()), a))
+            .filter_map(|r| addin(plan, r.addin.as_deref()?))
+            .map(|a| ((a.name.as_str(), a.id.as_str()), a))
             .collect();
-        let names: BTreeSet<&str> = rooms
-            .iter()
-            .map(|r| r.pool.as_str())
-            .chain(categories.iter().map(|c| c.pool.as_str()))
-            .collect();
-        let single = names.len() <= 1;
-        let pools = names
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| {
-                (p, if single { "$PoolFqdn".to_owned() } else { format!("$PoolFqdn{}", i + 1) })
-            })
-            .collect();
+        let several = plan.pools().len() > 1;
         Wave {
             name,
+            pool,
+            var: pool_variable(pool, several),
+            label: crate::plan::scope::label(Some(name), pool, several),
             rooms,
             categories,
-            addins: addins.into_iter().map(|((pool, _, _), a)| (pool, a)).collect(),
-            pools,
-            principals: plan.principals.iter().map(|p| (p.legacy_id, p)).collect(),
+            addins: addins.into_values().collect(),
         }
     }
+}
 
-    fn pool(&self, name: &str) -> &str {
-        self.pools.get(name).map_or("$PoolFqdn", String::as_str)
+/// The variable (and script parameter) holding a pool's FQDN: `$PoolFqdn` when the plan has
+/// one pool, else named after the pool (`pc-eng` → `$PoolFqdn_pc_eng`; characters other than
+/// ASCII letters and digits become one `_`), so the command line says which pool is meant.
+pub fn pool_variable(pool: &str, several: bool) -> String {
+    if !several {
+        return "$PoolFqdn".to_owned();
+    }
+    let mut ident = String::new();
+    for c in pool.chars() {
+        if c.is_ascii_alphanumeric() {
+            ident.push(c);
+        } else if !ident.ends_with('_') {
+            ident.push('_');
+        }
+    }
+    let ident = ident.trim_matches('_');
+    if ident.is_empty() {
+        "$PoolFqdn_pool".to_owned()
+    } else {
+        format!("$PoolFqdn_{ident}")
     }
 }
 
@@ -120,15 +133,15 @@ fn addin<'a>(plan: &'a Plan, id: &str) -> Option<&'a Addin> {
     plan.addins.iter().find(|a| a.id.eq_ignore_ascii_case(id))
 }
 
-/// The script that creates the wave's configuration.
-pub fn configure(plan: &Plan, wave: &str) -> String {
-    let w = Wave::new(plan, wave);
-    let mut s = header(&w, "configure", "Creates");
-    s.push_str("\n# Add-ins\n");
-    for (pool, a) in &w.addins {
-        let var = w.pool(pool);
+/// The script that creates the configuration of the wave's rooms in one pool.
+pub fn configure(plan: &Plan, wave: &str, pool: &str) -> String {
+    let w = Wave::new(plan, wave, pool);
+    let mut lists = Lists::new(&plan.principals);
+    let var = &w.var;
+    let mut body = String::from("\n# Add-ins\n");
+    for a in &w.addins {
         let _ = write!(
-            s,
+            body,
             "\n# Add-in {} (legacy siopId {})\n$id = {var} + {}\nif (-not (Test-PcObject Addin $id)) {{\n    New-CsPersistentChatAddin -Name {} -Url {} -PersistentChatPoolFqdn {var} | Out-Null\n}}\n",
             comment(&a.name),
             comment(&a.id),
@@ -137,20 +150,34 @@ pub fn configure(plan: &Plan, wave: &str) -> String {
             quote(&a.url)
         );
     }
-    s.push_str("\n# Categories: created once, then scope, creators and settings\n");
+    body.push_str("\n# Categories: created once, then scope, creators and settings\n");
     for c in &w.categories {
-        category(&mut s, &w, c);
+        category(&mut body, &w, &mut lists, c);
     }
-    s.push_str("\n# Rooms: created once (New- cannot set roles), then their role lists\n");
+    body.push_str("\n# Rooms: created once (New- cannot set roles), then their role lists\n");
     for r in &w.rooms {
-        room(&mut s, &w, plan, r);
+        room(&mut body, &w, &mut lists, plan, r);
     }
-    let _ = writeln!(s, "\nWrite-Host ('gcmigrate: wave ' + {} + ' configured')", quote(w.name));
+    let mut s = header(&w, "configure", "Creates");
+    s.push_str(&lists.declarations());
+    s.push_str(&body);
+    if !lists.without_dn.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nWrite-Warning ('gcmigrate: {} left out of the lists for want of an AD distinguished name (see the comments at $List…)')",
+            count(lists.without_dn.len(), "group, OU or domain was", "groups, OUs or domains were")
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nWrite-Host ('gcmigrate: wave ' + {} + ' configured in pool ' + {var})",
+        quote(w.name)
+    );
     s
 }
 
-fn category(s: &mut String, w: &Wave<'_>, c: &PlanCategory) {
-    let var = w.pool(&c.pool);
+fn category(s: &mut String, w: &Wave<'_>, lists: &mut Lists<'_>, c: &PlanCategory) {
+    let var = &w.var;
     let split = c.split_reason.as_deref().map(|r| format!(" (split: {r})")).unwrap_or_default();
     let _ = writeln!(s, "\n# Category from legacy {}{}", comment(&c.legacy_path), comment(&split));
     let _ = writeln!(s, "$id = {var} + {}", quote(&format!("\\{}", c.name)));
@@ -166,14 +193,14 @@ fn category(s: &mut String, w: &Wave<'_>, c: &PlanCategory) {
     let _ = writeln!(s, "    Invitations    = {}", ps_bool(c.invite));
     let _ = writeln!(s, "    FileUpload     = {}", ps_bool(c.file_post));
     let _ = writeln!(s, "    ChatHistory    = {}", ps_bool(c.logged));
-    list(s, w, "AllowedMembers", &c.allowed);
-    list(s, w, "DeniedMembers", &c.denied);
-    list(s, w, "Creators", &c.creators);
+    lists.splat(s, "AllowedMembers", &c.allowed);
+    lists.splat(s, "DeniedMembers", &c.denied);
+    lists.splat(s, "Creators", &c.creators);
     s.push_str("}\nSet-CsPersistentChatCategory @p\n");
 }
 
-fn room(s: &mut String, w: &Wave<'_>, plan: &Plan, r: &PlanRoom) {
-    let var = w.pool(&r.pool);
+fn room(s: &mut String, w: &Wave<'_>, lists: &mut Lists<'_>, plan: &Plan, r: &PlanRoom) {
+    let var = &w.var;
     let cat = plan.category(&r.category).map_or(r.category.as_str(), |c| c.name.as_str());
     let _ = writeln!(
         s,
@@ -224,10 +251,10 @@ fn room(s: &mut String, w: &Wave<'_>, plan: &Plan, r: &PlanRoom) {
     }
     s.push_str("    }\n    New-CsPersistentChatRoom @p | Out-Null\n}\n");
     s.push_str("$p = @{\n    Identity       = $id\n");
-    list(s, w, "Members", &r.members);
-    list(s, w, "Managers", &r.managers);
+    lists.splat(s, "Members", &r.members);
+    lists.splat(s, "Managers", &r.managers);
     if r.behavior == 5 {
-        list(s, w, "Presenters", &r.presenters);
+        lists.splat(s, "Presenters", &r.presenters);
     } else if !r.presenters.is_empty() {
         s.push_str("    # Presenters left out: a Normal room cannot have Presenters\n");
     }
@@ -246,61 +273,20 @@ fn ps_bool(b: bool) -> &'static str {
     }
 }
 
-/// One `Key = @{ Add = @(…) }` entry of a splat. Disabled and unknown principals are left
-/// out with a comment: the cmdlets resolve entries in AD and would stop the script.
-fn list(s: &mut String, w: &Wave<'_>, key: &str, ids: &[i64]) {
-    let mut seen = BTreeSet::new();
-    let mut lines = Vec::new();
-    for id in ids {
-        match w.principals.get(id) {
-            Some(p) if p.disabled => {
-                let why = p.note.as_deref().unwrap_or("disabled in the target");
-                lines.push(format!("        # left out: {} ({})", comment(&p.uri), comment(why)));
-            }
-            Some(p) if seen.insert(p.uri.as_str()) => {
-                let kind = match p.target_type {
-                    8 => "  # domain (ma-grp URI)",
-                    9 => "  # group (ma-grp URI)",
-                    10 => "  # OU or container (ma-grp URI)",
-                    _ if !p.uri.starts_with("sip:") => "  # not a SIP URI",
-                    _ => "",
-                };
-                lines.push(format!("        {}{kind}", quote(&p.uri)));
-            }
-            Some(_) => {}
-            None => {
-                lines.push(format!("        # left out: legacy principal {id} is not in the plan"))
-            }
-        }
-    }
-    if lines.is_empty() {
-        return;
-    }
-    if lines.iter().all(|l| l.trim_start().starts_with('#')) {
-        let _ = writeln!(s, "    # {key}: nothing to add");
-        for l in &lines {
-            let _ = writeln!(s, "    {}", l.trim_start());
-        }
-        return;
-    }
-    let _ = writeln!(s, "    {key:<14} = @{{ Add = @(\n{}\n    ) }}", lines.join("\n"));
-}
-
-/// The script that removes what [`configure`] created for the wave.
-pub fn unconfigure(plan: &Plan, wave: &str) -> String {
-    let w = Wave::new(plan, wave);
+/// The script that removes what [`configure`] created for the wave in the pool.
+pub fn unconfigure(plan: &Plan, wave: &str, pool: &str) -> String {
+    let w = Wave::new(plan, wave, pool);
     let mut s = header(&w, "unconfigure", "Removes");
     s.push_str("\n# Rooms first: a category can only be removed once it is empty\n");
     for r in w.rooms.iter().rev() {
         let _ = writeln!(s, "\n# Room from legacy {}", comment(&r.legacy_path));
-        let _ =
-            writeln!(s, "$id = {} + {}", w.pool(&r.pool), quote(&format!("\\{}", r.target_name)));
+        let _ = writeln!(s, "$id = {} + {}", w.var, quote(&format!("\\{}", r.target_name)));
         s.push_str("if (Test-PcObject Room $id) {\n    Remove-CsPersistentChatRoom -Identity $id -Confirm:$false\n}\n");
     }
     s.push_str("\n# Categories, unless rooms of another wave still use them\n");
     for c in w.categories.iter().rev() {
         let _ = writeln!(s, "\n# Category from legacy {}", comment(&c.legacy_path));
-        let _ = writeln!(s, "$id = {} + {}", w.pool(&c.pool), quote(&format!("\\{}", c.name)));
+        let _ = writeln!(s, "$id = {} + {}", w.var, quote(&format!("\\{}", c.name)));
         s.push_str(
             "if (Test-PcObject Category $id) {\n    if (@(Get-CsPersistentChatRoom -Category $id).Count -eq 0) {\n        \
              Remove-CsPersistentChatCategory -Identity $id -Confirm:$false\n    } else {\n        \
@@ -308,8 +294,8 @@ pub fn unconfigure(plan: &Plan, wave: &str) -> String {
         );
     }
     s.push_str("\n# Add-ins, unless other rooms still use them\n");
-    for (pool, a) in w.addins.iter().rev() {
-        let var = w.pool(pool);
+    for a in w.addins.iter().rev() {
+        let var = &w.var;
         let _ = writeln!(s, "\n# Add-in {}", comment(&a.name));
         let _ = writeln!(s, "$id = {var} + {}", quote(&format!("\\{}", a.name)));
         let _ = write!(
@@ -320,18 +306,25 @@ pub fn unconfigure(plan: &Plan, wave: &str) -> String {
             quote(&a.name)
         );
     }
-    let _ = writeln!(s, "\nWrite-Host ('gcmigrate: wave ' + {} + ' removed')", quote(w.name));
+    let _ = writeln!(
+        s,
+        "\nWrite-Host ('gcmigrate: wave ' + {} + ' removed from pool ' + {})",
+        quote(w.name),
+        w.var
+    );
     s
 }
 
 /// Header comment, parameters, strict mode and the existence helper shared by both scripts.
 fn header(w: &Wave<'_>, kind: &str, verb: &str) -> String {
-    let stem = super::file_stem(w.name);
+    let stem = super::file_stem(&w.label);
     let mut s = format!(
         "# {kind}-{stem}.ps1: generated by gcmigrate from the migration plan. Do not edit; regenerate it.\n\
          # Wave: {}\n\
+         # Pool: {} (one script per wave and pool)\n\
          # {verb} {}, {} and {} with their scopes and role lists.\n",
         comment(w.name),
+        comment(w.pool),
         count(w.addins.len(), "add-in", "add-ins"),
         count(w.categories.len(), "category", "categories"),
         count(w.rooms.len(), "room", "rooms"),
@@ -342,20 +335,19 @@ fn header(w: &Wave<'_>, kind: &str, verb: &str) -> String {
         let _ = writeln!(s, "# Its inverse is unconfigure-{stem}.ps1. History is not part of it: gcmigrate load moves messages.");
     }
     s.push_str("#\n# Run in the Lync Server Management Shell as a member of CsPersistentChatAdministrator:\n");
-    let args: Vec<String> = w.pools.values().map(|v| format!("-{} <pool FQDN>", &v[1..])).collect();
-    let _ = writeln!(s, "#   .\\{kind}-{stem}.ps1 {}", args.join(" "));
-    for (pool, var) in &w.pools {
-        let _ =
-            writeln!(s, "#   -{} is the pool the plan calls {}", &var[1..], comment(&quote(pool)));
-    }
+    let param = &w.var[1..];
+    let _ = writeln!(s, "#   .\\{kind}-{stem}.ps1 -{param} <pool FQDN>");
+    let _ = writeln!(s, "#   -{param} is the pool the plan calls {}", comment(&quote(w.pool)));
     s.push_str("#\n# Notes\n");
     if kind == "unconfigure" {
         s.push_str("# - Safe to rerun: objects that are already gone are skipped.\n");
     } else {
         s.push_str(
             "# - Safe to rerun: add-ins, categories and rooms that already exist are not created again.\n\
-             # - Users are listed by SIP URI. Groups, OUs and domains are listed by their Persistent Chat\n\
-             #   URI (ma-grp:...); if a cmdlet rejects one, replace it with the object's AD distinguished name.\n\
+             # - Users are listed by SIP URI, groups, OUs and domains by their AD distinguished name\n\
+             #   (prinADPath in the legacy database); one without a DN is left out with a comment and\n\
+             #   a plan finding (PRINCIPAL_WITHOUT_DN).\n\
+             # - Each distinct list of principals is declared once ($List1, ...) and used by name.\n\
              # - Disabled principals (federated users, SIP-disabled accounts) are left out of the lists.\n",
         );
     }
@@ -365,15 +357,14 @@ fn header(w: &Wave<'_>, kind: &str, verb: &str) -> String {
          # - The generator writes this file as UTF-8 with a byte-order mark for Windows PowerShell.\n\n\
          [CmdletBinding()]\nparam(\n",
     );
-    let params: Vec<String> = w
-        .pools
-        .iter()
-        .map(|(pool, var)| {
-            let help = quote(&format!("FQDN of the Persistent Chat pool for plan pool '{pool}'"));
-            format!("    [Parameter(Mandatory, HelpMessage = {help})]\n    [string]{var}")
-        })
-        .collect();
-    s.push_str(&params.join(",\n"));
+    let help = quote(&format!("FQDN of the Persistent Chat pool for plan pool '{}'", w.pool));
+    let _ = write!(
+        s,
+        "    # FQDN of the Persistent Chat pool the plan calls {}\n    \
+         [Parameter(Mandatory, HelpMessage = {help})]\n    [string]{}",
+        comment(&quote(w.pool)),
+        w.var
+    );
     s.push_str(
         "\n)\n\nSet-StrictMode -Version Latest\n$ErrorActionPreference = 'Stop'\n\n\
          # True when the object exists (the Get- cmdlets fail on an unknown identity).\n\

@@ -8,6 +8,7 @@
 
 mod access;
 mod categories;
+mod dn;
 mod findings;
 mod integrity;
 mod names;
@@ -217,7 +218,7 @@ impl<'a> Builder<'a> {
     /// Plans the principals that the rooms, categories and authors need, with their findings.
     fn principals(&mut self, rooms: &[PlanRoom], authors: &BTreeSet<i64>) -> Vec<PlanPrincipal> {
         let snap = self.snap;
-        let principals_out = plan_principals(
+        let mut principals_out = plan_principals(
             &self.lg,
             rooms,
             &self.categories,
@@ -226,6 +227,7 @@ impl<'a> Builder<'a> {
             self.mappings,
             &mut self.f,
         );
+        dn::fill(&mut principals_out, snap, rooms, &self.categories, &mut self.f);
         for p in &principals_out {
             note_principal(
                 &mut self.f,

@@ -165,6 +165,10 @@ pub struct PlanPrincipal {
     pub disabled: bool,
     /// Why it is disabled, when the legacy principal was not.
     pub note: Option<String>,
+    /// AD distinguished name (`prinADPath`) of a group, OU or domain, which Microsoft's
+    /// cmdlets take in their lists; `None` for users (listed by SIP URI) and when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ad_path: Option<String>,
 }
 
 /// A wave: the unit of load, freeze, delta, verification and rollback.

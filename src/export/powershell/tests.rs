@@ -3,7 +3,26 @@
 //! `unconfigure` undoing `configure`.
 
 use super::*;
-use crate::report::plan_html::tests::{hostile_plan, HOSTILE};
+use crate::plan::Plan;
+use crate::report::plan_html::tests::HOSTILE;
+
+/// (wave, pool) of every script of the hostile plan.
+const SCRIPTS: [(&str, &str); 2] = [("all", "pool'1"), ("wave 2; $(x)", "pool $(2)")];
+
+/// The hostile plan, its OU with a hostile DN and a group (4, listed on the rooms) without
+/// one.
+fn hostile_plan() -> Plan {
+    let mut plan = crate::report::plan_html::tests::hostile_plan();
+    plan.principals[1].ad_path = Some("OU=Sales$(x)`;,OU=O'Brien,DC=contoso,DC=com".into());
+    let mut group = plan.principals[1].clone();
+    (group.legacy_id, group.uri, group.target_type, group.ad_path) =
+        (4, "ma-grp://contoso.com/No-DN".into(), 9, None);
+    plan.principals.push(group);
+    for r in &mut plan.rooms {
+        r.members.push(4);
+    }
+    plan
+}
 
 /// A piece of a script: code outside strings and comments, or a decoded single-quoted
 /// string.
@@ -127,8 +146,8 @@ fn quoting_doubles_every_quote() {
 #[test]
 fn names_never_leave_their_strings() {
     let plan = hostile_plan();
-    for wave in ["all", "wave 2; $(x)"] {
-        for script in [configure(&plan, wave), unconfigure(&plan, wave)] {
+    for (wave, pool) in SCRIPTS {
+        for script in [configure(&plan, wave, pool), unconfigure(&plan, wave, pool)] {
             let toks = tokenize(&script);
             let code = code_of(&toks);
             for bad in ["$(", "`", ";", "\"", "rm -rf", "alert", "<script", "O''Brien"] {
@@ -142,22 +161,22 @@ fn names_never_leave_their_strings() {
             assert!(!script.chars().any(is_bidi), "raw bidi control in:\n{script}");
         }
     }
-    let all = configure(&plan, "all");
+    let all = configure(&plan, "all", "pool'1");
     assert!(all.contains(&format!("Name                   = {}", quote(HOSTILE))));
     assert!(all.contains(
         "'O''Brien''s \"room\"; $(rm -rf /) `backtick` <script>alert(1)</script>  line two"
     ));
     assert!(all.contains("‘‘curly’’"));
     assert!(all.contains("Set-StrictMode -Version Latest\n$ErrorActionPreference = 'Stop'"));
-    assert!(all.contains("[string]$PoolFqdn\n"), "one pool, one parameter");
+    assert!(all.contains("    [string]$PoolFqdn_pool_1\n)"), "one parameter, named after the pool");
 }
 
 #[test]
 fn unconfigure_removes_what_configure_creates() {
     let plan = hostile_plan();
-    for wave in ["all", "wave 2; $(x)"] {
-        let created = objects(&tokenize(&configure(&plan, wave)));
-        let removed = objects(&tokenize(&unconfigure(&plan, wave)));
+    for (wave, pool) in SCRIPTS {
+        let created = objects(&tokenize(&configure(&plan, wave, pool)));
+        let removed = objects(&tokenize(&unconfigure(&plan, wave, pool)));
         assert!(!created.is_empty());
         let (mut a, mut b) = (created.clone(), removed.clone());
         a.sort();
@@ -168,8 +187,9 @@ fn unconfigure_removes_what_configure_creates() {
             |k: &str| ["Room", "Category", "Addin"].iter().position(|x| *x == k).expect("kind");
         assert!(removed.windows(2).all(|p| rank(&p[0].0) <= rank(&p[1].0)), "{removed:?}");
     }
-    let all = objects(&tokenize(&configure(&plan, "all")));
-    assert!(all.contains(&("Room".into(), "$PoolFqdn".into(), HOSTILE.replace(['\r', '\n'], " "))));
+    let all = objects(&tokenize(&configure(&plan, "all", "pool'1")));
+    let room = ("Room".into(), "$PoolFqdn_pool_1".into(), HOSTILE.replace(['\r', '\n'], " "));
+    assert!(all.contains(&room));
     // Only the categories the wave's rooms need: c1 and c2, not Company.
     assert_eq!(all.iter().filter(|o| o.0 == "Category").count(), 2);
     assert_eq!(all.iter().filter(|o| o.0 == "Addin").count(), 1);
@@ -177,13 +197,116 @@ fn unconfigure_removes_what_configure_creates() {
 
 #[test]
 fn lists_leave_out_disabled_and_unknown_principals() {
-    let script = configure(&hostile_plan(), "all");
-    assert!(script.contains("# left out: sip:jane@fabrikam.com (federated: created disabled)"));
-    assert!(script.contains("# left out: legacy principal 99 is not in the plan"));
-    assert!(
-        script.contains("'ma-grp://contoso.com/OU=Sales$(x)`;'  # OU or container (ma-grp URI)")
-    );
+    let script = configure(&hostile_plan(), "all", "pool'1");
+    assert!(script.contains("    # left out: sip:jane@fabrikam.com (federated: created disabled)"));
+    assert!(script.contains("    # left out: legacy principal 99 is not in the plan"));
     assert!(script.contains("Type                   = 'Auditorium'"));
     assert!(script.contains("Disabled               = $true"));
-    assert_eq!(script, configure(&hostile_plan(), "all"), "reproducible");
+    assert_eq!(script, configure(&hostile_plan(), "all", "pool'1"), "reproducible");
+}
+
+#[test]
+fn groups_ous_and_domains_are_listed_by_their_dn() {
+    let plan = hostile_plan();
+    let script = configure(&plan, "all", "pool'1");
+    // The DN, quoted, with the Persistent Chat URI in a comment: never the ma-grp URI as a value.
+    assert!(script.contains(
+        "    'OU=Sales$(x)`;,OU=O''Brien,DC=contoso,DC=com'  # OU or container ma-grp://contoso.com/OU=Sales$(x)`;\n"
+    ));
+    let values: Vec<String> = tokenize(&script)
+        .into_iter()
+        .filter_map(|t| if let Tok::Str(s) = t { Some(s) } else { None })
+        .collect();
+    assert!(values.iter().all(|v| !v.starts_with("ma-grp:")), "{values:?}");
+    // The group without a DN: left out with a comment naming it, and a warning at run time.
+    assert!(script.contains(
+        "    # left out: group ma-grp://contoso.com/No-DN has no AD distinguished name in the snapshot (finding PRINCIPAL_WITHOUT_DN): add its DN by hand\n"
+    ));
+    assert!(script.contains("Write-Warning ('gcmigrate: 1 group, OU or domain was left out"));
+    // Users stay SIP URIs.
+    assert!(script.contains("    'sip:o''brien@contoso.com'\n"));
+    let mut with_dn = plan;
+    with_dn.principals[3].ad_path = Some("CN=No-DN,OU=Groups,DC=contoso,DC=com".into());
+    let fixed = configure(&with_dn, "all", "pool'1");
+    assert!(fixed.contains(
+        "    'CN=No-DN,OU=Groups,DC=contoso,DC=com'  # group ma-grp://contoso.com/No-DN\n"
+    ));
+    assert!(!fixed.contains("Write-Warning ('gcmigrate: 1 group"));
+}
+
+#[test]
+fn pool_variables_are_named_after_the_pools() {
+    assert_eq!(pool_variable("pc-eng", true), "$PoolFqdn_pc_eng");
+    assert_eq!(pool_variable("pool $(2)", true), "$PoolFqdn_pool_2");
+    assert_eq!(pool_variable("élan", true), "$PoolFqdn_lan");
+    assert_eq!(pool_variable("$$$", true), "$PoolFqdn_pool");
+    assert_eq!(pool_variable("pc-eng", false), "$PoolFqdn");
+    let plan = hostile_plan();
+    let second = configure(&plan, "wave 2; $(x)", "pool $(2)");
+    assert!(second.contains("    [string]$PoolFqdn_pool_2\n)"), "{second}");
+    assert!(second
+        .contains("#   .\\configure-wave_2____x_@pool___2_.ps1 -PoolFqdn_pool_2 <pool FQDN>\n"));
+    assert!(
+        !second.contains("pool'1") && !second.contains("PoolFqdn_pool_1"),
+        "other pool in:\n{second}"
+    );
+    // A pool without rooms of the wave: nothing to create.
+    assert!(!configure(&plan, "all", "pool $(2)").contains("New-CsPersistentChatRoom"));
+}
+
+/// A plan of `rooms` rooms sharing few lists of `members` users each (as inherited legacy
+/// lists are), in one pool and wave.
+fn shared_lists_plan(rooms: i64, members: i64) -> Plan {
+    let mut plan = hostile_plan();
+    plan.principals.truncate(1);
+    let template = plan.principals[0].clone();
+    for id in 100..100 + 4 * members {
+        let mut p = template.clone();
+        (p.legacy_id, p.uri) = (id, format!("sip:user{id}@contoso.com"));
+        plan.principals.push(p);
+    }
+    let room = plan.rooms[0].clone();
+    plan.rooms = (0..rooms)
+        .map(|i| {
+            let mut r = room.clone();
+            r.legacy_id = 1000 + i;
+            r.target_name = format!("room {i}");
+            // Four lists, the same principals in a different order each time.
+            let first = 100 + (i % 4) * members;
+            r.members = (first..first + members).collect();
+            if i % 2 == 1 {
+                r.members.reverse();
+            }
+            r.managers = vec![100];
+            r
+        })
+        .collect();
+    for c in &mut plan.categories {
+        (c.allowed, c.denied, c.creators) = (vec![], vec![], vec![]);
+    }
+    plan
+}
+
+#[test]
+fn each_distinct_list_is_declared_once_and_the_script_grows_with_rooms_not_members() {
+    let script = configure(&shared_lists_plan(200, 50), "all", "pool'1");
+    // Four member lists and one manager list.
+    for n in 1..=5 {
+        assert_eq!(script.matches(&format!("\n$List{n} = @(\n")).count(), 1, "$List{n}");
+    }
+    assert!(!script.contains("$List6"), "a list declared twice");
+    assert_eq!(script.matches("Members        = @{ Add = $List").count(), 200);
+    // user100 is in one member list and the manager list: one literal in each, no more.
+    assert_eq!(
+        script.matches("'sip:user100@contoso.com'").count(),
+        2,
+        "one literal per list entry"
+    );
+    // Size: linear in rooms (+ principals); 10x the members add only the longer lists.
+    let small = configure(&shared_lists_plan(200, 50), "all", "pool'1").len();
+    let wide = configure(&shared_lists_plan(200, 500), "all", "pool'1").len();
+    let per_entry = "    'sip:user1000@contoso.com'\n".len();
+    assert!(wide - small <= 4 * 450 * per_entry + 4 * 450, "{small} -> {wide}");
+    let many = configure(&shared_lists_plan(2000, 50), "all", "pool'1").len();
+    assert!(many < 11 * small, "{small} -> {many}");
 }

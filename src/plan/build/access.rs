@@ -155,6 +155,7 @@ pub(super) fn plan_principals(
                 },
                 disabled: p.disabled || federated,
                 note: federated.then(|| "federated: created disabled".to_string()),
+                ad_path: None,
             };
             match mappings.principal_rule(&p.uri, &p.guid, p.ad_path.as_deref()) {
                 Some(Resolved::Remap { uri, guid, source }) => {

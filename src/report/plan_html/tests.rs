@@ -67,6 +67,7 @@ fn principal(id: i64, uri: &str, target_type: i64, disabled: bool) -> PlanPrinci
         target_type,
         disabled,
         note: disabled.then(|| "federated: created disabled".to_owned()),
+        ad_path: None,
     }
 }
 
