@@ -62,5 +62,7 @@ mod staged;
 mod addins;
 // The cutover runbook a plan writes and a cutover fills in.
 mod runbook;
+// The policy grants of each wave's cutover script.
+mod grants;
 // T-SQL versions: every text the tool emits runs on SQL Server 2005 SP3 (legacy) / 2008 R2 SP2 (mgc).
 mod tsql_versions;

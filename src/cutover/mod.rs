@@ -199,7 +199,7 @@ async fn run(
         chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"),
         std::process::id()
     );
-    let already = records::granted(ws).await?;
+    let already = records::granted(ws, None).await?;
     let grants = grants::of_wave(plan, snap, wave, pool, &already);
     let mut report = CutoverReport {
         run_id: run_id.clone(),
@@ -243,7 +243,7 @@ async fn run(
     .await?;
     let path = ws.scripts_dir().join(policy::file_name(plan, wave, pool));
     std::fs::create_dir_all(ws.scripts_dir()).ok();
-    let text = policy::render(plan, snap, wave, pool);
+    let text = policy::render(plan, wave, pool, &grants);
     std::fs::write(&path, crate::export::for_windows(&text))
         .with_context(|| format!("cannot write {}", path.display()))?;
     report.script = Some(path);

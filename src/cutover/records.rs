@@ -84,12 +84,15 @@ pub struct CutoverRecord {
     pub granted: Vec<String>,
 }
 
-/// The users the workspace's cutovers so far granted the policy to.
-pub async fn granted(ws: &Workspace) -> Result<BTreeSet<String>> {
+/// The users the workspace's cutovers so far granted the policy to, leaving out those of
+/// `except` (wave, pool): what a runbook of an already cut over wave counts as earlier.
+pub async fn granted(ws: &Workspace, except: Option<(&str, &str)>) -> Result<BTreeSet<String>> {
     let mut out = BTreeSet::new();
     for e in ws.journal_entries(&[CUTOVER]).await? {
         let r: CutoverRecord = serde_json::from_str(&e.body)?;
-        out.extend(r.granted);
+        if except != Some((e.wave.as_str(), r.pool.as_str())) {
+            out.extend(r.granted);
+        }
     }
     Ok(out)
 }

@@ -83,7 +83,8 @@ pub async fn gather(
     let label = crate::plan::scope::label(Some(wave), pool, several);
     let rooms: Vec<_> = plan.rooms_of(Some(wave), pool).collect();
     let messages: u64 = rooms.iter().map(|r| r.message_count).sum();
-    let users = super::policy::users(plan, snap, wave, pool).len();
+    let already = records::granted(ws, Some((wave, pool))).await?;
+    let users = super::grants::of_wave(plan, snap, wave, pool, &already).users.len();
     let source = ws.meta("source").await?.unwrap_or_else(|| "$LEGACY".into());
     let loads = records::loads_of(ws, wave, pool).await?;
     let verifies = records::verifies_of(ws, wave, pool).await?;

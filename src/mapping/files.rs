@@ -52,6 +52,11 @@ pub struct Options {
     /// Register the legacy add-ins that no migrated room references in the default pool
     /// too (they are listed in the plan either way).
     pub carry_unused_addins: bool,
+    /// The Persistent Chat tag policy the cutover scripts create when missing and grant.
+    pub chat_policy: String,
+    /// Grant that policy per user at each cutover (`false`: a site or pool policy enables
+    /// the users, and the scripts only create the tag policy).
+    pub grant_chat_policy: bool,
 }
 
 impl Default for Options {
@@ -67,6 +72,8 @@ impl Default for Options {
             since: None,
             everyone_principal: None,
             carry_unused_addins: false,
+            chat_policy: "gcmigrate-PersistentChat".into(),
+            grant_chat_policy: true,
         }
     }
 }
