@@ -249,6 +249,11 @@ pub struct CutoverArgs {
     /// Check the conditions and say what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Add the legacy-endpoint steps (delete the lookup user, create a Persistent Chat
+    /// endpoint with its SIP address) with this address, e.g. sip:ocschat@contoso.com; the
+    /// deployment's last cutover adds them anyway, with sip:ocschat@<the users' domain>.
+    #[arg(long, value_name = "SIP")]
+    pub endpoint: Option<String>,
 }
 
 /// `rollback` arguments.

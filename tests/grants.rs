@@ -99,6 +99,16 @@ fn each_wave_grants_its_readers_minus_earlier_waves() {
             std::fs::read_to_string(env.ws.join(format!("scripts/cutover-{w}@{pool}.ps1")))
                 .unwrap();
         assert_eq!(granted(&script), expected, "wave {w} in pool {pool}");
+        // The deployment's last cutover moves the legacy lookup address, and only it.
+        let last = (w, pool) == ("default", "default");
+        assert_eq!(
+            script.contains("New-CsPersistentChatEndpoint"),
+            last,
+            "wave {w} in pool {pool}"
+        );
+        if last {
+            assert!(script.contains("$LegacyLookup = 'sip:ocschat@contoso.com'"), "{script}");
+        }
         earlier.extend(expected);
     }
     assert!(!earlier.is_empty());

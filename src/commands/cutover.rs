@@ -20,6 +20,7 @@ pub async fn run(args: CutoverArgs, progress: Progress) -> Result<Outcome> {
         pool: args.pool,
         without_freeze: args.without_freeze,
         dry_run: args.dry_run,
+        endpoint: args.endpoint,
     };
     stage(&ws, &target, &opts, progress).await
 }

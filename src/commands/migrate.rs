@@ -73,6 +73,7 @@ pub async fn pipeline(
             pool: Some(pool.clone()),
             without_freeze: true,
             dry_run: false,
+            endpoint: None,
         };
         if super::cutover::stage(ws, target, &cut, progress).await? != Outcome::Success {
             return Ok(Outcome::Findings);

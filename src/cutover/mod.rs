@@ -9,6 +9,7 @@
 //! lock. A wave already cut over is left alone (exit 0 with a note).
 
 pub mod conditions;
+pub mod endpoint;
 pub mod grants;
 pub mod policy;
 pub mod records;
@@ -50,6 +51,9 @@ pub struct CutoverOptions {
     pub without_freeze: bool,
     /// Check and report, write nothing.
     pub dry_run: bool,
+    /// `--endpoint SIP`: add the legacy-endpoint steps with this lookup address even when
+    /// other waves are still to cut over.
+    pub endpoint: Option<String>,
 }
 
 /// How a cutover ended.
@@ -108,6 +112,16 @@ pub async fn cutover(
 ) -> Result<Outcome> {
     let wave = opts.wave.as_str();
     let pool = crate::plan::select::choose_pool(plan, opts.pool.as_deref(), "cutover")?;
+    if let Some(e) = opts.endpoint.as_deref() {
+        let ok = e.strip_prefix("sip:").and_then(|a| a.split_once('@')).is_some_and(|(u, d)| {
+            !u.is_empty() && d.contains('.') && !e.contains(['\'', '"', ' ', '\n', '`', '$'])
+        });
+        if !ok {
+            return Err(bad_input(format!(
+                "--endpoint {e:?} is not a SIP address: give the legacy lookup user's, e.g. sip:ocschat@contoso.com"
+            )));
+        }
+    }
     if !plan.waves.iter().any(|w| w.name == wave) {
         let names: Vec<&str> = plan.waves.iter().map(|w| w.name.as_str()).collect();
         return Err(bad_input(format!(
@@ -243,7 +257,16 @@ async fn run(
     .await?;
     let path = ws.scripts_dir().join(policy::file_name(plan, wave, pool));
     std::fs::create_dir_all(ws.scripts_dir()).ok();
-    let text = policy::render(plan, wave, pool, &grants);
+    // The deployment's last cutover (or --endpoint) moves the legacy lookup address.
+    let done = records::cut_over(ws).await?;
+    let last = plan.pools().into_iter().all(|p| {
+        plan.waves_of(p)
+            .iter()
+            .all(|w| (w.as_str(), p) == (wave, pool) || done.contains(&(w.clone(), p.to_string())))
+    });
+    let address = (last || opts.endpoint.is_some())
+        .then(|| endpoint::lookup_address(plan, opts.endpoint.as_deref()));
+    let text = policy::render(plan, wave, pool, &grants, address.as_deref());
     std::fs::write(&path, crate::export::for_windows(&text))
         .with_context(|| format!("cannot write {}", path.display()))?;
     report.script = Some(path);

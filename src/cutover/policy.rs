@@ -23,7 +23,13 @@ pub fn file_name(plan: &Plan, wave: &str, pool: &str) -> String {
 /// Renders the script for `grants` (`grants::of_wave`): creates the policy when missing,
 /// stops before granting anything when the pool would pass 150,000 enabled users, grants
 /// each user whose policy differs and says how many it changed.
-pub fn render(plan: &Plan, wave: &str, pool: &str, grants: &Grants) -> String {
+pub fn render(
+    plan: &Plan,
+    wave: &str,
+    pool: &str,
+    grants: &Grants,
+    endpoint: Option<&str>,
+) -> String {
     let users = &grants.users;
     let rooms = plan.rooms_of(Some(wave), pool).count();
     let name = file_name(plan, wave, pool);
@@ -47,7 +53,9 @@ pub fn render(plan: &Plan, wave: &str, pool: &str, grants: &Grants) -> String {
          # Every value is a single-quoted literal (nothing in it is expanded).\n\n\
          [CmdletBinding()]\n\
          param(\n    \
-         [string]$PolicyName = {}\n\
+         [string]$PolicyName = {},\n    \
+         # The Persistent Chat pool's FQDN: needed for the legacy endpoint steps at the end.\n    \
+         [string]$PoolFqdn = ''\n\
          )\n\n\
          Set-StrictMode -Version Latest\n\
          $ErrorActionPreference = 'Stop'\n\n",
@@ -76,6 +84,7 @@ pub fn render(plan: &Plan, wave: &str, pool: &str, grants: &Grants) -> String {
             "# grant_chat_policy = false in gcmigrate.toml: a site or pool policy enables these users;\n\
              # nothing is granted per user.\n",
         );
+        s.extend(endpoint.map(super::endpoint::section));
         return s;
     }
     s.push_str("# The users this cutover enables, by SIP URI.\n$users = @(\n");
@@ -94,6 +103,7 @@ pub fn render(plan: &Plan, wave: &str, pool: &str, grants: &Grants) -> String {
         "\nWrite-Host ('gcmigrate: granted ' + $PolicyName + ' to ' + $changed + ' of ' + $users.Count + ' user(s) of wave ' + {})",
         quote(wave)
     );
+    s.extend(endpoint.map(super::endpoint::section));
     s
 }
 
@@ -123,7 +133,7 @@ mod tests {
     #[test]
     fn creates_the_policy_grants_only_what_changes_and_names_files_like_the_reports() {
         let plan = plan();
-        let text = render(&plan, "pilot", "default", &grants(&["sip:o'brien@x"], 3));
+        let text = render(&plan, "pilot", "default", &grants(&["sip:o'brien@x"], 3), None);
         assert!(text.contains("    'sip:o''brien@x'\n"), "quoted literal: {text}");
         assert!(text.contains(
             "New-CsPersistentChatPolicy -Identity $PolicyName -EnablePersistentChat $true"
@@ -142,7 +152,8 @@ mod tests {
         assert_eq!(file_name(&two, "pilot", "default"), "cutover-pilot@default.ps1");
         let mut site = plan;
         site.options.grant_chat_policy = false;
-        let text = render(&site, "pilot", "default", &grants(&["sip:a@x"], 0));
+        let text =
+            render(&site, "pilot", "default", &grants(&["sip:a@x"], 0), Some("sip:ocschat@x"));
         assert!(
             !text.contains("Grant-CsPersistentChatPolicy") && text.contains("site or pool policy")
         );
@@ -150,7 +161,7 @@ mod tests {
 
     #[test]
     fn a_wave_past_the_pool_limit_stops_before_granting() {
-        let text = render(&plan(), "pilot", "default", &grants(&["sip:a@x"], MAX_ENABLED));
+        let text = render(&plan(), "pilot", "default", &grants(&["sip:a@x"], MAX_ENABLED), None);
         let throw = text.find("throw (").expect("the script stops");
         assert!(throw < text.find("Grant-CsPersistentChatPolicy").unwrap());
         assert!(text.contains("150001 of the 150000"), "{text}");
@@ -161,7 +172,7 @@ mod tests {
         let mut plan = plan();
         let wave = "x\n'; Remove-Item C:\\ -Recurse #";
         plan.rooms[0].wave = wave.into();
-        let text = render(&plan, wave, "default", &grants(&[], 0));
+        let text = render(&plan, wave, "default", &grants(&[], 0), None);
         assert!(!text.contains("\n'; Remove-Item"), "no line break out of a comment: {text}");
         assert!(text.contains(&quote(wave)));
     }

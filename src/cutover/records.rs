@@ -84,6 +84,16 @@ pub struct CutoverRecord {
     pub granted: Vec<String>,
 }
 
+/// The (wave, pool) pairs the workspace's cutovers journaled.
+pub async fn cut_over(ws: &Workspace) -> Result<BTreeSet<(String, String)>> {
+    let mut out = BTreeSet::new();
+    for e in ws.journal_entries(&[CUTOVER]).await? {
+        let r: CutoverRecord = serde_json::from_str(&e.body)?;
+        out.insert((e.wave, r.pool));
+    }
+    Ok(out)
+}
+
 /// The users the workspace's cutovers so far granted the policy to, leaving out those of
 /// `except` (wave, pool): what a runbook of an already cut over wave counts as earlier.
 pub async fn granted(ws: &Workspace, except: Option<(&str, &str)>) -> Result<BTreeSet<String>> {

@@ -201,8 +201,11 @@ pub async fn gather(
             status: Status::Manual,
         },
         Step {
-            title: "Legacy endpoint (after the last wave): remove the ocschat@ contact, create the Persistent Chat endpoint with its SIP address, retire the legacy pool".into(),
-            command: None,
+            title: "Legacy endpoint (the deployment's last cutover, or cutover --endpoint): the policy script deletes the legacy lookup user and creates a Persistent Chat endpoint with its SIP address; then uninstall Group Chat, delete the legacy trusted application and its pool, and make this pool each site's default".into(),
+            command: Some(format!(
+                "powershell -File {w}/scripts/{} -PoolFqdn <pool FQDN>",
+                super::policy::file_name(plan, wave, pool)
+            )),
             touches: "the legacy Group Chat service and its lookup contact".into(),
             expected: None,
             status: Status::Manual,

@@ -149,7 +149,7 @@ pub struct ExcludedRoom {
 }
 
 /// A principal the plan references.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanPrincipal {
     /// Legacy `prinID`.
     pub legacy_id: i64,
