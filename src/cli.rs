@@ -208,6 +208,10 @@ pub struct ExportArgs {
     /// Write the scripts here instead of DIR/scripts.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// The legacy lookup user's SIP address for the endpoint steps of the last policy
+    /// script (default: sip:ocschat@<the users' most common SIP domain>).
+    #[arg(long, value_name = "SIP", value_parser = crate::cutover::endpoint::parse_arg)]
+    pub endpoint: Option<String>,
 }
 
 /// `freeze` arguments.
@@ -252,7 +256,7 @@ pub struct CutoverArgs {
     /// Add the legacy-endpoint steps (delete the lookup user, create a Persistent Chat
     /// endpoint with its SIP address) with this address, e.g. sip:ocschat@contoso.com; the
     /// deployment's last cutover adds them anyway, with sip:ocschat@<the users' domain>.
-    #[arg(long, value_name = "SIP")]
+    #[arg(long, value_name = "SIP", value_parser = crate::cutover::endpoint::parse_arg)]
     pub endpoint: Option<String>,
 }
 

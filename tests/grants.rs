@@ -112,4 +112,23 @@ fn each_wave_grants_its_readers_minus_earlier_waves() {
         earlier.extend(expected);
     }
     assert!(!earlier.is_empty());
+
+    // `export`, for shops that configure through PowerShell only, writes the same scripts
+    // from the plan alone: earlier grants are those of the waves before in plan order (the
+    // order above), and the last script moves the address `--endpoint` gives.
+    let out = env.dir.join("exported");
+    env.output(&["export", "-q", "--out", out.to_str().unwrap(), "--endpoint", "gc@contoso.com"])
+        .expect(2);
+    env.run(&["export", "-q", "--out", out.to_str().unwrap(), "--endpoint", "sip:gc@contoso.com"]);
+    let mut earlier: BTreeSet<String> = BTreeSet::new();
+    for (i, (w, pool)) in order.iter().enumerate() {
+        let key = (w.to_string(), pool.to_string());
+        let expected: BTreeSet<String> =
+            readers.get(&key).cloned().unwrap_or_default().difference(&earlier).cloned().collect();
+        let script = std::fs::read_to_string(out.join(format!("cutover-{w}@{pool}.ps1"))).unwrap();
+        assert_eq!(granted(&script), expected, "exported wave {w} in pool {pool}");
+        let last = i + 1 == order.len();
+        assert_eq!(script.contains("$LegacyLookup = 'sip:gc@contoso.com'"), last, "{w}@{pool}");
+        earlier.extend(expected);
+    }
 }

@@ -19,7 +19,7 @@ fn shipped_mappings_apply_to_contoso() {
     let plan = env.report("plan.json");
     let waves: Vec<&str> =
         plan["waves"].as_array().unwrap().iter().map(|w| w["name"].as_str().unwrap()).collect();
-    assert!(waves.contains(&"pilot") && waves.contains(&"wave2"), "{waves:?}");
+    assert_eq!(waves, ["pilot", "wave2", "default"], "cutover order: the default wave last");
     let pools: Vec<&str> = plan["categories"]
         .as_array()
         .unwrap()
@@ -51,6 +51,23 @@ fn shipped_mappings_apply_to_contoso() {
             env.run(&["verify", "-q", "--wave", w, "--pool", p, "--target", t]);
         }
     }
+}
+
+/// `wave_order` puts the listed waves first, in its order; a bad name in it is refused.
+#[test]
+fn wave_order_sets_the_cutover_order() {
+    let env = extracted("mappings-order").mappings_from("mappings");
+    let toml = env.maps().join("gcmigrate.toml");
+    let shipped = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, format!("{shipped}\nwave_order = [\"default\", \"wave2\"]\n")).unwrap();
+    env.plan();
+    let plan = env.report("plan.json");
+    let waves: Vec<&str> =
+        plan["waves"].as_array().unwrap().iter().map(|w| w["name"].as_str().unwrap()).collect();
+    assert_eq!(waves, ["default", "wave2", "pilot"]);
+    std::fs::write(&toml, format!("{shipped}\nwave_order = [\"all\"]\n")).unwrap();
+    let out = env.output(&["plan", "--mappings", env.maps().to_str().unwrap()]).expect(2);
+    assert!(out.stderr.contains("gcmigrate.toml:") && out.stderr.contains("wave_order"), "{out}");
 }
 
 #[test]

@@ -76,7 +76,7 @@ fn each_verify_run_keeps_its_report_and_the_latest_is_copied() {
 #[test]
 fn plan_reuses_the_remembered_mappings_and_none_opts_out() {
     let env = waved("signoff-maps");
-    assert_eq!(waves(&env), ["main", "pilot"]);
+    assert_eq!(waves(&env), ["pilot", "main"]);
     // Re-planned without --mappings (the README's cutover snippet): the same waves, said so.
     let out = env.run(&["plan"]);
     assert!(
@@ -84,7 +84,7 @@ fn plan_reuses_the_remembered_mappings_and_none_opts_out() {
             && out.stderr.contains("(unchanged)"),
         "{out}"
     );
-    assert_eq!(waves(&env), ["main", "pilot"]);
+    assert_eq!(waves(&env), ["pilot", "main"]);
     // The files changed: re-read as they are now, and the console says they changed.
     std::fs::write(env.maps().join("rooms.csv"), "room,wave\n/Sales/EMEA/Pipeline,pilot\n")
         .unwrap();
@@ -104,7 +104,7 @@ fn plan_reuses_the_remembered_mappings_and_none_opts_out() {
     std::fs::rename(env.maps(), env.dir.join("maps-moved")).unwrap();
     let out = env.output(&["plan", "-q"]).expect(2);
     assert!(out.stderr.contains("no longer exists") && out.stderr.contains("--mappings"), "{out}");
-    assert_eq!(waves(&env), ["main", "pilot"], "the refused plan left the last one as it was");
+    assert_eq!(waves(&env), ["pilot", "main"], "the refused plan left the last one as it was");
 }
 
 #[test]

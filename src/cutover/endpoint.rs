@@ -29,6 +29,21 @@ pub fn lookup_address(plan: &Plan, given: Option<&str>) -> String {
     format!("sip:ocschat@{domain}")
 }
 
+/// `--endpoint`'s parser: a SIP address (`sip:user@domain.tld`) with nothing a script
+/// could misread.
+pub fn parse_arg(e: &str) -> Result<String, String> {
+    let ok = e.strip_prefix("sip:").and_then(|a| a.split_once('@')).is_some_and(|(u, d)| {
+        !u.is_empty() && d.contains('.') && !e.contains(['\'', '"', ' ', '\n', '`', '$'])
+    });
+    if ok {
+        Ok(e.to_string())
+    } else {
+        Err(format!(
+            "{e:?} is not a SIP address: give the legacy lookup user's, e.g. sip:ocschat@contoso.com"
+        ))
+    }
+}
+
 /// The script section, appended to the last cutover's policy script.
 pub fn section(address: &str) -> String {
     let mut s = String::new();
@@ -69,6 +84,10 @@ mod tests {
         }
         assert_eq!(lookup_address(&plan, None), "sip:ocschat@contoso.com");
         assert_eq!(lookup_address(&plan, Some("sip:gc@x.org")), "sip:gc@x.org");
+        assert!(parse_arg("sip:gc@x.org").is_ok());
+        for bad in ["gc@x.org", "sip:@x.org", "sip:gc@x", "sip:g'c@x.org", "sip:g$c@x.org"] {
+            assert!(parse_arg(bad).is_err(), "{bad}");
+        }
         let s = section("sip:o'chat@x.org");
         assert!(s.contains("$LegacyLookup = 'sip:o''chat@x.org'"), "{s}");
         let (remove, create) =

@@ -112,16 +112,6 @@ pub async fn cutover(
 ) -> Result<Outcome> {
     let wave = opts.wave.as_str();
     let pool = crate::plan::select::choose_pool(plan, opts.pool.as_deref(), "cutover")?;
-    if let Some(e) = opts.endpoint.as_deref() {
-        let ok = e.strip_prefix("sip:").and_then(|a| a.split_once('@')).is_some_and(|(u, d)| {
-            !u.is_empty() && d.contains('.') && !e.contains(['\'', '"', ' ', '\n', '`', '$'])
-        });
-        if !ok {
-            return Err(bad_input(format!(
-                "--endpoint {e:?} is not a SIP address: give the legacy lookup user's, e.g. sip:ocschat@contoso.com"
-            )));
-        }
-    }
     if !plan.waves.iter().any(|w| w.name == wave) {
         let names: Vec<&str> = plan.waves.iter().map(|w| w.name.as_str()).collect();
         return Err(bad_input(format!(

@@ -57,6 +57,9 @@ pub struct Options {
     /// Grant that policy per user at each cutover (`false`: a site or pool policy enables
     /// the users, and the scripts only create the tag policy).
     pub grant_chat_policy: bool,
+    /// The order the waves are cut over (plans, runbooks and exported policy scripts list
+    /// them so): these first, in this order, then the others by name, the default wave last.
+    pub wave_order: Vec<String>,
 }
 
 impl Default for Options {
@@ -74,6 +77,7 @@ impl Default for Options {
             carry_unused_addins: false,
             chat_policy: "gcmigrate-PersistentChat".into(),
             grant_chat_policy: true,
+            wave_order: Vec::new(),
         }
     }
 }
@@ -388,6 +392,13 @@ pub fn parse_options(path: &Path, text: &str) -> Result<Options> {
                 "{}:{line}:{col}: `since` must be a date like 2011-01-31, not `{since}`",
                 path.display()
             )));
+        }
+    }
+    for w in &opts.wave_order {
+        if let Err(e) = super::check_wave_name(w) {
+            let off = text.find("wave_order").unwrap_or(0);
+            let (line, col) = line_col(text, off);
+            return Err(bad_input(format!("{}:{line}:{col}: wave_order: {e}", path.display())));
         }
     }
     if let Err(e) = super::check_wave_name(&opts.default_wave) {

@@ -53,7 +53,7 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
     let mut rooms = rooms;
     b.drop_unresolvable(&mut rooms, &principals_out);
     capacity(&mut b.f, &rooms, &b.categories, &principals_out, snap);
-    let waves = plan_waves(&rooms, &classifier, counts);
+    let waves = plan_waves(&rooms, &classifier, counts, opts);
     let (addins, unused_addins): (Vec<_>, Vec<_>) = snap
         .addins
         .iter()
@@ -264,11 +264,13 @@ fn room_counts(counts: &[AuthorCounts]) -> BTreeMap<i64, u64> {
     })
 }
 
-/// The waves of the rooms, in name order, with the messages each will load.
+/// The waves of the rooms, in cutover order (`wave_order` first, then by name, the
+/// default wave last), with the messages each will load.
 fn plan_waves(
     rooms: &[PlanRoom],
     classifier: &Classifier,
     counts: &[AuthorCounts],
+    opts: &crate::mapping::Options,
 ) -> Vec<PlanWave> {
     let mut waves: BTreeMap<String, PlanWave> = BTreeMap::new();
     for r in rooms {
@@ -286,5 +288,11 @@ fn plan_waves(
             }
         }
     }
-    waves.into_values().collect()
+    let mut waves: Vec<PlanWave> = waves.into_values().collect();
+    let rank = |w: &PlanWave| {
+        let listed = opts.wave_order.iter().position(|o| *o == w.name);
+        (listed.is_none(), listed, w.name == opts.default_wave)
+    };
+    waves.sort_by_cached_key(|w| rank(w));
+    waves
 }
