@@ -46,6 +46,7 @@ impl TargetLock {
         let command: String =
             command.chars().map(|c| if c.is_control() { ' ' } else { c }).take(250).collect();
         let mut took_over = None;
+        let mut vanished = 0;
         loop {
             let row: [Value; 4] = [
                 KEY.into(),
@@ -61,8 +62,15 @@ impl TargetLock {
                     Ok((r.text(0)?, r.text(1)?, r.text(2)?))
                 })
                 .await?;
-            // No row: the insert failed for another reason.
-            let Some((who, cmd, since)) = held.into_iter().next() else { return Err(err) };
+            // No row: its holder released it between our insert and this read (try again,
+            // a few times), or the insert failed for another reason.
+            let Some((who, cmd, since)) = held.into_iter().next() else {
+                vanished += 1;
+                if vanished < 5 {
+                    continue;
+                }
+                return Err(err);
+            };
             let dead = Holder::parse(&who).is_some_and(|h| h.is_dead());
             if !dead || took_over.is_some() {
                 return Err(bad_input(format!(
