@@ -74,4 +74,20 @@ fn plan_writes_a_runbook_per_wave_and_pool_and_cutover_fills_it_in() {
     assert_eq!(done, [0, 1, 2, 3, 4, 6, 7, 8], "{after:?}");
     let md = std::fs::read_to_string(env.ws.join("reports/runbook-pilot@default.md")).unwrap();
     assert!(md.contains("[x] **Cut over"), "{md}");
+
+    // wave2 cut over in pool default without a freeze: its runbook says the freeze and the
+    // delta were waived, the verify after the bulk load signed off; wave2 in pool pc-eng
+    // (another target) is not cut over.
+    let on = ["--wave", "wave2", "--pool", "default", "--target", t];
+    env.run(&[&["load", "-q"][..], &on].concat());
+    env.run(&[&["verify", "-q"][..], &on].concat());
+    env.run(&[&["cutover", "-q", "--without-freeze"][..], &on].concat());
+    let rb = runbook(&env, "wave2@default");
+    let after = statuses(&rb);
+    let done: Vec<usize> =
+        after.iter().enumerate().filter(|(_, s)| *s == "done").map(|(i, _)| i).collect();
+    assert_eq!(done, [0, 1, 2, 3, 4, 6, 7, 8], "{after:?}");
+    assert!(rb.to_string().contains("waived: cut over --without-freeze"), "{rb}");
+    let other = statuses(&runbook(&env, "wave2@pc-eng"));
+    assert_eq!(other[8], "todo", "another pool's cutover: {other:?}");
 }

@@ -222,13 +222,21 @@ fn covers(waves: &[String], pools: &[String], wave: &str, pool: &str) -> bool {
     waves.iter().any(|w| w == wave) && pools.iter().any(|p| p == pool)
 }
 
-/// The run ids of the workspace's journaled cutovers of `wave`.
-pub async fn cutover_runs(ws: &Workspace, wave: &str) -> Result<Vec<String>> {
-    Ok(ws
-        .journal_entries(&[CUTOVER])
-        .await?
-        .into_iter()
-        .filter(|e| e.wave == wave)
-        .map(|e| e.run_id)
-        .collect())
+/// The workspace's journaled cutovers of (`wave`, `pool`), oldest first: run id and record.
+pub async fn cutover_runs(
+    ws: &Workspace,
+    wave: &str,
+    pool: &str,
+) -> Result<Vec<(String, CutoverRecord)>> {
+    let mut out = Vec::new();
+    for e in ws.journal_entries(&[CUTOVER]).await? {
+        if e.wave != wave {
+            continue;
+        }
+        let r: CutoverRecord = serde_json::from_str(&e.body)?;
+        if r.pool == pool {
+            out.push((e.run_id, r));
+        }
+    }
+    Ok(out)
 }

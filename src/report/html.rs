@@ -36,7 +36,12 @@ th{background:#f0f4f8;font-weight:600}td.num,th.num{text-align:right;font-varian
 .banner{padding:16px 24px;border-radius:8px;color:#fff;font-size:20px;font-weight:600;margin-bottom:20px}
 .banner.pass{background:var(--ok)}.banner.fail{background:var(--err)}
 .muted{color:var(--muted)}details summary{cursor:pointer;font-weight:600;margin:8px 0}code{font-size:12px}
-svg text{font:12px system-ui,sans-serif;fill:var(--ink)}
+svg text{font:12px system-ui,sans-serif;fill:var(--ink)}code{overflow-wrap:anywhere}
+@media (max-width:720px){header{padding:16px 20px}main{padding:16px 12px}section{padding:14px 14px}
+table.stack thead{display:none}table.stack tr{display:block;border-bottom:2px solid var(--line);padding:6px 0}
+table.stack td{display:block;border:0;padding:2px 4px;overflow-wrap:anywhere}table.stack td.num{text-align:left}
+table.stack td:empty{display:none}table.stack td[data-label]::before{content:attr(data-label) ": ";font-weight:600;color:var(--muted)}
+svg{max-width:100%;height:auto}}
 "#;
 
 /// A complete HTML document with the shared stylesheet.
@@ -72,10 +77,11 @@ pub fn badge(kind: &str, text: &str) -> String {
 }
 
 /// A table; cells are HTML already (escape text with [`esc`]). Columns whose header starts
-/// with `#` are right-aligned numbers (the `#` is not shown).
+/// with `#` are right-aligned numbers (the `#` is not shown). Below 720 px each row stacks
+/// into a block of `header: value` lines, so no column falls off a narrow screen.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let num: Vec<bool> = headers.iter().map(|h| h.starts_with('#')).collect();
-    let mut s = String::from("<table><thead><tr>");
+    let mut s = String::from("<table class=\"stack\"><thead><tr>");
     for (h, n) in headers.iter().zip(&num) {
         let _ = write!(
             s,
@@ -88,10 +94,13 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     for row in rows {
         s.push_str("<tr>");
         for (i, cell) in row.iter().enumerate() {
+            // The header again, shown before the cell when a narrow screen stacks the row.
+            let label = headers.get(i).map_or("", |h| h.trim_start_matches('#'));
             let _ = write!(
                 s,
-                "<td{}>{cell}</td>",
-                if num.get(i).copied().unwrap_or(false) { " class=\"num\"" } else { "" }
+                "<td{} data-label=\"{}\">{cell}</td>",
+                if num.get(i).copied().unwrap_or(false) { " class=\"num\"" } else { "" },
+                esc(label)
             );
         }
         s.push_str("</tr>");
@@ -166,6 +175,16 @@ mod tests {
             esc("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
+    }
+
+    #[test]
+    fn narrow_screens_stack_each_row_under_its_headers() {
+        let t = table(&["Room", "#Messages"], &[vec!["<b>x</b>".into(), "3".into()]]);
+        assert!(t.starts_with("<table class=\"stack\">"), "{t}");
+        assert!(t.contains("<td data-label=\"Room\"><b>x</b></td>"), "{t}");
+        assert!(t.contains("<td class=\"num\" data-label=\"Messages\">3</td>"), "{t}");
+        let p = page("t", "s", &t);
+        assert!(p.contains("@media (max-width:720px)") && p.contains("attr(data-label)"));
     }
 
     #[test]

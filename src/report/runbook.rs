@@ -30,8 +30,11 @@ fn word(s: &Status) -> String {
 
 /// The measured throughput, as a line.
 fn rates(rb: &Runbook) -> String {
-    let r =
-        |x: Option<f64>| x.map_or("not measured yet".to_string(), |v| format!("{v:.0} messages/s"));
+    let r = |x: Option<f64>| {
+        x.map_or("not measured yet (no run of over 1,000 messages)".to_string(), |v| {
+            format!("{v:.0} messages/s")
+        })
+    };
     format!("extract {}, load {}", r(rb.rates.0), r(rb.rates.1))
 }
 
@@ -82,8 +85,8 @@ pub fn html(rb: &Runbook) -> String {
         body,
         "<section><p class=\"muted\">Source <code>{}</code> · target <code>{}</code> · measured \
          throughput: {} · passwords are redacted: set them before running a command.</p>\
-         <div style=\"overflow-x:auto\"><table><tr><th>#</th><th>Step</th><th>Command</th><th>Touches</th><th>Expected</th>\
-         <th>Status</th></tr>",
+         <table class=\"stack\"><thead><tr><th>#</th><th>Step</th><th>Command</th><th>Touches</th><th>Expected</th>\
+         <th>Status</th></tr></thead><tbody>",
         esc(&rb.source),
         esc(rb.target.as_deref().unwrap_or("$MGC (not loaded yet)")),
         esc(&rates(rb))
@@ -96,7 +99,8 @@ pub fn html(rb: &Runbook) -> String {
         };
         let _ = write!(
             body,
-            "<tr><td class=\"num\">{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td>\
+            "<tr><td class=\"num\">{}</td><td data-label=\"Step\">{}</td><td data-label=\"Command\"><code>{}</code></td>\
+             <td data-label=\"Touches\">{}</td><td data-label=\"Expected\">{}</td>\
              <td><span class=\"badge {badge}\">{}</span></td></tr>",
             i + 1,
             esc(&st.title),
@@ -106,7 +110,7 @@ pub fn html(rb: &Runbook) -> String {
             esc(&word(&st.status))
         );
     }
-    body.push_str("</table></div></section>");
+    body.push_str("</tbody></table></section>");
     if !rb.capacity.is_empty() {
         body.push_str("<section><h2>Capacity</h2><ul>");
         for c in &rb.capacity {

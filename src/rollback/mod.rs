@@ -312,7 +312,11 @@ async fn run(
         ));
     }
     // The wave's cutover rows: the ledger's (the authority) and, offline, the journal's.
-    let mut cutovers = crate::cutover::records::cutover_runs(ws, wave).await?;
+    let mut cutovers: Vec<String> = crate::cutover::records::cutover_runs(ws, wave, one.pool)
+        .await?
+        .into_iter()
+        .map(|(run, _)| run)
+        .collect();
     if let Some(c) = conn {
         let mine = crate::load::ledger::Mine::of(ws, &ws.load_snapshot().await?).await?;
         let rows = crate::load::staged::cutovers(c, &mine).await?;
