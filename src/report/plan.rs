@@ -1,4 +1,5 @@
-//! The plan report: `plan.json` (rooms with principal URIs), `plan.md`, `findings.csv` and the
+//! The plan report: `plan.json` (rooms with principal URIs), `plan.md`, `findings.csv`,
+//! `rooms.csv`, `categories.csv` and the
 //! stakeholder page `plan.html` (rendered by [`super::plan_html`]).
 
 use std::collections::HashMap;
@@ -41,7 +42,8 @@ struct JsonPlan<'a> {
     findings: &'a [crate::plan::Finding],
 }
 
-/// Writes plan.json, plan.md, plan.html and findings.csv; returns their paths.
+/// Writes plan.json, plan.md, plan.html, findings.csv, rooms.csv and categories.csv;
+/// returns their paths.
 pub fn write_all(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
     let uris: HashMap<i64, &str> =
         plan.principals.iter().map(|p| (p.legacy_id, p.uri.as_str())).collect();
@@ -96,7 +98,89 @@ pub fn write_all(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
     }
     w.flush()?;
     out.push(path);
+    out.push(rooms_csv(dir, plan)?);
+    out.push(categories_csv(dir, plan)?);
     Ok(out)
+}
+
+/// `rooms.csv`: every planned room, one line each (the HTML lists the first of each wave).
+fn rooms_csv(dir: &Path, plan: &Plan) -> Result<PathBuf> {
+    let names: HashMap<&str, &str> =
+        plan.categories.iter().map(|c| (c.key.as_str(), c.name.as_str())).collect();
+    let path = dir.join("rooms.csv");
+    let mut w = csv::Writer::from_path(&path)?;
+    w.write_record([
+        "wave",
+        "pool",
+        "target_category",
+        "target_name",
+        "legacy_path",
+        "legacy_guid",
+        "behavior",
+        "visibility",
+        "disabled",
+        "members",
+        "managers",
+        "presenters",
+        "messages",
+    ])?;
+    for r in &plan.rooms {
+        let n = |v: usize| v.to_string();
+        w.write_record([
+            r.wave.as_str(),
+            &r.pool,
+            names.get(r.category.as_str()).copied().unwrap_or(&r.category),
+            &r.target_name,
+            &r.legacy_path,
+            &r.legacy_guid,
+            if r.behavior == 5 { "auditorium" } else { "normal" },
+            match r.visibility {
+                2 => "secret",
+                6 => "open",
+                _ => "closed",
+            },
+            if r.disabled { "true" } else { "false" },
+            &n(r.members.len()),
+            &n(r.managers.len()),
+            &n(r.presenters.len()),
+            &r.message_count.to_string(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(path)
+}
+
+/// `categories.csv`: every target category with the legacy category it comes from.
+fn categories_csv(dir: &Path, plan: &Plan) -> Result<PathBuf> {
+    let mut rooms: HashMap<&str, (usize, u64)> = HashMap::new();
+    for r in &plan.rooms {
+        let e = rooms.entry(r.category.as_str()).or_default();
+        e.0 += 1;
+        e.1 += r.message_count;
+    }
+    let path = dir.join("categories.csv");
+    let mut w = csv::Writer::from_path(&path)?;
+    w.write_record([
+        "target_category",
+        "pool",
+        "legacy_path",
+        "split_reason",
+        "rooms",
+        "messages",
+    ])?;
+    for c in &plan.categories {
+        let (n, m) = rooms.get(c.key.as_str()).copied().unwrap_or_default();
+        w.write_record([
+            c.name.as_str(),
+            &c.pool,
+            &c.legacy_path,
+            c.split_reason.as_deref().unwrap_or(""),
+            &n.to_string(),
+            &m.to_string(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(path)
 }
 
 /// The Markdown report, for a ticket or a wiki.
@@ -124,14 +208,25 @@ pub fn markdown(plan: &Plan) -> String {
         count(Severity::Info),
     );
     let _ = writeln!(s, "## Categories\n\n| Category | From | Rooms | Split |\n|---|---|---|---|");
-    for c in &plan.categories {
-        let n = plan.rooms.iter().filter(|r| r.category == c.key).count();
+    let mut per: HashMap<&str, usize> = HashMap::new();
+    for r in &plan.rooms {
+        *per.entry(r.category.as_str()).or_default() += 1;
+    }
+    for c in plan.categories.iter().take(MD_ROWS) {
+        let n = per.get(c.key.as_str()).copied().unwrap_or(0);
         let _ = writeln!(
             s,
             "| {} | {} | {n} | {} |",
             md(&c.name),
             md(&c.legacy_path),
             md(c.split_reason.as_deref().unwrap_or(""))
+        );
+    }
+    if plan.categories.len() > MD_ROWS {
+        let _ = writeln!(
+            s,
+            "\n… and {} more categories: all of them are in categories.csv.",
+            plan.categories.len() - MD_ROWS
         );
     }
     let _ = writeln!(s, "\n## Add-ins\n\n| Add-in | URL | Rooms | Registered |\n|---|---|---|---|");
@@ -156,20 +251,32 @@ pub fn markdown(plan: &Plan) -> String {
         let _ =
             writeln!(s, "| {} | {} | {} | {registered} |", md(&a.name), md(&a.url), rooms.count());
     }
-    let _ =
-        writeln!(s, "\n## Findings\n\n| Severity | Code | Subject | Message |\n|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "\n## Findings\n\nBy code, with the first {MD_EXAMPLES} of each; every finding is in findings.csv.\n\n\
+         | Severity | Code | Count | Subject | Message |\n|---|---|---|---|---|"
+    );
+    let mut codes: std::collections::BTreeMap<(Severity, &str), Vec<&crate::plan::Finding>> =
+        Default::default();
     for f in &plan.findings {
-        let _ = writeln!(
-            s,
-            "| {:?} | {} | {} | {} |",
-            f.severity,
-            f.code,
-            md(&f.subject),
-            md(&f.message)
-        );
+        codes.entry((f.severity, f.code.as_str())).or_default().push(f);
+    }
+    for ((sev, code), list) in &codes {
+        for (i, f) in list.iter().take(MD_EXAMPLES).enumerate() {
+            let n = if i == 0 { list.len().to_string() } else { String::new() };
+            let _ =
+                writeln!(s, "| {sev:?} | {code} | {n} | {} | {} |", md(&f.subject), md(&f.message));
+        }
+        if list.len() > MD_EXAMPLES {
+            let _ = writeln!(s, "| | {code} | | … and {} more | |", list.len() - MD_EXAMPLES);
+        }
     }
     s
 }
+
+/// Rows of plan.md's category table, and examples per finding code (the CSVs hold all).
+const MD_ROWS: usize = 1000;
+const MD_EXAMPLES: usize = 20;
 
 fn md(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")

@@ -4,12 +4,12 @@
 //! severity and one table per wave. Built from the `html` building blocks; every name
 //! is escaped, and control or bidi-override characters are made visible first.
 
+mod lists;
 mod tree;
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::plan::{Finding, Plan, PlanRoom, Severity};
+use crate::plan::{Plan, Severity};
 use crate::report::html::{self, badge, cards, esc, fmt_num, table};
 
 /// Styles this report adds to the shared sheet (tree picture, verdict, layout helpers).
@@ -51,11 +51,15 @@ pub fn render(plan: &Plan) -> String {
          <i style=\"background:#f5f7fa;border:1px dashed #bcccdc\"></i>legacy category without rooms of its own\
          <i style=\"background:#fdecea;border:1px dashed #c62828\"></i>rooms not migrated</div>\
          <div class=\"scroll\">{}</div></section>",
-        tree::svg(plan, &legacy)
+        if legacy.len() > lists::TREE_CATEGORIES {
+            lists::tree_summary(plan, legacy.len())
+        } else {
+            tree::svg(plan, &legacy)
+        }
     );
-    body.push_str(&history(plan));
-    body.push_str(&findings(plan));
-    body.push_str(&waves(plan));
+    body.push_str(&lists::history(plan));
+    body.push_str(&lists::findings(plan));
+    body.push_str(&lists::waves(plan));
     let subtitle = format!(
         "Dry-run assessment · source: {} · {} rooms in {} target categories",
         shown(&plan.source_version),
@@ -252,163 +256,6 @@ fn summary(plan: &Plan, legacy_categories: usize) -> String {
         table(&["Messages", "#Count"], &rows)
     );
     s
-}
-
-/// Messages to load per target category, largest first.
-fn history(plan: &Plan) -> String {
-    let mut items: Vec<(String, f64)> = plan
-        .categories
-        .iter()
-        .map(|c| {
-            let v: u64 =
-                plan.rooms.iter().filter(|r| r.category == c.key).map(|r| r.message_count).sum();
-            (shown(&c.name), v as f64)
-        })
-        .collect();
-    items.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    format!(
-        "<section id=\"history\"><h2>History volume per target category</h2><p class=\"muted\">Staged messages of the \
-         migrated rooms, before the load-time rules (cut-off date, unknown authors) are applied.</p>\
-         <div class=\"scroll\">{}</div></section>",
-        html::bar_chart(&items, "msgs")
-    )
-}
-
-/// Findings by severity: errors first; info collapsed.
-fn findings(plan: &Plan) -> String {
-    let mut s = String::from("<section id=\"findings\"><h2>Findings</h2>");
-    if plan.findings.is_empty() {
-        s.push_str("<p>No findings.</p>");
-    }
-    for (sev, kind, title) in [
-        (Severity::Error, "error", "Blocking errors"),
-        (Severity::Warning, "warning", "Warnings"),
-        (Severity::Info, "info", "Info"),
-    ] {
-        let group: Vec<&Finding> = plan.findings.iter().filter(|f| f.severity == sev).collect();
-        if group.is_empty() {
-            continue;
-        }
-        let mut codes: BTreeMap<&str, usize> = BTreeMap::new();
-        for f in &group {
-            *codes.entry(f.code.as_str()).or_default() += 1;
-        }
-        let chips: String = codes
-            .iter()
-            .map(|(c, n)| format!("<span><code>{}</code> × {n}</span>", esc(&shown(c))))
-            .collect();
-        let rows: Vec<Vec<String>> = group
-            .iter()
-            .map(|f| {
-                vec![
-                    format!("<code class=\"nw\">{}</code>", esc(&shown(&f.code))),
-                    brk(&f.subject),
-                    brk(&f.message),
-                ]
-            })
-            .collect();
-        let inner = format!(
-            "<div class=\"codes\">{chips}</div>{}",
-            table(&["Code", "Subject", "Message"], &rows)
-        );
-        let head = format!("{} {}", badge(kind, &group.len().to_string()), esc(title));
-        if sev == Severity::Info {
-            let _ = write!(s, "<details><summary>{head}</summary>{inner}</details>");
-        } else {
-            let _ = write!(s, "<h3>{head}</h3>{inner}");
-        }
-    }
-    s.push_str("</section>");
-    s
-}
-
-/// One table per wave, then the rooms that are not migrated.
-fn waves(plan: &Plan) -> String {
-    let mut s = String::from("<section id=\"waves\"><h2>Waves</h2>");
-    for w in &plan.waves {
-        let rooms: Vec<&PlanRoom> = w
-            .rooms
-            .iter()
-            .filter_map(|id| plan.rooms.iter().find(|r| r.legacy_id == *id))
-            .collect();
-        let _ = write!(
-            s,
-            "<h3>Wave <code>{}</code> — {}, {} to load</h3>",
-            esc(&shown(&w.name)),
-            plural(rooms.len() as u64, "room", "rooms"),
-            plural(w.messages, "message", "messages")
-        );
-        let rows: Vec<Vec<String>> = rooms.iter().map(|r| room_row(plan, r)).collect();
-        s.push_str(&table(
-            &[
-                "Room (legacy path)",
-                "Category",
-                "Pool",
-                "Kind",
-                "#Members",
-                "#Managers",
-                "#Presenters",
-                "#Messages",
-            ],
-            &rows,
-        ));
-    }
-    if !plan.excluded_rooms.is_empty() {
-        let rows: Vec<Vec<String>> = plan
-            .excluded_rooms
-            .iter()
-            .map(|x| {
-                let kind = if x.disposition == "rejected" { "error" } else { "warning" };
-                vec![
-                    brk(&x.legacy_path),
-                    badge(kind, &x.disposition),
-                    brk(&x.rule),
-                    fmt_num(x.message_count as f64),
-                ]
-            })
-            .collect();
-        let _ = write!(
-            s,
-            "<h3>Rooms not migrated</h3>{}",
-            table(&["Legacy room", "Disposition", "Rule", "#Messages"], &rows)
-        );
-    }
-    s.push_str("</section>");
-    s
-}
-
-fn room_row(plan: &Plan, r: &PlanRoom) -> Vec<String> {
-    let category =
-        plan.category(&r.category).map_or_else(|| r.category.clone(), |c| c.name.clone());
-    let mut kind = format!(
-        "{} · {}",
-        if r.behavior == 5 { "auditorium" } else { "normal" },
-        match r.visibility {
-            2 => "secret",
-            6 => "open",
-            _ => "closed",
-        }
-    );
-    if r.disabled {
-        kind = format!("<span class=\"nw\">{}</span> {}", esc(&kind), badge("warning", "disabled"));
-    } else {
-        kind = format!("<span class=\"nw\">{}</span>", esc(&kind));
-    }
-    let n = |v: usize| fmt_num(v as f64);
-    vec![
-        format!(
-            "{}<span class=\"sub brk\">{}</span>",
-            brk(&r.target_name),
-            esc(&shown(&r.legacy_path))
-        ),
-        brk(&category),
-        esc(&shown(&r.pool)),
-        kind,
-        n(r.members.len()),
-        n(r.managers.len()),
-        n(r.presenters.len()),
-        fmt_num(r.message_count as f64),
-    ]
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 
 use super::*;
 use crate::model::Addin;
-use crate::plan::{ExcludedRoom, MessageTotals, PlanCategory, PlanPrincipal, PlanWave};
+use crate::plan::{
+    ExcludedRoom, Finding, MessageTotals, PlanCategory, PlanPrincipal, PlanRoom, PlanWave,
+};
 
 /// A name built to break HTML, PowerShell and the layout at once.
 pub(crate) const HOSTILE: &str =
@@ -190,4 +192,49 @@ fn ready_plan_says_so() {
     let mut plan = hostile_plan();
     plan.findings.retain(|f| f.severity != Severity::Error);
     assert!(render(&plan).contains("Ready to load"));
+}
+
+/// At pool scale the page stays proportional to what a person reads: each code's first
+/// examples, each wave's first rooms, the largest categories of the chart and, beyond a
+/// few hundred legacy categories, a summary instead of the picture; each cut says where
+/// the rest is.
+#[test]
+fn a_pool_sized_plan_gives_a_page_of_readable_size() {
+    let mut plan = hostile_plan();
+    plan.findings.retain(|f| f.severity != Severity::Error);
+    let template = plan.findings[0].clone();
+    let (n_rooms, n_cats) = (5_000_i64, 1_000_i64);
+    for i in 0..n_cats {
+        let key = format!("k{i}");
+        let legacy = format!("/Top {}/Cat {i}", i % 7);
+        plan.categories.push(category(&key, format!("Cat {i}"), legacy, "p", None));
+    }
+    for i in 0..n_rooms {
+        plan.rooms.push(room(
+            1_000 + i,
+            &format!("Room {i}"),
+            &format!("k{}", i % n_cats),
+            "p",
+            "big",
+            4,
+        ));
+        let mut f = template.clone();
+        f.code = "MANY".into();
+        f.subject = format!("room {i}");
+        plan.findings.push(f);
+    }
+    plan.waves.push(PlanWave {
+        name: "big".into(),
+        rooms: (0..n_rooms).map(|i| 1_000 + i).collect(),
+        messages: 1,
+    });
+    let page = render(&plan);
+    assert!(page.len() < 1_000_000, "{} bytes", page.len());
+    assert!(!page.contains("<svg class=\"tree\""), "no picture of 1,000 categories");
+    assert!(page.contains("/Top 3") && page.contains("categories.csv"));
+    let more = |n: i64| format!("… and {} more", crate::report::html::fmt_num(n as f64));
+    assert!(page.contains(&(more(n_rooms - 20) + " MANY")), "findings cut");
+    assert!(page.contains(&(more(n_rooms - 200) + " rooms")), "wave cut");
+    assert!(page.contains("the other "), "chart cut");
+    assert_eq!(page.matches("room 4999").count(), 0, "an example past the cut");
 }
