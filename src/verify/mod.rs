@@ -4,8 +4,9 @@
 //! plan) against the staged snapshot:
 //! - `history.rs`: per-room counts and an order-sensitive checksum of the messages, with the
 //!   first differing `chatId`;
-//! - `access.rs`: effective read/post/manage rights before (MAPPING.md §2) and after (§3),
-//!   every difference explained by a mapping rule or blocking;
+//! - `access.rs`: effective read/post/manage rights before (MAPPING.md §2; §3 for a
+//!   Persistent Chat source, `mgc_source.rs`) and after (§3), every difference explained
+//!   by a mapping rule or blocking;
 //! - `invariants.rs`: rules Persistent Chat relies on (lists within scope, unique names, …).
 //!
 //! `target.rs` reads the target model the last two share. Every check is written once,
@@ -14,6 +15,7 @@
 pub mod access;
 pub mod history;
 pub mod invariants;
+pub mod mgc_source;
 pub mod planned;
 pub mod scope;
 pub mod source;
