@@ -69,7 +69,15 @@ fn keyed(url: &str) -> BTreeMap<&'static str, Vec<String>> {
 
 /// `gcmigrate migrate` (extract, plan, load, verify, cutover) from the env's source.
 fn migrate(env: &TestEnv) {
-    env.run(&["migrate", "-q", "--create-schema", "--source", &env.source, "--target", &env.target]);
+    env.run(&[
+        "migrate",
+        "-q",
+        "--create-schema",
+        "--source",
+        &env.source,
+        "--target",
+        &env.target,
+    ]);
 }
 
 /// Contoso migrated into pool A (`mgc.db` of `name-a`, or `target`).

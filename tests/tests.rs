@@ -68,3 +68,5 @@ mod grants;
 mod tsql_versions;
 // A Persistent Chat pool as the source: role rows one to one, §3 access, denied scopes.
 mod mgc_source;
+// tblLastInviteId kept by every load, checked by verify, restored by rollback.
+mod last_invite;

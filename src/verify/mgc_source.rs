@@ -57,7 +57,8 @@ pub fn model(snap: &Snapshot) -> Model {
     }
     let roles: HashMap<i64, Option<Role>> =
         snap.role_types.iter().map(|(id, d)| (*id, Role::from_desc(d))).collect();
-    let rooms: BTreeSet<i64> = snap.nodes.values().filter(|n| !n.is_category).map(|n| n.id).collect();
+    let rooms: BTreeSet<i64> =
+        snap.nodes.values().filter(|n| !n.is_category).map(|n| n.id).collect();
     for r in snap.roles.iter().filter(|r| rooms.contains(&r.node_id)) {
         if !t.principals.contains_key(&r.prin_id) {
             continue;

@@ -15,6 +15,7 @@
 pub mod access;
 pub mod history;
 pub mod invariants;
+pub mod last_invite;
 pub mod mgc_source;
 pub mod planned;
 pub mod scope;
@@ -227,6 +228,8 @@ pub fn tsql_statements() -> Vec<(String, String)> {
         ("verify: channels", crate::db::scan::distinct_sql("tblChat", "channelId")),
         ("verify: channel authors", invariants::CHANNEL_AUTHORS.into()),
         ("verify: tblLastChatId", invariants::LAST_CHAT.into()),
+        ("verify: highest invID", last_invite::MAX_INVITES.into()),
+        ("verify: tblLastInviteId", crate::load::last_invite::READ.into()),
         ("verify --source: target room up to a watermark", source::TARGET_UPTO.into()),
     ]);
     out.into_iter().map(|(n, s)| (n.to_string(), placeholders(&s).into_owned())).collect()
