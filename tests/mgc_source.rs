@@ -216,3 +216,24 @@ fn a_denied_scope_and_a_creator_survive_the_hop_and_nobody_gains() {
     let out = b.output(&["verify", "--target", &b.target]).expect(1);
     assert!(out.all().contains("gained read on ") && out.all().contains(uri), "{out}");
 }
+
+/// The deployment the ledger of `target` records.
+fn deployments(target: &str) -> Vec<String> {
+    rows(target, "SELECT DISTINCT deployment FROM gcmigrate_ledger WHERE deployment IS NOT NULL")
+}
+
+#[test]
+fn two_pools_are_two_deployments_even_with_one_root_guid() {
+    // Two pools created alike (same root and system principal GUIDs, same Contoso rooms):
+    // each is its own deployment, by its tblConfig.configPoolID.
+    let (a1, a2) = (pool_a("mgc-two-1", None), pool_a("mgc-two-2", None));
+    let root = "SELECT LOWER(CAST(nodeGuid AS TEXT)) FROM tblNode WHERE nodeID = 1";
+    assert_eq!(rows(&a1.target, root), rows(&a2.target, root));
+    let (b1, b2) = (pool_b("mgc-two-1", &a1, None), pool_b("mgc-two-2", &a2, None));
+    let (d1, d2) = (deployments(&b1.target), deployments(&b2.target));
+    assert_eq!(d1.len(), 1, "{d1:?}");
+    assert!(d1[0].starts_with("pool:") && d2[0].starts_with("pool:"), "{d1:?} {d2:?}");
+    assert_ne!(d1, d2);
+    let pool_id = text(&a1.target, "SELECT LOWER(CAST(configPoolID AS TEXT)) FROM tblConfig");
+    assert_eq!(d1[0], format!("pool:{pool_id}"));
+}
