@@ -237,3 +237,46 @@ fn two_pools_are_two_deployments_even_with_one_root_guid() {
     let pool_id = text(&a1.target, "SELECT LOWER(CAST(configPoolID AS TEXT)) FROM tblConfig");
     assert_eq!(d1[0], format!("pool:{pool_id}"));
 }
+
+#[test]
+fn a_pool_split_across_two_targets_by_categories_csv_keeps_everything() {
+    let a = pool_a("mgc-split", None);
+    let cats = rows(&a.target, "SELECT nodeName FROM tblNode WHERE nodeType = 1 AND nodeID <> 1");
+    assert!(cats.len() >= 2, "{cats:?}");
+    let east = &cats[0];
+    let s = TestEnv::new("mgc-split-s")
+        .source(&a.target)
+        .mapping("categories.csv", &format!("legacy_path,pool\n\"/{east}\",east\n"));
+    s.extract().plan();
+    let (t_east, t_rest) = (sqlite_url(&s.dir, "east.db"), sqlite_url(&s.dir, "rest.db"));
+    s.run(&["load", "-q", "--create-schema", "--pool", "east", "--target", &t_east]);
+    s.run(&["load", "-q", "--create-schema", "--pool", "default", "--target", &t_rest]);
+    s.run(&["verify", "-q", "--pool", "east", "--target", &t_east]);
+    s.run(&["verify", "-q", "--pool", "default", "--target", &t_rest]);
+    let in_east = rows(&t_east, "SELECT nodeName FROM tblNode WHERE nodeType = 1 AND nodeID <> 1");
+    assert_eq!(&in_east, &[east.clone()]);
+    let (ka, ke, kr) = (keyed(&a.target), keyed(&t_east), keyed(&t_rest));
+    for name in ["roles", "scopes", "history", "invites"] {
+        let mut both = [ke[name].clone(), kr[name].clone()].concat();
+        both.sort();
+        assert_eq!(ka[name], both, "{name}: the two pools together hold pool A's rows");
+    }
+    // Rooms arrive staged (disabled until their cutover): everything else of a node is kept.
+    let unstaged = |v: &[String]| -> Vec<String> {
+        let mut v: Vec<String> = v
+            .iter()
+            .map(|n| {
+                n.split('|')
+                    .enumerate()
+                    .filter(|(i, _)| *i != 4)
+                    .map(|(_, x)| x)
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let both = [ke["nodes"].clone(), kr["nodes"].clone()].concat();
+    assert_eq!(unstaged(&ka["nodes"]), unstaged(&both));
+}
