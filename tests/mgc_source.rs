@@ -254,7 +254,7 @@ fn a_pool_split_across_two_targets_by_categories_csv_keeps_everything() {
     s.run(&["verify", "-q", "--pool", "east", "--target", &t_east]);
     s.run(&["verify", "-q", "--pool", "default", "--target", &t_rest]);
     let in_east = rows(&t_east, "SELECT nodeName FROM tblNode WHERE nodeType = 1 AND nodeID <> 1");
-    assert_eq!(&in_east, &[east.clone()]);
+    assert_eq!(in_east, std::slice::from_ref(east));
     let (ka, ke, kr) = (keyed(&a.target), keyed(&t_east), keyed(&t_rest));
     for name in ["roles", "scopes", "history", "invites"] {
         let mut both = [ke[name].clone(), kr[name].clone()].concat();
