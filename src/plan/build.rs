@@ -114,6 +114,8 @@ struct Builder<'a> {
     class_to_cat: HashMap<ClassKey, String>,
     /// Target names taken so far, per pool (lowercase).
     used_names: HashMap<String, HashSet<String>>,
+    /// An `mgc` source's scope rows by (node, denied) (empty for a legacy source).
+    mgc_scopes: HashMap<(i64, bool), BTreeSet<i64>>,
     /// Principals already reported as federated and as disabled.
     fed_seen: BTreeSet<i64>,
     disabled_seen: BTreeSet<i64>,
@@ -134,6 +136,7 @@ impl<'a> Builder<'a> {
             categories: Vec::new(),
             class_to_cat: HashMap::new(),
             used_names: HashMap::new(),
+            mgc_scopes: from_mgc::scope_index(snap),
             fed_seen: BTreeSet::new(),
             disabled_seen: BTreeSet::new(),
         }

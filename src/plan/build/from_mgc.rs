@@ -15,17 +15,29 @@
 //! accept) is fitted by the same `restrict` as §4 — exact under §3, where such an entry
 //! grants only its in-scope users — and reported.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use super::access::{note_principal, restrict, Restriction};
 use super::rooms::{ClassKey, RoomDraft};
 use super::Builder;
 use crate::mapping::legacy::{principals, Grant, Role, Scope};
-use crate::model::{BEHAVIOR_NORMAL, VISIBILITY_PRIVATE};
+use crate::model::{Snapshot, BEHAVIOR_NORMAL, VISIBILITY_PRIVATE};
 use crate::plan::{PlanCategory, Severity};
 
 /// The role lists of one room: members, managers, presenters.
 pub(super) type Lists = (Vec<i64>, Vec<i64>, Vec<i64>);
+
+/// An `mgc` source's scope rows by (node, denied), rows naming a missing principal left out
+/// (they grant nobody); empty for a legacy source, which never asks.
+pub(super) fn scope_index(snap: &Snapshot) -> HashMap<(i64, bool), BTreeSet<i64>> {
+    let mut out: HashMap<(i64, bool), BTreeSet<i64>> = HashMap::new();
+    if crate::verify::mgc_source::is_mgc(snap) {
+        for s in snap.scopes.iter().filter(|s| snap.principals.contains_key(&s.prin_id)) {
+            out.entry((s.node_id, s.denied)).or_default().insert(s.prin_id);
+        }
+    }
+    out
+}
 
 impl<'a> Builder<'a> {
     /// Whether the source is a Persistent Chat `mgc` (read with §3).
@@ -36,11 +48,7 @@ impl<'a> Builder<'a> {
     /// The scope rows of source node `id`: allowed (`scopeIsDenied` = 0) or denied. Rows
     /// naming a missing principal grant nobody (a `DATA_ERROR` of `integrity.rs`).
     fn mgc_scope(&self, id: i64, denied: bool) -> Vec<i64> {
-        let snap = self.snap;
-        let rows = snap.scopes.iter().filter(|s| s.node_id == id && s.denied == denied);
-        let set: BTreeSet<i64> =
-            rows.map(|s| s.prin_id).filter(|p| snap.principals.contains_key(p)).collect();
-        set.into_iter().collect()
+        self.mgc_scopes.get(&(id, denied)).into_iter().flatten().copied().collect()
     }
 
     /// The class of an `mgc` category: its own settings, so that all its rooms stay in it.
@@ -149,5 +157,103 @@ impl<'a> Builder<'a> {
                 format!("{role:?} row(s) of prinID(s) {list} on a {on}: Persistent Chat 2013 has no such role \
                          there, and they granted nothing under its rules; they are not migrated"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::mapping::Mappings;
+    use crate::model::*;
+
+    fn prin(id: i64, ty: i64) -> Principal {
+        Principal {
+            id,
+            guid: format!("00000000-0000-4000-8000-{id:012}"),
+            uri: format!("sip:{id}@x"),
+            name: None,
+            company: None,
+            email: None,
+            ad_path: None,
+            upn: None,
+            disabled: false,
+            type_id: ty,
+            added_on: 0,
+            updated_on: 0,
+        }
+    }
+
+    /// Category 2 allows group 20, denies user 11, has Creator 10 and a stray Member row;
+    /// room 3 (normal, Closed) lists 20 as member, 12 (outside the scope) as manager and 10
+    /// as presenter; room 4 is Open with invitations off. Role ids are not 1–4.
+    fn snap() -> Snapshot {
+        let mut s = Snapshot { version: Some(SourceVersion::Mgc2013), ..Default::default() };
+        for (id, user) in [(5, true), (9, false)] {
+            let desc = String::new();
+            s.principal_types.insert(
+                id,
+                PrincipalType {
+                    id,
+                    desc,
+                    is_system_user: false,
+                    is_user: user,
+                    is_federated: false,
+                },
+            );
+        }
+        for (id, ty) in [(10, 5), (11, 5), (12, 5), (20, 9)] {
+            s.principals.insert(id, prin(id, ty));
+        }
+        s.affiliations = vec![(10, 20), (11, 20)];
+        s.nodes.insert(1, Node::blank(1, Some(1), true, "Root"));
+        s.nodes.insert(2, Node::blank(2, Some(1), true, "Cat"));
+        let mut closed = Node::blank(3, Some(2), false, "closed");
+        closed.visibility = Some(VISIBILITY_SCOPED);
+        let mut open = Node::blank(4, Some(2), false, "open");
+        open.visibility = Some(VISIBILITY_OPEN);
+        open.invite = Some(false);
+        s.nodes.insert(3, closed);
+        s.nodes.insert(4, open);
+        s.role_types = [
+            (11, "Manager".into()),
+            (12, "Member".into()),
+            (13, "Creator".into()),
+            (14, "Voiced".into()),
+        ]
+        .into();
+        let deny = |n, p, d| ScopeRow { node_id: n, prin_id: p, denied: d };
+        s.scopes = vec![deny(2, 20, false), deny(2, 11, true)];
+        let role =
+            |n, p, t| RoleRow { node_id: n, prin_id: p, role_type_id: t, honors_scope: true };
+        s.roles = vec![
+            role(2, 10, 13),
+            role(2, 12, 12),
+            role(3, 20, 12),
+            role(3, 12, 11),
+            role(3, 10, 14),
+        ];
+        s
+    }
+
+    #[test]
+    fn an_mgc_source_keeps_its_categories_scopes_and_role_rows() {
+        let plan = crate::plan::build(&snap(), &Mappings::default(), &[]);
+        assert_eq!(plan.categories.len(), 1, "one flat category, never split");
+        let c = &plan.categories[0];
+        assert_eq!(
+            (c.allowed.clone(), c.denied.clone(), c.creators.clone()),
+            (vec![20], vec![11], vec![10])
+        );
+        let room = |id| plan.rooms.iter().find(|r| r.legacy_id == id).unwrap();
+        // The presenter of a normal room is a member; 12 lies outside the scope: dropped.
+        assert_eq!((room(3).members.clone(), room(3).managers.clone()), (vec![10, 20], vec![]));
+        assert!(room(3).presenters.is_empty());
+        assert_eq!((room(4).visibility, room(4).invite), (VISIBILITY_OPEN, Some(false)));
+        let codes: Vec<&str> = plan.findings.iter().map(|f| f.code.as_str()).collect();
+        for code in ["ROLE_NOT_CARRIED", "PRESENTER_TO_MEMBER", "ACL_OUTSIDE_SCOPE_DROPPED"] {
+            assert!(codes.contains(&code), "{code}: {codes:?}");
+        }
+        assert!(!codes.contains(&"CATEGORY_SPLIT") && !codes.contains(&"NO_DOMAIN_PRINCIPAL"));
+        // The plan's own §3-against-§3 check finds nothing widened.
+        assert!(crate::verify::planned::check(&plan, &snap()).gained.is_empty());
     }
 }
