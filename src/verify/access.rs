@@ -1,6 +1,6 @@
 //! Access equivalence: who could read, post in and manage each room before (MAPPING.md §2,
-//! on the legacy snapshot; §3 when the source is a Persistent Chat `mgc`) against who can now (§3, on the target as read back), for every
-//! user and every room of the wave.
+//! on the legacy snapshot; §3 when the source is a Persistent Chat `mgc`) against who can
+//! now (§3, on the target as read back), for every user and every room of the wave.
 //!
 //! Users are matched through the load's id map (legacy `prinID` → target `prinID`), then —
 //! for principals the load did not write, such as users synced from AD into a live pool —
