@@ -280,3 +280,50 @@ fn a_pool_split_across_two_targets_by_categories_csv_keeps_everything() {
     let both = [ke["nodes"].clone(), kr["nodes"].clone()].concat();
     assert_eq!(unstaged(&ka["nodes"]), unstaged(&both));
 }
+
+#[test]
+fn two_pools_read_into_one_target_each_verify_and_roll_back_alone() {
+    let a1 = pool_a("mgc-merge-1", None);
+    let size = ["--users", "30", "--groups", "4", "--rooms", "12", "--messages", "600"];
+    let a2 = TestEnv::new("mgc-merge-2-a").synth(&size);
+    migrate(&a2);
+    let c = TestEnv::new("mgc-merge-c").source(&a1.target);
+    migrate(&c);
+    let before = keyed(&c.target);
+    // The second pool, into the same target, under its own wave; its room names would
+    // clash with the first pool's (MAPPING.md §4 "Names and limits"): rooms.csv renames
+    // them, categories.csv renames a clashing category.
+    let mut names = String::from("room,target_name\n");
+    let sql = "SELECT LOWER(CAST(nodeGuid AS TEXT)) || ',second ' || nodeName FROM tblNode WHERE nodeType = 0";
+    for line in rows(&a2.target, sql) {
+        names.push_str(&line);
+        names.push('\n');
+    }
+    let c2 = TestEnv::new("mgc-merge-c2")
+        .source(&a2.target)
+        .target(&c.target)
+        .mapping("gcmigrate.toml", "default_wave = \"second\"\n")
+        .mapping("categories.csv", "legacy_path,on_conflict\n/**,rename\n")
+        .mapping("rooms.csv", &names);
+    c2.extract();
+    let maps = c2.maps();
+    c2.run(&["plan", "-q", "--mappings", maps.to_str().unwrap(), "--target", &c.target]);
+    c2.load().verify();
+    c.verify();
+    assert_eq!(deployments(&c.target).len(), 2, "{:?}", deployments(&c.target));
+    // Every role, scope, message and invitation of the second pool is there (its rooms
+    // carry new names and arrive staged, so nodes are not compared).
+    let (second, merged) = (keyed(&a2.target), keyed(&c.target));
+    for name in ["roles", "scopes", "history", "invites"] {
+        for r in &second[name] {
+            assert!(merged[name].contains(r), "{name}: {r} of the second pool is missing");
+        }
+    }
+    // Rolling the second pool back leaves the first exactly as it was.
+    c2.run(&["rollback", "-q", "--execute", "--target", &c.target]);
+    let after = keyed(&c.target);
+    for name in ["roles", "scopes", "history", "invites", "role counts"] {
+        assert_eq!(before[name], after[name], "{name}");
+    }
+    c.verify();
+}
