@@ -9,7 +9,8 @@ use gcmigrate::schema::{ddl, SchemaKind};
 use crate::util::*;
 
 /// Rows a target held before gcmigrate touched it; the rollback must leave them alone.
-/// Principal 2 has a Contoso URI and the add-in a Contoso GUID, so the load reuses both.
+/// Principal 2 has a Contoso URI and the add-in a Contoso GUID, so the load reuses both;
+/// its tblLastInviteId (1) is raised by the load (its invitations go to 2) and restored.
 const PRE_EXISTING: &str = "
 INSERT INTO tblPrincipal (prinID, prinGuid, prinUri, prinName, prinDisplayName, prinCompanyName, prinEmail, prinADPath,
   prinADUserPrincipalName, prinDisabled, prinTypeID, prinPoolID, prinPolicyID, prinAddedBy, prinAddedOn, prinUpdatedBy,
@@ -30,6 +31,7 @@ INSERT INTO tblScopePrincipal (scopeNodeID, scopePrinID, scopeIsDenied, scopeUpd
 INSERT INTO tblPrincipalRole (prinRoleNodeID, prinRolePrinID, prinRoleTypeID, prinRoleUpdatedBy) VALUES (3, 2, 1, 1), (3, 3, 2, 1);
 INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content, rtf) VALUES (3, 1, 634953024000000000, 3, 0, 'kept', NULL);
 INSERT INTO tblLastChatId (nodeID, lastChatID) VALUES (3, 1);
+INSERT INTO tblLastInviteId (prinID, lastInviteID) VALUES (2, 1), (3, 7);
 ";
 
 /// A name that breaks any script that quotes it naively, in any of the three dialects.

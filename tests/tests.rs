@@ -66,3 +66,7 @@ mod runbook;
 mod grants;
 // T-SQL versions: every text the tool emits runs on SQL Server 2005 SP3 (legacy) / 2008 R2 SP2 (mgc).
 mod tsql_versions;
+// A Persistent Chat pool as the source: role rows one to one, §3 access, denied scopes.
+mod mgc_source;
+// tblLastInviteId kept by every load, checked by verify, restored by rollback.
+mod last_invite;

@@ -39,7 +39,7 @@ fn side_of(name: &str) -> Side {
 }
 
 /// Keys that reach every branch of a rollback script: roles and scopes on foreign nodes,
-/// a cutover row, several runs and add-ins.
+/// a cutover row, several runs and add-ins, tblLastInviteId restored with and without a row.
 fn keys() -> WaveKeys {
     WaveKeys {
         runs: vec!["20240101T000000.001-7".into(), "20240102T000000.001-8".into()],
@@ -49,6 +49,7 @@ fn keys() -> WaveKeys {
         cutovers: vec!["cutover-20260101T000000.000-9".into()],
         roles: vec![(1, 2, 3)],
         scopes: vec![(1, 2)],
+        last_invites: vec![(2, None), (3, Some(9))],
     }
 }
 

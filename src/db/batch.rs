@@ -165,6 +165,9 @@ pub const CHAT: TableSpec = TableSpec {
 /// `tblLastChatId`.
 pub const LAST_CHAT_ID: TableSpec =
     TableSpec { name: "tblLastChatId", cols: &[("nodeID", Int), ("lastChatID", Int)] };
+/// `tblLastInviteId`: per principal, the highest invitation id handed out.
+pub const LAST_INVITE_ID: TableSpec =
+    TableSpec { name: "tblLastInviteId", cols: &[("prinID", Int), ("lastInviteID", Int)] };
 /// The migration's own ledger in the target.
 pub const LEDGER: TableSpec = TableSpec {
     name: "gcmigrate_ledger",

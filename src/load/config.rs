@@ -62,6 +62,10 @@ pub struct Inserted {
     pub roles: Vec<(i64, i64, i64)>,
     /// `tblPrincipalInvites` (principal, node).
     pub invites: Vec<(i64, i64)>,
+    /// `tblLastInviteId` rows this run inserted or raised, with the value before (`None`:
+    /// no row), for rollback to restore (absent in rows written before it was kept).
+    #[serde(default)]
+    pub last_invites: Vec<(i64, Option<i64>)>,
 }
 
 /// What the configuration phase needs to know about the target before writing.
@@ -79,6 +83,8 @@ pub struct TargetState {
     pub roles: HashMap<Role, i64>,
     /// Existing add-ins (lowercase GUIDs).
     pub addins: HashSet<String>,
+    /// `tblLastInviteId` by target `prinID`.
+    pub last_invites: HashMap<i64, i64>,
 }
 
 impl TargetState {
@@ -94,6 +100,7 @@ impl TargetState {
             by_uri: HashMap::new(),
             roles,
             addins: HashSet::new(),
+            last_invites: HashMap::new(),
         }
     }
 
@@ -131,6 +138,7 @@ impl TargetState {
             Ok(())
         })
         .await?;
+        st.last_invites = super::last_invite::read(db).await?;
         Ok(st)
     }
 }
@@ -161,6 +169,7 @@ pub fn statements(d: Dialect) -> Vec<(String, String)> {
             .collect();
     out.push(("principals".into(), principals_sql(d)));
     out.push(("add-ins".into(), addins_sql(d)));
+    out.extend(super::last_invite::statements(d));
     out
 }
 
@@ -197,7 +206,8 @@ pub fn build(
     roles.extend(d.insert_rooms(rooms)?);
     d.insert_roles(roles);
 
-    // Invitations of these rooms, for principals that exist in the target.
+    // Invitations of these rooms, for principals that exist in the target, and
+    // tblLastInviteId kept at least their highest invID.
     d.insert_invites(rooms);
     Ok(d.finish())
 }
@@ -212,6 +222,7 @@ pub const NEEDED: &[(&str, &str)] = &[
     ("tblPrincipalRole", "prinRoleNodeID, prinRolePrinID, prinRoleTypeID"),
     ("tblSiopWhiteList", "siopID, siopName, siopUrl"),
     ("tblPrincipalInvites", "prinID, invID, nodeID, createdOn"),
+    ("tblLastInviteId", "prinID, lastInviteID"),
     ("tblChat", "channelId, chatId, chatDate, userId, isAlert, content, rtf"),
     ("tblLastChatId", "nodeID, lastChatID"),
 ];

@@ -9,6 +9,7 @@ pub mod config;
 mod configure;
 pub mod converge;
 mod history;
+pub mod last_invite;
 pub mod ledger;
 pub mod lock;
 pub mod pool_guard;

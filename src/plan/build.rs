@@ -4,12 +4,14 @@
 //! steps and their helpers live in `build/`: `rooms.rs` (step 1 drafts, step 3 rooms, class
 //! keys), `categories.rs` (step 2), `names.rs` (unique names, derived GUIDs, topics),
 //! `access.rs` (grant lists, principals), `findings.rs` (findings, pool capacity). Step 4
-//! (messages, principals, waves) is here.
+//! (messages, principals, waves) is here. A Persistent Chat source takes the few steps of
+//! `from_mgc.rs` instead (MAPPING.md §3: flat categories, role rows one to one).
 
 mod access;
 mod categories;
 mod dn;
 mod findings;
+mod from_mgc;
 mod integrity;
 mod names;
 mod rooms;
@@ -38,10 +40,17 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
 
     // 1. Rooms: classify into drafts or exclusions.
     let room_counts = room_counts(counts);
-    let (drafts, excluded) = b.draft_rooms(&room_counts);
+    let (mut drafts, excluded) = b.draft_rooms(&room_counts);
+    if b.mgc() {
+        // A Persistent Chat source is flat already: each category keeps its rooms (§3).
+        b.mgc_classes(&mut drafts);
+    }
 
     // 2. Categories: one per equivalence class, the parent's own class keeping the base name.
     b.plan_categories(&drafts);
+    if b.mgc() {
+        b.mgc_category_access();
+    }
 
     // 3. Rooms.
     let rooms = b.plan_rooms(&drafts, &room_counts);
@@ -105,6 +114,8 @@ struct Builder<'a> {
     class_to_cat: HashMap<ClassKey, String>,
     /// Target names taken so far, per pool (lowercase).
     used_names: HashMap<String, HashSet<String>>,
+    /// An `mgc` source's scope rows by (node, denied) (empty for a legacy source).
+    mgc_scopes: HashMap<(i64, bool), BTreeSet<i64>>,
     /// Principals already reported as federated and as disabled.
     fed_seen: BTreeSet<i64>,
     disabled_seen: BTreeSet<i64>,
@@ -125,6 +136,7 @@ impl<'a> Builder<'a> {
             categories: Vec::new(),
             class_to_cat: HashMap::new(),
             used_names: HashMap::new(),
+            mgc_scopes: from_mgc::scope_index(snap),
             fed_seen: BTreeSet::new(),
             disabled_seen: BTreeSet::new(),
         }

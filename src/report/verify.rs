@@ -53,6 +53,7 @@ pub(crate) fn describe(name: &str) -> &'static str {
         "unique_names" => "Room and category names are unique in the pool (case-insensitive)",
         "name_length" => "Names fit in 256 characters",
         "last_chat_id" => "tblLastChatId holds each room's highest chatId",
+        "last_invite_id" => "tblLastInviteId of each principal is at least its highest invitation id",
         "chat_references" => "Every message points at an existing room and principal",
         _ => "",
     }

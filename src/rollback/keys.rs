@@ -155,6 +155,7 @@ pub fn pick<'a>(
         to.scopes.extend(&from.scopes);
         to.roles.extend(&from.roles);
         to.invites.extend(&from.invites);
+        to.last_invites.extend(&from.last_invites);
     }
     if this.runs.is_empty() {
         let names: BTreeSet<String> = loaded.iter().map(|w| format!("{:?}", w.wave)).collect();

@@ -112,6 +112,20 @@ impl Script {
         self.stmt(&sql);
     }
 
+    /// Gives principal `p` its `tblLastInviteId` from before the wave, never below an
+    /// invitation that remains (none and no row before: no row).
+    fn restore_last_invite(&mut self, p: i64, before: Option<i64>) {
+        self.delete("tblLastInviteId", &format!("prinID = {p}"));
+        let before = before.map_or(String::new(), |v| format!(" UNION ALL SELECT {v}"));
+        let sql = format!(
+            "INSERT INTO tblLastInviteId (prinID, lastInviteID) SELECT {p}, m FROM \
+             (SELECT MAX(v) AS m FROM (SELECT invID AS v FROM tblPrincipalInvites WHERE prinID = {p}{before}) \
+             AS x) AS y WHERE m IS NOT NULL{}",
+            self.gate
+        );
+        self.stmt(&sql);
+    }
+
     fn delete(&mut self, table: &str, cond: &str) {
         let sql = format!("DELETE FROM {table} WHERE {cond}{}", self.gate);
         self.stmt(&sql);
@@ -192,6 +206,9 @@ pub fn render(keys: &WaveKeys, d: Dialect, new_messages: NewMessages) -> String 
     s.delete("tblChat", &format!("channelId {in_nodes}"));
     s.delete("tblLastChatId", &format!("nodeID {in_nodes}"));
     s.delete("tblPrincipalInvites", &format!("nodeID {in_nodes}"));
+    for (p, before) in &keys.last_invites {
+        s.restore_last_invite(*p, *before);
+    }
     s.delete("tblPrincipalRole", &format!("prinRoleNodeID {in_nodes}"));
     s.delete("tblScopePrincipal", &format!("scopeNodeID {in_nodes}"));
     for (n, p, t) in &keys.roles {
@@ -319,6 +336,7 @@ mod tests {
             cutovers: Vec::new(),
             roles: vec![(1, 2, 3)],
             scopes: vec![(1, 2)],
+            last_invites: vec![(2, None), (3, Some(9))],
         }
     }
 
@@ -364,8 +382,9 @@ mod tests {
     fn sqlite_deletes_are_gated_on_every_guard() {
         let text = render(&keys(3), Dialect::Sqlite, NewMessages::Refuse);
         let deletes = text.matches("DELETE FROM").count();
-        // 12 by key table, and one each for the role and scope row added to a foreign node.
-        assert_eq!(deletes, 14);
-        assert_eq!(text.matches("(SELECT COUNT(*) FROM gcm_guard) = 3").count(), deletes);
+        // 12 by key table, one each for the role and scope row added to a foreign node, and
+        // one per principal whose tblLastInviteId is restored (then its INSERT, gated too).
+        assert_eq!(deletes, 16);
+        assert_eq!(text.matches("(SELECT COUNT(*) FROM gcm_guard) = 3").count(), deletes + 2);
     }
 }

@@ -33,6 +33,10 @@ pub struct WaveKeys {
     /// Scope rows (node, principal) the loads added to nodes they did not insert.
     #[serde(default)]
     pub scopes: Vec<(i64, i64)>,
+    /// `tblLastInviteId` of the principals whose value the loads inserted or raised, with
+    /// the value before the wave's first such load (`None`: no row).
+    #[serde(default)]
+    pub last_invites: Vec<(i64, Option<i64>)>,
 }
 
 impl WaveKeys {
@@ -66,6 +70,7 @@ impl WaveKeys {
             cutovers: Vec::new(),
             roles: roles.into_iter().collect(),
             scopes: scopes.into_iter().collect(),
+            last_invites: earliest(&ins.last_invites),
         })
     }
 
@@ -81,6 +86,20 @@ impl WaveKeys {
         self.cutovers = set.into_iter().collect();
         Ok(self)
     }
+}
+
+/// Each principal's value before the first of several loads raised it: no row when any
+/// load found none (values only grow), else the lowest.
+fn earliest(rows: &[(i64, Option<i64>)]) -> Vec<(i64, Option<i64>)> {
+    let mut out: std::collections::BTreeMap<i64, Option<i64>> = Default::default();
+    for &(p, before) in rows {
+        let e = out.entry(p).or_insert(before);
+        *e = match (*e, before) {
+            (None, _) | (_, None) => None,
+            (Some(a), Some(b)) => Some(a.min(b)),
+        };
+    }
+    out.into_iter().collect()
 }
 
 /// Whether a run id read from a ledger or journal is plainly an id (safe in a script).

@@ -9,6 +9,10 @@
 //! database, so a restored copy on another server is the same deployment while two
 //! installations differ. The server's URL takes no part. Categories are deliberately not
 //! hashed: adding one between two extracts must not change the deployment.
+//!
+//! A Persistent Chat `mgc` source has no `tblVersion`: its `tblConfig.configPoolID` (the
+//! documented "unique ID of the database instance") is its identity, `pool:<guid>` too, so
+//! several pools read into one target stay apart even where their roots share a GUID.
 
 use anyhow::Result;
 
@@ -17,6 +21,17 @@ use crate::model::Snapshot;
 
 /// The column probed before reading the version row.
 const PROBE: (&str, &str) = ("tblVersion", "versionId, poolId");
+
+/// The `mgc` configuration row's pool id, probed the same way.
+const MGC_PROBE: (&str, &str) = ("tblConfig", "configLabel, configPoolID");
+
+/// The `mgc` pool id (the `pool` row's first), as text.
+pub fn config_pool_sql(d: crate::db::Dialect) -> String {
+    format!(
+        "SELECT {} FROM tblConfig WHERE configPoolID IS NOT NULL ORDER BY configLabel DESC",
+        d.as_text("configPoolID")
+    )
+}
 
 /// The newest version row's `poolId`, as text.
 pub fn pool_id_sql(d: crate::db::Dialect) -> String {
@@ -28,12 +43,16 @@ pub fn pool_id_sql(d: crate::db::Dialect) -> String {
 
 /// Reads the deployment identity of the source `db`, whose snapshot `s` was just read.
 pub async fn identity(db: &Conn, s: &Snapshot) -> Result<String> {
-    if db.has_columns(PROBE.0, PROBE.1).await? {
-        let ids = db
-            .rows("reading tblVersion.poolId", &pool_id_sql(db.dialect()), &[], |r| r.opt_text(0))
-            .await?;
-        if let Some(id) = ids.into_iter().flatten().map(|g| norm(&g)).find(|g| !g.is_empty()) {
-            return Ok(format!("pool:{id}"));
+    let d = db.dialect();
+    for (probe, what, sql) in [
+        (PROBE, "reading tblVersion.poolId", pool_id_sql(d)),
+        (MGC_PROBE, "reading tblConfig.configPoolID", config_pool_sql(d)),
+    ] {
+        if db.has_columns(probe.0, probe.1).await? {
+            let ids = db.rows(what, &sql, &[], |r| r.opt_text(0)).await?;
+            if let Some(id) = ids.into_iter().flatten().map(|g| norm(&g)).find(|g| !g.is_empty()) {
+                return Ok(format!("pool:{id}"));
+            }
         }
     }
     Ok(from_snapshot(s))
@@ -68,7 +87,10 @@ fn norm(g: &str) -> String {
 
 /// Every statement of this module, for the T-SQL parse tests.
 pub fn statements(d: crate::db::Dialect) -> Vec<(String, String)> {
-    vec![("deployment: tblVersion.poolId".into(), pool_id_sql(d))]
+    vec![
+        ("deployment: tblVersion.poolId".into(), pool_id_sql(d)),
+        ("deployment: tblConfig.configPoolID".into(), config_pool_sql(d)),
+    ]
 }
 
 #[cfg(test)]

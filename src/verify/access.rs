@@ -1,6 +1,6 @@
 //! Access equivalence: who could read, post in and manage each room before (MAPPING.md §2,
-//! on the legacy snapshot) against who can now (§3, on the target as read back), for every
-//! user and every room of the wave.
+//! on the legacy snapshot; §3 when the source is a Persistent Chat `mgc`) against who can
+//! now (§3, on the target as read back), for every user and every room of the wave.
 //!
 //! Users are matched through the load's id map (legacy `prinID` → target `prinID`), then —
 //! for principals the load did not write, such as users synced from AD into a live pool —
@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use super::target::Model;
 use crate::load::IdMap;
-use crate::mapping::dense::{pack, unpack, Marks};
-use crate::mapping::legacy::{Legacy, Rights};
+use crate::mapping::dense::{pack, unpack, Dense, Marks};
+use crate::mapping::legacy::{Legacy, Rights, TreeError};
 use crate::model::Snapshot;
 use crate::plan::Plan;
 
@@ -126,6 +126,9 @@ struct RoomRef<'a> {
 /// Everything a room comparison reads; shared by the rayon workers.
 struct Compare<'a> {
     lg: Legacy<'a>,
+    /// A Persistent Chat source's own §3 model (`mgc_source.rs`): the "before" side of an
+    /// `mgc` source instead of `lg`'s §2 rules.
+    mgc: Option<Model>,
     tg: &'a Model,
     /// Legacy prinID → target prinID, for every legacy principal that has a counterpart.
     ids: HashMap<i64, i64>,
@@ -166,9 +169,11 @@ pub fn compare(
         .filter_map(|f| f.guid.as_deref())
         .collect();
     let lg = Legacy::new(snap);
-    let (ld, td) = (lg.dense(), tg.dense());
-    let l2t = (0..ld.len() as u32).map(|l| ids.get(&ld.id(l)).and_then(|t| td.idx(*t))).collect();
-    let cmp = Compare { lg, tg, ids, acl_dropped, legacy_of, l2t };
+    let mgc = super::mgc_source::is_mgc(snap).then(|| super::mgc_source::model(snap));
+    let mut cmp = Compare { lg, mgc, tg, ids, acl_dropped, legacy_of, l2t: Vec::new() };
+    let (ld, td) = (cmp.before_dense(), tg.dense());
+    cmp.l2t =
+        (0..ld.len() as u32).map(|l| cmp.ids.get(&ld.id(l)).and_then(|t| td.idx(*t))).collect();
     let mut rooms: Vec<RoomRef<'_>> = plan
         .rooms_in(wave)
         .map(|r| RoomRef {
@@ -235,9 +240,33 @@ struct Scratch {
 }
 
 impl Compare<'_> {
+    /// The dense index of the "before" side (§2's, or an `mgc` source's §3 model's).
+    fn before_dense(&self) -> &Dense {
+        match &self.mgc {
+            Some(m) => m.dense(),
+            None => self.lg.dense(),
+        }
+    }
+
+    /// The "before" rights of a source room: §2, or §3 for an `mgc` source.
+    fn before_rights(
+        &self,
+        id: i64,
+        marks: &mut Marks,
+        out: &mut Vec<(u32, Rights)>,
+    ) -> Result<(), TreeError> {
+        match &self.mgc {
+            Some(m) => {
+                m.rights_dense(id, marks, out);
+                Ok(())
+            }
+            None => self.lg.rights_dense(id, marks, out),
+        }
+    }
+
     fn scratch(&self) -> Scratch {
         Scratch {
-            legacy: self.lg.marks(),
+            legacy: Marks::new(self.before_dense().len()),
             target: self.tg.marks(),
             acc: vec![0; self.tg.dense().len()],
             touched: Vec::new(),
@@ -251,10 +280,10 @@ impl Compare<'_> {
     /// principal: their rights are OR-ed), then the target's rights are walked against them.
     fn room(&self, room: &RoomRef<'_>, s: &mut Scratch) -> Partial {
         // A broken legacy tree was rejected by the plan with a finding; it grants nothing here.
-        if self.lg.rights_dense(room.legacy_id, &mut s.legacy, &mut s.before).is_err() {
+        if self.before_rights(room.legacy_id, &mut s.legacy, &mut s.before).is_err() {
             s.before.clear();
         }
-        let (ld, td) = (self.lg.dense(), self.tg.dense());
+        let (ld, td) = (self.before_dense(), self.tg.dense());
         // Legacy users with no target user in the index: compared against "no rights".
         let mut odd: HashMap<Who, Rights> = HashMap::new();
         for &(l, r) in &s.before {
@@ -317,7 +346,7 @@ impl Compare<'_> {
         part: &mut Partial,
     ) {
         // The legacy principals behind `w` that had rights here.
-        let ld = self.lg.dense();
+        let ld = self.before_dense();
         let had_rights =
             |l: &i64| ld.idx(*l).is_some_and(|i| before.binary_search_by_key(&i, |e| e.0).is_ok());
         let lids: Vec<i64> = match w {

@@ -30,7 +30,7 @@ pub struct Invariant {
 }
 
 impl Invariant {
-    fn new(name: &str, mut details: Vec<String>) -> Invariant {
+    pub(super) fn new(name: &str, mut details: Vec<String>) -> Invariant {
         if details.len() > MAX_DETAILS {
             let more = details.len() - MAX_DETAILS;
             details.truncate(MAX_DETAILS);
@@ -95,7 +95,9 @@ pub async fn check(
     rooms: &[i64],
     checked: &[super::RoomCheck],
 ) -> Result<Vec<Invariant>> {
-    Ok(check_facts(tg, rooms, &chat_facts(db, tg, checked).await?))
+    let mut out = check_facts(tg, rooms, &chat_facts(db, tg, checked).await?);
+    out.push(super::last_invite::check(db, tg).await?);
+    Ok(out)
 }
 
 /// [`ChatFacts`] of the target, judging references against the target model (which holds

@@ -4,8 +4,9 @@
 //! plan) against the staged snapshot:
 //! - `history.rs`: per-room counts and an order-sensitive checksum of the messages, with the
 //!   first differing `chatId`;
-//! - `access.rs`: effective read/post/manage rights before (MAPPING.md §2) and after (§3),
-//!   every difference explained by a mapping rule or blocking;
+//! - `access.rs`: effective read/post/manage rights before (MAPPING.md §2; §3 for a
+//!   Persistent Chat source, `mgc_source.rs`) and after (§3), every difference explained
+//!   by a mapping rule or blocking;
 //! - `invariants.rs`: rules Persistent Chat relies on (lists within scope, unique names, …).
 //!
 //! `target.rs` reads the target model the last two share. Every check is written once,
@@ -14,6 +15,8 @@
 pub mod access;
 pub mod history;
 pub mod invariants;
+pub mod last_invite;
+pub mod mgc_source;
 pub mod planned;
 pub mod scope;
 pub mod source;
@@ -225,6 +228,8 @@ pub fn tsql_statements() -> Vec<(String, String)> {
         ("verify: channels", crate::db::scan::distinct_sql("tblChat", "channelId")),
         ("verify: channel authors", invariants::CHANNEL_AUTHORS.into()),
         ("verify: tblLastChatId", invariants::LAST_CHAT.into()),
+        ("verify: highest invID", last_invite::MAX_INVITES.into()),
+        ("verify: tblLastInviteId", crate::load::last_invite::READ.into()),
         ("verify --source: target room up to a watermark", source::TARGET_UPTO.into()),
     ]);
     out.into_iter().map(|(n, s)| (n.to_string(), placeholders(&s).into_owned())).collect()

@@ -1,5 +1,6 @@
 //! The plan's own access check: MAPPING.md §3 evaluated on the planned categories and
-//! rooms (as if loaded) against §2 on the legacy snapshot, before anything is written.
+//! rooms (as if loaded) against §2 on the legacy snapshot (§3 on an `mgc` source's),
+//! before anything is written.
 //!
 //! It reuses verify's comparison exactly — the only difference is where the target model
 //! comes from — so a plan that passes here widens nobody's access once loaded as planned.

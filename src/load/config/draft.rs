@@ -290,6 +290,7 @@ impl<'a> Draft<'a> {
     /// Inserts the legacy invitations of `rooms`, for principals that exist in the target.
     pub(super) fn insert_invites(&mut self, rooms: &[&PlanRoom]) {
         let map = &mut self.map;
+        let mut written = Vec::new();
         for inv in &self.snap.invites {
             let (Some(node), Some(p)) =
                 (map.rooms.get(&inv.node_id), map.principals.get(&inv.prin_id))
@@ -309,7 +310,10 @@ impl<'a> Draft<'a> {
                 ],
             );
             map.inserted.invites.push((*p, *node));
+            written.push((*p, inv.inv_id));
         }
+        let before = &mut map.inserted.last_invites;
+        crate::load::last_invite::keep(&mut self.b, &mut self.st.last_invites, &written, before);
     }
 }
 

@@ -59,13 +59,17 @@ impl<'a> Builder<'a> {
     fn category_parent(&mut self, ppath: &str, parent: i64, classes: &[ClassKey]) -> Parent<'a> {
         let (mappings, opts, lg) = (self.mappings, self.opts, &self.lg);
         let pnode = lg.node(parent).expect("parent of a planned room exists");
-        let own = ClassKey {
-            parent,
-            // A broken chain reads narrowly: nobody (never every user).
-            scope: lg.scope(parent).unwrap_or(Scope::Set(Default::default())),
-            logged: lg.inherited(parent, |n| n.logged, true),
-            file_post: lg.inherited(parent, |n| n.file_post, true),
-            invite: lg.inherited(parent, |n| n.invite, true),
+        let own = if crate::verify::mgc_source::is_mgc(self.snap) {
+            self.mgc_key(parent)
+        } else {
+            ClassKey {
+                parent,
+                // A broken chain reads narrowly: nobody (never every user).
+                scope: lg.scope(parent).unwrap_or(Scope::Set(Default::default())),
+                logged: lg.inherited(parent, |n| n.logged, true),
+                file_post: lg.inherited(parent, |n| n.file_post, true),
+                invite: lg.inherited(parent, |n| n.invite, true),
+            }
         };
         let mut classes = classes.to_vec();
         let main = classes.iter().position(|k| *k == own).unwrap_or(0);

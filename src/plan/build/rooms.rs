@@ -131,7 +131,8 @@ impl<'a> Builder<'a> {
             let room = self.plan_room(d, room_counts);
             rooms.push(room);
         }
-        if !root_managers.is_empty() && !self.opts.drop_root_managers && !rooms.is_empty() {
+        let fans_out = !root_managers.is_empty() && !self.opts.drop_root_managers;
+        if fans_out && !rooms.is_empty() && !self.mgc() {
             self.f.add(Severity::Warning, "ROOT_MANAGER_FANOUT", "/", self.lg.node(ROOT).map(|n| n.guid.as_str()),
                 format!("{} root-category manager(s) become managers of all {} rooms (as Microsoft's import does); \
                          set drop_root_managers = true to turn this off", root_managers.len(), rooms.len()));
@@ -154,9 +155,16 @@ impl<'a> Builder<'a> {
             })
             .unwrap_or_else(|| opts.default_wave.clone());
         let allowed = cat.allowed.clone();
-        let (members, managers, presenters) = self.room_access(d, &allowed);
+        let mgc = self.mgc();
+        let (members, managers, presenters) = if mgc {
+            let cat = cat.clone();
+            self.mgc_room_access(d, &cat)
+        } else {
+            self.room_access(d, &allowed)
+        };
         // An out-of-enum value (a DATA_ERROR finding) is read narrowly: Secret.
         let visibility = match self.lg.visibility(node.id, VISIBILITY_SCOPED) {
+            _ if mgc => self.mgc_visibility(d),
             v if v != VISIBILITY_PRIVATE && visibility_known(v, self.snap.version) => {
                 VISIBILITY_SCOPED
             }
@@ -195,7 +203,12 @@ impl<'a> Builder<'a> {
                 BEHAVIOR_AUDITORIUM
             },
             disabled: node.disabled,
-            invite: (!self.lg.inherited(node.id, |n| n.invite, true)).then_some(false),
+            // An mgc room keeps its own setting: off, or inherited from its category.
+            invite: if mgc {
+                (node.invite == Some(false)).then_some(false)
+            } else {
+                (!self.lg.inherited(node.id, |n| n.invite, true)).then_some(false)
+            },
             desc,
             addin,
             message_count: room_counts.get(&node.id).copied().unwrap_or(0),
