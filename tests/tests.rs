@@ -66,3 +66,5 @@ mod runbook;
 mod grants;
 // T-SQL versions: every text the tool emits runs on SQL Server 2005 SP3 (legacy) / 2008 R2 SP2 (mgc).
 mod tsql_versions;
+// The compliance export: Microsoft's XML structure, counts reconciled with verify, reruns, hostile text.
+mod compliance;
