@@ -154,6 +154,13 @@ const WAVES: [(&str, &str); 4] =
 #[test]
 fn contoso_waves_export_and_reconcile_with_verify_and_load() {
     let env = contoso_loaded("compliance-contoso");
+    // Loaded, not verified yet: said so.
+    let early = env.dir.join("early").to_str().unwrap().to_string();
+    let o = env.run(&["compliance", "--wave", "pilot", "--pool", "default", "--out", &early]);
+    assert!(
+        o.stderr.contains("no verify of") && o.stderr.contains("has passed since the last load"),
+        "{o}"
+    );
     for (wave, pool) in WAVES {
         let t = sqlite_url(&env.dir, &format!("{pool}.db"));
         env.run(&["verify", "-q", "--wave", wave, "--pool", pool, "--target", &t]);
@@ -161,18 +168,11 @@ fn contoso_waves_export_and_reconcile_with_verify_and_load() {
         for slice in ["none", "day", "month"] {
             let out = env.dir.join(format!("out-{wave}-{pool}-{slice}"));
             let o = out.to_str().unwrap();
-            env.run(&[
-                "compliance",
-                "-q",
-                "--wave",
-                wave,
-                "--pool",
-                pool,
-                "--out",
-                o,
-                "--slice",
-                slice,
-            ]);
+            let args = ["--wave", wave, "--pool", pool, "--out", o, "--slice", slice];
+            let run = env.run(&[&["compliance"][..], &args].concat());
+            // Loaded and verified: no note, a summary line.
+            assert!(!run.stderr.contains("note:"), "{run}");
+            assert!(run.stdout.contains(&format!("compliance ({wave}@{pool}):")), "{run}");
             let m = check_export(&out);
             assert_eq!((m["wave"].as_str(), m["pool"].as_str()), (Some(wave), Some(pool)));
             // Per room: the export's counts are verify's, source and target side.
@@ -424,11 +424,47 @@ fn bad_arguments_and_foreign_directories_are_refused() {
     one_line(&o, "is not empty");
     assert_eq!(std::fs::read_dir(env.dir.join("theirs")).unwrap().count(), 1);
     // Nor another wave's export.
-    env.run(&["compliance", "-q", "--wave", "pilot", "--pool", "default", "--out", &dir("a")]);
+    let o = env.run(&["compliance", "--wave", "pilot", "--pool", "default", "--out", &dir("a")]);
+    one_line(&o, "records no load of the wave");
     let before = files_of(&env.dir.join("a"));
     let o = env
         .output(&["compliance", "--wave", "wave2", "--pool", "default", "--out", &dir("a")])
         .expect(2);
     one_line(&o, "holds the compliance export of pilot@default");
     assert_eq!(files_of(&env.dir.join("a")), before);
+}
+
+#[test]
+fn messages_before_since_are_left_out_and_listed_like_the_load_does() {
+    let env = TestEnv::new("compliance-since")
+        .contoso()
+        .mapping("gcmigrate.toml", "since = \"2011-04-01\"\n");
+    env.extract().plan().load().verify();
+    let out = env.dir.join("out");
+    env.run(&[
+        "compliance",
+        "-q",
+        "--wave",
+        "default",
+        "--out",
+        out.to_str().unwrap(),
+        "--slice",
+        "month",
+    ]);
+    let m = check_export(&out);
+    let verify = env.report("verify-all.json");
+    let before = m["totals"]["excluded"]["before_since"].as_u64().unwrap();
+    assert!(before > 0, "{}", m["totals"]);
+    assert_eq!(before, verify["totals"]["excluded"].as_u64().unwrap());
+    assert_eq!(m["totals"]["exported"], verify["totals"]["loaded"]);
+    let listed = m["left_out"].as_array().unwrap();
+    assert_eq!(listed.iter().filter(|l| l["reason"] == "before_since").count() as u64, before);
+    let cut = 634_372_128_000_000_000i64; // 2011-04-01T00:00:00Z
+    for l in listed.iter().filter(|l| l["reason"] == "before_since") {
+        assert!(l["chat_date"].as_i64().unwrap() < cut && l["disposition"] == "excluded");
+    }
+    // No file holds a month before the cut-off.
+    for f in m["files"].as_array().unwrap() {
+        assert!(f["slice"].as_str().unwrap() >= "2011-04", "{f}");
+    }
 }

@@ -3,6 +3,8 @@
 
 use anyhow::Result;
 
+use crate::cutover::records::{loads_of, time, verifies_of};
+
 use crate::cli::ComplianceArgs;
 use crate::compliance::{export, Options};
 use crate::error::Outcome;
@@ -22,6 +24,9 @@ pub async fn run(args: ComplianceArgs, progress: Progress) -> Result<Outcome> {
         domain: args.domain,
     };
     let m = export(&ws, &plan, &snap, &opts, &progress).await?;
+    if let Some(note) = signed_off(&ws, &m.wave, &m.pool).await? {
+        progress.note(&format!("compliance ({}@{}): note: {note}", m.wave, m.pool));
+    }
     let left: u64 = m.totals.excluded.values().chain(m.totals.rejected.values()).sum();
     if progress != Progress::Quiet {
         out_line(&format!(
@@ -37,4 +42,29 @@ pub async fn run(args: ComplianceArgs, progress: Progress) -> Result<Outcome> {
         ));
     }
     Ok(Outcome::Success)
+}
+
+/// What the journal says against taking the export as the loaded history: no load of the
+/// wave recorded, or no passing verify after its last load (`None`: a verify passed since).
+async fn signed_off(ws: &Workspace, wave: &str, pool: &str) -> Result<Option<String>> {
+    let Some(load) = loads_of(ws, wave, pool).await?.pop() else {
+        return Ok(Some(
+            "this workspace records no load of the wave: the files hold what a load would write"
+                .into(),
+        ));
+    };
+    let loaded = time(&load.finished_at, "load")?;
+    let mut passed = false;
+    for v in verifies_of(ws, wave, pool).await? {
+        if time(&v.finished_at, "verify")? >= loaded && v.target == load.target {
+            passed = v.ok;
+        }
+    }
+    Ok((!passed).then(|| {
+        format!(
+            "no verify of {} has passed since the last load: run `gcmigrate verify` and keep \
+             this export only if it passes",
+            load.target
+        )
+    }))
 }
