@@ -347,7 +347,7 @@ fn hostile_names_and_contents_are_escaped_and_still_parse() {
     let content =
         "'<a href=\"x\">&amp;</a> ]]> ' || char(1) || char(27) || char(11) || char(65534) \
                    || char(9) || char(10) || char(13) || '😀𝄞 end'";
-    let name = "'R&D <\"lab\"> ''q'' 😀'";
+    let name = "'R&D <\"lab\"> ''q'' 😀' || char(7) || 'bell'";
     exec_sqlite(
         &env.source,
         &format!(
@@ -372,7 +372,10 @@ fn hostile_names_and_contents_are_escaped_and_still_parse() {
     let text = std::fs::read_to_string(out.join("room-10.xml")).unwrap();
     let doc = roxmltree::Document::parse(&text).unwrap();
     let channel = doc.descendants().find(|n| n.has_tag_name("Channel")).unwrap();
-    assert!(channel.attribute("name").unwrap().contains("R&D <\"lab\"> 'q' 😀"), "{text}");
+    // The target name (the plan already turned the control character into a space).
+    let name = channel.attribute("name").unwrap();
+    assert!(name.contains("R&D <\"lab\"> 'q' 😀") && name.ends_with("bell"), "{text}");
+    assert!(!name.chars().any(char::is_control), "{name:?}");
     let msg = doc
         .descendants()
         .find(|n| n.has_tag_name("Message") && n.attribute("id") == Some("2"))

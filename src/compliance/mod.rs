@@ -15,7 +15,8 @@
 //!   day or month (`--slice`), each holding one `<Conversation>`; no file for a room or
 //!   slice without messages. Messages in time order (`chatDate`, then `chatId`).
 //! - `type` is always `CHAT` (a migration has no joins, parts or file events); `id` is the
-//!   `chatId`, which the load keeps; `content` the text as staged.
+//!   `chatId`, which the load keeps; `content` the text as staged. `isAlert` has no place
+//!   in the format: alerts are exported as `CHAT` too.
 //! - `Channel uri` is `ma-chan://<domain>/<nodeGuid>` (the GUID the load keeps; `--domain`,
 //!   else the users' most common SIP domain), `name` the target room name.
 //! - `Sender id` is the legacy `prinID` (the export reads the workspace only), `uri` the
