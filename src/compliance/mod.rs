@@ -33,7 +33,7 @@
 //! Reruns: files are written under temporary names and renamed; the manifest is removed
 //! first and written last; the output depends only on the workspace, so a killed export
 //! rerun writes byte-identical files. An `--out` directory holding anything else, or
-//! another wave's export, is refused.
+//! another wave's export, or in use by another export (its `gcmigrate.lock`), is refused.
 
 pub mod manifest;
 pub mod sink;
@@ -49,6 +49,7 @@ use crate::model::Snapshot;
 use crate::plan::messages::{Classifier, Disposition};
 use crate::plan::{Plan, PlanRoom};
 use crate::progress::Progress;
+use crate::staging::lock::WorkspaceLock;
 use crate::staging::Workspace;
 use manifest::{LeftOut, Manifest, RoomEntry, RoomNotMigrated, Spool, Totals};
 use sink::RoomSink;
@@ -134,7 +135,7 @@ pub async fn export(
             .trim_start_matches("sip:ocschat@")
             .to_string(),
     };
-    prepare_dir(&opts.out, &format!("{wave}@{pool}"))?;
+    let _lock = prepare_dir(&opts.out, &format!("{wave}@{pool}"), progress)?;
 
     let since = plan.options.since.as_deref();
     let classifier = Classifier::new(&plan.rooms, &plan.excluded_rooms, snap, since);
@@ -293,11 +294,17 @@ fn not_migrated(plan: &Plan) -> Vec<RoomNotMigrated> {
     out
 }
 
-/// Makes `dir` ready for the export `label`: created when missing; refused when it holds
-/// files this export does not write or another wave's export; the manifest and any
-/// temporary file of a killed run removed (the manifest comes back last).
-fn prepare_dir(dir: &Path, label: &str) -> Result<()> {
+/// Makes `dir` ready for the export `label`: created when missing and locked against a
+/// concurrent export (the workspace lock file, in `dir`; a killed export's lock is taken
+/// over); refused when it holds files this export does not write or another wave's export;
+/// the manifest and any temporary file of a killed run removed (the manifest comes back
+/// last). The lock is held until the returned value is dropped.
+fn prepare_dir(dir: &Path, label: &str, progress: &Progress) -> Result<WorkspaceLock> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let lock = WorkspaceLock::acquire(dir, &format!("gcmigrate compliance ({label})"))?;
+    if let Some(note) = &lock.took_over {
+        progress.note(&format!("compliance: note: {note}"));
+    }
     let marker = dir.join(MARKER);
     match std::fs::read_to_string(&marker) {
         Ok(held) if held.trim() != label => {
@@ -309,8 +316,10 @@ fn prepare_dir(dir: &Path, label: &str) -> Result<()> {
         }
         Ok(_) => {}
         Err(_) => {
-            let theirs: Vec<String> =
-                entries(dir)?.into_iter().filter(|n| !sink::is_ours(n)).collect();
+            let theirs: Vec<String> = entries(dir)?
+                .into_iter()
+                .filter(|n| !sink::is_ours(n) && n != crate::staging::lock::FILE)
+                .collect();
             if let Some(first) = theirs.first() {
                 return Err(bad_input(format!(
                     "{} is not empty (it holds {first}{}): give --out a new or empty directory",
@@ -330,7 +339,7 @@ fn prepare_dir(dir: &Path, label: &str) -> Result<()> {
             std::fs::remove_file(dir.join(&name))?;
         }
     }
-    Ok(())
+    Ok(lock)
 }
 
 /// Removes the XML files of an earlier export of this wave (another `--slice`, a room
