@@ -68,3 +68,5 @@ mod grants;
 mod tsql_versions;
 // The compliance export: Microsoft's XML structure, counts reconciled with verify, reruns, hostile text.
 mod compliance;
+// Its checker: Microsoft's XML structure, checksums, each message once.
+mod compliance_check;
