@@ -85,6 +85,16 @@ pub enum Command {
         gcmigrate cutover --workspace work --target sqlite://eng.db --wave wave2 --pool pc-eng --dry-run"
     )]
     Cutover(CutoverArgs),
+    /// Write a wave's migrated history as Persistent Chat compliance XML (the XML
+    /// adapter's format), one file per room or per room and day/month, with a manifest.
+    #[command(
+        after_help = "Examples:\n  gcmigrate compliance --workspace work --wave pilot --out archive/pilot\n  \
+        gcmigrate compliance --workspace work --wave wave2 --pool pc-eng --out archive/wave2-eng --slice month\n\
+        Writes room-<nodeID>[-<day|month>].xml and manifest.json/.csv (files, SHA-256, per-room \
+        counts, every message left out with its reason); the counts equal verify's. A rerun \
+        rewrites the same bytes."
+    )]
+    Compliance(ComplianceArgs),
     /// Run extract, plan, load, verify and (when it passed) cutover in one go.
     #[command(
         after_help = "Example:\n  gcmigrate migrate --source sqlite://legacy.db --target sqlite://mgc.db --workspace work --create-schema"
@@ -212,6 +222,29 @@ pub struct ExportArgs {
     /// script (default: sip:ocschat@<the users' most common SIP domain>).
     #[arg(long, value_name = "SIP", value_parser = crate::cutover::endpoint::parse_arg)]
     pub endpoint: Option<String>,
+}
+
+/// `compliance` arguments.
+#[derive(Debug, Args)]
+pub struct ComplianceArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub ws: WorkspaceOpts,
+    /// The wave whose migrated history is exported.
+    #[arg(long, value_name = "WAVE", value_parser = crate::mapping::wave_name::parse_wave_arg)]
+    pub wave: String,
+    /// The pool; needed when the plan has several pools.
+    #[arg(long, value_name = "POOL", value_parser = crate::mapping::wave_name::parse_pool_arg)]
+    pub pool: Option<String>,
+    /// The export directory (new, empty, or an earlier export of the same wave and pool).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// One file per room (none), or per room and UTC day or month.
+    #[arg(long, value_enum, default_value = "none")]
+    pub slice: crate::compliance::Slice,
+    /// The domain of the ma-chan:// channel URIs (default: the users' most common SIP domain).
+    #[arg(long, value_name = "DOMAIN", value_parser = crate::compliance::parse_domain)]
+    pub domain: Option<String>,
 }
 
 /// `freeze` arguments.

@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod cli;
 pub mod commands;
+pub mod compliance;
 pub mod cutover;
 pub mod db;
 pub mod error;

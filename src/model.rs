@@ -231,24 +231,35 @@ pub struct Snapshot {
     pub deployment: Option<String>,
 }
 
-/// Converts .NET ticks to an ISO-8601 UTC string for display, or None when out of range.
-pub fn ticks_to_iso(ticks: i64) -> Option<String> {
-    const UNIX_EPOCH_TICKS: i64 = 621_355_968_000_000_000;
+/// .NET ticks at the Unix epoch (1970-01-01T00:00:00Z).
+pub const UNIX_EPOCH_TICKS: i64 = 621_355_968_000_000_000;
+
+/// .NET ticks as a UTC time and the 100 ns units within its second, or None out of range.
+fn ticks_to_utc(ticks: i64) -> Option<(chrono::DateTime<chrono::Utc>, i64)> {
     if !(0..=MAX_TICKS).contains(&ticks) {
         return None;
     }
     let since_unix = ticks - UNIX_EPOCH_TICKS;
-    let secs = since_unix.div_euclid(10_000_000);
-    let nanos = (since_unix.rem_euclid(10_000_000) * 100) as u32;
-    chrono::DateTime::from_timestamp(secs, nanos)
-        .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+    let (secs, frac) = (since_unix.div_euclid(10_000_000), since_unix.rem_euclid(10_000_000));
+    Some((chrono::DateTime::from_timestamp(secs, (frac * 100) as u32)?, frac))
+}
+
+/// Converts .NET ticks to an ISO-8601 UTC string for display, or None when out of range.
+pub fn ticks_to_iso(ticks: i64) -> Option<String> {
+    ticks_to_utc(ticks).map(|(d, _)| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+/// Converts .NET ticks to ISO-8601 UTC with all seven digits of the 100 ns fraction
+/// (`0001-01-01T00:00:00.0000000Z`, .NET's round-trip form), or None when out of range.
+pub fn ticks_to_iso7(ticks: i64) -> Option<String> {
+    ticks_to_utc(ticks).map(|(d, frac)| format!("{}.{frac:07}Z", d.format("%Y-%m-%dT%H:%M:%S")))
 }
 
 /// Converts a date (`YYYY-MM-DD`) to .NET ticks at midnight UTC.
 pub fn date_to_ticks(date: &str) -> Option<i64> {
     let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
     let secs = d.and_hms_opt(0, 0, 0)?.and_utc().timestamp();
-    Some(621_355_968_000_000_000 + secs * 10_000_000)
+    Some(UNIX_EPOCH_TICKS + secs * 10_000_000)
 }
 
 #[cfg(test)]
@@ -295,5 +306,35 @@ mod tests {
             "2011-01-01T00:00:00Z"
         );
         assert!(ticks_to_iso(-1).is_none());
+    }
+
+    /// The compliance format's times: seven fraction digits, on the edges of .NET's range,
+    /// on leap days, and a clear None (never a panic) outside it.
+    #[test]
+    fn ticks_to_iso7_on_edge_values() {
+        let t = |d: &str| date_to_ticks(d).unwrap();
+        assert_eq!(ticks_to_iso7(0).unwrap(), "0001-01-01T00:00:00.0000000Z");
+        assert_eq!(ticks_to_iso7(1).unwrap(), "0001-01-01T00:00:00.0000001Z");
+        assert_eq!(ticks_to_iso7(MAX_TICKS).unwrap(), "9999-12-31T23:59:59.9999999Z");
+        assert_eq!(ticks_to_iso7(633_418_086_426_127_374).unwrap(), "2008-03-22T18:50:42.6127374Z");
+        assert_eq!(ticks_to_iso7(UNIX_EPOCH_TICKS).unwrap(), "1970-01-01T00:00:00.0000000Z");
+        assert_eq!(ticks_to_iso7(UNIX_EPOCH_TICKS - 1).unwrap(), "1969-12-31T23:59:59.9999999Z");
+        let x = t("2011-03-04") + ((5 * 60 + 6) * 60 + 7) * 10_000_000 + 1_234_567;
+        assert_eq!(ticks_to_iso7(x).unwrap(), "2011-03-04T05:06:07.1234567Z");
+        // Leap days: 2012 and 2000 (divisible by 400) have one, 1900 (by 100 only) not.
+        for leap in ["2012-02-29", "2000-02-29"] {
+            assert_eq!(ticks_to_iso7(t(leap)).unwrap(), format!("{leap}T00:00:00.0000000Z"));
+            assert_eq!(ticks_to_iso7(t(leap) - 1).unwrap()[..10], leap.replace("29", "28"));
+        }
+        assert!(date_to_ticks("1900-02-29").is_none());
+        let day = 864_000_000_000;
+        assert_eq!(ticks_to_iso7(t("1900-02-28") + day).unwrap(), "1900-03-01T00:00:00.0000000Z");
+        assert_eq!(
+            ticks_to_iso7(t("2000-02-28") + 2 * day).unwrap(),
+            "2000-03-01T00:00:00.0000000Z"
+        );
+        for bad in [-1, i64::MIN, MAX_TICKS + 1, i64::MAX] {
+            assert!(ticks_to_iso7(bad).is_none(), "{bad}");
+        }
     }
 }

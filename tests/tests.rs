@@ -70,3 +70,7 @@ mod tsql_versions;
 mod mgc_source;
 // tblLastInviteId kept by every load, checked by verify, restored by rollback.
 mod last_invite;
+// The compliance export: Microsoft's XML structure, counts reconciled with verify, reruns, hostile text.
+mod compliance;
+// Its checker: Microsoft's XML structure, checksums, each message once.
+mod compliance_check;

@@ -2,6 +2,7 @@
 //! summary; no SQL and no rendering lives here.
 
 pub mod bench;
+pub mod compliance;
 pub mod cutover;
 pub mod demo;
 pub mod export;
@@ -37,6 +38,7 @@ pub async fn run(command: Command, progress: Progress) -> Result<Outcome> {
         Command::Export(a) => export::run(a, progress).await,
         Command::Freeze(a) => freeze::run(a, progress).await,
         Command::Cutover(a) => cutover::run(a, progress).await,
+        Command::Compliance(a) => compliance::run(a, progress).await,
     }
 }
 

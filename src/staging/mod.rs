@@ -11,6 +11,7 @@
 
 mod attach;
 mod authors;
+mod chronological;
 mod history;
 mod journal;
 pub mod lock;
