@@ -55,6 +55,26 @@ impl Progress {
     }
 }
 
+/// Detail lines a stage prints under its summary: at most a screenful.
+pub const SCREENFUL: usize = 20;
+
+impl Progress {
+    /// Prints the first [`SCREENFUL`] of `lines` (unless quiet), then, when there were
+    /// more, one line saying how many and where all of them are (`rest`, say a report).
+    pub fn notes(&self, lines: impl IntoIterator<Item = String>, rest: &str) {
+        let mut n = 0usize;
+        for line in lines {
+            if n < SCREENFUL {
+                self.note(&line);
+            }
+            n += 1;
+        }
+        if n > SCREENFUL {
+            self.note(&format!("  … and {} more: all {n} are in {rest}", n - SCREENFUL));
+        }
+    }
+}
+
 /// Writes one line to stdout; a write error (a closed pipe, a full disk behind a
 /// redirect) is ignored: the output is a courtesy, the exit code is the result.
 pub fn out_line(msg: &str) {

@@ -74,3 +74,5 @@ mod last_invite;
 mod compliance;
 // Its checker: Microsoft's XML structure, checksums, each message once.
 mod compliance_check;
+// The console shows a screenful and says where the rest is.
+mod console;

@@ -179,9 +179,12 @@ pub async fn stage_with_target(
         n(Severity::Warning),
         n(Severity::Info)
     ));
-    for f in plan.findings.iter().filter(|f| f.severity == Severity::Error) {
-        progress.note(&format!("  error {}: {}: {}", f.code, f.subject, f.message));
-    }
+    let errors = plan.findings.iter().filter(|f| f.severity == Severity::Error);
+    let findings_csv = ws.reports_dir().join("findings.csv");
+    progress.notes(
+        errors.map(|f| format!("  error {}: {}: {}", f.code, f.subject, f.message)),
+        &findings_csv.display().to_string(),
+    );
     progress.note(&format!(
         "plan: reports in {} ({runbooks} cutover runbook(s): runbook-<wave>.html); {} PowerShell script(s) in {}",
         files[0].parent().unwrap_or(ws.dir()).display(),

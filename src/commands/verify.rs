@@ -86,39 +86,38 @@ pub async fn stage(
             report.staged.join(", ")
         ));
     }
-    for r in report.rooms.iter().filter(|r| !r.checksum_match) {
+    let html = |files: &[std::path::PathBuf]| {
+        files.iter().find(|p| p.extension().is_some_and(|e| e == "html")).cloned()
+    };
+    let csv = paths.latest.iter().find(|p| p.extension().is_some_and(|e| e == "csv"));
+    let rest = csv.or(paths.latest.first()).map_or(String::new(), |p| p.display().to_string());
+    let mismatches = report.rooms.iter().filter(|r| !r.checksum_match).map(|r| {
         let m = r
             .first_mismatch
             .as_ref()
             .map(|m| format!("chatId {}: {}", m.chat_id, m.what))
             .unwrap_or_default();
-        progress.note(&format!(
+        format!(
             "  mismatch in {} ({}): expected {}, found {}; {m}",
             r.legacy_path, r.legacy_guid, r.expected, r.loaded
-        ));
-    }
-    for (verb, list) in [("gained", &a.gained), ("lost", &a.lost)] {
-        for c in list.iter().filter(|c| c.blocking) {
-            progress.note(&format!(
+        )
+    });
+    let access = [("gained", &a.gained), ("lost", &a.lost)].into_iter().flat_map(|(verb, list)| {
+        list.iter().filter(|c| c.blocking).map(move |c| {
+            format!(
                 "  {verb} {} on {} ({}) by {}: {}",
                 c.right.as_str(),
                 c.room_path,
                 c.room,
                 c.user,
                 c.detail
-            ));
-        }
-    }
-    for i in report.invariants.iter().filter(|i| !i.ok) {
-        progress.note(&format!(
-            "  invariant {} fails: {}",
-            i.name,
-            i.details.first().map_or("", String::as_str)
-        ));
-    }
-    let html = |files: &[std::path::PathBuf]| {
-        files.iter().find(|p| p.extension().is_some_and(|e| e == "html")).cloned()
-    };
+            )
+        })
+    });
+    let invariants = report.invariants.iter().filter(|i| !i.ok).map(|i| {
+        format!("  invariant {} fails: {}", i.name, i.details.first().map_or("", String::as_str))
+    });
+    progress.notes(mismatches.chain(access).chain(invariants), &rest);
     if let (Some(latest), Some(run)) = (html(&paths.latest), html(&paths.run)) {
         progress.note(&format!(
             "verify: report {} (this run's own copy: {})",
