@@ -119,9 +119,11 @@ fn r2_pipeline(name: &str, src: &str, target: &str) {
     let mut got = defaulted.clone();
     got.sort_unstable();
     assert_eq!(got, want, "one finding per default, no more");
-    let roles = plan["findings"].as_array().unwrap().iter().find(|f| {
-        f["subject"] == "tblPrincipalRole.honorsScope"
-    });
+    let roles = plan["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["subject"] == "tblPrincipalRole.honorsScope");
     assert!(roles.unwrap()["message"].as_str().unwrap().contains("tblRoleType.honorsScope"));
     // Derived definers and role flags give Contoso's access exactly.
     let reference = TestEnv::new(&format!("{name}-contoso")).contoso();
@@ -154,9 +156,13 @@ fn refuses_naming_every_missing(src: &str) {
     exec(src, "ALTER TABLE tblNode DROP COLUMN nodeName; DROP TABLE tblRoleType;");
     let env = TestEnv::new("r2-missing").source(src);
     let target = env.target.clone();
-    for args in [&["extract", "-q", "--source", src][..], &["migrate", "-q", "--source", src, "--target", &target]] {
+    for args in [
+        &["extract", "-q", "--source", src][..],
+        &["migrate", "-q", "--source", src, "--target", &target],
+    ] {
         let out = env.output(args).expect(2);
-        let lines: Vec<&str> = out.stderr.lines().filter(|l| l.contains("tblNode.nodeName")).collect();
+        let lines: Vec<&str> =
+            out.stderr.lines().filter(|l| l.contains("tblNode.nodeName")).collect();
         assert_eq!(lines.len(), 1, "{out}");
         assert!(lines[0].contains("missing") && lines[0].contains("tblRoleType"), "{out}");
         assert!(!out.all().contains("panicked"), "{out}");
@@ -194,7 +200,9 @@ fn a_2010_database_without_optional_columns_is_read_with_defaults() {
         .map(|f| f["subject"].as_str().unwrap())
         .collect();
     assert_eq!(subjects.len(), 2, "{subjects:?}");
-    assert!(subjects.contains(&"tblPrincipal.prinEmail") && subjects.contains(&"tblNode.nodeUpdatedBy"));
+    assert!(
+        subjects.contains(&"tblPrincipal.prinEmail") && subjects.contains(&"tblNode.nodeUpdatedBy")
+    );
     let full = TestEnv::new("r2-optional-ref").contoso();
     full.extract().plan();
     let strip = |mut p: serde_json::Value| {

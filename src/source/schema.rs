@@ -47,13 +47,41 @@ const ROLE_TYPE_SCOPE: &str = "(SELECT CAST({type} AS BIGINT) FROM tblRoleType s
 /// `tblRoleType.honorsScope` when absent too: managers ignore the scope, other roles obey it.
 const SCOPE_BY_NAME: &str = "CASE WHEN UPPER(st.rtypeDesc) = 'MANAGER' THEN 0 ELSE 1 END";
 
-/// Every column the reader reads, by table, in catalogue order.
+/// Every column the reader reads, by table (in the order a refusal names them).
 pub(crate) const COLUMNS: &[(&str, &str, Need)] = &[
-    ("tblPrincipalType", "ptypeID", R),
-    ("tblPrincipalType", "ptypeDesc", R),
-    ("tblPrincipalType", "ptypeIsSystemUser", R),
-    ("tblPrincipalType", "ptypeIsUser", R),
-    ("tblPrincipalType", "ptypeIsFederated", D { sql: "0", says: "0; principal types 6, 7 and 11 are federated all the same" }),
+    ("tblNode", "nodeID", R),
+    ("tblNode", "nodeGuid", R),
+    ("tblNode", "parentID", R),
+    ("tblNode", "nodeType", R),
+    ("tblNode", "nodeName", R),
+    ("tblNode", "nodeDesc", D { sql: "NULL", says: "an empty description" }),
+    ("tblNode", "topic", D { sql: "NULL", says: "no topic" }),
+    (
+        "tblNode",
+        "overrideMember",
+        D { sql: OWN_MEMBERS, says: "1 where the node has Member rows of its own, else 0" },
+    ),
+    ("tblNode", "invite", D { sql: "NULL", says: "NULL (inherited)" }),
+    ("tblNode", "logged", D { sql: "NULL", says: "NULL (inherited)" }),
+    ("tblNode", "filePost", D { sql: "NULL", says: "NULL (inherited)" }),
+    ("tblNode", "disabled", D { sql: "0", says: "0 (enabled)" }),
+    ("tblNode", "behavior", D { sql: "4", says: "4 (normal)" }),
+    ("tblNode", "visibility", D { sql: "NULL", says: "NULL (inherited)" }),
+    (
+        "tblNode",
+        "scopeDefinerId",
+        D { sql: "NULL", says: "derived from the tree: the nearest node with scope rows" },
+    ),
+    (
+        "tblNode",
+        "roleDefinerId",
+        D { sql: "NULL", says: "derived from the tree: the nearest node with overrideMember" },
+    ),
+    ("tblNode", "siopID", D { sql: "NULL", says: "no add-in" }),
+    ("tblNode", "nodeAddedBy", D { sql: "1", says: "1 (the system principal)" }),
+    ("tblNode", "nodeAddedOn", D { sql: "0", says: "0 ticks" }),
+    ("tblNode", "nodeUpdatedBy", D { sql: "1", says: "1 (the system principal)" }),
+    ("tblNode", "nodeUpdatedOn", D { sql: "0", says: "0 ticks" }),
     ("tblPrincipal", "prinID", R),
     ("tblPrincipal", "prinGuid", R),
     ("tblPrincipal", "prinUri", R),
@@ -67,39 +95,6 @@ pub(crate) const COLUMNS: &[(&str, &str, Need)] = &[
     ("tblPrincipal", "prinTypeID", R),
     ("tblPrincipal", "prinAddedOn", D { sql: "0", says: "0 ticks" }),
     ("tblPrincipal", "prinUpdatedOn", D { sql: "0", says: "0 ticks" }),
-    ("tblPrincipalAffiliations", "principalID", R),
-    ("tblPrincipalAffiliations", "affiliationID", R),
-    ("tblNode", "nodeID", R),
-    ("tblNode", "nodeGuid", R),
-    ("tblNode", "parentID", R),
-    ("tblNode", "nodeType", R),
-    ("tblNode", "nodeName", R),
-    ("tblNode", "nodeDesc", D { sql: "NULL", says: "an empty description" }),
-    ("tblNode", "topic", D { sql: "NULL", says: "no topic" }),
-    ("tblNode", "overrideMember", D { sql: OWN_MEMBERS, says: "1 where the node has Member rows of its own, else 0" }),
-    ("tblNode", "invite", D { sql: "NULL", says: "NULL (inherited)" }),
-    ("tblNode", "logged", D { sql: "NULL", says: "NULL (inherited)" }),
-    ("tblNode", "filePost", D { sql: "NULL", says: "NULL (inherited)" }),
-    ("tblNode", "disabled", D { sql: "0", says: "0 (enabled)" }),
-    ("tblNode", "behavior", D { sql: "4", says: "4 (normal)" }),
-    ("tblNode", "visibility", D { sql: "NULL", says: "NULL (inherited)" }),
-    ("tblNode", "scopeDefinerId", D { sql: "NULL", says: "derived from the tree: the nearest node with scope rows" }),
-    ("tblNode", "roleDefinerId", D { sql: "NULL", says: "derived from the tree: the nearest node with overrideMember" }),
-    ("tblNode", "siopID", D { sql: "NULL", says: "no add-in" }),
-    ("tblNode", "nodeAddedBy", D { sql: "1", says: "1 (the system principal)" }),
-    ("tblNode", "nodeAddedOn", D { sql: "0", says: "0 ticks" }),
-    ("tblNode", "nodeUpdatedBy", D { sql: "1", says: "1 (the system principal)" }),
-    ("tblNode", "nodeUpdatedOn", D { sql: "0", says: "0 ticks" }),
-    ("tblRoleType", "rtypeID", R),
-    ("tblRoleType", "rtypeDesc", R),
-    ("tblRoleType", "honorsScope", D { sql: SCOPE_BY_NAME, says: "0 for Manager, 1 for every other role" }),
-    ("tblScopePrincipal", "scopeNodeID", R),
-    ("tblScopePrincipal", "scopePrinID", R),
-    ("tblScopePrincipal", "scopeIsDenied", Only2013 { sql: "0" }),
-    ("tblPrincipalRole", "prinRoleNodeID", R),
-    ("tblPrincipalRole", "prinRolePrinID", R),
-    ("tblPrincipalRole", "prinRoleTypeID", R),
-    ("tblPrincipalRole", "honorsScope", D { sql: ROLE_TYPE_SCOPE, says: "the role type's tblRoleType.honorsScope" }),
     ("tblChat", "channelId", R),
     ("tblChat", "chatId", R),
     ("tblChat", "chatDate", R),
@@ -107,6 +102,35 @@ pub(crate) const COLUMNS: &[(&str, &str, Need)] = &[
     ("tblChat", "isAlert", R),
     ("tblChat", "content", R),
     ("tblChat", "rtf", Only2013 { sql: "NULL" }),
+    ("tblPrincipalRole", "prinRoleNodeID", R),
+    ("tblPrincipalRole", "prinRolePrinID", R),
+    ("tblPrincipalRole", "prinRoleTypeID", R),
+    (
+        "tblPrincipalRole",
+        "honorsScope",
+        D { sql: ROLE_TYPE_SCOPE, says: "the role type's tblRoleType.honorsScope" },
+    ),
+    ("tblRoleType", "rtypeID", R),
+    ("tblRoleType", "rtypeDesc", R),
+    (
+        "tblRoleType",
+        "honorsScope",
+        D { sql: SCOPE_BY_NAME, says: "0 for Manager, 1 for every other role" },
+    ),
+    ("tblScopePrincipal", "scopeNodeID", R),
+    ("tblScopePrincipal", "scopePrinID", R),
+    ("tblScopePrincipal", "scopeIsDenied", Only2013 { sql: "0" }),
+    ("tblPrincipalType", "ptypeID", R),
+    ("tblPrincipalType", "ptypeDesc", R),
+    ("tblPrincipalType", "ptypeIsSystemUser", R),
+    ("tblPrincipalType", "ptypeIsUser", R),
+    (
+        "tblPrincipalType",
+        "ptypeIsFederated",
+        D { sql: "0", says: "0; principal types 6, 7 and 11 are federated all the same" },
+    ),
+    ("tblPrincipalAffiliations", "principalID", R),
+    ("tblPrincipalAffiliations", "affiliationID", R),
     ("tblSiopWhiteList", "siopId", R),
     ("tblSiopWhiteList", "siopName", R),
     ("tblSiopWhiteList", "siopUrl", R),
@@ -168,18 +192,16 @@ impl Schema {
     /// A schema with every catalogue column (`true`), or with only the required ones.
     #[cfg(any(test, feature = "mssql"))]
     pub(crate) fn all(on: bool) -> Schema {
-        let columns = COLUMNS
-            .iter()
-            .filter(|(_, _, n)| on || *n == R)
-            .map(|(t, c, _)| (*t, *c))
-            .collect();
+        let columns =
+            COLUMNS.iter().filter(|(_, _, n)| on || *n == R).map(|(t, c, _)| (*t, *c)).collect();
         Schema { columns }
     }
 
     /// A schema without the given `table.column`s or tables (for tests).
     #[cfg(any(test, feature = "mssql"))]
     pub(crate) fn without(mut self, gone: &[&str]) -> Schema {
-        self.columns.retain(|(t, c)| !gone.contains(&format!("{t}.{c}").as_str()) && !gone.contains(t));
+        self.columns
+            .retain(|(t, c)| !gone.contains(&format!("{t}.{c}").as_str()) && !gone.contains(t));
         self
     }
 

@@ -13,7 +13,7 @@ fn every_missing_required_table_and_column_is_named() {
         "tblNode.topic",
     ]);
     // The optional table and column are not missing; both required ones and the table are.
-    assert_eq!(s.missing(), ["tblNode.nodeName", "tblRoleType", "tblChat.isAlert"]);
+    assert_eq!(s.missing(), ["tblNode.nodeName", "tblChat.isAlert", "tblRoleType"]);
     assert!(Schema::all(true).missing().is_empty());
     assert!(Schema::all(false).missing().is_empty(), "required columns suffice");
     // An optional table that is there needs its columns.
@@ -36,8 +36,12 @@ fn defaults_are_reported_once_each_and_only_when_used() {
     let d: Vec<String> = r2.defaulted().into_iter().map(|(s, _)| s).collect();
     // 2013-only columns are no finding; the role type's flag is unread while the row's is there.
     assert_eq!(d, ["tblPrincipalInvites", "tblNode.scopeDefinerId", "tblNode.roleDefinerId"]);
+    // A source without any Group Chat table: the tables, tblNode first, no columns.
+    assert_eq!(Schema::default().missing()[..2], ["tblNode", "tblPrincipal"]);
     let flags = r2.without(&["tblPrincipalRole.honorsScope"]).defaulted();
-    assert!(flags.iter().any(|(s, says)| s == "tblRoleType.honorsScope" && says.contains("Manager")));
+    assert!(flags
+        .iter()
+        .any(|(s, says)| s == "tblRoleType.honorsScope" && says.contains("Manager")));
     assert!(flags.iter().any(|(s, _)| s == "tblPrincipalRole.honorsScope"));
 }
 
@@ -76,8 +80,15 @@ fn findings_name_the_column_and_the_default() {
     };
     let f = defaulted_findings(&snap);
     assert_eq!(f.len(), 1);
-    assert_eq!((f[0].code.as_str(), f[0].subject.as_str()), ("SOURCE_COLUMN_DEFAULTED", "tblNode.siopID"));
-    assert!(f[0].message.contains("OCS 2007 R2") && f[0].message.contains("no add-in"), "{}", f[0].message);
+    assert_eq!(
+        (f[0].code.as_str(), f[0].subject.as_str()),
+        ("SOURCE_COLUMN_DEFAULTED", "tblNode.siopID")
+    );
+    assert!(
+        f[0].message.contains("OCS 2007 R2") && f[0].message.contains("no add-in"),
+        "{}",
+        f[0].message
+    );
 }
 
 #[test]

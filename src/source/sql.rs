@@ -6,7 +6,6 @@
 //! restore tools do) and integers are cast to `BIGINT`; [`Dialect`] supplies GUIDs as
 //! text, the invitation date as text, the row limit and the 64-bit count.
 
-
 use super::schema::Schema;
 use crate::db::Dialect;
 
@@ -57,13 +56,16 @@ fn snapshot_queries(d: Dialect, p: &Schema) -> Vec<(&'static str, String)> {
         (false, _) => tcol("tblPrincipal", "prinName"),
     };
     let prin = |c: &str| tcol("tblPrincipal", c);
-    let (company, email, upn) = (prin("prinCompanyName"), prin("prinEmail"), prin("prinADUserPrincipalName"));
-    let (added, updated) = (icol("tblPrincipal", "prinAddedOn"), icol("tblPrincipal", "prinUpdatedOn"));
+    let (company, email, upn) =
+        (prin("prinCompanyName"), prin("prinEmail"), prin("prinADUserPrincipalName"));
+    let (added, updated) =
+        (icol("tblPrincipal", "prinAddedOn"), icol("tblPrincipal", "prinUpdatedOn"));
     let denied = icol("tblScopePrincipal", "scopeIsDenied");
     let honors = icol("tblPrincipalRole", "honorsScope");
     let n = |c: &str| icol("tblNode", c);
     let (desc, topic) = (tcol("tblNode", "nodeDesc"), tcol("tblNode", "topic"));
-    let (over, invite, logged, post) = (n("overrideMember"), n("invite"), n("logged"), n("filePost"));
+    let (over, invite, logged, post) =
+        (n("overrideMember"), n("invite"), n("logged"), n("filePost"));
     let (disabled, behavior, visibility) = (n("disabled"), n("behavior"), n("visibility"));
     let (sdef, rdef) = (n("scopeDefinerId"), n("roleDefinerId"));
     let siop = col("tblNode", "siopID", &d.as_text("siopID"));

@@ -273,6 +273,12 @@ mod tests {
                 "cannot open database `GroupChat`",
             ),
             (Cause::Server(229, "The SELECT permission was denied".into()), "db_datareader"),
+            (
+                Cause::Kerberos(
+                    "No Kerberos credentials available (default cache: FILE:/tmp/krb5cc_0)".into(),
+                ),
+                "kinit",
+            ),
             (Cause::Other("password secret was wrong\nsecond line".into()), "***"),
         ] {
             let e = connect_error(&s, &cause);

@@ -68,7 +68,9 @@ mod tests {
 
     #[test]
     fn both_failures_make_one_line_naming_both_servers_without_the_password() {
-        let s = spec("Server=sql01,1450;Failover Partner=sql02;Database=GC;User Id=u;Password=hunter2x");
+        let s = spec(
+            "Server=sql01,1450;Failover Partner=sql02;Database=GC;User Id=u;Password=hunter2x",
+        );
         let p = s.partner().unwrap();
         let e = neither(
             &s,
@@ -83,7 +85,10 @@ mod tests {
         assert!(m.contains("Connection refused") && m.contains("no answer within"), "{m}");
         assert!(!m.contains("hunter2x") && !m.contains('\n'), "{m}");
         let note = answered_by_partner(&s, &Cause::Timeout, &p);
-        assert!(note.contains("failover partner sql02:1433/GC") && note.contains("sql01:1450"), "{note}");
+        assert!(
+            note.contains("failover partner sql02:1433/GC") && note.contains("sql01:1450"),
+            "{note}"
+        );
     }
 
     #[tokio::test]

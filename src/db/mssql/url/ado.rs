@@ -188,10 +188,15 @@ mod tests {
 
     #[test]
     fn failover_partner_is_read_in_both_syntaxes() {
-        let c = p("Server=sql01,1450;Failover Partner=sql02\\GC;Database=GroupChat;User Id=u;Password=x");
+        let c = p(
+            "Server=sql01,1450;Failover Partner=sql02\\GC;Database=GroupChat;User Id=u;Password=x",
+        );
         assert_eq!(c.failover_partner, Some(("sql02".into(), None, Some("GC".into()))));
         let partner = c.partner().unwrap();
-        assert_eq!((partner.server_label(), partner.database.clone()), ("sql02\\GC".into(), c.database.clone()));
+        assert_eq!(
+            (partner.server_label(), partner.database.clone()),
+            ("sql02\\GC".into(), c.database.clone())
+        );
         // The partner's partner is the principal: a later failover goes back.
         assert_eq!(partner.partner().unwrap().server_label(), "sql01:1450");
         let u = p("mssql://u:x@sql01/GroupChat?failover_partner=sql02:1500");
