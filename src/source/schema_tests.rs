@@ -65,9 +65,9 @@ fn defaults_are_expressions_and_role_flags_fall_back_twice() {
 fn versions_follow_the_markers() {
     let all = Schema::all(true);
     assert_eq!(all.version(), SourceVersion::Mgc2013);
-    let lync = all.clone().without(&["tblScopePrincipal.scopeIsDenied", "tblChat.rtf"]);
+    let lync = all.without(&["tblScopePrincipal.scopeIsDenied", "tblChat.rtf"]);
     assert_eq!(lync.version(), SourceVersion::Lync2010);
-    let r2 = lync.clone().without(&["tblNode.roleDefinerId"]);
+    let r2 = lync.without(&["tblNode.roleDefinerId"]);
     assert_eq!(r2.version(), SourceVersion::Ocs2007R2);
 }
 

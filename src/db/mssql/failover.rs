@@ -96,7 +96,7 @@ mod tests {
         let s = spec(
             "Server=127.0.0.1,1;Failover Partner=127.0.0.1,2;Database=d;User Id=u;Password=pw9secret;Connect Timeout=3",
         );
-        let e = connect_answering(&s).await.err().expect("nothing listens on ports 1 and 2");
+        let e = connect_answering(&s).await.expect_err("nothing listens on ports 1 and 2");
         let m = format!("{e:#}");
         assert!(m.contains("127.0.0.1:1") && m.contains("failover partner 127.0.0.1:2"), "{m}");
         assert!(!m.contains("pw9secret"), "{m}");

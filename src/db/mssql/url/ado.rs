@@ -195,7 +195,7 @@ mod tests {
         let partner = c.partner().unwrap();
         assert_eq!(
             (partner.server_label(), partner.database.clone()),
-            ("sql02\\GC".into(), c.database.clone())
+            ("sql02\\GC".into(), c.database)
         );
         // The partner's partner is the principal: a later failover goes back.
         assert_eq!(partner.partner().unwrap().server_label(), "sql01:1450");
