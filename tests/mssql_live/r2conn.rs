@@ -47,6 +47,24 @@ fn live_r2_source_is_read_like_sqlite() {
         assert_eq!(ra[k], rb[k], "{k}");
     }
     assert_eq!(pa, pb, "the same plan, defaults and findings from SQL Server and SQLite");
+    // Without the member overrides and role flags too: the derived defaults' T-SQL.
+    let strip = [
+        "ALTER TABLE tblNode DROP COLUMN overrideMember",
+        "ALTER TABLE tblRoleType DROP COLUMN honorsScope",
+    ];
+    tsql(&src.url, &strip.map(String::from));
+    exec(&lite, &format!("{};", strip.join("; ")));
+    let ((_, pa), (_, pb)) = (extract_plan(&src.url), extract_plan(&lite));
+    let defaulted = |p: &serde_json::Value| {
+        p["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"] == "SOURCE_COLUMN_DEFAULTED")
+            .count()
+    };
+    assert_eq!((defaulted(&pa), defaulted(&pb)), (9, 9));
+    assert_eq!(pa, pb, "derived member lists and role flags alike on SQL Server and SQLite");
 }
 
 /// `url` with its server replaced by `principal` and `failover_partner` set.
