@@ -105,3 +105,32 @@ fn live_failover_partner_answers_when_the_principal_is_gone() {
     let password = spec.password().unwrap_or("\u{0}");
     assert!(!out.all().contains(password), "{out}");
 }
+
+/// Built with `--features integrated-auth`: Windows authentication without a Kerberos
+/// ticket is one line saying to `kinit` (exit 3), also through a failover partner.
+#[cfg(feature = "integrated-auth")]
+#[test]
+#[cfg_attr(not(gcm_mssql), ignore = "set GCMIGRATE_TEST_MSSQL_URL to a SQL Server to run")]
+fn live_integrated_security_without_a_ticket_says_to_kinit() {
+    let Some(base) = live("live_integrated_security_without_a_ticket_says_to_kinit") else {
+        return;
+    };
+    let spec = ConnSpec::parse_str(&base).unwrap();
+    let real = format!("{},{}", spec.host, spec.port.unwrap_or(1433));
+    let env = TestEnv::new("mssql-kerberos");
+    for source in [
+        format!("Server={real};Database=master;Integrated Security=SSPI;TrustServerCertificate=true"),
+        format!("Server=127.0.0.1,1;Failover Partner={real};Database=master;Trusted_Connection=yes;TrustServerCertificate=true"),
+    ] {
+        let out = env
+            .command(&["extract", "-q", "--source", &source])
+            .env("KRB5CCNAME", "FILE:/nonexistent/gcm-no-ticket")
+            .env_remove("KRB5_CLIENT_KTNAME")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert!(err.contains("Kerberos failed") && err.contains("kinit"), "{err}");
+        assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "{err}");
+    }
+}

@@ -191,9 +191,10 @@ pub fn connect_error(spec: &ConnSpec, cause: &Cause) -> anyhow::Error {
              is SQL Server's (default 1433) and not another service or a proxy"
         ),
         Cause::Kerberos(m) => format!(
-            "cannot connect to SQL Server {server} with integrated security: Kerberos failed ({m}) — run \
+            "cannot connect to SQL Server {server} with integrated security: Kerberos failed ({}) — run \
              `kinit USER@REALM` (or set KRB5_CLIENT_KTNAME to a keytab), give the server by its DNS name \
-             (the SPN MSSQLSvc/HOST:PORT must be registered for the service account) and check the clocks"
+             (the SPN MSSQLSvc/HOST:PORT must be registered for the service account) and check the clocks",
+            gssapi_reason(m)
         ),
         Cause::Server(code, m) if LOGIN_FAILED.contains(code) => format!(
             "cannot connect to SQL Server {server}: login failed for `{user}` (error {code}) — check the user \
@@ -208,6 +209,12 @@ pub fn connect_error(spec: &ConnSpec, cause: &Cause) -> anyhow::Error {
         Cause::Other(m) => format!("cannot connect to SQL Server {server}: {m}"),
     };
     runtime(scrub(&msg, spec.password()))
+}
+
+/// libgssapi's text without its minor statuses (a list of unrelated codes) and prefix.
+fn gssapi_reason(m: &str) -> &str {
+    let major = m.split("gssapi minor error").next().unwrap_or(m);
+    major.trim().strip_prefix("gssapi major error ").unwrap_or(major.trim())
 }
 
 fn permission_message(label: &str, code: u32, m: &str) -> String {
