@@ -229,6 +229,10 @@ pub struct Snapshot {
     /// extracted before it was recorded (such a workspace must be re-extracted to load).
     #[serde(default)]
     pub deployment: Option<String>,
+    /// What a legacy source lacked and was read as a default instead: (`tblX.col` or an
+    /// optional table, the default), for `SOURCE_COLUMN_DEFAULTED` findings.
+    #[serde(default)]
+    pub defaulted: Vec<(String, String)>,
 }
 
 /// .NET ticks at the Unix epoch (1970-01-01T00:00:00Z).

@@ -247,7 +247,7 @@ fn postgres_sources_name_the_row_they_cannot_read() {
         (
             "no_column",
             "ALTER TABLE tblNode DROP COLUMN nodeName;",
-            &["tblNode lacks one of the columns"][..],
+            &["missing tblNode.nodeName"][..],
         ),
     ] {
         let Some(pg) = pg_database(&format!("broken_{name}")) else { return };

@@ -174,6 +174,7 @@ fn ms_statement(name: &str) -> String {
 fn tsql_fixture_ddl_parses_statement_by_statement() {
     for (file, text) in [
         ("legacy2010.tsql.sql", include_str!("../fixtures/schema/legacy2010.tsql.sql")),
+        ("ocs2007r2.tsql.sql", include_str!("../fixtures/schema/ocs2007r2.tsql.sql")),
         ("mgc2013.tsql.sql", include_str!("../fixtures/schema/mgc2013.tsql.sql")),
     ] {
         let stmts = split_statements(text);

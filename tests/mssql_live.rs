@@ -19,6 +19,7 @@ use crate::mssql::{extract_failing, parse};
 use crate::resume::killed_then_rerun_with;
 use crate::util::*;
 
+mod r2conn;
 mod staged;
 mod support;
 use support::*;

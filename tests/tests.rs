@@ -44,6 +44,8 @@ mod powershell;
 mod rollback;
 // Pools and waves: one target per pool, --pool, waves under their own names, report names.
 mod pools;
+// OCS 2007 R2 and not-quite-2010 sources: the R2 fixture through the pipeline, defaults, refusals.
+mod r2;
 // SQL Server through tiberius: connection failures, T-SQL parse checks, encoding; live with GCMIGRATE_TEST_MSSQL_URL.
 mod mssql;
 // SQL Server live: the whole pipeline, freeze, failures (GCMIGRATE_TEST_MSSQL_URL; ignored otherwise).

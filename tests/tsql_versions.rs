@@ -75,6 +75,11 @@ fn every_text() -> Vec<Text> {
             include_str!("../fixtures/schema/legacy2010.tsql.sql"),
         ),
         (
+            "fixtures/schema/ocs2007r2.tsql.sql",
+            Side::Legacy,
+            include_str!("../fixtures/schema/ocs2007r2.tsql.sql"),
+        ),
+        (
             "fixtures/schema/mgc2013.tsql.sql",
             Side::Mgc,
             include_str!("../fixtures/schema/mgc2013.tsql.sql"),

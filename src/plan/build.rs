@@ -83,6 +83,7 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
         );
     }
     let mut findings = b.f.0;
+    findings.extend(crate::source::defaulted_findings(snap));
     sort_findings(&mut findings);
     findings.dedup();
     Plan {

@@ -8,6 +8,7 @@ pub mod deployment;
 mod history;
 mod named;
 pub(crate) mod rows;
+mod schema;
 mod sql;
 
 use anyhow::Result;
@@ -15,72 +16,43 @@ use anyhow::Result;
 use crate::db::Conn;
 use crate::error::bad_input;
 use crate::model::{Snapshot, SourceVersion};
+use schema::Schema;
+
+pub use schema::defaulted_findings;
 
 pub use history::{count_chats, each_chat_upto, stream_chats};
 
 /// Per-room highest `chatId` already extracted; empty for a full extract.
 pub type Watermarks = std::collections::BTreeMap<i64, i64>;
 
-/// Tables a Group Chat database must have, with the columns read unconditionally.
-pub const CORE: &[(&str, &str)] = &[
-    ("tblNode", "nodeID, parentID, nodeType, nodeName"),
-    ("tblPrincipal", "prinID, prinGuid, prinUri, prinTypeID"),
-    ("tblChat", "channelId, chatId, chatDate, userId, content"),
-    ("tblPrincipalRole", "prinRoleNodeID, prinRolePrinID, prinRoleTypeID"),
-    ("tblRoleType", "rtypeID, rtypeDesc"),
-    ("tblScopePrincipal", "scopeNodeID, scopePrinID"),
-];
-
-/// Columns that only 2013 `mgc` has (either one), then the columns only Lync 2010 has.
-const MGC_2013: [(&str, &str); 2] = [("tblScopePrincipal", "scopeIsDenied"), ("tblChat", "rtf")];
-const LYNC_2010: (&str, &str) = ("tblNode", "scopeDefinerId, roleDefinerId");
-
-/// Detects Lync 2010, OCS 2007 R2 or 2013 `mgc` from the tables and columns present;
-/// anything else is bad input (exit 2). On SQL Server a missing permission is an error
-/// that says what to GRANT, not a missing table.
+/// Detects Lync 2010, OCS 2007 R2 or 2013 `mgc` from the tables and columns present (the
+/// catalogue of `schema.rs`); a source without a required table or column is bad input
+/// (exit 2), every missing one named in one line. On SQL Server a missing permission is an
+/// error that says what to GRANT, not a missing table.
 pub async fn detect_version(db: &Conn) -> Result<SourceVersion> {
-    let mut missing = Vec::new();
-    for (table, cols) in CORE {
-        if !db.has_columns(table, cols).await? {
-            missing.push(*table);
-        }
-    }
+    let found = Schema::probe(db).await?;
+    let missing = found.missing();
     if !missing.is_empty() {
         let tables = db.list_tables().await.unwrap_or_default();
-        let has = |t: &str| tables.iter().any(|f| f.eq_ignore_ascii_case(t));
-        // A table that is there but lacks a column read unconditionally: name the columns.
-        let (partial, absent): (Vec<&str>, Vec<&str>) = missing.iter().partition(|t| has(t));
-        let mut what: Vec<String> = Vec::new();
-        if !absent.is_empty() {
-            what.push(format!("missing {}", absent.join(", ")));
-        }
-        for t in partial {
-            let cols = CORE.iter().find(|(c, _)| *c == t).map_or("", |(_, c)| *c);
-            what.push(format!("{t} lacks one of the columns {cols}"));
-        }
         let found = if tables.is_empty() { "no tables".to_string() } else { tables.join(", ") };
         return Err(bad_input(format!(
-            "{} is not a Group Chat database: {} (found: {found}); give a complete Lync 2010, \
+            "{} is not a Group Chat database: missing {} (found: {found}); give a complete Lync 2010, \
              OCS 2007 R2 or Persistent Chat 2013 database (a full restore, not a partial copy)",
             db.label(),
-            what.join("; ")
+            missing.join(", ")
         )));
     }
-    for (table, cols) in MGC_2013 {
-        if db.has_columns(table, cols).await? {
-            return Ok(SourceVersion::Mgc2013);
-        }
-    }
-    if db.has_columns(LYNC_2010.0, LYNC_2010.1).await? {
-        return Ok(SourceVersion::Lync2010);
-    }
-    Ok(SourceVersion::Ocs2007R2)
+    Ok(found.version())
 }
 
-/// Reads every table but `tblChat` into memory.
+/// Reads every table but `tblChat` into memory; what a legacy source lacks and was read
+/// as its default is recorded for the plan's `SOURCE_COLUMN_DEFAULTED` findings.
 pub async fn snapshot(db: &Conn, version: SourceVersion) -> Result<Snapshot> {
     let mut s = Snapshot { version: Some(version), ..Snapshot::default() };
-    let present = sql::Present::probe(db).await?;
+    let present = Schema::probe(db).await?;
+    if version != SourceVersion::Mgc2013 {
+        s.defaulted = present.defaulted();
+    }
     let label = db.label();
     for (table, sql) in sql::snapshot_sql(db.dialect(), &present) {
         if !present.reads(table) {
@@ -119,16 +91,24 @@ pub fn tsql_statements() -> Vec<(String, String)> {
     .into_iter()
     .map(|(n, s)| (n.to_string(), s))
     .collect();
-    let probes = CORE.iter().chain(&MGC_2013).chain([&LYNC_2010]).chain(&sql::OPTIONAL);
-    for (t, c) in probes {
+    let bulk = schema::tables().into_iter().map(|t| (t, schema::bulk_columns(t)));
+    let single = schema::COLUMNS.iter().map(|(t, c, _)| (*t, c.to_string()));
+    for (t, c) in bulk.chain(single) {
         let name = format!("probe {t} ({c})");
         if !out.iter().any(|(n, _)| *n == name) {
-            let by_select = (format!("{name} by select"), probe_sql(t, c));
-            out.extend([(name, presence_sql(t, c)), by_select]);
+            let by_select = (format!("{name} by select"), probe_sql(t, &c));
+            out.extend([(name, presence_sql(t, &c)), by_select]);
         }
     }
-    for (on, tag) in [(true, "all columns"), (false, "fallbacks")] {
-        let all = sql::snapshot_sql(d, &sql::Present::all(on));
+    // Every default on its own, then all of them together (the role flag's two fallbacks).
+    let mut schemas = vec![("all columns".to_string(), Schema::all(true))];
+    schemas.push(("required only".into(), Schema::all(false)));
+    schemas.push((
+        "role flags by type".into(),
+        Schema::all(true).without(&["tblPrincipalRole.honorsScope"]),
+    ));
+    for (tag, s) in schemas {
+        let all = sql::snapshot_sql(d, &s);
         out.extend(all.into_iter().map(|(t, s)| (format!("{t} ({tag})"), s)));
     }
     for (_, s) in &mut out {

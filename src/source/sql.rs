@@ -1,77 +1,16 @@
 //! The legacy reader's SQL, written once for every engine: the snapshot queries (their
-//! select lists follow the version-dependent columns [`Present`] found) and the history
+//! select lists follow the columns the [`Schema`] probe found, an absent optional column
+//! read as its catalogued default) and the history
 //! statements. Every query names its columns (Microsoft does not support `SELECT *` on
 //! these schemas); identifiers are unquoted (PostgreSQL folds them to lowercase, as
 //! restore tools do) and integers are cast to `BIGINT`; [`Dialect`] supplies GUIDs as
 //! text, the invitation date as text, the row limit and the 64-bit count.
 
-use anyhow::Result;
-
-use crate::db::{Conn, Dialect};
-
-/// Version-dependent columns and tables: each changes a snapshot select list or whether a
-/// table is read at all.
-pub(crate) const OPTIONAL: [(&str, &str); 11] = [
-    ("tblPrincipalType", "ptypeIsFederated"),
-    ("tblPrincipal", "prinDisplayName"),
-    ("tblScopePrincipal", "scopeIsDenied"),
-    ("tblPrincipalRole", "honorsScope"),
-    ("tblNode", "topic"),
-    ("tblNode", "overrideMember"),
-    ("tblNode", "scopeDefinerId"),
-    ("tblNode", "roleDefinerId"),
-    ("tblNode", "siopID"),
-    ADDINS,
-    INVITES,
-];
-
-/// The add-in list (2010 and later), with the columns read.
-const ADDINS: (&str, &str) = ("tblSiopWhiteList", "siopId, siopName, siopUrl");
-/// Invitations (2010 and later), with the columns read.
-const INVITES: (&str, &str) = ("tblPrincipalInvites", "prinID, invID, nodeID, createdOn");
-
-/// Which of [`OPTIONAL`] the source has, in that order.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Present([bool; OPTIONAL.len()]);
-
-impl Present {
-    /// Probes the source for every optional column and table.
-    pub(crate) async fn probe(db: &Conn) -> Result<Present> {
-        let mut found = [false; OPTIONAL.len()];
-        for (i, (table, cols)) in OPTIONAL.iter().enumerate() {
-            found[i] = db.has_columns(table, cols).await?;
-        }
-        Ok(Present(found))
-    }
-
-    /// Every optional column present (`true`) or none (`false`).
-    #[cfg(any(test, feature = "mssql"))]
-    pub(crate) fn all(on: bool) -> Present {
-        Present([on; OPTIONAL.len()])
-    }
-
-    /// Whether `table.cols` (as listed in [`OPTIONAL`]) is present.
-    fn has(&self, table: &str, cols: &str) -> bool {
-        OPTIONAL.iter().zip(self.0).any(|((t, c), on)| on && *t == table && *c == cols)
-    }
-
-    /// `expr` when `table.col` is present, else `fallback`.
-    fn pick(&self, table: &str, col: &str, expr: &str, fallback: &str) -> String {
-        if self.has(table, col) { expr } else { fallback }.to_string()
-    }
-
-    /// Whether the snapshot reads `table`: the add-in list and invitations are not in
-    /// every version.
-    pub(crate) fn reads(&self, table: &str) -> bool {
-        match [ADDINS, INVITES].iter().find(|(t, _)| *t == table) {
-            Some((t, cols)) => self.has(t, cols),
-            None => true,
-        }
-    }
-}
+use super::schema::Schema;
+use crate::db::Dialect;
 
 /// The snapshot queries for the columns present, by table, in reading order.
-pub(crate) fn snapshot_sql(d: Dialect, p: &Present) -> Vec<(&'static str, String)> {
+pub(crate) fn snapshot_sql(d: Dialect, p: &Schema) -> Vec<(&'static str, String)> {
     let queries = snapshot_queries(d, p);
     match d {
         Dialect::Sqlite => queries.into_iter().map(|(t, q)| (t, uncast(&q))).collect(),
@@ -105,23 +44,33 @@ fn uncast(sql: &str) -> String {
 }
 
 /// The snapshot queries as every engine but SQLite runs them.
-fn snapshot_queries(d: Dialect, p: &Present) -> Vec<(&'static str, String)> {
+fn snapshot_queries(d: Dialect, p: &Schema) -> Vec<(&'static str, String)> {
     let int = |col: &str| format!("CAST({col} AS BIGINT)");
-    let fed = p.pick("tblPrincipalType", "ptypeIsFederated", &int("ptypeIsFederated"), "0");
-    let name = p.pick(
-        "tblPrincipal",
-        "prinDisplayName",
-        "COALESCE(prinDisplayName, prinName)",
-        "prinName",
-    );
-    let denied = p.pick("tblScopePrincipal", "scopeIsDenied", &int("scopeIsDenied"), "0");
-    let honors = p.pick("tblPrincipalRole", "honorsScope", &int("honorsScope"), "1");
-    let node = |col: &str, expr: &str, fallback: &str| p.pick("tblNode", col, expr, fallback);
-    let topic = node("topic", "topic", "NULL");
-    let over = node("overrideMember", &int("overrideMember"), "0");
-    let sdef = node("scopeDefinerId", &int("scopeDefinerId"), "NULL");
-    let rdef = node("roleDefinerId", &int("roleDefinerId"), "NULL");
-    let siop = node("siopID", &d.as_text("siopID"), "NULL");
+    let col = |t: &str, c: &str, expr: &str| p.pick(t, c, expr);
+    let icol = |t: &str, c: &str| p.pick(t, c, &int(c));
+    let tcol = |t: &str, c: &str| p.pick(t, c, c);
+    let fed = icol("tblPrincipalType", "ptypeIsFederated");
+    let name = match (p.has("tblPrincipal", "prinDisplayName"), p.has("tblPrincipal", "prinName")) {
+        (true, true) => "COALESCE(prinDisplayName, prinName)".to_string(),
+        (true, false) => "prinDisplayName".to_string(),
+        (false, _) => tcol("tblPrincipal", "prinName"),
+    };
+    let prin = |c: &str| tcol("tblPrincipal", c);
+    let (company, email, upn) =
+        (prin("prinCompanyName"), prin("prinEmail"), prin("prinADUserPrincipalName"));
+    let (added, updated) =
+        (icol("tblPrincipal", "prinAddedOn"), icol("tblPrincipal", "prinUpdatedOn"));
+    let denied = icol("tblScopePrincipal", "scopeIsDenied");
+    let honors = icol("tblPrincipalRole", "honorsScope");
+    let n = |c: &str| icol("tblNode", c);
+    let (desc, topic) = (tcol("tblNode", "nodeDesc"), tcol("tblNode", "topic"));
+    let (over, invite, logged, post) =
+        (n("overrideMember"), n("invite"), n("logged"), n("filePost"));
+    let (disabled, behavior, visibility) = (n("disabled"), n("behavior"), n("visibility"));
+    let (sdef, rdef) = (n("scopeDefinerId"), n("roleDefinerId"));
+    let siop = col("tblNode", "siopID", &d.as_text("siopID"));
+    let (added_by, added_on) = (n("nodeAddedBy"), n("nodeAddedOn"));
+    let (updated_by, updated_on) = (n("nodeUpdatedBy"), n("nodeUpdatedOn"));
     vec![
         (
             "tblPrincipalType",
@@ -133,10 +82,9 @@ fn snapshot_queries(d: Dialect, p: &Present) -> Vec<(&'static str, String)> {
         (
             "tblPrincipal",
             format!(
-                "SELECT CAST(prinID AS BIGINT), {}, prinUri, {name}, prinCompanyName, prinEmail, \
-                 prinADPath, prinADUserPrincipalName, CAST(prinDisabled AS BIGINT), \
-                 CAST(prinTypeID AS BIGINT), CAST(prinAddedOn AS BIGINT), \
-                 CAST(prinUpdatedOn AS BIGINT) FROM tblPrincipal ORDER BY prinID",
+                "SELECT CAST(prinID AS BIGINT), {}, prinUri, {name}, {company}, {email}, \
+                 prinADPath, {upn}, CAST(prinDisabled AS BIGINT), \
+                 CAST(prinTypeID AS BIGINT), {added}, {updated} FROM tblPrincipal ORDER BY prinID",
                 d.as_text("prinGuid")
             ),
         ),
@@ -150,12 +98,9 @@ fn snapshot_queries(d: Dialect, p: &Present) -> Vec<(&'static str, String)> {
             "tblNode",
             format!(
                 "SELECT CAST(nodeID AS BIGINT), {}, CAST(parentID AS BIGINT), \
-                 CAST(nodeType AS BIGINT), nodeName, nodeDesc, {topic}, {over}, \
-                 CAST(invite AS BIGINT), CAST(logged AS BIGINT), CAST(filePost AS BIGINT), \
-                 CAST(disabled AS BIGINT), CAST(behavior AS BIGINT), CAST(visibility AS BIGINT), \
-                 {sdef}, {rdef}, {siop}, CAST(nodeAddedBy AS BIGINT), CAST(nodeAddedOn AS BIGINT), \
-                 CAST(nodeUpdatedBy AS BIGINT), CAST(nodeUpdatedOn AS BIGINT) \
-                 FROM tblNode ORDER BY nodeID",
+                 CAST(nodeType AS BIGINT), nodeName, {desc}, {topic}, {over}, {invite}, {logged}, \
+                 {post}, {disabled}, {behavior}, {visibility}, {sdef}, {rdef}, {siop}, {added_by}, \
+                 {added_on}, {updated_by}, {updated_on} FROM tblNode ORDER BY nodeID",
                 d.as_text("nodeGuid")
             ),
         ),
@@ -237,13 +182,14 @@ pub(crate) fn chunk(d: Dialect) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::schema::{Need, COLUMNS};
     use super::*;
 
     #[test]
     fn select_lists_are_explicit_with_fallbacks() {
         for d in [Dialect::Sqlite, Dialect::Postgres, Dialect::Mssql] {
-            let all = snapshot_sql(d, &Present::all(true));
-            let none = snapshot_sql(d, &Present::all(false));
+            let all = snapshot_sql(d, &Schema::all(true));
+            let none = snapshot_sql(d, &Schema::all(false));
             assert_eq!(all.len(), none.len());
             assert!(
                 all.iter().chain(&none).all(|(_, s)| !s.contains('*')),
@@ -256,7 +202,10 @@ mod tests {
             };
             assert!(none.iter().any(|(_, s)| s.contains(scopes)));
             // Every optional column is read when present and only then.
-            for (table, col) in OPTIONAL.iter().filter(|(_, c)| !c.contains(',')) {
+            let optional = COLUMNS.iter().filter(|(t, c, n)| {
+                *n != Need::Required && *c != "rtf" && (*t, *c) != ("tblRoleType", "honorsScope")
+            });
+            for (table, col, _) in optional {
                 let sql = |v: &[(&str, String)]| {
                     v.iter().find(|(t, _)| t == table).map(|(_, s)| s.clone()).unwrap()
                 };
@@ -267,7 +216,7 @@ mod tests {
 
     #[test]
     fn sqlite_reads_integer_columns_as_stored() {
-        let q = snapshot_sql(Dialect::Sqlite, &Present::all(true));
+        let q = snapshot_sql(Dialect::Sqlite, &Schema::all(true));
         assert!(q.iter().all(|(_, s)| !s.contains("AS BIGINT")), "{q:?}");
         let node = &q.iter().find(|(t, _)| *t == "tblNode").unwrap().1;
         assert!(node.starts_with("SELECT nodeID, "), "{node}");
@@ -275,13 +224,14 @@ mod tests {
             uncast("SELECT CAST(a AS BIGINT), CAST(COALESCE(b, 0) AS BIGINT)"),
             "SELECT a, CAST(COALESCE(b, 0) AS BIGINT)"
         );
-        let pg = snapshot_sql(Dialect::Postgres, &Present::all(true));
+        let pg = snapshot_sql(Dialect::Postgres, &Schema::all(true));
         assert!(pg.iter().any(|(_, s)| s.contains("CAST(nodeID AS BIGINT)")));
     }
 
     #[test]
     fn optional_tables_are_read_only_when_present() {
-        let (all, none) = (Present::all(true), Present::all(false));
+        let all = Schema::all(true);
+        let none = Schema::all(true).without(&["tblSiopWhiteList", "tblPrincipalInvites"]);
         for t in ["tblSiopWhiteList", "tblPrincipalInvites"] {
             assert!(all.reads(t) && !none.reads(t), "{t}");
         }

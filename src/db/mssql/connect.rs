@@ -18,13 +18,19 @@ pub async fn connect(url: &DbUrl) -> Result<Client> {
     connect_spec(&ConnSpec::parse(url)?).await
 }
 
-/// Connects with a parsed spec; the timeout bounds name resolution, SQL Browser, TCP,
-/// TLS and the login together, so nothing hangs past it.
+/// Connects with a parsed spec, to its failover partner when the server does not answer
+/// (`failover.rs`); the timeout bounds name resolution, SQL Browser, TCP, TLS and the
+/// login together for each server, so nothing hangs past it.
 pub async fn connect_spec(spec: &ConnSpec) -> Result<Client> {
+    Ok(super::failover::connect_answering(spec).await?.0)
+}
+
+/// One server, within the connect timeout; the failure reduced to its [`Cause`].
+pub(super) async fn attempt(spec: &ConnSpec) -> Result<Client, Cause> {
     match tokio::time::timeout(spec.connect_timeout, open(spec)).await {
         Ok(Ok(client)) => Ok(client),
-        Ok(Err(e)) => Err(connect_error(spec, &Cause::from(&e))),
-        Err(_) => Err(connect_error(spec, &Cause::Timeout)),
+        Ok(Err(e)) => Err(Cause::from(&e)),
+        Err(_) => Err(Cause::Timeout),
     }
 }
 
@@ -87,6 +93,8 @@ pub enum Cause {
     Protocol(String),
     /// A server error: number and message.
     Server(u32, String),
+    /// Kerberos (GSSAPI) failed: no ticket, no SPN, clock skew.
+    Kerberos(String),
     /// Anything else.
     Other(String),
 }
@@ -118,6 +126,8 @@ impl From<&TdsError> for Cause {
             TdsError::Tls(m) => Cause::Tls(m.clone()),
             TdsError::Protocol(m) => Cause::Protocol(m.to_string()),
             TdsError::Server(t) => Cause::Server(t.code(), t.message().to_string()),
+            #[cfg(all(unix, feature = "integrated-auth"))]
+            TdsError::Gssapi(m) => Cause::Kerberos(m.clone()),
             other => Cause::Other(other.to_string()),
         }
     }
@@ -180,6 +190,12 @@ pub fn connect_error(spec: &ConnSpec, cause: &Cause) -> anyhow::Error {
             "cannot connect to SQL Server {server}: what answered does not speak TDS ({m}) — check that the port \
              is SQL Server's (default 1433) and not another service or a proxy"
         ),
+        Cause::Kerberos(m) => format!(
+            "cannot connect to SQL Server {server} with integrated security: Kerberos failed ({}) — run \
+             `kinit USER@REALM` (or set KRB5_CLIENT_KTNAME to a keytab), give the server by its DNS name \
+             (the SPN MSSQLSvc/HOST:PORT must be registered for the service account) and check the clocks",
+            gssapi_reason(m)
+        ),
         Cause::Server(code, m) if LOGIN_FAILED.contains(code) => format!(
             "cannot connect to SQL Server {server}: login failed for `{user}` (error {code}) — check the user \
              name and password, and that the server allows SQL Server authentication (mixed mode)"
@@ -193,6 +209,12 @@ pub fn connect_error(spec: &ConnSpec, cause: &Cause) -> anyhow::Error {
         Cause::Other(m) => format!("cannot connect to SQL Server {server}: {m}"),
     };
     runtime(scrub(&msg, spec.password()))
+}
+
+/// libgssapi's text without its minor statuses (a list of unrelated codes) and prefix.
+fn gssapi_reason(m: &str) -> &str {
+    let major = m.split("gssapi minor error").next().unwrap_or(m);
+    major.trim().strip_prefix("gssapi major error ").unwrap_or(major.trim())
 }
 
 fn permission_message(label: &str, code: u32, m: &str) -> String {
@@ -258,6 +280,12 @@ mod tests {
                 "cannot open database `GroupChat`",
             ),
             (Cause::Server(229, "The SELECT permission was denied".into()), "db_datareader"),
+            (
+                Cause::Kerberos(
+                    "No Kerberos credentials available (default cache: FILE:/tmp/krb5cc_0)".into(),
+                ),
+                "kinit",
+            ),
             (Cause::Other("password secret was wrong\nsecond line".into()), "***"),
         ] {
             let e = connect_error(&s, &cause);

@@ -3,11 +3,12 @@
 //! that say what to check), `types.rs` (cells of any integer width, values encoded with the
 //! exact type of the destination column, which bulk load requires), `pool.rs` (the
 //! backend primitives), `writer.rs` (batches, bulk load), `url.rs` (URLs and ADO.NET
-//! strings); here, small helpers to run statements and probe the catalog.
+//! strings), `failover.rs` (database mirroring's failover partner); here, small helpers to run statements and probe the catalog.
 
 #[cfg(test)]
 mod cells_tests;
 pub mod connect;
+pub mod failover;
 pub mod pool;
 pub mod types;
 pub mod url;

@@ -38,8 +38,9 @@ pub struct Pool {
 impl Pool {
     /// Connects once (to fail fast with a clear message); `init` runs on every new session
     /// (the source's isolation level).
+    /// With a failover partner, the pool keeps to the server that answered first.
     pub async fn open(url: &DbUrl, conns: u32, init: Option<&'static str>) -> Result<Pool> {
-        let spec = ConnSpec::parse(url)?;
+        let (first, spec) = super::failover::connect_answering(&ConnSpec::parse(url)?).await?;
         let pool = Pool {
             label: spec.label(),
             spec,
@@ -47,13 +48,17 @@ impl Pool {
             idle: Mutex::new(Vec::new()),
             slots: Semaphore::new(conns.max(1) as usize),
         };
-        let first = pool.connect().await?;
+        let first = pool.set_up(first).await?;
         pool.give_back(first);
         Ok(pool)
     }
 
     async fn connect(&self) -> Result<Client> {
-        let mut c = connect_spec(&self.spec).await?;
+        self.set_up(connect_spec(&self.spec).await?).await
+    }
+
+    /// Runs the session's `init` statement.
+    async fn set_up(&self, mut c: Client) -> Result<Client> {
         if let Some(sql) = self.init {
             batch(&mut c, sql).await.map_err(|e| self.error("setting up the session", &e))?;
         }

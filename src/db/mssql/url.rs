@@ -115,7 +115,13 @@ pub struct ConnSpec {
     pub connect_timeout: Duration,
     /// `ApplicationIntent=ReadOnly`.
     pub read_only: bool,
+    /// The mirroring partner (`Failover Partner=`, `failover_partner=`): host, port, instance;
+    /// tried when the server above does not answer (see `failover.rs`).
+    pub failover_partner: Option<Server>,
 }
+
+/// A server as written: host, TCP port, named instance.
+pub type Server = (String, Option<u16>, Option<String>);
 
 impl fmt::Debug for ConnSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -175,6 +181,14 @@ impl ConnSpec {
         }
     }
 
+    /// The same database on the failover partner, whose own partner is this server (so a
+    /// later failover goes back); `None` without a partner.
+    pub fn partner(&self) -> Option<ConnSpec> {
+        let (host, port, instance) = self.failover_partner.clone()?;
+        let this = (self.host.clone(), self.port, self.instance.clone());
+        Some(ConnSpec { host, port, instance, failover_partner: Some(this), ..self.clone() })
+    }
+
     /// The tiberius configuration; `route` overrides host and port after a redirect.
     pub fn to_config(&self, route: Option<(&str, u16)>) -> Config {
         let mut c = Config::new();
@@ -230,6 +244,7 @@ struct Builder {
     trust: bool,
     timeout: Option<Duration>,
     read_only: bool,
+    partner: Option<Server>,
 }
 
 impl Builder {
@@ -257,11 +272,20 @@ impl Builder {
                 }
             }
         };
-        let host = match host.trim() {
+        let local = |h: &str| match h.trim() {
             "" | "." | "(local)" => "localhost".to_string(),
             h => h.to_string(),
         };
+        let host = local(&host);
+        let partner = self.partner.map(|(h, p, i)| (local(&h), p, i.filter(|i| !i.is_empty())));
+        if partner.as_ref().is_some_and(|(h, p, _)| *h == host && *p == port) {
+            return Err(bad_input(format!(
+                "the failover partner is the server itself ({host}): give the mirror's host \
+                 (Failover Partner=HOST[,PORT] or failover_partner=HOST[:PORT])"
+            )));
+        }
         Ok(ConnSpec {
+            failover_partner: partner,
             host,
             port,
             instance: instance.filter(|i| !i.is_empty()),
@@ -284,7 +308,8 @@ fn integrated() -> Result<Auth> {
 fn integrated() -> Result<Auth> {
     Err(bad_input(
         "integrated security (Kerberos) needs a gcmigrate built with `--features integrated-auth` on Linux \
-         (it links libgssapi); otherwise use SQL Server authentication (User Id=…;Password=…)",
+         (apt-get install libkrb5-dev libclang-dev, then cargo build --release --features integrated-auth; \
+         see the README's SQL Server connections); otherwise use SQL Server authentication (User Id=…;Password=…)",
     ))
 }
 
@@ -402,13 +427,14 @@ fn parse_url(rest: &str) -> Result<ConnSpec> {
             "connect_timeout" | "connection_timeout" => b.timeout = Some(parse_timeout(&key, &v)?),
             "integrated_security" => b.integrated = parse_bool(&key, &v)?,
             "application_intent" => b.read_only = v.eq_ignore_ascii_case("readonly"),
+            "failover_partner" if !v.trim().is_empty() => b.partner = Some(split_server(v.trim())?),
             "user" => b.user = Some(v),
             "password" => b.password = Some(v),
             _ => {
                 return Err(bad_input(format!(
                     "unknown SQL Server URL parameter `{key}`: use encrypt=true|false|danger_plaintext, \
                      trust_server_certificate=true|false, connect_timeout=SECONDS, integrated_security=true, \
-                     application_intent=readonly"
+                     application_intent=readonly, failover_partner=HOST[:PORT]"
                 )))
             }
         }

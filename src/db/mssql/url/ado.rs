@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 
-use super::{parse_bool, parse_encrypt, parse_port, parse_timeout, Builder, ConnSpec};
+use super::{parse_bool, parse_encrypt, parse_port, parse_timeout, Builder, ConnSpec, Server};
 use crate::error::bad_input;
 
 /// Splits `key=value;…` with ADO.NET quoting: `'…'`, `"…"` (quote doubled inside) or `{…}`.
@@ -93,7 +93,7 @@ const IGNORED_ADO_KEYS: &str = "pooling|min pool size|max pool size|multipleacti
     workstation id|wsid|packet size|application name|app|connect retry count|\
     connectretrycount|connect retry interval|connectretryinterval|current language|\
     language|enlist|transaction binding|type system version|hostnameincertificate|\
-    host name in certificate|column encryption setting|failover partner";
+    host name in certificate|column encryption setting";
 
 pub(super) fn parse_ado(s: &str) -> Result<ConnSpec> {
     let mut b = Builder::default();
@@ -112,12 +112,14 @@ pub(super) fn parse_ado(s: &str) -> Result<ConnSpec> {
                 b.timeout = Some(parse_timeout(&key, &v)?)
             }
             "applicationintent" | "application intent" => b.read_only = v.eq_ignore_ascii_case("readonly"),
+            "failover partner" | "failoverpartner" if !v.trim().is_empty() => b.partner = Some(server_of(&v)?),
+            "failover partner" | "failoverpartner" => {}
             k if IGNORED_ADO_KEYS.split('|').any(|i| i == k) => {}
             _ => {
                 return Err(bad_input(format!(
                     "unsupported connection-string keyword `{key}`: gcmigrate reads Server, Database/Initial \
                      Catalog, User Id, Password, Integrated Security, Encrypt, TrustServerCertificate, \
-                     Connect Timeout and ApplicationIntent"
+                     Connect Timeout, ApplicationIntent and Failover Partner"
                 )))
             }
         }
@@ -125,6 +127,13 @@ pub(super) fn parse_ado(s: &str) -> Result<ConnSpec> {
     let server = b.server.take().filter(|s| !s.trim().is_empty()).ok_or_else(|| {
         bad_input("the connection string has no Server= (or Data Source=): Server=HOST,PORT or Server=HOST\\INSTANCE")
     })?;
+    let server = server_of(&server)?;
+    b.finish(server, "connection string")
+}
+
+/// `Server=` (or `Failover Partner=`): `[tcp:]HOST[\INSTANCE][,PORT]`; pipes, shared memory
+/// and LocalDB are refused.
+fn server_of(server: &str) -> Result<Server> {
     let server = server.trim();
     let lower = server.to_ascii_lowercase();
     if ["np:", "lpc:", "admin:"].iter().any(|p| lower.starts_with(p))
@@ -143,7 +152,7 @@ pub(super) fn parse_ado(s: &str) -> Result<ConnSpec> {
         Some((h, i)) => (h.to_string(), Some(i.to_string())),
         None => (rest.to_string(), None),
     };
-    b.finish((host, port, instance), "connection string")
+    Ok((host, port, instance))
 }
 
 #[cfg(test)]
@@ -175,6 +184,29 @@ mod tests {
             Some(1500),
             "a port wins over the instance"
         );
+    }
+
+    #[test]
+    fn failover_partner_is_read_in_both_syntaxes() {
+        let c = p(
+            "Server=sql01,1450;Failover Partner=sql02\\GC;Database=GroupChat;User Id=u;Password=x",
+        );
+        assert_eq!(c.failover_partner, Some(("sql02".into(), None, Some("GC".into()))));
+        let partner = c.partner().unwrap();
+        assert_eq!(
+            (partner.server_label(), partner.database.clone()),
+            ("sql02\\GC".into(), c.database)
+        );
+        // The partner's partner is the principal: a later failover goes back.
+        assert_eq!(partner.partner().unwrap().server_label(), "sql01:1450");
+        let u = p("mssql://u:x@sql01/GroupChat?failover_partner=sql02:1500");
+        assert_eq!(u.failover_partner, Some(("sql02".into(), Some(1500), None)));
+        assert_eq!(p("Server=h;Failover Partner=;User Id=u").failover_partner, None);
+        assert!(p("Server=h;User Id=u").partner().is_none());
+        let same = ConnSpec::parse_str("Server=h,1;Failover Partner=h,1;User Id=u").unwrap_err();
+        assert!(format!("{same}").contains("the server itself"), "{same}");
+        let pipe = ConnSpec::parse_str("Server=h;Failover Partner=np:x;User Id=u").unwrap_err();
+        assert!(format!("{pipe}").contains("only TCP"), "{pipe}");
     }
 
     #[test]

@@ -65,6 +65,29 @@ fn integrated_security_needs_the_feature() {
         err("Server=h;Database=d;Integrated Security=SSPI").contains("--features integrated-auth")
     );
     assert!(err("mssql://h/d?integrated_security=true").contains("integrated-auth"));
+    let one = err("Server=h;Database=d;Trusted_Connection=yes");
+    assert!(one.contains("libkrb5-dev") && !one.contains('\n'), "{one}");
+}
+
+#[cfg(all(unix, feature = "integrated-auth"))]
+#[test]
+fn integrated_security_is_kerberos_with_the_feature() {
+    for s in [
+        "Server=sql01.contoso.com;Database=GroupChat;Integrated Security=SSPI",
+        "Server=sql01.contoso.com;Database=GroupChat;Trusted_Connection=yes",
+        "mssql://sql01.contoso.com/GroupChat?integrated_security=true",
+    ] {
+        let c = p(s);
+        assert_eq!(
+            (c.auth.clone(), c.user_label(), c.password()),
+            (Auth::Integrated, "(integrated security)".into(), None),
+            "{s}"
+        );
+    }
+    // With a failover partner the partner logs in the same way.
+    let m =
+        p("Server=sql01.contoso.com;Failover Partner=sql02.contoso.com;Integrated Security=SSPI");
+    assert_eq!(m.partner().unwrap().auth, Auth::Integrated);
 }
 
 #[test]
