@@ -147,7 +147,9 @@ pub fn markdown(r: &VerifyReport) -> String {
         r.invariants.len() - f.invariants, r.invariants.len()
     );
     let _ = writeln!(s, "## Rooms\n\n| Room | Category | Expected | Found | Excluded | Rejected | History |\n|---|---|---|---|---|---|---|");
-    for c in &r.rooms {
+    let mut rooms: Vec<&RoomCheck> = r.rooms.iter().collect();
+    rooms.sort_by_key(|c| c.checksum_match);
+    for c in rooms.iter().take(html::ROWS) {
         let hist = match (&c.first_mismatch, c.checksum_match) {
             (_, true) => "match".to_string(),
             (Some(m), false) => format!("**mismatch** at chatId {}: {}", m.chat_id, m.what),
@@ -165,6 +167,9 @@ pub fn markdown(r: &VerifyReport) -> String {
             c.rejected
         );
     }
+    if rooms.len() > html::ROWS {
+        let _ = writeln!(s, "\n… and {} more rooms (mismatched ones are listed first): all are in the CSV and JSON.", rooms.len() - html::ROWS);
+    }
     for (title, list) in [("Access gained", &r.access.gained), ("Access lost", &r.access.lost)] {
         let _ = writeln!(s, "\n## {title}\n");
         if list.is_empty() {
@@ -175,7 +180,9 @@ pub fn markdown(r: &VerifyReport) -> String {
             s,
             "| Status | User | Room | Right | Rule | Cause |\n|---|---|---|---|---|---|"
         );
-        for c in list {
+        let mut list: Vec<&AccessChange> = list.iter().collect();
+        list.sort_by_key(|c| !c.blocking);
+        for c in list.iter().take(html::ROWS) {
             let _ = writeln!(
                 s,
                 "| {} | {} | {} <br>`{}` | {} | {} | {} |",
@@ -186,6 +193,13 @@ pub fn markdown(r: &VerifyReport) -> String {
                 c.right.as_str(),
                 c.rule.as_deref().unwrap_or("—"),
                 md(&c.detail)
+            );
+        }
+        if list.len() > html::ROWS {
+            let _ = writeln!(
+                s,
+                "\n… and {} more (blocking ones are listed first): all are in the CSV and JSON.",
+                list.len() - html::ROWS
             );
         }
     }
@@ -333,6 +347,46 @@ mod tests {
         let h = render_html(&report());
         assert!(h.contains("banner fail") && h.contains("1 access right(s) gained"));
         assert!(h.contains("&lt;b&gt;") && !h.contains("<b>"));
+    }
+
+    /// Thousands of rooms and access changes: the page and the Markdown keep the first
+    /// rows, the mismatched room and the blocking change among them, and say the rest is
+    /// in the CSV and JSON.
+    #[test]
+    fn large_reports_list_what_fails_first_and_cut_the_rest() {
+        let mut r = report();
+        let room = r.rooms[0].clone();
+        let explained =
+            AccessChange { blocking: false, rule: Some("r".into()), ..r.access.gained[0].clone() };
+        let blocking = r.access.gained.pop().unwrap();
+        for i in 0..5_000 {
+            let guid = format!("g{i}");
+            r.rooms.push(RoomCheck {
+                legacy_guid: guid.clone(),
+                legacy_path: format!("/P/{i}"),
+                ..room.clone()
+            });
+            r.access.lost.push(AccessChange {
+                room: guid,
+                user: format!("sip:u{i}@x"),
+                ..explained.clone()
+            });
+        }
+        r.rooms.push(RoomCheck {
+            legacy_guid: "bad".into(),
+            legacy_path: "/Bad".into(),
+            checksum_match: false,
+            ..room
+        });
+        r.access.lost.push(AccessChange { user: "sip:blocked@x".into(), ..blocking });
+        let h = render_html(&r);
+        assert!(h.len() < 1_000_000, "{} bytes", h.len());
+        assert!(h.contains("/Bad") && h.contains("sip:blocked@x"), "failures are shown");
+        assert!(h.contains("… and 4,802 more rooms"), "rooms cut");
+        assert!(h.contains("… and 4,801 more rows"), "access cut");
+        let m = markdown(&r);
+        assert!(m.contains("/Bad") && m.contains("sip:blocked@x") && m.contains("… and 4801 more"));
+        assert!(m.len() < 200_000, "{} bytes", m.len());
     }
 
     #[test]

@@ -201,8 +201,11 @@ fn categories(r: &VerifyReport) -> String {
             x.blocking += usize::from(c.blocking);
         }
     }
-    let rows: Vec<Vec<String>> = cats
+    let mut sorted: Vec<(&&str, &Cat)> = cats.iter().collect();
+    sorted.sort_by_key(|(_, x)| x.bad == 0 && x.blocking == 0);
+    let rows: Vec<Vec<String>> = sorted
         .iter()
+        .take(ROWS)
         .map(|(name, x)| {
             let ok = x.bad == 0 && x.blocking == 0;
             vec![
@@ -218,10 +221,19 @@ fn categories(r: &VerifyReport) -> String {
             ]
         })
         .collect();
-    let chart: Vec<(String, f64)> = cats.iter().map(|(n, x)| (shown(n), x.loaded as f64)).collect();
+    let mut chart: Vec<(String, f64)> =
+        cats.iter().map(|(n, x)| (shown(n), x.loaded as f64)).collect();
+    chart.sort_by(|a, b| b.1.total_cmp(&a.1));
+    if chart.len() > 40 {
+        let rest: f64 = chart[40..].iter().map(|c| c.1).sum();
+        let n = chart.len() - 40;
+        chart.truncate(40);
+        chart.push((format!("the other {} categories", fmt_num(n as f64)), rest));
+    }
     format!(
-        "<section id=\"categories\"><h2>Per category</h2>{}<h3>Messages found per category</h3><div class=\"scroll\">{}</div></section>",
+        "<section id=\"categories\"><h2>Per category</h2>{}{}<h3>Messages found per category</h3><div class=\"scroll\">{}</div></section>",
         table(&["", "Category", "#Rooms", "#Expected", "#Found", "#Mismatched", "#Gained", "#Lost", "#Blocking"], &rows),
+        more(sorted.len().saturating_sub(ROWS), "categories"),
         bar_chart(&chart, "messages")
     )
 }
@@ -233,10 +245,27 @@ fn day(iso: Option<&str>) -> String {
     })
 }
 
+/// Rows of each long table (rooms, categories, access changes); the CSV holds them all.
+pub(crate) const ROWS: usize = 200;
+
+/// "… and N more …" under a cut table, or nothing.
+fn more(left: usize, what: &str) -> String {
+    if left == 0 {
+        return String::new();
+    }
+    format!(
+        "<p class=\"muted\">… and {} more {what}: every one is in this report's CSV and JSON files.</p>",
+        fmt_num(left as f64)
+    )
+}
+
 fn rooms(r: &VerifyReport) -> String {
-    let rows: Vec<Vec<String>> = r
-        .rooms
+    // Mismatched rooms first: those are what a reader looks for.
+    let mut list: Vec<&crate::verify::RoomCheck> = r.rooms.iter().collect();
+    list.sort_by_key(|c| c.checksum_match);
+    let rows: Vec<Vec<String>> = list
         .iter()
+        .take(ROWS)
         .map(|c| {
             let hist = match &c.first_mismatch {
                 _ if c.checksum_match => badge("ok", "match"),
@@ -266,8 +295,9 @@ fn rooms(r: &VerifyReport) -> String {
         .collect();
     format!(
         "<section id=\"rooms\"><h2>Rooms: history</h2><p class=\"muted\">Counts and an order-sensitive checksum of \
-         chatId, chatDate, author, isAlert and content on both sides.</p><div class=\"scroll\">{}</div></section>",
-        table(&["Room", "Category", "#Read", "#Expected", "#Found", "#Excluded", "#Rejected", "First", "Last", "History"], &rows)
+         chatId, chatDate, author, isAlert and content on both sides; mismatched rooms first.</p><div class=\"scroll\">{}</div>{}</section>",
+        table(&["Room", "Category", "#Read", "#Expected", "#Found", "#Excluded", "#Rejected", "First", "Last", "History"], &rows),
+        more(list.len().saturating_sub(ROWS), "rooms")
     )
 }
 
@@ -328,8 +358,15 @@ fn access(r: &VerifyReport) -> String {
         if list.is_empty() {
             s.push_str("<p class=\"muted\">None.</p>");
         } else {
-            let _ =
-                write!(s, "<div class=\"scroll\">{}</div>", table(&headers, &change_rows(list)));
+            let rows = change_rows(list);
+            let left = rows.len().saturating_sub(ROWS);
+            let rows: Vec<Vec<String>> = rows.into_iter().take(ROWS).collect();
+            let _ = write!(
+                s,
+                "<div class=\"scroll\">{}</div>{}",
+                table(&headers, &rows),
+                more(left, "rows (blocking ones first)")
+            );
         }
     }
     s.push_str("</section>");
