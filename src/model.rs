@@ -267,6 +267,28 @@ pub fn date_to_ticks(date: &str) -> Option<i64> {
 }
 
 #[cfg(test)]
+impl Principal {
+    /// An enabled principal of type `type_id` with every optional column empty, a GUID
+    /// derived from its id and the URI `sip:<id>@x`, for tests.
+    pub fn blank(id: i64, type_id: i64) -> Principal {
+        Principal {
+            id,
+            guid: format!("00000000-0000-4000-8000-{id:012}"),
+            uri: format!("sip:{id}@x"),
+            name: None,
+            company: None,
+            email: None,
+            ad_path: None,
+            upn: None,
+            disabled: false,
+            type_id,
+            added_on: 0,
+            updated_on: 0,
+        }
+    }
+}
+
+#[cfg(test)]
 impl Node {
     /// A node with every optional column empty and a GUID derived from its id, for tests.
     pub fn blank(id: i64, parent_id: Option<i64>, is_category: bool, name: &str) -> Node {

@@ -75,18 +75,10 @@ mod tests {
 
     fn principal(id: i64, uri: &str, disabled: bool) -> (Principal, PlanPrincipal) {
         let p = Principal {
-            id,
             guid: format!("g{id}"),
             uri: uri.into(),
-            name: None,
-            company: None,
-            email: None,
-            ad_path: None,
-            upn: None,
             disabled,
-            type_id: 5,
-            added_on: 0,
-            updated_on: 0,
+            ..Principal::blank(id, 5)
         };
         let pp = PlanPrincipal {
             legacy_id: id,

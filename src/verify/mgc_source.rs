@@ -80,20 +80,7 @@ mod tests {
     use crate::model::{Node, Principal, PrincipalType, RoleRow, ScopeRow, VISIBILITY_OPEN};
 
     fn prin(id: i64, ty: i64) -> Principal {
-        Principal {
-            id,
-            guid: format!("g{id}"),
-            uri: format!("sip:{id}"),
-            name: None,
-            company: None,
-            email: None,
-            ad_path: None,
-            upn: None,
-            disabled: false,
-            type_id: ty,
-            added_on: 0,
-            updated_on: 0,
-        }
+        Principal { guid: format!("g{id}"), uri: format!("sip:{id}"), ..Principal::blank(id, ty) }
     }
 
     /// Category 2 allows group 20, denies user 11; room 3 (Closed) lists group 20 as

@@ -166,20 +166,7 @@ mod tests {
     use crate::model::*;
 
     fn prin(id: i64, ty: i64) -> Principal {
-        Principal {
-            id,
-            guid: format!("00000000-0000-4000-8000-{id:012}"),
-            uri: format!("sip:{id}@x"),
-            name: None,
-            company: None,
-            email: None,
-            ad_path: None,
-            upn: None,
-            disabled: false,
-            type_id: ty,
-            added_on: 0,
-            updated_on: 0,
-        }
+        Principal::blank(id, ty)
     }
 
     /// Category 2 allows group 20, denies user 11, has Creator 10 and a stray Member row;
