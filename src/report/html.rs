@@ -96,11 +96,15 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         for (i, cell) in row.iter().enumerate() {
             // The header again, shown before the cell when a narrow screen stacks the row.
             let label = headers.get(i).map_or("", |h| h.trim_start_matches('#'));
+            let label = if label.is_empty() {
+                String::new()
+            } else {
+                format!(" data-label=\"{}\"", esc(label))
+            };
             let _ = write!(
                 s,
-                "<td{} data-label=\"{}\">{cell}</td>",
+                "<td{}{label}>{cell}</td>",
                 if num.get(i).copied().unwrap_or(false) { " class=\"num\"" } else { "" },
-                esc(label)
             );
         }
         s.push_str("</tr>");
@@ -179,10 +183,12 @@ mod tests {
 
     #[test]
     fn narrow_screens_stack_each_row_under_its_headers() {
-        let t = table(&["Room", "#Messages"], &[vec!["<b>x</b>".into(), "3".into()]]);
+        let t =
+            table(&["Room", "#Messages", ""], &[vec!["<b>x</b>".into(), "3".into(), "ok".into()]]);
         assert!(t.starts_with("<table class=\"stack\">"), "{t}");
         assert!(t.contains("<td data-label=\"Room\"><b>x</b></td>"), "{t}");
         assert!(t.contains("<td class=\"num\" data-label=\"Messages\">3</td>"), "{t}");
+        assert!(t.contains("<td>ok</td>"), "no label for an unnamed column: {t}");
         let p = page("t", "s", &t);
         assert!(p.contains("@media (max-width:720px)") && p.contains("attr(data-label)"));
     }
