@@ -185,10 +185,13 @@ pub async fn stage_with_target(
         errors.map(|f| format!("  error {}: {}: {}", f.code, f.subject, f.message)),
         &findings_csv.display().to_string(),
     );
+    let bytes: u64 =
+        scripts.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
     progress.note(&format!(
-        "plan: reports in {} ({runbooks} cutover runbook(s): runbook-<wave>.html); {} PowerShell script(s) in {}",
+        "plan: reports in {} ({runbooks} cutover runbook(s): runbook-<wave>.html); {} PowerShell script(s), {:.1} MB in all, in {}",
         files[0].parent().unwrap_or(ws.dir()).display(),
         scripts.len(),
+        bytes as f64 / 1e6,
         ws.scripts_dir().display()
     ));
     Ok(plan)
