@@ -60,6 +60,8 @@ pub struct Options {
     /// The order the waves are cut over (plans, runbooks and exported policy scripts list
     /// them so): these first, in this order, then the others by name, the default wave last.
     pub wave_order: Vec<String>,
+    /// Plan past a pool's documented capacity (a warning that says so, not an error).
+    pub accept_capacity_overrun: bool,
 }
 
 impl Default for Options {
@@ -78,6 +80,7 @@ impl Default for Options {
             chat_policy: "gcmigrate-PersistentChat".into(),
             grant_chat_policy: true,
             wave_order: Vec::new(),
+            accept_capacity_overrun: false,
         }
     }
 }

@@ -3,11 +3,12 @@
 //! `build` walks the steps in order on a `Builder`, which holds what the steps share; the
 //! steps and their helpers live in `build/`: `rooms.rs` (step 1 drafts, step 3 rooms, class
 //! keys), `categories.rs` (step 2), `names.rs` (unique names, derived GUIDs, topics),
-//! `access.rs` (grant lists, principals), `findings.rs` (findings, pool capacity). Step 4
+//! `access.rs` (grant lists, principals), `findings.rs` (findings), `capacity.rs` (pool capacity). Step 4
 //! (messages, principals, waves) is here. A Persistent Chat source takes the few steps of
 //! `from_mgc.rs` instead (MAPPING.md §3: flat categories, role rows one to one).
 
 mod access;
+mod capacity;
 mod categories;
 mod dn;
 mod findings;
@@ -25,7 +26,7 @@ use crate::mapping::legacy::{Legacy, ROOT};
 use crate::mapping::Mappings;
 use crate::model::Snapshot;
 use access::{note_principal, plan_principals};
-use findings::{capacity, Findings};
+use findings::Findings;
 use rooms::ClassKey;
 
 pub use findings::{ACE_LIMIT, INVITE_LIMIT, USER_LIMIT};
@@ -61,7 +62,12 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
     let principals_out = b.principals(&rooms, &authors);
     let mut rooms = rooms;
     b.drop_unresolvable(&mut rooms, &principals_out);
-    capacity(&mut b.f, &rooms, &b.categories, &principals_out, snap);
+    let input = capacity::Inputs {
+        snap,
+        expansions: &b.expansions,
+        accept_overrun: opts.accept_capacity_overrun,
+    };
+    capacity::check(&mut b.f, &rooms, &b.categories, &principals_out, &input);
     let waves = plan_waves(&rooms, &classifier, counts, opts);
     let (addins, unused_addins): (Vec<_>, Vec<_>) = snap
         .addins
@@ -120,6 +126,8 @@ struct Builder<'a> {
     /// Principals already reported as federated and as disabled.
     fed_seen: BTreeSet<i64>,
     disabled_seen: BTreeSet<i64>,
+    /// Out-of-scope groups listed user by user, for the capacity finding.
+    expansions: Vec<capacity::Expansion>,
 }
 
 impl<'a> Builder<'a> {
@@ -140,6 +148,7 @@ impl<'a> Builder<'a> {
             mgc_scopes: from_mgc::scope_index(snap),
             fed_seen: BTreeSet::new(),
             disabled_seen: BTreeSet::new(),
+            expansions: Vec::new(),
         }
     }
 

@@ -257,6 +257,9 @@ impl<'a> Builder<'a> {
         let (managers, g_notes) = restrict(lg, &mut self.marks, &managers, scope, allowed);
         let (presenters, p_notes) = restrict(lg, &mut self.marks, &presenters_src, scope, allowed);
         for note in m_notes.iter().chain(&g_notes).chain(&p_notes) {
+            if let Restriction::Expanded { group, users } = note {
+                self.expansions.push((node.id, *group, *users));
+            }
             let (sev, code) = match note {
                 Restriction::Expanded { .. } => (Severity::Info, "GROUP_EXPANDED"),
                 Restriction::Dropped { .. } => (Severity::Warning, "ACL_OUTSIDE_SCOPE_DROPPED"),
