@@ -67,9 +67,12 @@ pub enum Command {
         `all` by an earlier gcmigrate is rolled back."
     )]
     Rollback(RollbackArgs),
-    /// Write the plan's configuration as PowerShell scripts (configure/unconfigure per wave and pool).
-    #[command(after_help = "Example:\n  gcmigrate export --workspace work\n  \
-        then on the Lync server: .\\configure-pilot.ps1 -PoolFqdn pchat.contoso.com")]
+    /// Write the plan as PowerShell scripts: configure/unconfigure and the cutover's policy
+    /// script, per wave and pool.
+    #[command(after_help = "Examples:\n  gcmigrate export --workspace work\n  \
+        gcmigrate export --workspace work --out ps --endpoint sip:ocschat@contoso.com\n  \
+        then on the Lync server: .\\configure-pilot.ps1 -PoolFqdn pchat.contoso.com\n  \
+        and at the pilot's cutover: .\\cutover-pilot.ps1")]
     Export(ExportArgs),
     /// Disable a wave's legacy rooms for the cutover (journaled; --undo re-enables them).
     #[command(
