@@ -109,6 +109,7 @@ pub enum Command {
     /// Benchmark the pipeline against the engine's own raw copy (throughput, peak memory).
     #[command(
         after_help = "Examples:\n  gcmigrate bench\n  gcmigrate bench --repeat 3\n  gcmigrate bench --messages 100000 --scale 10\n  \
+        gcmigrate bench --preset max-pool\n  \
         gcmigrate bench --postgres postgres://postgres@127.0.0.1/postgres\n  \
         gcmigrate bench --messages 200000 --mssql 'mssql://gcm_sa:PASSWORD@127.0.0.1:1433/master?trust_server_certificate=true'"
     )]
@@ -394,6 +395,27 @@ pub struct BenchArgs {
     /// and report each step's median: on a noisy machine one run can be off by a third.
     #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     pub repeat: usize,
+    /// A named size instead of --messages/--rooms/--users/--groups: `max-pool` is
+    /// Microsoft's largest documented pool (150,000 users, 3,000 groups, 33,077 rooms,
+    /// 2,000,000 messages).
+    #[arg(long, value_enum, conflicts_with_all = ["messages", "rooms", "users", "groups"])]
+    pub preset: Option<BenchPreset>,
+}
+
+/// Named benchmark sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchPreset {
+    /// Microsoft's planning figures for one pool.
+    MaxPool,
+}
+
+impl BenchPreset {
+    /// (messages, rooms, users, groups).
+    pub fn sizes(self) -> (u64, u64, u64, u64) {
+        match self {
+            BenchPreset::MaxPool => (2_000_000, 33_077, 150_000, 3_000),
+        }
+    }
 }
 
 /// `synth` arguments.

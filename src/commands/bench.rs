@@ -10,11 +10,13 @@ use crate::progress::Progress;
 
 /// Runs `bench`.
 pub async fn run(args: BenchArgs, progress: Progress) -> Result<Outcome> {
+    let (messages, rooms, users, groups) =
+        args.preset.map_or((args.messages, args.rooms, args.users, args.groups), |p| p.sizes());
     let o = BenchOptions {
-        messages: args.messages,
-        rooms: args.rooms,
-        users: args.users,
-        groups: args.groups,
+        messages,
+        rooms,
+        users,
+        groups,
         scale: args.scale.max(1),
         dir: args.dir,
         postgres: args.postgres,
