@@ -54,8 +54,19 @@ pub fn of_wave(
     pool: &str,
     already: &BTreeSet<String>,
 ) -> Grants {
-    let (model, _) = planned_target(plan, snap);
-    let mine = readers(&model, plan.rooms_of(Some(wave), pool));
+    of_wave_in(&planned_target(plan, snap).0, plan, wave, pool, already)
+}
+
+/// [`of_wave`] on a planned target built once (`verify::planned::planned_target`), for
+/// callers that grant several waves.
+pub fn of_wave_in(
+    model: &crate::verify::target::Model,
+    plan: &Plan,
+    wave: &str,
+    pool: &str,
+    already: &BTreeSet<String>,
+) -> Grants {
+    let mine = readers(model, plan.rooms_of(Some(wave), pool));
     let uri =
         |p: i64| model.principals.get(&p).map(|x| x.uri.to_lowercase()).filter(|u| !u.is_empty());
     let users: BTreeSet<String> =

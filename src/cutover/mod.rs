@@ -249,11 +249,10 @@ async fn run(
     std::fs::create_dir_all(ws.scripts_dir()).ok();
     // The deployment's last cutover (or --endpoint) moves the legacy lookup address.
     let done = records::cut_over(ws).await?;
-    let last = plan.pools().into_iter().all(|p| {
-        plan.waves_of(p)
-            .iter()
-            .all(|w| (w.as_str(), p) == (wave, pool) || done.contains(&(w.clone(), p.to_string())))
-    });
+    let last = plan
+        .wave_pools()
+        .into_iter()
+        .all(|(w, p)| (w, p) == (wave, pool) || done.contains(&(w.to_string(), p.to_string())));
     let address = (last || opts.endpoint.is_some())
         .then(|| endpoint::lookup_address(plan, opts.endpoint.as_deref()));
     let text = policy::render(plan, wave, pool, &grants, address.as_deref());

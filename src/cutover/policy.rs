@@ -117,21 +117,12 @@ pub fn for_plan(
     snap: &crate::model::Snapshot,
     endpoint: Option<&str>,
 ) -> Vec<(String, String)> {
-    let pools = plan.pools();
-    let pairs: Vec<(&str, &str)> = plan
-        .waves
-        .iter()
-        .flat_map(|w| {
-            pools
-                .iter()
-                .filter(|p| plan.rooms_of(Some(&w.name), p).next().is_some())
-                .map(move |p| (w.name.as_str(), *p))
-        })
-        .collect();
+    let pairs = plan.wave_pools();
+    let model = crate::verify::planned::planned_target(plan, snap).0;
     let mut already = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     for (i, &(wave, pool)) in pairs.iter().enumerate() {
-        let grants = super::grants::of_wave(plan, snap, wave, pool, &already);
+        let grants = super::grants::of_wave_in(&model, plan, wave, pool, &already);
         already.extend(grants.users.iter().cloned());
         let address =
             (i + 1 == pairs.len()).then(|| super::endpoint::lookup_address(plan, endpoint));

@@ -27,15 +27,8 @@ pub fn write_scripts(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut used = BTreeSet::new();
     let mut out = Vec::new();
-    let pools = plan.pools();
-    let several = pools.len() > 1;
-    let scripts = plan.waves.iter().flat_map(|w| {
-        pools
-            .iter()
-            .filter(|p| plan.rooms_of(Some(&w.name), p).next().is_some())
-            .map(move |p| (w.name.as_str(), *p))
-    });
-    for (wave, pool) in scripts {
+    let several = plan.pools().len() > 1;
+    for (wave, pool) in plan.wave_pools() {
         let label = crate::plan::scope::label(Some(wave), pool, several);
         let stem = unique_stem(&label, &mut used);
         for (kind, text) in [

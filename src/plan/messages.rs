@@ -180,18 +180,9 @@ mod tests {
     fn since_splits_an_aggregate_instead_of_excluding_it() {
         let mut snap = Snapshot::default();
         let p = crate::model::Principal {
-            id: 5,
             guid: String::new(),
             uri: "sip:a@x".into(),
-            name: None,
-            company: None,
-            email: None,
-            ad_path: None,
-            upn: None,
-            disabled: false,
-            type_id: 2,
-            added_on: 0,
-            updated_on: 0,
+            ..crate::model::Principal::blank(5, 2)
         };
         snap.principals.insert(5, p);
         let room = PlanRoom {

@@ -41,6 +41,21 @@ impl Plan {
         }
     }
 
+    /// Every (wave, pool) pair holding rooms: waves in plan (cutover) order, then pools —
+    /// one configure script, policy script or cutover each.
+    pub fn wave_pools(&self) -> Vec<(&str, &str)> {
+        let pools = self.pools();
+        self.waves
+            .iter()
+            .flat_map(|w| {
+                pools
+                    .iter()
+                    .filter(|p| self.rooms_of(Some(&w.name), p).next().is_some())
+                    .map(move |p| (w.name.as_str(), *p))
+            })
+            .collect()
+    }
+
     /// The waves holding rooms of `pool`, in plan order.
     pub fn waves_of(&self, pool: &str) -> Vec<String> {
         self.waves

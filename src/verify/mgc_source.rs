@@ -10,7 +10,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::target::{Model, TargetNode, TargetPrincipal};
-use crate::mapping::legacy::{Affiliations, Role};
+use crate::mapping::legacy::Role;
 use crate::model::{Snapshot, SourceVersion, VISIBILITY_PRIVATE};
 
 /// Whether `snap` was read from a Persistent Chat 2013 `mgc` database.
@@ -30,13 +30,7 @@ pub fn model(snap: &Snapshot) -> Model {
         t.principals
             .insert(p.id, TargetPrincipal { uri: p.uri.clone(), disabled: p.disabled, is_user });
     }
-    let pairs: Vec<(i64, i64)> = snap
-        .affiliations
-        .iter()
-        .copied()
-        .filter(|(p, a)| t.principals.contains_key(p) && t.principals.contains_key(a))
-        .collect();
-    t.affs = Affiliations::build(&pairs, t.principals.keys().copied());
+    t.affiliate_known(&snap.affiliations);
     for n in snap.nodes.values() {
         t.nodes.insert(
             n.id,

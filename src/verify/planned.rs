@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::access::{compare, AccessReport};
 use super::target::{CategoryScope, Model, RoomLists, TargetNode, TargetPrincipal};
 use crate::load::IdMap;
-use crate::mapping::legacy::Affiliations;
 use crate::model::{Snapshot, BEHAVIOR_NORMAL, VISIBILITY_SCOPED};
 use crate::plan::Plan;
 
@@ -28,13 +27,7 @@ pub fn planned_target(plan: &Plan, snap: &Snapshot) -> (Model, IdMap) {
         );
         map.principals.insert(p.legacy_id, p.legacy_id);
     }
-    let pairs: Vec<(i64, i64)> = snap
-        .affiliations
-        .iter()
-        .copied()
-        .filter(|(p, a)| t.principals.contains_key(p) && t.principals.contains_key(a))
-        .collect();
-    t.affs = Affiliations::build(&pairs, t.principals.keys().copied());
+    t.affiliate_known(&snap.affiliations);
     let mut cat_ids = BTreeMap::new();
     for (i, c) in plan.categories.iter().enumerate() {
         let id = -(i as i64) - 2;

@@ -101,6 +101,17 @@ static EMPTY_SCOPE: std::sync::LazyLock<CategoryScope> =
 static EMPTY_LISTS: std::sync::LazyLock<RoomLists> = std::sync::LazyLock::new(RoomLists::default);
 
 impl Model {
+    /// Sets the affiliations from a snapshot's (principal, affiliation) pairs, keeping the
+    /// pairs whose both ends are principals of the model.
+    pub fn affiliate_known(&mut self, pairs: &[(i64, i64)]) {
+        let known: Vec<(i64, i64)> = pairs
+            .iter()
+            .copied()
+            .filter(|(p, a)| self.principals.contains_key(p) && self.principals.contains_key(a))
+            .collect();
+        self.affs = Affiliations::build(&known, self.principals.keys().copied());
+    }
+
     /// The scope rows of category `c` (empty when it has none).
     pub fn scope(&self, c: i64) -> &CategoryScope {
         self.scopes.get(&c).unwrap_or(&EMPTY_SCOPE)
