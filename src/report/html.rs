@@ -113,6 +113,31 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     s
 }
 
+/// The line under a cut table or list: "… and N more WHAT: REST." (`rest` is HTML, say a
+/// link to the file holding them all), or nothing when nothing was left out.
+pub fn more(left: usize, what: &str, rest: &str) -> String {
+    if left == 0 {
+        return String::new();
+    }
+    format!("<p class=\"muted\">… and {} more {}: {rest}.</p>", fmt_num(left as f64), esc(what))
+}
+
+/// Bars a chart shows at most ([`largest_bars`]).
+pub const BARS: usize = 40;
+
+/// The [`BARS`] largest of `items`, largest first (ties by label), and one more bar
+/// summing the rest as "the other N {what}".
+pub fn largest_bars(mut items: Vec<(String, f64)>, what: &str) -> Vec<(String, f64)> {
+    items.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    if items.len() > BARS {
+        let rest: f64 = items[BARS..].iter().map(|i| i.1).sum();
+        let n = items.len() - BARS;
+        items.truncate(BARS);
+        items.push((format!("the other {} {what}", fmt_num(n as f64)), rest));
+    }
+    items
+}
+
 /// A horizontal SVG bar chart of labelled values.
 pub fn bar_chart(items: &[(String, f64)], unit: &str) -> String {
     let max = items.iter().map(|i| i.1).fold(0.0_f64, f64::max).max(1.0);

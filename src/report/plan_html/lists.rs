@@ -17,22 +17,14 @@ use crate::report::html::{self, badge, esc, fmt_num, table};
 pub(super) const EXAMPLES_PER_CODE: usize = 20;
 /// Rooms listed per wave.
 pub(super) const ROOMS_PER_WAVE: usize = 200;
-/// Bars of the history chart (the rest are summed into one).
-pub(super) const BARS: usize = 40;
 /// Legacy categories the before → after picture draws; beyond, a summary table.
 pub(super) const TREE_CATEGORIES: usize = 300;
 /// Rows of that summary table.
 const SUMMARY_ROWS: usize = 100;
 
-/// "… and N more: see FILE", or nothing when nothing was left out.
+/// [`html::more`], pointing at the file that holds them all.
 fn more(left: usize, what: &str, file: &str) -> String {
-    if left == 0 {
-        return String::new();
-    }
-    format!(
-        "<p class=\"muted\">… and {} more {what}: all of them are in <a href=\"{file}\">{file}</a>.</p>",
-        fmt_num(left as f64)
-    )
+    html::more(left, what, &format!("all of them are in <a href=\"{file}\">{file}</a>"))
 }
 
 /// Findings by severity (errors first, info collapsed); within each, one block per code
@@ -195,24 +187,18 @@ fn room_row(categories: &HashMap<&str, &str>, r: &PlanRoom) -> Vec<String> {
     ]
 }
 
-/// Messages to load per target category: the [`BARS`] largest, the rest summed.
+/// Messages to load per target category: the largest, the rest summed ([`html::largest_bars`]).
 pub(super) fn history(plan: &Plan) -> String {
     let mut per: HashMap<&str, u64> = HashMap::new();
     for r in &plan.rooms {
         *per.entry(r.category.as_str()).or_default() += r.message_count;
     }
-    let mut items: Vec<(String, f64)> = plan
+    let items: Vec<(String, f64)> = plan
         .categories
         .iter()
         .map(|c| (shown(&c.name), per.get(c.key.as_str()).copied().unwrap_or(0) as f64))
         .collect();
-    items.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    if items.len() > BARS {
-        let rest: f64 = items[BARS..].iter().map(|i| i.1).sum();
-        let n = items.len() - BARS;
-        items.truncate(BARS);
-        items.push((format!("the other {} categories", fmt_num(n as f64)), rest));
-    }
+    let items = html::largest_bars(items, "categories");
     format!(
         "<section id=\"history\"><h2>History volume per target category</h2><p class=\"muted\">Staged messages of the \
          migrated rooms, before the load-time rules (cut-off date, unknown authors) are applied.</p>\

@@ -221,15 +221,8 @@ fn categories(r: &VerifyReport) -> String {
             ]
         })
         .collect();
-    let mut chart: Vec<(String, f64)> =
-        cats.iter().map(|(n, x)| (shown(n), x.loaded as f64)).collect();
-    chart.sort_by(|a, b| b.1.total_cmp(&a.1));
-    if chart.len() > 40 {
-        let rest: f64 = chart[40..].iter().map(|c| c.1).sum();
-        let n = chart.len() - 40;
-        chart.truncate(40);
-        chart.push((format!("the other {} categories", fmt_num(n as f64)), rest));
-    }
+    let chart: Vec<(String, f64)> = cats.iter().map(|(n, x)| (shown(n), x.loaded as f64)).collect();
+    let chart = crate::report::html::largest_bars(chart, "categories");
     format!(
         "<section id=\"categories\"><h2>Per category</h2>{}{}<h3>Messages found per category</h3><div class=\"scroll\">{}</div></section>",
         table(&["", "Category", "#Rooms", "#Expected", "#Found", "#Mismatched", "#Gained", "#Lost", "#Blocking"], &rows),
@@ -248,15 +241,9 @@ fn day(iso: Option<&str>) -> String {
 /// Rows of each long table (rooms, categories, access changes); the CSV holds them all.
 pub(crate) const ROWS: usize = 200;
 
-/// "… and N more …" under a cut table, or nothing.
+/// [`more`](crate::report::html::more), pointing at this report's CSV and JSON.
 fn more(left: usize, what: &str) -> String {
-    if left == 0 {
-        return String::new();
-    }
-    format!(
-        "<p class=\"muted\">… and {} more {what}: every one is in this report's CSV and JSON files.</p>",
-        fmt_num(left as f64)
-    )
+    crate::report::html::more(left, what, "every one is in this report's CSV and JSON files")
 }
 
 fn rooms(r: &VerifyReport) -> String {
