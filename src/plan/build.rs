@@ -3,7 +3,7 @@
 //! `build` walks the steps in order on a `Builder`, which holds what the steps share; the
 //! steps and their helpers live in `build/`: `rooms.rs` (step 1 drafts, step 3 rooms, class
 //! keys), `categories.rs` (step 2), `names.rs` (unique names, derived GUIDs, topics),
-//! `access.rs` (grant lists, principals), `findings.rs` (findings), `capacity.rs` (pool capacity). Step 4
+//! `access.rs` (grant lists, principals), `groups.rs` (out-of-scope groups kept or expanded), `findings.rs` (findings), `capacity.rs` (pool capacity). Step 4
 //! (messages, principals, waves) is here. A Persistent Chat source takes the few steps of
 //! `from_mgc.rs` instead (MAPPING.md §3: flat categories, role rows one to one).
 
@@ -13,6 +13,7 @@ mod categories;
 mod dn;
 mod findings;
 mod from_mgc;
+mod groups;
 mod integrity;
 mod names;
 mod rooms;
@@ -54,13 +55,13 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
     }
 
     // 3. Rooms.
-    let rooms = b.plan_rooms(&drafts, &room_counts);
+    let mut rooms = b.plan_rooms(&drafts, &room_counts);
+    b.fit_groups(&mut rooms);
 
     // 4. Messages, principals, waves, capacity.
     let classifier = Classifier::new(&rooms, &excluded, snap, opts.since.as_deref());
     let (totals, authors) = b.tally_messages(&classifier, &rooms, counts);
     let principals_out = b.principals(&rooms, &authors);
-    let mut rooms = rooms;
     b.drop_unresolvable(&mut rooms, &principals_out);
     let input = capacity::Inputs {
         snap,
@@ -128,6 +129,8 @@ struct Builder<'a> {
     disabled_seen: BTreeSet<i64>,
     /// Out-of-scope groups listed user by user, for the capacity finding.
     expansions: Vec<capacity::Expansion>,
+    /// Out-of-scope groups of the room lists, until `groups.rs` decides how to list them.
+    pending: Vec<groups::Pending>,
 }
 
 impl<'a> Builder<'a> {
@@ -149,6 +152,7 @@ impl<'a> Builder<'a> {
             fed_seen: BTreeSet::new(),
             disabled_seen: BTreeSet::new(),
             expansions: Vec::new(),
+            pending: Vec::new(),
         }
     }
 

@@ -14,8 +14,14 @@ use crate::plan::{PlanCategory, PlanPrincipal, PlanRoom, Severity};
 
 /// How a grant list entry was changed to fit `lists ⊆ allowed`.
 pub(super) enum Restriction {
-    Expanded { group: i64, users: usize },
-    Dropped { principal: i64 },
+    /// The group's in-scope users, which stand for it unless `groups.rs` keeps the group.
+    Expanded {
+        group: i64,
+        users: Vec<i64>,
+    },
+    Dropped {
+        principal: i64,
+    },
 }
 
 impl Restriction {
@@ -26,7 +32,7 @@ impl Restriction {
         match self {
             Restriction::Expanded { group, users } => format!(
                 "{} is not within the category's allowed members, but {users} of its users are; they are \
-                 listed one by one instead", uri(group)),
+                 listed one by one instead", uri(group), users = users.len()),
             Restriction::Dropped { principal } => format!(
                 "{} is outside the category's allowed members (2013 requires room lists within them) and is \
                  dropped; it had no access before either, unless its grant ignored scope", uri(principal)),
@@ -34,7 +40,8 @@ impl Restriction {
     }
 }
 
-/// Keeps grants within `allowed`, expanding out-of-scope groups into their in-scope users.
+/// Keeps grants within `allowed`: the principals within it, and for each out-of-scope group
+/// a note with its in-scope users ([`absorb`] lists them; `groups.rs` may keep the group).
 /// `marks` is scratch space: `allowed` is marked once, so "p is within allowed" is a few
 /// array reads, and an expansion walks the smaller of the group and the allowed lists.
 pub(super) fn restrict(
@@ -68,8 +75,7 @@ pub(super) fn restrict(
             if users.is_empty() {
                 notes.push(Restriction::Dropped { principal: p });
             } else {
-                notes.push(Restriction::Expanded { group: p, users: users.len() });
-                out.extend(users);
+                notes.push(Restriction::Expanded { group: p, users: users.into_iter().collect() });
             }
         } else {
             notes.push(Restriction::Dropped { principal: p });
@@ -77,6 +83,17 @@ pub(super) fn restrict(
     }
     marks.clear();
     (out.into_iter().collect(), notes)
+}
+
+/// `kept` with the users of every expanded group added (sorted, once each).
+pub(super) fn absorb(kept: Vec<i64>, notes: &[Restriction]) -> Vec<i64> {
+    let mut all: BTreeSet<i64> = kept.into_iter().collect();
+    for n in notes {
+        if let Restriction::Expanded { users, .. } = n {
+            all.extend(users);
+        }
+    }
+    all.into_iter().collect()
 }
 
 /// Reports, once per principal, a listed principal that will arrive disabled: federated

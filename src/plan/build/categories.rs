@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::access::{everyone_principals, restrict};
+use super::access::{absorb, everyone_principals, restrict};
 use super::names::{derived_guid, unique_name, ROOT_ROOMS_CATEGORY};
 use super::rooms::{ClassKey, RoomDraft};
 use super::Builder;
@@ -152,7 +152,8 @@ impl<'a> Builder<'a> {
             }
         };
         let managers = self.lg.managers(p.id, opts.drop_root_managers).unwrap_or_default();
-        let (creators, _) = restrict(&self.lg, &mut self.marks, &managers, &key.scope, &allowed);
+        let (kept, notes) = restrict(&self.lg, &mut self.marks, &managers, &key.scope, &allowed);
+        let creators = absorb(kept, &notes);
         self.categories.push(PlanCategory {
             key: cat_key.clone(),
             name,

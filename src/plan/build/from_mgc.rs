@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::access::{note_principal, restrict, Restriction};
+use super::access::{absorb, note_principal, restrict, Restriction};
 use super::rooms::{ClassKey, RoomDraft};
 use super::Builder;
 use crate::mapping::legacy::{principals, Grant, Role, Scope};
@@ -126,7 +126,7 @@ impl<'a> Builder<'a> {
             };
             self.f.add(sev, code, path, Some(guid), note.describe(self.snap));
         }
-        kept
+        absorb(kept, &notes)
     }
 
     /// Reports the role rows of an `mgc` source that have no place in 2013 and are not

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::access::{note_principal, restrict, Restriction};
 use super::findings::Findings;
+use super::groups::{List, Pending};
 use super::integrity::{behavior_known, visibility_known};
 use super::names::{fold_topic, unique_name};
 use super::Builder;
@@ -256,15 +257,24 @@ impl<'a> Builder<'a> {
         let (members, m_notes) = restrict(lg, &mut self.marks, &members, scope, allowed);
         let (managers, g_notes) = restrict(lg, &mut self.marks, &managers, scope, allowed);
         let (presenters, p_notes) = restrict(lg, &mut self.marks, &presenters_src, scope, allowed);
-        for note in m_notes.iter().chain(&g_notes).chain(&p_notes) {
-            if let Restriction::Expanded { group, users } = note {
-                self.expansions.push((node.id, *group, *users));
+        for (list, notes) in
+            [(List::Members, m_notes), (List::Managers, g_notes), (List::Presenters, p_notes)]
+        {
+            for note in notes {
+                match note {
+                    // `groups.rs` decides how the group's in-scope users are represented.
+                    Restriction::Expanded { group, users } => {
+                        self.pending.push(Pending { room: node.id, list, group, users })
+                    }
+                    Restriction::Dropped { .. } => self.f.add(
+                        Severity::Warning,
+                        "ACL_OUTSIDE_SCOPE_DROPPED",
+                        &d.path,
+                        Some(&node.guid),
+                        note.describe(snap),
+                    ),
+                }
             }
-            let (sev, code) = match note {
-                Restriction::Expanded { .. } => (Severity::Info, "GROUP_EXPANDED"),
-                Restriction::Dropped { .. } => (Severity::Warning, "ACL_OUTSIDE_SCOPE_DROPPED"),
-            };
-            self.f.add(sev, code, &d.path, Some(&node.guid), note.describe(snap));
         }
         for p in members.iter().chain(&managers).chain(&presenters) {
             note_principal(&mut self.f, snap, *p, &mut self.fed_seen, &mut self.disabled_seen);

@@ -75,10 +75,11 @@ impl Compare<'_> {
                 .collect(),
         };
         let scope = self.tg.scope(n.parent);
-        if affs.iter().any(|a| scope.denied.contains(a)) {
-            return (None, "denied by the category's scope".into());
-        }
-        if !affs.iter().any(|a| scope.allowed.contains(a)) {
+        // Denied members are users outside the legacy scope (the plan denies the out-of-scope
+        // users of a group it keeps): for the rule below they are outside it, as is anyone
+        // the allowed list does not reach.
+        let denied = affs.iter().any(|a| scope.denied.contains(a));
+        if denied || !affs.iter().any(|a| scope.allowed.contains(a)) {
             // The plan dropped an out-of-scope grant here, and the legacy right did not depend
             // on the legacy scope: only a grant with honorsScope = 0 gives that.
             let legacy_scope = self.lg.scope(room.legacy_id).ok();
@@ -90,7 +91,15 @@ impl Compare<'_> {
                     "outside the category's allowed members; the legacy grant ignored scope (honorsScope = 0)".into(),
                 );
             }
-            return (None, "not within the category's allowed members".into());
+            return (
+                None,
+                if denied {
+                    "denied by the category's scope"
+                } else {
+                    "not within the category's allowed members"
+                }
+                .into(),
+            );
         }
         if target.is_none() {
             return (
