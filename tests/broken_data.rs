@@ -21,7 +21,7 @@ fn broken(name: &str, sql: &str) -> TestEnv {
 fn plan_and_snapshot(ws: &Path) -> (Plan, Snapshot) {
     block_on(async {
         let w = Workspace::open(ws, false).await.unwrap();
-        let plan: Plan = serde_json::from_str(&w.load_plan().await.unwrap()).unwrap();
+        let plan: Plan = w.load_plan().await.unwrap();
         (plan, w.load_snapshot().await.unwrap())
     })
 }

@@ -18,7 +18,7 @@ const SYNTH: [&str; 10] =
 fn plan_and_snapshot(env: &TestEnv) -> (Plan, gcmigrate::model::Snapshot) {
     block_on(async {
         let w = Workspace::open(&env.ws, false).await.unwrap();
-        let plan: Plan = serde_json::from_str(&w.load_plan().await.unwrap()).unwrap();
+        let plan: Plan = w.load_plan().await.unwrap();
         (plan, w.load_snapshot().await.unwrap())
     })
 }

@@ -11,7 +11,7 @@ use crate::util::*;
 fn plan_and_snapshot(ws: &Path) -> (Plan, gcmigrate::model::Snapshot) {
     block_on(async {
         let w = Workspace::open(ws, false).await.unwrap();
-        let plan: Plan = serde_json::from_str(&w.load_plan().await.unwrap()).unwrap();
+        let plan: Plan = w.load_plan().await.unwrap();
         (plan, w.load_snapshot().await.unwrap())
     })
 }

@@ -44,21 +44,13 @@ pub async fn run(command: Command, progress: Progress) -> Result<Outcome> {
 
 /// The plan `gcmigrate plan` stored in the workspace.
 pub(crate) async fn stored_plan(ws: &crate::staging::Workspace) -> Result<crate::plan::Plan> {
-    parse_plan(&ws.load_plan().await?)
+    ws.load_plan().await
 }
 
-/// The stored plan and configuration snapshot, parsed side by side: some 15 MB of JSON
-/// at 20,000 users, read by every stage after `plan`.
+/// The stored plan and configuration snapshot, read side by side: each streams from the
+/// workspace into its structures (81 and 86 MB of JSON at Microsoft's largest pool).
 pub(crate) async fn plan_and_snapshot(
     ws: &crate::staging::Workspace,
 ) -> Result<(crate::plan::Plan, crate::model::Snapshot)> {
-    let (plan, snap) = tokio::try_join!(ws.load_plan(), ws.snapshot_text())?;
-    let (plan, snap) =
-        rayon::join(|| parse_plan(&plan), || crate::staging::Workspace::parse_snapshot(&snap));
-    Ok((plan?, snap?))
-}
-
-fn parse_plan(body: &str) -> Result<crate::plan::Plan> {
-    use anyhow::Context;
-    serde_json::from_str(body).context("the stored plan is unreadable")
+    tokio::try_join!(ws.load_plan(), ws.load_snapshot())
 }

@@ -153,18 +153,24 @@ pub async fn stage_with_target(
             target_nodes(url, crate::load::ledger::Mine::of(ws, &snap).await.ok()).await?;
         crate::plan::collide::apply(&mut plan, &mappings, &nodes, &ours);
     }
+    let t = crate::timings::phase("plan: scripts");
+    // Written first: the plan and its reports record their sizes.
+    let scripts = crate::export::write_scripts(&ws.scripts_dir(), &plan)?;
+    plan.scripts = scripts
+        .iter()
+        .map(|p| crate::plan::ScriptFile {
+            file: p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+            bytes: std::fs::metadata(p).map_or(0, |m| m.len()),
+        })
+        .collect();
+    drop(t);
     let t = crate::timings::phase("plan: save + unplanned");
-    ws.save_plan(&serde_json::to_string(&plan)?).await?;
+    ws.save_plan(&plan).await?;
     super::mappings_dir::remember(ws, &chosen).await?;
     record_unplanned(ws, &plan, &snap, &counts).await?;
     drop(t);
-    let t = crate::timings::phase("plan: reports + scripts");
-    // Independent files, pure CPU and writes: side by side on the two cores.
-    let (files, scripts) = rayon::join(
-        || crate::report::plan::write_all(&ws.reports_dir(), &plan),
-        || crate::export::write_scripts(&ws.scripts_dir(), &plan),
-    );
-    let (files, scripts) = (files?, scripts?);
+    let t = crate::timings::phase("plan: reports");
+    let files = crate::report::plan::write_all(&ws.reports_dir(), &plan)?;
     let runbooks = super::runbooks::write(ws, &plan, &snap, None).await?;
     drop(t);
     let n = |s| plan.findings.iter().filter(|f| f.severity == s).count();
@@ -185,8 +191,7 @@ pub async fn stage_with_target(
         errors.map(|f| format!("  error {}: {}: {}", f.code, f.subject, f.message)),
         &findings_csv.display().to_string(),
     );
-    let bytes: u64 =
-        scripts.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    let bytes = plan.script_bytes();
     progress.note(&format!(
         "plan: reports in {} ({runbooks} cutover runbook(s): runbook-<wave>.html); {} PowerShell script(s), {:.1} MB in all, in {}",
         files[0].parent().unwrap_or(ws.dir()).display(),

@@ -105,6 +105,7 @@ pub fn build(snap: &Snapshot, mappings: &Mappings, counts: &[AuthorCounts]) -> P
         waves,
         messages: totals,
         findings,
+        scripts: Vec::new(),
     }
 }
 

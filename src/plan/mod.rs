@@ -226,6 +226,25 @@ pub struct Plan {
     pub messages: MessageTotals,
     /// Findings, most severe first.
     pub findings: Vec<Finding>,
+    /// The configuration scripts `plan` wrote (scripts/), with their sizes.
+    #[serde(default)]
+    pub scripts: Vec<ScriptFile>,
+}
+
+/// A configuration script of the plan and its size.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptFile {
+    /// File name in the workspace's `scripts/`.
+    pub file: String,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+impl Plan {
+    /// The scripts' total size in bytes.
+    pub fn script_bytes(&self) -> u64 {
+        self.scripts.iter().map(|s| s.bytes).sum()
+    }
 }
 
 impl Plan {

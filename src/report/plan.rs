@@ -40,6 +40,7 @@ struct JsonPlan<'a> {
     waves: &'a [crate::plan::PlanWave],
     messages: &'a crate::plan::MessageTotals,
     findings: &'a [crate::plan::Finding],
+    scripts: &'a [crate::plan::ScriptFile],
 }
 
 /// Writes plan.json, plan.md, plan.html, findings.csv, rooms.csv and categories.csv;
@@ -79,6 +80,7 @@ pub fn write_all(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
         waves: &plan.waves,
         messages: &plan.messages,
         findings: &plan.findings,
+        scripts: &plan.scripts,
     };
     let mut out = vec![super::write_json(dir, "plan.json", &json)?];
     out.push(super::write(dir, "plan.md", &markdown(plan))?);
@@ -193,7 +195,8 @@ pub fn markdown(plan: &Plan) -> String {
         "| | |\n|---|---|\n| Target categories | {} |\n| Rooms | {} |\n| Rooms not migrated | {} |\n| Principals | {} |\n\
          | Messages read | {} |\n| Messages to load | {} |\n| Excluded by rule | {} |\n| Rejected | {} |\n\
          | Rejected at extract (rejects/extract.csv) | {} |\n\
-         | Findings | {} error, {} warning, {} info |\n",
+         | Findings | {} error, {} warning, {} info |\n\
+         | Configuration scripts (scripts/) | {} file(s), {:.1} MB |\n",
         plan.categories.len(),
         plan.rooms.len(),
         plan.excluded_rooms.len(),
@@ -206,6 +209,8 @@ pub fn markdown(plan: &Plan) -> String {
         count(Severity::Error),
         count(Severity::Warning),
         count(Severity::Info),
+        plan.scripts.len(),
+        plan.script_bytes() as f64 / 1e6,
     );
     let _ = writeln!(s, "## Categories\n\n| Category | From | Rooms | Split |\n|---|---|---|---|");
     let mut per: HashMap<&str, usize> = HashMap::new();

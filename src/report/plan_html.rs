@@ -205,6 +205,10 @@ fn summary(plan: &Plan, legacy_categories: usize) -> String {
                 ("Rooms not migrated", n(plan.excluded_rooms.len() as u64)),
                 ("Principals", n(plan.principals.len() as u64)),
                 ("Waves", n(plan.waves.len() as u64)),
+                (
+                    "Configuration scripts",
+                    format!("{} · {:.1} MB", plan.scripts.len(), plan.script_bytes() as f64 / 1e6),
+                ),
             ],
         ),
         (

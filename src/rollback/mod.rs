@@ -136,8 +136,7 @@ pub async fn rollback(
     opts: &RollbackOptions,
     progress: &Progress,
 ) -> Result<Vec<RollbackReport>> {
-    let plan: crate::plan::Plan =
-        serde_json::from_str(&ws.load_plan().await?).context("the stored plan is unreadable")?;
+    let plan: crate::plan::Plan = ws.load_plan().await?;
     let pool = crate::plan::select::choose_pool(&plan, opts.pool.as_deref(), "rollback")?;
     let several = plan.pools().len() > 1;
     if several && opts.target.is_none() {

@@ -11,6 +11,7 @@
 
 mod attach;
 mod authors;
+mod body;
 mod chronological;
 mod history;
 mod journal;
@@ -246,26 +247,12 @@ impl Workspace {
 
     /// Replaces the configuration snapshot.
     pub async fn save_snapshot(&self, s: &Snapshot) -> Result<()> {
-        let body = serde_json::to_string(s)?;
-        sqlx::query("INSERT OR REPLACE INTO snapshot (section, body) VALUES ('config', ?1)")
-            .bind(body)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        SNAPSHOT.write(&self.staging_file(), s)
     }
 
     /// Loads the configuration snapshot, or says to run `extract`.
     pub async fn load_snapshot(&self) -> Result<Snapshot> {
-        Self::parse_snapshot(&self.snapshot_text().await?)
-    }
-
-    /// The configuration snapshot as stored (JSON), or says to run `extract`.
-    pub async fn snapshot_text(&self) -> Result<String> {
-        let body: Option<String> =
-            sqlx::query_scalar("SELECT body FROM snapshot WHERE section = 'config'")
-                .fetch_optional(&self.pool)
-                .await?;
-        body.ok_or_else(|| {
+        SNAPSHOT.read(&self.staging_file())?.ok_or_else(|| {
             bad_input(format!(
                 "workspace {} holds no snapshot yet: run `gcmigrate extract` first",
                 self.dir.display()
@@ -273,9 +260,9 @@ impl Workspace {
         })
     }
 
-    /// Parses a snapshot read by [`Workspace::snapshot_text`].
-    pub fn parse_snapshot(body: &str) -> Result<Snapshot> {
-        serde_json::from_str(body).context("the staging snapshot is unreadable")
+    /// `staging.db`.
+    fn staging_file(&self) -> PathBuf {
+        self.dir.join("staging.db")
     }
 
     /// Stages a batch of history rows of the running extract (into its side table, see
@@ -308,23 +295,22 @@ impl Workspace {
         Ok(rows.iter().map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1))).collect())
     }
 
-    /// Stores the resolved plan (JSON).
-    pub async fn save_plan(&self, body: &str) -> Result<()> {
-        sqlx::query("INSERT OR REPLACE INTO plan (id, body) VALUES (1, ?1)")
-            .bind(body)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    /// Stores the resolved plan.
+    pub async fn save_plan(&self, plan: &crate::plan::Plan) -> Result<()> {
+        PLAN.write(&self.staging_file(), plan)
     }
 
-    /// Loads the resolved plan (JSON), or says to run `plan`.
-    pub async fn load_plan(&self) -> Result<String> {
-        let body: Option<String> = sqlx::query_scalar("SELECT body FROM plan WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await?;
-        body.ok_or_else(|| bad_input("the workspace holds no plan yet: run `gcmigrate plan` first"))
+    /// Loads the resolved plan, or says to run `plan`.
+    pub async fn load_plan(&self) -> Result<crate::plan::Plan> {
+        PLAN.read(&self.staging_file())?
+            .ok_or_else(|| bad_input("the workspace holds no plan yet: run `gcmigrate plan` first"))
     }
 }
+
+/// Where the snapshot and the plan are stored.
+const SNAPSHOT: body::Body<'static> =
+    body::Body { table: "snapshot", key_col: "section", key: "config" };
+const PLAN: body::Body<'static> = body::Body { table: "plan", key_col: "id", key: "1" };
 
 impl Workspace {
     /// Records rejected history rows of a stage (idempotent: a rerun adds no duplicates).

@@ -167,8 +167,7 @@ pub async fn check(
     wave: Option<&str>,
     pool: Option<&str>,
 ) -> Result<SourceReport> {
-    let plan: Plan =
-        serde_json::from_str(&ws.load_plan().await?).context("the stored plan is unreadable")?;
+    let plan: Plan = ws.load_plan().await?;
     let pool = crate::plan::select::choose_pool(&plan, pool, "verify")?;
     let plan = plan.of_pool(&pool);
     let snap = ws.load_snapshot().await?;

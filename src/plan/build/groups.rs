@@ -14,7 +14,7 @@
 //! membership in AD is not foreseen by either. A merged category (the target's own) and an
 //! `mgc` source are always expanded: their scope rows are not the plan's to widen.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::access::note_principal;
 use super::Builder;
@@ -43,6 +43,8 @@ struct Choice {
     expanded: usize,
     /// Lists that name the group (one entry each when it is kept).
     lists: usize,
+    /// Its users within the category's scope (the same in every list of the category).
+    in_scope: usize,
 }
 
 impl Builder<'_> {
@@ -56,19 +58,25 @@ impl Builder<'_> {
         let mut costs: BTreeMap<(&str, i64), Choice> = BTreeMap::new();
         for p in &pending {
             let cat = rooms[at[&p.room]].category.as_str();
-            let c = costs.entry((cat, p.group)).or_insert(Choice { expanded: 0, lists: 0 });
+            let c = costs.entry((cat, p.group)).or_insert(Choice {
+                expanded: 0,
+                lists: 0,
+                in_scope: 0,
+            });
             c.expanded += p.users.len();
             c.lists += 1;
+            c.in_scope = c.in_scope.max(p.users.len());
         }
         let mut by_cat: BTreeMap<&str, Vec<(i64, Choice)>> = BTreeMap::new();
         for ((cat, group), c) in costs {
             by_cat.entry(cat).or_default().push((group, c));
         }
         let mut kept: BTreeSet<(String, i64)> = BTreeSet::new();
+        let mut users_of = HashMap::new();
         for (cat, mut groups) in by_cat {
             // The costliest expansions first: they have the most to save.
             groups.sort_by_key(|(g, c)| (std::cmp::Reverse(c.expanded), *g));
-            for (group, denied, c) in self.keepers(cat, &groups) {
+            for (group, denied, c) in self.keepers(cat, &groups, &mut users_of) {
                 kept.insert((cat.to_string(), group));
                 self.keep_group(cat, group, &denied, &c);
             }
@@ -107,8 +115,14 @@ impl Builder<'_> {
 
     /// The groups of category `cat` worth keeping, with the users each adds to the denied
     /// list: kept when one entry per list, the group in AllowedMembers and its out-of-scope
-    /// users not denied yet cost fewer entries than its expansion.
-    fn keepers(&mut self, cat: &str, groups: &[(i64, Choice)]) -> Vec<(i64, Vec<i64>, Choice)> {
+    /// users not denied yet cost fewer entries than its expansion. `users_of` caches each
+    /// group's user count, which rules most groups out before their members are walked.
+    fn keepers(
+        &mut self,
+        cat: &str,
+        groups: &[(i64, Choice)],
+        users_of: &mut HashMap<i64, usize>,
+    ) -> Vec<(i64, Vec<i64>, Choice)> {
         let Some(c) = self.categories.iter().find(|c| c.key == cat) else { return vec![] };
         if c.merge || self.mgc() {
             return vec![];
@@ -121,6 +135,14 @@ impl Builder<'_> {
         let mut denied: BTreeSet<i64> = c.denied.iter().copied().collect();
         let mut out = Vec::new();
         for (group, choice) in groups {
+            let users = *users_of.entry(*group).or_insert_with(|| {
+                lg.affs.members(*group).filter(|u| *u != *group && lg.is_user(*u)).count()
+            });
+            // At least this many of its users are outside the scope and not denied yet.
+            let least_outside = users.saturating_sub(choice.in_scope + denied.len());
+            if choice.lists + 1 + least_outside >= choice.expanded {
+                continue;
+            }
             let outside: Vec<i64> = lg
                 .affs
                 .members(*group)

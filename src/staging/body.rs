@@ -1,0 +1,83 @@
+//! The configuration snapshot and the plan: one JSON body each in `staging.db`, written
+//! and read as a stream through SQLite's incremental blob I/O. At Microsoft's largest pool
+//! they are 86 MB and 81 MB; read whole, every stage held each three times over (SQLite's
+//! row buffer, the driver's copy, the string) before parsing it.
+
+use std::io::{BufReader, BufWriter, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use rusqlite::{params, DatabaseName, OptionalExtension};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::db::lite;
+
+/// Where a body lives: its table, key column and key.
+pub(super) struct Body<'a> {
+    pub(super) table: &'a str,
+    pub(super) key_col: &'a str,
+    pub(super) key: &'a str,
+}
+
+/// Counts the bytes written to it.
+struct Count(u64);
+
+impl Write for Count {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0 += b.len() as u64;
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Body<'_> {
+    /// Replaces the body with `value` in one transaction: its size is counted first, the
+    /// row is written as that many bytes of TEXT, then the JSON streamed into it.
+    pub(super) fn write<T: Serialize>(&self, db: &Path, value: &T) -> Result<()> {
+        let mut n = Count(0);
+        serde_json::to_writer(&mut n, value)?;
+        let (table, key_col) = (self.table, self.key_col);
+        lite::blocking(|| {
+            let conn = lite::open(db, true, false)?;
+            let tx = conn.unchecked_transaction()?;
+            tx.execute(
+                &format!(
+                    "INSERT OR REPLACE INTO {table} ({key_col}, body) VALUES (?1, CAST(zeroblob(?2) AS TEXT))"
+                ),
+                params![self.key, n.0 as i64],
+            )?;
+            let rowid = tx.last_insert_rowid();
+            {
+                let blob = tx.blob_open(DatabaseName::Main, table, "body", rowid, false)?;
+                let mut w = BufWriter::with_capacity(1 << 16, blob);
+                serde_json::to_writer(&mut w, value)?;
+                w.flush()?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// The body parsed as it streams from the database, or None when there is no row.
+    pub(super) fn read<T: DeserializeOwned>(&self, db: &Path) -> Result<Option<T>> {
+        let (table, key_col) = (self.table, self.key_col);
+        lite::blocking(|| {
+            let conn = lite::open(db, true, false)?;
+            let rowid: Option<i64> = conn
+                .query_row(
+                    &format!("SELECT rowid FROM {table} WHERE {key_col} = ?1"),
+                    [self.key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(rowid) = rowid else { return Ok(None) };
+            let blob = conn.blob_open(DatabaseName::Main, table, "body", rowid, true)?;
+            let value = serde_json::from_reader(BufReader::with_capacity(1 << 16, blob))
+                .with_context(|| format!("the workspace's {table} is unreadable"))?;
+            Ok(Some(value))
+        })
+    }
+}
