@@ -12,6 +12,8 @@
 mod attach;
 mod authors;
 mod chronological;
+mod files;
+pub use files::{FileLinkRow, LinkMessage};
 mod history;
 mod journal;
 pub mod lock;
