@@ -43,17 +43,18 @@ pub async fn run(args: FilesArgs, progress: Progress) -> Result<Outcome> {
         m.dedup();
         m.len()
     };
+    let done = if args.dry_run {
+        format!("dry run: {} file(s) would be copied", out.would_copy.len())
+    } else {
+        format!("{} file(s) copied ({})", out.copied, crate::files::human(out.bytes))
+    };
     progress.note(&format!(
-        "files ({label}){}: {} copied ({:.1} MB), {} already in place (journal), {} found at the destination with the same bytes, {} would be copied; {} missing from {} ({} link(s))",
-        if args.dry_run { " dry run" } else { "" },
-        out.copied,
-        out.bytes as f64 / 1e6,
+        "files ({label}) {done}, {} already in place (copy journal), {} found at the destination with the same bytes; {distinct} missing from {} ({} link(s)){}",
         out.in_place,
         out.adopted,
-        out.would_copy.len(),
-        distinct,
         args.from.display(),
-        out.missing.len()
+        out.missing.len(),
+        if distinct > 0 { format!(": {}", missing_csv.display()) } else { String::new() }
     ));
     progress.notes(
         out.missing.iter().map(|r| {

@@ -80,6 +80,11 @@ pub async fn run(ws: &Workspace, req: &Request<'_>, progress: &Progress) -> Resu
         std::fs::create_dir_all(req.to)
             .map_err(|e| bad_input(format!("--to {}: cannot create it: {e}", req.to.display())))?;
     }
+    // One copy into a store at a time (a load may run meanwhile: the lock is the store's).
+    let _lock = match req.dry_run {
+        true => None,
+        false => Some(crate::staging::lock::WorkspaceLock::acquire(req.to, "gcmigrate files")?),
+    };
     let root = root_key(req.to);
     let journal: BTreeMap<String, (String, u64)> = ws
         .file_copies()

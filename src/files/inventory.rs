@@ -249,10 +249,10 @@ fn findings(
                             Severity::Warning,
                             "FILE_TOO_LARGE",
                             format!(
-                                "chatId {}: `{}` is {} KB, over the target's MaxFileSizeKB {} (`[files] max_file_size_kb`): it is copied, but Persistent Chat's limit is smaller",
+                                "chatId {}: `{}` is {}, over the target's MaxFileSizeKB {} (`[files] max_file_size_kb`): it is copied, but Persistent Chat's limit is smaller",
                                 r.chat_id,
                                 r.rel_path,
-                                size.div_ceil(1024),
+                                super::human(*size),
                                 plan.options.files.max_file_size_kb
                             ),
                         ))
@@ -324,8 +324,8 @@ fn per_wave(
                 }
             }
             line.push_str(&format!(
-                ", {present} present ({:.1} MB), {} missing, {over} over MaxFileSizeKB",
-                bytes as f64 / 1e6,
+                ", {present} present ({}), {} missing, {over} over MaxFileSizeKB",
+                super::human(bytes),
                 files.len() - present
             ));
         } else {

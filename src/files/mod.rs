@@ -23,3 +23,12 @@ pub fn under(dir: &Path, rel: &str) -> PathBuf {
     p.extend(rel.split('/'));
     p
 }
+
+/// A size for people: bytes, KB or MB (1 KB = 1,024 bytes, as `MaxFileSizeKB` counts).
+pub fn human(bytes: u64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} bytes"),
+        b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+    }
+}
