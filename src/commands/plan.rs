@@ -142,6 +142,8 @@ pub async fn stage_with_target(
     let snap = ws.load_snapshot().await?;
     drop(t);
     crate::mapping::validate(&mappings, &snap)?;
+    // The file-link scan runs on its own thread while the plan is built.
+    let links = crate::files::inventory::start(ws, &mappings.options.files, &snap, files_from)?;
     let since = mappings.options.since.as_deref().and_then(date_to_ticks);
     let t = crate::timings::phase("plan: author counts");
     let counts = ws.author_counts(since).await?;
@@ -159,7 +161,7 @@ pub async fn stage_with_target(
         crate::plan::collide::apply(&mut plan, &mappings, &nodes, &ours);
     }
     let t = crate::timings::phase("plan: file links");
-    let found = crate::files::inventory::run(ws, &plan, &snap, files_from).await?;
+    let found = crate::files::inventory::finish(ws, &plan, &snap, links, files_from).await?;
     plan.add_findings(found);
     drop(t);
     let t = crate::timings::phase("plan: save + unplanned");

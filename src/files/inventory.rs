@@ -6,7 +6,8 @@
 //! links to a host that is not the file store, paths that would leave the store.
 //!
 //! One streaming pass over the staged history in which SQLite skips the messages without
-//! a link; memory grows with the links, never with the messages.
+//! a link, started as soon as the snapshot is read so that it runs while the plan is
+//! built ([`start`], then [`finish`]); memory grows with the links, never with the messages.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -15,6 +16,7 @@ use anyhow::Result;
 use rayon::prelude::*;
 
 use super::link::{Kind, Rules, SCHEME};
+use crate::mapping::file_options::FileOptions;
 use crate::model::Snapshot;
 use crate::plan::messages::{Classifier, Disposition};
 use crate::plan::{Finding, Plan, Severity};
@@ -31,21 +33,80 @@ enum Seen {
     Unreadable(String),
 }
 
-/// Takes the inventory, stores it and writes `reports/files.csv`; returns the findings.
-pub async fn run(
+/// One link as the scan finds it, before the plan says which room and wave it is in.
+struct Hit {
+    channel_id: i64,
+    chat_id: i64,
+    chat_date: i64,
+    user_id: i64,
+    seq: i64,
+    link: String,
+    kind: &'static str,
+    host: String,
+    rel_path: String,
+}
+
+/// The scan of the staged history, running while the plan is built.
+pub struct Pending {
+    rules: Rules,
+    scan: std::thread::JoinHandle<Result<Vec<Hit>>>,
+}
+
+/// Starts the scan on a thread of its own: it needs only the `[files]` rules, so it runs
+/// while the plan is built ([`finish`] takes it over).
+pub fn start(
     ws: &Workspace,
-    plan: &Plan,
+    opts: &FileOptions,
     snap: &Snapshot,
     files_from: Option<&Path>,
-) -> Result<Vec<Finding>> {
+) -> Result<Pending> {
     if let Some(dir) = files_from.filter(|d| !d.is_dir()) {
         return Err(crate::error::bad_input(format!(
             "--files-from {} is not a directory: give the mounted copy of the legacy file repository",
             dir.display()
         )));
     }
-    let rules = Rules::new(&plan.options.files, snap.filestore_uri.as_deref());
-    let mut rows = scan(ws, plan, snap, &rules)?;
+    let rules = Rules::new(opts, snap.filestore_uri.as_deref());
+    let r = rules.clone();
+    let scan = ws.spawn_history_scan(SCHEME, move |m, out: &mut Vec<Hit>| {
+        let content = String::from_utf8_lossy(m.content);
+        for (seq, link) in r.links(&content).enumerate() {
+            let (host, rel_path) = match &link.kind {
+                Kind::Store { rel, .. } => (super::link::host_of(link.text).unwrap_or_default(), rel.clone()),
+                Kind::Foreign { host } => (host.clone(), String::new()),
+                Kind::BadPath { .. } => (super::link::host_of(link.text).unwrap_or_default(), String::new()),
+            };
+            out.push(Hit {
+                channel_id: m.channel_id,
+                chat_id: m.chat_id,
+                chat_date: m.chat_date,
+                user_id: m.user_id,
+                seq: seq as i64,
+                link: link.text.to_string(),
+                kind: link.kind.name(),
+                host,
+                rel_path,
+            });
+        }
+    });
+    Ok(Pending { rules, scan })
+}
+
+/// Keeps the links of the messages `plan` loads, looks at the files (`files_from`),
+/// stores the inventory, writes `reports/files.csv`; returns the findings.
+pub async fn finish(
+    ws: &Workspace,
+    plan: &Plan,
+    snap: &Snapshot,
+    pending: Pending,
+    files_from: Option<&Path>,
+) -> Result<Vec<Finding>> {
+    let Pending { rules, scan } = pending;
+    let t = crate::timings::phase("plan: file links: scan");
+    let hits = crate::db::lite::blocking(|| scan.join())
+        .map_err(|_| anyhow::anyhow!("the file-link scan stopped unexpectedly"))??;
+    drop(t);
+    let mut rows = placed(plan, snap, hits);
     let seen = match files_from {
         Some(dir) => look(dir, &rows),
         None => HashMap::new(),
@@ -55,50 +116,41 @@ pub async fn run(
             (r.size, r.sha256) = (Some(*size as i64), Some(sha256.clone()));
         }
     }
+    let t = crate::timings::phase("plan: file links: store");
     ws.replace_file_links(&rows).await?;
+    drop(t);
+    let _t = crate::timings::phase("plan: file links: csv");
     let max = plan.options.files.max_file_size_kb.saturating_mul(1024);
     write_csv(&ws.reports_dir().join("files.csv"), &rows, &seen, files_from.is_some(), max)?;
     Ok(findings(plan, &rules, &rows, &seen, files_from, max))
 }
 
-/// Every link of every message the plan loads.
-fn scan(ws: &Workspace, plan: &Plan, snap: &Snapshot, rules: &Rules) -> Result<Vec<FileLinkRow>> {
+/// The hits of messages the plan loads, with their room and wave.
+fn placed(plan: &Plan, snap: &Snapshot, hits: Vec<Hit>) -> Vec<FileLinkRow> {
     let since = plan.options.since.as_deref();
     let classifier = Classifier::new(&plan.rooms, &plan.excluded_rooms, snap, since);
     let rooms: HashMap<i64, &crate::plan::PlanRoom> =
         plan.rooms.iter().map(|r| (r.legacy_id, r)).collect();
-    ws.scan_messages_with(SCHEME, |m, out: &mut Vec<FileLinkRow>| {
-        let Some(room) = rooms.get(&m.channel_id) else { return };
-        if classifier.classify(m.channel_id, m.user_id, m.chat_date) != Disposition::Load {
-            return;
-        }
-        let content = String::from_utf8_lossy(m.content);
-        for (seq, link) in rules.links(&content).enumerate() {
-            let (host, rel_path) = match &link.kind {
-                Kind::Store { rel, .. } => {
-                    (super::link::host_of(link.text).unwrap_or_default(), rel.clone())
-                }
-                Kind::Foreign { host } => (host.clone(), String::new()),
-                Kind::BadPath { .. } => {
-                    (super::link::host_of(link.text).unwrap_or_default(), String::new())
-                }
-            };
-            out.push(FileLinkRow {
-                channel_id: m.channel_id,
-                chat_id: m.chat_id,
-                seq: seq as i64,
+    hits.into_iter()
+        .filter(|h| classifier.classify(h.channel_id, h.user_id, h.chat_date) == Disposition::Load)
+        .filter_map(|h| {
+            let room = rooms.get(&h.channel_id)?;
+            Some(FileLinkRow {
+                channel_id: h.channel_id,
+                chat_id: h.chat_id,
+                seq: h.seq,
                 room_guid: room.legacy_guid.clone(),
                 room_path: room.legacy_path.clone(),
                 wave: room.wave.clone(),
-                link: link.text.to_string(),
-                kind: link.kind.name().to_string(),
-                host,
-                rel_path,
+                link: h.link,
+                kind: h.kind.to_string(),
+                host: h.host,
+                rel_path: h.rel_path,
                 size: None,
                 sha256: None,
-            });
-        }
-    })
+            })
+        })
+        .collect()
 }
 
 /// Presence, size and SHA-256 of each distinct repository file below `dir`.

@@ -71,83 +71,103 @@ pub struct LinkMessage<'a> {
 /// Parts the scan is cut into, read on rayon's threads.
 const SCAN_PARTS: usize = 4;
 
+/// The scan of [`Workspace::spawn_history_scan`].
+fn scan<T: Send>(
+    readers: &crate::db::lite::Readers,
+    pattern: &str,
+    f: &(impl Fn(LinkMessage<'_>, &mut Vec<T>) + Sync),
+) -> Result<Vec<T>> {
+    let rooms: Vec<i64> = readers.with(|c| {
+        let mut st = c.prepare(&super::history::rooms_sql())?;
+        let rooms = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        Ok(rooms)
+    })?;
+    let parts: Vec<Vec<T>> = super::history::key_ranges(&rooms, SCAN_PARTS)
+        .into_par_iter()
+        .map(|(lo, hi)| {
+            readers.with(|c| {
+                let mut out = Vec::new();
+                let mut st = c.prepare_cached(
+                    "SELECT channel_id, chat_id, chat_date, user_id, content FROM snap_chat \
+                     WHERE channel_id BETWEEN ?1 AND ?2 AND content GLOB ?3 \
+                     ORDER BY channel_id, chat_id",
+                )?;
+                let mut rows = st.query((lo, hi, pattern))?;
+                while let Some(r) = rows.next()? {
+                    let m = LinkMessage {
+                        channel_id: r.get(0)?,
+                        chat_id: r.get(1)?,
+                        chat_date: r.get(2)?,
+                        user_id: r.get(3)?,
+                        content: crate::db::lite::bytes(r, 4)?,
+                    };
+                    f(m, &mut out);
+                }
+                Ok(out)
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(parts.into_iter().flatten().collect())
+}
+
 impl Workspace {
     async fn files_schema(&self) -> Result<()> {
         sqlx::raw_sql(SCHEMA).execute(&self.pool).await.context("creating the file tables")?;
         Ok(())
     }
 
-    /// Hands every staged message whose content holds `needle` to `f` (`f` runs on
-    /// several threads, each over its own part of the rooms): one pass, in which SQLite
-    /// itself skips the messages without it; memory does not grow with the history.
-    pub fn scan_messages_with<T: Send>(
+    /// Starts, on a thread of its own, one pass over the staged history that hands every
+    /// message whose content holds `needle` to `f` (itself on several threads, each over
+    /// its own part of the rooms; SQLite skips the other messages, so memory does not grow
+    /// with the history). The caller goes on meanwhile and joins the handle.
+    pub fn spawn_history_scan<T: Send + 'static>(
         &self,
         needle: &str,
-        f: impl Fn(LinkMessage<'_>, &mut Vec<T>) + Sync,
-    ) -> Result<Vec<T>> {
-        crate::db::lite::blocking(|| {
-            let rooms: Vec<i64> = self.readers.with(|c| {
-                let mut st = c.prepare(&super::history::rooms_sql())?;
-                let rooms = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
-                Ok(rooms)
-            })?;
-            let parts: Vec<Vec<T>> = super::history::key_ranges(&rooms, SCAN_PARTS)
-                .into_par_iter()
-                .map(|(lo, hi)| {
-                    self.readers.with(|c| {
-                        let mut out = Vec::new();
-                        let mut st = c.prepare_cached(
-                            "SELECT channel_id, chat_id, chat_date, user_id, content FROM snap_chat \
-                             WHERE channel_id BETWEEN ?1 AND ?2 AND instr(content, ?3) > 0 \
-                             ORDER BY channel_id, chat_id",
-                        )?;
-                        let mut rows = st.query((lo, hi, needle))?;
-                        while let Some(r) = rows.next()? {
-                            let m = LinkMessage {
-                                channel_id: r.get(0)?,
-                                chat_id: r.get(1)?,
-                                chat_date: r.get(2)?,
-                                user_id: r.get(3)?,
-                                content: crate::db::lite::bytes(r, 4)?,
-                            };
-                            f(m, &mut out);
-                        }
-                        Ok(out)
-                    })
-                })
-                .collect::<Result<_>>()?;
-            anyhow::Ok(parts.into_iter().flatten().collect())
+        f: impl Fn(LinkMessage<'_>, &mut Vec<T>) + Send + Sync + 'static,
+    ) -> std::thread::JoinHandle<Result<Vec<T>>> {
+        let readers = crate::db::lite::Readers::new(self.history_path());
+        // GLOB: case-sensitive like the grammar, and as cheap as reading the content.
+        let pattern = format!("*{}*", needle.replace(['*', '?', '['], ""));
+        std::thread::spawn(move || {
+            scan(&readers, &pattern, &f).context("scanning the staged history for file links")
         })
-        .context("scanning the staged history for file links")
     }
 
-    /// Replaces the inventory with `rows` (one transaction).
+    /// Replaces the inventory with `rows` (one transaction, one prepared statement: a
+    /// million-message history may hold tens of thousands of links).
     pub async fn replace_file_links(&self, rows: &[FileLinkRow]) -> Result<()> {
         self.files_schema().await?;
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM file_link").execute(&mut *tx).await?;
-        for r in rows {
-            sqlx::query(
-                "INSERT INTO file_link (channel_id, chat_id, seq, room_guid, room_path, wave, link, \
-                 kind, host, rel_path, size, sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            )
-            .bind(r.channel_id)
-            .bind(r.chat_id)
-            .bind(r.seq)
-            .bind(&r.room_guid)
-            .bind(&r.room_path)
-            .bind(&r.wave)
-            .bind(&r.link)
-            .bind(&r.kind)
-            .bind(&r.host)
-            .bind(&r.rel_path)
-            .bind(r.size)
-            .bind(&r.sha256)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await.context("recording the file inventory")?;
-        Ok(())
+        let path = self.dir.join("staging.db");
+        crate::db::lite::blocking(|| {
+            let mut c = crate::db::lite::open(&path, true, false)?;
+            let tx = c.transaction()?;
+            tx.execute("DELETE FROM file_link", [])?;
+            {
+                let mut st = tx.prepare(
+                    "INSERT INTO file_link (channel_id, chat_id, seq, room_guid, room_path, wave, link, \
+                     kind, host, rel_path, size, sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )?;
+                for r in rows {
+                    st.execute(rusqlite::params![
+                        r.channel_id,
+                        r.chat_id,
+                        r.seq,
+                        r.room_guid,
+                        r.room_path,
+                        r.wave,
+                        r.link,
+                        r.kind,
+                        r.host,
+                        r.rel_path,
+                        r.size,
+                        r.sha256
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            anyhow::Ok(())
+        })
+        .context("recording the file inventory")
     }
 
     /// The inventory's links of `wave` (`None`: every wave), in (room, chatId, n) order.
