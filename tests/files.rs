@@ -46,7 +46,9 @@ fn tree(dir: &Path) -> Vec<String> {
                 walk(base, &p, out);
             } else {
                 let rel = p.strip_prefix(base).unwrap().components();
-                out.push(rel.map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
+                out.push(
+                    rel.map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"),
+                );
             }
         }
     }
@@ -74,9 +76,16 @@ fn files_copies_every_present_file_verified_and_names_the_missing_one() {
     let f = findings(&env);
     let missing: Vec<&str> = f.lines().filter(|l| l.contains("FILE_MISSING")).collect();
     assert_eq!(missing.len(), 1, "{f}");
-    assert!(missing[0].contains(MISSING_ROOM) && missing[0].contains("chatId 6") && missing[0].contains(MISSING));
+    assert!(
+        missing[0].contains(MISSING_ROOM)
+            && missing[0].contains("chatId 6")
+            && missing[0].contains(MISSING)
+    );
     assert!(!f.contains("FILE_TOO_LARGE") && !f.contains("FILE_LINK_FOREIGN_HOST"), "{f}");
-    assert!(f.contains("FILES_WAVE") && f.contains("19 file link(s)") && f.contains("1 missing"), "{f}");
+    assert!(
+        f.contains("FILES_WAVE") && f.contains("19 file link(s)") && f.contains("1 missing"),
+        "{f}"
+    );
     let inventory = std::fs::read_to_string(env.ws.join("reports/files.csv")).unwrap();
     assert_eq!(inventory.lines().count(), 1 + 19, "{inventory}");
 
@@ -95,11 +104,19 @@ fn files_copies_every_present_file_verified_and_names_the_missing_one() {
         assert_eq!(sha(&store(&env).join(rel)), sha(&env.dir.join("repo").join(rel)), "{rel}");
     }
     let csv = std::fs::read_to_string(env.ws.join("reports/files-missing-all.csv")).unwrap();
-    assert!(csv.lines().nth(1).is_some_and(|l| l.starts_with(&format!("{MISSING_ROOM},/Company/Town Hall,6,{MISSING}"))), "{csv}");
+    assert!(
+        csv.lines().nth(1).is_some_and(
+            |l| l.starts_with(&format!("{MISSING_ROOM},/Company/Town Hall,6,{MISSING}"))
+        ),
+        "{csv}"
+    );
 
     // A rerun copies nothing: every file is in the journal and in place.
     let again = files(&env, &[]).expect(1);
-    assert!(again.stderr.contains("0 file(s) copied") && again.stderr.contains("18 already in place"), "{again}");
+    assert!(
+        again.stderr.contains("0 file(s) copied") && again.stderr.contains("18 already in place"),
+        "{again}"
+    );
     // An unknown wave is bad input.
     let bad = env.output(&["files", "--from", "repo", "--to", "store", "--wave", "nope"]).expect(2);
     assert!(bad.stderr.contains("no wave `nope`"), "{bad}");
@@ -122,12 +139,18 @@ fn links_to_another_host_are_foreign_without_the_hosts_option() {
     let f = findings(&env);
     let foreign: Vec<&str> = f.lines().filter(|l| l.contains("FILE_LINK_FOREIGN_HOST")).collect();
     assert_eq!(foreign.len(), 1, "one line per host: {f}");
-    assert!(foreign[0].contains("19 link(s) point to fs.contoso.com") && foreign[0].contains("[files] hosts"));
+    assert!(
+        foreign[0].contains("19 link(s) point to fs.contoso.com")
+            && foreign[0].contains("[files] hosts")
+    );
     assert!(f.contains("FILES_LINK_RULE"), "the rule in force is reported: {f}");
     // A bad option is bad input naming the file, line and key.
     let env = env.mapping("gcmigrate.toml", "[files]\nfilestore_uri = \"pc files\"\n");
     let out = env.output(&["plan", "-q", "--mappings", "maps"]).expect(2);
-    assert!(out.stderr.contains("gcmigrate.toml:2:") && out.stderr.contains("files.filestore_uri"), "{out}");
+    assert!(
+        out.stderr.contains("gcmigrate.toml:2:") && out.stderr.contains("files.filestore_uri"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -135,10 +158,16 @@ fn verify_files_fails_on_a_missing_or_corrupt_file_and_passes_once_all_resolve()
     let env = env("files-verify", "");
     env.load();
     files(&env, &[]).expect(1);
-    let verify = |env: &TestEnv| env.output(&["verify", "--target", &env.target, "--files", "store"]);
+    let verify =
+        |env: &TestEnv| env.output(&["verify", "--target", &env.target, "--files", "store"]);
     let out = verify(&env).expect(1);
     assert!(out.stderr.contains("verify --files (all): FAIL"), "{out}");
-    assert!(out.stderr.contains(MISSING_ROOM) && out.stderr.contains("chatId 6") && out.stderr.contains(MISSING), "{out}");
+    assert!(
+        out.stderr.contains(MISSING_ROOM)
+            && out.stderr.contains("chatId 6")
+            && out.stderr.contains(MISSING),
+        "{out}"
+    );
     let csv = std::fs::read_to_string(env.ws.join("reports/verify-all-files.csv")).unwrap();
     assert_eq!(csv.lines().count(), 2, "{csv}");
 
@@ -188,18 +217,30 @@ fn a_killed_copy_resumes_without_recopying_what_was_verified() {
     let before = tree(&store(&env));
     let done: Vec<&String> = before.iter().filter(|p| !p.ends_with(".gcmigrate-part")).collect();
     assert_eq!(done.len(), 5 + 1, "five copies and the lock file: {before:?}");
-    assert!(before.iter().any(|p| p.ends_with(".gcmigrate-part")), "the kill fell mid-copy: {before:?}");
+    assert!(
+        before.iter().any(|p| p.ends_with(".gcmigrate-part")),
+        "the kill fell mid-copy: {before:?}"
+    );
     let mtimes: Vec<_> = done
         .iter()
         .filter(|p| **p != "gcmigrate.lock")
-        .map(|p| (p.to_string(), std::fs::metadata(store(&env).join(p)).unwrap().modified().unwrap()))
+        .map(|p| {
+            (p.to_string(), std::fs::metadata(store(&env).join(p)).unwrap().modified().unwrap())
+        })
         .collect();
     std::thread::sleep(Duration::from_millis(20));
     // The lock of the killed run is stale (its process is gone): taken over.
     let out = files(&env, &[]).expect(1);
-    assert!(out.stderr.contains("13 file(s) copied") && out.stderr.contains("5 already in place"), "{out}");
+    assert!(
+        out.stderr.contains("13 file(s) copied") && out.stderr.contains("5 already in place"),
+        "{out}"
+    );
     for (p, t) in &mtimes {
-        assert_eq!(std::fs::metadata(store(&env).join(p)).unwrap().modified().unwrap(), *t, "{p} was copied again");
+        assert_eq!(
+            std::fs::metadata(store(&env).join(p)).unwrap().modified().unwrap(),
+            *t,
+            "{p} was copied again"
+        );
     }
     let after = tree(&store(&env));
     assert_eq!(after, tree(&env.dir.join("repo")), "no temporary or lock file is left");
@@ -220,22 +261,33 @@ fn a_different_file_at_the_destination_is_never_overwritten_silently() {
     std::fs::copy(env.dir.join("repo").join(LARGE), &same).unwrap();
 
     let out = files(&env, &[]).expect(2);
-    assert!(out.stderr.contains("Q3 Kickoff EMEA.pptx") && out.stderr.contains("already exists and differs"), "{out}");
+    assert!(
+        out.stderr.contains("Q3 Kickoff EMEA.pptx")
+            && out.stderr.contains("already exists and differs"),
+        "{out}"
+    );
     assert!(out.stderr.contains("--overwrite"), "{out}");
     assert_eq!(std::fs::read(&theirs).unwrap(), b"someone else's deck");
     assert_eq!(tree(&store(&env)).len(), 2, "nothing was copied: {:?}", tree(&store(&env)));
 
     let out = files(&env, &["--overwrite"]).expect(1);
-    assert!(out.stderr.contains("17 file(s) copied") && out.stderr.contains("1 found at the destination"), "{out}");
+    assert!(
+        out.stderr.contains("17 file(s) copied")
+            && out.stderr.contains("1 found at the destination"),
+        "{out}"
+    );
     assert_eq!(sha(&theirs), sha(&env.dir.join("repo").join(SPACED)));
 }
 
 #[test]
 fn links_rewritten_at_load_verify_and_a_wrong_rewrite_fails() {
     let env = env("files-rewrite", "filestore_uri = \"//pcfs.contoso.com/PersistentChatFiles\"\n");
-    assert!(findings(&env).contains("rewrites them to `ma-filelink://pcfs.contoso.com/PersistentChatFiles/<path>`"));
+    assert!(findings(&env)
+        .contains("rewrites them to `ma-filelink://pcfs.contoso.com/PersistentChatFiles/<path>`"));
     env.load();
-    let count = |like: &str| scalar(&env.target, &format!("SELECT COUNT(*) FROM tblChat WHERE content LIKE '%{like}%'"));
+    let count = |like: &str| {
+        scalar(&env.target, &format!("SELECT COUNT(*) FROM tblChat WHERE content LIKE '%{like}%'"))
+    };
     assert_eq!(count("ma-filelink://pcfs.contoso.com/PersistentChatFiles/"), 19);
     assert_eq!(count("//fs.contoso.com"), 0);
     let msg = text(&env.target, "SELECT content FROM tblChat WHERE content LIKE '%Q3%20Kickoff%'");
@@ -247,8 +299,49 @@ fn links_rewritten_at_load_verify_and_a_wrong_rewrite_fails() {
     env.run(&["verify", "-q", "--target", &env.target, "--source", &env.source]);
 
     // The mapping now names another store: the loaded links are not what it asks for.
-    let env = env.mapping("gcmigrate.toml", "[files]\nhosts = [\"fs.contoso.com\"]\nfilestore_uri = \"//elsewhere/files\"\n");
+    let env = env.mapping(
+        "gcmigrate.toml",
+        "[files]\nhosts = [\"fs.contoso.com\"]\nfilestore_uri = \"//elsewhere/files\"\n",
+    );
     plan(&env);
     let out = env.output(&["verify", "--target", &env.target]).expect(1);
-    assert!(out.stderr.contains("mismatch in /Sales/EMEA/Pipeline") && out.stderr.contains("chatId 8: content"), "{out}");
+    assert!(
+        out.stderr.contains("mismatch in /Sales/EMEA/Pipeline")
+            && out.stderr.contains("chatId 8: content"),
+        "{out}"
+    );
+}
+
+/// PostgreSQL at both ends: the root node's filestoreURI read from the source, links
+/// rewritten by the row-by-row writer and read back by verify, `verify --files`.
+#[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
+fn files_and_rewrite_on_postgres() {
+    let Some(src) = pg_database("files_source") else { return };
+    let Some(tgt) = pg_database("files_target") else { return };
+    let env = TestEnv::new("files-pg").source(&src).target(&tgt).contoso().mapping(
+        "gcmigrate.toml",
+        "[files]\nhosts = [\"fs.contoso.com\"]\nfilestore_uri = \"//pcfs.contoso.com/PersistentChatFiles\"\n",
+    );
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE), &env.dir.join("repo"));
+    env.extract();
+    plan(&env);
+    let f = findings(&env);
+    assert!(
+        f.contains("the filestoreURI `https://gcweb.contoso.com/MGCWebService/MGCWebService.asmx`"),
+        "{f}"
+    );
+    env.load();
+    assert_eq!(scalar(&tgt, "SELECT COUNT(*) FROM tblChat WHERE content LIKE '%ma-filelink://pcfs.contoso.com/PersistentChatFiles/%'"), 19);
+    files(&env, &[]).expect(1);
+    let found = env.dir.join("repo").join(MISSING);
+    std::fs::create_dir_all(found.parent().unwrap()).unwrap();
+    std::fs::write(&found, b"the town hall recording").unwrap();
+    files(&env, &[]).expect(0);
+    let out = env.output(&["verify", "--target", &tgt, "--files", "store"]).expect(0);
+    assert!(
+        out.stderr.contains("verify --files (all): PASS")
+            && out.stderr.contains("verify (all): PASS"),
+        "{out}"
+    );
 }

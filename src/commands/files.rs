@@ -20,7 +20,10 @@ pub async fn run(args: FilesArgs, progress: Progress) -> Result<Outcome> {
     if let Some(w) = wave {
         if !plan.waves.iter().any(|x| x.name == w) {
             let names: Vec<&str> = plan.waves.iter().map(|w| w.name.as_str()).collect();
-            return Err(bad_input(format!("no wave `{w}` in the plan (waves: {})", names.join(", "))));
+            return Err(bad_input(format!(
+                "no wave `{w}` in the plan (waves: {})",
+                names.join(", ")
+            )));
         }
     }
     let label = wave.unwrap_or(crate::mapping::wave_name::EVERY_WAVE);
@@ -33,7 +36,11 @@ pub async fn run(args: FilesArgs, progress: Progress) -> Result<Outcome> {
     };
     let out = copy::run(&ws, &req, &progress).await?;
     for (src, dest, size) in &out.would_copy {
-        crate::progress::out_line(&format!("would copy {} -> {} ({size} bytes)", src.display(), dest.display()));
+        crate::progress::out_line(&format!(
+            "would copy {} -> {} ({size} bytes)",
+            src.display(),
+            dest.display()
+        ));
     }
     let missing_csv = ws.reports_dir().join(format!("files-missing-{label}.csv"));
     write_missing(&missing_csv, &out.missing)?;
@@ -58,7 +65,10 @@ pub async fn run(args: FilesArgs, progress: Progress) -> Result<Outcome> {
     ));
     progress.notes(
         out.missing.iter().map(|r| {
-            format!("  missing {} (room {} {}, chatId {})", r.rel_path, r.room_guid, r.room_path, r.chat_id)
+            format!(
+                "  missing {} (room {} {}, chatId {})",
+                r.rel_path, r.room_guid, r.room_path, r.chat_id
+            )
         }),
         &missing_csv.display().to_string(),
     );

@@ -157,7 +157,10 @@ async fn files_check(
         r.mismatches.len()
     ));
     let lines = r.mismatches.iter().map(|m| {
-        format!("  file mismatch in {} ({}), chatId {}: {}: {}", m.room_path, m.room_guid, m.chat_id, m.path, m.what)
+        format!(
+            "  file mismatch in {} ({}), chatId {}: {}: {}",
+            m.room_path, m.room_guid, m.chat_id, m.path, m.what
+        )
     });
     progress.notes(lines, &csv.display().to_string());
     Ok(r.ok())

@@ -107,7 +107,9 @@ pub async fn run(ws: &Workspace, req: &Request<'_>, progress: &Progress) -> Resu
             (_, Err(_)) => Step::Copy,
             (Some((_, size)), Ok(m)) if m.len() == *size => Step::Skip,
             (_, Ok(_)) => {
-                let read = |p: &Path| super::hash::file(p).with_context(|| format!("reading {}", p.display()));
+                let read = |p: &Path| {
+                    super::hash::file(p).with_context(|| format!("reading {}", p.display()))
+                };
                 let ((theirs, size), (ours, _)) = (read(&dest)?, read(&src)?);
                 if theirs == ours {
                     Step::Adopt(ours, size)
@@ -139,7 +141,8 @@ pub async fn run(ws: &Workspace, req: &Request<'_>, progress: &Progress) -> Resu
         .map(|m| m.len())
         .sum();
     let bar = if req.dry_run { None } else { Some(progress.bar("files", total)) };
-    let pause = std::env::var("GCMIGRATE_TEST_FILES_PAUSE").ok().and_then(|v| v.parse::<u64>().ok());
+    let pause =
+        std::env::var("GCMIGRATE_TEST_FILES_PAUSE").ok().and_then(|v| v.parse::<u64>().ok());
     for (rel, step) in plan {
         let (src, dest) = (super::under(req.from, rel), super::under(req.to, rel));
         match step {
@@ -210,7 +213,10 @@ fn copy_one(src: &Path, dest: &Path, hold: Option<u64>) -> Result<(String, u64)>
         size += n as u64;
         if hold.is_some() {
             output.flush()?;
-            crate::progress::err_line(&format!("files: test pause while copying {}", src.display()));
+            crate::progress::err_line(&format!(
+                "files: test pause while copying {}",
+                src.display()
+            ));
             std::thread::sleep(std::time::Duration::from_secs(60));
         }
     }
@@ -230,7 +236,9 @@ fn copy_one(src: &Path, dest: &Path, hold: Option<u64>) -> Result<(String, u64)>
     #[cfg(unix)]
     if let Some(dir) = dest.parent() {
         // The rename itself is durable once its directory is.
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).with_context(|| ctx("flushing", dir))?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| ctx("flushing", dir))?;
     }
     Ok((read, size))
 }

@@ -72,9 +72,13 @@ pub fn start(
         let content = String::from_utf8_lossy(m.content);
         for (seq, link) in r.links(&content).enumerate() {
             let (host, rel_path) = match &link.kind {
-                Kind::Store { rel, .. } => (super::link::host_of(link.text).unwrap_or_default(), rel.clone()),
+                Kind::Store { rel, .. } => {
+                    (super::link::host_of(link.text).unwrap_or_default(), rel.clone())
+                }
                 Kind::Foreign { host } => (host.clone(), String::new()),
-                Kind::BadPath { .. } => (super::link::host_of(link.text).unwrap_or_default(), String::new()),
+                Kind::BadPath { .. } => {
+                    (super::link::host_of(link.text).unwrap_or_default(), String::new())
+                }
             };
             out.push(Hit {
                 channel_id: m.channel_id,
@@ -199,8 +203,18 @@ fn write_csv(
 ) -> Result<()> {
     let mut w = csv::Writer::from_path(path)?;
     w.write_record([
-        "wave", "room_guid", "room_path", "chat_id", "n", "kind", "host", "path", "status", "size",
-        "sha256", "link",
+        "wave",
+        "room_guid",
+        "room_path",
+        "chat_id",
+        "n",
+        "kind",
+        "host",
+        "path",
+        "status",
+        "size",
+        "sha256",
+        "link",
     ])?;
     for r in rows {
         w.write_record([
@@ -332,7 +346,11 @@ fn findings(
     out.extend(capped(missing, "FILE_MISSING", "missing file link(s)"));
     out.extend(capped(large, "FILE_TOO_LARGE", "oversize file(s)"));
     out.extend(capped(bad, "FILE_LINK_BAD_PATH", "link(s) leaving the store"));
-    out.extend(per_wave(plan, rows, seen, files_from.is_some(), max).into_iter().map(|m| info("FILES_WAVE", m)));
+    out.extend(
+        per_wave(plan, rows, seen, files_from.is_some(), max)
+            .into_iter()
+            .map(|m| info("FILES_WAVE", m)),
+    );
     out
 }
 

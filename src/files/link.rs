@@ -145,8 +145,11 @@ impl Rules {
     pub fn new(opts: &FileOptions, filestore_uri: Option<&str>) -> Rules {
         let trim = |s: &str| s.trim().trim_end_matches('/').to_string();
         let store_uri = filestore_uri.map(trim).filter(|s| !s.is_empty());
-        let mut hosts: Vec<String> =
-            opts.hosts.iter().map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase()).collect();
+        let mut hosts: Vec<String> = opts
+            .hosts
+            .iter()
+            .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
+            .collect();
         hosts.extend(store_uri.as_deref().and_then(host_of));
         hosts.sort();
         hosts.dedup();
@@ -238,9 +241,8 @@ impl Rules {
     pub fn rewrite_text(&self, content: String) -> String {
         match self.rewrite(content.as_bytes()) {
             Cow::Borrowed(_) => content,
-            Cow::Owned(b) => String::from_utf8(b).unwrap_or_else(|e| {
-                String::from_utf8_lossy(e.as_bytes()).into_owned()
-            }),
+            Cow::Owned(b) => String::from_utf8(b)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         }
     }
 
@@ -281,7 +283,8 @@ fn spans(content: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
             return None;
         }
         let body = start + SCHEME.len();
-        let mut end = content[body..].iter().position(|&b| ends_link(b)).map_or(content.len(), |n| body + n);
+        let mut end =
+            content[body..].iter().position(|&b| ends_link(b)).map_or(content.len(), |n| body + n);
         while end > body && trailing(content[end - 1]) {
             end -= 1;
         }

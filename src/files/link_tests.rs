@@ -39,7 +39,8 @@ fn other_hosts_are_foreign_and_the_filestore_uri_host_is_a_store_host() {
     assert_eq!(r.classify(&link), Kind::Foreign { host: "fs.contoso.com".into() });
     let on_web = format!("//GCWEB.contoso.com:443/Files/{ROOM}/{FILE}/a.xlsx");
     assert!(matches!(r.classify(&on_web), Kind::Store { .. }));
-    let by_uri = format!("https://gcweb.contoso.com/MGCWebService/MGCWebService.asmx/{ROOM}/a.xlsx");
+    let by_uri =
+        format!("https://gcweb.contoso.com/MGCWebService/MGCWebService.asmx/{ROOM}/a.xlsx");
     assert_eq!(
         r.classify(&by_uri),
         Kind::Store {
@@ -52,7 +53,10 @@ fn other_hosts_are_foreign_and_the_filestore_uri_host_is_a_store_host() {
 
 #[test]
 fn explicit_prefixes_replace_the_default_rules() {
-    let opts = FileOptions { prefixes: vec!["//fs.contoso.com/GroupChatFiles/".into()], ..Default::default() };
+    let opts = FileOptions {
+        prefixes: vec!["//fs.contoso.com/GroupChatFiles/".into()],
+        ..Default::default()
+    };
     let r = Rules::new(&opts, Some("https://gcweb.contoso.com/x.asmx"));
     assert!(matches!(r.classify("//FS.contoso.com/GroupChatFiles/a/b.txt"), Kind::Store { .. }));
     assert!(matches!(r.classify("//fs.contoso.com/Other/a/b.txt"), Kind::Foreign { .. }));
@@ -90,13 +94,19 @@ fn rewrite_swaps_only_the_store_prefix_of_store_links() {
     assert!(matches!(r.rewrite(b"plain text"), Cow::Borrowed(_)));
     let none = contoso(&["fs.contoso.com"], None);
     assert!(matches!(none.rewrite(content.as_bytes()), Cow::Borrowed(_)));
-    assert_eq!(r.rewrite_text(content.clone()), out);
+    assert_eq!(r.rewrite_text(content), out);
 }
 
 #[test]
 fn odd_contents_never_panic() {
     let r = contoso(&["fs.contoso.com"], Some("//t/s"));
-    for c in ["ma-filelink:", "ma-filelink:.", "xma-filelink:ma-filelink://fs.contoso.com/s/a", "ma-filelink://fs.contoso.com/s/%", "ma-filelink://fs.contoso.com/s/%e2%82"] {
+    for c in [
+        "ma-filelink:",
+        "ma-filelink:.",
+        "xma-filelink:ma-filelink://fs.contoso.com/s/a",
+        "ma-filelink://fs.contoso.com/s/%",
+        "ma-filelink://fs.contoso.com/s/%e2%82",
+    ] {
         let _ = r.links(c).count();
         let _ = r.rewrite(c.as_bytes());
     }

@@ -107,10 +107,8 @@ pub(super) async fn load(
         ctx.plan.options.since.as_deref(),
     );
     // `[files] filestore_uri`: file links are rewritten row by row (crate::files::link).
-    let rewrite = crate::files::link::Rules::new(
-        &ctx.plan.options.files,
-        ctx.snap.filestore_uri.as_deref(),
-    );
+    let rewrite =
+        crate::files::link::Rules::new(&ctx.plan.options.files, ctx.snap.filestore_uri.as_deref());
     let rewrite = rewrite.rewrites().then_some(&rewrite);
     // SQLite → SQLite: chunks are copied by the engine (see `sqlite.rs`), unless links
     // are rewritten.
@@ -162,9 +160,9 @@ pub(super) async fn load(
         let mut s = HistoryStats::default();
         loop {
             let Some(room) = queue.lock().await.pop() else { break };
-            load_room(ctx, &classifier, engine, rewrite, room, &mut s, &bar).await.with_context(|| {
-                format!("while loading the history of {} into tblChat", room.legacy_path)
-            })?;
+            load_room(ctx, &classifier, engine, rewrite, room, &mut s, &bar).await.with_context(
+                || format!("while loading the history of {} into tblChat", room.legacy_path),
+            )?;
         }
         anyhow::Ok(s)
     });

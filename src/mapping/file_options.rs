@@ -38,7 +38,8 @@ impl FileOptions {
     /// What is wrong with the options (the key and why), if anything: an address must be
     /// something a link can hold (no blanks, quotes or angle brackets, which end a link).
     pub fn problem(&self) -> Option<(&'static str, String)> {
-        let bad = |s: &str| s.is_empty() || s.chars().any(|c| c.is_whitespace() || "\"'<>".contains(c));
+        let bad =
+            |s: &str| s.is_empty() || s.chars().any(|c| c.is_whitespace() || "\"'<>".contains(c));
         if let Some(uri) = &self.filestore_uri {
             if bad(uri) || uri.starts_with("ma-filelink:") {
                 return Some((

@@ -228,11 +228,15 @@ impl Workspace {
     /// The copy journal: (root, path) → (SHA-256, size), every root.
     pub async fn file_copies(&self) -> Result<Vec<(String, String, String, u64)>> {
         self.files_schema().await?;
-        let rows = sqlx::query("SELECT root, rel_path, sha256, size FROM file_copy ORDER BY root, rel_path")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT root, rel_path, sha256, size FROM file_copy ORDER BY root, rel_path",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get::<i64, _>(3)? as u64)))
+            .map(|r| {
+                Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get::<i64, _>(3)? as u64))
+            })
             .collect()
     }
 }

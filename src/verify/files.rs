@@ -59,7 +59,12 @@ enum Found {
 
 /// Checks the links of `wave` (`None`: every wave) of the rooms in `plan` (already
 /// scoped to the pool verified) against `dir`.
-pub async fn check(ws: &Workspace, plan: &Plan, wave: Option<&str>, dir: &Path) -> Result<FilesReport> {
+pub async fn check(
+    ws: &Workspace,
+    plan: &Plan,
+    wave: Option<&str>,
+    dir: &Path,
+) -> Result<FilesReport> {
     let rooms: HashSet<i64> = plan.rooms_in(wave).map(|r| r.legacy_id).collect();
     let links: Vec<_> = ws
         .file_links(wave)
@@ -111,7 +116,9 @@ pub async fn check(ws: &Workspace, plan: &Plan, wave: Option<&str>, dir: &Path) 
             Found::Same => continue,
             Found::Missing => "missing".to_string(),
             Found::Different(d) => d.clone(),
-            Found::Unrecorded => "no recorded checksum: run `gcmigrate files` (or plan with --files-from)".into(),
+            Found::Unrecorded => {
+                "no recorded checksum: run `gcmigrate files` (or plan with --files-from)".into()
+            }
         };
         report.mismatches.push(FileMismatch {
             room_guid: l.room_guid.clone(),

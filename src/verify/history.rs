@@ -87,7 +87,8 @@ impl<'a> Rooms<'a> {
     ) -> Rooms<'a> {
         let since = plan.options.since.as_deref();
         let classifier = Classifier::new(&plan.rooms, &plan.excluded_rooms, snap, since);
-        let rules = crate::files::link::Rules::new(&plan.options.files, snap.filestore_uri.as_deref());
+        let rules =
+            crate::files::link::Rules::new(&plan.options.files, snap.filestore_uri.as_deref());
         let rewrite = rules.rewrites().then_some(rules);
         Rooms { ws, classifier, map, uris: Arc::new(uris), rewrite }
     }
