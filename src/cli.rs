@@ -98,6 +98,16 @@ pub enum Command {
         rewrites the same bytes."
     )]
     Compliance(ComplianceArgs),
+    /// Copy the files a wave's messages link to (ma-filelink) from the legacy file
+    /// repository into the Persistent Chat file store, verified and resumable.
+    #[command(
+        after_help = "Examples:\n  gcmigrate files --workspace work --wave pilot --from /mnt/gcfiles --to /mnt/pcfiles --dry-run\n  \
+        gcmigrate files --workspace work --wave pilot --from /mnt/gcfiles --to /mnt/pcfiles\n\
+        Each file keeps its path below the store root (what Microsoft's XCOPY step produces); \
+        the copy journal in the workspace lets a rerun skip what was verified. Missing files \
+        are listed in reports/files-missing-<wave>.csv (exit 1)."
+    )]
+    Files(FilesArgs),
     /// Run extract, plan, load, verify and (when it passed) cutover in one go.
     #[command(
         after_help = "Example:\n  gcmigrate migrate --source sqlite://legacy.db --target sqlite://mgc.db --workspace work --create-schema"
@@ -159,6 +169,33 @@ pub struct PlanArgs {
     /// (only read).
     #[arg(long, short = 't', value_name = "URL")]
     pub target: Option<String>,
+    /// A mounted copy of the legacy file repository: check each linked file's presence,
+    /// size and SHA-256 (reports/files.csv, FILE_* findings).
+    #[arg(long, value_name = "DIR")]
+    pub files_from: Option<PathBuf>,
+}
+
+/// `files` arguments.
+#[derive(Debug, Args)]
+pub struct FilesArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub ws: WorkspaceOpts,
+    /// Copy the files of this wave's messages (default: every wave).
+    #[arg(long, value_name = "WAVE", value_parser = crate::mapping::wave_name::parse_wave_arg)]
+    pub wave: Option<String>,
+    /// The mounted copy of the legacy file repository.
+    #[arg(long, value_name = "DIR")]
+    pub from: PathBuf,
+    /// The Persistent Chat file store's root (files keep their path below it).
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// List what would be copied; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Replace destination files whose content differs (default: stop, naming them).
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 /// `load` arguments.
@@ -211,6 +248,10 @@ pub struct VerifyArgs {
     /// checksums up to the extract's watermarks), independent of the workspace.
     #[arg(long, short = 's', value_name = "URL")]
     pub source: Option<String>,
+    /// Also check that every file link of the wave resolves to a file below this file
+    /// store root with the SHA-256 recorded by `files` (or by `plan --files-from`).
+    #[arg(long, value_name = "DIR")]
+    pub files: Option<PathBuf>,
 }
 
 /// `export` arguments.

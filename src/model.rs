@@ -233,6 +233,10 @@ pub struct Snapshot {
     /// optional table, the default), for `SOURCE_COLUMN_DEFAULTED` findings.
     #[serde(default)]
     pub defaulted: Vec<(String, String)>,
+    /// The root node's `tblNode.filestoreURI` (the legacy file repository's address);
+    /// `None` for a source without the column (2013, R2) or a snapshot read before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filestore_uri: Option<String>,
 }
 
 /// .NET ticks at the Unix epoch (1970-01-01T00:00:00Z).

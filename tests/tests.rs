@@ -80,3 +80,5 @@ mod compliance;
 mod compliance_check;
 // The console shows a screenful and says where the rest is.
 mod console;
+// The legacy file repository: inventory at plan, the verified resumable copy, verify --files, link rewriting.
+mod files;

@@ -7,6 +7,7 @@ pub mod cutover;
 pub mod demo;
 pub mod export;
 pub mod extract;
+pub mod files;
 pub mod freeze;
 pub mod load;
 pub mod mappings_dir;
@@ -39,6 +40,7 @@ pub async fn run(command: Command, progress: Progress) -> Result<Outcome> {
         Command::Freeze(a) => freeze::run(a, progress).await,
         Command::Cutover(a) => cutover::run(a, progress).await,
         Command::Compliance(a) => compliance::run(a, progress).await,
+        Command::Files(a) => files::run(a, progress).await,
     }
 }
 

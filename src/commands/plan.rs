@@ -18,7 +18,10 @@ pub async fn run(args: PlanArgs, progress: Progress) -> Result<Outcome> {
     let ws = Workspace::open(&args.ws.workspace, false).await?;
     ws.check_manifest().await?;
     let target = args.target.as_deref().map(crate::db::DbUrl::parse).transpose()?;
-    let plan = stage_with_target(&ws, args.mappings.as_deref(), target.as_ref(), progress).await?;
+    let files_from = args.files_from.as_deref();
+    let plan =
+        stage_with_target(&ws, args.mappings.as_deref(), target.as_ref(), files_from, progress)
+            .await?;
     Ok(if plan.has_errors() { Outcome::Findings } else { Outcome::Success })
 }
 
@@ -105,7 +108,7 @@ fn add_access_findings(plan: &mut Plan, snap: &crate::model::Snapshot) {
 /// argument: a directory, `NONE`, or `None` for what the last plan read
 /// ([`super::mappings_dir`]).
 pub async fn stage(ws: &Workspace, mappings: Option<&Path>, progress: Progress) -> Result<Plan> {
-    stage_with_target(ws, mappings, None, progress).await
+    stage_with_target(ws, mappings, None, None, progress).await
 }
 
 /// Reads the target's nodes and the ids an earlier load of ours created there.
@@ -124,11 +127,13 @@ async fn target_nodes(
     Ok((nodes, ours.categories.values().chain(ours.rooms.values()).copied().collect()))
 }
 
-/// The plan stage, checking names against an existing target when one is given.
+/// The plan stage, checking names against an existing target when one is given, and the
+/// linked files against a copy of the legacy repository (`files_from`).
 pub async fn stage_with_target(
     ws: &Workspace,
     mappings: Option<&Path>,
     target: Option<&crate::db::DbUrl>,
+    files_from: Option<&Path>,
     progress: Progress,
 ) -> Result<Plan> {
     let chosen = super::mappings_dir::choose(ws, mappings, progress).await?;
@@ -137,6 +142,8 @@ pub async fn stage_with_target(
     let snap = ws.load_snapshot().await?;
     drop(t);
     crate::mapping::validate(&mappings, &snap)?;
+    // The file-link scan runs on its own thread while the plan is built.
+    let links = crate::files::inventory::start(ws, &mappings.options.files, &snap, files_from)?;
     let since = mappings.options.since.as_deref().and_then(date_to_ticks);
     let t = crate::timings::phase("plan: author counts");
     let counts = ws.author_counts(since).await?;
@@ -153,6 +160,10 @@ pub async fn stage_with_target(
             target_nodes(url, crate::load::ledger::Mine::of(ws, &snap).await.ok()).await?;
         crate::plan::collide::apply(&mut plan, &mappings, &nodes, &ours);
     }
+    let t = crate::timings::phase("plan: file links");
+    let found = crate::files::inventory::finish(ws, &plan, &snap, links, files_from).await?;
+    plan.add_findings(found);
+    drop(t);
     let t = crate::timings::phase("plan: scripts");
     // Written first: the plan and its reports record their sizes.
     let scripts = crate::export::write_scripts(&ws.scripts_dir(), &plan)?;

@@ -30,14 +30,20 @@ pub async fn run(args: VerifyArgs, progress: Progress) -> Result<Outcome> {
         }
         None => true,
     };
-    if !against_source {
-        // The legacy database disagrees: this verify did not pass, whatever the workspace says.
+    let files_ok = match &args.files {
+        Some(dir) => files_check(&ws, wave, &report.pool, &report.label, dir, &progress).await?,
+        None => true,
+    };
+    let extra_ok = against_source && files_ok;
+    if !extra_ok {
+        // The legacy database disagrees, or a file link does not resolve: this verify did
+        // not pass, whatever the workspace says.
         let plan = super::stored_plan(&ws).await?;
         let t = target.to_string();
         let records = crate::cutover::records::record_verify;
         records(&ws, &plan, args.wave.as_deref(), &report.pool, false, &t).await?;
     }
-    Ok(if report.ok && against_source { Outcome::Success } else { Outcome::Findings })
+    Ok(if report.ok && extra_ok { Outcome::Success } else { Outcome::Findings })
 }
 
 /// The verify stage with its report files.
@@ -126,6 +132,38 @@ pub async fn stage(
         ));
     }
     Ok(report)
+}
+
+/// `verify --files DIR`: writes `reports/verify-<label>-files.csv` and says PASS or FAIL
+/// on one line, with one line per link that does not resolve; returns whether all do.
+async fn files_check(
+    ws: &Workspace,
+    wave: Option<&str>,
+    pool: &str,
+    label: &str,
+    dir: &std::path::Path,
+    progress: &Progress,
+) -> Result<bool> {
+    let plan = super::stored_plan(ws).await?.of_pool(pool);
+    let r = crate::verify::files::check(ws, &plan, wave, dir).await?;
+    let csv = ws.reports_dir().join(format!("verify-{label}-files.csv"));
+    crate::verify::files::write_csv(&csv, &r)?;
+    progress.note(&format!(
+        "verify --files ({label}): {} — {} file link(s), {} file(s) below {}; {} mismatch(es)",
+        if r.ok() { "PASS" } else { "FAIL" },
+        r.links,
+        r.files,
+        r.dir,
+        r.mismatches.len()
+    ));
+    let lines = r.mismatches.iter().map(|m| {
+        format!(
+            "  file mismatch in {} ({}), chatId {}: {}: {}",
+            m.room_path, m.room_guid, m.chat_id, m.path, m.what
+        )
+    });
+    progress.notes(lines, &csv.display().to_string());
+    Ok(r.ok())
 }
 
 /// Writes `reports/verify-<label>-source.json` and says PASS or FAIL on one line (with one

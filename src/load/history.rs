@@ -106,9 +106,14 @@ pub(super) async fn load(
         ctx.snap,
         ctx.plan.options.since.as_deref(),
     );
-    // SQLite → SQLite: chunks are copied by the engine (see `sqlite.rs`).
+    // `[files] filestore_uri`: file links are rewritten row by row (crate::files::link).
+    let rewrite =
+        crate::files::link::Rules::new(&ctx.plan.options.files, ctx.snap.filestore_uri.as_deref());
+    let rewrite = rewrite.rewrites().then_some(&rewrite);
+    // SQLite → SQLite: chunks are copied by the engine (see `sqlite.rs`), unless links
+    // are rewritten.
     let copier = match (ctx.writer, ctx.reader) {
-        (Writer::Target(_), Some(db)) => db.sqlite_copy()?,
+        (Writer::Target(_), Some(db)) if rewrite.is_none() => db.sqlite_copy()?,
         _ => None,
     };
     let engine = match copier {
@@ -155,9 +160,9 @@ pub(super) async fn load(
         let mut s = HistoryStats::default();
         loop {
             let Some(room) = queue.lock().await.pop() else { break };
-            load_room(ctx, &classifier, engine, room, &mut s, &bar).await.with_context(|| {
-                format!("while loading the history of {} into tblChat", room.legacy_path)
-            })?;
+            load_room(ctx, &classifier, engine, rewrite, room, &mut s, &bar).await.with_context(
+                || format!("while loading the history of {} into tblChat", room.legacy_path),
+            )?;
         }
         anyhow::Ok(s)
     });
@@ -180,6 +185,7 @@ async fn load_room(
     ctx: &Ctx<'_>,
     classifier: &Classifier,
     engine: Option<&SqliteTarget>,
+    rewrite: Option<&crate::files::link::Rules>,
     room: &PlanRoom,
     s: &mut HistoryStats,
     bar: &Bar,
@@ -241,7 +247,10 @@ async fn load_room(
                             c.chat_date.into(),
                             user.into(),
                             c.is_alert.into(),
-                            c.content.into(),
+                            match rewrite {
+                                Some(r) => r.rewrite_text(c.content).into(),
+                                None => c.content.into(),
+                            },
                         ],
                     );
                     loaded += 1;

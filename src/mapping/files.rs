@@ -62,6 +62,8 @@ pub struct Options {
     pub wave_order: Vec<String>,
     /// Plan past a pool's documented capacity (a warning that says so, not an error).
     pub accept_capacity_overrun: bool,
+    /// `[files]`: the legacy file repository and its `ma-filelink:` links.
+    pub files: super::file_options::FileOptions,
 }
 
 impl Default for Options {
@@ -81,6 +83,7 @@ impl Default for Options {
             grant_chat_policy: true,
             wave_order: Vec::new(),
             accept_capacity_overrun: false,
+            files: Default::default(),
         }
     }
 }
@@ -403,6 +406,10 @@ pub fn parse_options(path: &Path, text: &str) -> Result<Options> {
             let (line, col) = line_col(text, off);
             return Err(bad_input(format!("{}:{line}:{col}: wave_order: {e}", path.display())));
         }
+    }
+    if let Some((key, e)) = opts.files.problem() {
+        let (line, col) = line_col(text, text.find(key).unwrap_or(0));
+        return Err(bad_input(format!("{}:{line}:{col}: files.{key}: {e}", path.display())));
     }
     if let Err(e) = super::check_wave_name(&opts.default_wave) {
         let off = text.find("default_wave").unwrap_or(0);

@@ -8,6 +8,7 @@ pub mod csv;
 pub mod csv_rules;
 pub mod dense;
 pub mod dir_digest;
+pub mod file_options;
 pub mod files;
 pub mod legacy;
 pub mod validate;

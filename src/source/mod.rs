@@ -5,6 +5,7 @@
 //! `history.rs`. The source is only ever read.
 
 pub mod deployment;
+pub mod filestore;
 mod history;
 mod named;
 pub(crate) mod rows;
@@ -69,6 +70,7 @@ pub async fn snapshot(db: &Conn, version: SourceVersion) -> Result<Snapshot> {
     // SQL Server orders uniqueidentifiers by byte groups; every engine sorts by the text.
     s.addins.sort_by(|a, b| a.id.cmp(&b.id));
     s.deployment = Some(deployment::identity(db, &s).await?);
+    s.filestore_uri = filestore::uri(db).await?;
     Ok(s)
 }
 
@@ -111,6 +113,7 @@ pub fn tsql_statements() -> Vec<(String, String)> {
         let all = sql::snapshot_sql(d, &s);
         out.extend(all.into_iter().map(|(t, s)| (format!("{t} ({tag})"), s)));
     }
+    out.push(("tblNode.filestoreURI".into(), filestore::SQL.into()));
     for (_, s) in &mut out {
         *s = placeholders(s).into_owned();
     }

@@ -110,13 +110,13 @@ impl Workspace {
 const COUNT_PARTS: usize = 8;
 
 /// The staged rooms, by a loose scan of the key (two seeks per room).
-fn rooms_sql() -> String {
+pub(super) fn rooms_sql() -> String {
     crate::db::lite::loose_scan("snap_chat", "channel_id", "c")
 }
 
 /// `rooms` (ascending) cut into at most `parts` inclusive ranges of `channel_id` that
 /// together cover every value, in order.
-fn key_ranges(rooms: &[i64], parts: usize) -> Vec<(i64, i64)> {
+pub(super) fn key_ranges(rooms: &[i64], parts: usize) -> Vec<(i64, i64)> {
     let per = rooms.len().div_ceil(parts.max(1)).max(1);
     let starts: Vec<i64> = rooms.chunks(per).skip(1).map(|c| c[0]).collect();
     let mut out = Vec::with_capacity(starts.len() + 1);

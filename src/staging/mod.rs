@@ -13,6 +13,8 @@ mod attach;
 mod authors;
 mod body;
 mod chronological;
+mod files;
+pub use files::{FileLinkRow, LinkMessage};
 mod history;
 mod journal;
 pub mod lock;

@@ -32,6 +32,8 @@ struct Rooms<'a> {
     classifier: Classifier,
     map: &'a IdMap,
     uris: Arc<HashMap<i64, String>>,
+    /// The load's `ma-filelink:` rewrite, applied to the source side too.
+    rewrite: Option<crate::files::link::Rules>,
 }
 
 /// One check of one room in progress: its source side, hashed.
@@ -85,7 +87,10 @@ impl<'a> Rooms<'a> {
     ) -> Rooms<'a> {
         let since = plan.options.since.as_deref();
         let classifier = Classifier::new(&plan.rooms, &plan.excluded_rooms, snap, since);
-        Rooms { ws, classifier, map, uris: Arc::new(uris) }
+        let rules =
+            crate::files::link::Rules::new(&plan.options.files, snap.filestore_uri.as_deref());
+        let rewrite = rules.rewrites().then_some(rules);
+        Rooms { ws, classifier, map, uris: Arc::new(uris), rewrite }
     }
 
     /// The target `prinUri` of target principal `id` (empty when it does not exist).
@@ -115,6 +120,10 @@ impl<'a> Rooms<'a> {
             match self.classifier.classify(c.channel_id, c.user_id, c.chat_date) {
                 Disposition::Load => {
                     let author = self.map.principals.get(&c.user_id).map_or("", |t| self.uri(*t));
+                    let content = match &self.rewrite {
+                        Some(r) => r.rewrite(c.content),
+                        None => std::borrow::Cow::Borrowed(c.content),
+                    };
                     let k = Key {
                         chat_id: c.chat_id,
                         date: c.chat_date,
@@ -122,7 +131,7 @@ impl<'a> Rooms<'a> {
                         known: true,
                         author,
                         alert: c.is_alert,
-                        content: c.content,
+                        content: &content,
                     };
                     hash(&mut src, &k);
                     // Dates are formatted once per room, after the pass.

@@ -13,6 +13,7 @@
 //! over [`TargetDb`]'s primitives, for every engine.
 
 pub mod access;
+pub mod files;
 pub mod history;
 pub mod invariants;
 pub mod last_invite;

@@ -102,6 +102,7 @@ pub async fn compare(
     let uri = |target: Option<&i64>| target.and_then(|t| uris.get(t)).map_or("", String::as_str);
     let since = plan.options.since.as_deref();
     let classifier = Classifier::new(&plan.rooms, &plan.excluded_rooms, snap, since);
+    let rules = crate::files::link::Rules::new(&plan.options.files, snap.filestore_uri.as_deref());
     let mut report = SourceReport { source: label.into(), ..Default::default() };
     for room in plan.rooms_in(wave) {
         report.rooms += 1;
@@ -119,7 +120,8 @@ pub async fn compare(
                 if let Disposition::Load = classifier.classify(c.channel_id, c.user_id, c.chat_date)
                 {
                     let author = uri(map.principals.get(&c.user_id));
-                    fold(&mut sh, c.chat_id, c.chat_date, author, c.is_alert, c.content.as_bytes());
+                    let content = rules.rewrite(c.content.as_bytes());
+                    fold(&mut sh, c.chat_id, c.chat_date, author, c.is_alert, &content);
                     out.source_rows += 1;
                 }
             })
