@@ -211,6 +211,11 @@ pub struct VerifyArgs {
     /// checksums up to the extract's watermarks), independent of the workspace.
     #[arg(long, short = 's', value_name = "URL")]
     pub source: Option<String>,
+    /// Re-read every message. Without it, a wave whose last verify in this target passed
+    /// and that has only had delta extracts since re-reads only the messages past what that
+    /// verify proved, and proves the rest by count and highest chatId per room.
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// `export` arguments.

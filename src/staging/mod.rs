@@ -19,6 +19,7 @@ pub mod manifest;
 pub use runs::ExtractRunTimes;
 mod runs;
 mod snapshot;
+mod window;
 
 pub use attach::Copied;
 pub use history::ChatRef;
