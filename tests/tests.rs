@@ -78,3 +78,5 @@ mod compliance;
 mod compliance_check;
 // The console shows a screenful and says where the rest is.
 mod console;
+// The cutover window: incremental verify after a delta load, the cheap check, verify --full.
+mod window;
