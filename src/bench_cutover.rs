@@ -69,8 +69,19 @@ pub async fn run(messages: u64, percent: f64, o: &BenchOptions) -> Result<Cutove
     let mut steps = vec![step(
         "synth (not timed against)",
         child(&[
-            "synth", "--out", &source, "--messages", &m, "--rooms", &r, "--users", &u, "--groups",
-            &g, "--seed", "1",
+            "synth",
+            "--out",
+            &source,
+            "--messages",
+            &m,
+            "--rooms",
+            &r,
+            "--users",
+            &u,
+            "--groups",
+            &g,
+            "--seed",
+            "1",
         ])?,
     )];
     let jobs = o.jobs.to_string();

@@ -10,6 +10,7 @@
 //! `staging.db` keeps WAL for its many small concurrent writes. Every stage can be rerun.
 
 mod attach;
+mod attach_delta;
 mod authors;
 mod chronological;
 mod history;

@@ -1,6 +1,6 @@
-//! What an incremental verify reads of the staged side (`verify::window`): a room's staged
-//! rows up to a `chatId` counted through the primary key, the rows past it, and the kinds
-//! of the extract runs since a given run.
+//! What an incremental verify reads of the staged side (`verify::window`): a room's highest
+//! staged `chatId` up to a cut, the rows past it, and the kinds of the extract runs since a
+//! given run.
 
 use anyhow::{Context, Result};
 use sqlx::Row;
@@ -8,20 +8,18 @@ use sqlx::Row;
 use super::{ChatRef, Workspace};
 
 impl Workspace {
-    /// Staged rows of `room` with `chatId <= upto`: how many, and the highest `chatId`.
-    /// Counted on `snap_chat`'s primary key (channel, chat), without reading a row.
-    pub fn staged_upto(&self, room: i64, upto: i64) -> Result<(u64, Option<i64>)> {
+    /// The highest staged `chatId` of `room` up to `upto`: one seek on `snap_chat`'s
+    /// primary key (its rows are counted by the manifest, not here: a count would read
+    /// every row of this table without rowid).
+    pub fn staged_max_upto(&self, room: i64, upto: i64) -> Result<Option<i64>> {
         self.readers
             .with(|c| {
                 let mut st = c.prepare_cached(
-                    "SELECT COUNT(*), MAX(chat_id) FROM snap_chat WHERE channel_id = ?1 AND chat_id <= ?2",
+                    "SELECT MAX(chat_id) FROM snap_chat WHERE channel_id = ?1 AND chat_id <= ?2",
                 )?;
-                let r = st.query_row((room, upto), |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?))
-                })?;
-                Ok((r.0.max(0) as u64, r.1))
+                Ok(st.query_row((room, upto), |r| r.get::<_, Option<i64>>(0))?)
             })
-            .context("counting the staged history")
+            .context("reading the staged history")
     }
 
     /// Streams the staged rows of `room` with `chatId > after`, in `chatId` order, borrowed

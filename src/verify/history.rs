@@ -157,6 +157,11 @@ impl<'a> Rooms<'a> {
 }
 
 impl Pass {
+    /// Staged rows this pass read.
+    pub(super) fn read(&self) -> u64 {
+        self.check.read
+    }
+
     /// The room's result against its `target` side; `None` when they disagree and this
     /// pass did not collect the pairs that name the first mismatch (run it again with
     /// `collect`).
