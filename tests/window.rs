@@ -9,7 +9,11 @@ use crate::util::*;
 /// `n` new legacy messages in its first room taken by a delta extract, planned and loaded.
 /// Returns the environment and the first verify's expected messages.
 fn delta_loaded(name: &str, n: i64) -> (TestEnv, u64) {
-    let env = TestEnv::new(name).contoso();
+    delta_loaded_into(TestEnv::new(name).contoso(), n)
+}
+
+/// [`delta_loaded`] into `env`'s target.
+fn delta_loaded_into(env: TestEnv, n: i64) -> (TestEnv, u64) {
     env.extract().plan().load().verify();
     let first = env.report("verify-all.json");
     assert_eq!(first["history"]["mode"], "full", "{}", first["history"]);
@@ -178,4 +182,25 @@ fn never_incremental_after_a_failed_verify_or_a_change_of_the_message_rules() {
     env.run(&["verify", "-q", "--target", &env.target]);
     let h = env.report("verify-all.json")["history"].clone();
     assert_eq!(h["why_full"], "no delta was extracted since its last passing verify", "{h}");
+}
+
+#[test]
+#[cfg_attr(not(gcm_pg), ignore = "set GCMIGRATE_TEST_PG_URL to a PostgreSQL server to run")]
+fn incremental_verify_on_postgres_reads_the_delta_and_the_cheap_check_catches_a_delete() {
+    let Some(pg) = pg_database("window_pg") else { return };
+    let (env, before) = delta_loaded_into(TestEnv::new("window-pg").contoso().target(&pg), 4);
+    env.run(&["verify", "-q", "--target", &env.target]);
+    let h = env.report("verify-all.json")["history"].clone();
+    assert_eq!((h["mode"].as_str(), h["target_rows_read"].as_u64()), (Some("incremental"), Some(4)));
+    assert_eq!(h["target_rows_by_count"], before, "{h}");
+    add_legacy_messages(&env, 1);
+    env.run(&["extract", "-q", "--delta", "--source", &env.source]);
+    env.plan();
+    env.run(&["load", "-q", "--target", &env.target]);
+    let (room, chat) = early_message(&env.target);
+    exec(&env.target, &format!("DELETE FROM tblChat WHERE channelId = {room} AND chatId = {chat}"));
+    let out = env.output(&["verify", "--target", &env.target]).expect(1);
+    assert!(out.stderr.contains(&format!("chatId {chat}: missing in target")), "{out}");
+    let h = env.report("verify-all.json")["history"].clone();
+    assert_eq!(h["cheap_check_failed"].as_array().map(Vec::len), Some(1), "{h}");
 }
