@@ -191,7 +191,10 @@ fn incremental_verify_on_postgres_reads_the_delta_and_the_cheap_check_catches_a_
     let (env, before) = delta_loaded_into(TestEnv::new("window-pg").contoso().target(&pg), 4);
     env.run(&["verify", "-q", "--target", &env.target]);
     let h = env.report("verify-all.json")["history"].clone();
-    assert_eq!((h["mode"].as_str(), h["target_rows_read"].as_u64()), (Some("incremental"), Some(4)));
+    assert_eq!(
+        (h["mode"].as_str(), h["target_rows_read"].as_u64()),
+        (Some("incremental"), Some(4))
+    );
     assert_eq!(h["target_rows_by_count"], before, "{h}");
     add_legacy_messages(&env, 1);
     env.run(&["extract", "-q", "--delta", "--source", &env.source]);

@@ -252,15 +252,26 @@ pub(super) async fn incremental(
     let added = snap.principals.keys().any(|p| !had.contains(p));
     let by_room: HashMap<i64, &RoomBase> = b.rooms.iter().map(|r| (r.legacy_id, r)).collect();
     let digests = rooms.ws.manifest_rooms().await?;
-    // The cheap check, room by room; the rooms it clears are read past their cut together.
-    let mut cleared: Vec<(usize, &RoomBase)> = Vec::new();
+    // The cheap check, every room in one pass per side; the rooms it clears are then read
+    // past their cut together.
+    let mut candidates: Vec<(usize, &RoomBase)> = Vec::new();
     for (i, room) in list.iter().enumerate() {
         let Some(rb) = by_room.get(&room.legacy_id) else { continue };
         // Another target room, or an author it rejected may be known now: re-read whole.
         if Some(rb.target_id) != rooms.target_of(room) || (added && rb.rejected > 0) {
             continue;
         }
-        if cheap_check(db, rooms.ws, room, rb).await? {
+        candidates.push((i, rb));
+    }
+    let upto = target_upto(db, &candidates).await?;
+    let mut cleared: Vec<(usize, &RoomBase)> = Vec::new();
+    for ((i, rb), target) in candidates.into_iter().zip(upto) {
+        let room = list[i];
+        let staged =
+            crate::db::lite::blocking(|| rooms.ws.staged_max_upto(room.legacy_id, rb.cut))?;
+        if staged == (rb.read > 0).then_some(rb.cut)
+            && target == (rb.expected as i64, rb.target_max)
+        {
             cleared.push((i, rb));
         } else {
             mode.cheap_check_failed.push(room.legacy_path.clone());
@@ -306,17 +317,15 @@ pub(super) async fn incremental(
     Ok((out, mode))
 }
 
-/// The cheap check of one room before its delta is read: its highest staged `chatId` up
-/// to the cut and its target rows up to the cut (count and highest `chatId`) are what the
-/// baseline recorded. (The staged count is checked once the delta is read.)
-async fn cheap_check(db: &Conn, ws: &Workspace, room: &PlanRoom, rb: &RoomBase) -> Result<bool> {
-    let staged = crate::db::lite::blocking(|| ws.staged_max_upto(room.legacy_id, rb.cut))?;
-    if staged != (rb.read > 0).then_some(rb.cut) {
-        return Ok(false);
-    }
-    let params = [rb.target_id.into(), rb.cut.into()];
-    let upto = db
-        .rows("reading tblChat", TARGET_UPTO, &params, |r| Ok((r.int(0)?, r.opt_int(1)?)))
-        .await?;
-    Ok(upto.first() == Some(&(rb.expected as i64, rb.target_max)))
+/// The target side of the cheap check: each room's count and highest `chatId` up to its
+/// cut, read through the `(channelId, chatId)` index.
+async fn target_upto(db: &Conn, rooms: &[(usize, &RoomBase)]) -> Result<Vec<(i64, Option<i64>)>> {
+    let pairs: Vec<(i64, i64)> = rooms.iter().map(|(_, rb)| (rb.target_id, rb.cut)).collect();
+    let mut out = vec![(0, None); pairs.len()];
+    let mut fold = |i: usize, r: &dyn crate::db::scan::ByteCells| {
+        out[i] = (r.int(0)?, r.opt_int(1)?);
+        Ok(())
+    };
+    db.each_pair_rows("reading tblChat", TARGET_UPTO, &pairs, &mut fold).await?;
+    Ok(out)
 }
