@@ -169,7 +169,11 @@ pub async fn gather(
             title: "Plan again (the mappings are remembered)".into(),
             command: Some(format!("gcmigrate plan -w {w}")),
             touches: "the workspace only".into(),
-            expected: Some(super::window_rates::plan(plan.rooms.len() + plan.excluded_rooms.len())),
+            expected: Some(super::window_rates::plan(
+                plan.rooms.len() + plan.excluded_rooms.len(),
+                plan.rooms.iter().map(|r| r.message_count).sum::<u64>()
+                    + plan.excluded_rooms.iter().map(|r| r.message_count).sum::<u64>(),
+            )),
             status: Status::Manual,
         },
         Step {
