@@ -73,7 +73,7 @@ pub struct Step {
 }
 
 /// Runs a child `gcmigrate` and returns (seconds, peak RSS MiB).
-fn child(args: &[&str]) -> Result<(f64, f64)> {
+pub(crate) fn child(args: &[&str]) -> Result<(f64, f64)> {
     let exe = std::env::current_exe().context("cannot find the gcmigrate binary")?;
     let t = Instant::now();
     let child =

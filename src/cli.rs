@@ -120,6 +120,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  gcmigrate bench\n  gcmigrate bench --repeat 3\n  gcmigrate bench --messages 100000 --scale 10\n  \
         gcmigrate bench --preset max-pool\n  \
+        gcmigrate bench --cutover --messages 1000000 --scale 10\n  \
         gcmigrate bench --postgres postgres://postgres@127.0.0.1/postgres\n  \
         gcmigrate bench --messages 200000 --mssql 'mssql://gcm_sa:PASSWORD@127.0.0.1:1433/master?trust_server_certificate=true'"
     )]
@@ -252,6 +253,11 @@ pub struct VerifyArgs {
     /// store root with the SHA-256 recorded by `files` (or by `plan --files-from`).
     #[arg(long, value_name = "DIR")]
     pub files: Option<PathBuf>,
+    /// Re-read every message. Without it, a wave whose last verify in this target passed
+    /// and that has only had delta extracts since re-reads only the messages past what that
+    /// verify proved, and proves the rest by count and highest chatId per room.
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// `export` arguments.
@@ -441,6 +447,14 @@ pub struct BenchArgs {
     /// 2,000,000 messages).
     #[arg(long, value_enum, conflicts_with_all = ["messages", "rooms", "users", "groups"])]
     pub preset: Option<BenchPreset>,
+    /// Time the cutover window instead: the bulk migration, then a delta appended to the
+    /// legacy database, then freeze → extract --delta → plan → load → verify → cutover, and
+    /// the window's share of the bulk migration (SQLite; with --scale also at the multiple).
+    #[arg(long, conflicts_with_all = ["postgres", "mssql", "repeat"])]
+    pub cutover: bool,
+    /// With --cutover: the delta's messages, as a percentage of the bulk's.
+    #[arg(long, default_value_t = 1.0, value_name = "PERCENT", requires = "cutover")]
+    pub delta_percent: f64,
 }
 
 /// Named benchmark sizes.

@@ -6,6 +6,7 @@
 //! module; `commands/` wires them to the command line.
 
 pub mod bench;
+pub mod bench_cutover;
 pub mod cli;
 pub mod commands;
 pub mod compliance;

@@ -406,6 +406,8 @@ fn live_cuts_a_frozen_wave_over_in_a_sql_server_mgc() {
     let rooms = "SELECT COUNT_BIG(*) FROM tblNode WHERE nodeType = 0 AND disabled = 1";
     let staged = ms_scalar(&mgc.url, rooms);
     assert_eq!(staged, ms_scalar(&mgc.url, "SELECT COUNT_BIG(*) FROM tblNode WHERE nodeType = 0"));
+    // The full verify before the freeze lets the window's verify read only the delta.
+    ok(&["verify", "-q", "--target", &mgc.url]);
     ok(&["freeze", "-q", "--wave", "default", "--source", &src.url]);
     ok(&["extract", "-q", "--delta", "--source", &src.url]);
     ok(&["plan", "-q"]);
@@ -415,6 +417,9 @@ fn live_cuts_a_frozen_wave_over_in_a_sql_server_mgc() {
     assert_eq!(ms_scalar(&mgc.url, rooms), staged, "a refusal changes nothing");
     let all = ok(&["verify", "--target", &mgc.url]);
     assert!(all.contains("staged (not cut over yet)"), "{all}");
+    let history = env.report("verify-all.json")["history"].clone();
+    assert_eq!(history["mode"], "incremental", "{history}");
+    assert_eq!(history["cheap_check_failed"], serde_json::json!([]), "{history}");
     ok(&["cutover", "--wave", "default", "--target", &mgc.url]);
     assert_eq!(ms_scalar(&mgc.url, rooms), 1, "only the room disabled in legacy");
     let cut = "SELECT COUNT_BIG(*) FROM gcmigrate_ledger WHERE kind = 'cutover'";

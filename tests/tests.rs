@@ -82,3 +82,5 @@ mod compliance_check;
 mod console;
 // The legacy file repository: inventory at plan, the verified resumable copy, verify --files, link rewriting.
 mod files;
+// The cutover window: incremental verify after a delta load, the cheap check, verify --full.
+mod window;

@@ -25,6 +25,9 @@ pub async fn run(args: BenchArgs, progress: Progress) -> Result<Outcome> {
         repeat: args.repeat.max(1),
     };
     std::fs::create_dir_all(&o.dir)?;
+    if args.cutover {
+        return cutover(&o, args.delta_percent, &progress).await;
+    }
     let mut engines = vec![Dialect::Sqlite];
     if o.postgres.is_some() {
         engines.push(Dialect::Postgres);
@@ -56,5 +59,27 @@ pub async fn run(args: BenchArgs, progress: Progress) -> Result<Outcome> {
         crate::progress::out_line(&scaling(&steps, sizes[0], sizes[1]));
     }
     crate::report::write_json(&o.dir, "bench.json", &steps)?;
+    Ok(Outcome::Success)
+}
+
+/// `bench --cutover`: the window against the bulk migration, at each size.
+async fn cutover(o: &BenchOptions, percent: f64, progress: &Progress) -> Result<Outcome> {
+    if !(percent > 0.0 && percent <= 100.0) {
+        return Err(crate::error::bad_input(
+            "--delta-percent must be more than 0 and at most 100 (say 1 for a 1% delta)",
+        ));
+    }
+    let mut sizes = vec![o.messages];
+    if o.scale > 1 {
+        sizes.push(o.messages * o.scale);
+    }
+    let mut runs = Vec::new();
+    for m in sizes {
+        progress.note(&format!("bench --cutover: SQLite at {m} messages, {percent}% delta …"));
+        let run = crate::bench_cutover::run(m, percent, o).await?;
+        crate::progress::out_line(&crate::bench_cutover::render(&run));
+        runs.push(run);
+    }
+    crate::report::write_json(&o.dir, "bench-cutover.json", &runs)?;
     Ok(Outcome::Success)
 }

@@ -57,7 +57,8 @@ pub async fn pipeline(
     let pool = crate::plan::select::choose_pool(&plan, None, "migrate")?;
     super::load::stage(ws, target, opts, progress).await?;
     let report =
-        super::verify::stage(ws, target, opts.wave.as_deref(), Some(&pool), progress).await?;
+        super::verify::stage(ws, target, opts.wave.as_deref(), Some(&pool), false, progress)
+            .await?;
     if !report.ok {
         progress.note("migrate: verify failed; the rooms stay staged (no cutover)");
         return Ok(Outcome::Findings);

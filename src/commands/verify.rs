@@ -22,7 +22,7 @@ pub async fn run(args: VerifyArgs, progress: Progress) -> Result<Outcome> {
     let target = DbUrl::parse(&args.target)?;
     let source = args.source.as_deref().map(DbUrl::parse).transpose()?;
     let (wave, pool) = (args.wave.as_deref(), args.pool.as_deref());
-    let report = stage(&ws, &target, wave, pool, progress).await?;
+    let report = stage(&ws, &target, wave, pool, args.full, progress).await?;
     let against_source = match &source {
         Some(s) => {
             let r = crate::verify::source::check(&ws, s, &target, wave, pool).await?;
@@ -52,13 +52,24 @@ pub async fn stage(
     target: &DbUrl,
     wave: Option<&str>,
     pool: Option<&str>,
+    full: bool,
     progress: Progress,
 ) -> Result<VerifyReport> {
     let start = Instant::now();
     let t = crate::timings::phase("verify: plan + snapshot");
     let (plan, snap) = super::plan_and_snapshot(ws).await?;
     drop(t);
-    let (report, t) = verify_timed(ws, &plan, &snap, target, wave, pool).await?;
+    let (report, t) = verify_timed(ws, &plan, &snap, target, wave, pool, full).await?;
+    // What the next verify may extend (before the record that says it passed).
+    if let Some(b) = &report.baseline {
+        let run_id = format!(
+            "verify-baseline-{}-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"),
+            std::process::id()
+        );
+        let body = serde_json::to_string(b)?;
+        ws.journal(&run_id, &report.wave, crate::verify::window::BASELINE, &body).await?;
+    }
     // What `cutover` checks: a verify passed after the last load.
     let records = crate::cutover::records::record_verify;
     records(ws, &plan, wave, &report.pool, report.ok, &report.target).await?;

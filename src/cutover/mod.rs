@@ -14,6 +14,7 @@ pub mod grants;
 pub mod policy;
 pub mod records;
 pub mod runbook;
+pub mod window_rates;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

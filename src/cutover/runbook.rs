@@ -137,9 +137,9 @@ pub async fn gather(
             },
         },
         Step {
-            title: "Pre-check: verify green after the bulk load".into(),
-            command: Some(format!("gcmigrate verify -w {w} --target {t} --wave {wave}{pool_arg}")),
-            touches: format!("{} room(s), read only", rooms.len()),
+            title: "Pre-check: a full verify green after the bulk load, before the freeze (the window's verify then reads only the delta)".into(),
+            command: Some(format!("gcmigrate verify -w {w} --target {t} --wave {wave}{pool_arg} --full")),
+            touches: format!("{} room(s), every message, read only", rooms.len()),
             expected: est(messages, rates.1),
             status: match loads.first().and_then(|l| {
                 verifies.iter().find(|v| v.ok && v.finished_at >= l.finished_at)
@@ -169,7 +169,11 @@ pub async fn gather(
             title: "Plan again (the mappings are remembered)".into(),
             command: Some(format!("gcmigrate plan -w {w}")),
             touches: "the workspace only".into(),
-            expected: Some("seconds".into()),
+            expected: Some(super::window_rates::plan(
+                plan.rooms.len() + plan.excluded_rooms.len(),
+                plan.rooms.iter().map(|r| r.message_count).sum::<u64>()
+                    + plan.excluded_rooms.iter().map(|r| r.message_count).sum::<u64>(),
+            )),
             status: Status::Manual,
         },
         Step {
@@ -182,8 +186,8 @@ pub async fn gather(
         Step {
             title: "Verify: the sign-off".into(),
             command: Some(format!("gcmigrate verify -w {w} --target {t} --wave {wave}{pool_arg}")),
-            touches: format!("{} room(s), {messages} message(s), read only", rooms.len()),
-            expected: est(messages, rates.1),
+            touches: format!("{} room(s), read only: the messages since the last passing verify, the rest by count and highest chatId per room", rooms.len()),
+            expected: Some(super::window_rates::verify(rooms.len())),
             // Never waived: without a freeze, the verify after the last load is the sign-off.
             status: match &verified_after {
                 Some(v) if v.ok && (delta_loaded || waived) => Status::Done(format!("passed {}", short(&v.finished_at))),

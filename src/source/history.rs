@@ -17,9 +17,21 @@ use super::Watermarks;
 use crate::db::{Conn, Value};
 use crate::model::Chat;
 
-/// Counts history rows past the watermarks (for progress totals).
+/// Counts history rows past the watermarks (for progress totals). Without watermarks (a
+/// full extract) every row; with them (a delta) only the rooms they name, each by a seek
+/// past its watermark, so that the count is in proportion to the delta rather than the
+/// history (a room new since the last extract is read all the same, but not counted).
 pub async fn count_chats(db: &Conn, after: &Watermarks) -> Result<u64> {
     let d = db.dialect();
+    if !after.is_empty() {
+        let past = sql::count_past(d);
+        let mut n = 0i64;
+        for (room, mark) in after {
+            let params = [Value::Int(*room), Value::Int(*mark)];
+            n += db.scalar("counting tblChat", &past, &params).await?.unwrap_or(0);
+        }
+        return Ok(n.max(0) as u64);
+    }
     let total = db.scalar("counting tblChat", &sql::count_all(d), &[]).await?.unwrap_or(0);
     let seen_sql = sql::count_seen(d);
     let mut seen = 0i64;

@@ -86,6 +86,7 @@ pub fn tsql_statements() -> Vec<(String, String)> {
         ("list tables", d.list_tables().to_string()),
         ("count all", sql::count_all(d)),
         ("count seen", sql::count_seen(d)),
+        ("count past a watermark", sql::count_past(d)),
         ("first room", sql::first_room(d)),
         ("next room", sql::next_room(d)),
         ("chunk", sql::chunk(d)),

@@ -160,6 +160,11 @@ pub(crate) fn count_seen(d: Dialect) -> String {
     format!("SELECT {} FROM tblChat WHERE channelId = $1 AND chatId <= $2", d.count_big())
 }
 
+/// History rows of room `$1` past its watermark `$2` (a seek of the primary key).
+pub(crate) fn count_past(d: Dialect) -> String {
+    format!("SELECT {} FROM tblChat WHERE channelId = $1 AND chatId > $2", d.count_big())
+}
+
 /// The first room id in `tblChat`.
 pub(crate) fn first_room(d: Dialect) -> String {
     d.select_first("1", &format!("{ROOM} FROM tblChat ORDER BY channelId"))

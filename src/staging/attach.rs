@@ -26,7 +26,7 @@ const VALID: &str = "typeof(c.channelId) = 'integer' AND typeof(c.chatId) = 'int
 /// reals and blobs compare unequal under `IS`). NULLs pass this test, but the staged
 /// columns are NOT NULL and the copy's `OR IGNORE` skips such rows; the reject scan, which
 /// runs whenever a row was not copied, names them with [`VALID`].
-const COPYABLE: &str = "CAST(c.channelId AS INTEGER) IS c.channelId \
+pub(super) const COPYABLE: &str = "CAST(c.channelId AS INTEGER) IS c.channelId \
     AND CAST(c.chatId AS INTEGER) IS c.chatId AND CAST(c.chatDate AS INTEGER) IS c.chatDate \
     AND CAST(c.userId AS INTEGER) IS c.userId";
 
@@ -54,6 +54,13 @@ impl Workspace {
                 .with_context(|| format!("cannot attach {} read-only", source.display()))?;
         }
         let past = past(delta);
+        if delta && super::attach_delta::can_seek(&mut conn).await? {
+            let copied = super::attach_delta::copy(&mut conn, &past, total, bar).await;
+            for c in [&mut conn, &mut side] {
+                sqlx::raw_sql("DETACH DATABASE src").execute(&mut **c).await?;
+            }
+            return copied;
+        }
         let (copied, quick) =
             tokio::join!(copy(&mut conn, &past, total, bar), digests(&mut side, &past, false));
         let result = async {
@@ -171,7 +178,7 @@ async fn copy(
 }
 
 /// Records the unreadable rows as extract rejects, with their raw values.
-async fn rejects(conn: &mut sqlx::SqliteConnection, past: &str) -> Result<u64> {
+pub(super) async fn rejects(conn: &mut sqlx::SqliteConnection, past: &str) -> Result<u64> {
     let (int_chat, int_user, int_date) =
         (int_or("c.chatId"), int_or("c.userId"), int_or("c.chatDate"));
     let rej = sqlx::query(&format!(

@@ -10,6 +10,7 @@
 //! `staging.db` keeps WAL for its many small concurrent writes. Every stage can be rerun.
 
 mod attach;
+mod attach_delta;
 mod authors;
 mod body;
 mod chronological;
@@ -22,6 +23,7 @@ pub mod manifest;
 pub use runs::ExtractRunTimes;
 mod runs;
 mod snapshot;
+mod window;
 
 pub use attach::Copied;
 pub use history::ChatRef;

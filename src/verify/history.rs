@@ -27,17 +27,17 @@ use crate::staging::Workspace;
 
 /// What every room check reads: the staged history, the message rules, the id map and the
 /// target's `prinUri` per `prinID` (authors are compared by URI).
-struct Rooms<'a> {
-    ws: &'a Workspace,
+pub(super) struct Rooms<'a> {
+    pub(super) ws: &'a Workspace,
     classifier: Classifier,
     map: &'a IdMap,
-    uris: Arc<HashMap<i64, String>>,
+    pub(super) uris: Arc<HashMap<i64, String>>,
     /// The load's `ma-filelink:` rewrite, applied to the source side too.
     rewrite: Option<crate::files::link::Rules>,
 }
 
 /// One check of one room in progress: its source side, hashed.
-struct Pass {
+pub(super) struct Pass {
     check: RoomCheck,
     src: blake3::Hash,
     expected: Vec<(i64, blake3::Hash)>,
@@ -46,7 +46,7 @@ struct Pass {
 /// The target side of a room check: its running checksum and count, and with `collect`
 /// the (chatId, content hash) pairs. Built apart from the [`Pass`]: the engine may read
 /// the target on another task while the source side is hashed.
-struct TargetDigest {
+pub(super) struct TargetDigest {
     collect: bool,
     hasher: blake3::Hasher,
     rows: u64,
@@ -55,7 +55,7 @@ struct TargetDigest {
 }
 
 impl TargetDigest {
-    fn new(collect: bool) -> TargetDigest {
+    pub(super) fn new(collect: bool) -> TargetDigest {
         TargetDigest {
             collect,
             hasher: blake3::Hasher::new(),
@@ -66,7 +66,7 @@ impl TargetDigest {
     }
 
     /// Folds one target message in (rows must come in `chatId` order).
-    fn row(&mut self, k: &Key<'_>) {
+    pub(super) fn row(&mut self, k: &Key<'_>) {
         hash(&mut self.hasher, k);
         self.rows += 1;
         self.facts.row(k.chat_id, k.user, k.known);
@@ -78,7 +78,7 @@ impl TargetDigest {
 
 impl<'a> Rooms<'a> {
     /// The shared state of a history check; `uris` are the target's principals.
-    fn new(
+    pub(super) fn new(
         ws: &'a Workspace,
         plan: &Plan,
         snap: &Snapshot,
@@ -94,18 +94,24 @@ impl<'a> Rooms<'a> {
     }
 
     /// The target `prinUri` of target principal `id` (empty when it does not exist).
-    fn uri(&self, id: i64) -> &str {
+    pub(super) fn uri(&self, id: i64) -> &str {
         uri(&self.uris, id)
     }
 
     /// The target room of `room` (`None`: not in the target).
-    fn target_of(&self, room: &PlanRoom) -> Option<i64> {
+    pub(super) fn target_of(&self, room: &PlanRoom) -> Option<i64> {
         self.map.rooms.get(&room.legacy_id).copied()
     }
 
-    /// Reads and hashes the source side of `room` (synchronously). With `collect`, keeps
-    /// the (chatId, content hash) pairs to name the first mismatch.
-    fn source_pass(&self, room: &PlanRoom, collect: bool) -> Result<Pass> {
+    /// Reads and hashes the source side of `room` (synchronously): every staged row, or
+    /// with `after` only those past that `chatId`. With `collect`, keeps the (chatId,
+    /// content hash) pairs to name the first mismatch.
+    pub(super) fn source_pass(
+        &self,
+        room: &PlanRoom,
+        collect: bool,
+        after: Option<i64>,
+    ) -> Result<Pass> {
         let mut check = RoomCheck {
             legacy_guid: room.legacy_guid.clone(),
             legacy_path: room.legacy_path.clone(),
@@ -115,8 +121,9 @@ impl<'a> Rooms<'a> {
         let mut expected = Vec::new();
         let mut src = blake3::Hasher::new();
         let mut dates = None;
-        self.ws.for_each_chat_ref(room.legacy_id, |c| {
+        let row = |c: crate::staging::ChatRef<'_>| {
             check.read += 1;
+            check.cut = c.chat_id;
             match self.classifier.classify(c.channel_id, c.user_id, c.chat_date) {
                 Disposition::Load => {
                     let author = self.map.principals.get(&c.user_id).map_or("", |t| self.uri(*t));
@@ -144,7 +151,11 @@ impl<'a> Rooms<'a> {
                 Disposition::Excluded(_) => check.excluded += 1,
                 Disposition::Rejected(_) => check.rejected += 1,
             }
-        })?;
+        };
+        match after {
+            None => self.ws.for_each_chat_ref(room.legacy_id, row)?,
+            Some(cut) => self.ws.for_each_chat_ref_after(room.legacy_id, cut, row)?,
+        }
         if let Some((first, last)) = dates {
             check.first_date = ticks_to_iso(first);
             check.last_date = ticks_to_iso(last);
@@ -155,10 +166,15 @@ impl<'a> Rooms<'a> {
 }
 
 impl Pass {
+    /// Staged rows this pass read.
+    pub(super) fn read(&self) -> u64 {
+        self.check.read
+    }
+
     /// The room's result against its `target` side; `None` when they disagree and this
     /// pass did not collect the pairs that name the first mismatch (run it again with
     /// `collect`).
-    fn finish(self, target: TargetDigest) -> Option<RoomCheck> {
+    pub(super) fn finish(self, target: TargetDigest) -> Option<RoomCheck> {
         let mut check = self.check;
         check.loaded = target.rows;
         // The room's rows were all read: the invariants need not read them again.
@@ -176,9 +192,10 @@ impl Pass {
     }
 }
 
-/// Checks the history of every room of `wave`, one [`RoomCheck`] per room: first every
-/// room keeping checksums only, then again, a few rooms at a time, each room that
-/// disagrees, keeping the (chatId, hash) pairs that name its first mismatch.
+/// Checks the history of every room of `wave`, one [`RoomCheck`] per room: the rooms
+/// `base` (a passing verify's baseline) may vouch for incrementally (`window.rs`), then
+/// every other room keeping checksums only, then again, a few rooms at a time, each room
+/// that disagrees, keeping the (chatId, hash) pairs that name its first mismatch.
 pub async fn check(
     ws: &Workspace,
     plan: &Plan,
@@ -186,7 +203,8 @@ pub async fn check(
     db: &Conn,
     map: &IdMap,
     wave: Option<&str>,
-) -> Result<Vec<RoomCheck>> {
+    base: Option<&super::window::Baseline>,
+) -> Result<(Vec<RoomCheck>, super::window::HistoryMode)> {
     let uris = db
         .rows("reading tblPrincipal", URIS, &[], |r| Ok((r.int(0)?, r.text(1)?)))
         .await?
@@ -194,8 +212,13 @@ pub async fn check(
         .collect();
     let rooms = Rooms::new(ws, plan, snap, map, uris);
     let list: Vec<&PlanRoom> = plan.rooms_in(wave).collect();
-    let mut out = passes(db, &rooms, &list, false).await?;
-    let again: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_none()).collect();
+    let (mut out, mut mode) = super::window::incremental(db, &rooms, snap, &list, base).await?;
+    let whole: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_none()).collect();
+    let some: Vec<&PlanRoom> = whole.iter().map(|&i| list[i]).collect();
+    for (&i, check) in whole.iter().zip(passes(db, &rooms, &some, false).await?) {
+        out[i] = check;
+    }
+    let again: Vec<usize> = whole.iter().copied().filter(|&i| out[i].is_none()).collect();
     // Memory stays flat: a collecting pass holds its rooms' pairs, so few rooms at once.
     for chunk in again.chunks(rayon::current_num_threads().max(1)) {
         let some: Vec<&PlanRoom> = chunk.iter().map(|&i| list[i]).collect();
@@ -203,7 +226,10 @@ pub async fn check(
             out[i] = Some(check.context("a collecting pass always finishes")?);
         }
     }
-    Ok(out.into_iter().flatten().collect())
+    let out: Vec<RoomCheck> = out.into_iter().flatten().collect();
+    mode.rooms_full = whole.len() as u64;
+    mode.target_rows_read += whole.iter().map(|&i| out[i].loaded).sum::<u64>();
+    Ok((out, mode))
 }
 
 /// The checks of `list` ([`Pass::finish`]): each room's staged side hashed while the
@@ -224,7 +250,7 @@ async fn passes(
             Ok(())
         },
     );
-    let source = |i: usize| rooms.source_pass(list[i], collect);
+    let source = |i: usize| rooms.source_pass(list[i], collect, None);
     let finish = |pass: Pass, target| Ok(pass.finish(target));
     db.fold_each_key("reading tblChat", TARGET_CHATS, &keys, &target, source, finish).await
 }
@@ -245,7 +271,7 @@ pub(super) const TARGET_CHATS: &str = "SELECT CAST(chatId AS BIGINT), CAST(chatD
 
 /// One message as both sides compare it, borrowed from the row being read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Key<'a> {
+pub(super) struct Key<'a> {
     chat_id: i64,
     date: i64,
     /// The row's `userId` and whether its side knows that principal: facts for the
@@ -260,7 +286,7 @@ struct Key<'a> {
 impl<'a> Key<'a> {
     /// A target row as the check compares it: its author by the target's `prinUri`
     /// (empty, and not `known`, when `uris` lacks that principal).
-    fn target(
+    pub(super) fn target(
         uris: &'a HashMap<i64, String>,
         chat_id: i64,
         date: i64,
@@ -283,7 +309,7 @@ impl<'a> Key<'a> {
 
 /// Folds a message into a room checksum: the fixed-size fields go in as one block, each
 /// text with its length before it, so no two messages hash alike by shifting bytes.
-fn hash(h: &mut blake3::Hasher, k: &Key<'_>) {
+pub(super) fn hash(h: &mut blake3::Hasher, k: &Key<'_>) {
     let mut head = [0u8; 24];
     head[..8].copy_from_slice(&k.chat_id.to_le_bytes());
     head[8..16].copy_from_slice(&k.date.to_le_bytes());

@@ -69,6 +69,17 @@ impl RoomFacts {
         self.authors(user, 1, chat, known);
     }
 
+    /// Adds `rows` rows proven earlier (their authors known then), the highest `max`.
+    pub(crate) fn earlier(&mut self, rows: i64, max: Option<i64>) {
+        self.rows += rows;
+        self.max_chat = self.max_chat.max(max);
+    }
+
+    /// The highest `chatId` seen.
+    pub(crate) fn max_chat(&self) -> Option<i64> {
+        self.max_chat
+    }
+
     /// Counts `n` rows of the room by `user`, the highest with `chatId` `max`.
     fn authors(&mut self, user: i64, n: i64, max: i64, known: bool) {
         self.rows += n;

@@ -23,6 +23,7 @@ pub mod scope;
 pub mod source;
 pub mod staged;
 pub mod target;
+pub mod window;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -74,6 +75,10 @@ pub struct RoomCheck {
     /// What the history pass saw of the room's target rows, for the invariants.
     #[serde(skip)]
     pub(crate) facts: Option<invariants::RoomFacts>,
+    /// The highest staged `chatId` the check covered (0: none): the next incremental
+    /// verify's cut (`window.rs`).
+    #[serde(skip)]
+    pub(crate) cut: i64,
 }
 
 /// Where two histories first differ.
@@ -115,6 +120,13 @@ pub struct VerifyReport {
     /// access as it will be once the cutover enables them.
     #[serde(default)]
     pub staged: Vec<String>,
+    /// How the history was read: full, or incremental from the last passing verify, and
+    /// what the cheap check proved (`window.rs`).
+    #[serde(default)]
+    pub history: window::HistoryMode,
+    /// What this verify proved, for the next one to extend (journaled when it passes).
+    #[serde(skip)]
+    pub baseline: Option<window::Baseline>,
 }
 
 /// Wall-clock time of each check, for the progress line (kept out of the report so that
@@ -138,10 +150,11 @@ pub async fn verify(
     wave: Option<&str>,
     pool: Option<&str>,
 ) -> Result<VerifyReport> {
-    verify_timed(ws, plan, snap, target, wave, pool).await.map(|(r, _)| r)
+    verify_timed(ws, plan, snap, target, wave, pool, false).await.map(|(r, _)| r)
 }
 
-/// [`verify`], also returning how long each check took.
+/// [`verify`], also returning how long each check took; `full` re-reads every message
+/// even when an earlier passing verify would let this one read only the delta.
 pub async fn verify_timed(
     ws: &Workspace,
     plan: &Plan,
@@ -149,6 +162,7 @@ pub async fn verify_timed(
     target: &DbUrl,
     wave: Option<&str>,
     pool: Option<&str>,
+    full: bool,
 ) -> Result<(VerifyReport, Timings)> {
     // One pool: only its rooms (and their categories) are checked, against its ledger rows.
     crate::plan::scope::check_wave_names(plan)?;
@@ -170,7 +184,13 @@ pub async fn verify_timed(
         ..Default::default()
     };
     let phase = crate::timings::phase("verify: history");
-    report.rooms = history::check(ws, plan, snap, &db, &map, wave).await?;
+    let key = (report.label.as_str(), report.pool.as_str(), report.target.as_str());
+    let base = window::usable(ws, plan, snap, key, full).await?;
+    let (rooms, mut mode) =
+        history::check(ws, plan, snap, &db, &map, wave, base.as_ref().ok()).await?;
+    mode.why_full = base.as_ref().err().cloned();
+    report.rooms = rooms;
+    report.history = mode;
     drop(phase);
     t.history = clock.elapsed();
 
@@ -213,6 +233,12 @@ pub async fn verify_timed(
         && report.rooms.iter().all(|r| r.checksum_match)
         && report.access.blocking() == 0
         && report.invariants.iter().all(|i| i.ok);
+    if report.ok {
+        if let Some(run) = ws.manifest().await?.map(|m| m.run_id) {
+            let key = (report.label.as_str(), report.pool.as_str(), report.target.as_str());
+            report.baseline = Some(window::baseline(key, run, plan, snap, &report.rooms));
+        }
+    }
     Ok((report, t))
 }
 
@@ -232,6 +258,8 @@ pub fn tsql_statements() -> Vec<(String, String)> {
         ("verify: highest invID", last_invite::MAX_INVITES.into()),
         ("verify: tblLastInviteId", crate::load::last_invite::READ.into()),
         ("verify --source: target room up to a watermark", source::TARGET_UPTO.into()),
+        ("verify: room up to its cut (incremental)", window::TARGET_UPTO.into()),
+        ("verify: room past its cut (incremental)", window::TARGET_AFTER.into()),
     ]);
     out.into_iter().map(|(n, s)| (n.to_string(), placeholders(&s).into_owned())).collect()
 }
