@@ -90,7 +90,8 @@ fn r2_fixture_is_contoso_without_what_r2_lacks() {
 /// The plan without what R2 cannot carry (add-ins, invitations) and without the findings
 /// and version, to compare an R2 plan with Contoso's.
 fn comparable(mut p: serde_json::Value) -> serde_json::Value {
-    for k in ["source_version", "findings", "addins", "unused_addins", "options"] {
+    // The scripts name the source version in their header: their sizes differ too.
+    for k in ["source_version", "findings", "addins", "unused_addins", "options", "scripts"] {
         p[k] = serde_json::Value::Null;
     }
     for r in p["rooms"].as_array_mut().unwrap() {

@@ -258,6 +258,8 @@ async fn run(
         );
         let t = crate::timings::phase("load: config write");
         writer.apply(&batch).await.context("writing the configuration")?;
+        // The rows are written: their memory goes before the journal's copy of the keys.
+        drop(batch);
         drop(t);
         if !opts.dry_run {
             ws.journal(&run_id, wave, "config", &serde_json::to_string(&map.inserted)?).await?;
