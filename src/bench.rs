@@ -119,24 +119,7 @@ pub async fn run_size(engine: Dialect, messages: u64, o: &BenchOptions) -> Resul
         seconds,
         peak_mib,
     };
-    let mut steps = vec![step(
-        "synth (not timed against)",
-        child(&[
-            "synth",
-            "--out",
-            &source,
-            "--messages",
-            &m,
-            "--rooms",
-            &r,
-            "--users",
-            &u,
-            "--groups",
-            &g,
-            "--seed",
-            "1",
-        ])?,
-    )];
+    let mut steps = vec![step("synth (not timed against)", synth(&source, [&m, &r, &u, &g])?)];
     let mut runs: Vec<Vec<Step>> = Vec::new();
     for _ in 0..o.repeat.max(1) {
         runs.push(pipeline(engine, &dir, &tag, &source, o, &step).await?);
@@ -278,4 +261,24 @@ pub fn scaling(steps: &[Step], base: u64, scaled: u64) -> String {
         }
     }
     s
+}
+
+/// Generates the bench's legacy database at `source` (messages, rooms, users, groups; seed 1)
+/// in a child process: its time and peak memory.
+pub(crate) fn synth(source: &str, [m, r, u, g]: [&str; 4]) -> Result<(f64, f64)> {
+    child(&[
+        "synth",
+        "--out",
+        source,
+        "--messages",
+        m,
+        "--rooms",
+        r,
+        "--users",
+        u,
+        "--groups",
+        g,
+        "--seed",
+        "1",
+    ])
 }

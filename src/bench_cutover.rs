@@ -15,7 +15,7 @@ use std::time::Instant;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::bench::{child, BenchOptions, Step};
+use crate::bench::{child, synth, BenchOptions, Step};
 use crate::db::{Conn, DbUrl, OpenMode};
 
 /// The wave the bench migrates (no mapping files: every room is in `default`).
@@ -66,24 +66,7 @@ pub async fn run(messages: u64, percent: f64, o: &BenchOptions) -> Result<Cutove
     };
     let (m, r, u, g) =
         (messages.to_string(), o.rooms.to_string(), o.users.to_string(), o.groups.to_string());
-    let mut steps = vec![step(
-        "synth (not timed against)",
-        child(&[
-            "synth",
-            "--out",
-            &source,
-            "--messages",
-            &m,
-            "--rooms",
-            &r,
-            "--users",
-            &u,
-            "--groups",
-            &g,
-            "--seed",
-            "1",
-        ])?,
-    )];
+    let mut steps = vec![step("synth (not timed against)", synth(&source, [&m, &r, &u, &g])?)];
     let jobs = o.jobs.to_string();
     let w = ["--workspace", &ws];
     let bulk: [(&str, Vec<&str>); 4] = [

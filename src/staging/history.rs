@@ -61,28 +61,8 @@ impl Workspace {
 
     /// Streams the staged history of one room in `chatId` order to `f`, borrowing each
     /// row from SQLite (no copy of the content; it is handed over as stored).
-    pub fn for_each_chat_ref(&self, room: i64, mut f: impl FnMut(ChatRef<'_>)) -> Result<()> {
-        self.readers
-            .with(|c| {
-                let mut st = c.prepare_cached(
-                    "SELECT channel_id, chat_id, chat_date, user_id, is_alert, content FROM snap_chat \
-                     WHERE channel_id = ?1 ORDER BY chat_id",
-                )?;
-                let mut rows = st.query([room])?;
-                while let Some(r) = rows.next()? {
-                    let content = crate::db::lite::bytes(r, 5)?;
-                    f(ChatRef {
-                        channel_id: r.get(0)?,
-                        chat_id: r.get(1)?,
-                        chat_date: r.get(2)?,
-                        user_id: r.get(3)?,
-                        is_alert: r.get(4)?,
-                        content,
-                    });
-                }
-                Ok(())
-            })
-            .context("reading the staged history")
+    pub fn for_each_chat_ref(&self, room: i64, f: impl FnMut(ChatRef<'_>)) -> Result<()> {
+        self.for_each_chat_ref_after(room, i64::MIN, f)
     }
 
     /// Staged messages per (room, author) with the counts the message rules need, in
