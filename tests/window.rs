@@ -207,3 +207,64 @@ fn incremental_verify_on_postgres_reads_the_delta_and_the_cheap_check_catches_a_
     let h = env.report("verify-all.json")["history"].clone();
     assert_eq!(h["cheap_check_failed"].as_array().map(Vec::len), Some(1), "{h}");
 }
+
+/// What a plan decides from the message counts: totals, per-room and per-wave counts.
+fn counted(plan: &serde_json::Value) -> serde_json::Value {
+    let rooms: Vec<_> = plan["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (&r["legacy_guid"], &r["message_count"]))
+        .collect();
+    serde_json::json!({ "messages": plan["messages"], "waves": plan["waves"], "rooms": rooms })
+}
+
+#[test]
+fn a_plan_after_a_delta_extends_the_stored_counts_and_equals_a_whole_count() {
+    let env = TestEnv::new("window-plan-counts").contoso();
+    env.extract().plan();
+    add_legacy_messages(&env, 4);
+    env.run(&["extract", "-q", "--delta", "--source", &env.source]);
+    env.plan();
+    // The stored counts reach every room's highest staged chatId.
+    let (staging, history) = (sqlite_url(&env.ws, "staging.db"), sqlite_url(&env.ws, "history.db"));
+    let highest =
+        "SELECT SUM(m) FROM (SELECT MAX(chat_id) AS m FROM snap_chat GROUP BY channel_id)";
+    assert_eq!(
+        scalar(&staging, "SELECT SUM(upto) FROM author_count_room"),
+        scalar(&history, highest)
+    );
+    assert_eq!(
+        scalar(&staging, "SELECT SUM(total) FROM author_count"),
+        scalar(&history, "SELECT COUNT(*) FROM snap_chat")
+    );
+    // A fresh workspace over the same legacy database counts everything: the same plan.
+    let whole = TestEnv::new("window-plan-counts-whole").source(&env.source);
+    whole.extract().plan();
+    let delta_plan = env.report("plan.json");
+    assert_eq!(counted(&delta_plan), counted(&whole.report("plan.json")));
+    assert_eq!(
+        delta_plan["messages"]["read"].as_u64().unwrap(),
+        whole.report("plan.json")["messages"]["read"].as_u64().unwrap()
+    );
+
+    // Another `since` is another count: the stored one is not reused for it.
+    for e in [&env, &whole] {
+        std::fs::create_dir_all(e.maps()).unwrap();
+        std::fs::write(e.maps().join("gcmigrate.toml"), "since = \"2011-04-01\"\n").unwrap();
+        e.plan();
+    }
+    let (a, b) = (env.report("plan.json"), whole.report("plan.json"));
+    assert!(
+        a["messages"]["excluded"].as_object().is_some_and(|m| !m.is_empty()),
+        "{}",
+        a["messages"]
+    );
+    assert_eq!(counted(&a), counted(&b));
+
+    // A corrupt stored count is not trusted after a full extract: it counts again.
+    exec(&staging, "UPDATE author_count SET total = total + 1000");
+    env.run(&["extract", "-q", "--source", &env.source]);
+    env.plan();
+    assert_eq!(counted(&env.report("plan.json")), counted(&b));
+}

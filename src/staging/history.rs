@@ -64,28 +64,9 @@ impl Workspace {
     pub fn for_each_chat_ref(&self, room: i64, f: impl FnMut(ChatRef<'_>)) -> Result<()> {
         self.for_each_chat_ref_after(room, i64::MIN, f)
     }
-
-    /// Staged messages per (room, author) with the counts the message rules need, in
-    /// (room, author) order. The rooms are cut into a few ranges of the key, counted on
-    /// rayon's threads, each over its own connection.
-    pub async fn author_counts(&self, since: Option<i64>) -> Result<Vec<AuthorCounts>> {
-        crate::db::lite::blocking(|| {
-            let rooms: Vec<i64> = self.readers.with(|c| {
-                let mut st = c.prepare(&rooms_sql())?;
-                let rooms = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
-                Ok(rooms)
-            })?;
-            let parts: Vec<Vec<AuthorCounts>> = key_ranges(&rooms, COUNT_PARTS)
-                .into_par_iter()
-                .map(|(lo, hi)| self.readers.with(|c| author_counts(c, since, lo, hi)))
-                .collect::<Result<_>>()?;
-            anyhow::Ok(parts.concat())
-        })
-        .context("counting the staged history")
-    }
 }
 
-/// Ranges [`Workspace::author_counts`] cuts the rooms into: more than the cores, so that
+/// Ranges [`count_all`] cuts the rooms into: more than the cores, so that
 /// rayon evens out rooms of very different sizes.
 const COUNT_PARTS: usize = 8;
 
@@ -109,17 +90,18 @@ pub(super) fn key_ranges(rooms: &[i64], parts: usize) -> Vec<(i64, i64)> {
     out
 }
 
-/// One pass over the staged rooms `lo..=hi` in key order, aggregated here: rows arrive
-/// room by room, so only one room's authors are held at a time, and SQLite is spared the
-/// sort a `GROUP BY channel_id, user_id` needs (a third of the time).
-fn author_counts(
-    c: &rusqlite::Connection,
+/// The rows `SELECT channel_id, user_id, chat_date, chat_id` of `st` with `params`, in key
+/// order, aggregated here: rows arrive room by room, so only one room's authors are held
+/// at a time, and SQLite is spared the sort a `GROUP BY channel_id, user_id` needs (a
+/// third of the time). Returns the counts and each room's highest `chatId`.
+pub(super) fn tally(
+    st: &mut rusqlite::CachedStatement<'_>,
+    params: impl rusqlite::Params,
     since: Option<i64>,
-    lo: i64,
-    hi: i64,
-) -> Result<Vec<AuthorCounts>> {
+) -> Result<(Vec<AuthorCounts>, Vec<(i64, i64)>)> {
     let since = since.unwrap_or(i64::MIN);
     let mut out: Vec<AuthorCounts> = Vec::new();
+    let mut upto: Vec<(i64, i64)> = Vec::new();
     let mut room: std::collections::HashMap<i64, AuthorCounts> = Default::default();
     let flush = |room: &mut std::collections::HashMap<i64, AuthorCounts>,
                  out: &mut Vec<AuthorCounts>| {
@@ -127,17 +109,16 @@ fn author_counts(
         out.extend(room.drain().map(|(_, v)| v));
         out[start..].sort_unstable_by_key(|a| a.user_id);
     };
-    // The primary key's order: no sort.
-    let mut st = c.prepare_cached(
-        "SELECT channel_id, user_id, chat_date FROM snap_chat \
-         WHERE channel_id BETWEEN ?1 AND ?2 ORDER BY channel_id, chat_id",
-    )?;
-    let mut rows = st.query([lo, hi])?;
-    let mut current = None;
+    let mut rows = st.query(params)?;
     while let Some(r) = rows.next()? {
-        let (channel_id, user_id, date): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-        if current.replace(channel_id).is_some_and(|c| c != channel_id) {
-            flush(&mut room, &mut out);
+        let (channel_id, user_id, date, chat_id): (i64, i64, i64, i64) =
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+        match upto.last_mut() {
+            Some((c, last)) if *c == channel_id => *last = chat_id,
+            _ => {
+                flush(&mut room, &mut out);
+                upto.push((channel_id, chat_id));
+            }
         }
         let a = room.entry(user_id).or_insert(AuthorCounts {
             channel_id,
@@ -154,7 +135,44 @@ fn author_counts(
         }
     }
     flush(&mut room, &mut out);
-    Ok(out)
+    Ok((out, upto))
+}
+
+/// One pass over the staged rooms `lo..=hi` in key order (the primary key's: no sort).
+pub(super) fn count_range(
+    c: &rusqlite::Connection,
+    since: Option<i64>,
+    lo: i64,
+    hi: i64,
+) -> Result<(Vec<AuthorCounts>, Vec<(i64, i64)>)> {
+    let mut st = c.prepare_cached(
+        "SELECT channel_id, user_id, chat_date, chat_id FROM snap_chat \
+         WHERE channel_id BETWEEN ?1 AND ?2 ORDER BY channel_id, chat_id",
+    )?;
+    tally(&mut st, [lo, hi], since)
+}
+
+/// Every staged room counted: the rooms cut into a few ranges of the key, counted on
+/// rayon's threads, each over its own connection.
+pub(super) fn count_all(
+    readers: &crate::db::lite::Readers,
+    since: Option<i64>,
+) -> Result<(Vec<AuthorCounts>, Vec<(i64, i64)>)> {
+    let rooms: Vec<i64> = readers.with(|c| {
+        let mut st = c.prepare(&rooms_sql())?;
+        let rooms = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        Ok(rooms)
+    })?;
+    let parts: Vec<(Vec<AuthorCounts>, Vec<(i64, i64)>)> = key_ranges(&rooms, COUNT_PARTS)
+        .into_par_iter()
+        .map(|(lo, hi)| readers.with(|c| count_range(c, since, lo, hi)))
+        .collect::<Result<_>>()?;
+    let (mut counts, mut upto) = (Vec::new(), Vec::new());
+    for (c, u) in parts {
+        counts.extend(c);
+        upto.extend(u);
+    }
+    Ok((counts, upto))
 }
 
 #[cfg(test)]
@@ -181,7 +199,7 @@ mod tests {
             st.execute((room, i, date, user)).unwrap();
         }
         for since in [None, Some(450)] {
-            let got = author_counts(&c, since, i64::MIN, i64::MAX).unwrap();
+            let got = count_range(&c, since, i64::MIN, i64::MAX).unwrap().0;
             // Cut into ranges as the parallel count does, the parts add up to the whole.
             let rooms: Vec<i64> = c
                 .prepare(&rooms_sql())
@@ -196,7 +214,7 @@ mod tests {
                 assert!(ranges.len() <= parts.max(1) && ranges.len() <= rooms.len());
                 let cut: Vec<AuthorCounts> = ranges
                     .iter()
-                    .flat_map(|(lo, hi)| author_counts(&c, since, *lo, *hi).unwrap())
+                    .flat_map(|(lo, hi)| count_range(&c, since, *lo, *hi).unwrap().0)
                     .collect();
                 assert_eq!(cut, got, "{parts} parts");
             }

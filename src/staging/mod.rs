@@ -11,6 +11,7 @@
 
 mod attach;
 mod attach_delta;
+mod author_cache;
 mod authors;
 mod body;
 mod chronological;
