@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::history::{count_all, rooms_sql, tally};
+use super::history::{count_all, rooms_sql, tally, Counted};
 use super::Workspace;
 use crate::db::lite;
 use crate::plan::messages::AuthorCounts;
@@ -39,12 +39,12 @@ impl Workspace {
                 conn.query_row("SELECT COALESCE(MAX(run_id), 0) FROM extract_run", [], |r| {
                     r.get(0)
                 })?;
-            let (counts, upto, changed) = if reusable(&conn, &since_key)? {
+            let ((counts, upto), changed) = if reusable(&conn, &since_key)? {
                 self.extend_counts(&conn, since)?
             } else {
                 let (counts, upto) = count_all(&self.readers, since)?;
                 let rooms = upto.iter().map(|(r, _)| *r).collect();
-                (counts, upto, Changed::All(rooms))
+                ((counts, upto), Changed::All(rooms))
             };
             store(&conn, &counts, &upto, &changed, last_run, &since_key)?;
             anyhow::Ok(counts)
@@ -53,11 +53,7 @@ impl Workspace {
     }
 
     /// The stored counts, each room counted past its highest counted `chatId` and added.
-    fn extend_counts(
-        &self,
-        conn: &Connection,
-        since: Option<i64>,
-    ) -> Result<(Vec<AuthorCounts>, Vec<(i64, i64)>, Changed)> {
+    fn extend_counts(&self, conn: &Connection, since: Option<i64>) -> Result<(Counted, Changed)> {
         let mut counts: BTreeMap<(i64, i64), AuthorCounts> = BTreeMap::new();
         let mut st = conn.prepare(
             "SELECT channel_id, user_id, total, bad_date, before_since FROM author_count",
@@ -108,7 +104,7 @@ impl Workspace {
             }
             Ok(())
         })?;
-        Ok((counts.into_values().collect(), upto.into_iter().collect(), Changed::Rooms(changed)))
+        Ok(((counts.into_values().collect(), upto.into_iter().collect()), Changed::Rooms(changed)))
     }
 }
 

@@ -66,6 +66,9 @@ impl Workspace {
     }
 }
 
+/// Per-(room, author) counts, and each counted room's highest `chatId`.
+pub(super) type Counted = (Vec<AuthorCounts>, Vec<(i64, i64)>);
+
 /// Ranges [`count_all`] cuts the rooms into: more than the cores, so that
 /// rayon evens out rooms of very different sizes.
 const COUNT_PARTS: usize = 8;
@@ -98,7 +101,7 @@ pub(super) fn tally(
     st: &mut rusqlite::CachedStatement<'_>,
     params: impl rusqlite::Params,
     since: Option<i64>,
-) -> Result<(Vec<AuthorCounts>, Vec<(i64, i64)>)> {
+) -> Result<Counted> {
     let since = since.unwrap_or(i64::MIN);
     let mut out: Vec<AuthorCounts> = Vec::new();
     let mut upto: Vec<(i64, i64)> = Vec::new();
@@ -144,7 +147,7 @@ pub(super) fn count_range(
     since: Option<i64>,
     lo: i64,
     hi: i64,
-) -> Result<(Vec<AuthorCounts>, Vec<(i64, i64)>)> {
+) -> Result<Counted> {
     let mut st = c.prepare_cached(
         "SELECT channel_id, user_id, chat_date, chat_id FROM snap_chat \
          WHERE channel_id BETWEEN ?1 AND ?2 ORDER BY channel_id, chat_id",
@@ -154,16 +157,13 @@ pub(super) fn count_range(
 
 /// Every staged room counted: the rooms cut into a few ranges of the key, counted on
 /// rayon's threads, each over its own connection.
-pub(super) fn count_all(
-    readers: &crate::db::lite::Readers,
-    since: Option<i64>,
-) -> Result<(Vec<AuthorCounts>, Vec<(i64, i64)>)> {
+pub(super) fn count_all(readers: &crate::db::lite::Readers, since: Option<i64>) -> Result<Counted> {
     let rooms: Vec<i64> = readers.with(|c| {
         let mut st = c.prepare(&rooms_sql())?;
         let rooms = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
         Ok(rooms)
     })?;
-    let parts: Vec<(Vec<AuthorCounts>, Vec<(i64, i64)>)> = key_ranges(&rooms, COUNT_PARTS)
+    let parts: Vec<Counted> = key_ranges(&rooms, COUNT_PARTS)
         .into_par_iter()
         .map(|(lo, hi)| readers.with(|c| count_range(c, since, lo, hi)))
         .collect::<Result<_>>()?;
