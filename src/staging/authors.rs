@@ -1,33 +1,28 @@
-//! The distinct authors of some rooms' staged messages, in one set-based query over
-//! `history.db` (the rooms passed as one JSON array), never message by message in Rust:
-//! what a pool's load needs to know which principals its messages reference.
+//! The distinct authors of some rooms' staged messages: what a pool's load needs to know
+//! which principals its messages reference. Read from the per-(room, author) counts
+//! (`author_cache.rs`), which a load in the cutover window extends by the delta instead of
+//! scanning the whole staged history again.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::Workspace;
 
-/// The distinct `user_id`s of `snap_chat` rows in the listed rooms, from `chat_date` on.
-const AUTHORS: &str = "SELECT DISTINCT user_id FROM snap_chat \
-    WHERE channel_id IN (SELECT value FROM json_each(?1)) AND chat_date >= ?2";
-
 impl Workspace {
-    /// The distinct authors of the staged messages of `rooms` (legacy `channelId`s) dated
-    /// at or after `since` (ticks; `None`: every message).
+    /// The distinct authors of the staged messages of `rooms` (legacy `channelId`s) that
+    /// are not before `since` (ticks; `None`: every message). A message with a date outside
+    /// .NET's range counts as not before it: it is rejected, and its author is known.
     pub async fn authors_of(&self, rooms: &[i64], since: Option<i64>) -> Result<BTreeSet<i64>> {
         if rooms.is_empty() {
             return Ok(BTreeSet::new());
         }
-        let list = serde_json::to_string(rooms)?;
-        let since = since.unwrap_or(i64::MIN);
-        crate::db::lite::blocking(|| {
-            self.readers.with(|c| {
-                let mut st = c.prepare(AUTHORS)?;
-                let rows = st.query_map(rusqlite::params![list, since], |r| r.get(0))?;
-                Ok(rows.collect::<rusqlite::Result<BTreeSet<i64>>>()?)
-            })
-        })
-        .context("reading the authors of the staged history")
+        let rooms: HashSet<i64> = rooms.iter().copied().collect();
+        let counts = self.author_counts(since).await?;
+        Ok(counts
+            .iter()
+            .filter(|a| rooms.contains(&a.channel_id) && a.total > a.before_since)
+            .map(|a| a.user_id)
+            .collect())
     }
 }
