@@ -89,6 +89,17 @@ fn r2_fixture_is_contoso_without_what_r2_lacks() {
 
 /// The plan without what R2 cannot carry (add-ins, invitations) and without the findings
 /// and version, to compare an R2 plan with Contoso's.
+/// The subjects of a plan's `SOURCE_COLUMN_DEFAULTED` findings.
+fn defaulted_subjects(plan: &serde_json::Value) -> Vec<&str> {
+    plan["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "SOURCE_COLUMN_DEFAULTED")
+        .map(|f| f["subject"].as_str().unwrap())
+        .collect()
+}
+
 fn comparable(mut p: serde_json::Value) -> serde_json::Value {
     // The scripts name the source version in their header: their sizes differ too.
     for k in ["source_version", "findings", "addins", "unused_addins", "options", "scripts"] {
@@ -109,13 +120,7 @@ fn r2_pipeline(name: &str, src: &str, target: &str, extra: &[&str]) {
     assert_eq!(env.report("extract-full.json")["version"], "OCS 2007 R2 Group Chat");
     env.plan();
     let plan = env.report("plan.json");
-    let defaulted: Vec<&str> = plan["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == "SOURCE_COLUMN_DEFAULTED")
-        .map(|f| f["subject"].as_str().unwrap())
-        .collect();
+    let defaulted = defaulted_subjects(&plan);
     let mut want = [DEFAULTED, extra].concat();
     want.sort_unstable();
     let mut got = defaulted.clone();
@@ -218,13 +223,7 @@ fn a_2010_database_without_optional_columns_is_read_with_defaults() {
     env.extract().plan();
     assert_eq!(env.report("extract-full.json")["version"], "Lync Server 2010 Group Chat");
     let plan = env.report("plan.json");
-    let subjects: Vec<&str> = plan["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == "SOURCE_COLUMN_DEFAULTED")
-        .map(|f| f["subject"].as_str().unwrap())
-        .collect();
+    let subjects = defaulted_subjects(&plan);
     assert_eq!(subjects.len(), 2, "{subjects:?}");
     assert!(
         subjects.contains(&"tblPrincipal.prinEmail") && subjects.contains(&"tblNode.nodeUpdatedBy")

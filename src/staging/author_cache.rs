@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::history::{count_all, rooms_sql, tally, Counted};
+use super::history::{count_all, counts_row, rooms_sql, tally, Counted};
 use super::Workspace;
 use crate::db::lite;
 use crate::plan::messages::AuthorCounts;
@@ -58,15 +58,7 @@ impl Workspace {
         let mut st = conn.prepare(
             "SELECT channel_id, user_id, total, bad_date, before_since FROM author_count",
         )?;
-        for a in st.query_map([], |r| {
-            Ok(AuthorCounts {
-                channel_id: r.get(0)?,
-                user_id: r.get(1)?,
-                total: r.get::<_, i64>(2)? as u64,
-                bad_date: r.get::<_, i64>(3)? as u64,
-                before_since: r.get::<_, i64>(4)? as u64,
-            })
-        })? {
+        for a in st.query_map([], counts_row)? {
             let a = a?;
             counts.insert((a.channel_id, a.user_id), a);
         }

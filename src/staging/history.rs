@@ -141,6 +141,17 @@ pub(super) fn tally(
     Ok((out, upto))
 }
 
+/// Counts from a row `channel_id, user_id, total, bad_date, before_since`.
+pub(super) fn counts_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuthorCounts> {
+    Ok(AuthorCounts {
+        channel_id: r.get(0)?,
+        user_id: r.get(1)?,
+        total: r.get::<_, i64>(2)? as u64,
+        bad_date: r.get::<_, i64>(3)? as u64,
+        before_since: r.get::<_, i64>(4)? as u64,
+    })
+}
+
 /// One pass over the staged rooms `lo..=hi` in key order (the primary key's: no sort).
 pub(super) fn count_range(
     c: &rusqlite::Connection,
@@ -227,15 +238,7 @@ mod tests {
                 )
                 .unwrap();
             let want: Vec<AuthorCounts> = q
-                .query_map((crate::model::MAX_TICKS, since.unwrap_or(i64::MIN)), |r| {
-                    Ok(AuthorCounts {
-                        channel_id: r.get(0)?,
-                        user_id: r.get(1)?,
-                        total: r.get::<_, i64>(2)? as u64,
-                        bad_date: r.get::<_, i64>(3)? as u64,
-                        before_since: r.get::<_, i64>(4)? as u64,
-                    })
-                })
+                .query_map((crate::model::MAX_TICKS, since.unwrap_or(i64::MIN)), counts_row)
                 .unwrap()
                 .collect::<rusqlite::Result<_>>()
                 .unwrap();

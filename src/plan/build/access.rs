@@ -26,18 +26,27 @@ pub(super) enum Restriction {
 
 impl Restriction {
     pub(super) fn describe(&self, snap: &Snapshot) -> String {
-        let uri = |p: &i64| {
-            snap.principals.get(p).map_or_else(|| format!("principal {p}"), |x| x.uri.clone())
-        };
         match self {
-            Restriction::Expanded { group, users } => format!(
-                "{} is not within the category's allowed members, but {users} of its users are; they are \
-                 listed one by one instead", uri(group), users = users.len()),
+            Restriction::Expanded { group, users } => expanded_text(snap, *group, users.len()),
             Restriction::Dropped { principal } => format!(
                 "{} is outside the category's allowed members (2013 requires room lists within them) and is \
-                 dropped; it had no access before either, unless its grant ignored scope", uri(principal)),
+                 dropped; it had no access before either, unless its grant ignored scope", uri_of(snap, *principal)),
         }
     }
+}
+
+/// The `GROUP_EXPANDED` text: `group` listed as its `users` in-scope users.
+pub(super) fn expanded_text(snap: &Snapshot, group: i64, users: usize) -> String {
+    format!(
+        "{} is not within the category's allowed members, but {users} of its users are; they are \
+         listed one by one instead",
+        uri_of(snap, group)
+    )
+}
+
+/// A principal's URI, or `principal N` when the snapshot lacks it.
+fn uri_of(snap: &Snapshot, p: i64) -> String {
+    snap.principals.get(&p).map_or_else(|| format!("principal {p}"), |x| x.uri.clone())
 }
 
 /// Keeps grants within `allowed`: the principals within it, and for each out-of-scope group

@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::access::note_principal;
+use super::access::{expanded_text, note_principal};
 use super::Builder;
 use crate::plan::{PlanRoom, Severity};
 
@@ -92,10 +92,14 @@ impl Builder<'_> {
             if kept.contains(&(r.category.clone(), p.group)) {
                 list.push(p.group);
             } else {
-                let uri = snap.principals.get(&p.group).map_or("", |g| g.uri.as_str());
-                self.f.add(Severity::Info, "GROUP_EXPANDED", &r.legacy_path, Some(&r.legacy_guid),
-                    format!("{uri} is not within the category's allowed members, but {} of its users are; they \
-                             are listed one by one instead (fewer entries than keeping the group)", p.users.len()));
+                let text = expanded_text(snap, p.group, p.users.len());
+                self.f.add(
+                    Severity::Info,
+                    "GROUP_EXPANDED",
+                    &r.legacy_path,
+                    Some(&r.legacy_guid),
+                    format!("{text} (fewer entries than keeping the group)"),
+                );
                 self.expansions.push((r.legacy_id, p.group, p.users.len()));
                 for u in &p.users {
                     note_principal(
