@@ -210,3 +210,29 @@ fn a_closed_pipe_keeps_the_exit_code_and_never_panics() {
     let rb = with_closed_pipes(&env, &["rollback", "--dialect", "sqlite", "--target", &env.target]);
     assert_eq!(rb.code(), Some(0));
 }
+
+/// The plan and snapshot stream from the workspace as they are parsed: a body cut short
+/// (a disk that filled up, a copy interrupted) is one line naming what is unreadable, never
+/// a panic, and nothing is written to the target.
+#[test]
+fn a_truncated_stored_plan_or_snapshot_is_one_clear_error() {
+    let env = TestEnv::new("truncated-body").contoso();
+    env.extract().plan();
+    let staging = sqlite_url(&env.ws, "staging.db");
+    for (table, what) in [("plan", "plan"), ("snapshot", "snapshot")] {
+        let copy = env.copy(&format!("truncated-{table}"));
+        let staging_copy = sqlite_url(&copy.ws, "staging.db");
+        exec(&staging_copy, &format!("UPDATE {table} SET body = substr(body, 1, 1000)"));
+        let out = copy.output(&["load", "--target", &copy.target, "--create-schema"]);
+        assert_eq!(out.code, 3, "{out}");
+        assert!(out.all().contains(&format!("the workspace's {what} is unreadable")), "{out}");
+        assert!(!out.all().contains("panicked"), "{out}");
+        assert!(
+            !copy.dir.join("mgc.db").exists()
+                || scalar(&copy.target, "SELECT COUNT(*) FROM tblChat") == 0
+        );
+    }
+    // The untouched workspace still loads.
+    assert!(scalar(&staging, "SELECT length(body) FROM plan") > 1000);
+    env.load();
+}
