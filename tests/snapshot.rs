@@ -281,3 +281,39 @@ fn a_postgres_source_gets_its_manifest_while_streaming() {
     let o = env.output(&["plan", "-q"]).expect(2);
     assert!(o.stderr.contains("truncated or changed"), "{o}");
 }
+
+#[test]
+fn a_proven_history_is_counted_again_after_any_write_and_a_delta_proves_only_its_rows() {
+    let (env, full) = staged("snap-proven", "3000");
+    let staging = sqlite_url(&env.ws, "staging.db");
+    let history = env.ws.join("history.db");
+    let last_run = || scalar(&staging, "SELECT MAX(run_id) FROM extract_run");
+    let proven = || text(&staging, "SELECT value FROM meta WHERE key = 'history_proven'");
+    // The first stage after the extract counted everything and kept the state it proved.
+    assert!(proven().starts_with(&format!("{} ", last_run())), "{}", proven());
+    let before_delta = std::fs::read(&history).unwrap();
+
+    // A delta that starts from a proven state proves its own rows: the next stage needs no
+    // count of the history.
+    exec(
+        &env.source,
+        "INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) \
+         SELECT channelId, chatId + 100000, chatDate, userId, isAlert, content FROM tblChat LIMIT 9",
+    );
+    env.run(&["extract", "-q", "--delta", "--source", &env.source]);
+    assert!(proven().starts_with(&format!("{} ", last_run())), "{}", proven());
+    env.plan();
+    assert_eq!(planned(&env), full + 9);
+
+    // The file as it was before the delta, written back in place (same path and inode):
+    // the proof no longer holds, everything is counted, and every stage refuses.
+    std::fs::write(&history, &before_delta).unwrap();
+    all_refuse(&env, "does not hold the rows of the last complete extract");
+    // A row deleted after a stage proved the state is found the same way.
+    env.extract().plan();
+    exec(
+        &sqlite_url(&env.ws, "history.db"),
+        "DELETE FROM snap_chat WHERE chat_id = (SELECT MIN(chat_id) FROM snap_chat)",
+    );
+    all_refuse(&env, "truncated or changed");
+}

@@ -268,3 +268,59 @@ fn a_plan_after_a_delta_extends_the_stored_counts_and_equals_a_whole_count() {
     env.plan();
     assert_eq!(counted(&env.report("plan.json")), counted(&b));
 }
+
+/// The plan's file inventory: "room/chatId/n link kind" of every row, in key order.
+fn inventory(env: &TestEnv) -> Vec<String> {
+    let all = text(
+        &sqlite_url(&env.ws, "staging.db"),
+        "SELECT COALESCE(group_concat(l, char(10)), '') FROM (SELECT channel_id || '/' || chat_id \
+         || '/' || seq || ' ' || link || ' ' || kind AS l FROM file_link ORDER BY channel_id, chat_id, seq)",
+    );
+    all.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn a_plan_after_a_delta_scans_only_the_new_rows_for_file_links_and_equals_a_whole_scan() {
+    let env = TestEnv::new("window-plan-links").contoso();
+    env.extract().plan();
+    let staging = sqlite_url(&env.ws, "staging.db");
+    let before = inventory(&env);
+    assert!(!before.is_empty(), "the fixture links files");
+    // A new message with a link, taken by a delta.
+    let src = env.source.as_str();
+    let room = scalar(src, "SELECT MIN(channelId) FROM tblChat");
+    let user = scalar(src, &format!("SELECT MIN(userId) FROM tblChat WHERE channelId = {room}"));
+    exec(
+        src,
+        &format!(
+            "INSERT INTO tblChat (channelId, chatId, chatDate, userId, isAlert, content) VALUES \
+             ({room}, (SELECT MAX(chatId) + 1 FROM tblChat), 634600000000000000, {user}, 0, \
+             'minutes: ma-filelink://fs.contoso.com/PersistentChatFiles/a/b/minutes.docx')"
+        ),
+    );
+    env.run(&["extract", "-q", "--delta", "--source", &env.source]);
+    // Kept messages are taken from the cache, not the history: a mark on one shows it.
+    exec(
+        &staging,
+        "UPDATE link_message SET content = CAST(content AS TEXT) || ' ma-filelink://marked.example/x/y/kept.txt' \
+         WHERE (channel_id, chat_id) = (SELECT channel_id, chat_id FROM link_message \
+         ORDER BY channel_id, chat_id LIMIT 1)",
+    );
+    env.plan();
+    let after = inventory(&env);
+    assert_eq!(after.len(), before.len() + 2, "{after:#?}");
+    assert!(after.iter().any(|l| l.contains("minutes.docx")), "{after:#?}");
+    assert!(after.iter().any(|l| l.contains("marked.example")), "the cache was not used");
+    // A fresh workspace scans everything: the same inventory, without the mark.
+    let whole = TestEnv::new("window-plan-links-whole").source(&env.source);
+    whole.extract().plan();
+    let mut expected = inventory(&whole);
+    assert_eq!(expected.len(), before.len() + 1);
+    // A full extract scans everything again: the mark is gone.
+    env.run(&["extract", "-q", "--source", &env.source]);
+    env.plan();
+    let mut got = inventory(&env);
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected);
+}

@@ -9,7 +9,7 @@
 //! copies each row through a worker thread and a channel), PostgreSQL through sqlx, SQL
 //! Server through a small tiberius pool.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use futures_util::TryStreamExt;
@@ -18,8 +18,10 @@ use super::{Cells, Db, DbUrl, Dialect, OpenMode, Value};
 
 /// A connected database.
 pub enum Conn {
-    /// An SQLite file: statements through sqlx, rows read with rusqlite.
-    Sqlite(Db, PathBuf),
+    /// An SQLite file: statements through sqlx, rows read with rusqlite on read-only
+    /// connections kept for reuse (opening one and parsing the schema for every statement
+    /// cost 0.4 ms a room: 0.7 s of a cutover of 2,000 rooms).
+    Sqlite(Db, super::lite::Readers),
     /// PostgreSQL, through sqlx.
     Postgres(Db),
     /// SQL Server, through tiberius.
@@ -40,7 +42,8 @@ impl Conn {
         match url.dialect() {
             Dialect::Sqlite => {
                 let db = Db::connect(url, mode, conns).await?;
-                Ok(Conn::Sqlite(db, url.sqlite_path().unwrap_or_default()))
+                let path = url.sqlite_path().unwrap_or_default();
+                Ok(Conn::Sqlite(db, super::lite::Readers::new(path)))
             }
             Dialect::Postgres => Ok(Conn::Postgres(Db::connect(url, mode, conns).await?)),
             #[cfg(feature = "mssql")]
@@ -78,7 +81,7 @@ impl Conn {
     /// the engine's own speed. `None` for a server database.
     pub fn sqlite_file(&self) -> Option<&Path> {
         match self {
-            Conn::Sqlite(_, path) => Some(path),
+            Conn::Sqlite(_, readers) => Some(readers.path()),
             _ => None,
         }
     }
@@ -93,17 +96,17 @@ impl Conn {
         mut f: impl FnMut(&dyn Cells) -> Result<()>,
     ) -> Result<()> {
         match self {
-            Conn::Sqlite(db, path) if path.exists() => super::lite::blocking(|| {
-                let conn = super::lite::open(path, false, false)
-                    .with_context(|| format!("cannot open {} read-only", path.display()))?;
-                let mut st = conn.prepare(sql).with_context(|| format!("{what} on {}", db.url))?;
-                let mut rows = st
-                    .query(rusqlite::params_from_iter(params))
-                    .with_context(|| format!("{what} on {}", db.url))?;
-                while let Some(r) = rows.next().with_context(|| format!("{what} on {}", db.url))? {
-                    f(r)?;
-                }
-                Ok(())
+            Conn::Sqlite(db, readers) if readers.path().exists() => super::lite::blocking(|| {
+                readers
+                    .with(|conn| {
+                        let mut st = conn.prepare_cached(sql)?;
+                        let mut rows = st.query(rusqlite::params_from_iter(params))?;
+                        while let Some(r) = rows.next()? {
+                            f(r)?;
+                        }
+                        Ok(())
+                    })
+                    .with_context(|| format!("{what} on {}", db.url))
             }),
             Conn::Sqlite(db, _) | Conn::Postgres(db) => {
                 let mut rows = bind(sqlx::query(sql), params).fetch(&db.pool);
@@ -205,7 +208,7 @@ impl From<Db> for Conn {
         match db.dialect {
             Dialect::Sqlite => {
                 let path = db.url.sqlite_path().unwrap_or_default();
-                Conn::Sqlite(db, path)
+                Conn::Sqlite(db, super::lite::Readers::new(path))
             }
             _ => Conn::Postgres(db),
         }

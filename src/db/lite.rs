@@ -59,6 +59,11 @@ impl Readers {
         Readers { path, idle: Mutex::new(Vec::new()) }
     }
 
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Runs `f` on an idle connection (opening one when none is idle).
     pub fn with<R>(&self, f: impl FnOnce(&Connection) -> anyhow::Result<R>) -> anyhow::Result<R> {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();

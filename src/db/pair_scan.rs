@@ -20,22 +20,19 @@ impl Conn {
         f: &mut (dyn FnMut(usize, &dyn ByteCells) -> Result<()> + Send),
     ) -> Result<()> {
         match self {
-            Conn::Sqlite(db, path) if path.exists() => {
-                let readers = lite::Readers::new(path.clone());
-                lite::blocking(|| {
-                    readers.with(|c| {
-                        let mut st = c.prepare_cached(sql)?;
-                        for (i, (k, b)) in pairs.iter().enumerate() {
-                            let mut rows = st.query((k, b))?;
-                            while let Some(r) = rows.next()? {
-                                f(i, r)?;
-                            }
+            Conn::Sqlite(db, readers) if readers.path().exists() => lite::blocking(|| {
+                readers.with(|c| {
+                    let mut st = c.prepare_cached(sql)?;
+                    for (i, (k, b)) in pairs.iter().enumerate() {
+                        let mut rows = st.query((k, b))?;
+                        while let Some(r) = rows.next()? {
+                            f(i, r)?;
                         }
-                        Ok(())
-                    })
+                    }
+                    Ok(())
                 })
-                .with_context(|| format!("{what} on {}", db.url))
-            }
+            })
+            .with_context(|| format!("{what} on {}", db.url)),
             Conn::Sqlite(db, _) | Conn::Postgres(db) => {
                 for (i, (k, b)) in pairs.iter().enumerate() {
                     let mut rows = sqlx::query(sql).bind(k).bind(b).fetch(&db.pool);

@@ -102,8 +102,7 @@ impl Conn {
         R: Send,
     {
         match self {
-            Conn::Sqlite(db, path) if path.exists() => {
-                let readers = lite::Readers::new(path.clone());
+            Conn::Sqlite(db, readers) if readers.path().exists() => {
                 let read = |k: i64, t: &mut T| {
                     readers.with(|c| {
                         let mut st = c.prepare_cached(sql)?;

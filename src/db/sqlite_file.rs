@@ -49,6 +49,36 @@ pub fn check(path: &Path) -> Result<()> {
         .map_err(|why| bad_input(format!("{}: {why}", path.display())))
 }
 
+/// The identity of the file's current state, for a cache of what was proven about it:
+/// length, modification time, inode, and the header's format, change counter and page
+/// count (in rollback-journal mode SQLite bumps the counter on every committed write).
+/// `None` when the file cannot be read or has a non-empty write-ahead log, whose writes
+/// change neither: such a state is never taken as proven.
+pub fn stamp(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+        return None;
+    }
+    let mut head = Vec::with_capacity(HEADER);
+    std::fs::File::open(path).ok()?.take(HEADER as u64).read_to_end(&mut head).ok()?;
+    if head.len() < HEADER {
+        return None;
+    }
+    let modified = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0u64;
+    let hex: String = [&head[18..20], &head[24..32], &head[92..96]]
+        .concat()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Some(format!("{}:{}:{inode}:{hex}", meta.len(), modified.as_nanos()))
+}
+
 /// What is wrong with a file that starts with `head`, if anything; its length `len` is
 /// judged against the header's page count when given.
 fn verdict(head: &[u8], len: Option<u64>) -> Result<(), String> {

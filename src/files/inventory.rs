@@ -111,6 +111,8 @@ pub async fn finish(
         .map_err(|_| anyhow::anyhow!("the file-link scan stopped unexpectedly"))??;
     drop(t);
     let mut rows = placed(plan, snap, hits);
+    // The scan hands kept messages before new ones: the inventory is in key order.
+    rows.sort_unstable_by_key(|r| (r.channel_id, r.chat_id, r.seq));
     let seen = match files_from {
         Some(dir) => look(dir, &rows),
         None => HashMap::new(),

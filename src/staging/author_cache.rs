@@ -120,6 +120,12 @@ fn reusable(conn: &Connection, since: &str) -> Result<bool> {
     if stored_since != since {
         return Ok(false);
     }
+    deltas_only_since(conn, run)
+}
+
+/// Whether every extract run after `run` is a finished delta (which only adds rows past
+/// each room's watermark, so what was read of the history up to then is unchanged).
+pub(super) fn deltas_only_since(conn: &Connection, run: i64) -> Result<bool> {
     let mut st = conn.prepare(
         "SELECT kind = 'delta' AND finished_at IS NOT NULL FROM extract_run WHERE run_id > ?1",
     )?;

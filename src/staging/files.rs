@@ -9,7 +9,6 @@
 //! after the last verified file.
 
 use anyhow::{Context, Result};
-use rayon::prelude::*;
 use sqlx::Row;
 
 use super::Workspace;
@@ -68,48 +67,6 @@ pub struct LinkMessage<'a> {
     pub content: &'a [u8],
 }
 
-/// Parts the scan is cut into, read on rayon's threads.
-const SCAN_PARTS: usize = 4;
-
-/// The scan of [`Workspace::spawn_history_scan`].
-fn scan<T: Send>(
-    readers: &crate::db::lite::Readers,
-    pattern: &str,
-    f: &(impl Fn(LinkMessage<'_>, &mut Vec<T>) + Sync),
-) -> Result<Vec<T>> {
-    let rooms: Vec<i64> = readers.with(|c| {
-        let mut st = c.prepare(&super::history::rooms_sql())?;
-        let rooms = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
-        Ok(rooms)
-    })?;
-    let parts: Vec<Vec<T>> = super::history::key_ranges(&rooms, SCAN_PARTS)
-        .into_par_iter()
-        .map(|(lo, hi)| {
-            readers.with(|c| {
-                let mut out = Vec::new();
-                let mut st = c.prepare_cached(
-                    "SELECT channel_id, chat_id, chat_date, user_id, content FROM snap_chat \
-                     WHERE channel_id BETWEEN ?1 AND ?2 AND content GLOB ?3 \
-                     ORDER BY channel_id, chat_id",
-                )?;
-                let mut rows = st.query((lo, hi, pattern))?;
-                while let Some(r) = rows.next()? {
-                    let m = LinkMessage {
-                        channel_id: r.get(0)?,
-                        chat_id: r.get(1)?,
-                        chat_date: r.get(2)?,
-                        user_id: r.get(3)?,
-                        content: crate::db::lite::bytes(r, 4)?,
-                    };
-                    f(m, &mut out);
-                }
-                Ok(out)
-            })
-        })
-        .collect::<Result<_>>()?;
-    Ok(parts.into_iter().flatten().collect())
-}
-
 impl Workspace {
     async fn files_schema(&self) -> Result<()> {
         sqlx::raw_sql(SCHEMA).execute(&self.pool).await.context("creating the file tables")?;
@@ -119,17 +76,21 @@ impl Workspace {
     /// Starts, on a thread of its own, one pass over the staged history that hands every
     /// message whose content holds `needle` to `f` (itself on several threads, each over
     /// its own part of the rooms; SQLite skips the other messages, so memory does not grow
-    /// with the history). The caller goes on meanwhile and joins the handle.
+    /// with the history; after a delta only the rows staged since are scanned, see
+    /// `link_cache.rs`). The caller goes on meanwhile and joins the handle; the messages
+    /// come in no particular order.
     pub fn spawn_history_scan<T: Send + 'static>(
         &self,
         needle: &str,
         f: impl Fn(LinkMessage<'_>, &mut Vec<T>) + Send + Sync + 'static,
     ) -> std::thread::JoinHandle<Result<Vec<T>>> {
         let readers = crate::db::lite::Readers::new(self.history_path());
+        let staging = self.staging_file();
         // GLOB: case-sensitive like the grammar, and as cheap as reading the content.
         let pattern = format!("*{}*", needle.replace(['*', '?', '['], ""));
         std::thread::spawn(move || {
-            scan(&readers, &pattern, &f).context("scanning the staged history for file links")
+            super::link_cache::scan(&readers, &staging, &pattern, &f)
+                .context("scanning the staged history for file links")
         })
     }
 

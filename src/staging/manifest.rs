@@ -11,7 +11,9 @@
 //! the cheap one — per-room message counts and highest `chatId` of `history.db` against
 //! the manifest, one scan of the key — not a re-hash of every row: it catches every lost
 //! or added row and costs a fraction of the stage it guards; a row changed in place is
-//! caught by `verify --source` against the legacy database itself.
+//! caught by `verify --source` against the legacy database itself. The scan runs once per
+//! state of `history.db`: the state it proved is kept, and a later stage that finds the
+//! file unchanged skips it (`proven.rs`; a delta extract proves its own rows).
 
 use std::collections::BTreeMap;
 
@@ -199,6 +201,11 @@ impl Workspace {
         let unreadable = |e: anyhow::Error| {
             bad_input(format!("{} is unreadable ({e:#}): re-run `{fix}`", history.display()))
         };
+        // The state counted below; when a check already proved it, nothing is counted.
+        let state = self.history_state(header.run_id);
+        if self.history_proven(state.as_deref()).await? {
+            return Ok(());
+        }
         let (run, staged) = crate::db::lite::blocking(|| {
             self.readers.with(|c| {
                 let run: Option<String> = c
@@ -250,6 +257,7 @@ impl Workspace {
                 )));
             }
         }
+        self.prove_history(state).await;
         Ok(())
     }
 }

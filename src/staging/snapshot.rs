@@ -35,6 +35,8 @@ pub struct ExtractRun {
     pub full: bool,
     /// When it started (RFC 3339).
     pub started_at: String,
+    /// A delta that starts from a proven `history.db` (see `proven.rs`) proves its result.
+    proven: bool,
 }
 
 /// What [`Workspace::commit_extract`] makes current.
@@ -54,6 +56,7 @@ impl Workspace {
     /// interrupted run left there).
     pub async fn begin_extract(&self, full: bool) -> Result<ExtractRun> {
         let started_at = chrono::Utc::now().to_rfc3339();
+        let proven = !full && self.history_proven_now().await?;
         sqlx::raw_sql(&format!(
             "DROP TABLE IF EXISTS {NEXT}; CREATE TABLE {NEXT} {SNAP_CHAT_COLUMNS};"
         ))
@@ -71,7 +74,7 @@ impl Workspace {
         .bind(&started_at)
         .fetch_one(&self.pool)
         .await?;
-        Ok(ExtractRun { id, full, started_at })
+        Ok(ExtractRun { id, full, started_at, proven })
     }
 
     /// Discards what a failed extract staged aside and records the run as failed (its
@@ -96,7 +99,8 @@ impl Workspace {
     /// Makes the run's rows, configuration, watermarks, rejects and manifest current in
     /// one transaction.
     pub async fn commit_extract(&self, run: &ExtractRun, c: Commit<'_>) -> Result<ManifestHeader> {
-        let mut rooms = if run.full { Digests::new() } else { self.manifest_rooms().await? };
+        let before = if run.full { Digests::new() } else { self.manifest_rooms().await? };
+        let mut rooms = before.clone();
         for (room, d) in c.digests {
             rooms.entry(*room).or_default().merge(d);
         }
@@ -113,6 +117,14 @@ impl Workspace {
             checksum: rooms.values().fold(0i64, |a, d| a.wrapping_add(d.checksum)),
         };
         let read: u64 = c.digests.values().map(|d| d.rows).sum();
+        let aside: i64 = match run.proven {
+            true => {
+                sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {NEXT}"))
+                    .fetch_one(&self.pool)
+                    .await?
+            }
+            false => -1,
+        };
         let mut tx = self.pool.begin().await?;
         let swap = if run.full {
             format!("DROP TABLE hist.snap_chat; ALTER TABLE {NEXT} RENAME TO snap_chat; DELETE FROM reject WHERE stage = 'extract';")
@@ -174,6 +186,9 @@ impl Workspace {
             .execute(&mut *tx)
             .await?;
         tx.commit().await.context("making the extracted history current")?;
+        if run.proven {
+            self.prove_delta(run.id, &before, c.digests, aside as u64).await?;
+        }
         let text = serde_json::to_string_pretty(&header)?;
         let path = self.dir().join("manifest.json");
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;

@@ -66,8 +66,7 @@ pub const ROLES: &str = "SELECT CAST(prinRoleNodeID AS BIGINT), CAST(prinRolePri
 pub const SCOPES: &str = "SELECT CAST(scopeNodeID AS BIGINT), CAST(scopePrinID AS BIGINT), \
     CAST(scopeIsDenied AS BIGINT) FROM tblScopePrincipal";
 /// The messages a target room holds: how many, and the highest `chatId`.
-pub const ROOM_CHATS: &str =
-    "SELECT CAST(COUNT(*) AS BIGINT), CAST(MAX(chatId) AS BIGINT) FROM tblChat WHERE channelId = $1";
+pub const ROOM_CHATS: &str = "SELECT CAST(MAX(chatId) AS BIGINT) FROM tblChat WHERE channelId = $1";
 /// The messages the ledger records as written, per target room.
 pub const LEDGER_CHATS: &str =
     "SELECT CAST(room_id AS BIGINT), CAST(SUM(rows_written) AS BIGINT), \
@@ -120,12 +119,13 @@ impl TargetRows {
 /// Messages of a room: how many, and the highest `chatId`.
 pub type ChatStats = (i64, Option<i64>);
 
-/// The messages each of `rooms` holds in the target.
-pub async fn room_chats(db: &Conn, rooms: &[i64]) -> Result<HashMap<i64, ChatStats>> {
+/// The highest `chatId` each of `rooms` holds in the target: one seek of the
+/// (channelId, chatId) key per room, not a count of its history.
+pub async fn room_chats(db: &Conn, rooms: &[i64]) -> Result<HashMap<i64, Option<i64>>> {
     let mut out = HashMap::with_capacity(rooms.len());
     for &room in rooms {
         db.each_row("reading tblChat", ROOM_CHATS, &[Value::Int(room)], |r| {
-            out.insert(room, (r.opt_int(0)?.unwrap_or(0), r.opt_int(1)?));
+            out.insert(room, r.opt_int(0)?);
             Ok(())
         })
         .await?;
