@@ -155,7 +155,8 @@ async fn files_check(
     dir: &std::path::Path,
     progress: &Progress,
 ) -> Result<bool> {
-    let plan = super::stored_plan(ws).await?.of_pool(pool);
+    let stored = super::stored_plan(ws).await?;
+    let plan = stored.of_pool(pool);
     let r = crate::verify::files::check(ws, &plan, wave, dir).await?;
     let csv = ws.reports_dir().join(format!("verify-{label}-files.csv"));
     crate::verify::files::write_csv(&csv, &r)?;

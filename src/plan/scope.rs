@@ -19,7 +19,15 @@ impl Plan {
     /// their rooms of the pool (every wave kept, so a wave name stays known). Principals,
     /// add-ins, findings and excluded rooms are kept whole: the load writes add-ins by
     /// room, and excluded rooms belong to no pool.
-    pub fn of_pool(&self, pool: &str) -> Plan {
+    ///
+    /// A plan whose rooms and categories are all in `pool` is returned as it is: at the
+    /// largest pool a copy cost verify 110 MB.
+    pub fn of_pool(&self, pool: &str) -> std::borrow::Cow<'_, Plan> {
+        if self.rooms.iter().all(|r| r.pool == pool)
+            && self.categories.iter().all(|c| c.pool == pool)
+        {
+            return std::borrow::Cow::Borrowed(self);
+        }
         let rooms: Vec<_> = self.rooms.iter().filter(|r| r.pool == pool).cloned().collect();
         let waves = self
             .waves
@@ -33,12 +41,12 @@ impl Plan {
                 }
             })
             .collect();
-        Plan {
+        std::borrow::Cow::Owned(Plan {
             categories: self.categories.iter().filter(|c| c.pool == pool).cloned().collect(),
             rooms,
             waves,
             ..self.clone()
-        }
+        })
     }
 
     /// Every (wave, pool) pair holding rooms: waves in plan (cutover) order, then pools —

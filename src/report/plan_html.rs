@@ -199,7 +199,11 @@ fn summary(plan: &Plan, legacy_categories: usize) -> String {
             vec![
                 (
                     "Categories, legacy → target",
-                    format!("{legacy_categories} → {}", plan.categories.len()),
+                    format!(
+                        "{} → {}",
+                        n(legacy_categories as u64),
+                        n(plan.categories.len() as u64)
+                    ),
                 ),
                 ("Rooms to migrate", n(plan.rooms.len() as u64)),
                 ("Rooms not migrated", n(plan.excluded_rooms.len() as u64)),
