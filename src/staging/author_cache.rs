@@ -111,16 +111,43 @@ enum Changed {
 /// Whether the stored counts hold for `since` and every extract run since them is a
 /// finished delta.
 fn reusable(conn: &Connection, since: &str) -> Result<bool> {
+    basis_holds(conn, "author_count", "since", since)
+}
+
+/// Whether the basis of the cache `name` (its row in `<name>_basis`: the last extract run
+/// read and the value of `key_col`) is `key`, and every extract run since is a finished
+/// delta. Shared by the caches of the plan (`author_cache.rs`, `link_cache.rs`).
+pub(super) fn basis_holds(conn: &Connection, name: &str, key_col: &str, key: &str) -> Result<bool> {
     let basis: Option<(i64, String)> = conn
-        .query_row("SELECT run_id, since FROM author_count_basis WHERE id = 1", [], |r| {
+        .query_row(&format!("SELECT run_id, {key_col} FROM {name}_basis WHERE id = 1"), [], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
         .optional()?;
-    let Some((run, stored_since)) = basis else { return Ok(false) };
-    if stored_since != since {
-        return Ok(false);
+    match basis {
+        Some((run, kept)) if kept == key => deltas_only_since(conn, run),
+        _ => Ok(false),
     }
-    deltas_only_since(conn, run)
+}
+
+/// Stores, in the cache `name`'s transaction `tx`, each room's highest read `chatId`
+/// (`<name>_room`) and the basis (`<name>_basis`: extract run `run`, `key_col` = `key`).
+pub(super) fn store_marks<'a>(
+    tx: &Connection,
+    name: &str,
+    upto: impl IntoIterator<Item = (&'a i64, &'a i64)>,
+    (run, key_col, key): (i64, &str, &str),
+) -> Result<()> {
+    let mut room = tx.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO {name}_room (channel_id, upto) VALUES (?1, ?2)"
+    ))?;
+    for (r, u) in upto {
+        room.execute(params![r, u])?;
+    }
+    tx.execute(
+        &format!("INSERT OR REPLACE INTO {name}_basis (id, run_id, {key_col}) VALUES (1, ?1, ?2)"),
+        params![run, key],
+    )?;
+    Ok(())
 }
 
 /// Whether every extract run after `run` is a finished delta (which only adds rows past
@@ -166,17 +193,9 @@ fn store(
                 a.before_since as i64
             ])?;
         }
-        let mut room = tx.prepare_cached(
-            "INSERT OR REPLACE INTO author_count_room (channel_id, upto) VALUES (?1, ?2)",
-        )?;
-        for (r, u) in upto.iter().filter(|(r, _)| rooms.contains(r)) {
-            room.execute(params![r, u])?;
-        }
     }
-    tx.execute(
-        "INSERT OR REPLACE INTO author_count_basis (id, run_id, since) VALUES (1, ?1, ?2)",
-        params![run, since],
-    )?;
+    let marks = upto.iter().filter(|(r, _)| rooms.contains(r)).map(|(r, u)| (r, u));
+    store_marks(&tx, "author_count", marks, (run, "since", since))?;
     tx.commit()?;
     Ok(())
 }

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use rayon::prelude::*;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use super::files::LinkMessage;
 use super::history::{key_ranges, rooms_sql};
@@ -124,15 +124,7 @@ fn message<'r>(r: &'r rusqlite::Row<'_>) -> rusqlite::Result<LinkMessage<'r>> {
 /// Whether the kept messages hold for `needle` and every extract since them is a finished
 /// delta.
 fn reusable(conn: &Connection, needle: &str) -> Result<bool> {
-    let basis: Option<(i64, String)> = conn
-        .query_row("SELECT run_id, needle FROM link_scan_basis WHERE id = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?;
-    match basis {
-        Some((run, kept)) if kept == needle => super::author_cache::deltas_only_since(conn, run),
-        _ => Ok(false),
-    }
+    super::author_cache::basis_holds(conn, "link_scan", "needle", needle)
 }
 
 /// A message found, kept as [`LinkMessage`] is.
@@ -184,17 +176,8 @@ fn store(
         for m in found {
             ins.execute(params![m.key.0, m.key.1, m.chat_date, m.user_id, m.content])?;
         }
-        let mut room = tx.prepare_cached(
-            "INSERT OR REPLACE INTO link_scan_room (channel_id, upto) VALUES (?1, ?2)",
-        )?;
-        for (r, u) in upto {
-            room.execute(params![r, u])?;
-        }
     }
-    tx.execute(
-        "INSERT OR REPLACE INTO link_scan_basis (id, run_id, needle) VALUES (1, ?1, ?2)",
-        params![run, needle],
-    )?;
+    super::author_cache::store_marks(&tx, "link_scan", upto, (run, "needle", needle))?;
     tx.commit()?;
     Ok(())
 }
