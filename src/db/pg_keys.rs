@@ -17,7 +17,7 @@
 
 use sqlx::{Postgres, Transaction};
 
-use super::batch::{Batch, Op, CHAT};
+use super::batch::{Batch, CHAT};
 
 /// From this many rows into tables other than `tblChat` (which has no foreign key), the
 /// keys are checked set-based. A history chunk's few ledger rows stay below it.
@@ -48,10 +48,10 @@ pub(super) async fn set_aside(
     let mut tables: Vec<&str> = Vec::new();
     let mut rows = 0;
     for op in &batch.ops {
-        if let Op::Insert(t, r) = op {
-            if !std::ptr::eq(*t, &CHAT) {
-                rows += r.len();
-                tables.push(t.name);
+        if let Some(n) = op.rows() {
+            if !std::ptr::eq(op.table(), &CHAT) {
+                rows += n;
+                tables.push(op.table().name);
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use sqlx::postgres::PgPool;
 
-use super::batch::{insert_sql, Batch, Op, Ty, Value};
+use super::batch::{insert_sql, Batch, Op, TableSpec, Ty, Value};
 use super::Dialect;
 
 /// Rows per multi-row INSERT statement.
@@ -46,35 +46,48 @@ macro_rules! bind_all {
     }};
 }
 
+/// Inserts `rows` into `t`: through COPY when they are many (its text input gives a GUID or
+/// datetime column the same conversion as the casts of `insert_sql`), else multi-row
+/// INSERTs.
+async fn insert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    t: &TableSpec,
+    rows: &[Vec<Value>],
+) -> Result<(), sqlx::Error> {
+    if rows.len() >= COPY_FROM {
+        let cols: Vec<&str> = t.cols.iter().map(|c| c.0).collect();
+        let mut copy =
+            tx.copy_in_raw(&format!("COPY {} ({}) FROM STDIN", t.name, cols.join(", "))).await?;
+        let mut buf = Vec::with_capacity(64 * 1024);
+        for row in rows {
+            copy_row(&mut buf, row);
+            if buf.len() >= 1 << 20 {
+                copy.send(std::mem::take(&mut buf)).await?;
+            }
+        }
+        if !buf.is_empty() {
+            copy.send(buf).await?;
+        }
+        copy.finish().await?;
+        return Ok(());
+    }
+    for part in rows.chunks(ROWS_PER_INSERT) {
+        let sql = insert_sql(t, part.len(), Dialect::Postgres);
+        bind_all!(sqlx::query(&sql), t, part).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 /// Applies `batch` in one transaction.
 pub(super) async fn apply(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     let checks = super::pg_keys::set_aside(&mut tx, batch).await?;
     for op in &batch.ops {
         match op {
-            // COPY's text input gives a GUID or datetime column the same conversion as the
-            // casts of `insert_sql`.
-            Op::Insert(t, rows) if rows.len() >= COPY_FROM => {
-                let cols: Vec<&str> = t.cols.iter().map(|c| c.0).collect();
-                let mut copy = tx
-                    .copy_in_raw(&format!("COPY {} ({}) FROM STDIN", t.name, cols.join(", ")))
-                    .await?;
-                let mut buf = Vec::with_capacity(64 * 1024);
-                for row in rows {
-                    copy_row(&mut buf, row);
-                    if buf.len() >= 1 << 20 {
-                        copy.send(std::mem::take(&mut buf)).await?;
-                    }
-                }
-                if !buf.is_empty() {
-                    copy.send(buf).await?;
-                }
-                copy.finish().await?;
-            }
-            Op::Insert(t, rows) => {
-                for part in rows.chunks(ROWS_PER_INSERT) {
-                    let sql = insert_sql(t, part.len(), Dialect::Postgres);
-                    bind_all!(sqlx::query(&sql), t, part).execute(&mut *tx).await?;
+            Op::Insert(t, rows) => insert(&mut tx, t, rows).await?,
+            Op::InsertInts(t, cells) => {
+                for rows in super::batch::int_rows(t, cells) {
+                    insert(&mut tx, t, &rows).await?;
                 }
             }
             Op::DeleteEq(t, col, v) => {

@@ -40,17 +40,10 @@ pub(super) fn apply_ops(tx: &Connection, batch: &Batch) -> rusqlite::Result<()> 
     {
         for op in &batch.ops {
             match op {
-                Op::Insert(t, rows) => {
-                    let mut full = rows.chunks_exact(ROWS_PER_INSERT);
-                    if rows.len() >= ROWS_PER_INSERT {
-                        let mut st = tx.prepare_cached(&insert_sql(t, ROWS_PER_INSERT))?;
-                        for chunk in full.by_ref() {
-                            st.execute(params_from_iter(chunk.iter().flatten()))?;
-                        }
-                    }
-                    let mut st = tx.prepare_cached(&insert_sql(t, 1))?;
-                    for row in full.remainder() {
-                        st.execute(params_from_iter(row.iter()))?;
+                Op::Insert(t, rows) => insert(tx, t, rows)?,
+                Op::InsertInts(t, cells) => {
+                    for rows in super::batch::int_rows(t, cells) {
+                        insert(tx, t, &rows)?;
                     }
                 }
                 Op::DeleteEq(t, col, v) => {
@@ -70,6 +63,22 @@ pub(super) fn apply_ops(tx: &Connection, batch: &Batch) -> rusqlite::Result<()> 
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// Inserts `rows` into `t`: multi-row statements for the bulk, single rows for the rest.
+fn insert(tx: &Connection, t: &TableSpec, rows: &[Vec<Value>]) -> rusqlite::Result<()> {
+    let mut full = rows.chunks_exact(ROWS_PER_INSERT);
+    if rows.len() >= ROWS_PER_INSERT {
+        let mut st = tx.prepare_cached(&insert_sql(t, ROWS_PER_INSERT))?;
+        for chunk in full.by_ref() {
+            st.execute(params_from_iter(chunk.iter().flatten()))?;
+        }
+    }
+    let mut st = tx.prepare_cached(&insert_sql(t, 1))?;
+    for row in full.remainder() {
+        st.execute(params_from_iter(row.iter()))?;
     }
     Ok(())
 }

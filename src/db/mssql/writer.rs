@@ -289,6 +289,11 @@ async fn apply_once(
             Op::Insert(spec, rows) => {
                 insert_rows(c, spec, layout, &rows.iter().collect::<Vec<_>>()).await?
             }
+            Op::InsertInts(spec, cells) => {
+                for rows in crate::db::batch::int_rows(spec, cells) {
+                    insert_rows(c, spec, layout, &rows.iter().collect::<Vec<_>>()).await?;
+                }
+            }
             Op::DeleteEq(spec, col, v) => {
                 let pos = layout
                     .iter()
