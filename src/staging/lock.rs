@@ -77,7 +77,8 @@ impl WorkspaceLock {
                     return Ok(WorkspaceLock { path, took_over });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let held = std::fs::read_to_string(&path).unwrap_or_default();
+                    // Released meanwhile: try again.
+                    let Some(held) = read_held(&path) else { continue };
                     let field = |k: &str| {
                         held.lines()
                             .find_map(|l| l.strip_prefix(k)?.strip_prefix('='))
@@ -123,6 +124,25 @@ impl Drop for WorkspaceLock {
             let _ = std::fs::remove_file(&self.path);
         }
     }
+}
+
+/// The body of a lock someone holds (`None`: it was released meanwhile). A lock is
+/// created empty and then written: a holder still writing it (a second load started at
+/// the same instant) is waited for, up to a second, so that the refusal can name it.
+fn read_held(path: &Path) -> Option<String> {
+    let mut held = String::new();
+    for _ in 0..20 {
+        match std::fs::read_to_string(path) {
+            Ok(body) => held = body,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(_) => {}
+        }
+        if held.contains("\nsince=") && held.ends_with('\n') {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Some(held)
 }
 
 /// Control characters would break the one-line message.
@@ -186,6 +206,31 @@ mod tests {
         drop(l);
         std::fs::write(dir.path().join(FILE), "holder=elsewhere:1\ncommand=load\n").unwrap();
         assert!(WorkspaceLock::acquire(dir.path(), "load").is_err());
+    }
+
+    #[test]
+    fn a_lock_still_being_written_is_named_and_a_released_one_is_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        // Created, not yet written: the holder is waited for and named.
+        std::fs::write(&path, "").unwrap();
+        let writer = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                std::fs::write(&path, "holder=elsewhere:7\ncommand=load --wave b\nsince=now\n")
+            })
+        };
+        let err = WorkspaceLock::acquire(dir.path(), "load").unwrap_err().to_string();
+        writer.join().unwrap().unwrap();
+        assert!(
+            err.contains("in use by `load --wave b` (process elsewhere:7, since now)"),
+            "{err}"
+        );
+        // Released while being read: taken.
+        std::fs::remove_file(&path).unwrap();
+        assert!(read_held(&path).is_none());
+        assert!(WorkspaceLock::acquire(dir.path(), "load").is_ok());
     }
 
     #[test]
