@@ -35,18 +35,27 @@ pub fn check(path: &Path) -> Result<()> {
     if len == 0 {
         return Ok(());
     }
-    let mut head = Vec::with_capacity(HEADER);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(HEADER as u64).read_to_end(&mut head))
-        .map_err(|e| bad_input(format!("{}: cannot read: {e}", path.display())))?;
+    let head =
+        header(path).map_err(|e| bad_input(format!("{}: cannot read: {e}", path.display())))?;
     // In WAL mode the pages past the main file's end may still be in `<file>-wal` (a
     // process that ended before its checkpoint): SQLite completes the file from it on open,
     // so the length is judged only without a write-ahead log.
+    verdict(&head, (!has_wal(path)).then_some(len))
+        .map_err(|why| bad_input(format!("{}: {why}", path.display())))
+}
+
+/// The file's first [`HEADER`] bytes (fewer when it is shorter).
+fn header(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(HEADER);
+    std::fs::File::open(path)?.take(HEADER as u64).read_to_end(&mut head)?;
+    Ok(head)
+}
+
+/// Whether `<path>-wal` exists and is not empty.
+fn has_wal(path: &Path) -> bool {
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
-    let has_wal = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
-    verdict(&head, (!has_wal).then_some(len))
-        .map_err(|why| bad_input(format!("{}: {why}", path.display())))
+    std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0)
 }
 
 /// The identity of the file's current state, for a cache of what was proven about it:
@@ -56,13 +65,10 @@ pub fn check(path: &Path) -> Result<()> {
 /// change neither: such a state is never taken as proven.
 pub fn stamp(path: &Path) -> Option<String> {
     let meta = std::fs::metadata(path).ok()?;
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+    if has_wal(path) {
         return None;
     }
-    let mut head = Vec::with_capacity(HEADER);
-    std::fs::File::open(path).ok()?.take(HEADER as u64).read_to_end(&mut head).ok()?;
+    let head = header(path).ok()?;
     if head.len() < HEADER {
         return None;
     }

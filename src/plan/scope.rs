@@ -28,25 +28,16 @@ impl Plan {
         {
             return std::borrow::Cow::Borrowed(self);
         }
-        let rooms: Vec<_> = self.rooms.iter().filter(|r| r.pool == pool).cloned().collect();
-        let waves = self
-            .waves
-            .iter()
-            .map(|w| {
-                let mine: Vec<_> = rooms.iter().filter(|r| r.wave == w.name).collect();
-                super::PlanWave {
-                    name: w.name.clone(),
-                    rooms: mine.iter().map(|r| r.legacy_id).collect(),
-                    messages: mine.iter().map(|r| r.message_count).sum(),
-                }
-            })
-            .collect();
-        std::borrow::Cow::Owned(Plan {
-            categories: self.categories.iter().filter(|c| c.pool == pool).cloned().collect(),
-            rooms,
-            waves,
-            ..self.clone()
-        })
+        // One copy, filtered in place (a copy of every room just to drop it cost as much).
+        let mut out = self.clone();
+        out.rooms.retain(|r| r.pool == pool);
+        out.categories.retain(|c| c.pool == pool);
+        for w in &mut out.waves {
+            let mine: Vec<_> = out.rooms.iter().filter(|r| r.wave == w.name).collect();
+            w.rooms = mine.iter().map(|r| r.legacy_id).collect();
+            w.messages = mine.iter().map(|r| r.message_count).sum();
+        }
+        std::borrow::Cow::Owned(out)
     }
 
     /// Every (wave, pool) pair holding rooms: waves in plan (cutover) order, then pools —

@@ -117,13 +117,14 @@ impl Workspace {
             checksum: rooms.values().fold(0i64, |a, d| a.wrapping_add(d.checksum)),
         };
         let read: u64 = c.digests.values().map(|d| d.rows).sum();
-        let aside: i64 = match run.proven {
-            true => {
+        // The side table's rows, for a delta that proves its own result.
+        let aside: Option<i64> = match run.proven {
+            true => Some(
                 sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {NEXT}"))
                     .fetch_one(&self.pool)
-                    .await?
-            }
-            false => -1,
+                    .await?,
+            ),
+            false => None,
         };
         let mut tx = self.pool.begin().await?;
         let swap = if run.full {
@@ -186,7 +187,7 @@ impl Workspace {
             .execute(&mut *tx)
             .await?;
         tx.commit().await.context("making the extracted history current")?;
-        if run.proven {
+        if let Some(aside) = aside {
             self.prove_delta(run.id, &before, c.digests, aside as u64).await?;
         }
         let text = serde_json::to_string_pretty(&header)?;

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use anyhow::Result;
 
-use super::read::{ChatStats, TargetRows};
+use super::read::TargetRows;
 use super::Owned;
 use crate::error::refused;
 
@@ -35,8 +35,8 @@ pub struct Seen<'a> {
     pub target: &'a TargetRows,
     /// The highest `chatId` per staged room in the target.
     pub chats: &'a HashMap<i64, Option<i64>>,
-    /// Messages per room the ledger records.
-    pub ledger: &'a HashMap<i64, ChatStats>,
+    /// The highest `chatId` the ledger records per room.
+    pub ledger: &'a HashMap<i64, Option<i64>>,
     /// Role type id → name, for messages.
     pub role_name: &'a dyn Fn(i64) -> &'static str,
 }
@@ -54,7 +54,7 @@ pub fn check(wave: &str, rooms: &[Staged<'_>], owned: &Owned, seen: &Seen<'_>) -
             found.push(format!("{at}: it was enabled in the target before its cutover"));
         }
         let have_max = seen.chats.get(&r.id).copied().flatten();
-        let wrote_max = seen.ledger.get(&r.id).and_then(|l| l.1);
+        let wrote_max = seen.ledger.get(&r.id).copied().flatten();
         if have_max > wrote_max {
             found.push(format!(
                 "{at}: message(s) the ledger did not write (highest chatId {}, the ledger's {})",

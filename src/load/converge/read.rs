@@ -65,12 +65,11 @@ pub const ROLES: &str = "SELECT CAST(prinRoleNodeID AS BIGINT), CAST(prinRolePri
 /// Every scope row.
 pub const SCOPES: &str = "SELECT CAST(scopeNodeID AS BIGINT), CAST(scopePrinID AS BIGINT), \
     CAST(scopeIsDenied AS BIGINT) FROM tblScopePrincipal";
-/// The messages a target room holds: how many, and the highest `chatId`.
+/// The highest `chatId` a target room holds.
 pub const ROOM_CHATS: &str = "SELECT CAST(MAX(chatId) AS BIGINT) FROM tblChat WHERE channelId = $1";
-/// The messages the ledger records as written, per target room.
-pub const LEDGER_CHATS: &str =
-    "SELECT CAST(room_id AS BIGINT), CAST(SUM(rows_written) AS BIGINT), \
-    CAST(MAX(last_chat) AS BIGINT) FROM gcmigrate_ledger WHERE kind = 'chat' GROUP BY room_id";
+/// The highest `chatId` the ledger records as written, per target room.
+pub const LEDGER_CHATS: &str = "SELECT CAST(room_id AS BIGINT), CAST(MAX(last_chat) AS BIGINT) \
+    FROM gcmigrate_ledger WHERE kind = 'chat' GROUP BY room_id";
 
 impl TargetRows {
     /// Reads the node rows, and the role and scope rows of `of`.
@@ -116,9 +115,6 @@ impl TargetRows {
     }
 }
 
-/// Messages of a room: how many, and the highest `chatId`.
-pub type ChatStats = (i64, Option<i64>);
-
 /// The highest `chatId` each of `rooms` holds in the target: one seek of the
 /// (channelId, chatId) key per room, not a count of its history.
 pub async fn room_chats(db: &Conn, rooms: &[i64]) -> Result<HashMap<i64, Option<i64>>> {
@@ -133,12 +129,12 @@ pub async fn room_chats(db: &Conn, rooms: &[i64]) -> Result<HashMap<i64, Option<
     Ok(out)
 }
 
-/// The messages the ledger records per target room.
-pub async fn ledger_chats(db: &Conn) -> Result<HashMap<i64, ChatStats>> {
+/// The highest `chatId` the ledger records as written, per target room.
+pub async fn ledger_chats(db: &Conn) -> Result<HashMap<i64, Option<i64>>> {
     let mut out = HashMap::new();
     db.each_row("reading gcmigrate_ledger", LEDGER_CHATS, &[], |r| {
         if let Some(room) = r.opt_int(0)? {
-            out.insert(room, (r.opt_int(1)?.unwrap_or(0), r.opt_int(2)?));
+            out.insert(room, r.opt_int(1)?);
         }
         Ok(())
     })
