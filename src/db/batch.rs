@@ -238,6 +238,18 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// Gives back the room the steps' lists grew into (up to half of each: a list grows by
+    /// doubling), before a large batch is written.
+    pub fn shrink_to_fit(&mut self) {
+        for op in &mut self.ops {
+            match op {
+                Op::Insert(_, rows) => rows.shrink_to_fit(),
+                Op::InsertInts(_, cells) => cells.shrink_to_fit(),
+                _ => {}
+            }
+        }
+    }
+
     /// Adds rows to a table (appending to the last step when it is the same table); a row
     /// of integers only, into a table of integer columns only, is kept flat
     /// ([`Op::InsertInts`]).

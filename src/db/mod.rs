@@ -20,6 +20,7 @@ pub mod ledger_ddl;
 pub mod lite;
 #[cfg(feature = "mssql")]
 pub mod mssql;
+pub mod packed_json;
 mod pair_scan;
 pub mod pg_connect;
 mod pg_keys;

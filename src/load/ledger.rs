@@ -209,7 +209,7 @@ pub async fn configs(db: &Conn) -> Result<Vec<ConfigRow>> {
     rows.unwrap_or_default()
         .into_iter()
         .map(|(run_id, wave, body, deployment, pool)| {
-            let map: IdMap = serde_json::from_str(&body).with_context(|| {
+            let map: IdMap = crate::db::packed_json::unpack(&body).with_context(|| {
                 format!("the ledger's configuration row of run {run_id} is unreadable")
             })?;
             Ok(ConfigRow { run_id, wave, map, deployment, pool })

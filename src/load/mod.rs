@@ -252,7 +252,7 @@ async fn run(
                 "config",
                 None,
                 map.inserted.nodes.len() as u64,
-                Some(serde_json::to_string(&map)?),
+                Some(crate::db::packed_json::pack(&map)?),
                 owner,
             ),
         );
@@ -262,7 +262,8 @@ async fn run(
         drop(batch);
         drop(t);
         if !opts.dry_run {
-            ws.journal(&run_id, wave, "config", &serde_json::to_string(&map.inserted)?).await?;
+            ws.journal(&run_id, wave, "config", &crate::db::packed_json::pack(&map.inserted)?)
+                .await?;
         }
         report.config_written = true;
     }

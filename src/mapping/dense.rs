@@ -38,26 +38,36 @@ impl Dense {
         d.ids.sort_unstable();
         d.ids.dedup();
         d.index = d.ids.iter().enumerate().map(|(i, p)| (*p, i as u32)).collect();
-        let mut rev: Vec<Vec<u32>> = vec![Vec::new(); d.ids.len()];
+        let mut users = Vec::with_capacity(d.ids.len());
         d.aff_off.push(0);
-        for (i, &p) in d.ids.iter().enumerate() {
-            let user = enabled_user(p);
-            for a in affs.of(p) {
-                // An affiliation that is not a principal of this side cannot be listed anywhere.
-                if let Some(&ai) = d.index.get(&a) {
-                    d.aff.push(ai);
-                    if user {
-                        rev[ai as usize].push(i as u32);
-                    }
-                }
-            }
+        for &p in &d.ids {
+            users.push(enabled_user(p));
+            // An affiliation that is not a principal of this side cannot be listed anywhere.
+            d.aff.extend(affs.of(p).filter_map(|a| d.index.get(&a).copied()));
             d.aff_off.push(d.aff.len() as u32);
         }
-        d.rev_off.push(0);
-        for list in rev {
-            d.rev.extend(list);
-            d.rev_off.push(d.rev.len() as u32);
+        d.aff.shrink_to_fit();
+        // The reverse index by counting (no list per principal: the domain's holds everyone).
+        let closure = |i: usize| &d.aff[d.aff_off[i] as usize..d.aff_off[i + 1] as usize];
+        let mut count = vec![0u32; d.ids.len() + 1];
+        for i in (0..d.ids.len()).filter(|&i| users[i]) {
+            for &a in closure(i) {
+                count[a as usize + 1] += 1;
+            }
         }
+        for i in 1..count.len() {
+            count[i] += count[i - 1];
+        }
+        let mut rev = vec![0u32; count[d.ids.len()] as usize];
+        let mut next = count.clone();
+        for i in (0..d.ids.len()).filter(|&i| users[i]) {
+            for &a in closure(i) {
+                rev[next[a as usize] as usize] = i as u32;
+                next[a as usize] += 1;
+            }
+        }
+        d.rev_off = count;
+        d.rev = rev;
         d
     }
 

@@ -241,6 +241,26 @@ pub struct ScriptFile {
 }
 
 impl Plan {
+    /// Gives back the room a parse left in its lists (a list read from JSON grows by
+    /// doubling: up to half of it unused, 50 MB at the largest pool).
+    pub fn shrink_to_fit(&mut self) {
+        for r in &mut self.rooms {
+            r.members.shrink_to_fit();
+            r.managers.shrink_to_fit();
+            r.presenters.shrink_to_fit();
+        }
+        for c in &mut self.categories {
+            c.allowed.shrink_to_fit();
+            c.denied.shrink_to_fit();
+            c.creators.shrink_to_fit();
+        }
+        self.rooms.shrink_to_fit();
+        self.categories.shrink_to_fit();
+        self.principals.shrink_to_fit();
+        self.findings.shrink_to_fit();
+        self.excluded_rooms.shrink_to_fit();
+    }
+
     /// The scripts' total size in bytes.
     pub fn script_bytes(&self) -> u64 {
         self.scripts.iter().map(|s| s.bytes).sum()

@@ -106,9 +106,10 @@ pub async fn from_journal(ws: &Workspace) -> Result<Vec<LoadedWave>> {
     let mut out: Vec<LoadedWave> = Vec::new();
     for e in ws.journal_entries(&["config", "rollback"]).await? {
         if e.kind == "config" {
-            let inserted: Inserted = serde_json::from_str(&e.body).with_context(|| {
-                format!("the journal's configuration entry of run {} is unreadable", e.run_id)
-            })?;
+            let inserted: Inserted =
+                crate::db::packed_json::unpack(&e.body).with_context(|| {
+                    format!("the journal's configuration entry of run {} is unreadable", e.run_id)
+                })?;
             out.push(LoadedWave {
                 wave: e.wave,
                 runs: vec![e.run_id],

@@ -259,12 +259,14 @@ impl Workspace {
 
     /// Loads the configuration snapshot, or says to run `extract`.
     pub async fn load_snapshot(&self) -> Result<Snapshot> {
-        SNAPSHOT.read(&self.staging_file())?.ok_or_else(|| {
+        let mut snap: Snapshot = SNAPSHOT.read(&self.staging_file())?.ok_or_else(|| {
             bad_input(format!(
                 "workspace {} holds no snapshot yet: run `gcmigrate extract` first",
                 self.dir.display()
             ))
-        })
+        })?;
+        snap.shrink_to_fit();
+        Ok(snap)
     }
 
     /// `staging.db`.
@@ -309,8 +311,11 @@ impl Workspace {
 
     /// Loads the resolved plan, or says to run `plan`.
     pub async fn load_plan(&self) -> Result<crate::plan::Plan> {
-        PLAN.read(&self.staging_file())?
-            .ok_or_else(|| bad_input("the workspace holds no plan yet: run `gcmigrate plan` first"))
+        let mut plan: crate::plan::Plan = PLAN.read(&self.staging_file())?.ok_or_else(|| {
+            bad_input("the workspace holds no plan yet: run `gcmigrate plan` first")
+        })?;
+        plan.shrink_to_fit();
+        Ok(plan)
     }
 }
 

@@ -53,7 +53,12 @@ impl<'a> Draft<'a> {
     }
 
     /// The batch and the maps, once every row is added.
-    pub(super) fn finish(self) -> (Batch, IdMap) {
+    pub(super) fn finish(mut self) -> (Batch, IdMap) {
+        self.b.shrink_to_fit();
+        let ins = &mut self.map.inserted;
+        ins.principals.shrink_to_fit();
+        ins.affiliations.shrink_to_fit();
+        ins.roles.shrink_to_fit();
         (self.b, self.map)
     }
 

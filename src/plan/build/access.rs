@@ -160,11 +160,19 @@ pub(super) fn plan_principals(
     }
     // Members of a referenced group reach rooms through it: they must exist in the target
     // with their affiliations, or they lose access. Then every affiliation of all of those.
-    let reached: BTreeSet<i64> =
-        ids.iter().flat_map(|&p| lg.affs.members(p).chain([p]).collect::<Vec<_>>()).collect();
-    let closure: BTreeSet<i64> =
-        reached.iter().flat_map(|&p| lg.affs.of(p).collect::<Vec<_>>()).collect();
-    let planned: Vec<PlanPrincipal> = closure
+    // Sets filled as they go: collected at once, they sort every group's members side by
+    // side first (40 MB at the largest pool, whose domain group has everyone).
+    let mut reached: BTreeSet<i64> = BTreeSet::new();
+    for &p in &ids {
+        reached.insert(p);
+        reached.extend(lg.affs.members(p));
+    }
+    let mut closure: BTreeSet<i64> = BTreeSet::new();
+    for &p in &reached {
+        closure.extend(lg.affs.of(p));
+    }
+    drop(reached);
+    let mut planned: Vec<PlanPrincipal> = closure
         .into_iter()
         .filter_map(|id| snap.principals.get(&id))
         .map(|p| {
@@ -202,6 +210,7 @@ pub(super) fn plan_principals(
             out
         })
         .collect();
+    planned.shrink_to_fit();
     merge_same_uri(planned, f)
 }
 
