@@ -250,6 +250,18 @@ impl Batch {
         }
     }
 
+    /// Makes room for `rows` more integer rows of `table` (a table of integer columns
+    /// only), so that a list of millions is not grown by doubling.
+    pub fn reserve_ints(&mut self, table: &'static TableSpec, rows: usize) {
+        debug_assert!(table.cols.iter().all(|c| c.1 == Ty::Int), "{}", table.name);
+        let cells = rows * table.cols.len();
+        match self.ops.last_mut() {
+            Some(Op::InsertInts(t, c)) if std::ptr::eq(*t, table) => c.reserve_exact(cells),
+            _ if rows > 0 => self.ops.push(Op::InsertInts(table, Vec::with_capacity(cells))),
+            _ => {}
+        }
+    }
+
     /// Adds rows to a table (appending to the last step when it is the same table); a row
     /// of integers only, into a table of integer columns only, is kept flat
     /// ([`Op::InsertInts`]).
@@ -419,5 +431,23 @@ mod tests {
         let mut c = Batch::default();
         c.insert(&LEDGER, LEDGER.cols.iter().map(|_| Value::Int(1)).collect());
         assert!(matches!(&c.ops[0], Op::Insert(..)));
+    }
+
+    #[test]
+    fn reserved_room_is_filled_by_the_rows_that_follow_and_given_back_when_unused() {
+        let mut b = Batch::default();
+        b.reserve_ints(&ROLE, 0);
+        assert!(b.ops.is_empty(), "nothing reserved for no rows");
+        b.reserve_ints(&ROLE, 1000);
+        for i in 0..10 {
+            b.insert(&ROLE, vec![i.into(), 2i64.into(), 3i64.into(), 1i64.into()]);
+        }
+        assert_eq!(b.ops.len(), 1, "the rows went into the reserved step");
+        let Op::InsertInts(_, cells) = &b.ops[0] else { panic!("{:?}", b.ops[0]) };
+        assert!(cells.capacity() >= 4000);
+        b.shrink_to_fit();
+        let Op::InsertInts(_, cells) = &b.ops[0] else { panic!("{:?}", b.ops[0]) };
+        assert_eq!((cells.len(), cells.capacity()), (40, 40));
+        assert_eq!(b.counts()["tblPrincipalRole"], 10);
     }
 }

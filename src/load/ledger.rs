@@ -70,7 +70,7 @@ impl Mine {
     /// The workspace's own rows.
     pub async fn of(ws: &crate::staging::Workspace, snap: &crate::model::Snapshot) -> Result<Mine> {
         let deployment = deployment_of(snap)?;
-        let runs = ws.journal_entries(&["config"]).await?.into_iter().map(|e| e.run_id).collect();
+        let runs = ws.journal_runs("config").await?.into_iter().collect();
         Ok(Mine { deployment, runs })
     }
 

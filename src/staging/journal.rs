@@ -39,6 +39,16 @@ impl Workspace {
         Ok(())
     }
 
+    /// The runs with a journal entry of `kind`, without the bodies (a configuration's
+    /// body lists every key it wrote).
+    pub async fn journal_runs(&self, kind: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT DISTINCT run_id FROM journal WHERE kind = ?1")
+            .bind(kind)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?)
+    }
+
     /// The journal entries of the given kinds, in the order they were written.
     pub async fn journal_entries(&self, kinds: &[&str]) -> Result<Vec<JournalEntry>> {
         let marks: Vec<String> = (1..=kinds.len()).map(|i| format!("?{i}")).collect();

@@ -134,6 +134,10 @@ impl<'a> Draft<'a> {
                 affs_of.entry(who).or_default().push(aff);
             }
         }
+        // At most: each new principal's own row and every stored row (shrunk in `finish`).
+        let most = new_prins.len() + self.snap.affiliations.len();
+        self.b.reserve_ints(&AFFILIATION, most);
+        self.map.inserted.affiliations.reserve_exact(most);
         for (p, id) in new_prins {
             let mut pairs: Vec<(i64, i64)> = vec![(*id, -1)];
             for aff in affs_of.get(&p.legacy_id).into_iter().flatten() {
@@ -286,6 +290,8 @@ impl<'a> Draft<'a> {
 
     /// Inserts role rows, in the order given.
     pub(super) fn insert_roles(&mut self, roles: Vec<RoleRow>) {
+        self.b.reserve_ints(&ROLE, roles.len());
+        self.map.inserted.roles.reserve_exact(roles.len());
         for (node, prin, role) in roles {
             self.b.insert(&ROLE, vec![node.into(), prin.into(), role.into(), 1i64.into()]);
             self.map.inserted.roles.push((node, prin, role));
