@@ -34,10 +34,7 @@ fn pack_above<T: Serialize>(value: &T, plain_max: usize) -> Result<String> {
     serde_json::to_writer(&mut out, value).context("packing a body")?;
     match out {
         Body::Plain(json, _) => Ok(String::from_utf8(json)?),
-        Body::Packed(mut z) => {
-            z.flush()?;
-            Ok(z.finish()?.into_inner())
-        }
+        Body::Packed(z) => Ok(z.finish()?.into_inner()),
     }
 }
 
@@ -66,7 +63,10 @@ impl Write for Body {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        match self {
+            Body::Plain(..) => Ok(()),
+            Body::Packed(z) => z.flush(),
+        }
     }
 }
 

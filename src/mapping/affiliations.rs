@@ -21,7 +21,8 @@ pub struct Affiliations {
 }
 
 /// Sorted `(key, value)` pairs stored as the distinct keys, where each key's values start
-/// in `values`, and the values themselves (sorted, distinct per key).
+/// in `values` (one more start: the end), and the values themselves (sorted, distinct per
+/// key).
 #[derive(Debug, Default)]
 struct Index {
     keys: Vec<i64>,
@@ -43,6 +44,7 @@ impl Index {
             }
             ix.values.push(v);
         }
+        ix.starts.push(ix.values.len());
         ix.keys.shrink_to_fit();
         ix.starts.shrink_to_fit();
         ix
@@ -50,9 +52,12 @@ impl Index {
 
     /// The values of `k` (`None`: `k` has no pair).
     fn get(&self, k: i64) -> Option<&[i64]> {
-        let i = self.keys.binary_search(&k).ok()?;
-        let end = self.starts.get(i + 1).copied().unwrap_or(self.values.len());
-        Some(&self.values[self.starts[i]..end])
+        self.keys.binary_search(&k).ok().map(|i| self.at(i))
+    }
+
+    /// The values of the `i`th key.
+    fn at(&self, i: usize) -> &[i64] {
+        &self.values[self.starts[i]..self.starts[i + 1]]
     }
 }
 
@@ -75,10 +80,7 @@ impl Affiliations {
             .keys
             .iter()
             .enumerate()
-            .flat_map(|(i, &p)| {
-                let end = of.starts.get(i + 1).copied().unwrap_or(of.values.len());
-                of.values[of.starts[i]..end].iter().map(move |&a| (a, p))
-            })
+            .flat_map(|(i, &p)| of.at(i).iter().map(move |&a| (a, p)))
             .collect();
         Affiliations { of, members_of: Index::new(reverse) }
     }

@@ -48,10 +48,9 @@ impl Dense {
         }
         d.aff.shrink_to_fit();
         // The reverse index by counting (no list per principal: the domain's holds everyone).
-        let closure = |i: usize| &d.aff[d.aff_off[i] as usize..d.aff_off[i + 1] as usize];
         let mut count = vec![0u32; d.ids.len() + 1];
         for i in (0..d.ids.len()).filter(|&i| users[i]) {
-            for &a in closure(i) {
+            for &a in d.closure(i as u32) {
                 count[a as usize + 1] += 1;
             }
         }
@@ -61,7 +60,7 @@ impl Dense {
         let mut rev = vec![0u32; count[d.ids.len()] as usize];
         let mut next = count.clone();
         for i in (0..d.ids.len()).filter(|&i| users[i]) {
-            for &a in closure(i) {
+            for &a in d.closure(i as u32) {
                 rev[next[a as usize] as usize] = i as u32;
                 next[a as usize] += 1;
             }

@@ -134,8 +134,9 @@ impl<'a> Draft<'a> {
                 affs_of.entry(who).or_default().push(aff);
             }
         }
-        // At most: each new principal's own row and every stored row (shrunk in `finish`).
-        let most = new_prins.len() + self.snap.affiliations.len();
+        // At most: each new principal's own row and its stored rows (all mapped).
+        let most: usize =
+            new_prins.iter().map(|(p, _)| 1 + affs_of.get(&p.legacy_id).map_or(0, Vec::len)).sum();
         self.b.reserve_ints(&AFFILIATION, most);
         self.map.inserted.affiliations.reserve_exact(most);
         for (p, id) in new_prins {
