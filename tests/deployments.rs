@@ -142,7 +142,10 @@ fn node_list(url: &str) -> String {
 fn side_by_side(a: &TestEnv, name: &str) {
     let target = a.target.clone();
     let deployment = |env: &TestEnv| {
-        let s = rows2(&sqlite_url(&env.ws, "staging.db"), "SELECT section, body FROM snapshot");
+        let s = rows2(
+            &sqlite_url(&env.ws, "staging.db"),
+            "SELECT section, CAST(body AS TEXT) FROM snapshot",
+        );
         let body: serde_json::Value = serde_json::from_str(&s[0].1).unwrap();
         body["deployment"].as_str().unwrap().to_string()
     };
@@ -241,7 +244,7 @@ fn a_snapshot_without_its_deployment_must_be_re_extracted() {
     env.extract().plan();
     exec(
         &sqlite_url(&env.ws, "staging.db"),
-        "UPDATE snapshot SET body = json_remove(body, '$.deployment') WHERE section = 'config'",
+        "UPDATE snapshot SET body = json_remove(CAST(body AS TEXT), '$.deployment') WHERE section = 'config'",
     );
     let out = env.output(&["load", "-q", "--create-schema", "--target", &env.target]).expect(2);
     assert!(out.stderr.contains("rerun `gcmigrate extract`"), "{out}");
@@ -254,7 +257,10 @@ fn a_source_without_a_pool_id_gets_a_stable_hash_identity() {
     exec(&env.source, "DELETE FROM tblVersion");
     env.extract();
     let read = || {
-        let s = rows2(&sqlite_url(&env.ws, "staging.db"), "SELECT section, body FROM snapshot");
+        let s = rows2(
+            &sqlite_url(&env.ws, "staging.db"),
+            "SELECT section, CAST(body AS TEXT) FROM snapshot",
+        );
         let body: serde_json::Value = serde_json::from_str(&s[0].1).unwrap();
         body["deployment"].as_str().unwrap().to_string()
     };

@@ -35,7 +35,7 @@ fn texts(url: &str, sql: &str) -> BTreeSet<String> {
 
 /// The plan as the workspace stores it (`staging.db`), with legacy ids and category keys.
 fn stored_plan(env: &TestEnv) -> serde_json::Value {
-    let body = texts_raw(&sqlite_url(&env.ws, "staging.db"), "SELECT body FROM plan");
+    let body = texts_raw(&sqlite_url(&env.ws, "staging.db"), "SELECT CAST(body AS TEXT) FROM plan");
     serde_json::from_str(&body[0]).unwrap()
 }
 

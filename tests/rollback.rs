@@ -186,7 +186,7 @@ fn two_waves(ws: &Path) {
     block_on(async {
         let url = format!("sqlite://{}", ws.join("staging.db").display());
         let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        let body: String = sqlx::query_scalar("SELECT body FROM plan WHERE id = 1")
+        let body: String = sqlx::query_scalar("SELECT CAST(body AS TEXT) FROM plan WHERE id = 1")
             .fetch_one(&pool)
             .await
             .unwrap();

@@ -50,9 +50,12 @@ pub(crate) async fn stored_plan(ws: &crate::staging::Workspace) -> Result<crate:
 }
 
 /// The stored plan and configuration snapshot, read side by side: each streams from the
-/// workspace into its structures (81 and 86 MB of JSON at Microsoft's largest pool).
+/// workspace into its structures (81 and 86 MB of JSON at Microsoft's largest pool). The
+/// plan keeps only the findings these stages act on ([`crate::plan::Plan::keep_findings_acted_on`]).
 pub(crate) async fn plan_and_snapshot(
     ws: &crate::staging::Workspace,
 ) -> Result<(crate::plan::Plan, crate::model::Snapshot)> {
-    tokio::try_join!(ws.load_plan(), ws.load_snapshot())
+    let (mut plan, snap) = tokio::try_join!(ws.load_plan(), ws.load_snapshot())?;
+    plan.keep_findings_acted_on();
+    Ok((plan, snap))
 }

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use super::int_cells::IntCells;
+use super::packed_rows::PackedRows;
 use super::Dialect;
 
 /// A column's SQL type, which decides casts and encodings per backend.
@@ -195,11 +197,15 @@ pub enum Op {
     /// Insert rows into a table.
     Insert(&'static TableSpec, Vec<Vec<Value>>),
     /// Insert rows of a table whose columns are all integers, flat: the table's columns per
-    /// row, one `i64` a cell. A quarter of the memory of [`Op::Insert`]'s values and no
-    /// allocation per row: the configuration of the largest pool holds millions of role
-    /// and affiliation rows (255 MB of the load's peak as values). Writers take its rows
-    /// a part at a time ([`int_rows`]).
-    InsertInts(&'static TableSpec, Vec<i64>),
+    /// row, four or eight bytes a cell ([`IntCells`]). An eighth of the memory of
+    /// [`Op::Insert`]'s values and no allocation per row: the configuration of the largest
+    /// pool holds millions of role and affiliation rows (255 MB of the load's peak as
+    /// values). Writers take its rows a part at a time ([`int_rows`]).
+    InsertInts(&'static TableSpec, IntCells),
+    /// Insert rows of a table with text columns (but `tblChat` and the ledger), encoded in
+    /// one buffer ([`PackedRows`]): the largest pool's 150,000 principals took 93 MB as
+    /// values. Writers take its rows a part at a time ([`PackedRows::parts`]).
+    InsertPacked(&'static TableSpec, PackedRows),
     /// `DELETE FROM table WHERE col = value` (used to replace `tblLastChatId` rows).
     DeleteEq(&'static TableSpec, &'static str, i64),
     /// `DELETE FROM table WHERE c1 = k1 AND c2 = k2 …`, once per key (integer keys).
@@ -214,6 +220,7 @@ impl Op {
         match self {
             Op::Insert(_, rows) => Some(rows.len()),
             Op::InsertInts(t, cells) => Some(cells.len() / t.cols.len().max(1)),
+            Op::InsertPacked(_, rows) => Some(rows.len()),
             _ => None,
         }
     }
@@ -223,6 +230,7 @@ impl Op {
         match self {
             Op::Insert(t, _)
             | Op::InsertInts(t, _)
+            | Op::InsertPacked(t, _)
             | Op::DeleteEq(t, _, _)
             | Op::DeleteKeys(t, _, _)
             | Op::Update(t, _, _, _) => t,
@@ -245,6 +253,7 @@ impl Batch {
             match op {
                 Op::Insert(_, rows) => rows.shrink_to_fit(),
                 Op::InsertInts(_, cells) => cells.shrink_to_fit(),
+                Op::InsertPacked(_, rows) => rows.shrink_to_fit(),
                 _ => {}
             }
         }
@@ -257,14 +266,16 @@ impl Batch {
         let cells = rows * table.cols.len();
         match self.ops.last_mut() {
             Some(Op::InsertInts(t, c)) if std::ptr::eq(*t, table) => c.reserve_exact(cells),
-            _ if rows > 0 => self.ops.push(Op::InsertInts(table, Vec::with_capacity(cells))),
+            _ if rows > 0 => self.ops.push(Op::InsertInts(table, IntCells::with_capacity(cells))),
             _ => {}
         }
     }
 
     /// Adds rows to a table (appending to the last step when it is the same table); a row
     /// of integers only, into a table of integer columns only, is kept flat
-    /// ([`Op::InsertInts`]).
+    /// ([`Op::InsertInts`]), any other row is packed ([`Op::InsertPacked`]) but a message's
+    /// or a ledger row's: a chunk's messages go to the bulk paths as they are, and a ledger
+    /// row is one row whose body (megabytes at the largest pool) a packed copy would double.
     pub fn insert(&mut self, table: &'static TableSpec, row: Vec<Value>) {
         debug_assert_eq!(row.len(), table.cols.len(), "{}", table.name);
         let ints: Option<Vec<i64>> = match table.cols.iter().all(|c| c.1 == Ty::Int) {
@@ -275,11 +286,19 @@ impl Batch {
         };
         match (self.ops.last_mut(), ints) {
             (Some(Op::InsertInts(t, cells)), Some(ints)) if std::ptr::eq(*t, table) => {
-                cells.extend(ints)
+                cells.extend(&ints)
             }
+            (_, Some(ints)) => self.ops.push(Op::InsertInts(table, ints.into())),
             (Some(Op::Insert(t, rows)), None) if std::ptr::eq(*t, table) => rows.push(row),
-            (_, Some(ints)) => self.ops.push(Op::InsertInts(table, ints)),
-            (_, None) => self.ops.push(Op::Insert(table, vec![row])),
+            (Some(Op::InsertPacked(t, rows)), None) if std::ptr::eq(*t, table) => rows.push(&row),
+            (_, None) if std::ptr::eq(table, &CHAT) || std::ptr::eq(table, &LEDGER) => {
+                self.ops.push(Op::Insert(table, vec![row]))
+            }
+            (_, None) => {
+                let mut rows = PackedRows::default();
+                rows.push(&row);
+                self.ops.push(Op::InsertPacked(table, rows));
+            }
         }
     }
 
@@ -325,15 +344,27 @@ impl Batch {
     }
 }
 
+/// The rows of an [`Op::InsertPacked`] of `t`, as values, in parts of at most
+/// [`INT_ROWS_PER_STEP`] rows made one at a time.
+pub fn packed_rows<'a>(
+    t: &'a TableSpec,
+    rows: &'a PackedRows,
+) -> impl Iterator<Item = Vec<Vec<Value>>> + 'a {
+    rows.parts(t.cols.len(), INT_ROWS_PER_STEP)
+}
+
 /// The rows of an [`Op::InsertInts`] of `t`, as values, in parts of at most
 /// [`INT_ROWS_PER_STEP`] rows made one at a time.
 pub fn int_rows<'a>(
     t: &'a TableSpec,
-    cells: &'a [i64],
+    cells: &'a IntCells,
 ) -> impl Iterator<Item = Vec<Vec<Value>>> + 'a {
     let arity = t.cols.len().max(1);
-    cells.chunks(arity * INT_ROWS_PER_STEP).map(move |part| {
-        part.chunks_exact(arity).map(|r| r.iter().map(|&i| Value::Int(i)).collect()).collect()
+    let rows = cells.len() / arity;
+    (0..rows).step_by(INT_ROWS_PER_STEP).map(move |first| {
+        (first..rows.min(first + INT_ROWS_PER_STEP))
+            .map(|r| (0..arity).map(|c| Value::Int(cells.get(r * arity + c))).collect())
+            .collect()
     })
 }
 
@@ -420,17 +451,27 @@ mod tests {
         b.insert(&LAST_CHAT_ID, vec![5i64.into(), 6i64.into()]);
         assert_eq!(b.ops.len(), 3);
         assert!(matches!(&b.ops[0], Op::InsertInts(_, c) if c.len() == 2 * n as usize));
-        assert!(matches!(&b.ops[1], Op::Insert(_, r) if r[0][0] == Value::Null));
-        assert!(matches!(&b.ops[2], Op::InsertInts(_, c) if c[..] == [5, 6]));
+        assert!(matches!(&b.ops[1], Op::InsertPacked(_, r) if r.len() == 1));
+        assert!(matches!(&b.ops[2], Op::InsertInts(_, c) if c.to_vec() == [5, 6]));
         assert_eq!(b.counts()["tblLastChatId"], n as u64 + 2);
         let Op::InsertInts(t, cells) = &b.ops[0] else { panic!("{:?}", b.ops[0]) };
         let parts: Vec<Vec<Vec<Value>>> = int_rows(t, cells).collect();
         assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), [INT_ROWS_PER_STEP, 3]);
         assert_eq!(parts[1][2], vec![Value::Int(n - 1), Value::Int(2 * (n - 1))]);
-        // A table with a text column is never flat.
+        // A table with a text column is never flat: packed, and handed out as it went in;
+        // messages stay values (the bulk paths take them as they are).
         let mut c = Batch::default();
+        let row = |i: i64| NODE.cols.iter().map(|_| Value::Int(i)).collect::<Vec<Value>>();
+        c.insert(&NODE, row(1));
+        c.insert(&NODE, row(2));
+        c.insert(&CHAT, CHAT.cols.iter().map(|_| Value::Int(1)).collect());
         c.insert(&LEDGER, LEDGER.cols.iter().map(|_| Value::Int(1)).collect());
-        assert!(matches!(&c.ops[0], Op::Insert(..)));
+        assert_eq!(c.ops.len(), 3);
+        let Op::InsertPacked(t, rows) = &c.ops[0] else { panic!("{:?}", c.ops[0]) };
+        assert_eq!(packed_rows(t, rows).collect::<Vec<_>>(), [vec![row(1), row(2)]]);
+        assert!(matches!(&c.ops[1], Op::Insert(t, _) if t.name == CHAT.name));
+        assert!(matches!(&c.ops[2], Op::Insert(t, _) if t.name == LEDGER.name));
+        assert_eq!(c.counts()["tblNode"], 2);
     }
 
     #[test]

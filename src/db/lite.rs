@@ -64,6 +64,12 @@ impl Readers {
         &self.path
     }
 
+    /// Closes the idle connections (their page caches and statements), once a stage is
+    /// done reading; a later read opens one again.
+    pub fn close_idle(&self) {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     /// Runs `f` on an idle connection (opening one when none is idle).
     pub fn with<R>(&self, f: impl FnOnce(&Connection) -> anyhow::Result<R>) -> anyhow::Result<R> {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();

@@ -16,11 +16,13 @@ pub mod batch;
 pub mod cells;
 pub mod conn;
 pub mod engine_copy;
+pub mod int_cells;
 pub mod ledger_ddl;
 pub mod lite;
 #[cfg(feature = "mssql")]
 pub mod mssql;
 pub mod packed_json;
+pub mod packed_rows;
 mod pair_scan;
 pub mod pg_connect;
 mod pg_keys;

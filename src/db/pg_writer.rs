@@ -90,6 +90,11 @@ pub(super) async fn apply(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Erro
                     insert(&mut tx, t, &rows).await?;
                 }
             }
+            Op::InsertPacked(t, packed) => {
+                for rows in super::batch::packed_rows(t, packed) {
+                    insert(&mut tx, t, &rows).await?;
+                }
+            }
             Op::DeleteEq(t, col, v) => {
                 sqlx::query(&format!("DELETE FROM {} WHERE {col} = $1", t.name))
                     .bind(*v)

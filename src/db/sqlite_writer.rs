@@ -46,6 +46,11 @@ pub(super) fn apply_ops(tx: &Connection, batch: &Batch) -> rusqlite::Result<()> 
                         insert(tx, t, &rows)?;
                     }
                 }
+                Op::InsertPacked(t, packed) => {
+                    for rows in super::batch::packed_rows(t, packed) {
+                        insert(tx, t, &rows)?;
+                    }
+                }
                 Op::DeleteEq(t, col, v) => {
                     tx.prepare_cached(&format!("DELETE FROM {} WHERE {col} = ?1", t.name))?
                         .execute([*v])?;

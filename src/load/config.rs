@@ -200,11 +200,11 @@ pub fn build(
 
     // Categories these rooms need, once, with their scopes and creators.
     // (Of every room of the wave: a room that exists may have moved to a new category.)
-    let mut roles = d.insert_categories(wave)?;
+    let categories = d.insert_categories(wave)?;
 
-    // Rooms and their role lists.
-    roles.extend(d.insert_rooms(rooms)?);
-    d.insert_roles(roles);
+    // Rooms, then the categories' creators and the rooms' role lists.
+    d.insert_rooms(rooms)?;
+    d.insert_roles(&categories, rooms)?;
 
     // Invitations of these rooms, for principals that exist in the target, and
     // tblLastInviteId kept at least their highest invID.

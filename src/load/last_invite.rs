@@ -82,6 +82,6 @@ mod tests {
         assert_eq!(last, [(7, 10), (8, 5), (9, 1)].into());
         assert!(matches!(&b.ops[0], Op::Update(_, "prinID", 8, s) if s[0].1 == 5i64.into()));
         // Integer rows are kept flat.
-        assert!(matches!(&b.ops[1], Op::InsertInts(_, cells) if cells[..] == [9, 1]));
+        assert!(matches!(&b.ops[1], Op::InsertInts(_, cells) if cells.to_vec() == [9, 1]));
     }
 }

@@ -244,6 +244,7 @@ async fn run(
         map.inserted.roles.extend(conv.roles_added);
         map.inserted.scopes.extend(conv.scopes_added);
         map.removed = conv.removed;
+        let t = crate::timings::phase("load: config ledger row");
         batch.insert(
             &LEDGER,
             ledger::row(
@@ -256,11 +257,13 @@ async fn run(
                 owner,
             ),
         );
+        drop(t);
         let t = crate::timings::phase("load: config write");
         writer.apply(&batch).await.context("writing the configuration")?;
         // The rows are written: their memory goes before the journal's copy of the keys.
         drop(batch);
         drop(t);
+        let _t = crate::timings::phase("load: config journal");
         if !opts.dry_run {
             ws.journal(&run_id, wave, "config", &crate::db::packed_json::pack(&map.inserted)?)
                 .await?;

@@ -19,13 +19,23 @@ struct JsonRoom<'a> {
     target_category: &'a str,
     pool: &'a str,
     wave: &'a str,
-    members: Vec<&'a str>,
-    managers: Vec<&'a str>,
-    presenters: Vec<&'a str>,
+    members: Names<'a>,
+    managers: Names<'a>,
+    presenters: Names<'a>,
     visibility: &'static str,
     behavior: &'static str,
     disabled: bool,
     message_count: u64,
+}
+
+/// A list of legacy principals, written as their URIs as it is serialized (1.6 million
+/// entries at the largest pool: no list of them is built).
+struct Names<'a>(&'a [i64], &'a HashMap<i64, &'a str>);
+
+impl Serialize for Names<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|i| self.1.get(i).copied().unwrap_or("?")))
+    }
 }
 
 #[derive(Serialize)]
@@ -48,8 +58,7 @@ struct JsonPlan<'a> {
 pub fn write_all(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
     let uris: HashMap<i64, &str> =
         plan.principals.iter().map(|p| (p.legacy_id, p.uri.as_str())).collect();
-    let names =
-        |ids: &[i64]| ids.iter().map(|i| uris.get(i).copied().unwrap_or("?")).collect::<Vec<_>>();
+    let uris = &uris;
     let rooms = plan
         .rooms
         .iter()
@@ -60,9 +69,9 @@ pub fn write_all(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
             target_category: plan.category(&r.category).map_or("", |c| c.name.as_str()),
             pool: &r.pool,
             wave: &r.wave,
-            members: names(&r.members),
-            managers: names(&r.managers),
-            presenters: names(&r.presenters),
+            members: Names(&r.members, uris),
+            managers: Names(&r.managers, uris),
+            presenters: Names(&r.presenters, uris),
             visibility: if r.visibility == 2 { "secret" } else { "closed" },
             behavior: if r.behavior == 5 { "auditorium" } else { "normal" },
             disabled: r.disabled,

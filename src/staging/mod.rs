@@ -309,6 +309,11 @@ impl Workspace {
         PLAN.write(&self.staging_file(), plan)
     }
 
+    /// Closes the idle readers of `history.db`, once a stage has read the history it needs.
+    pub fn close_history_readers(&self) {
+        self.readers.close_idle();
+    }
+
     /// Loads the resolved plan, or says to run `plan`.
     pub async fn load_plan(&self) -> Result<crate::plan::Plan> {
         let mut plan: crate::plan::Plan = PLAN.read(&self.staging_file())?.ok_or_else(|| {

@@ -150,14 +150,15 @@ struct Partial {
 
 /// Compares legacy and target access for every room of `wave` (`None`: all, including the
 /// rooms the plan excludes by rule).
+/// `ids` is [`match_principals`]'s answer.
 pub fn compare(
     plan: &Plan,
     snap: &Snapshot,
     tg: &Model,
+    ids: HashMap<i64, i64>,
     map: &IdMap,
     wave: Option<&str>,
 ) -> AccessReport {
-    let ids = match_principals(snap, tg, map);
     let mut legacy_of: HashMap<i64, Vec<i64>> = HashMap::new();
     for (l, t) in &ids {
         legacy_of.entry(*t).or_default().push(*l);
@@ -213,7 +214,7 @@ pub fn compare(
 }
 
 /// Legacy prinID → target prinID: the load's id map, then `prinGuid`, then `prinUri`.
-fn match_principals(snap: &Snapshot, tg: &Model, map: &IdMap) -> HashMap<i64, i64> {
+pub fn match_principals(snap: &Snapshot, tg: &Model, map: &IdMap) -> HashMap<i64, i64> {
     snap.principals
         .values()
         .filter_map(|p| {

@@ -191,6 +191,7 @@ pub async fn verify_timed(
     mode.why_full = base.as_ref().err().cloned();
     report.rooms = rooms;
     report.history = mode;
+    ws.close_history_readers();
     drop(phase);
     t.history = clock.elapsed();
 
@@ -207,7 +208,10 @@ pub async fn verify_timed(
         r.category = node.and_then(|n| tg.nodes.get(&n.parent)).map(|c| c.name.clone());
     }
     // Pure CPU on rayon; it blocks this task briefly, which is fine for a one-shot stage.
-    report.access = access::compare(plan, snap, &tg, &map, wave);
+    let ids = access::match_principals(snap, &tg, &map);
+    // The lookups by GUID and URI have served: their memory goes before the comparison's.
+    tg.forget_lookups();
+    report.access = access::compare(plan, snap, &tg, ids, &map, wave);
     t.access = clock.elapsed();
     drop(phase);
     let phase = crate::timings::phase("verify: invariants");

@@ -78,5 +78,6 @@ pub fn planned_target(plan: &Plan, snap: &Snapshot) -> (Model, IdMap) {
 /// Compares the plan's access with the legacy access, for every room.
 pub fn check(plan: &Plan, snap: &Snapshot) -> AccessReport {
     let (t, map) = planned_target(plan, snap);
-    compare(plan, snap, &t, &map, None)
+    let ids = super::access::match_principals(snap, &t, &map);
+    compare(plan, snap, &t, ids, &map, None)
 }

@@ -101,6 +101,13 @@ static EMPTY_SCOPE: std::sync::LazyLock<CategoryScope> =
 static EMPTY_LISTS: std::sync::LazyLock<RoomLists> = std::sync::LazyLock::new(RoomLists::default);
 
 impl Model {
+    /// Drops the lookups by `prinGuid` and `prinUri` (two strings per principal), once the
+    /// principals are matched ([`super::access::match_principals`]).
+    pub fn forget_lookups(&mut self) {
+        self.by_guid = HashMap::new();
+        self.by_uri = HashMap::new();
+    }
+
     /// Sets the affiliations from a snapshot's (principal, affiliation) pairs, keeping the
     /// pairs whose both ends are principals of the model.
     pub fn affiliate_known(&mut self, pairs: &[(i64, i64)]) {

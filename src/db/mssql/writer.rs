@@ -294,6 +294,11 @@ async fn apply_once(
                     insert_rows(c, spec, layout, &rows.iter().collect::<Vec<_>>()).await?;
                 }
             }
+            Op::InsertPacked(spec, packed) => {
+                for rows in crate::db::batch::packed_rows(spec, packed) {
+                    insert_rows(c, spec, layout, &rows.iter().collect::<Vec<_>>()).await?;
+                }
+            }
             Op::DeleteEq(spec, col, v) => {
                 let pos = layout
                     .iter()

@@ -12,10 +12,7 @@ use crate::db::batch::{Batch, Value, ADDIN, AFFILIATION, INVITE, NODE, PRINCIPAL
 use crate::error::bad_input;
 use crate::mapping::legacy::Role;
 use crate::model::{Snapshot, BEHAVIOR_NORMAL, VISIBILITY_SCOPED};
-use crate::plan::{Plan, PlanPrincipal, PlanRoom};
-
-/// A role row: (target node, target principal, role type).
-type RoleRow = (i64, i64, i64);
+use crate::plan::{Plan, PlanCategory, PlanPrincipal, PlanRoom};
 
 /// The batch and id maps of one configuration run while its rows are added.
 pub(super) struct Draft<'a> {
@@ -174,13 +171,16 @@ impl<'a> Draft<'a> {
     }
 
     /// Inserts the categories `rooms` need that earlier waves did not write, with their
-    /// scopes; returns their creator role rows.
-    pub(super) fn insert_categories(&mut self, rooms: &[&PlanRoom]) -> Result<Vec<RoleRow>> {
+    /// scopes; returns them, for their creator rows ([`Draft::insert_roles`]).
+    pub(super) fn insert_categories(
+        &mut self,
+        rooms: &[&PlanRoom],
+    ) -> Result<Vec<&'a PlanCategory>> {
         let (plan, snap) = (self.plan, self.snap);
         let mut cat_keys: Vec<&String> = rooms.iter().map(|r| &r.category).collect();
         cat_keys.sort();
         cat_keys.dedup();
-        let mut roles = Vec::new();
+        let mut inserted = Vec::new();
         for key in cat_keys {
             let Some(c) = plan.category(key).filter(|_| !self.map.categories.contains_key(key))
             else {
@@ -213,28 +213,22 @@ impl<'a> Draft<'a> {
             );
             self.map.inserted.nodes.push(id);
             self.map.categories.insert(key.clone(), id);
-            let on = format!("the scope of category `{}`", c.name);
+            let on = || format!("the scope of category `{}`", c.name);
             for (list, denied) in [(&c.allowed, false), (&c.denied, true)] {
                 for p in list {
-                    let pid = target_prin(&self.map, *p, &on)?;
+                    let pid = target_prin(&self.map, *p, on)?;
                     self.b.insert(&SCOPE, vec![id.into(), pid.into(), denied.into(), 1i64.into()]);
                     self.map.inserted.scopes.push((id, pid));
                 }
             }
-            let creator = role_type(self.st, Role::Creator)?;
-            let on = format!("the creators of category `{}`", c.name);
-            for p in &c.creators {
-                roles.push((id, target_prin(&self.map, *p, &on)?, creator));
-            }
+            inserted.push(c);
         }
-        Ok(roles)
+        Ok(inserted)
     }
 
-    /// Inserts `rooms` into their categories; returns their member, manager and presenter
-    /// role rows.
-    pub(super) fn insert_rooms(&mut self, rooms: &[&PlanRoom]) -> Result<Vec<RoleRow>> {
+    /// Inserts `rooms` into their categories (their role lists: [`Draft::insert_roles`]).
+    pub(super) fn insert_rooms(&mut self, rooms: &[&PlanRoom]) -> Result<()> {
         let snap = self.snap;
-        let mut roles = Vec::new();
         for r in rooms {
             let Some(legacy) = snap.nodes.get(&r.legacy_id) else {
                 return Err(stale(&format!(
@@ -274,29 +268,60 @@ impl<'a> Draft<'a> {
             );
             map.inserted.nodes.push(id);
             map.rooms.insert(r.legacy_id, id);
-            for (list, role) in [
+        }
+        Ok(())
+    }
+
+    /// Inserts the role rows of the categories and rooms just inserted: the categories'
+    /// creators, then each room's members, managers and presenters. Written straight into
+    /// the batch (millions of rows at the largest pool: no list of them in between).
+    pub(super) fn insert_roles(
+        &mut self,
+        categories: &[&PlanCategory],
+        rooms: &[&PlanRoom],
+    ) -> Result<()> {
+        fn lists(r: &PlanRoom) -> [(&Vec<i64>, Role); 3] {
+            [
                 (&r.members, Role::Member),
                 (&r.managers, Role::Manager),
                 (&r.presenters, Role::Voiced),
-            ] {
-                let rtype = role_type(self.st, role)?;
-                let on = format!("the {role:?} list of room {}", r.legacy_path);
-                for p in list {
-                    roles.push((id, target_prin(map, *p, &on)?, rtype));
-                }
+            ]
+        }
+        let rows = categories.iter().map(|c| c.creators.len()).sum::<usize>()
+            + rooms.iter().flat_map(|r| lists(r)).map(|(l, _)| l.len()).sum::<usize>();
+        self.b.reserve_ints(&ROLE, rows);
+        self.map.inserted.roles.reserve_exact(rows);
+        for c in categories {
+            let node = self.map.categories[&c.key];
+            let on = || format!("the creators of category `{}`", c.name);
+            self.insert_role_list(node, &c.creators, Role::Creator, on)?;
+        }
+        for r in rooms {
+            let node = self.map.rooms[&r.legacy_id];
+            for (list, role) in lists(r) {
+                let on = || format!("the {role:?} list of room {}", r.legacy_path);
+                self.insert_role_list(node, list, role, on)?;
             }
         }
-        Ok(roles)
+        Ok(())
     }
 
-    /// Inserts role rows, in the order given.
-    pub(super) fn insert_roles(&mut self, roles: Vec<RoleRow>) {
-        self.b.reserve_ints(&ROLE, roles.len());
-        self.map.inserted.roles.reserve_exact(roles.len());
-        for (node, prin, role) in roles {
-            self.b.insert(&ROLE, vec![node.into(), prin.into(), role.into(), 1i64.into()]);
-            self.map.inserted.roles.push((node, prin, role));
+    /// Inserts the rows giving `role` on `node` to each legacy principal of `list`; `on`
+    /// names the list for an error.
+    fn insert_role_list(
+        &mut self,
+        node: i64,
+        list: &[i64],
+        role: Role,
+        on: impl Fn() -> String,
+    ) -> Result<()> {
+        let rtype = role_type(self.st, role)?;
+        for p in list {
+            let prin = target_prin(&self.map, *p, &on)?;
+            self.b.insert(&ROLE, vec![node.into(), prin.into(), rtype.into(), 1i64.into()]);
+            self.map.inserted.roles.push((node, prin, rtype));
         }
+        Ok(())
     }
 
     /// Inserts the legacy invitations of `rooms`, for principals that exist in the target.
@@ -332,10 +357,11 @@ impl<'a> Draft<'a> {
 /// The target `prinID` of legacy principal `p`, listed on `on`; a principal the load did
 /// not map is a plan that does not match its workspace (the plan never lists one it cannot
 /// resolve), reported by name instead of a panic.
-fn target_prin(map: &IdMap, p: i64, on: &str) -> Result<i64> {
+fn target_prin(map: &IdMap, p: i64, on: impl Fn() -> String) -> Result<i64> {
     map.principals.get(&p).copied().ok_or_else(|| {
         stale(&format!(
-            "legacy principal {p}, listed on {on}, which is not among the plan's principals"
+            "legacy principal {p}, listed on {}, which is not among the plan's principals",
+            on()
         ))
     })
 }
