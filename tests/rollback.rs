@@ -103,6 +103,42 @@ fn round_trip(env: &TestEnv, dialect: Dialect) {
     );
 }
 
+/// A deployment large enough that the load's ledger and journal bodies are stored packed
+/// (over 1 MB of JSON): the rollback reads both (offline from the journal, online from the
+/// ledger) and restores the target.
+#[test]
+fn rollback_reads_packed_ledger_and_journal_bodies() {
+    let env = TestEnv::new("rollback-packed").synth(&[
+        "--users",
+        "8000",
+        "--rooms",
+        "600",
+        "--messages",
+        "2000",
+    ]);
+    env.extract().plan();
+    let target = env.target.as_str();
+    seeded(target, Dialect::Sqlite);
+    let before = fingerprint(target, None);
+    env.load();
+    let packed = |url: &str, table: &str| {
+        let sql =
+            format!("SELECT COUNT(*) FROM {table} WHERE kind = 'config' AND body LIKE 'z1:%'");
+        scalar(url, &sql)
+    };
+    assert_eq!(packed(target, "gcmigrate_ledger"), 1, "the ledger's config body is packed");
+    assert_eq!(packed(&sqlite_url(&env.ws, "staging.db"), "journal"), 1, "so is the journal's");
+    let file = env.dir.join("offline.sql");
+    let (code, _, err) = rollback(&env, &["--dialect", "sqlite", "--out", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = rollback(&env, &["--execute", "--target", target]);
+    assert_eq!(code, 0, "{err}");
+    let online = std::fs::read_to_string(out.trim()).unwrap();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), online, "journal and ledger agree");
+    assert_eq!(fingerprint(target, None), before, "the rollback restores the pre-load state");
+    assert_eq!(ledger_rows(target), 0);
+}
+
 #[test]
 fn rollback_restores_a_sqlite_target() {
     round_trip(&planned("rollback-sqlite"), Dialect::Sqlite);

@@ -8,7 +8,6 @@ use crate::cli::PlanArgs;
 use crate::error::Outcome;
 use crate::mapping::Mappings;
 use crate::model::date_to_ticks;
-use crate::plan::messages::AuthorCounts;
 use crate::plan::{Plan, Severity};
 use crate::progress::Progress;
 use crate::staging::Workspace;
@@ -26,18 +25,18 @@ pub async fn run(args: PlanArgs, progress: Progress) -> Result<Outcome> {
 }
 
 /// Records, in `rejects/plan.csv`, the messages of rooms that are not in the plan at all
-/// (unknown or rejected rooms): no wave will ever read them, so the plan accounts for them.
+/// (unknown or rejected rooms) among `staged`: no wave will ever read them, so the plan
+/// accounts for them.
 async fn record_unplanned(
     ws: &Workspace,
     plan: &Plan,
     snap: &crate::model::Snapshot,
-    counts: &[AuthorCounts],
+    staged: &std::collections::BTreeSet<i64>,
 ) -> Result<()> {
     use crate::plan::messages::{Classifier, Disposition};
     let classifier =
         Classifier::new(&plan.rooms, &plan.excluded_rooms, snap, plan.options.since.as_deref());
     let planned: std::collections::HashSet<i64> = plan.rooms.iter().map(|r| r.legacy_id).collect();
-    let staged: std::collections::BTreeSet<i64> = counts.iter().map(|c| c.channel_id).collect();
     for room in staged.iter().filter(|r| !planned.contains(r)) {
         let mut rows = Vec::new();
         ws.for_each_chat(*room, |c| rows.push(c)).await?;
@@ -150,6 +149,10 @@ pub async fn stage_with_target(
     drop(t);
     let t = crate::timings::phase("plan: build");
     let mut plan = crate::plan::build(&snap, &mappings, &counts);
+    // The counts have served (12 MB at the largest pool); the unplanned rooms need only
+    // which rooms are staged.
+    let staged: std::collections::BTreeSet<i64> = counts.iter().map(|c| c.channel_id).collect();
+    drop(counts);
     plan.messages.rejected_at_extract = ws.extract_rejects().await?;
     drop(t);
     let t = crate::timings::phase("plan: access findings");
@@ -178,7 +181,7 @@ pub async fn stage_with_target(
     let t = crate::timings::phase("plan: save + unplanned");
     ws.save_plan(&plan).await?;
     super::mappings_dir::remember(ws, &chosen).await?;
-    record_unplanned(ws, &plan, &snap, &counts).await?;
+    record_unplanned(ws, &plan, &snap, &staged).await?;
     drop(t);
     let t = crate::timings::phase("plan: reports");
     let files = crate::report::plan::write_all(&ws.reports_dir(), &plan)?;

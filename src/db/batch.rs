@@ -265,7 +265,7 @@ impl Batch {
         debug_assert!(table.cols.iter().all(|c| c.1 == Ty::Int), "{}", table.name);
         let cells = rows * table.cols.len();
         match self.ops.last_mut() {
-            Some(Op::InsertInts(t, c)) if std::ptr::eq(*t, table) => c.reserve_exact(cells),
+            Some(Op::InsertInts(t, c)) if same(t, table) => c.reserve_exact(cells),
             _ if rows > 0 => self.ops.push(Op::InsertInts(table, IntCells::with_capacity(cells))),
             _ => {}
         }
@@ -285,13 +285,11 @@ impl Batch {
             false => None,
         };
         match (self.ops.last_mut(), ints) {
-            (Some(Op::InsertInts(t, cells)), Some(ints)) if std::ptr::eq(*t, table) => {
-                cells.extend(&ints)
-            }
+            (Some(Op::InsertInts(t, cells)), Some(ints)) if same(t, table) => cells.extend(&ints),
             (_, Some(ints)) => self.ops.push(Op::InsertInts(table, ints.into())),
-            (Some(Op::Insert(t, rows)), None) if std::ptr::eq(*t, table) => rows.push(row),
-            (Some(Op::InsertPacked(t, rows)), None) if std::ptr::eq(*t, table) => rows.push(&row),
-            (_, None) if std::ptr::eq(table, &CHAT) || std::ptr::eq(table, &LEDGER) => {
+            (Some(Op::Insert(t, rows)), None) if same(t, table) => rows.push(row),
+            (Some(Op::InsertPacked(t, rows)), None) if same(t, table) => rows.push(&row),
+            (_, None) if same(table, &CHAT) || same(table, &LEDGER) => {
                 self.ops.push(Op::Insert(table, vec![row]))
             }
             (_, None) => {
@@ -342,6 +340,12 @@ impl Batch {
         }
         out
     }
+}
+
+/// Whether two specs are the same table, by name: a `const` is not one address everywhere
+/// (each use may be a copy), so a pointer comparison can miss.
+fn same(a: &TableSpec, b: &TableSpec) -> bool {
+    a.name == b.name
 }
 
 /// The rows of an [`Op::InsertPacked`] of `t`, as values, in parts of at most

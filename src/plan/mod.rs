@@ -323,3 +323,50 @@ impl Plan {
         self.categories.iter().find(|c| c.key == key)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(severity: Severity, code: &str, guid: Option<&str>) -> Finding {
+        Finding {
+            severity,
+            code: code.into(),
+            subject: "/Sales/Pipeline".into(),
+            guid: guid.map(str::to_string),
+            message: "what happened and how to change it".into(),
+        }
+    }
+
+    #[test]
+    fn later_stages_keep_the_findings_they_act_on_and_dropped_acls_by_guid_only() {
+        let acl = crate::verify::access::ACL_OUTSIDE_SCOPE_DROPPED;
+        let mut plan = Plan {
+            findings: vec![
+                finding(Severity::Error, "NAME_COLLISION", None),
+                finding(Severity::Warning, "CAPACITY_HEADROOM", None),
+                finding(Severity::Warning, acl, Some("g1")),
+                finding(Severity::Warning, acl, None),
+                finding(Severity::Warning, "GROUP_EXPANDED", Some("g2")),
+                finding(Severity::Info, "TOPIC_FOLDED", Some("g3")),
+            ],
+            ..Plan::default()
+        };
+        plan.keep_findings_acted_on();
+        let kept: Vec<(&str, Option<&str>, &str)> = plan
+            .findings
+            .iter()
+            .map(|f| (f.code.as_str(), f.guid.as_deref(), f.message.as_str()))
+            .collect();
+        let whole = "what happened and how to change it";
+        assert_eq!(
+            kept,
+            [
+                ("NAME_COLLISION", None, whole),
+                ("CAPACITY_HEADROOM", None, whole),
+                (acl, Some("g1"), "")
+            ]
+        );
+        assert!(plan.has_errors());
+    }
+}

@@ -84,3 +84,50 @@ impl Body<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAN: Body<'static> = Body { table: "plan", key_col: "id", key: "1" };
+
+    fn db() -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("staging.db");
+        let conn = lite::open(&path, true, true).expect("open");
+        conn.execute_batch(
+            "CREATE TABLE plan (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL)",
+        )
+        .expect("table");
+        (dir, path)
+    }
+
+    #[test]
+    fn a_body_is_written_as_a_blob_replaced_whole_and_read_back() {
+        let (_dir, path) = db();
+        assert_eq!(PLAN.read::<Vec<String>>(&path).unwrap(), None);
+        let long: Vec<String> = (0..20_000).map(|i| format!("room {i} é")).collect();
+        PLAN.write(&path, &long).unwrap();
+        PLAN.write(&path, &vec!["short".to_string()]).unwrap();
+        assert_eq!(PLAN.read::<Vec<String>>(&path).unwrap(), Some(vec!["short".to_string()]));
+        let conn = lite::open(&path, false, false).unwrap();
+        let (ty, text): (String, String) = conn
+            .query_row("SELECT typeof(body), CAST(body AS TEXT) FROM plan", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((ty.as_str(), text.as_str()), ("blob", r#"["short"]"#));
+    }
+
+    #[test]
+    fn a_body_stored_as_text_by_an_earlier_version_still_reads_and_a_cut_one_is_an_error() {
+        let (_dir, path) = db();
+        let conn = lite::open(&path, true, false).unwrap();
+        conn.execute("INSERT INTO plan (id, body) VALUES (1, '[\"old\",\"text\"]')", []).unwrap();
+        let read = PLAN.read::<Vec<String>>(&path).unwrap();
+        assert_eq!(read, Some(vec!["old".to_string(), "text".to_string()]));
+        conn.execute("UPDATE plan SET body = '[\"cut' WHERE id = 1", []).unwrap();
+        let err = PLAN.read::<Vec<String>>(&path).unwrap_err();
+        assert!(format!("{err:#}").contains("the workspace's plan is unreadable"), "{err:#}");
+    }
+}

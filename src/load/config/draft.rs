@@ -280,25 +280,25 @@ impl<'a> Draft<'a> {
         categories: &[&PlanCategory],
         rooms: &[&PlanRoom],
     ) -> Result<()> {
-        fn lists(r: &PlanRoom) -> [(&Vec<i64>, Role); 3] {
-            [
-                (&r.members, Role::Member),
-                (&r.managers, Role::Manager),
-                (&r.presenters, Role::Voiced),
-            ]
-        }
         let rows = categories.iter().map(|c| c.creators.len()).sum::<usize>()
-            + rooms.iter().flat_map(|r| lists(r)).map(|(l, _)| l.len()).sum::<usize>();
+            + rooms.iter().flat_map(|r| role_lists(r)).map(|(l, _)| l.len()).sum::<usize>();
         self.b.reserve_ints(&ROLE, rows);
         self.map.inserted.roles.reserve_exact(rows);
         for c in categories {
-            let node = self.map.categories[&c.key];
+            let Some(&node) = self.map.categories.get(&c.key) else {
+                return Err(stale(&format!("category {}", c.key)));
+            };
             let on = || format!("the creators of category `{}`", c.name);
             self.insert_role_list(node, &c.creators, Role::Creator, on)?;
         }
         for r in rooms {
-            let node = self.map.rooms[&r.legacy_id];
-            for (list, role) in lists(r) {
+            let Some(&node) = self.map.rooms.get(&r.legacy_id) else {
+                return Err(stale(&format!(
+                    "room {} (legacy nodeID {})",
+                    r.legacy_path, r.legacy_id
+                )));
+            };
+            for (list, role) in role_lists(r) {
                 let on = || format!("the {role:?} list of room {}", r.legacy_path);
                 self.insert_role_list(node, list, role, on)?;
             }
@@ -352,6 +352,11 @@ impl<'a> Draft<'a> {
         let before = &mut map.inserted.last_invites;
         crate::load::last_invite::keep(&mut self.b, &mut self.st.last_invites, &written, before);
     }
+}
+
+/// A room's role lists, each with its role.
+fn role_lists(r: &PlanRoom) -> [(&Vec<i64>, Role); 3] {
+    [(&r.members, Role::Member), (&r.managers, Role::Manager), (&r.presenters, Role::Voiced)]
 }
 
 /// The target `prinID` of legacy principal `p`, listed on `on`; a principal the load did
