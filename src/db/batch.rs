@@ -342,10 +342,10 @@ impl Batch {
     }
 }
 
-/// Whether two specs are the same table, by name: a `const` is not one address everywhere
-/// (each use may be a copy), so a pointer comparison can miss.
+/// Whether two specs are the same table, by name and columns: a `const` is not one address
+/// everywhere (each use may be a copy), so a pointer comparison can miss.
 fn same(a: &TableSpec, b: &TableSpec) -> bool {
-    a.name == b.name
+    a == b
 }
 
 /// The rows of an [`Op::InsertPacked`] of `t`, as values, in parts of at most
