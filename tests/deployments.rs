@@ -144,7 +144,7 @@ fn side_by_side(a: &TestEnv, name: &str) {
     let deployment = |env: &TestEnv| {
         let s = rows2(
             &sqlite_url(&env.ws, "staging.db"),
-            "SELECT section, CAST(body AS TEXT) FROM snapshot",
+            "SELECT section, CAST(body AS TEXT) FROM snapshot WHERE section = 'config'",
         );
         let body: serde_json::Value = serde_json::from_str(&s[0].1).unwrap();
         body["deployment"].as_str().unwrap().to_string()
@@ -259,7 +259,7 @@ fn a_source_without_a_pool_id_gets_a_stable_hash_identity() {
     let read = || {
         let s = rows2(
             &sqlite_url(&env.ws, "staging.db"),
-            "SELECT section, CAST(body AS TEXT) FROM snapshot",
+            "SELECT section, CAST(body AS TEXT) FROM snapshot WHERE section = 'config'",
         );
         let body: serde_json::Value = serde_json::from_str(&s[0].1).unwrap();
         body["deployment"].as_str().unwrap().to_string()

@@ -95,6 +95,24 @@ fn a_killed_re_extract_never_leaves_a_workspace_that_passes_on_fewer_messages() 
     env.load().verify();
 }
 
+/// An extract streams its configuration aside (`config.next`) before the commit that makes
+/// it current: one killed in between leaves that row behind, which no stage reads and the
+/// next extract replaces.
+#[test]
+fn a_configuration_streamed_aside_by_a_killed_extract_is_never_read() {
+    let (env, full) = staged("snap-aside", "3000");
+    let staging = sqlite_url(&env.ws, "staging.db");
+    exec(&staging, "INSERT INTO snapshot (section, body) VALUES ('config.next', '{\"cut')");
+    env.plan();
+    assert_eq!(planned(&env), full, "the stages read the current configuration");
+    env.load().verify();
+    env.extract();
+    let sections = "SELECT COUNT(*) FROM snapshot WHERE section <> 'config'";
+    assert_eq!(scalar(&staging, sections), 0, "the next extract made its own current");
+    env.plan();
+    assert_eq!(planned(&env), full);
+}
+
 #[test]
 fn a_re_extract_that_hits_a_corrupt_page_leaves_the_previous_snapshot_current() {
     let (env, full) = staged("snap-corrupt", "60000");

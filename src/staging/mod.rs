@@ -327,6 +327,9 @@ impl Workspace {
 /// Where the snapshot and the plan are stored.
 const SNAPSHOT: body::Body<'static> =
     body::Body { table: "snapshot", key_col: "section", key: "config" };
+/// Where an extract streams its snapshot before its commit makes it current.
+const SNAPSHOT_NEXT: body::Body<'static> =
+    body::Body { table: "snapshot", key_col: "section", key: "config.next" };
 const PLAN: body::Body<'static> = body::Body { table: "plan", key_col: "id", key: "1" };
 
 impl Workspace {

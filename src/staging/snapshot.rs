@@ -81,7 +81,12 @@ impl Workspace {
     /// `kind` gains `-failed`, `finished_at` is set): the previous complete snapshot stays
     /// current and usable. A killed run cannot get here; it stays unfinished.
     pub async fn abandon_extract(&self, run: &ExtractRun) -> Result<()> {
-        sqlx::raw_sql(&format!("DROP TABLE IF EXISTS {NEXT};")).execute(&self.pool).await?;
+        sqlx::raw_sql(&format!(
+            "DROP TABLE IF EXISTS {NEXT}; DELETE FROM snapshot WHERE section = '{}';",
+            super::SNAPSHOT_NEXT.key
+        ))
+        .execute(&self.pool)
+        .await?;
         sqlx::query("DELETE FROM reject WHERE stage = ?1")
             .bind(NEXT_REJECTS)
             .execute(&self.pool)
@@ -126,6 +131,10 @@ impl Workspace {
             ),
             false => None,
         };
+        // The snapshot is streamed aside first, then made current in the transaction: bound
+        // as one string (86 MB of JSON at the largest pool) it was held three times at once,
+        // the extract's peak memory. An interrupted run leaves the current one untouched.
+        super::SNAPSHOT_NEXT.write(&self.staging_file(), c.snapshot)?;
         let mut tx = self.pool.begin().await?;
         let swap = if run.full {
             format!("DROP TABLE hist.snap_chat; ALTER TABLE {NEXT} RENAME TO snap_chat; DELETE FROM reject WHERE stage = 'extract';")
@@ -172,10 +181,14 @@ impl Workspace {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("INSERT OR REPLACE INTO snapshot (section, body) VALUES ('config', ?1)")
-            .bind(serde_json::to_string(c.snapshot)?)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::raw_sql(&format!(
+            "DELETE FROM snapshot WHERE section = 'config'; \
+             UPDATE snapshot SET section = 'config' WHERE section = '{}';",
+            super::SNAPSHOT_NEXT.key
+        ))
+        .execute(&mut *tx)
+        .await
+        .context("making the extracted configuration current")?;
         sqlx::query("INSERT OR REPLACE INTO hist.snap_meta (key, value) VALUES ('run', ?1)")
             .bind(run.id.to_string())
             .execute(&mut *tx)
