@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::mapping::legacy::Role;
 use crate::mapping::Options;
 use crate::model::Addin;
 
@@ -129,6 +130,17 @@ pub struct PlanRoom {
     pub addin: Option<String>,
     /// Staged messages of the room.
     pub message_count: u64,
+}
+
+impl PlanRoom {
+    /// The room's role lists, each with the role it gives.
+    pub fn role_lists(&self) -> [(&[i64], Role); 3] {
+        [
+            (&self.members, Role::Member),
+            (&self.managers, Role::Manager),
+            (&self.presenters, Role::Voiced),
+        ]
+    }
 }
 
 /// A legacy room that will not become a target room.

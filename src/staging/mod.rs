@@ -252,11 +252,6 @@ impl Workspace {
             .await?)
     }
 
-    /// Replaces the configuration snapshot.
-    pub async fn save_snapshot(&self, s: &Snapshot) -> Result<()> {
-        SNAPSHOT.write(&self.staging_file(), s)
-    }
-
     /// Loads the configuration snapshot, or says to run `extract`.
     pub async fn load_snapshot(&self) -> Result<Snapshot> {
         let mut snap: Snapshot = SNAPSHOT.read(&self.staging_file())?.ok_or_else(|| {

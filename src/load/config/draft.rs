@@ -281,7 +281,7 @@ impl<'a> Draft<'a> {
         rooms: &[&PlanRoom],
     ) -> Result<()> {
         let rows = categories.iter().map(|c| c.creators.len()).sum::<usize>()
-            + rooms.iter().flat_map(|r| role_lists(r)).map(|(l, _)| l.len()).sum::<usize>();
+            + rooms.iter().flat_map(|r| r.role_lists()).map(|(l, _)| l.len()).sum::<usize>();
         self.b.reserve_ints(&ROLE, rows);
         self.map.inserted.roles.reserve_exact(rows);
         for c in categories {
@@ -298,7 +298,7 @@ impl<'a> Draft<'a> {
                     r.legacy_path, r.legacy_id
                 )));
             };
-            for (list, role) in role_lists(r) {
+            for (list, role) in r.role_lists() {
                 let on = || format!("the {role:?} list of room {}", r.legacy_path);
                 self.insert_role_list(node, list, role, on)?;
             }
@@ -352,11 +352,6 @@ impl<'a> Draft<'a> {
         let before = &mut map.inserted.last_invites;
         crate::load::last_invite::keep(&mut self.b, &mut self.st.last_invites, &written, before);
     }
-}
-
-/// A room's role lists, each with its role.
-fn role_lists(r: &PlanRoom) -> [(&Vec<i64>, Role); 3] {
-    [(&r.members, Role::Member), (&r.managers, Role::Manager), (&r.presenters, Role::Voiced)]
 }
 
 /// The target `prinID` of legacy principal `p`, listed on `on`; a principal the load did

@@ -190,13 +190,8 @@ pub fn diff(inp: &Inputs<'_>) -> Result<Convergence> {
             addin: r.addin.clone(),
         };
         node(inp, &mut out, id, &format!("room {}", r.legacy_path), &want);
-        let lists = [
-            (&r.members, Role::Member),
-            (&r.managers, Role::Manager),
-            (&r.presenters, Role::Voiced),
-        ];
         let set = role_want.entry(id).or_default();
-        for (list, rl) in lists {
+        for (list, rl) in r.role_lists() {
             set.extend(list.iter().filter_map(prin).map(|p| (id, p, role(rl))));
         }
     }
